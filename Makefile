@@ -1,0 +1,135 @@
+# HJ 212 telemetry platform: `make run` and `make test` work from a fresh clone.
+#
+# The first call bootstraps what is missing, each step printing one "[bootstrap] ..." line:
+#   .venv (python3 -m venv), pip upgraded, `pip install -e '.[dev]'` (maturin builds
+#   core_rs/ in release mode into the module `hj212`), and a .pth file (below).
+# File targets and stamps make it idempotent: a warm `make test` reinstalls nothing. The
+# install stamp depends on pyproject.toml and on every input of the Rust build, so editing
+# core_rs/src/**/*.rs, core_rs/Cargo.toml, core_rs/data/* or Cargo.toml rebuilds the
+# extension on the next make.
+#
+# Why the .pth file: maturin's editable install puts only core_rs/python on sys.path, but
+# the packages `pipeline`, `dashboards` and `admin` live at the repo root. The bootstrap
+# writes $(PTH_FILE) into the venv's site-packages holding this repo's absolute path, so the
+# console script `hj212` (pipeline.cli:main) works from any directory. Moving the clone
+# means `make clean` (a venv is tied to its path anyway).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := $(VENV)/.stamps
+PTH_FILE := hj212_platform_root.pth
+FUZZ_SECONDS ?= 30
+FUZZ_TARGET ?= parse
+FUZZ_DIR := core_rs/fuzz
+DEMO_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+ifneq ($(CI),)
+# progress bars in a CI log are pages of noise
+export PIP_PROGRESS_BAR := off
+endif
+
+# Every input of the native build; `find` runs at each make, so new .rs files count too.
+RUST_INPUTS := Cargo.toml $(wildcard Cargo.lock) core_rs/Cargo.toml $(wildcard core_rs/build.rs) \
+	$(shell find core_rs/src -name '*.rs' 2>/dev/null) $(wildcard core_rs/data/*)
+
+.PHONY: help bootstrap run test test-rust test-python fuzz-check fuzz-install fuzz-smoke bench lint \
+	clean
+
+help:
+	@echo "make run         bootstrap, then stream a simulated fleet through the codec (hj212 demo)"
+	@echo "                 e.g. make run DEMO_ARGS='--seconds 10 --rate 5000'"
+	@echo "make test        bootstrap, then cargo test, ruff, pytest and a $(FUZZ_SECONDS) s fuzz run"
+	@echo "make bench       python benchmarks/parse.py"
+	@echo "make lint        ruff and mypy"
+	@echo "make fuzz-smoke  only the short fuzz run (FUZZ_SECONDS=$(FUZZ_SECONDS))"
+	@echo "make clean       remove .venv, build outputs and caches (keeps .run/ data)"
+
+# --- bootstrap --------------------------------------------------------------------------
+
+bootstrap: $(STAMPS)/installed
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "[bootstrap] error: '$(PYTHON)' is missing or older than Python 3.11;" \
+	       "install Python 3.11+ or run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
+	@echo "[bootstrap] creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "[bootstrap] upgrading pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMPS)/installed: $(BIN)/python pyproject.toml $(RUST_INPUTS)
+	@command -v cargo >/dev/null || { \
+	  echo "[bootstrap] error: cargo not found; install Rust (rustup) and retry"; exit 1; }
+	@echo "[bootstrap] pip install -e '.[dev]': Python packages, and core_rs built by maturin" \
+	      "(release build; the first one takes a few minutes)"
+	@$(BIN)/python -m pip install -e '.[dev]'
+	@echo "[bootstrap] writing $(PTH_FILE) (repo root on the venv's sys.path)"
+	@$(BIN)/python -c 'import pathlib, sys, sysconfig; \
+	  p = pathlib.Path(sysconfig.get_paths()["purelib"]) / sys.argv[1]; \
+	  p.write_text(sys.argv[2] + "\n")' $(PTH_FILE) "$(CURDIR)"
+	@$(BIN)/python -c 'import hj212, pipeline; print("[bootstrap] hj212", hj212.__version__, "ready")'
+	@mkdir -p $(STAMPS) && touch $@
+
+# --- what people run --------------------------------------------------------------------
+
+run: bootstrap
+	@echo "[run] hj212 demo $(DEMO_ARGS)   (Ctrl-C stops it)"
+	@$(BIN)/hj212 demo $(DEMO_ARGS)
+
+# one step after the other even under make -j: each needs the machine's two cores
+test: bootstrap
+	@$(MAKE) --no-print-directory test-rust
+	@$(MAKE) --no-print-directory test-python
+	@$(MAKE) --no-print-directory fuzz-smoke
+	@echo "[test] all suites passed"
+
+test-rust:
+	@echo "[test] cargo test --workspace"
+	@cargo test --workspace
+
+# pytest exits 5 when it collects nothing; that fails make here, as it should
+test-python: bootstrap
+	@echo "[test] ruff check ."
+	@$(BIN)/ruff check .
+	@echo "[test] pytest -q tests"
+	@$(BIN)/pytest -q tests
+
+fuzz-install: fuzz-check
+	@cargo fuzz --help >/dev/null 2>&1 || { \
+	  echo "[bootstrap] installing cargo-fuzz (cargo install cargo-fuzz --locked)"; \
+	  cargo install cargo-fuzz --locked; }
+
+fuzz-check:
+	@test -f $(FUZZ_DIR)/Cargo.toml || { \
+	  echo "[fuzz] error: $(FUZZ_DIR)/ does not exist yet: the cargo-fuzz crate with the" \
+	       "target '$(FUZZ_TARGET)' is part of the codec work; nothing to run"; exit 1; }
+
+fuzz-smoke: fuzz-install
+	@if cargo +nightly --version >/dev/null 2>&1; then tc=+nightly; boot=; \
+	else tc=; boot=RUSTC_BOOTSTRAP=1; \
+	  echo "[fuzz] no nightly toolchain: using stable with RUSTC_BOOTSTRAP=1"; fi; \
+	echo "[fuzz] cargo $$tc fuzz run $(FUZZ_TARGET) for $(FUZZ_SECONDS) s"; \
+	env $$boot cargo $$tc fuzz run $(FUZZ_TARGET) --fuzz-dir $(FUZZ_DIR) -- \
+	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
+
+bench: bootstrap
+	@test -f benchmarks/parse.py || { echo "[bench] error: benchmarks/parse.py does not exist yet"; exit 1; }
+	@$(BIN)/python benchmarks/parse.py
+
+lint: bootstrap
+	@echo "[lint] ruff check ."
+	@$(BIN)/ruff check .
+	@echo "[lint] mypy pipeline"
+	@$(BIN)/mypy pipeline
+
+clean:
+	rm -rf $(VENV) target $(FUZZ_DIR)/target .pytest_cache .ruff_cache .mypy_cache
+	rm -f core_rs/python/hj212/*.so
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

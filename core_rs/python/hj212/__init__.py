@@ -1,0 +1,109 @@
+"""HJ 212 codec: framing, CRC, parsing, validation, encoding and columnar batch decode.
+
+The work is done in Rust (``hj212._hj212``); this package adds the ``Batch`` view over
+``decode_batch``'s columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hj212._hj212 import (
+    ERROR_KINDS,
+    NUMERIC_SUFFIXES,
+    Frame,
+    FrameError,
+    Framer,
+    Reassembler,
+    __version__,
+    answer,
+    answer_error,
+    code_table,
+    crc16,
+    decode_batch_raw,
+    encode,
+    lookup,
+    now_qn,
+    parse,
+    parse_segment,
+    pollutant_2017,
+    request,
+)
+
+__all__ = [
+    "ERROR_KINDS",
+    "NUMERIC_SUFFIXES",
+    "Batch",
+    "Frame",
+    "FrameError",
+    "Framer",
+    "Reassembler",
+    "__version__",
+    "answer",
+    "answer_error",
+    "code_table",
+    "crc16",
+    "decode_batch",
+    "encode",
+    "lookup",
+    "now_qn",
+    "parse",
+    "parse_segment",
+    "pollutant_2017",
+    "request",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Columns of a decoded batch.
+
+    Row columns (one row per pollutant per accepted frame): ``row_frame`` (index of the frame),
+    ``mn``, ``st``, ``cn``, ``data_time``, ``code``, one float64 column per numeric suffix
+    (``rtd``, ``min``, ``avg``, ``max``, ``cou``, ``zs_rtd``, ... NaN where absent), ``flag``
+    and ``eflag``.
+
+    Frame columns (one per input frame): ``status`` (0 accepted, else 1 + index into
+    ``ERROR_KINDS``), ``frame_mn``, ``frame_st``, ``frame_cn``, ``frame_qn``, ``frame_flag``
+    (-1 when absent), ``frame_edition``, ``frame_data_time``, ``frame_rows``,
+    ``frame_warnings`` (count).
+    """
+
+    columns: dict[str, npt.NDArray[Any]]
+    #: (frame index, kind, field, message) for each rejected frame
+    errors: list[tuple[int, str, str | None, str]] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> npt.NDArray[Any]:
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.columns["status"].shape[0])
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.columns["row_frame"].shape[0])
+
+    @property
+    def n_rejected(self) -> int:
+        return int(np.count_nonzero(self.columns["status"]))
+
+    def error_kind(self, i: int) -> str | None:
+        """The error kind of frame ``i``, or None if it was accepted."""
+        code = int(self.columns["status"][i])
+        return None if code == 0 else ERROR_KINDS[code - 1]
+
+
+def decode_batch(frames: Sequence[bytes], *, strict: bool = False) -> Batch:
+    """Decode many whole frames into NumPy columns, in Rust with the GIL released."""
+    raw = decode_batch_raw(frames, strict=strict)
+    errors = raw.pop("errors")
+    return Batch(columns=raw, errors=errors)

@@ -1,0 +1,215 @@
+//! Code tables (ST, CN, data flags, QnRtn, ExeRtn, pollutants, ...), all read from the one
+//! data file `data/codes.tsv`, which was taken from the standard's appendix B and tables 5-9.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+const SOURCE: &str = include_str!("../data/codes.tsv");
+
+/// One row of `codes.tsv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRow {
+    pub table: &'static str,
+    pub code: &'static str,
+    pub code_2005: &'static str,
+    pub name_zh: &'static str,
+    pub name_en: &'static str,
+    pub unit: &'static str,
+    pub unit_cou: &'static str,
+    pub note: &'static str,
+}
+
+pub const COLUMNS: [&str; 8] =
+    ["table", "code", "code_2005", "name_zh", "name_en", "unit", "unit_cou", "note"];
+
+/// Tables whose codes may appear as `code-Suffix` in a data area.
+const FIELD_TABLES: [&str; 5] = ["pollutant", "process", "equipment", "info", "info_class"];
+
+/// A multiplicative hasher for the packed 8-byte code keys: lookups sit on the per-field path.
+#[derive(Default)]
+struct PackedHasher(u64);
+
+impl Hasher for PackedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (v ^ (v >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    }
+}
+
+type PackedSet = HashSet<u64, BuildHasherDefault<PackedHasher>>;
+
+struct Tables {
+    rows: Vec<CodeRow>,
+    by_key: HashMap<(&'static str, &'static str), usize>,
+    field_codes: PackedSet,
+    from_2005: HashMap<&'static str, &'static str>,
+    st: HashSet<&'static str>,
+    cn: HashSet<u16>,
+}
+
+/// Pack a code of at most 8 bytes into a u64 key; longer codes have no key.
+#[inline]
+pub fn pack(code: &[u8]) -> Option<u64> {
+    if code.is_empty() || code.len() > 8 {
+        return None;
+    }
+    let mut k: u64 = 0;
+    for &b in code {
+        k = (k << 8) | u64::from(b);
+    }
+    Some(k | ((code.len() as u64) << 60))
+}
+
+fn load() -> Tables {
+    let mut rows = Vec::new();
+    let mut lines = SOURCE.lines();
+    let header = lines.next().unwrap_or_default();
+    assert_eq!(header.split('\t').collect::<Vec<_>>(), COLUMNS, "codes.tsv header changed");
+    for line in lines {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut cols = line.split('\t');
+        let mut next = || cols.next().unwrap_or("").trim();
+        rows.push(CodeRow {
+            table: next(),
+            code: next(),
+            code_2005: next(),
+            name_zh: next(),
+            name_en: next(),
+            unit: next(),
+            unit_cou: next(),
+            note: next(),
+        });
+    }
+    let mut by_key = HashMap::new();
+    let mut field_codes = PackedSet::default();
+    let mut from_2005 = HashMap::new();
+    let mut st = HashSet::new();
+    let mut cn = HashSet::new();
+    for (i, r) in rows.iter().enumerate() {
+        by_key.entry((r.table, r.code)).or_insert(i);
+        if FIELD_TABLES.contains(&r.table) {
+            if let Some(k) = pack(r.code.as_bytes()) {
+                field_codes.insert(k);
+            }
+            if !r.code_2005.is_empty() {
+                if let Some(k) = pack(r.code_2005.as_bytes()) {
+                    field_codes.insert(k);
+                }
+                from_2005.entry(r.code_2005).or_insert(r.code);
+            }
+        }
+        match r.table {
+            "st" => {
+                st.insert(r.code);
+            }
+            "cn" => {
+                if let Ok(v) = r.code.parse::<u16>() {
+                    cn.insert(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    Tables { rows, by_key, field_codes, from_2005, st, cn }
+}
+
+fn tables() -> &'static Tables {
+    static T: OnceLock<Tables> = OnceLock::new();
+    T.get_or_init(load)
+}
+
+/// Every row of one table, in file order.
+pub fn rows(table: &str) -> impl Iterator<Item = &'static CodeRow> + '_ {
+    tables().rows.iter().filter(move |r| r.table == table)
+}
+
+/// Names of the tables present in the data file.
+pub fn table_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for r in &tables().rows {
+        if !names.contains(&r.table) {
+            names.push(r.table);
+        }
+    }
+    names
+}
+
+pub fn lookup(table: &str, code: &str) -> Option<&'static CodeRow> {
+    let t = tables();
+    t.by_key.get(&(table, code)).map(|&i| &t.rows[i])
+}
+
+/// A code that may stand before `-Suffix` in a data area (2017 or 2005 form) is in the tables.
+#[inline]
+pub fn is_known_field_code(code: &[u8]) -> bool {
+    match pack(code) {
+        Some(k) => tables().field_codes.contains(&k),
+        None => false,
+    }
+}
+
+pub fn pollutant_2017(code_2005: &str) -> Option<&'static str> {
+    tables().from_2005.get(code_2005).copied()
+}
+
+pub fn is_known_st(st: &str) -> bool {
+    tables().st.contains(st)
+}
+
+pub fn is_known_cn(cn: u16) -> bool {
+    tables().cn.contains(&cn)
+}
+
+pub fn is_known_data_flag(flag: &str) -> bool {
+    lookup("flag", flag).is_some()
+}
+
+pub fn is_known_qn_rtn(v: u32) -> bool {
+    lookup("qnrtn", &v.to_string()).is_some()
+}
+
+pub fn is_known_exe_rtn(v: u32) -> bool {
+    lookup("exertn", &v.to_string()).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_common_codes_are_there() {
+        for code in [
+            "w00000", "w01001", "w01018", "w21003", "w21011", "w21001", "a00000", "a34013",
+            "a21026", "a21002", "a19001", "a01011", "a01012", "a01013", "a01014",
+        ] {
+            assert!(lookup("pollutant", code).is_some(), "{code} missing from codes.tsv");
+            assert!(is_known_field_code(code.as_bytes()));
+        }
+        assert_eq!(pollutant_2017("011"), Some("w01018"));
+        assert!(is_known_st("32") && is_known_st("31") && is_known_st("91"));
+        assert!(!is_known_st("99"));
+        for cn in [1000, 1011, 1012, 1061, 1062, 2011, 2051, 2061, 2031, 9011, 9012, 9013, 9014] {
+            assert!(is_known_cn(cn), "CN {cn} missing");
+        }
+        for f in ["N", "F", "M", "S", "D", "C", "T", "B"] {
+            assert!(is_known_data_flag(f), "flag {f} missing");
+        }
+        assert!(is_known_qn_rtn(9) && is_known_exe_rtn(100));
+    }
+
+    #[test]
+    fn unknown_codes_are_unknown() {
+        assert!(!is_known_field_code(b"zz9999"));
+        assert!(!is_known_field_code(b"averyveryverylongcode"));
+    }
+}

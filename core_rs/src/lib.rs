@@ -1,0 +1,48 @@
+//! HJ 212 (2005, 2017, 2025) codec: CRC, framing, parsing and validation, streaming framer,
+//! split-message reassembly, encoding, code tables and columnar batch decode.
+//!
+//! Pure Rust; the Python binding lives in `python.rs` behind the `python` feature.
+
+pub mod codes;
+pub mod cp;
+pub mod crc;
+pub mod error;
+pub mod frame;
+pub mod model;
+pub mod segment;
+pub mod text;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use crc::crc16;
+pub use error::{ErrorKind, FrameError, WarnCode, Warning};
+pub use frame::{Options, Span, MAX_FRAME, MAX_SEGMENT};
+pub use model::{Frame, Value};
+
+/// Where lenient-mode deviations go. `Vec<Warning>` keeps them with their sentence; a counter
+/// keeps only how many (the batch decoder), so no text is formatted on the hot path.
+pub trait WarnSink {
+    fn warn(&mut self, code: WarnCode, detail: impl FnOnce() -> String);
+}
+
+impl WarnSink for Vec<Warning> {
+    fn warn(&mut self, code: WarnCode, detail: impl FnOnce() -> String) {
+        self.push(Warning { code, detail: detail() });
+    }
+}
+
+/// Counts warnings without keeping them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WarnCount(pub u32);
+
+impl WarnSink for WarnCount {
+    fn warn(&mut self, _code: WarnCode, _detail: impl FnOnce() -> String) {
+        self.0 += 1;
+    }
+}
+
+/// Parse one whole frame.
+pub fn parse(raw: &[u8], opts: &Options) -> Result<Frame, FrameError> {
+    Frame::parse(raw, opts)
+}

@@ -1,0 +1,440 @@
+//! The data segment's header fields (QN, ST, CN, PW, MN, Flag, PNUM, PNO, RF) and whole-frame
+//! parsing on top of framing and the data area.
+
+use crate::codes;
+use crate::cp::{check_cp, CpSummary};
+use crate::error::{shown, ErrorKind, FrameError, WarnCode};
+use crate::frame::{locate, Located, Options, Span};
+use crate::text::{read_stamp, read_uint};
+use crate::WarnSink;
+
+/// Flag bit A: the sender wants an answer.
+pub const FLAG_A: u16 = 0b01;
+/// Flag bit D: the message is split and carries PNUM/PNO.
+pub const FLAG_D: u16 = 0b10;
+
+/// The header of a data segment, as spans of the frame buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Header {
+    pub qn: Option<Span>,
+    pub st: Option<Span>,
+    pub cn: Span,
+    pub cn_num: u16,
+    pub pw: Option<Span>,
+    pub mn: Option<Span>,
+    pub flag: Option<u16>,
+    pub pnum: Option<u32>,
+    pub pno: Option<u32>,
+    pub rf: Option<Span>,
+    /// the data area between `&&` and `&&`
+    pub cp: Span,
+    /// 2005, 2017 or 2025
+    pub edition: u16,
+}
+
+impl Header {
+    pub fn needs_ack(&self) -> bool {
+        self.flag.is_some_and(|f| f & FLAG_A != 0)
+    }
+    pub fn is_split(&self) -> bool {
+        self.flag.is_some_and(|f| f & FLAG_D != 0)
+    }
+}
+
+/// Everything `parse` learns about a frame, as spans of its buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub segment: Span,
+    pub crc: u16,
+    pub header: Header,
+    pub cp: CpSummary,
+}
+
+/// Edition of a Flag value (bits 2..7).
+pub fn edition_of(flag: Option<u16>) -> Option<u16> {
+    match flag.map(|f| f >> 2) {
+        None | Some(0) => Some(2005),
+        Some(1) => Some(2017),
+        Some(2) => Some(2025),
+        Some(_) => None,
+    }
+}
+
+/// Flag value carrying an edition and the A/D bits.
+pub fn flag_for(edition: u16, needs_ack: bool, split: bool) -> u16 {
+    let v = match edition {
+        2005 => 0,
+        2017 => 1,
+        _ => 2,
+    };
+    (v << 2) | if needs_ack { FLAG_A } else { 0 } | if split { FLAG_D } else { 0 }
+}
+
+const ORDER: [&[u8]; 9] = [b"QN", b"ST", b"CN", b"PW", b"MN", b"Flag", b"PNUM", b"PNO", b"RF"];
+
+fn field_err(name: &str, v: &[u8], at: usize, why: &str, qn_rtn: u16) -> FrameError {
+    FrameError::at_field(ErrorKind::Field, name, v, at, why).with_qn_rtn(qn_rtn)
+}
+
+fn is_upper_hex(b: &u8) -> bool {
+    b.is_ascii_digit() || (b'A'..=b'F').contains(b)
+}
+
+/// Parse and validate the header and data area of the segment at `seg` in `buf`.
+pub fn parse_segment_at<S: WarnSink>(
+    buf: &[u8],
+    seg: Span,
+    opts: &Options,
+    sink: &mut S,
+) -> Result<(Header, CpSummary), FrameError> {
+    let s = seg.of(buf);
+    let base = seg.start as usize;
+    // Control bytes never belong in a segment; bytes over 0x7F only in UTF-8 text values.
+    if let Some(i) = s.iter().position(|&b| b < 0x20 || b == 0x7F) {
+        return Err(FrameError::at_field(
+            ErrorKind::Encoding,
+            "segment",
+            &s[i..(i + 1)],
+            base + i,
+            "a control byte inside the data segment",
+        ));
+    }
+    if !s.is_ascii() {
+        if let Err(e) = std::str::from_utf8(s) {
+            let i = e.valid_up_to();
+            if opts.strict {
+                return Err(FrameError::at_field(
+                    ErrorKind::Encoding,
+                    "segment",
+                    &s[i..s.len().min(i + 4)],
+                    base + i,
+                    "the data segment is not UTF-8",
+                ));
+            }
+            sink.warn(WarnCode::EncodingLossy, || {
+                format!("bytes at {} are not UTF-8 (shown replaced)", base + i)
+            });
+        }
+    }
+
+    let mut h = Header::default();
+    let mut have_cn = false;
+    let mut cp: Option<Span> = None;
+    let mut last_rank = 0usize;
+    let mut seen = 0u16;
+    let mut pos = 0usize;
+    while pos < s.len() {
+        let rest = &s[pos..];
+        let Some(eq) = rest.iter().position(|&b| b == b'=') else {
+            return Err(FrameError::at_field(
+                ErrorKind::Field,
+                "segment",
+                rest,
+                base + pos,
+                "a header field without '=' (or CP missing)",
+            ));
+        };
+        let raw_key = &rest[..eq];
+        let key = raw_key.trim_ascii();
+        if key.len() != raw_key.len() {
+            if opts.strict {
+                return Err(FrameError::at_field(
+                    ErrorKind::Field,
+                    &String::from_utf8_lossy(key),
+                    raw_key,
+                    base + pos,
+                    "spaces around a header field name",
+                ));
+            }
+            sink.warn(WarnCode::Whitespace, || {
+                format!("spaces around header field {:?} (trimmed)", shown(key))
+            });
+        }
+        if key == b"CP" {
+            cp = Some(Span::new(base + pos + eq + 1, base + s.len()));
+            break;
+        }
+        let vlen = rest[eq + 1..].iter().position(|&b| b == b';').ok_or_else(|| {
+            FrameError::at_field(
+                ErrorKind::Field,
+                "CP",
+                b"",
+                base + s.len(),
+                "the data segment has no CP=&&...&& data area",
+            )
+        })?;
+        let vstart = base + pos + eq + 1;
+        let vspan = Span::new(vstart, vstart + vlen);
+        let v = vspan.of(buf);
+        let Some(rank) = ORDER.iter().position(|k| *k == key) else {
+            let name = String::from_utf8_lossy(key);
+            if opts.strict {
+                return Err(FrameError::at_field(
+                    ErrorKind::Field,
+                    &name,
+                    v,
+                    base + pos,
+                    "not a field of the data segment (QN ST CN PW MN Flag PNUM PNO CP)",
+                ));
+            }
+            sink.warn(WarnCode::UnknownHeaderField, || {
+                format!("{name}={:?} is not a header field of the standard (ignored)", shown(v))
+            });
+            pos += eq + 1 + vlen + 1;
+            continue;
+        };
+        let name = std::str::from_utf8(ORDER[rank]).unwrap_or("?");
+        if seen & (1 << rank) != 0 {
+            return Err(field_err(name, v, vstart, "the field appears twice", 100));
+        }
+        seen |= 1 << rank;
+        if rank < last_rank {
+            if opts.strict {
+                return Err(field_err(name, v, vstart, "out of the standard's order QN ST CN PW MN Flag PNUM PNO CP", 100));
+            }
+            sink.warn(WarnCode::HeaderOrder, || format!("{name} is out of the standard's order"));
+        }
+        last_rank = last_rank.max(rank);
+        match rank {
+            0 => h.qn = Some(vspan),
+            1 => h.st = Some(vspan),
+            2 => {
+                let n = if v.len() == 4 { read_uint(v) } else { None };
+                let Some(n) = n else {
+                    return Err(field_err(name, v, vstart, "CN is 4 digits", 8));
+                };
+                h.cn = vspan;
+                h.cn_num = n as u16;
+                have_cn = true;
+            }
+            3 => h.pw = Some(vspan),
+            4 => h.mn = Some(vspan),
+            5 => {
+                let n = if v.len() <= 3 { read_uint(v) } else { None };
+                match n {
+                    Some(n) if n <= 255 => h.flag = Some(n as u16),
+                    _ => return Err(field_err(name, v, vstart, "Flag is a number 0..255", 6)),
+                }
+            }
+            6 | 7 => {
+                let n = read_uint(v).filter(|&n| n > 0);
+                let Some(n) = n else {
+                    return Err(field_err(name, v, vstart, "a packet count or number is 1 or more", 100));
+                };
+                if rank == 6 {
+                    h.pnum = Some(n);
+                } else {
+                    h.pno = Some(n);
+                }
+            }
+            _ => h.rf = Some(vspan),
+        }
+        pos += eq + 1 + vlen + 1;
+    }
+
+    let Some(cp_value) = cp else {
+        return Err(FrameError::at_field(
+            ErrorKind::Field,
+            "CP",
+            b"",
+            base + s.len(),
+            "the data segment has no CP=&&...&& data area",
+        ));
+    };
+    if !have_cn {
+        return Err(field_err("CN", b"", base, "CN is missing", 8));
+    }
+
+    // Edition first: the rules for MN and RF depend on it.
+    h.edition = match edition_of(h.flag) {
+        Some(e) => e,
+        None => {
+            let f = h.flag.unwrap_or(0);
+            if opts.strict {
+                return Err(field_err("Flag", f.to_string().as_bytes(), base, "edition bits are not 0 (2005), 1 (2017) or 2 (2025)", 6));
+            }
+            sink.warn(WarnCode::UnknownEdition, || {
+                format!("Flag={f}: edition bits {} are unknown (read as 2025)", f >> 2)
+            });
+            2025
+        }
+    };
+
+    if let Some(q) = h.qn {
+        let v = q.of(buf);
+        let ok = v.len() == 17 && read_stamp(v).is_ok();
+        if !ok {
+            if opts.strict {
+                return Err(field_err("QN", v, q.start as usize, "QN is a real time YYYYMMDDhhmmsszzz (17 digits)", 7));
+            }
+            if v.is_empty() || v.len() > 32 || !v.iter().all(u8::is_ascii_alphanumeric) {
+                return Err(field_err("QN", v, q.start as usize, "QN is digits (YYYYMMDDhhmmsszzz)", 7));
+            }
+            sink.warn(WarnCode::QnForm, || format!("QN={:?} is not a real time of 17 digits", shown(v)));
+        }
+    } else if opts.strict && h.edition >= 2017 && !is_upload_cn(h.cn_num) {
+        return Err(field_err("QN", b"", base, "QN is required on requests and answers", 7));
+    }
+
+    match h.st {
+        None => return Err(field_err("ST", b"", base, "ST is missing", 5)),
+        Some(st) => {
+            let v = st.of(buf);
+            if v.len() != 2 || !v.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+                return Err(field_err("ST", v, st.start as usize, "ST is 2 characters 0-9/A-Z (table 5)", 5));
+            }
+            if !codes::is_known_st(std::str::from_utf8(v).unwrap_or("")) {
+                if opts.strict {
+                    return Err(field_err("ST", v, st.start as usize, "not a system code of table 5", 5));
+                }
+                sink.warn(WarnCode::UnknownSt, || format!("ST={:?} is not in table 5", shown(v)));
+            }
+        }
+    }
+
+    if !codes::is_known_cn(h.cn_num) {
+        if opts.strict {
+            return Err(field_err("CN", h.cn.of(buf), h.cn.start as usize, "not a command code of table 9", 8));
+        }
+        sink.warn(WarnCode::UnknownCn, || format!("CN={:04} is not in table 9", h.cn_num));
+    }
+
+    match h.pw {
+        None => return Err(field_err("PW", b"", base, "PW is missing", 3)),
+        Some(pw) => {
+            let v = pw.of(buf);
+            let standard = v.len() == 6 && v.iter().all(u8::is_ascii_alphanumeric);
+            if !standard {
+                if opts.strict || v.is_empty() || v.len() > 32 || !v.iter().all(u8::is_ascii_graphic) {
+                    return Err(field_err("PW", v, pw.start as usize, "PW is 6 characters 0-9/a-z/A-Z", 3));
+                }
+                sink.warn(WarnCode::PwLength, || format!("PW is {} characters, not 6", v.len()));
+            }
+        }
+    }
+
+    match h.mn {
+        None => return Err(field_err("MN", b"", base, "MN is missing", 4)),
+        Some(mn) => {
+            let v = mn.of(buf);
+            let epc = v.len() == 24 && v.iter().all(is_upper_hex);
+            let loose = !v.is_empty()
+                && v.len() <= 32
+                && v.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+            if h.edition >= 2017 && !epc {
+                if opts.strict || !loose {
+                    return Err(field_err("MN", v, mn.start as usize, "MN is 24 characters 0-9/A-F (EPC-96)", 4));
+                }
+                sink.warn(WarnCode::MnForm, || format!("MN={:?} is not 24 characters 0-9/A-F", shown(v)));
+            } else if h.edition == 2005 {
+                let ok2005 = !v.is_empty() && v.len() <= 24 && v.iter().all(u8::is_ascii_alphanumeric);
+                if !ok2005 && (opts.strict || !loose) {
+                    return Err(field_err("MN", v, mn.start as usize, "MN is letters and digits, at most 24", 4));
+                }
+                if !ok2005 {
+                    sink.warn(WarnCode::MnForm, || format!("MN={:?} is not letters and digits", shown(v)));
+                }
+            }
+        }
+    }
+
+    if h.is_split() {
+        match (h.pnum, h.pno) {
+            (Some(n), Some(no)) if no <= n => {}
+            (Some(n), Some(no)) => {
+                return Err(field_err("PNO", no.to_string().as_bytes(), base, &format!("PNO is larger than PNUM={n}"), 100));
+            }
+            _ => {
+                return Err(field_err("PNUM", b"", base, "Flag's D bit is set but PNUM/PNO are missing", 6));
+            }
+        }
+    } else if h.pnum.is_some() || h.pno.is_some() {
+        if opts.strict {
+            return Err(field_err("PNUM", b"", base, "PNUM/PNO given but Flag's D bit is not set", 6));
+        }
+        sink.warn(WarnCode::UnknownHeaderField, || "PNUM/PNO without Flag's D bit (ignored)".into());
+    }
+
+    if let Some(rf) = h.rf {
+        let v = rf.of(buf);
+        if h.edition < 2025 {
+            if opts.strict {
+                return Err(field_err("RF", v, rf.start as usize, "RF exists only in the 2025 edition", 6));
+            }
+            sink.warn(WarnCode::UnknownHeaderField, || format!("RF={:?} on a {} frame", shown(v), h.edition));
+        }
+        if read_uint(v).is_none() {
+            return Err(field_err("RF", v, rf.start as usize, "RF is a number", 100));
+        }
+    }
+
+    // CP=&&...&&
+    let v = cp_value.of(buf);
+    if !v.starts_with(b"&&") {
+        return Err(FrameError::at_field(
+            ErrorKind::Cp,
+            "CP",
+            v,
+            cp_value.start as usize,
+            "the data area must start with &&",
+        ));
+    }
+    let inner_end = if v.len() >= 4 && v.ends_with(b"&&") {
+        cp_value.end as usize - 2
+    } else {
+        if opts.strict {
+            return Err(FrameError::at_field(
+                ErrorKind::Cp,
+                "CP",
+                v,
+                cp_value.start as usize,
+                "the data area must end with &&",
+            ));
+        }
+        sink.warn(WarnCode::CpTail, || "the data area does not end with &&".into());
+        cp_value.end as usize
+    };
+    h.cp = Span::new(cp_value.start as usize + 2, inner_end);
+    let summary = check_cp(buf, h.cp, opts, sink)?;
+    Ok((h, summary))
+}
+
+/// Commands a data logger sends on its own (uploads and notifications): QN may be absent.
+pub fn is_upload_cn(cn: u16) -> bool {
+    matches!(cn, 2011 | 2021 | 2031 | 2041 | 2051 | 2061 | 2081 | 1013 | 3020 | 9015 | 2013 | 2052 | 2062 | 2111)
+}
+
+/// Parse one whole frame (`##` to `\r\n`).
+pub fn parse_frame<S: WarnSink>(buf: &[u8], opts: &Options, sink: &mut S) -> Result<Parsed, FrameError> {
+    if !buf.starts_with(b"##") {
+        return Err(FrameError::at_field(
+            ErrorKind::Header,
+            "header",
+            &buf[..buf.len().min(2)],
+            0,
+            "a frame starts with ##",
+        ));
+    }
+    let mut early = Vec::new();
+    let (segment, crc, consumed) = match locate(buf, true, opts, &mut early) {
+        Located::Frame { segment, crc, consumed } => (segment, crc, consumed),
+        Located::Error { error, .. } => return Err(error),
+        Located::Incomplete => {
+            return Err(FrameError::new(ErrorKind::Length, 2, "the frame is incomplete"));
+        }
+    };
+    for w in early {
+        sink.warn(w.code, || w.detail);
+    }
+    if consumed != buf.len() {
+        return Err(FrameError::at_field(
+            ErrorKind::Tail,
+            "tail",
+            &buf[consumed..],
+            consumed,
+            "bytes after the frame's \\r\\n",
+        ));
+    }
+    let (header, cp) = parse_segment_at(buf, segment, opts, sink)?;
+    Ok(Parsed { segment, crc, header, cp })
+}

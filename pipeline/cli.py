@@ -1,0 +1,188 @@
+"""The ``hj212`` command line. Each command only wires options to a function elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from pipeline.config import ConfigError, Settings, load_settings, settings_rows
+from pipeline.logs import configure_logging
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class CliState:
+    """What the group's options say; settings are read only when a command needs them, so
+    that ``--help`` works even while a setting is wrong."""
+
+    config: Path | None
+    log_format: str | None
+    _settings: Settings | None = field(default=None, init=False)
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(
+                    self.config, overrides={"log_format": self.log_format}
+                )
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+            configure_logging(self._settings.log_format, self._settings.log_level)
+        return self._settings
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML settings file (default: $HJ212_CONFIG, else none).")
+@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default=None,
+              help="Log lines as JSON or for people; auto picks by terminal and CI.")
+@click.version_option(package_name="hj212-platform", prog_name="hj212")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, log_format: str | None) -> None:
+    """HJ 212 telemetry platform: codec tools, demo, and (later) the services.
+
+    Settings come from HJ212_* environment variables and an optional TOML file; see
+    `hj212 settings`.
+    """
+    ctx.obj = CliState(config=config, log_format=log_format)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--seconds", type=click.FloatRange(min=0.1), default=None,
+              help="Stop after this many seconds (default: run until Ctrl-C).")
+@click.option("--rate", type=click.FloatRange(min=1), default=2000.0, show_default=True,
+              help="Frames per second to generate.")
+@click.option("--stations", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Number of simulated stations.")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Largest TCP-like chunk fed to the Framer (sizes are random up to it).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed of the simulated fleet and its frames.")
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.03, show_default=True,
+              help="Share of frames damaged on purpose (bad CRC, length, dates, ...).")
+@click.option("--strict/--lenient", default=None,
+              help="Parse to the letter of the standard (default: the strict setting).")
+@pass_state
+def demo(state: CliState, seconds: float | None, rate: float, stations: int,
+         chunk_size: int, seed: int, error_rate: float, strict: bool | None) -> None:
+    """Stream a simulated fleet's frames through the codec and show a live summary.
+
+    Frames are cut into random TCP-sized chunks and fed to hj212.Framer; the summary
+    shows frames/s, counts by command, rejections by error kind, warnings and sample
+    readings. Ctrl-C stops it.
+    """
+    from pipeline.demo import final_report, run_demo
+
+    settings = state.settings()
+    stats = run_demo(seconds=seconds, rate=rate, stations=stations, chunk_size=chunk_size,
+                     seed=seed, error_rate=error_rate,
+                     strict=settings.strict if strict is None else strict)
+    click.echo(final_report(stats))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("source", type=click.File("rb"), default="-")
+@click.option("--strict/--lenient", default=None,
+              help="Parse to the letter of the standard (default: the strict setting).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per frame.")
+@pass_state
+def parse(state: CliState, source: BinaryIO, strict: bool | None, as_json: bool) -> None:
+    """Parse frames from SOURCE (a file, or - for stdin) and show each one or its error.
+
+    SOURCE holds one frame per line, or a raw byte stream (a TCP capture), which goes
+    through hj212.Framer. Exits 1 if any frame was rejected.
+    """
+    from pipeline.inspect_frames import describe, read_frames, to_json
+
+    settings = state.settings()
+    results, garbage = read_frames(source.read(),
+                                   strict=settings.strict if strict is None else strict)
+    if not results:
+        raise click.ClickException("no frame found in the input (frames start with ##)")
+    for item in results:
+        click.echo(to_json(item) if as_json else describe(item))
+    rejected = sum(item.error is not None for item in results)
+    if not as_json:
+        tail = f", {garbage} garbage bytes skipped" if garbage else ""
+        click.echo(f"{len(results)} frames: {len(results) - rejected} accepted, "
+                   f"{rejected} rejected{tail}", err=True)
+    if rejected:
+        sys.exit(1)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("text")
+@click.option("--frame", "whole", is_flag=True,
+              help="TEXT is a whole frame: check its CRC against its data segment.")
+def crc(text: str, whole: bool) -> None:
+    """Print the HJ 212 CRC16 of TEXT (a data segment), as a frame carries it.
+
+    Example: hj212 crc 'QN=...;CP=&&RtdInterval=30&&'
+    """
+    from pipeline.inspect_frames import check_frame_crc, crc_of
+
+    if not whole:
+        click.echo(crc_of(text))
+        return
+    try:
+        computed, declared = check_frame_crc(text)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    ok = declared is not None and declared.upper() == computed
+    click.echo(f"computed {computed}, frame says {declared}: {'OK' if ok else 'MISMATCH'}")
+    if not ok:
+        sys.exit(1)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("table")
+@click.argument("code", required=False)
+def codes(table: str, code: str | None) -> None:
+    """Show an HJ 212 code table, or one CODE in it.
+
+    Tables include st, cn, flag, qnrtn, exertn and pollutant. Example: hj212 codes
+    pollutant w01018
+    """
+    import hj212
+
+    from pipeline.inspect_frames import format_record, format_table
+
+    try:
+        rows = hj212.code_table(table)
+    except (KeyError, ValueError) as exc:
+        raise click.ClickException(f"unknown code table {table!r}: {exc}") from None
+    if code is None:
+        click.echo(format_table(rows))
+        return
+    row = hj212.lookup(table, code)
+    if row is None:
+        raise click.ClickException(
+            f"code {code!r} is not in table {table!r}; run `hj212 codes {table}` for the list"
+        )
+    click.echo(format_record(row))
+
+
+@main.command(context_settings=CONTEXT)
+@pass_state
+def settings(state: CliState) -> None:
+    """Show every setting: environment variable, TOML key, value and where it came from."""
+    from pipeline.inspect_frames import format_table
+
+    current = state.settings()
+    rows = [{"variable": env, "toml": key, "value": value, "source": source}
+            for env, key, value, source in settings_rows(current)]
+    if current.config_file is not None:
+        click.echo(f"config file: {current.config_file}")
+    click.echo(format_table(rows))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
