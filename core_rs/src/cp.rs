@@ -19,6 +19,8 @@ pub struct CpField {
     pub sep: u8,
     /// spaces stood around the name or the value (trimmed from the spans)
     pub padded: bool,
+    /// the name is non-empty and only letters, digits, '-' and '_'
+    pub name_ok: bool,
 }
 
 /// Trim ASCII spaces from both ends of `start..end` in `buf`.
@@ -48,55 +50,105 @@ impl<'a> CpFields<'a> {
     }
 }
 
+/// Byte classes for scanning a data area in one pass.
+const K_NAME: u8 = 0; // letters, digits, '-', '_'
+const K_EQ: u8 = 1;
+const K_SEP: u8 = 2; // ';' ','
+const K_SPACE: u8 = 3;
+const K_OTHER: u8 = 4;
+
+const fn classes() -> [u8; 256] {
+    let mut t = [K_OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+            t[b] = K_NAME;
+        }
+        b += 1;
+    }
+    t[b'=' as usize] = K_EQ;
+    t[b';' as usize] = K_SEP;
+    t[b',' as usize] = K_SEP;
+    t[b' ' as usize] = K_SPACE;
+    t
+}
+
+static CLASS: [u8; 256] = classes();
+
 impl Iterator for CpFields<'_> {
     type Item = Result<CpField, Span>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let buf = self.buf;
+        let end = self.end;
         loop {
-            if self.pos >= self.end {
+            if self.pos >= end {
                 return None;
             }
             let start = self.pos;
-            let piece = &self.buf[start..self.end];
+            let mut i = start;
             let mut eq = None;
-            let mut stop = piece.len();
-            for (i, &b) in piece.iter().enumerate() {
-                match b {
-                    b'=' if eq.is_none() => eq = Some(i),
-                    b';' | b',' => {
-                        stop = i;
+            let mut name_ok = true;
+            let mut spaces = false;
+            while i < end {
+                match CLASS[usize::from(buf[i])] {
+                    K_NAME => {}
+                    K_EQ => {
+                        eq = Some(i);
                         break;
                     }
-                    _ => {}
+                    K_SEP => break,
+                    K_SPACE => spaces = true,
+                    _ => name_ok = false,
+                }
+                i += 1;
+            }
+            if let Some(e) = eq {
+                i = e + 1;
+                while i < end && buf[i] != b';' && buf[i] != b',' {
+                    i += 1;
                 }
             }
+            let stop = i;
             let sep = self.sep;
-            if stop < piece.len() {
-                self.sep = piece[stop];
-                self.pos = start + stop + 1;
+            if stop < end {
+                self.sep = buf[stop];
+                self.pos = stop + 1;
             } else {
-                self.pos = self.end;
-            }
-            if piece[..stop].iter().all(|&b| b == b' ') {
-                self.empty += 1;
-                continue;
+                self.pos = end;
             }
             let Some(eq) = eq else {
-                return Some(Err(Span::new(start, start + stop)));
+                if buf[start..stop].iter().all(|&b| b == b' ') {
+                    self.empty += 1;
+                    continue;
+                }
+                return Some(Err(Span::new(start, stop)));
             };
-            let (ks, ke) = trim(self.buf, start, start + eq);
-            let (vs, ve) = trim(self.buf, start + eq + 1, start + stop);
-            let padded = ke - ks != eq || ve - vs != stop - eq - 1;
+            let (ks, ke) = if spaces { trim(buf, start, eq) } else { (start, eq) };
+            let (vs, ve) = trim(buf, eq + 1, stop);
+            let padded = spaces || ve - vs != stop - eq - 1;
+            if spaces && buf[ks..ke].contains(&b' ') {
+                name_ok = false;
+            }
             let key = Span::new(ks, ke);
             let value = Span::new(vs, ve);
-            let k = key.of(self.buf);
+            let k = key.of(buf);
             let (code, suffix) = match k.iter().rposition(|&b| b == b'-') {
                 Some(d) if d > 0 && d + 1 < k.len() => {
                     (Some(Span::new(ks, ks + d)), Some(Span::new(ks + d + 1, ke)))
                 }
                 _ => (None, None),
             };
-            return Some(Ok(CpField { key, value, code, suffix, sep, padded }));
+            return Some(Ok(CpField {
+                key,
+                value,
+                code,
+                suffix,
+                sep,
+                padded,
+                name_ok: name_ok && !k.is_empty(),
+            }));
         }
     }
 }
@@ -229,7 +281,7 @@ pub fn check_value<S: WarnSink>(
     kind: ValueKind,
     opts: &Options,
     sink: &mut S,
-) -> Result<(), FrameError> {
+) -> Result<Option<f64>, FrameError> {
     let v = f.value.of(buf);
     let at = f.value.start as usize;
     let bad = |why: &str| {
@@ -249,7 +301,7 @@ pub fn check_value<S: WarnSink>(
             return Err(bad("the value is empty"));
         }
         sink.warn(WarnCode::EmptyValue, || format!("{} has an empty value", field_name(buf, f)));
-        return Ok(());
+        return Ok(None);
     }
     match kind {
         ValueKind::Number | ValueKind::Ranged(..) => {
@@ -264,6 +316,7 @@ pub fn check_value<S: WarnSink>(
                     deviation!(WarnCode::OutOfRange, format!("outside {lo}..{hi}"));
                 }
             }
+            return Ok(Some(x));
         }
         ValueKind::Int(lo, hi) => {
             let Some(x) = read_uint(v) else {
@@ -272,6 +325,7 @@ pub fn check_value<S: WarnSink>(
             if !(lo..=hi).contains(&x) {
                 deviation!(WarnCode::OutOfRange, format!("outside {lo}..{hi}"));
             }
+            return Ok(Some(f64::from(x)));
         }
         ValueKind::MinInterval => {
             let Some(x) = read_uint(v) else {
@@ -342,24 +396,57 @@ pub fn check_value<S: WarnSink>(
         }
         ValueKind::Text => {}
     }
-    Ok(())
+    Ok(None)
 }
 
 #[inline]
-fn key_bit(k: &[u8]) -> u64 {
-    let mut h: u32 = 2_166_136_261;
+fn key_hash(k: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in k {
-        h = (h ^ u32::from(b)).wrapping_mul(16_777_619);
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
     }
-    1u64 << (h % 64)
+    h ^ (h >> 32)
 }
 
-/// Validate the whole data area and return what callers need from it.
-pub fn check_cp<S: WarnSink>(
+/// Names seen so far in one data area: a 256-bit filter, then full hashes, then bytes.
+/// A data area holds up to a few hundred names, so a quadratic rescan would dominate parsing.
+struct SeenKeys {
+    filter: [u64; 4],
+    hashes: Vec<(u64, Span)>,
+}
+
+impl SeenKeys {
+    fn new() -> Self {
+        SeenKeys { filter: [0; 4], hashes: Vec::with_capacity(48) }
+    }
+
+    /// Record `key`; true if the same name was recorded before.
+    #[inline]
+    fn insert(&mut self, buf: &[u8], key: Span) -> bool {
+        let k = key.of(buf);
+        let h = key_hash(k);
+        let (word, bit) = ((h >> 6) as usize & 3, 1u64 << (h & 63));
+        let maybe = self.filter[word] & bit != 0;
+        self.filter[word] |= bit;
+        let again = maybe && self.hashes.iter().any(|&(g, s)| g == h && s.of(buf) == k);
+        self.hashes.push((h, key));
+        again
+    }
+}
+
+/// What a visitor of `check_cp` is given for each accepted field: the field, and its value
+/// as a number when the field is numeric and the value is not empty.
+pub type Visit<'a> = (&'a CpField, Option<f64>);
+
+/// Validate the whole data area and return what callers need from it. `visit` sees every
+/// field as it is accepted (the batch decoder fills its columns from it, so a data area is
+/// scanned once); on an error, the fields visited so far belong to a rejected frame.
+pub fn check_cp<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
     buf: &[u8],
     cp: Span,
     opts: &Options,
     sink: &mut S,
+    visit: &mut V,
 ) -> Result<CpSummary, FrameError> {
     let mut summary = CpSummary::default();
     if cp.len() > 950 {
@@ -374,10 +461,9 @@ pub fn check_cp<S: WarnSink>(
         }
         sink.warn(WarnCode::CpLength, || format!("the data area is {} bytes (over 950)", cp.len()));
     }
-    let mut seen: u64 = 0;
-    let mut prev_code: Option<Span> = None;
+    let mut seen = SeenKeys::new();
+    let mut prev_code: &[u8] = b"";
     let mut warned_separator = false;
-    let mut last_unknown: Option<Span> = None;
     let mut iter = CpFields::new(buf, cp);
     for item in &mut iter {
         let f = match item {
@@ -393,6 +479,16 @@ pub fn check_cp<S: WarnSink>(
             }
         };
         summary.fields += 1;
+        let key = f.key.of(buf);
+        if !f.name_ok {
+            return Err(FrameError::at_field(
+                ErrorKind::Cp,
+                "CP",
+                key,
+                f.key.start as usize,
+                "a field name is letters, digits and '-'",
+            ));
+        }
         if f.padded {
             if opts.strict {
                 return Err(FrameError::at_field(
@@ -407,69 +503,43 @@ pub fn check_cp<S: WarnSink>(
                 format!("spaces around {}= or its value (trimmed)", field_name(buf, &f))
             });
         }
-        let key = f.key.of(buf);
-        if key.is_empty() || !key.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(FrameError::at_field(
-                ErrorKind::Cp,
-                "CP",
-                key,
-                f.key.start as usize,
-                "a field name is letters, digits and '-'",
-            ));
-        }
-        // repeated names: a cheap bitmap first, a scan only when it says "maybe"
-        let bit = key_bit(key);
-        if seen & bit != 0 {
-            let again = CpFields::new(buf, Span::new(cp.start as usize, f.key.start as usize))
-                .filter_map(Result::ok)
-                .any(|g| g.key.of(buf) == key);
-            if again {
-                if opts.strict {
-                    return Err(FrameError::at_field(
-                        ErrorKind::Cp,
-                        &field_name(buf, &f),
-                        f.value.of(buf),
-                        f.key.start as usize,
-                        "the field appears twice in the data area",
-                    ));
-                }
-                sink.warn(WarnCode::DuplicateField, || {
-                    format!("{} appears twice; the last value is kept", field_name(buf, &f))
-                });
+        if seen.insert(buf, f.key) {
+            if opts.strict {
+                return Err(FrameError::at_field(
+                    ErrorKind::Cp,
+                    &field_name(buf, &f),
+                    f.value.of(buf),
+                    f.key.start as usize,
+                    "the field appears twice in the data area",
+                ));
             }
+            sink.warn(WarnCode::DuplicateField, || {
+                format!("{} appears twice; the last value is kept", field_name(buf, &f))
+            });
         }
-        seen |= bit;
+        let code: &[u8] = f.code.map_or(b"", |c| c.of(buf));
+        // fields of one group share their code: look a code up once per group
+        let same_group = !code.is_empty() && code == prev_code;
         // ',' joins the fields of one pollutant; ';' separates groups
-        let code = f.code.map(|c| c.of(buf));
-        if f.sep == b',' {
-            let same = match (code, prev_code.map(|c| c.of(buf))) {
-                (Some(a), Some(b)) => a == b,
-                _ => false,
-            };
-            if !same && !warned_separator {
-                warned_separator = true;
-                if opts.strict {
-                    return Err(FrameError::at_field(
-                        ErrorKind::Cp,
-                        &field_name(buf, &f),
-                        f.value.of(buf),
-                        f.key.start as usize,
-                        "',' joins fields of one pollutant only; use ';' between groups",
-                    ));
-                }
-                sink.warn(WarnCode::CpSeparator, || {
-                    format!("',' before {} joins fields of different groups", field_name(buf, &f))
-                });
+        if f.sep == b',' && !same_group && !warned_separator {
+            warned_separator = true;
+            if opts.strict {
+                return Err(FrameError::at_field(
+                    ErrorKind::Cp,
+                    &field_name(buf, &f),
+                    f.value.of(buf),
+                    f.key.start as usize,
+                    "',' joins fields of one pollutant only; use ';' between groups",
+                ));
             }
+            sink.warn(WarnCode::CpSeparator, || {
+                format!("',' before {} joins fields of different groups", field_name(buf, &f))
+            });
         }
-        prev_code = f.code;
-        let kind = match (f.code, f.suffix) {
-            (Some(c), Some(s)) => {
-                let code = c.of(buf);
-                if !codes::is_known_field_code(code)
-                    && last_unknown.map(|u| u.of(buf)) != Some(code)
-                {
-                    last_unknown = Some(c);
+        prev_code = code;
+        let kind = match f.suffix {
+            Some(s) if !code.is_empty() => {
+                if !same_group && !codes::is_known_field_code(code) {
                     sink.warn(WarnCode::UnknownCode, || {
                         format!("code {:?} is not in appendix B (kept)", String::from_utf8_lossy(code))
                     });
@@ -485,7 +555,8 @@ pub fn check_cp<S: WarnSink>(
                 }
             }
             _ => {
-                if !is_standard_plain(key) {
+                let kind = plain_kind(key);
+                if kind == ValueKind::Text {
                     if opts.strict {
                         return Err(FrameError::at_field(
                             ErrorKind::Cp,
@@ -499,14 +570,17 @@ pub fn check_cp<S: WarnSink>(
                         format!("{} is not a field of table 4 (kept as text)", field_name(buf, &f))
                     });
                 }
-                plain_kind(key)
+                if key == b"DataTime" && !f.value.is_empty() {
+                    summary.data_time = Some(f.value);
+                }
+                kind
             }
         };
-        check_value(buf, &f, kind, opts, sink)?;
-        if key == b"DataTime" && !f.value.is_empty() {
-            summary.data_time = Some(f.value);
-            summary.data_time_secs = read_stamp(f.value.of(buf)).ok().map(|s| s.wall_seconds());
-        }
+        let number = check_value(buf, &f, kind, opts, sink)?;
+        visit(&f, number);
+    }
+    if let Some(dt) = summary.data_time {
+        summary.data_time_secs = read_stamp(dt.of(buf)).ok().map(|s| s.wall_seconds());
     }
     if iter.empty > 0 {
         if opts.strict {

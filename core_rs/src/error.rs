@@ -242,3 +242,12 @@ impl fmt::Display for Warning {
         write!(f, "{}: {}", self.code.as_str(), self.detail)
     }
 }
+
+/// A rejected frame with its bytes, so that nothing is lost: what a stream's framer yields
+/// for garbage, broken frames and frames that fail validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub error: FrameError,
+    /// the bytes of the rejected frame (garbage runs are cut at `MAX_FRAME` bytes)
+    pub raw: Vec<u8>,
+}

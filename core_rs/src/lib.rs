@@ -3,12 +3,17 @@
 //!
 //! Pure Rust; the Python binding lives in `python.rs` behind the `python` feature.
 
+pub mod batch;
 pub mod codes;
 pub mod cp;
 pub mod crc;
+pub mod encode;
 pub mod error;
 pub mod frame;
+pub mod framer;
+pub mod hint;
 pub mod model;
+pub mod reassemble;
 pub mod segment;
 pub mod text;
 
@@ -16,7 +21,7 @@ pub mod text;
 mod python;
 
 pub use crc::crc16;
-pub use error::{ErrorKind, FrameError, WarnCode, Warning};
+pub use error::{ErrorKind, FrameError, Rejected, WarnCode, Warning};
 pub use frame::{Options, Span, MAX_FRAME, MAX_SEGMENT};
 pub use model::{Frame, Value};
 
@@ -45,4 +50,10 @@ impl WarnSink for WarnCount {
 /// Parse one whole frame.
 pub fn parse(raw: &[u8], opts: &Options) -> Result<Frame, FrameError> {
     Frame::parse(raw, opts)
+}
+
+/// A number's value if its text is one (the form checks are the parser's business).
+#[inline]
+pub fn read_number_value(text: &[u8]) -> Option<f64> {
+    text::read_number(text).map(|(v, _)| v)
 }

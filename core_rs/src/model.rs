@@ -16,7 +16,7 @@ pub enum Value {
 }
 
 /// A parsed frame that owns its bytes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     pub raw: Vec<u8>,
     pub parsed: Parsed,

@@ -2,7 +2,7 @@
 //! parsing on top of framing and the data area.
 
 use crate::codes;
-use crate::cp::{check_cp, CpSummary};
+use crate::cp::{check_cp, CpField, CpSummary};
 use crate::error::{shown, ErrorKind, FrameError, WarnCode};
 use crate::frame::{locate, Located, Options, Span};
 use crate::text::{read_stamp, read_uint};
@@ -86,6 +86,17 @@ pub fn parse_segment_at<S: WarnSink>(
     seg: Span,
     opts: &Options,
     sink: &mut S,
+) -> Result<(Header, CpSummary), FrameError> {
+    parse_segment_with(buf, seg, opts, sink, &mut |_, _| {})
+}
+
+/// `parse_segment_at`, showing each accepted data-area field to `visit` (see `check_cp`).
+pub fn parse_segment_with<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
+    buf: &[u8],
+    seg: Span,
+    opts: &Options,
+    sink: &mut S,
+    visit: &mut V,
 ) -> Result<(Header, CpSummary), FrameError> {
     let s = seg.of(buf);
     let base = seg.start as usize;
@@ -395,7 +406,7 @@ pub fn parse_segment_at<S: WarnSink>(
         cp_value.end as usize
     };
     h.cp = Span::new(cp_value.start as usize + 2, inner_end);
-    let summary = check_cp(buf, h.cp, opts, sink)?;
+    let summary = check_cp(buf, h.cp, opts, sink, visit)?;
     Ok((h, summary))
 }
 
@@ -406,6 +417,16 @@ pub fn is_upload_cn(cn: u16) -> bool {
 
 /// Parse one whole frame (`##` to `\r\n`).
 pub fn parse_frame<S: WarnSink>(buf: &[u8], opts: &Options, sink: &mut S) -> Result<Parsed, FrameError> {
+    parse_frame_with(buf, opts, sink, &mut |_, _| {})
+}
+
+/// `parse_frame`, showing each accepted data-area field to `visit` (see `check_cp`).
+pub fn parse_frame_with<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
+    buf: &[u8],
+    opts: &Options,
+    sink: &mut S,
+    visit: &mut V,
+) -> Result<Parsed, FrameError> {
     if !buf.starts_with(b"##") {
         return Err(FrameError::at_field(
             ErrorKind::Header,
@@ -435,6 +456,6 @@ pub fn parse_frame<S: WarnSink>(buf: &[u8], opts: &Options, sink: &mut S) -> Res
             "bytes after the frame's \\r\\n",
         ));
     }
-    let (header, cp) = parse_segment_at(buf, segment, opts, sink)?;
+    let (header, cp) = parse_segment_with(buf, segment, opts, sink, visit)?;
     Ok(Parsed { segment, crc, header, cp })
 }

@@ -1,0 +1,27 @@
+//! Whole-frame parsing, both modes, a bare segment, the batch decoder and the header scan:
+//! none may panic on any input, and what lenient mode accepts must re-encode and parse again.
+#![no_main]
+
+use hj212::{batch, hint, Frame, Options};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let strict = Frame::parse(data, &Options::strict());
+    let lenient = Frame::parse(data, &Options::lenient());
+    if strict.is_ok() {
+        // whatever the letter of the standard accepts, lenient mode accepts too
+        assert!(lenient.is_ok(), "strict accepted, lenient rejected: {:?}", lenient.err());
+    }
+    if let Ok(f) = &lenient {
+        let _ = f.pollutants();
+        let _ = f.cp_fields().count();
+        // the segment alone, framed again with a correct length and CRC, parses the same way
+        let again = Frame::parse_segment(f.segment_bytes(), &Options::lenient())
+            .expect("a segment lenient mode accepted must parse again");
+        assert_eq!(again.pollutants(), f.pollutants());
+    }
+    let _ = Frame::parse_segment(data, &Options::lenient());
+    let _ = hint::scan(data);
+    let cols = batch::decode_batch(&[data], &Options::lenient());
+    assert_eq!(cols.status[0] == 0, lenient.is_ok());
+});

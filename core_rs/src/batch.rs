@@ -1,0 +1,231 @@
+//! Columnar batch decode: many whole frames into flat columns, one row per pollutant per
+//! frame, with no per-field allocation. The stream workers hand these to NumPy and ClickHouse.
+
+use crate::cp::{numeric_column, NUMERIC_SUFFIXES};
+use crate::error::FrameError;
+use crate::frame::{Options, Span};
+use crate::segment::parse_frame_with;
+use crate::WarnCount;
+
+/// Widths of the fixed-width text columns (bytes, zero padded, longer values cut).
+pub const MN_WIDTH: usize = 32;
+pub const ST_WIDTH: usize = 2;
+pub const CODE_WIDTH: usize = 16;
+pub const QN_WIDTH: usize = 32;
+pub const FLAG_WIDTH: usize = 1;
+pub const EFLAG_WIDTH: usize = 4;
+/// `data_time` value for an absent DataTime (NumPy's NaT).
+pub const NAT: i64 = i64::MIN;
+
+pub const N_NUMERIC: usize = NUMERIC_SUFFIXES.len();
+
+/// The decoded columns.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Columns {
+    // one entry per row (pollutant x frame)
+    pub row_frame: Vec<i32>,
+    pub mn: Vec<u8>,
+    pub st: Vec<u8>,
+    pub cn: Vec<u16>,
+    pub data_time: Vec<i64>,
+    pub code: Vec<u8>,
+    pub numeric: Vec<Vec<f64>>,
+    pub flag: Vec<u8>,
+    pub eflag: Vec<u8>,
+    // one entry per input frame
+    pub status: Vec<u8>,
+    pub frame_mn: Vec<u8>,
+    pub frame_st: Vec<u8>,
+    pub frame_cn: Vec<u16>,
+    pub frame_qn: Vec<u8>,
+    pub frame_flag: Vec<i16>,
+    pub frame_edition: Vec<u16>,
+    pub frame_data_time: Vec<i64>,
+    pub frame_rows: Vec<i32>,
+    pub frame_warnings: Vec<u32>,
+    /// (frame index, error) for each rejected frame
+    pub errors: Vec<(usize, FrameError)>,
+}
+
+#[inline]
+fn put_fixed(col: &mut Vec<u8>, value: &[u8], width: usize) {
+    let n = value.len().min(width);
+    col.extend_from_slice(&value[..n]);
+    col.resize(col.len() + (width - n), 0);
+}
+
+impl Columns {
+    fn with_capacity(frames: usize) -> Self {
+        let rows = frames * 6;
+        Columns {
+            row_frame: Vec::with_capacity(rows),
+            mn: Vec::with_capacity(rows * MN_WIDTH),
+            st: Vec::with_capacity(rows * ST_WIDTH),
+            cn: Vec::with_capacity(rows),
+            data_time: Vec::with_capacity(rows),
+            code: Vec::with_capacity(rows * CODE_WIDTH),
+            numeric: (0..N_NUMERIC).map(|_| Vec::with_capacity(rows)).collect(),
+            flag: Vec::with_capacity(rows * FLAG_WIDTH),
+            eflag: Vec::with_capacity(rows * EFLAG_WIDTH),
+            status: Vec::with_capacity(frames),
+            frame_mn: Vec::with_capacity(frames * MN_WIDTH),
+            frame_st: Vec::with_capacity(frames * ST_WIDTH),
+            frame_cn: Vec::with_capacity(frames),
+            frame_qn: Vec::with_capacity(frames * QN_WIDTH),
+            frame_flag: Vec::with_capacity(frames),
+            frame_edition: Vec::with_capacity(frames),
+            frame_data_time: Vec::with_capacity(frames),
+            frame_rows: Vec::with_capacity(frames),
+            frame_warnings: Vec::with_capacity(frames),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.row_frame.len()
+    }
+
+    /// Open a row for one pollutant; the frame-wide columns are filled once the frame is
+    /// accepted (`fill_frame_rows`).
+    fn open_row(&mut self, frame: i32, code: &[u8]) {
+        self.row_frame.push(frame);
+        put_fixed(&mut self.code, code, CODE_WIDTH);
+        for col in &mut self.numeric {
+            col.push(f64::NAN);
+        }
+        put_fixed(&mut self.flag, b"", FLAG_WIDTH);
+        put_fixed(&mut self.eflag, b"", EFLAG_WIDTH);
+    }
+
+    fn fill_frame_rows(&mut self, from: usize, mn: &[u8], st: &[u8], cn: u16, dt: i64) {
+        let n = self.n_rows() - from;
+        for _ in 0..n {
+            put_fixed(&mut self.mn, mn, MN_WIDTH);
+            put_fixed(&mut self.st, st, ST_WIDTH);
+        }
+        self.cn.resize(self.cn.len() + n, cn);
+        self.data_time.resize(self.data_time.len() + n, dt);
+    }
+
+    /// Drop the rows a rejected frame had opened.
+    fn drop_rows_from(&mut self, from: usize) {
+        self.row_frame.truncate(from);
+        self.code.truncate(from * CODE_WIDTH);
+        for col in &mut self.numeric {
+            col.truncate(from);
+        }
+        self.flag.truncate(from * FLAG_WIDTH);
+        self.eflag.truncate(from * EFLAG_WIDTH);
+    }
+
+    fn push_frame_meta(&mut self, buf: &[u8], p: Option<&crate::segment::Parsed>, status: u8) {
+        self.status.push(status);
+        let h = p.map(|p| &p.header);
+        let text = |s: Option<Span>| s.map_or(&b""[..], |s| s.of(buf));
+        put_fixed(&mut self.frame_mn, text(h.and_then(|h| h.mn)), MN_WIDTH);
+        put_fixed(&mut self.frame_st, text(h.and_then(|h| h.st)), ST_WIDTH);
+        self.frame_cn.push(h.map_or(0, |h| h.cn_num));
+        put_fixed(&mut self.frame_qn, text(h.and_then(|h| h.qn)), QN_WIDTH);
+        self.frame_flag.push(h.and_then(|h| h.flag).map_or(-1, |f| f as i16));
+        self.frame_edition.push(h.map_or(0, |h| h.edition));
+        self.frame_data_time.push(p.and_then(|p| p.cp.data_time_secs).unwrap_or(NAT));
+    }
+}
+
+/// Decode whole frames into columns. Rejected frames get a status (1 + ErrorKind index), an
+/// entry in `errors`, and no rows. Each data area is scanned once: rows are filled while it
+/// is validated.
+pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
+    let mut c = Columns::with_capacity(frames.len());
+    // (code span, row) of the rows the current frame has opened
+    let mut open: Vec<(Span, usize)> = Vec::with_capacity(32);
+    for (i, &buf) in frames.iter().enumerate() {
+        let mut warnings = WarnCount::default();
+        let first_row = c.n_rows();
+        open.clear();
+        let mut last: Option<(Span, usize)> = None;
+        let result = parse_frame_with(buf, opts, &mut warnings, &mut |f, number| {
+            let (Some(code_span), Some(suffix_span)) = (f.code, f.suffix) else { return };
+            let code = code_span.of(buf);
+            let row = match last {
+                Some((s, r)) if s.of(buf) == code => r,
+                _ => {
+                    let r = match open.iter().find(|(s, _)| s.of(buf) == code) {
+                        Some(&(_, r)) => r,
+                        None => {
+                            let r = c.n_rows();
+                            c.open_row(i as i32, code);
+                            open.push((code_span, r));
+                            r
+                        }
+                    };
+                    last = Some((code_span, r));
+                    r
+                }
+            };
+            let suffix = suffix_span.of(buf);
+            if let Some(col) = numeric_column(suffix) {
+                if let Some(x) = number {
+                    c.numeric[col][row] = x;
+                }
+            } else if suffix == b"Flag" {
+                let v = f.value.of(buf);
+                let n = v.len().min(FLAG_WIDTH);
+                c.flag[row * FLAG_WIDTH..row * FLAG_WIDTH + n].copy_from_slice(&v[..n]);
+            } else if suffix == b"EFlag" {
+                let v = f.value.of(buf);
+                let n = v.len().min(EFLAG_WIDTH);
+                let at = row * EFLAG_WIDTH;
+                c.eflag[at..at + EFLAG_WIDTH].fill(0);
+                c.eflag[at..at + n].copy_from_slice(&v[..n]);
+            }
+        });
+        match result {
+            Ok(parsed) => {
+                c.push_frame_meta(buf, Some(&parsed), 0);
+                let h = &parsed.header;
+                let mn = h.mn.map_or(&b""[..], |s| s.of(buf));
+                let st = h.st.map_or(&b""[..], |s| s.of(buf));
+                let dt = parsed.cp.data_time_secs.unwrap_or(NAT);
+                c.fill_frame_rows(first_row, mn, st, h.cn_num, dt);
+            }
+            Err(e) => {
+                c.drop_rows_from(first_row);
+                c.push_frame_meta(buf, None, e.kind.code());
+                c.errors.push((i, e));
+            }
+        }
+        c.frame_rows.push((c.n_rows() - first_row) as i32);
+        c.frame_warnings.push(warnings.0);
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::wrap;
+
+    #[test]
+    fn rows_per_pollutant_and_rejections() {
+        let good = wrap(b"QN=20160801085857223;ST=32;CN=2061;PW=123456;MN=010000A8900016F000169DC0;Flag=4;CP=&&DataTime=20160801080000;w01018-Min=1.5,w01018-Avg=2.5,w01018-Max=3.5,w01018-Flag=N;w00000-Cou=120.0,w00000-Flag=D&&");
+        let mut bad = good.clone();
+        let n = bad.len();
+        bad[n - 3] ^= 1; // a CRC digit
+        let frames: Vec<&[u8]> = vec![&good, &bad, &good];
+        let c = decode_batch(&frames, &Options::default());
+        assert_eq!(c.status, vec![0, crate::ErrorKind::Crc.code(), 0]);
+        assert_eq!(c.n_rows(), 4);
+        assert_eq!(c.row_frame, vec![0, 0, 2, 2]);
+        assert_eq!(&c.code[..6], b"w01018");
+        assert_eq!(c.numeric[2][0], 2.5);
+        assert!(c.numeric[0][0].is_nan());
+        assert_eq!(c.numeric[4][1], 120.0);
+        assert_eq!(&c.flag, b"NDND");
+        assert_eq!(c.cn, vec![2061; 4]);
+        assert_eq!(c.data_time[0], crate::text::read_stamp(b"20160801080000").unwrap().wall_seconds());
+        assert_eq!(c.errors.len(), 1);
+        assert_eq!(c.errors[0].0, 1);
+        assert_eq!(c.frame_rows, vec![2, 0, 2]);
+    }
+}

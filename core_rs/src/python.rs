@@ -1,0 +1,656 @@
+//! The Python module `hj212._hj212`: the one file that knows about Python.
+//! Every type here wraps a pure-Rust type of this crate; no protocol logic lives here.
+
+use std::collections::HashMap;
+
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use crate::batch::{self, Columns};
+use crate::cp::NUMERIC_SUFFIXES;
+use crate::encode::{self as enc, Fields, Reply};
+use crate::error::{ErrorKind, FrameError as RsError, Rejected};
+use crate::frame::Options;
+use crate::framer::Framer as RsFramer;
+use crate::hint;
+use crate::model::{Frame as RsFrame, Value};
+use crate::reassemble::Reassembler as RsReassembler;
+
+create_exception!(
+    hj212,
+    FrameError,
+    PyValueError,
+    "A frame that cannot be accepted: .kind, .field, .value, .offset, .qn_rtn, .raw and the \
+     best-effort header fields .qn .st .cn .pw .mn .flag for answering and storing it."
+);
+
+fn opts(strict: bool) -> Options {
+    if strict {
+        Options::strict()
+    } else {
+        Options::lenient()
+    }
+}
+
+/// Build a Python FrameError instance (not raised) carrying everything a caller needs.
+fn error_object<'py>(py: Python<'py>, e: &RsError, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let err = FrameError::new_err(e.to_string());
+    let obj = err.value(py).clone().into_any();
+    let h = hint::scan(raw);
+    obj.setattr("kind", e.kind.as_str())?;
+    obj.setattr("field", e.field.as_deref())?;
+    obj.setattr("value", e.value.as_deref())?;
+    obj.setattr("offset", e.offset)?;
+    obj.setattr("qn_rtn", e.qn_rtn)?;
+    obj.setattr("message", &e.message)?;
+    obj.setattr("raw", PyBytes::new(py, raw))?;
+    obj.setattr("qn", h.qn)?;
+    obj.setattr("st", h.st)?;
+    obj.setattr("cn", h.cn)?;
+    obj.setattr("pw", h.pw)?;
+    obj.setattr("mn", h.mn)?;
+    obj.setattr("flag", h.flag)?;
+    Ok(obj)
+}
+
+fn raise(py: Python<'_>, e: &RsError, raw: &[u8]) -> PyErr {
+    match error_object(py, e, raw) {
+        Ok(obj) => PyErr::from_value(obj),
+        Err(err) => err,
+    }
+}
+
+/// Read the Rust error back out of a Python FrameError instance.
+fn error_from_object(obj: &Bound<'_, PyAny>) -> PyResult<(RsError, Vec<u8>)> {
+    let kind_s: String = obj.getattr("kind")?.extract()?;
+    let kind = ErrorKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == kind_s)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown error kind {kind_s:?}")))?;
+    let e = RsError {
+        kind,
+        field: obj.getattr("field")?.extract()?,
+        value: obj.getattr("value")?.extract()?,
+        offset: obj.getattr("offset")?.extract()?,
+        message: obj.getattr("message")?.extract()?,
+        qn_rtn: obj.getattr("qn_rtn")?.extract()?,
+    };
+    let raw: Vec<u8> = obj.getattr("raw")?.extract()?;
+    Ok((e, raw))
+}
+
+fn value_object<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Number(x) => x.into_pyobject(py)?.into_any(),
+        Value::Text(s) => PyString::new(py, s).into_any(),
+    })
+}
+
+/// A parsed frame.
+#[pyclass(module = "hj212", name = "Frame", frozen)]
+pub struct Frame {
+    inner: RsFrame,
+}
+
+#[pymethods]
+impl Frame {
+    #[getter]
+    fn qn(&self) -> Option<String> {
+        self.inner.qn().map(|s| s.into_owned())
+    }
+    #[getter]
+    fn st(&self) -> Option<String> {
+        self.inner.st().map(|s| s.into_owned())
+    }
+    #[getter]
+    fn cn(&self) -> String {
+        self.inner.cn().into_owned()
+    }
+    #[getter]
+    fn pw(&self) -> Option<String> {
+        self.inner.pw().map(|s| s.into_owned())
+    }
+    #[getter]
+    fn mn(&self) -> Option<String> {
+        self.inner.mn().map(|s| s.into_owned())
+    }
+    #[getter]
+    fn flag(&self) -> Option<u16> {
+        self.inner.flag()
+    }
+    #[getter]
+    fn edition(&self) -> u16 {
+        self.inner.edition()
+    }
+    #[getter]
+    fn needs_ack(&self) -> bool {
+        self.inner.needs_ack()
+    }
+    #[getter]
+    fn is_split(&self) -> bool {
+        self.inner.is_split()
+    }
+    #[getter]
+    fn pnum(&self) -> Option<u32> {
+        self.inner.pnum()
+    }
+    #[getter]
+    fn pno(&self) -> Option<u32> {
+        self.inner.pno()
+    }
+    #[getter]
+    fn rf(&self) -> Option<String> {
+        self.inner.rf().map(|s| s.into_owned())
+    }
+    #[getter]
+    fn cp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in self.inner.cp_fields() {
+            d.set_item(k.as_ref(), v.as_ref())?;
+        }
+        Ok(d)
+    }
+    #[getter]
+    fn cp_text(&self) -> String {
+        self.inner.cp_text().into_owned()
+    }
+    #[getter]
+    fn data_time(&self) -> Option<String> {
+        self.inner.data_time().map(|s| s.into_owned())
+    }
+    #[getter]
+    fn pollutants<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (code, fields) in self.inner.pollutants() {
+            let g = PyDict::new(py);
+            for (suffix, v) in &fields {
+                g.set_item(suffix, value_object(py, v)?)?;
+            }
+            d.set_item(code, g)?;
+        }
+        Ok(d)
+    }
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings.iter().map(ToString::to_string).collect()
+    }
+    #[getter]
+    fn raw<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.raw)
+    }
+    #[getter]
+    fn segment(&self) -> String {
+        self.inner.segment().into_owned()
+    }
+    #[getter]
+    fn crc(&self) -> u16 {
+        self.inner.crc()
+    }
+    fn text(&self, name: &str) -> Option<String> {
+        self.inner.field_text(name).map(|s| s.into_owned())
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("qn", self.qn())?;
+        d.set_item("st", self.st())?;
+        d.set_item("cn", self.cn())?;
+        d.set_item("pw", self.pw())?;
+        d.set_item("mn", self.mn())?;
+        d.set_item("flag", self.flag())?;
+        d.set_item("edition", self.edition())?;
+        d.set_item("needs_ack", self.needs_ack())?;
+        d.set_item("is_split", self.is_split())?;
+        d.set_item("pnum", self.pnum())?;
+        d.set_item("pno", self.pno())?;
+        d.set_item("rf", self.rf())?;
+        d.set_item("data_time", self.data_time())?;
+        d.set_item("cp", self.cp(py)?)?;
+        d.set_item("pollutants", self.pollutants(py)?)?;
+        d.set_item("warnings", self.warnings())?;
+        d.set_item("crc", self.crc())?;
+        Ok(d)
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match other.cast::<Frame>() {
+            Ok(o) => o.get().inner == self.inner,
+            Err(_) => false,
+        }
+    }
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.inner.raw.hash(&mut h);
+        h.finish()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Frame(cn={}, mn={:?}, qn={:?}, edition={}, data_time={:?}, warnings={})",
+            self.inner.cn(),
+            self.inner.mn().unwrap_or_default(),
+            self.inner.qn().unwrap_or_default(),
+            self.inner.edition(),
+            self.inner.data_time().unwrap_or_default(),
+            self.inner.warnings.len()
+        )
+    }
+}
+
+fn frame_object(py: Python<'_>, f: RsFrame) -> PyResult<Bound<'_, PyAny>> {
+    Ok(Bound::new(py, Frame { inner: f })?.into_any())
+}
+
+#[pyfunction]
+fn crc16(data: &[u8]) -> u16 {
+    crate::crc::crc16(data)
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, *, strict = false))]
+fn parse(py: Python<'_>, data: &[u8], strict: bool) -> PyResult<Frame> {
+    match RsFrame::parse(data, &opts(strict)) {
+        Ok(f) => Ok(Frame { inner: f }),
+        Err(e) => Err(raise(py, &e, data)),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (segment, *, strict = false))]
+fn parse_segment(py: Python<'_>, segment: &Bound<'_, PyAny>, strict: bool) -> PyResult<Frame> {
+    let bytes: Vec<u8> = if let Ok(s) = segment.cast::<PyString>() {
+        s.to_str()?.as_bytes().to_vec()
+    } else {
+        segment.extract()?
+    };
+    match RsFrame::parse_segment(&bytes, &opts(strict)) {
+        Ok(f) => Ok(Frame { inner: f }),
+        Err(e) => Err(raise(py, &e, &crate::frame::wrap(&bytes))),
+    }
+}
+
+fn items_to_list<'py>(
+    py: Python<'py>,
+    items: Vec<Result<RsFrame, Rejected>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for item in items {
+        match item {
+            Ok(f) => list.append(frame_object(py, f)?)?,
+            Err(r) => list.append(error_object(py, &r.error, &r.raw)?)?,
+        }
+    }
+    Ok(list)
+}
+
+/// Cuts a TCP byte stream into frames.
+#[pyclass(module = "hj212", name = "Framer")]
+pub struct Framer {
+    inner: RsFramer,
+}
+
+#[pymethods]
+impl Framer {
+    #[new]
+    #[pyo3(signature = (*, strict = false))]
+    fn new(strict: bool) -> Self {
+        Framer { inner: RsFramer::new(opts(strict)) }
+    }
+    fn feed<'py>(&mut self, py: Python<'py>, chunk: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let mut out = Vec::new();
+        self.inner.feed(chunk, &mut out);
+        items_to_list(py, out)
+    }
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let mut out = Vec::new();
+        self.inner.finish(&mut out);
+        items_to_list(py, out)
+    }
+    #[getter]
+    fn buffered(&self) -> usize {
+        self.inner.buffered()
+    }
+    #[getter]
+    fn stats(&self) -> HashMap<&'static str, u64> {
+        let s = self.inner.stats();
+        HashMap::from([
+            ("frames", s.frames),
+            ("errors", s.errors),
+            ("garbage_bytes", s.garbage_bytes),
+            ("resyncs", s.resyncs),
+            ("bytes", s.bytes),
+        ])
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn secs_to_ms(now: Option<f64>) -> u64 {
+    now.map_or_else(now_ms, |s| (s.max(0.0) * 1000.0) as u64)
+}
+
+/// Joins split messages.
+#[pyclass(module = "hj212", name = "Reassembler")]
+pub struct Reassembler {
+    inner: RsReassembler,
+}
+
+#[pymethods]
+impl Reassembler {
+    #[new]
+    #[pyo3(signature = (*, timeout_s = 300.0, max_messages = 10_000, max_bytes = 16 * 1024 * 1024))]
+    fn new(timeout_s: f64, max_messages: usize, max_bytes: usize) -> Self {
+        Reassembler {
+            inner: RsReassembler::new((timeout_s.max(0.0) * 1000.0) as u64, max_messages, max_bytes),
+        }
+    }
+    #[pyo3(signature = (frame, now = None))]
+    fn add(&mut self, py: Python<'_>, frame: &Bound<'_, Frame>, now: Option<f64>) -> PyResult<Option<Frame>> {
+        let f = frame.get().inner.clone();
+        let raw = f.raw.clone();
+        match self.inner.add(f, secs_to_ms(now)) {
+            Ok(Some(joined)) => Ok(Some(Frame { inner: joined })),
+            Ok(None) => Ok(None),
+            Err(e) => Err(raise(py, &e, &raw)),
+        }
+    }
+    #[pyo3(signature = (now = None))]
+    fn expire(&mut self, now: Option<f64>) -> Vec<(String, String, Vec<u32>)> {
+        self.inner
+            .expire(secs_to_ms(now))
+            .into_iter()
+            .map(|x| (x.mn, x.qn, x.missing))
+            .collect()
+    }
+    #[getter]
+    fn pending(&self) -> usize {
+        self.inner.pending()
+    }
+    #[getter]
+    fn pending_bytes(&self) -> usize {
+        self.inner.pending_bytes()
+    }
+}
+
+fn fixed_text<'py>(py: Python<'py>, data: Vec<u8>, width: usize) -> PyResult<Bound<'py, PyAny>> {
+    PyArray1::from_vec(py, data).call_method1("view", (format!("S{width}"),))
+}
+
+fn columns_dict<'py>(py: Python<'py>, c: Columns) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("row_frame", PyArray1::from_vec(py, c.row_frame))?;
+    d.set_item("mn", fixed_text(py, c.mn, batch::MN_WIDTH)?)?;
+    d.set_item("st", fixed_text(py, c.st, batch::ST_WIDTH)?)?;
+    d.set_item("cn", PyArray1::from_vec(py, c.cn))?;
+    d.set_item("data_time", PyArray1::from_vec(py, c.data_time).call_method1("view", ("datetime64[s]",))?)?;
+    d.set_item("code", fixed_text(py, c.code, batch::CODE_WIDTH)?)?;
+    for (name, col) in NUMERIC_SUFFIXES.iter().zip(c.numeric) {
+        d.set_item(column_name(name), PyArray1::from_vec(py, col))?;
+    }
+    d.set_item("flag", fixed_text(py, c.flag, batch::FLAG_WIDTH)?)?;
+    d.set_item("eflag", fixed_text(py, c.eflag, batch::EFLAG_WIDTH)?)?;
+    d.set_item("status", PyArray1::from_vec(py, c.status))?;
+    d.set_item("frame_mn", fixed_text(py, c.frame_mn, batch::MN_WIDTH)?)?;
+    d.set_item("frame_st", fixed_text(py, c.frame_st, batch::ST_WIDTH)?)?;
+    d.set_item("frame_cn", PyArray1::from_vec(py, c.frame_cn))?;
+    d.set_item("frame_qn", fixed_text(py, c.frame_qn, batch::QN_WIDTH)?)?;
+    d.set_item("frame_flag", PyArray1::from_vec(py, c.frame_flag))?;
+    d.set_item("frame_edition", PyArray1::from_vec(py, c.frame_edition))?;
+    d.set_item(
+        "frame_data_time",
+        PyArray1::from_vec(py, c.frame_data_time).call_method1("view", ("datetime64[s]",))?,
+    )?;
+    d.set_item("frame_rows", PyArray1::from_vec(py, c.frame_rows))?;
+    d.set_item("frame_warnings", PyArray1::from_vec(py, c.frame_warnings))?;
+    let errors = PyList::empty(py);
+    for (i, e) in &c.errors {
+        errors.append((i, e.kind.as_str(), e.field.as_deref(), e.to_string()))?;
+    }
+    d.set_item("errors", errors)?;
+    Ok(d)
+}
+
+/// `ZsRtd` -> `zs_rtd`, `UpValue` -> `up_value`: column names in snake case.
+fn column_name(suffix: &str) -> String {
+    let mut s = String::with_capacity(suffix.len() + 2);
+    for (i, ch) in suffix.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                s.push('_');
+            }
+            s.push(ch.to_ascii_lowercase());
+        } else {
+            s.push(ch);
+        }
+    }
+    s
+}
+
+#[pyfunction]
+#[pyo3(signature = (frames, *, strict = false))]
+fn decode_batch_raw<'py>(py: Python<'py>, frames: &Bound<'py, PyAny>, strict: bool) -> PyResult<Bound<'py, PyDict>> {
+    let mut held: Vec<Bound<'py, PyBytes>> = Vec::new();
+    if let Ok(list) = frames.cast::<PyList>() {
+        held.reserve(list.len());
+        for item in list.iter() {
+            held.push(item.cast_into::<PyBytes>().map_err(|_| PyTypeError::new_err("decode_batch takes a sequence of bytes"))?);
+        }
+    } else {
+        for item in frames.try_iter()? {
+            held.push(item?.cast_into::<PyBytes>().map_err(|_| PyTypeError::new_err("decode_batch takes a sequence of bytes"))?);
+        }
+    }
+    let slices: Vec<&[u8]> = held.iter().map(|b| b.as_bytes()).collect();
+    let o = opts(strict);
+    // bytes objects are immutable and `held` keeps them alive, so the slices stay valid
+    // while other Python threads run
+    let cols = py.detach(|| batch::decode_batch(&slices, &o));
+    columns_dict(py, cols)
+}
+
+fn pairs(obj: Option<&Bound<'_, PyAny>>) -> PyResult<(Vec<(String, String)>, Option<String>)> {
+    let Some(obj) = obj else { return Ok((Vec::new(), None)) };
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok((Vec::new(), Some(s.to_str()?.to_owned())));
+    }
+    let mut out = Vec::new();
+    if let Ok(d) = obj.cast::<PyDict>() {
+        for (k, v) in d.iter() {
+            out.push((k.extract::<String>()?, text_value(&v)?));
+        }
+    } else {
+        for item in obj.try_iter()? {
+            let item = item?;
+            let t = item.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("CP pairs are (name, value) tuples"))?;
+            out.push((t.get_item(0)?.extract::<String>()?, text_value(&t.get_item(1)?)?));
+        }
+    }
+    Ok((out, None))
+}
+
+/// A field value as the standard writes it: datetimes as YYYYMMDDhhmmss, numbers as text.
+fn text_value(v: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(s.to_str()?.to_owned());
+    }
+    if v.hasattr("strftime")? {
+        return v.call_method1("strftime", ("%Y%m%d%H%M%S",))?.extract();
+    }
+    Ok(v.str()?.to_str()?.to_owned())
+}
+
+fn code_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
+    text_value(v)
+}
+
+fn rs_err(py: Python<'_>, e: RsError) -> PyErr {
+    raise(py, &e, b"")
+}
+
+#[pyfunction]
+#[pyo3(signature = (*, cn, st, mn, pw, qn = None, flag = None, pnum = None, pno = None, rf = None, cp = None))]
+#[allow(clippy::too_many_arguments)]
+fn encode<'py>(
+    py: Python<'py>,
+    cn: &Bound<'py, PyAny>,
+    st: &Bound<'py, PyAny>,
+    mn: Option<String>,
+    pw: Option<String>,
+    qn: Option<String>,
+    flag: Option<u16>,
+    pnum: Option<u32>,
+    pno: Option<u32>,
+    rf: Option<&Bound<'py, PyAny>>,
+    cp: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let cn_s = code_text(cn)?;
+    let cn_n: u16 = cn_s
+        .parse()
+        .map_err(|_| PyValueError::new_err(format!("CN={cn_s:?}: CN is 4 digits")))?;
+    let (cp_pairs, cp_raw) = pairs(cp)?;
+    let f = Fields {
+        qn,
+        st: code_text(st)?,
+        cn: cn_n,
+        pw: pw.unwrap_or_default(),
+        mn: mn.unwrap_or_default(),
+        flag,
+        pnum,
+        pno,
+        rf: rf.map(code_text).transpose()?,
+        cp: cp_pairs,
+        cp_raw,
+    };
+    let bytes = enc::encode(&f).map_err(|e| rs_err(py, e))?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+#[pyfunction]
+#[pyo3(signature = (frame, *, qn_rtn = None, exe_rtn = None, cn = None))]
+fn answer<'py>(
+    py: Python<'py>,
+    frame: &Bound<'py, Frame>,
+    qn_rtn: Option<u16>,
+    exe_rtn: Option<u16>,
+    cn: Option<u16>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let reply = match (qn_rtn, exe_rtn, cn) {
+        (Some(q), None, None) => Reply::QnRtn(q),
+        (None, Some(x), None) => Reply::ExeRtn(x),
+        (None, None, Some(9013)) => Reply::Notify,
+        (None, None, Some(9014)) => Reply::Data,
+        (None, None, None) => Reply::Auto,
+        _ => {
+            return Err(PyValueError::new_err(
+                "give at most one of qn_rtn, exe_rtn, or cn (9013 or 9014)",
+            ))
+        }
+    };
+    Ok(enc::answer(&frame.get().inner, reply).map(|b| PyBytes::new(py, &b)))
+}
+
+#[pyfunction]
+fn answer_error<'py>(py: Python<'py>, error: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let (e, raw) = error_from_object(error)?;
+    let h = hint::scan(&raw);
+    Ok(enc::answer_rejected(&e, &h).map(|b| PyBytes::new(py, &b)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (cn, mn, pw, *, st = None, qn = None, edition = 2017, needs_ack = true, **fields))]
+#[allow(clippy::too_many_arguments)]
+fn request<'py>(
+    py: Python<'py>,
+    cn: u16,
+    mn: &str,
+    pw: &str,
+    st: Option<&Bound<'py, PyAny>>,
+    qn: Option<String>,
+    edition: u16,
+    needs_ack: bool,
+    fields: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let st = match st {
+        Some(s) => code_text(s)?,
+        None => "32".to_owned(),
+    };
+    let mut cp = Vec::new();
+    if let Some(d) = fields {
+        for (k, v) in d.iter() {
+            cp.push((k.extract::<String>()?, text_value(&v)?));
+        }
+    }
+    let bytes = enc::request(cn, mn, pw, &st, qn.as_deref(), edition, needs_ack, &cp)
+        .map_err(|e| rs_err(py, e))?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+#[pyfunction]
+fn now_qn() -> String {
+    enc::now_qn()
+}
+
+fn row_dict(r: &crate::codes::CodeRow) -> HashMap<&'static str, &'static str> {
+    HashMap::from([
+        ("table", r.table),
+        ("code", r.code),
+        ("code_2005", r.code_2005),
+        ("name_zh", r.name_zh),
+        ("name_en", r.name_en),
+        ("unit", r.unit),
+        ("unit_cou", r.unit_cou),
+        ("note", r.note),
+    ])
+}
+
+#[pyfunction]
+fn code_table(table: &str) -> PyResult<Vec<HashMap<&'static str, &'static str>>> {
+    let rows: Vec<_> = crate::codes::rows(table).map(row_dict).collect();
+    if rows.is_empty() {
+        return Err(PyValueError::new_err(format!(
+            "no code table {table:?}; tables are {}",
+            crate::codes::table_names().join(", ")
+        )));
+    }
+    Ok(rows)
+}
+
+#[pyfunction]
+fn lookup(table: &str, code: &str) -> Option<HashMap<&'static str, &'static str>> {
+    crate::codes::lookup(table, code).map(row_dict)
+}
+
+#[pyfunction]
+fn pollutant_2017(code: &str) -> Option<&'static str> {
+    crate::codes::pollutant_2017(code)
+}
+
+#[pymodule]
+fn _hj212(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("FrameError", py.get_type::<FrameError>())?;
+    m.add("ERROR_KINDS", PyTuple::new(py, ErrorKind::ALL.iter().map(|k| k.as_str()))?)?;
+    m.add("NUMERIC_SUFFIXES", PyTuple::new(py, NUMERIC_SUFFIXES.iter().map(|s| column_name(s)))?)?;
+    m.add_class::<Frame>()?;
+    m.add_class::<Framer>()?;
+    m.add_class::<Reassembler>()?;
+    m.add_function(wrap_pyfunction!(crc16, m)?)?;
+    m.add_function(wrap_pyfunction!(parse, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_segment, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_batch_raw, m)?)?;
+    m.add_function(wrap_pyfunction!(encode, m)?)?;
+    m.add_function(wrap_pyfunction!(answer, m)?)?;
+    m.add_function(wrap_pyfunction!(answer_error, m)?)?;
+    m.add_function(wrap_pyfunction!(request, m)?)?;
+    m.add_function(wrap_pyfunction!(now_qn, m)?)?;
+    m.add_function(wrap_pyfunction!(code_table, m)?)?;
+    m.add_function(wrap_pyfunction!(lookup, m)?)?;
+    m.add_function(wrap_pyfunction!(pollutant_2017, m)?)?;
+    Ok(())
+}
