@@ -1,7 +1,7 @@
 //! Columnar batch decode: many whole frames into flat columns, one row per pollutant per
 //! frame, with no per-field allocation. The stream workers hand these to NumPy and ClickHouse.
 
-use crate::cp::{numeric_column, NUMERIC_SUFFIXES};
+use crate::cp::{NUMERIC_SUFFIXES, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::error::FrameError;
 use crate::frame::{Options, Span};
 use crate::segment::parse_frame_with;
@@ -137,43 +137,28 @@ impl Columns {
 /// is validated.
 pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
     let mut c = Columns::with_capacity(frames.len());
-    // (code span, row) of the rows the current frame has opened
-    let mut open: Vec<(Span, usize)> = Vec::with_capacity(32);
     for (i, &buf) in frames.iter().enumerate() {
         let mut warnings = WarnCount::default();
         let first_row = c.n_rows();
-        open.clear();
-        let mut last: Option<(Span, usize)> = None;
-        let result = parse_frame_with(buf, opts, &mut warnings, &mut |f, number| {
-            let (Some(code_span), Some(suffix_span)) = (f.code, f.suffix) else { return };
-            let code = code_span.of(buf);
-            let row = match last {
-                Some((s, r)) if s.of(buf) == code => r,
-                _ => {
-                    let r = match open.iter().find(|(s, _)| s.of(buf) == code) {
-                        Some(&(_, r)) => r,
-                        None => {
-                            let r = c.n_rows();
-                            c.open_row(i as i32, code);
-                            open.push((code_span, r));
-                            r
-                        }
-                    };
-                    last = Some((code_span, r));
-                    r
-                }
-            };
-            let suffix = suffix_span.of(buf);
-            if let Some(col) = numeric_column(suffix) {
-                if let Some(x) = number {
+        let result = parse_frame_with(buf, opts, &mut warnings, &mut |a| {
+            let Some(group) = a.group else { return };
+            let row = first_row + group;
+            if row == c.n_rows() {
+                // groups are numbered in order of first appearance: a new one is the next row
+                let code = a.field.code.map_or(&b""[..], |s| s.of(buf));
+                c.open_row(i as i32, code);
+            }
+            let col = usize::from(a.suffix);
+            if col < N_NUMERIC {
+                if let Some(x) = a.number {
                     c.numeric[col][row] = x;
                 }
-            } else if suffix == b"Flag" {
-                let v = f.value.of(buf);
+            } else if a.suffix == SUFFIX_FLAG {
+                let v = a.field.value.of(buf);
                 let n = v.len().min(FLAG_WIDTH);
                 c.flag[row * FLAG_WIDTH..row * FLAG_WIDTH + n].copy_from_slice(&v[..n]);
-            } else if suffix == b"EFlag" {
-                let v = f.value.of(buf);
+            } else if a.suffix == SUFFIX_EFLAG {
+                let v = a.field.value.of(buf);
                 let n = v.len().min(EFLAG_WIDTH);
                 let at = row * EFLAG_WIDTH;
                 c.eflag[at..at + EFLAG_WIDTH].fill(0);

@@ -192,11 +192,19 @@ pub const NUMERIC_SUFFIXES: [&str; 17] = [
     "DayData", "NightData", "Ala", "UpValue", "LowValue",
 ];
 
-/// Column of a numeric suffix in `NUMERIC_SUFFIXES`.
+/// Ids of the suffixes the standard defines: 0..17 are the numeric columns in the order of
+/// `NUMERIC_SUFFIXES`, then these.
+pub const SUFFIX_FLAG: u8 = 17;
+pub const SUFFIX_EFLAG: u8 = 18;
+pub const SUFFIX_SAMPLE_TIME: u8 = 19;
+pub const SUFFIX_INFO: u8 = 20;
+pub const SUFFIX_SN: u8 = 21;
+pub const SUFFIX_UNKNOWN: u8 = u8::MAX;
+
+/// The id of a suffix, read once per field.
 #[inline]
-pub fn numeric_column(suffix: &[u8]) -> Option<usize> {
-    // dispatch on length first: this sits on the per-field path
-    let i = match suffix {
+pub fn suffix_id(suffix: &[u8]) -> u8 {
+    match suffix {
         b"Rtd" => 0,
         b"Min" => 1,
         b"Avg" => 2,
@@ -214,28 +222,40 @@ pub fn numeric_column(suffix: &[u8]) -> Option<usize> {
         b"Ala" => 14,
         b"UpValue" => 15,
         b"LowValue" => 16,
+        b"Flag" => SUFFIX_FLAG,
+        b"EFlag" => SUFFIX_EFLAG,
+        b"SampleTime" => SUFFIX_SAMPLE_TIME,
+        b"Info" => SUFFIX_INFO,
+        b"SN" => SUFFIX_SN,
+        _ => SUFFIX_UNKNOWN,
+    }
+}
+
+/// Column of a numeric suffix in `NUMERIC_SUFFIXES`.
+#[inline]
+pub fn numeric_column(suffix: &[u8]) -> Option<usize> {
+    let id = suffix_id(suffix);
+    (usize::from(id) < NUMERIC_SUFFIXES.len()).then_some(usize::from(id))
+}
+
+/// The kind of a `code-Suffix` field's value by suffix id; None for an unknown suffix.
+pub fn suffix_kind_of(id: u8) -> Option<ValueKind> {
+    Some(match id {
+        9 => ValueKind::Int(0, 5),
+        10 => ValueKind::Ranged(0.0, 24.0),
+        0..=16 => ValueKind::Number,
+        SUFFIX_FLAG => ValueKind::DataFlag,
+        SUFFIX_EFLAG => ValueKind::EFlag,
+        SUFFIX_SAMPLE_TIME => ValueKind::Time,
+        SUFFIX_INFO => ValueKind::Text,
+        SUFFIX_SN => ValueKind::Serial,
         _ => return None,
-    };
-    Some(i)
+    })
 }
 
 /// The kind of a `code-Suffix` field's value; None for a suffix the standard does not define.
 pub fn suffix_kind(suffix: &[u8]) -> Option<ValueKind> {
-    if let Some(col) = numeric_column(suffix) {
-        return Some(match col {
-            9 => ValueKind::Int(0, 5),
-            10 => ValueKind::Ranged(0.0, 24.0),
-            _ => ValueKind::Number,
-        });
-    }
-    Some(match suffix {
-        b"Flag" => ValueKind::DataFlag,
-        b"EFlag" => ValueKind::EFlag,
-        b"SampleTime" => ValueKind::Time,
-        b"Info" => ValueKind::Text,
-        b"SN" => ValueKind::Serial,
-        _ => return None,
-    })
+    suffix_kind_of(suffix_id(suffix))
 }
 
 /// The kind of a plain (ungrouped) field's value.
@@ -399,25 +419,39 @@ pub fn check_value<S: WarnSink>(
     Ok(None)
 }
 
+/// A cheap hash of a field name: names are short, so the first and last eight bytes and the
+/// length say almost everything; equal hashes are confirmed byte by byte.
 #[inline]
 fn key_hash(k: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in k {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
-    h ^ (h >> 32)
+    let n = k.len();
+    let (a, b) = if n >= 8 {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&k[..8]);
+        let mut y = [0u8; 8];
+        y.copy_from_slice(&k[n - 8..]);
+        (u64::from_le_bytes(x), u64::from_le_bytes(y))
+    } else {
+        let mut x = [0u8; 8];
+        x[..n].copy_from_slice(k);
+        (u64::from_le_bytes(x), 0)
+    };
+    let h = (a ^ b.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 31)
 }
 
 /// Names seen so far in one data area: a 256-bit filter, then full hashes, then bytes.
-/// A data area holds up to a few hundred names, so a quadratic rescan would dominate parsing.
+/// A data area holds up to a few hundred names, so a quadratic rescan would dominate parsing;
+/// the first 64 hashes live on the stack so the common frame allocates nothing.
 struct SeenKeys {
     filter: [u64; 4],
-    hashes: Vec<(u64, Span)>,
+    inline: [(u64, Span); 64],
+    n: usize,
+    spill: Vec<(u64, Span)>,
 }
 
 impl SeenKeys {
     fn new() -> Self {
-        SeenKeys { filter: [0; 4], hashes: Vec::with_capacity(48) }
+        SeenKeys { filter: [0; 4], inline: [(0, Span::default()); 64], n: 0, spill: Vec::new() }
     }
 
     /// Record `key`; true if the same name was recorded before.
@@ -428,20 +462,89 @@ impl SeenKeys {
         let (word, bit) = ((h >> 6) as usize & 3, 1u64 << (h & 63));
         let maybe = self.filter[word] & bit != 0;
         self.filter[word] |= bit;
-        let again = maybe && self.hashes.iter().any(|&(g, s)| g == h && s.of(buf) == k);
-        self.hashes.push((h, key));
+        let again = maybe
+            && self.inline[..self.n.min(64)]
+                .iter()
+                .chain(self.spill.iter())
+                .any(|&(g, s)| g == h && s.of(buf) == k);
+        if self.n < 64 {
+            self.inline[self.n] = (h, key);
+        } else {
+            self.spill.push((h, key));
+        }
+        self.n += 1;
         again
     }
 }
 
-/// What a visitor of `check_cp` is given for each accepted field: the field, and its value
-/// as a number when the field is numeric and the value is not empty.
-pub type Visit<'a> = (&'a CpField, Option<f64>);
+/// A code packed for comparison: codes of at most 8 bytes compare as one integer.
+#[inline]
+fn code_key(code: &[u8]) -> u64 {
+    let mut x = [0u8; 8];
+    let n = code.len().min(8);
+    x[..n].copy_from_slice(&code[..n]);
+    u64::from_le_bytes(x) ^ ((code.len() as u64) << 56)
+}
+
+/// The pollutant groups of one data area in order of first appearance, each with the set of
+/// suffixes it has had, so a repeated `code-Suffix` is found without hashing names.
+struct Groups {
+    inline: [(u64, Span, u32); 32],
+    n: usize,
+    spill: Vec<(u64, Span, u32)>,
+}
+
+impl Groups {
+    fn new() -> Self {
+        Groups { inline: [(0, Span::default(), 0); 32], n: 0, spill: Vec::new() }
+    }
+
+    fn get_mut(&mut self, i: usize) -> &mut (u64, Span, u32) {
+        if i < 32 {
+            &mut self.inline[i]
+        } else {
+            &mut self.spill[i - 32]
+        }
+    }
+
+    /// The index of `code`'s group, and whether it is new.
+    fn find_or_add(&mut self, buf: &[u8], key: u64, code: Span) -> (usize, bool) {
+        let c = code.of(buf);
+        let long = c.len() > 8;
+        let hit = self.inline[..self.n.min(32)]
+            .iter()
+            .chain(self.spill.iter())
+            .position(|&(k, s, _)| k == key && (!long || s.of(buf) == c));
+        if let Some(i) = hit {
+            return (i, false);
+        }
+        if self.n < 32 {
+            self.inline[self.n] = (key, code, 0);
+        } else {
+            self.spill.push((key, code, 0));
+        }
+        self.n += 1;
+        (self.n - 1, true)
+    }
+}
+
+/// What a visitor of `check_cp` sees for each accepted field.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted<'f> {
+    pub field: &'f CpField,
+    /// the value as a number, for numeric fields with a value
+    pub number: Option<f64>,
+    /// for `code-Suffix` fields: the index of the code's group (0, 1, ... in order of first
+    /// appearance), which is the pollutant's row
+    pub group: Option<usize>,
+    /// the suffix id (`suffix_id`), or `SUFFIX_UNKNOWN`
+    pub suffix: u8,
+}
 
 /// Validate the whole data area and return what callers need from it. `visit` sees every
 /// field as it is accepted (the batch decoder fills its columns from it, so a data area is
 /// scanned once); on an error, the fields visited so far belong to a rejected frame.
-pub fn check_cp<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
+pub fn check_cp<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     buf: &[u8],
     cp: Span,
     opts: &Options,
@@ -462,7 +565,9 @@ pub fn check_cp<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
         sink.warn(WarnCode::CpLength, || format!("the data area is {} bytes (over 950)", cp.len()));
     }
     let mut seen = SeenKeys::new();
-    let mut prev_code: &[u8] = b"";
+    let mut groups = Groups::new();
+    // the group of the previous field, if it had a code
+    let mut current: Option<(u64, Span, usize)> = None;
     let mut warned_separator = false;
     let mut iter = CpFields::new(buf, cp);
     for item in &mut iter {
@@ -503,7 +608,42 @@ pub fn check_cp<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
                 format!("spaces around {}= or its value (trimmed)", field_name(buf, &f))
             });
         }
-        if seen.insert(buf, f.key) {
+        let suffix = match f.suffix {
+            Some(sx) if f.code.is_some() => suffix_id(sx.of(buf)),
+            _ => SUFFIX_UNKNOWN,
+        };
+        let mut group = None;
+        let mut same_group = false;
+        let repeated;
+        if let (Some(code_span), Some(_)) = (f.code, f.suffix) {
+            let code = code_span.of(buf);
+            let key = code_key(code);
+            let (g, is_new) = match current {
+                Some((k, s, g)) if k == key && (code.len() <= 8 || s.of(buf) == code) => {
+                    same_group = true;
+                    (g, false)
+                }
+                _ => groups.find_or_add(buf, key, code_span),
+            };
+            if is_new && !codes::is_known_field_code(code) {
+                sink.warn(WarnCode::UnknownCode, || {
+                    format!("code {:?} is not in appendix B (kept)", String::from_utf8_lossy(code))
+                });
+            }
+            current = Some((key, code_span, g));
+            group = Some(g);
+            if suffix == SUFFIX_UNKNOWN {
+                repeated = seen.insert(buf, f.key);
+            } else {
+                let mask = &mut groups.get_mut(g).2;
+                repeated = *mask & (1 << suffix) != 0;
+                *mask |= 1 << suffix;
+            }
+        } else {
+            current = None;
+            repeated = seen.insert(buf, f.key);
+        }
+        if repeated {
             if opts.strict {
                 return Err(FrameError::at_field(
                     ErrorKind::Cp,
@@ -517,9 +657,6 @@ pub fn check_cp<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
                 format!("{} appears twice; the last value is kept", field_name(buf, &f))
             });
         }
-        let code: &[u8] = f.code.map_or(b"", |c| c.of(buf));
-        // fields of one group share their code: look a code up once per group
-        let same_group = !code.is_empty() && code == prev_code;
         // ',' joins the fields of one pollutant; ';' separates groups
         if f.sep == b',' && !same_group && !warned_separator {
             warned_separator = true;
@@ -536,48 +673,39 @@ pub fn check_cp<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
                 format!("',' before {} joins fields of different groups", field_name(buf, &f))
             });
         }
-        prev_code = code;
-        let kind = match f.suffix {
-            Some(s) if !code.is_empty() => {
-                if !same_group && !codes::is_known_field_code(code) {
-                    sink.warn(WarnCode::UnknownCode, || {
-                        format!("code {:?} is not in appendix B (kept)", String::from_utf8_lossy(code))
+        let kind = if group.is_some() {
+            match suffix_kind_of(suffix) {
+                Some(k) => k,
+                None => {
+                    sink.warn(WarnCode::UnknownSuffix, || {
+                        format!("{} has a suffix the standard does not define (kept as text)", field_name(buf, &f))
                     });
-                }
-                match suffix_kind(s.of(buf)) {
-                    Some(k) => k,
-                    None => {
-                        sink.warn(WarnCode::UnknownSuffix, || {
-                            format!("{} has a suffix the standard does not define (kept as text)", field_name(buf, &f))
-                        });
-                        ValueKind::Text
-                    }
+                    ValueKind::Text
                 }
             }
-            _ => {
-                let kind = plain_kind(key);
-                if kind == ValueKind::Text {
-                    if opts.strict {
-                        return Err(FrameError::at_field(
-                            ErrorKind::Cp,
-                            &field_name(buf, &f),
-                            f.value.of(buf),
-                            f.key.start as usize,
-                            "not a field name of table 4 (names are case-sensitive)",
-                        ));
-                    }
-                    sink.warn(WarnCode::UnknownField, || {
-                        format!("{} is not a field of table 4 (kept as text)", field_name(buf, &f))
-                    });
+        } else {
+            let kind = plain_kind(key);
+            if kind == ValueKind::Text {
+                if opts.strict {
+                    return Err(FrameError::at_field(
+                        ErrorKind::Cp,
+                        &field_name(buf, &f),
+                        f.value.of(buf),
+                        f.key.start as usize,
+                        "not a field name of table 4 (names are case-sensitive)",
+                    ));
                 }
-                if key == b"DataTime" && !f.value.is_empty() {
-                    summary.data_time = Some(f.value);
-                }
-                kind
+                sink.warn(WarnCode::UnknownField, || {
+                    format!("{} is not a field of table 4 (kept as text)", field_name(buf, &f))
+                });
             }
+            if key == b"DataTime" && !f.value.is_empty() {
+                summary.data_time = Some(f.value);
+            }
+            kind
         };
         let number = check_value(buf, &f, kind, opts, sink)?;
-        visit(&f, number);
+        visit(&Accepted { field: &f, number, group, suffix });
     }
     if let Some(dt) = summary.data_time {
         summary.data_time_secs = read_stamp(dt.of(buf)).ok().map(|s| s.wall_seconds());

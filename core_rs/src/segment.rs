@@ -2,7 +2,7 @@
 //! parsing on top of framing and the data area.
 
 use crate::codes;
-use crate::cp::{check_cp, CpField, CpSummary};
+use crate::cp::{check_cp, Accepted, CpSummary};
 use crate::error::{shown, ErrorKind, FrameError, WarnCode};
 use crate::frame::{locate, Located, Options, Span};
 use crate::text::{read_stamp, read_uint};
@@ -87,11 +87,11 @@ pub fn parse_segment_at<S: WarnSink>(
     opts: &Options,
     sink: &mut S,
 ) -> Result<(Header, CpSummary), FrameError> {
-    parse_segment_with(buf, seg, opts, sink, &mut |_, _| {})
+    parse_segment_with(buf, seg, opts, sink, &mut |_| {})
 }
 
 /// `parse_segment_at`, showing each accepted data-area field to `visit` (see `check_cp`).
-pub fn parse_segment_with<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
+pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     buf: &[u8],
     seg: Span,
     opts: &Options,
@@ -417,11 +417,11 @@ pub fn is_upload_cn(cn: u16) -> bool {
 
 /// Parse one whole frame (`##` to `\r\n`).
 pub fn parse_frame<S: WarnSink>(buf: &[u8], opts: &Options, sink: &mut S) -> Result<Parsed, FrameError> {
-    parse_frame_with(buf, opts, sink, &mut |_, _| {})
+    parse_frame_with(buf, opts, sink, &mut |_| {})
 }
 
 /// `parse_frame`, showing each accepted data-area field to `visit` (see `check_cp`).
-pub fn parse_frame_with<S: WarnSink, V: FnMut(&CpField, Option<f64>)>(
+pub fn parse_frame_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     buf: &[u8],
     opts: &Options,
     sink: &mut S,

@@ -168,55 +168,55 @@ pub fn read_number(s: &[u8]) -> Option<(f64, NumberForm)> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    if body.is_empty() {
-        return None;
-    }
+    let n = body.len();
     let mut mant: u64 = 0;
-    let mut n_digits = 0usize; // significant digits (leading zeros excluded)
-    let mut int_digits = 0usize;
-    let mut frac_digits = 0usize;
-    let mut seen_dot = false;
     let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        if b.is_ascii_digit() {
-            if seen_dot {
-                frac_digits += 1;
-            } else {
-                int_digits += 1;
-            }
-            if mant != 0 || b != b'0' {
-                n_digits += 1;
-            }
-            if n_digits <= 19 {
-                mant = mant * 10 + u64::from(b - b'0');
-            }
-        } else if b == b'.' && !seen_dot {
-            seen_dot = true;
-        } else {
+    // digits of a value on the wire rarely pass 15; more would overflow nothing here (the
+    // slow path below takes over), but wrapping keeps this loop free of checks
+    while i < n {
+        let d = body[i].wrapping_sub(b'0');
+        if d > 9 {
             break;
         }
+        mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
         i += 1;
     }
-    if int_digits + frac_digits == 0 {
+    let int_digits = i;
+    let mut frac_digits = 0;
+    if i < n && body[i] == b'.' {
+        i += 1;
+        let from = i;
+        while i < n {
+            let d = body[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        frac_digits = i - from;
+    }
+    let digits = int_digits + frac_digits;
+    if digits == 0 {
         return None;
     }
-    if i < body.len() {
+    if i < n {
         // only an exponent may follow; let the standard library judge the whole text
-        let text = std::str::from_utf8(s).ok()?;
         if !matches!(body[i], b'e' | b'E') {
             return None;
         }
-        let v: f64 = text.parse().ok()?;
+        let v: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
         return if v.is_finite() { Some((v, NumberForm::Loose)) } else { None };
     }
-    let form = if n_digits <= 14 && frac_digits <= 6 { NumberForm::Standard } else { NumberForm::Loose };
-    let v = if n_digits <= 15 && frac_digits < POW10.len() {
-        mant as f64 / POW10[frac_digits]
-    } else {
-        std::str::from_utf8(s).ok()?.parse::<f64>().ok()?
-    };
-    Some((if neg { -v } else { v }, form))
+    if digits <= 14 && frac_digits <= 6 {
+        // at most 14 digits: below 2^53, and 10^frac is exact, so one division rounds right
+        let v = mant as f64 / POW10[frac_digits];
+        return Some((if neg { -v } else { v }, NumberForm::Standard));
+    }
+    let significant = digits - body.iter().take_while(|&&b| b == b'0' || b == b'.').filter(|&&b| b == b'0').count();
+    let form = if significant <= 14 && frac_digits <= 6 { NumberForm::Standard } else { NumberForm::Loose };
+    let v: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
+    v.is_finite().then_some((v, form))
 }
 
 /// Read a non-negative integer of at most 9 digits.
