@@ -89,19 +89,26 @@ impl Columns {
     /// accepted (`fill_frame_rows`).
     fn open_row(&mut self, frame: i32, code: &[u8]) {
         self.row_frame.push(frame);
-        put_fixed(&mut self.code, code, CODE_WIDTH);
+        let mut cell = [0u8; CODE_WIDTH];
+        let n = code.len().min(CODE_WIDTH);
+        cell[..n].copy_from_slice(&code[..n]);
+        self.code.extend_from_slice(&cell);
         for col in &mut self.numeric {
             col.push(f64::NAN);
         }
-        put_fixed(&mut self.flag, b"", FLAG_WIDTH);
-        put_fixed(&mut self.eflag, b"", EFLAG_WIDTH);
+        self.flag.extend_from_slice(&[0; FLAG_WIDTH]);
+        self.eflag.extend_from_slice(&[0; EFLAG_WIDTH]);
     }
 
     fn fill_frame_rows(&mut self, from: usize, mn: &[u8], st: &[u8], cn: u16, dt: i64) {
         let n = self.n_rows() - from;
+        let mut mn_cell = [0u8; MN_WIDTH];
+        mn_cell[..mn.len().min(MN_WIDTH)].copy_from_slice(&mn[..mn.len().min(MN_WIDTH)]);
+        let mut st_cell = [0u8; ST_WIDTH];
+        st_cell[..st.len().min(ST_WIDTH)].copy_from_slice(&st[..st.len().min(ST_WIDTH)]);
         for _ in 0..n {
-            put_fixed(&mut self.mn, mn, MN_WIDTH);
-            put_fixed(&mut self.st, st, ST_WIDTH);
+            self.mn.extend_from_slice(&mn_cell);
+            self.st.extend_from_slice(&st_cell);
         }
         self.cn.resize(self.cn.len() + n, cn);
         self.data_time.resize(self.data_time.len() + n, dt);

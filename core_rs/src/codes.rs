@@ -53,6 +53,8 @@ struct Tables {
     from_2005: HashMap<&'static str, &'static str>,
     st: HashSet<&'static str>,
     cn: HashSet<u16>,
+    /// one-character data flags of table 8, as a bitmap over ASCII
+    data_flags: u128,
 }
 
 /// Pack a code of at most 8 bytes into a u64 key; longer codes have no key.
@@ -95,7 +97,11 @@ fn load() -> Tables {
     let mut from_2005 = HashMap::new();
     let mut st = HashSet::new();
     let mut cn = HashSet::new();
+    let mut data_flags = 0u128;
     for (i, r) in rows.iter().enumerate() {
+        if r.table == "flag" && r.code.len() == 1 && r.code.is_ascii() {
+            data_flags |= 1u128 << r.code.as_bytes()[0];
+        }
         by_key.entry((r.table, r.code)).or_insert(i);
         if FIELD_TABLES.contains(&r.table) {
             if let Some(k) = pack(r.code.as_bytes()) {
@@ -120,7 +126,7 @@ fn load() -> Tables {
             _ => {}
         }
     }
-    Tables { rows, by_key, field_codes, from_2005, st, cn }
+    Tables { rows, by_key, field_codes, from_2005, st, cn, data_flags }
 }
 
 fn tables() -> &'static Tables {
@@ -171,7 +177,10 @@ pub fn is_known_cn(cn: u16) -> bool {
 }
 
 pub fn is_known_data_flag(flag: &str) -> bool {
-    lookup("flag", flag).is_some()
+    match flag.as_bytes() {
+        [c] if c.is_ascii() => tables().data_flags & (1u128 << c) != 0,
+        _ => lookup("flag", flag).is_some(),
+    }
 }
 
 pub fn is_known_qn_rtn(v: u32) -> bool {

@@ -81,50 +81,64 @@ impl Iterator for CpFields<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let buf = self.buf;
-        let end = self.end;
+        let end = self.end.min(buf.len());
         loop {
             if self.pos >= end {
                 return None;
             }
             let start = self.pos;
-            let mut i = start;
-            let mut eq = None;
+            let piece = &buf[start..end];
+            // the name: letters, digits, '-', '_' up to '='; anything else is looked at once
             let mut name_ok = true;
             let mut spaces = false;
-            while i < end {
-                match CLASS[usize::from(buf[i])] {
-                    K_NAME => {}
+            let mut eq = None;
+            let mut j = 0;
+            while let Some(off) = piece[j..].iter().position(|&b| CLASS[usize::from(b)] != K_NAME) {
+                let at = j + off;
+                match CLASS[usize::from(piece[at])] {
                     K_EQ => {
-                        eq = Some(i);
+                        eq = Some(at);
                         break;
                     }
-                    K_SEP => break,
+                    K_SEP => {
+                        j = at;
+                        break;
+                    }
                     K_SPACE => spaces = true,
                     _ => name_ok = false,
                 }
-                i += 1;
-            }
-            if let Some(e) = eq {
-                i = e + 1;
-                while i < end && buf[i] != b';' && buf[i] != b',' {
-                    i += 1;
+                j = at + 1;
+                if j >= piece.len() {
+                    break;
                 }
             }
-            let stop = i;
+            let stop = match eq {
+                Some(e) => {
+                    e + 1 + piece[e + 1..].iter().position(|&b| b == b';' || b == b',').unwrap_or(piece.len() - e - 1)
+                }
+                None => {
+                    if j < piece.len() && CLASS[usize::from(piece[j])] == K_SEP {
+                        j
+                    } else {
+                        piece.len()
+                    }
+                }
+            };
             let sep = self.sep;
-            if stop < end {
-                self.sep = buf[stop];
-                self.pos = stop + 1;
+            if stop < piece.len() {
+                self.sep = piece[stop];
+                self.pos = start + stop + 1;
             } else {
                 self.pos = end;
             }
             let Some(eq) = eq else {
-                if buf[start..stop].iter().all(|&b| b == b' ') {
+                if piece[..stop].iter().all(|&b| b == b' ') {
                     self.empty += 1;
                     continue;
                 }
-                return Some(Err(Span::new(start, stop)));
+                return Some(Err(Span::new(start, start + stop)));
             };
+            let (eq, stop) = (start + eq, start + stop);
             let (ks, ke) = if spaces { trim(buf, start, eq) } else { (start, eq) };
             let (vs, ve) = trim(buf, eq + 1, stop);
             let padded = spaces || ve - vs != stop - eq - 1;
@@ -133,7 +147,7 @@ impl Iterator for CpFields<'_> {
             }
             let key = Span::new(ks, ke);
             let value = Span::new(vs, ve);
-            let k = key.of(buf);
+            let k = &buf[ks..ke];
             let (code, suffix) = match k.iter().rposition(|&b| b == b'-') {
                 Some(d) if d > 0 && d + 1 < k.len() => {
                     (Some(Span::new(ks, ks + d)), Some(Span::new(ks + d + 1, ke)))

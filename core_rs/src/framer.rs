@@ -91,30 +91,61 @@ fn starts_frame(data: &[u8], at_end: bool) -> Option<bool> {
     }
 }
 
-/// The end (just past the `\n`) of the first tail in `frame` that carries a correct CRC of
-/// the bytes from 6 up to it: the same candidates `locate` tries when it recovers from a
-/// wrong declared length, checked with one running CRC so hostile input stays linear.
-fn earliest_recoverable_tail(frame: &[u8]) -> Option<usize> {
-    let mut crc = 0xFFFF_u16;
-    let mut done = 6usize;
-    let mut i = 10usize;
-    while let Some(off) = frame.get(i..).and_then(|d| d.iter().position(|&b| b == b'\n')) {
-        let nl = i + off;
-        let crc_end = if frame.get(nl.wrapping_sub(1)) == Some(&b'\r') { nl - 1 } else { nl };
-        if crc_end >= 10 {
+/// Looks for the first tail in a frame that carries a correct CRC of the bytes from 6 up
+/// to it: the candidates `locate` tries when it recovers from a wrong declared length. One
+/// running CRC, resumable as more bytes arrive, so hostile input (many `\n` behind hex
+/// digits) stays linear however it is chunked.
+#[derive(Debug, Clone, Copy)]
+struct TailScan {
+    crc: u16,
+    /// the CRC covers bytes 6..done
+    done: usize,
+    /// where to look for the next `\n`
+    next: usize,
+}
+
+impl TailScan {
+    fn new() -> Self {
+        TailScan { crc: 0xFFFF, done: 6, next: 10 }
+    }
+
+    /// The end (just past the `\n`) of the first such tail in `frame`, which must be the
+    /// same bytes as before, possibly longer.
+    fn advance(&mut self, frame: &[u8]) -> Option<usize> {
+        while let Some(off) = frame.get(self.next..).and_then(|d| d.iter().position(|&b| b == b'\n')) {
+            let nl = self.next + off;
+            self.next = nl + 1;
+            let crc_end = if frame.get(nl.wrapping_sub(1)) == Some(&b'\r') { nl - 1 } else { nl };
+            if crc_end < 10 {
+                continue;
+            }
             let seg_end = crc_end - 4;
-            if let (Some(digits), Some(more)) = (frame.get(seg_end..crc_end), frame.get(done..seg_end)) {
-                crc = crc16_update(crc, more);
-                done = seg_end;
+            if let (Some(digits), Some(more)) = (frame.get(seg_end..crc_end), frame.get(self.done..seg_end)) {
+                self.crc = crc16_update(self.crc, more);
+                self.done = seg_end;
                 let carried = std::str::from_utf8(digits).ok().and_then(|s| u16::from_str_radix(s, 16).ok());
-                if digits.iter().all(u8::is_ascii_hexdigit) && carried == Some(crc) {
+                if digits.iter().all(u8::is_ascii_hexdigit) && carried == Some(self.crc) {
                     return Some(nl + 1);
                 }
             }
         }
-        i = nl + 1;
+        None
     }
-    None
+}
+
+fn earliest_recoverable_tail(frame: &[u8]) -> Option<usize> {
+    TailScan::new().advance(frame)
+}
+
+/// A frame at the start of the buffer that `locate` found incomplete, and when asking
+/// again can change the answer. Without this, a frame trickling in byte by byte would be
+/// re-examined from its start on every feed.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    /// ask again once this many bytes are buffered (the declared tail, or the largest frame)
+    need: usize,
+    /// lenient mode also asks again as soon as a tail with a correct CRC shows up
+    tails: TailScan,
 }
 
 /// A streaming framer over one connection's bytes.
@@ -127,11 +158,20 @@ pub struct Framer {
     stats: FramerStats,
     /// reused for each frame's warnings
     warnings: Vec<Warning>,
+    /// set while `buf` holds an incomplete frame
+    waiting: Option<Waiting>,
 }
 
 impl Framer {
     pub fn new(opts: Options) -> Self {
-        Framer { opts, buf: Vec::new(), skip: None, stats: FramerStats::default(), warnings: Vec::new() }
+        Framer {
+            opts,
+            buf: Vec::new(),
+            skip: None,
+            stats: FramerStats::default(),
+            warnings: Vec::new(),
+            waiting: None,
+        }
     }
 
     /// Feed a chunk of any size; push complete frames and rejections, in stream order.
@@ -143,6 +183,14 @@ impl Framer {
         } else {
             let mut data = std::mem::take(&mut self.buf);
             data.extend_from_slice(chunk);
+            if let Some(mut w) = self.waiting.take() {
+                let may_end = data.len() >= w.need || (!self.opts.strict && w.tails.advance(&data).is_some());
+                if !may_end {
+                    self.waiting = Some(w);
+                    self.buf = data;
+                    return;
+                }
+            }
             let used = self.scan(&data, false, out);
             data.drain(..used.min(data.len()));
             self.buf = data;
@@ -152,6 +200,7 @@ impl Framer {
     /// The connection closed: whatever is buffered becomes a rejection (or, where a later
     /// `##` shows the buffered frame was cut short, one rejection per piece).
     pub fn finish(&mut self, out: &mut Vec<Result<Frame, Rejected>>) {
+        self.waiting = None;
         let data = std::mem::take(&mut self.buf);
         self.scan(&data, true, out);
         self.end_skip(out, false);
@@ -268,7 +317,10 @@ impl Framer {
                 self.skip = Some(Skip { error: Some(error), head: data[..2.min(data.len())].to_vec(), len: 0 });
                 Some(2.min(data.len()))
             }
-            Located::Incomplete => None,
+            Located::Incomplete => {
+                self.waiting = Some(Waiting { need: self.next_decision(data), tails: TailScan::new() });
+                None
+            }
         }
     }
 
@@ -325,6 +377,25 @@ impl Framer {
             self.limit()
         };
         &data[..n.min(data.len())]
+    }
+
+    /// The buffered length at which `locate` may decide a frame it just found incomplete
+    /// (`data` starts with `##`): 6 for the length; the declared tail (one more byte when
+    /// a `\r` sits there); past it, only lenient mode waits, for a CRC-proven tail (tracked
+    /// apart) or the largest frame.
+    fn next_decision(&self, data: &[u8]) -> usize {
+        let declared = data
+            .get(2..6)
+            .filter(|d| d.iter().all(u8::is_ascii_digit))
+            .and_then(read_uint)
+            .map(|n| n as usize);
+        let Some(d) = declared else { return 6 };
+        let tail_at = 6 + d + 4;
+        match data.len() {
+            n if n < tail_at + 1 => tail_at + 1,
+            n if n == tail_at + 1 && data.get(tail_at) == Some(&b'\r') => tail_at + 2,
+            _ => self.limit(),
+        }
     }
 
     fn reject(&mut self, error: FrameError, raw: Vec<u8>, out: &mut Vec<Result<Frame, Rejected>>) {

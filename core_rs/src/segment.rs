@@ -80,6 +80,29 @@ fn is_upper_hex(b: &u8) -> bool {
     b.is_ascii_digit() || (b'A'..=b'F').contains(b)
 }
 
+/// Position of the first byte outside printable ASCII (0x20..=0x7E), eight bytes at a time:
+/// every segment is checked, and nearly all are clean.
+#[inline]
+fn first_unprintable(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        // a byte below 0x20 borrows into its high bit; 0x7F and above carry into or own it
+        let low = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let high = (x.wrapping_add(ONES) | x) & HIGH;
+        if low | high != 0 {
+            return c.iter().position(|&b| !(0x20..0x7F).contains(&b)).map(|i| base + i);
+        }
+        base += 8;
+    }
+    chunks.remainder().iter().position(|&b| !(0x20..0x7F).contains(&b)).map(|i| base + i)
+}
+
 /// Parse and validate the header and data area of the segment at `seg` in `buf`.
 pub fn parse_segment_at<S: WarnSink>(
     buf: &[u8],
@@ -101,16 +124,17 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     let s = seg.of(buf);
     let base = seg.start as usize;
     // Control bytes never belong in a segment; bytes over 0x7F only in UTF-8 text values.
-    if let Some(i) = s.iter().position(|&b| b < 0x20 || b == 0x7F) {
-        return Err(FrameError::at_field(
-            ErrorKind::Encoding,
-            "segment",
-            &s[i..(i + 1)],
-            base + i,
-            "a control byte inside the data segment",
-        ));
-    }
-    if !s.is_ascii() {
+    if let Some(first) = first_unprintable(s) {
+        if let Some(j) = s[first..].iter().position(|&b| b < 0x20 || b == 0x7F) {
+            let i = first + j;
+            return Err(FrameError::at_field(
+                ErrorKind::Encoding,
+                "segment",
+                &s[i..(i + 1)],
+                base + i,
+                "a control byte inside the data segment",
+            ));
+        }
         if let Err(e) = std::str::from_utf8(s) {
             let i = e.valid_up_to();
             if opts.strict {
@@ -458,4 +482,22 @@ pub fn parse_frame_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     }
     let (header, cp) = parse_segment_with(buf, segment, opts, sink, visit)?;
     Ok(Parsed { segment, crc, header, cp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_unprintable;
+
+    #[test]
+    fn unprintable_bytes_are_found_anywhere() {
+        let clean = b"QN=20160801085857223;ST=32;CN=2011;PW=123456;";
+        assert_eq!(first_unprintable(clean), None);
+        for at in 0..clean.len() {
+            for bad in [0x00u8, 0x1F, 0x7F, 0x80, 0xFF, b'\r', b'\n'] {
+                let mut v = clean.to_vec();
+                v[at] = bad;
+                assert_eq!(first_unprintable(&v), Some(at), "byte {bad:#x} at {at}");
+            }
+        }
+    }
 }

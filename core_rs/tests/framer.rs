@@ -524,3 +524,26 @@ fn validation_kinds_pass_through_with_the_frame_bytes() {
         assert_eq!(Some(&r.error), Frame::parse(&r.raw, &Options::default()).err().as_ref());
     }
 }
+
+/// Frames trickling in byte by byte, full of `\n` behind hex digits (each one a tail
+/// candidate whose CRC must be checked), are not re-examined from the start on every
+/// byte: this finishes at once rather than in minutes.
+#[test]
+fn trickled_hostile_frames_stay_linear() {
+    // declared 1000: every `\n` before the declared tail is a candidate for lenient recovery
+    let mut one = b"##1000".to_vec();
+    for _ in 0..206 {
+        one.extend_from_slice(b"ABCD\n");
+    }
+    let bytes: Vec<u8> = std::iter::repeat_n(one, 100).flatten().collect();
+    let mut fr = Framer::new(Options::lenient());
+    let mut out = Vec::new();
+    for b in &bytes {
+        fr.feed(std::slice::from_ref(b), &mut out);
+    }
+    fr.finish(&mut out);
+    assert!(frames(&out).is_empty());
+    // each: a CRC error at the declared tail, then the rest up to the next `##` as garbage
+    assert_eq!(rejections(&out).len(), 100 * 2);
+    assert_eq!(rejections(&out)[0].error.kind, ErrorKind::Crc);
+}
