@@ -1,6 +1,18 @@
 //! Streaming framer for TCP byte streams: feed chunks of any size, get whole frames and
 //! rejections in stream order.
 //!
+//! What comes out:
+//! - a frame: framed by `locate` (lenient or strict as `Options` say), then validated like
+//!   `Frame::parse`; its warnings (bare `\n`, recovered length, ...) are on the `Frame`;
+//! - a frame that is framed but fails validation, or whose CRC is wrong: a rejection with
+//!   exactly its bytes;
+//! - a `##` whose frame cannot be delimited (length not digits, no tail where one must
+//!   be): a rejection with the bytes from that `##` to the next one, or its first
+//!   `MAX_FRAME` bytes, whichever comes first (the rest is then a garbage run);
+//! - a run of bytes that starts no frame: one `header` rejection per run, however many
+//!   chunks it spans, with its first `MAX_FRAME` bytes and its length in the message.
+//!   The run ends at the next `##` (the last pair of a `###...` run) or at `finish`.
+//!
 //! Design points:
 //! - The result does not depend on how the stream is cut into chunks. Every decision is the
 //!   one `locate` makes on the shortest prefix that decides it, so feeding byte by byte,
@@ -8,7 +20,8 @@
 //! - Memory: at most one frame under construction (`max_segment + 12` bytes), the first
 //!   `MAX_FRAME` bytes of a run being skipped, and, while `feed` runs, one chunk.
 //! - Linear time: a chunk is scanned in place when nothing is buffered; only the unfinished
-//!   tail is copied. Frames are never shifted out of the buffer one by one.
+//!   tail is copied. Frames are never shifted out of the buffer one by one, and a frame
+//!   trickling in is not re-examined from its start on every feed (see `Waiting`).
 
 use crate::crc::crc16_update;
 use crate::error::{shown, ErrorKind, FrameError, Rejected, Warning};
@@ -42,7 +55,8 @@ struct Skip {
     error: Option<FrameError>,
     /// the run's first bytes, cut at `MAX_FRAME` so a flood cannot grow memory
     head: Vec<u8>,
-    /// every byte of the run, including those not kept in `head`
+    /// bytes of the run after the ones the broken frame's `##` took, including those not
+    /// kept in `head`
     len: u64,
 }
 
