@@ -51,8 +51,10 @@ struct Tables {
     by_key: HashMap<(&'static str, &'static str), usize>,
     field_codes: PackedSet,
     from_2005: HashMap<&'static str, &'static str>,
-    st: HashSet<&'static str>,
-    cn: HashSet<u16>,
+    /// ST codes (2 characters of 0-9/A-Z) as a bitmap over 36 x 36
+    st: Vec<u64>,
+    /// CN codes as a bitmap over 0..10000
+    cn: Vec<u64>,
     /// one-character data flags of table 8, as a bitmap over ASCII
     data_flags: u128,
 }
@@ -95,8 +97,8 @@ fn load() -> Tables {
     let mut by_key = HashMap::new();
     let mut field_codes = PackedSet::default();
     let mut from_2005 = HashMap::new();
-    let mut st = HashSet::new();
-    let mut cn = HashSet::new();
+    let mut st = vec![0u64; (36 * 36usize).div_ceil(64)];
+    let mut cn = vec![0u64; 10_000usize.div_ceil(64)];
     let mut data_flags = 0u128;
     for (i, r) in rows.iter().enumerate() {
         if r.table == "flag" && r.code.len() == 1 && r.code.is_ascii() {
@@ -116,11 +118,15 @@ fn load() -> Tables {
         }
         match r.table {
             "st" => {
-                st.insert(r.code);
+                if let Some(i) = st_index(r.code.as_bytes()) {
+                    st[i / 64] |= 1 << (i % 64);
+                }
             }
             "cn" => {
                 if let Ok(v) = r.code.parse::<u16>() {
-                    cn.insert(v);
+                    if v < 10_000 {
+                        cn[usize::from(v) / 64] |= 1 << (v % 64);
+                    }
                 }
             }
             _ => {}
@@ -168,18 +174,31 @@ pub fn pollutant_2017(code_2005: &str) -> Option<&'static str> {
     tables().from_2005.get(code_2005).copied()
 }
 
+/// Index of a 2-character ST code of 0-9/A-Z in 0..36*36.
+fn st_index(st: &[u8]) -> Option<usize> {
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(usize::from(b - b'0')),
+        b'A'..=b'Z' => Some(usize::from(b - b'A') + 10),
+        _ => None,
+    };
+    match st {
+        [a, b] => Some(digit(*a)? * 36 + digit(*b)?),
+        _ => None,
+    }
+}
+
 pub fn is_known_st(st: &str) -> bool {
-    tables().st.contains(st)
+    st_index(st.as_bytes()).is_some_and(|i| tables().st[i / 64] & (1 << (i % 64)) != 0)
 }
 
 pub fn is_known_cn(cn: u16) -> bool {
-    tables().cn.contains(&cn)
+    cn < 10_000 && tables().cn[usize::from(cn) / 64] & (1 << (cn % 64)) != 0
 }
 
-pub fn is_known_data_flag(flag: &str) -> bool {
-    match flag.as_bytes() {
+pub fn is_known_data_flag(flag: &[u8]) -> bool {
+    match flag {
         [c] if c.is_ascii() => tables().data_flags & (1u128 << c) != 0,
-        _ => lookup("flag", flag).is_some(),
+        _ => std::str::from_utf8(flag).is_ok_and(|f| lookup("flag", f).is_some()),
     }
 }
 
@@ -211,7 +230,7 @@ mod tests {
             assert!(is_known_cn(cn), "CN {cn} missing");
         }
         for f in ["N", "F", "M", "S", "D", "C", "T", "B"] {
-            assert!(is_known_data_flag(f), "flag {f} missing");
+            assert!(is_known_data_flag(f.as_bytes()), "flag {f} missing");
         }
         assert!(is_known_qn_rtn(9) && is_known_exe_rtn(100));
     }

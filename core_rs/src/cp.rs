@@ -51,7 +51,8 @@ impl<'a> CpFields<'a> {
 }
 
 /// Byte classes for scanning a data area in one pass.
-const K_NAME: u8 = 0; // letters, digits, '-', '_'
+const K_NAME: u8 = 0; // letters, digits, '_'
+const K_DASH: u8 = 5; // '-' between code and suffix
 const K_EQ: u8 = 1;
 const K_SEP: u8 = 2; // ';' ','
 const K_SPACE: u8 = 3;
@@ -67,6 +68,7 @@ const fn classes() -> [u8; 256] {
         }
         b += 1;
     }
+    t[b'-' as usize] = K_DASH;
     t[b'=' as usize] = K_EQ;
     t[b';' as usize] = K_SEP;
     t[b',' as usize] = K_SEP;
@@ -88,16 +90,22 @@ impl Iterator for CpFields<'_> {
             }
             let start = self.pos;
             let piece = &buf[start..end];
-            // the name: letters, digits, '-', '_' up to '='; anything else is looked at once
+            // the name, up to '=': one pass that also notes the last '-' (code-Suffix)
             let mut name_ok = true;
             let mut spaces = false;
             let mut eq = None;
-            let mut j = 0;
-            while let Some(off) = piece[j..].iter().position(|&b| CLASS[usize::from(b)] != K_NAME) {
-                let at = j + off;
-                match CLASS[usize::from(piece[at])] {
+            let mut dash = None;
+            let mut j = piece.len();
+            for (at, &b) in piece.iter().enumerate() {
+                let c = CLASS[usize::from(b)];
+                if c == K_NAME {
+                    continue;
+                }
+                match c {
+                    K_DASH => dash = Some(at),
                     K_EQ => {
                         eq = Some(at);
+                        j = at;
                         break;
                     }
                     K_SEP => {
@@ -107,22 +115,13 @@ impl Iterator for CpFields<'_> {
                     K_SPACE => spaces = true,
                     _ => name_ok = false,
                 }
-                j = at + 1;
-                if j >= piece.len() {
-                    break;
-                }
             }
             let stop = match eq {
                 Some(e) => {
-                    e + 1 + piece[e + 1..].iter().position(|&b| b == b';' || b == b',').unwrap_or(piece.len() - e - 1)
+                    let v = &piece[e + 1..];
+                    e + 1 + v.iter().position(|&b| b == b';' || b == b',').unwrap_or(v.len())
                 }
-                None => {
-                    if j < piece.len() && CLASS[usize::from(piece[j])] == K_SEP {
-                        j
-                    } else {
-                        piece.len()
-                    }
-                }
+                None => j,
             };
             let sep = self.sep;
             if stop < piece.len() {
@@ -140,7 +139,11 @@ impl Iterator for CpFields<'_> {
             };
             let (eq, stop) = (start + eq, start + stop);
             let (ks, ke) = if spaces { trim(buf, start, eq) } else { (start, eq) };
-            let (vs, ve) = trim(buf, eq + 1, stop);
+            let (vs, ve) = if stop > eq + 1 && (buf[eq + 1] == b' ' || buf[stop - 1] == b' ') {
+                trim(buf, eq + 1, stop)
+            } else {
+                (eq + 1, stop)
+            };
             let padded = spaces || ve - vs != stop - eq - 1;
             if spaces && buf[ks..ke].contains(&b' ') {
                 name_ok = false;
@@ -148,7 +151,8 @@ impl Iterator for CpFields<'_> {
             let key = Span::new(ks, ke);
             let value = Span::new(vs, ve);
             let k = &buf[ks..ke];
-            let (code, suffix) = match k.iter().rposition(|&b| b == b'-') {
+            let dash = if spaces { k.iter().rposition(|&b| b == b'-') } else { dash };
+            let (code, suffix) = match dash {
                 Some(d) if d > 0 && d + 1 < k.len() => {
                     (Some(Span::new(ks, ks + d)), Some(Span::new(ks + d + 1, ke)))
                 }
@@ -384,7 +388,7 @@ pub fn check_value<S: WarnSink>(
         }
         ValueKind::DataFlag => {
             let ok = v.len() == 1 && v[0].is_ascii_alphanumeric();
-            if !ok || !codes::is_known_data_flag(std::str::from_utf8(v).unwrap_or("")) {
+            if !ok || !codes::is_known_data_flag(v) {
                 if v.len() > 4 || !v.iter().all(u8::is_ascii_alphanumeric) {
                     return Err(bad("a data flag is one of N, F, M, S, D, C, T, B"));
                 }
@@ -455,17 +459,18 @@ fn key_hash(k: &[u8]) -> u64 {
 
 /// Names seen so far in one data area: a 256-bit filter, then full hashes, then bytes.
 /// A data area holds up to a few hundred names, so a quadratic rescan would dominate parsing;
-/// the first 64 hashes live on the stack so the common frame allocates nothing.
+/// only plain names (a few per frame) come here, so eight live on the stack and the common
+/// frame allocates nothing.
 struct SeenKeys {
     filter: [u64; 4],
-    inline: [(u64, Span); 64],
+    inline: [(u64, Span); 8],
     n: usize,
     spill: Vec<(u64, Span)>,
 }
 
 impl SeenKeys {
     fn new() -> Self {
-        SeenKeys { filter: [0; 4], inline: [(0, Span::default()); 64], n: 0, spill: Vec::new() }
+        SeenKeys { filter: [0; 4], inline: [(0, Span::default()); 8], n: 0, spill: Vec::new() }
     }
 
     /// Record `key`; true if the same name was recorded before.
@@ -477,11 +482,11 @@ impl SeenKeys {
         let maybe = self.filter[word] & bit != 0;
         self.filter[word] |= bit;
         let again = maybe
-            && self.inline[..self.n.min(64)]
+            && self.inline[..self.n.min(8)]
                 .iter()
                 .chain(self.spill.iter())
                 .any(|&(g, s)| g == h && s.of(buf) == k);
-        if self.n < 64 {
+        if self.n < 8 {
             self.inline[self.n] = (h, key);
         } else {
             self.spill.push((h, key));

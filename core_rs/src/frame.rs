@@ -97,6 +97,9 @@ fn read_crc(d: &[u8]) -> Option<(u16, bool)> {
 /// from 6 up to the CRC. Used when the declared length is wrong: the CRC then proves the data.
 fn find_by_tail(buf: &[u8], opts: &Options) -> Option<(usize, u16, bool, bool)> {
     let limit = buf.len().min(6 + opts.max_segment + 4 + 2);
+    // the CRC of buf[6..done], carried forward so that trying every '\n' stays linear
+    let mut done = 6;
+    let mut running = crate::crc::crc16(b"");
     let mut i = 6 + 4;
     while i < limit {
         if buf[i] == b'\n' {
@@ -104,9 +107,16 @@ fn find_by_tail(buf: &[u8], opts: &Options) -> Option<(usize, u16, bool, bool)> 
             let crc_end = if bare { i } else { i - 1 };
             if crc_end >= 10 && (!bare || !opts.strict) {
                 if let Some((crc, lower)) = read_crc(&buf[crc_end - 4..crc_end]) {
-                    let seg = &buf[6..crc_end - 4];
-                    if crc16(seg) == crc {
-                        return Some((crc_end - 4, crc, lower, bare));
+                    let seg_end = crc_end - 4;
+                    if seg_end >= done {
+                        running = crate::crc::crc16_update(running, &buf[done..seg_end]);
+                        done = seg_end;
+                        if running == crc {
+                            return Some((seg_end, crc, lower, bare));
+                        }
+                    } else if crc16(&buf[6..seg_end]) == crc {
+                        // only a "\r\n" right after a bare '\n' steps back; rare
+                        return Some((seg_end, crc, lower, bare));
                     }
                 }
             }
