@@ -164,6 +164,12 @@ pub fn lookup(table: &str, code: &str) -> Option<&'static CodeRow> {
 /// A code that may stand before `-Suffix` in a data area (2017 or 2005 form) is in the tables.
 #[inline]
 pub fn is_known_field_code(code: &[u8]) -> bool {
+    // table 4's SBxxx-RS / SBxxx-RT: "xxx" is the facility's own number, not a code of B
+    if let [b'S', b'B', rest @ ..] = code {
+        if !rest.is_empty() && rest.len() <= 6 && rest.iter().all(u8::is_ascii_digit) {
+            return true;
+        }
+    }
     match pack(code) {
         Some(k) => tables().field_codes.contains(&k),
         None => false,
@@ -233,6 +239,14 @@ mod tests {
             assert!(is_known_data_flag(f.as_bytes()), "flag {f} missing");
         }
         assert!(is_known_qn_rtn(9) && is_known_exe_rtn(100));
+    }
+
+    #[test]
+    fn facility_numbers_are_known() {
+        assert!(is_known_field_code(b"SB1"));
+        assert!(is_known_field_code(b"SB012"));
+        assert!(!is_known_field_code(b"SB"));
+        assert!(!is_known_field_code(b"SBx1"));
     }
 
     #[test]

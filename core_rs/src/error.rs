@@ -114,7 +114,7 @@ impl FrameError {
         FrameError {
             kind,
             field: Some(field.to_string()),
-            message: format!("{field}={v:?}: {why}"),
+            message: format!("{field}=\"{v}\": {why}"),
             value: Some(v),
             offset,
             qn_rtn: None,

@@ -93,37 +93,19 @@ fn read_crc(d: &[u8]) -> Option<(u16, bool)> {
     Some((v, lower))
 }
 
-/// Find a tail (`\r\n`, or `\n` in lenient mode) after a valid CRC that matches the bytes
-/// from 6 up to the CRC. Used when the declared length is wrong: the CRC then proves the data.
+/// Find the frame's real tail when the declared length is wrong. A data segment never holds
+/// a control byte, so the first `\n` after the length field is the tail; it counts only if
+/// four hex digits before it are the CRC of everything between (`\n` alone in lenient mode).
 fn find_by_tail(buf: &[u8], opts: &Options) -> Option<(usize, u16, bool, bool)> {
     let limit = buf.len().min(6 + opts.max_segment + 4 + 2);
-    // the CRC of buf[6..done], carried forward so that trying every '\n' stays linear
-    let mut done = 6;
-    let mut running = crate::crc::crc16(b"");
-    let mut i = 6 + 4;
-    while i < limit {
-        if buf[i] == b'\n' {
-            let bare = buf[i - 1] != b'\r';
-            let crc_end = if bare { i } else { i - 1 };
-            if crc_end >= 10 && (!bare || !opts.strict) {
-                if let Some((crc, lower)) = read_crc(&buf[crc_end - 4..crc_end]) {
-                    let seg_end = crc_end - 4;
-                    if seg_end >= done {
-                        running = crate::crc::crc16_update(running, &buf[done..seg_end]);
-                        done = seg_end;
-                        if running == crc {
-                            return Some((seg_end, crc, lower, bare));
-                        }
-                    } else if crc16(&buf[6..seg_end]) == crc {
-                        // only a "\r\n" right after a bare '\n' steps back; rare
-                        return Some((seg_end, crc, lower, bare));
-                    }
-                }
-            }
-        }
-        i += 1;
+    let i = 6 + buf.get(6..limit)?.iter().position(|&b| b == b'\n')?;
+    let bare = buf[i - 1] != b'\r';
+    let crc_end = if bare { i } else { i - 1 };
+    if crc_end < 10 || (bare && opts.strict) {
+        return None;
     }
-    None
+    let (crc, lower) = read_crc(&buf[crc_end - 4..crc_end])?;
+    (crc16(&buf[6..crc_end - 4]) == crc).then_some((crc_end - 4, crc, lower, bare))
 }
 
 /// Locate the frame at the start of `buf` (which must start with `##`).
@@ -185,6 +167,14 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
         let crlf = buf.len() >= tail_at + 2 && buf[tail_at] == b'\r' && buf[tail_at + 1] == b'\n';
         if crlf || bare {
             let consumed = if crlf { tail_at + 2 } else { tail_at + 1 };
+            let declared_ok = read_crc(crc_digits).is_some_and(|(c, _)| crc16(&buf[6..crc_at]) == c);
+            if !declared_ok && !opts.strict {
+                // a length one or two too long puts the CRC digits over the real tail; the
+                // CRC, found where the tail really is, decides
+                if let Some(found) = recovered(buf, declared, opts, warnings) {
+                    return found;
+                }
+            }
             let Some((crc, lower)) = read_crc(crc_digits) else {
                 return Located::Error {
                     error: FrameError::at_field(
@@ -275,15 +265,20 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
         (
             ErrorKind::Tail,
             format!(
-                "expected \\r\\n after the CRC at byte {tail_at}, found {:?}",
+                "expected \\r\\n after the CRC at byte {tail_at}, found \"{}\"",
                 shown(&buf[tail_at..end])
             ),
         )
     };
+    let (field, value) = if kind == ErrorKind::Length {
+        ("length", shown(len_digits))
+    } else {
+        ("tail", shown(&buf[tail_at..end]))
+    };
     let error = FrameError {
         kind,
-        field: Some("length".into()),
-        value: Some(shown(len_digits)),
+        field: Some(field.into()),
+        value: Some(value),
         offset: if kind == ErrorKind::Length { 2 } else { tail_at },
         message: msg,
         qn_rtn: None,

@@ -415,18 +415,16 @@ fn columns_dict<'py>(py: Python<'py>, c: Columns) -> PyResult<Bound<'py, PyDict>
     Ok(d)
 }
 
-/// `ZsRtd` -> `zs_rtd`, `UpValue` -> `up_value`: column names in snake case.
+/// `ZsRtd` -> `zs_rtd`, `UpValue` -> `up_value`, `RS` -> `rs`: column names in snake case.
 fn column_name(suffix: &str) -> String {
     let mut s = String::with_capacity(suffix.len() + 2);
-    for (i, ch) in suffix.chars().enumerate() {
-        if ch.is_ascii_uppercase() {
-            if i > 0 {
-                s.push('_');
-            }
-            s.push(ch.to_ascii_lowercase());
-        } else {
-            s.push(ch);
+    let mut prev_lower = false;
+    for ch in suffix.chars() {
+        if ch.is_ascii_uppercase() && prev_lower {
+            s.push('_');
         }
+        prev_lower = ch.is_ascii_lowercase();
+        s.push(ch.to_ascii_lowercase());
     }
     s
 }

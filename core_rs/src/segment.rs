@@ -169,6 +169,24 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
                 "a header field without '=' (or CP missing)",
             ));
         };
+        if let Some(semi) = rest[..eq].iter().position(|&b| b == b';') {
+            // a piece without '=' before the next field: never let it swallow that field
+            let piece = &rest[..semi];
+            if opts.strict {
+                return Err(FrameError::at_field(
+                    ErrorKind::Field,
+                    "segment",
+                    piece,
+                    base + pos,
+                    "a header piece without '='",
+                ));
+            }
+            sink.warn(WarnCode::UnknownHeaderField, || {
+                format!("header piece {:?} has no '=' (ignored)", shown(piece))
+            });
+            pos += semi + 1;
+            continue;
+        }
         let raw_key = &rest[..eq];
         let key = raw_key.trim_ascii();
         if key.len() != raw_key.len() {

@@ -59,6 +59,22 @@ __all__ = [
 ]
 
 
+_ERROR_FIELDS = ("kind", "field", "value", "offset", "qn_rtn", "message", "qn", "st", "cn", "pw",
+                 "mn", "flag")
+
+
+def _frame_error_to_dict(self: FrameError) -> dict[str, Any]:
+    """Everything about a rejected frame, for storing it with its reason (raw bytes as hex)."""
+    out: dict[str, Any] = {name: getattr(self, name, None) for name in _ERROR_FIELDS}
+    raw = getattr(self, "raw", b"")
+    out["raw_hex"] = raw.hex()
+    return out
+
+
+# FrameError is created by the native module; its methods that need no Rust live here.
+FrameError.to_dict = _frame_error_to_dict  # type: ignore[method-assign]
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Columns of a decoded batch.

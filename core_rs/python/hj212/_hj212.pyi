@@ -36,7 +36,10 @@ class FrameError(ValueError):
     pw: str | None
     mn: str | None
     flag: int | None
-    def to_dict(self) -> dict[str, Any]: ...
+    #: the message without the kind and offset prefix
+    message: str
+    def to_dict(self) -> dict[str, Any]:
+        """kind, field, value, offset, qn_rtn, message, header hints and raw_hex."""
 
 class Frame:
     qn: str | None
@@ -90,6 +93,8 @@ class Framer:
 
     def __init__(self, *, strict: bool = False) -> None: ...
     def feed(self, chunk: bytes) -> list[Frame | FrameError]: ...
+    def finish(self) -> list[Frame | FrameError]:
+        """The connection closed: whatever is held becomes a FrameError (nothing is dropped)."""
     #: bytes held waiting for the rest of a frame
     @property
     def buffered(self) -> int: ...
@@ -103,7 +108,9 @@ class Reassembler:
     def __init__(self, *, timeout_s: float = 300.0, max_messages: int = 10_000,
                  max_bytes: int = 16 * 1024 * 1024) -> None: ...
     def add(self, frame: Frame, now: float | None = None) -> Frame | None:
-        """Add one part; returns the joined frame once every part is in (a non-split frame passes through)."""
+        """Add one part; the joined frame once every part is in.
+
+        A frame that is not split passes through unchanged."""
     def expire(self, now: float | None = None) -> list[tuple[str, str, list[int]]]:
         """Drop incomplete messages older than the timeout: (mn, qn, missing PNOs) for each."""
     @property
@@ -138,7 +145,7 @@ def request(cn: int, mn: str, pw: str, *, st: int | str = 32, qn: str | None = N
     formatted for you."""
 
 def now_qn() -> str:
-    """A fresh QN (YYYYMMDDhhmmsszzz, local time)."""
+    """A fresh QN (YYYYMMDDhhmmsszzz) in China Standard Time (UTC+8), the standard's clock."""
 
 def code_table(table: str) -> list[dict[str, str]]:
     """Rows of the code tables (st, cn, flag, qnrtn, exertn, pollutant, process, ...)."""
