@@ -55,7 +55,7 @@ help:
 
 bootstrap: $(STAMPS)/installed
 
-$(BIN)/python:
+$(STAMPS)/venv:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	  echo "[bootstrap] error: '$(PYTHON)' is missing or older than Python 3.11;" \
 	       "install Python 3.11+ or run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
@@ -63,8 +63,9 @@ $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
 	@echo "[bootstrap] upgrading pip"
 	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/installed: $(BIN)/python pyproject.toml $(RUST_INPUTS)
+$(STAMPS)/installed: $(STAMPS)/venv pyproject.toml $(RUST_INPUTS)
 	@command -v cargo >/dev/null || { \
 	  echo "[bootstrap] error: cargo not found; install Rust (rustup) and retry"; exit 1; }
 	@echo "[bootstrap] pip install -e '.[dev]': Python packages, and core_rs built by maturin" \

@@ -81,7 +81,8 @@ class KafkaSettings:
 
 @dataclass(frozen=True, slots=True)
 class TopicSettings:
-    frames: str = _opt("hj212.frames", "accepted frames from the gateway, keyed by MN", kind="topic")
+    frames: str = _opt("hj212.frames", "accepted frames from the gateway, keyed by MN",
+                       kind="topic")
     rejects: str = _opt("hj212.rejects", "rejected frames with raw bytes and reason", kind="topic")
     commands: str = _opt("hj212.commands", "downlink requests to loggers", kind="topic")
     alarms: str = _opt("hj212.alarms", "alarm episodes for the duty centre", kind="topic")
@@ -361,13 +362,13 @@ def _check_text(info: SettingInfo, origin: str, value: str) -> None:
                         "not a valid Kafka topic name (letters, digits, '.', '_', '-')",
                         f"e.g. {_example(info)}")
     elif kind == "dsn":
-        parts = urlsplit(value)
+        url = urlsplit(value)
         try:
-            port_ok = parts.port is None or 0 < parts.port < 65536
+            port_ok = url.port is None or 0 < url.port < 65536
         except ValueError:
             port_ok = False
-        if parts.scheme not in ("clickhouse", "clickhouses", "http", "https") or not (
-            parts.hostname and port_ok
+        if url.scheme not in ("clickhouse", "clickhouses", "http", "https") or not (
+            url.hostname and port_ok
         ):
             raise _fail(info, origin, value,
                         "not a ClickHouse DSN",

@@ -59,7 +59,7 @@ class DemoStats:
             self.warnings[w.split(":", 1)[0]] += 1
         if item.pollutants:
             # keep the newest frame per command so the screen shows each kind of record
-            self.samples = [s for s in self.samples if s.cn != item.cn][-3:] + [item]
+            self.samples = [*[s for s in self.samples if s.cn != item.cn][-3:], item]
 
 
 def _name(code: str) -> str:
@@ -144,8 +144,9 @@ def run_demo(
     out = out if out is not None else sys.stdout
     if live is None:
         live = out.isatty()
+    # the simulated clock advances 1/rate per frame, so data times follow the wall clock
     corpus = Corpus(seed, stations=stations, error_rate=error_rate, deviation_rate=0.02,
-                    start=datetime.now().replace(microsecond=0))
+                    start=datetime.now().replace(microsecond=0), step_s=1.0 / rate)
     chunker = random.Random(seed + 1)
     framer = hj212.Framer(strict=strict)
     stats = DemoStats(started=time.monotonic())

@@ -86,8 +86,11 @@ def to_json(item: Parsed) -> str:
     if item.frame is not None:
         body.update(item.frame.to_dict())
     elif item.error is not None:
-        body.update(item.error.to_dict())
-        body["message"] = str(item.error)
+        e = item.error
+        # the documented attributes, named as in the frame's own to_dict()
+        body.update(kind=e.kind, field=e.field, value=e.value, offset=e.offset,
+                    qn_rtn=e.qn_rtn, message=str(e), qn=e.qn, st=e.st, cn=e.cn, pw=e.pw,
+                    mn=e.mn, flag=e.flag, raw=e.raw)
     return json.dumps(body, ensure_ascii=False, default=_jsonable)
 
 

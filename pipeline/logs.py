@@ -11,6 +11,7 @@ pipeable.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -51,10 +52,8 @@ def configure_logging(fmt: str = "auto", level: str = "info",
                     structlog.processors.JSONRenderer(ensure_ascii=False)]
     else:
         colors = False
-        try:
+        with contextlib.suppress(AttributeError, ValueError):
             colors = out.isatty()
-        except (AttributeError, ValueError):
-            pass
         renderer = [structlog.dev.ConsoleRenderer(colors=colors)]
     structlog.configure(
         processors=[*shared, *renderer],

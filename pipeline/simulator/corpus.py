@@ -126,6 +126,8 @@ GAS_CORE = 8
 
 PROFILES: dict[str, Profile] = {p.code: p for p in WATER + GAS}
 MAX_POLLUTANTS = 20
+MAX_CP = 950  # bytes of the data area between CP=&& and && (standard, table 2)
+MAX_SEGMENT = 1024  # bytes of the whole data segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +270,9 @@ class Corpus:
             raise ValueError(f"cns {sorted(bad_cns)}: choose from {sorted(_PERIOD_S)}")
         self.seed = seed
         self.rng = random.Random(seed)
+        # chunk sizes draw from their own generator so that stream(n) carries exactly
+        # the frames that frames(n) would return
+        self.chunk_rng = random.Random(seed ^ 0x5EED)
         self.error_rate = error_rate
         self.defects = tuple(defects)
         self.deviation_rate = deviation_rate
@@ -321,6 +326,7 @@ class Corpus:
         if chunk_size < 1:
             raise ValueError(f"chunk_size={chunk_size}: must be at least 1")
         rng = self.rng
+        cuts = self.chunk_rng
         pending = bytearray()
         made = 0
         while n is None or made < n:
@@ -331,11 +337,11 @@ class Corpus:
                 pending += self.sample().raw
             made += count
             while len(pending) >= chunk_size:
-                cut = rng.randint(1, chunk_size)
+                cut = cuts.randint(1, chunk_size)
                 yield bytes(pending[:cut])
                 del pending[:cut]
         while pending:
-            cut = rng.randint(1, chunk_size)
+            cut = cuts.randint(1, chunk_size)
             yield bytes(pending[:cut])
             del pending[:cut]
 
@@ -356,7 +362,6 @@ class Corpus:
         # arithmetic keeps the result independent of the machine's time zone
         secs = int((now - _EPOCH).total_seconds())
         data_time = _EPOCH + timedelta(seconds=secs - secs % period)
-        cp = f"DataTime={data_time:%Y%m%d%H%M%S};" + self._data_area(station, cn)
         qn: str | None = None
         flag: int | None = None
         rf: str | None = None
@@ -368,10 +373,17 @@ class Corpus:
                 flag = 9
                 if rng.random() < self.resend_rate:
                     rf = "1"
+        # the whole segment is capped too (1024 bytes), so the header eats into the budget
+        header = (f"QN={qn};" if qn else "") + f"ST={station.st};CN={cn};PW={station.pw};" \
+            f"MN={station.mn};" + (f"Flag={flag};" if flag is not None else "") \
+            + (f"RF={rf};" if rf else "") + "CP=&&&&"
+        head = f"DataTime={data_time:%Y%m%d%H%M%S};"
+        budget = min(MAX_CP, MAX_SEGMENT - len(header)) - len(head)
+        cp = head + self._data_area(station, cn, budget)
         return hj212.encode(cn=cn, st=station.st, mn=station.mn, pw=station.pw, qn=qn,
                             flag=flag, rf=rf, cp=cp)
 
-    def _data_area(self, station: Station, cn: int) -> str:
+    def _data_area(self, station: Station, cn: int, budget: int) -> str:
         rng = self.rng
         base = station.baselines
         period = _PERIOD_S[cn]
@@ -384,6 +396,7 @@ class Corpus:
         o2 = base.get("a19001", 9.0)
         zs_factor = (21.0 - _REFERENCE_O2) / (21.0 - min(o2, 20.0))
         groups: list[str] = []
+        used = 0
         for code in station.pollutants:
             prof = PROFILES[code]
             wire = station.wire_code(code)
@@ -415,7 +428,14 @@ class Corpus:
                     kg = value * volume * (1e-6 if gas else 1e-3)
                     parts.append(f"{wire}-Cou={_fmt(kg, 4)}")
             parts.append(f"{wire}-Flag={flag}")
-            groups.append(",".join(parts))
+            group = ",".join(parts)
+            # the data area of one packet holds at most 950 bytes; a logger with more
+            # factors than fit would split the message, which this corpus does not do,
+            # so the period record carries the factors that fit
+            if used + len(group) + 1 > budget:
+                break
+            used += len(group) + 1
+            groups.append(group)
         return ";".join(groups)
 
     # --- damaging frames ---------------------------------------------------------------
