@@ -499,10 +499,12 @@ impl SeenKeys {
 /// A code packed for comparison: codes of at most 8 bytes compare as one integer.
 #[inline]
 fn code_key(code: &[u8]) -> u64 {
-    let mut x = [0u8; 8];
-    let n = code.len().min(8);
-    x[..n].copy_from_slice(&code[..n]);
-    u64::from_le_bytes(x) ^ ((code.len() as u64) << 56)
+    // a byte loop, not copy_from_slice: a variable-length copy becomes a memcpy call
+    let mut k: u64 = 0;
+    for &b in code.iter().take(8) {
+        k = (k << 8) | u64::from(b);
+    }
+    k ^ ((code.len() as u64) << 56)
 }
 
 /// The pollutant groups of one data area in order of first appearance, each with the set of

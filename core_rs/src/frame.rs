@@ -167,7 +167,8 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
         let crlf = buf.len() >= tail_at + 2 && buf[tail_at] == b'\r' && buf[tail_at + 1] == b'\n';
         if crlf || bare {
             let consumed = if crlf { tail_at + 2 } else { tail_at + 1 };
-            let declared_ok = read_crc(crc_digits).is_some_and(|(c, _)| crc16(&buf[6..crc_at]) == c);
+            let actual = crc16(&buf[6..crc_at]);
+            let declared_ok = read_crc(crc_digits).is_some_and(|(c, _)| actual == c);
             if !declared_ok && !opts.strict {
                 // a length one or two too long puts the CRC digits over the real tail; the
                 // CRC, found where the tail really is, decides
@@ -188,8 +189,6 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
                     consumed,
                 };
             };
-            let seg = &buf[6..crc_at];
-            let actual = crc16(seg);
             if actual != crc {
                 return Located::Error {
                     error: FrameError::at_field(

@@ -389,9 +389,8 @@ fn columns_dict<'py>(py: Python<'py>, c: Columns) -> PyResult<Bound<'py, PyDict>
     d.set_item("cn", PyArray1::from_vec(py, c.cn))?;
     d.set_item("data_time", PyArray1::from_vec(py, c.data_time).call_method1("view", ("datetime64[s]",))?)?;
     d.set_item("code", fixed_text(py, c.code, batch::CODE_WIDTH)?)?;
-    for (name, col) in NUMERIC_SUFFIXES.iter().zip(c.numeric) {
-        d.set_item(column_name(name), PyArray1::from_vec(py, col))?;
-    }
+    // row-major (rows x suffixes); hj212.decode_batch makes the per-suffix column views
+    d.set_item("numeric", PyArray1::from_vec(py, c.numeric))?;
     d.set_item("flag", fixed_text(py, c.flag, batch::FLAG_WIDTH)?)?;
     d.set_item("eflag", fixed_text(py, c.eflag, batch::EFLAG_WIDTH)?)?;
     d.set_item("status", PyArray1::from_vec(py, c.status))?;

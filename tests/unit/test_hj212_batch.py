@@ -59,7 +59,14 @@ def test_column_dtypes_and_lengths():
     for name, dtype in FRAME_COLUMNS.items():
         assert b.columns[name].dtype == np.dtype(dtype), name
         assert b.columns[name].shape == (4,), name
-    assert set(b.columns) == set(ROW_COLUMNS) | set(FRAME_COLUMNS) | set(hj212.NUMERIC_SUFFIXES)
+    assert set(b.columns) == (
+        set(ROW_COLUMNS) | set(FRAME_COLUMNS) | set(hj212.NUMERIC_SUFFIXES) | {"numeric"}
+    )
+    # the per-suffix columns are views of the rows x suffixes matrix
+    assert b.numeric.shape == (4, len(hj212.NUMERIC_SUFFIXES))
+    for i, name in enumerate(hj212.NUMERIC_SUFFIXES):
+        assert np.shares_memory(b.columns[name], b.numeric)
+        np.testing.assert_array_equal(b.columns[name], b.numeric[:, i])
     assert len(hj212.NUMERIC_SUFFIXES) == 17
     # attribute access is the same array
     assert b.rtd is b.columns["rtd"]

@@ -81,7 +81,8 @@ class Batch:
 
     Row columns (one row per pollutant per accepted frame): ``row_frame`` (index of the frame),
     ``mn``, ``st``, ``cn``, ``data_time``, ``code``, one float64 column per numeric suffix
-    (``rtd``, ``min``, ``avg``, ``max``, ``cou``, ``zs_rtd``, ... NaN where absent), ``flag``
+    (``rtd``, ``min``, ``avg``, ``max``, ``cou``, ``zs_rtd``, ... NaN where absent; strided
+    views of ``numeric``, the rows x suffixes matrix, in ``NUMERIC_SUFFIXES`` order), ``flag``
     and ``eflag``.
 
     Frame columns (one per input frame): ``status`` (0 accepted, else 1 + index into
@@ -122,4 +123,10 @@ def decode_batch(frames: Sequence[bytes], *, strict: bool = False) -> Batch:
     """Decode many whole frames into NumPy columns, in Rust with the GIL released."""
     raw = decode_batch_raw(frames, strict=strict)
     errors = raw.pop("errors")
+    # Rust writes the numbers row by row (one memory stream instead of seventeen); each
+    # suffix's column is a strided view of that matrix, with no copy.
+    matrix = raw["numeric"].reshape(-1, len(NUMERIC_SUFFIXES))
+    raw["numeric"] = matrix
+    for i, name in enumerate(NUMERIC_SUFFIXES):
+        raw[name] = matrix[:, i]
     return Batch(columns=raw, errors=errors)
