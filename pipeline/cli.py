@@ -11,6 +11,7 @@ import click
 
 from pipeline.config import ConfigError, Settings, load_settings, settings_rows
 from pipeline.logs import configure_logging
+from pipeline.stack.cli import stack
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -182,6 +183,9 @@ def settings(state: CliState) -> None:
     if current.config_file is not None:
         click.echo(f"config file: {current.config_file}")
     click.echo(format_table(rows))
+
+
+main.add_command(stack)
 
 
 if __name__ == "__main__":  # pragma: no cover

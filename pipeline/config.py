@@ -77,6 +77,20 @@ class KafkaSettings:
     )
     replication: int = _opt(1, "replication factor for the topics the platform creates", min=1)
     client_id: str = _opt("hj212", "Kafka client id prefix")
+    # the local broker takes its client port from the first entry of bootstrap
+    controller_port: int = _opt(
+        9093, "KRaft controller port of the local broker (loopback)", min=1, max=65535
+    )
+    heap: int = _opt(
+        512 * 1024**2, "Java heap of the local broker in bytes (suffix K/M/G allowed)",
+        min=64 * 1024**2, kind="bytes",
+    )
+    version: str = _opt(
+        "4.3.1", "Apache Kafka release the local broker runs (org.apache.kafka:kafka_2.13)"
+    )
+    startup_timeout: float = _opt(
+        90.0, "seconds the local broker may take to answer metadata requests", min=1
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +121,10 @@ class ClickHouseSettings:
     )
     local: bool = _opt(True, "start a ClickHouse server under run_dir (false: use the DSN's)")
     http_port: int = _opt(8123, "HTTP port of the local ClickHouse server", min=1, max=65535)
+    # the local server's native port is the DSN's port (9000 when the DSN is http)
+    startup_timeout: float = _opt(
+        60.0, "seconds the local ClickHouse server may take to answer queries", min=1
+    )
 
 
 @dataclass(frozen=True, slots=True)
