@@ -132,7 +132,7 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
     }
     let len_digits = &buf[2..6];
     let declared = match crate::text::read_uint(len_digits) {
-        Some(n) if len_digits.iter().all(u8::is_ascii_digit) => n as usize,
+        Some(n) => n as usize,
         _ => {
             return Located::Error {
                 error: FrameError::at_field(
@@ -161,7 +161,7 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
     let crc_at = 6 + declared;
     let tail_at = crc_at + 4;
     // The common case: the declared length is right.
-    if buf.len() >= tail_at + 1 {
+    if buf.len() > tail_at {
         let crc_digits = &buf[crc_at..tail_at];
         let bare = buf[tail_at] == b'\n';
         let crlf = buf.len() >= tail_at + 2 && buf[tail_at] == b'\r' && buf[tail_at + 1] == b'\n';

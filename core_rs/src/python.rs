@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use numpy::{PyArray1, PyArrayMethods};
+use numpy::PyArray1;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -450,7 +450,10 @@ fn decode_batch_raw<'py>(py: Python<'py>, frames: &Bound<'py, PyAny>, strict: bo
     columns_dict(py, cols)
 }
 
-fn pairs(obj: Option<&Bound<'_, PyAny>>) -> PyResult<(Vec<(String, String)>, Option<String>)> {
+/// CP given as name/value pairs, or as raw text (the second).
+type CpInput = (Vec<(String, String)>, Option<String>);
+
+fn pairs(obj: Option<&Bound<'_, PyAny>>) -> PyResult<CpInput> {
     let Some(obj) = obj else { return Ok((Vec::new(), None)) };
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok((Vec::new(), Some(s.to_str()?.to_owned())));
@@ -481,10 +484,6 @@ fn text_value(v: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(v.str()?.to_str()?.to_owned())
 }
 
-fn code_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
-    text_value(v)
-}
-
 fn rs_err(py: Python<'_>, e: RsError) -> PyErr {
     raise(py, &e, b"")
 }
@@ -505,21 +504,21 @@ fn encode<'py>(
     rf: Option<&Bound<'py, PyAny>>,
     cp: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let cn_s = code_text(cn)?;
+    let cn_s = text_value(cn)?;
     let cn_n: u16 = cn_s
         .parse()
         .map_err(|_| PyValueError::new_err(format!("CN={cn_s:?}: CN is 4 digits")))?;
     let (cp_pairs, cp_raw) = pairs(cp)?;
     let f = Fields {
         qn,
-        st: code_text(st)?,
+        st: text_value(st)?,
         cn: cn_n,
         pw: pw.unwrap_or_default(),
         mn: mn.unwrap_or_default(),
         flag,
         pnum,
         pno,
-        rf: rf.map(code_text).transpose()?,
+        rf: rf.map(text_value).transpose()?,
         cp: cp_pairs,
         cp_raw,
     };
@@ -573,7 +572,7 @@ fn request<'py>(
     fields: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let st = match st {
-        Some(s) => code_text(s)?,
+        Some(s) => text_value(s)?,
         None => "32".to_owned(),
     };
     let mut cp = Vec::new();
