@@ -1,0 +1,144 @@
+"""The real local stack: both servers answer, every topic carries keyed messages, the
+topics have the configured partitions, `up` twice is a no-op, status is healthy, and a
+port taken by someone else is named in the error."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.config import load_settings
+from pipeline.stack import StackError, control, kafka
+from pipeline.stack.live import LiveStack
+
+pytestmark = pytest.mark.integration
+
+
+def test_clickhouse_answers_over_http(stack: LiveStack) -> None:
+    assert stack.clickhouse_http("SELECT 1") == "1"
+    assert stack.clickhouse_http("SELECT version()").split(".")[0].isdigit()
+    assert stack.clickhouse_database in stack.clickhouse_http("SHOW DATABASES").split()
+
+
+def test_clickhouse_answers_over_native_protocol(stack: LiveStack) -> None:
+    pytest.importorskip("clickhouse_driver")
+    client = stack.clickhouse_client(database="default")
+    try:
+        assert client.execute("SELECT 1 + 1") == [(2,)]
+    finally:
+        client.disconnect()
+
+
+def test_topics_have_the_configured_partitions(stack: LiveStack) -> None:
+    have = kafka.topic_partitions(stack.kafka_bootstrap)
+    for topic, partitions in stack.settings.topic_partitions().items():
+        assert have.get(topic) == partitions, f"{topic}: {have.get(topic)} != {partitions}"
+
+
+async def _round_trip(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        first = await producer.send_and_wait(topic, value, key=key)
+        second = await producer.send_and_wait(topic, value + b"-again", key=key)
+    finally:
+        await producer.stop()
+    # keyed by MN in the platform: one key must always land on one partition
+    assert first.partition == second.partition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, first.partition)
+        consumer.assign([tp])
+        consumer.seek(tp, first.offset)
+        got = []
+        while len(got) < 2:
+            batch = await asyncio.wait_for(consumer.getmany(tp, timeout_ms=1000), 20)
+            got.extend((m.key, m.value) for m in batch.get(tp, []))
+    finally:
+        await consumer.stop()
+    assert got[:2] == [(key, value), (key, value + b"-again")]
+
+
+@pytest.mark.parametrize("role", ["frames", "rejects", "commands", "alarms"])
+def test_produce_and_consume_a_keyed_message(stack: LiveStack, role: str) -> None:
+    topic = getattr(stack.settings.topics, role)
+    key = f"MN{uuid.uuid4().hex[:12]}".encode()
+    value = f"test message for {topic} {uuid.uuid4()}".encode()
+    asyncio.run(asyncio.wait_for(_round_trip(stack.kafka_bootstrap, topic, key, value), 60))
+
+
+def test_up_twice_is_a_no_op(stack: LiveStack) -> None:
+    before = {row.name: row.pid for row in control.status(stack.settings)}
+    report = control.up(stack.settings)
+    assert report.started == []
+    assert report.topics == {}
+    assert {row.name: row.pid for row in control.status(stack.settings)} == before
+
+
+def test_status_is_healthy(stack: LiveStack) -> None:
+    rows = control.status(stack.settings)
+    assert [r.name for r in rows] == ["clickhouse", "kafka"]
+    for row in rows:
+        assert row.healthy, f"{row.name}: {row.detail}"
+        assert row.version
+    result = CliRunner().invoke(main, ["stack", "status"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "healthy" in result.output and "UNHEALTHY" not in result.output
+
+
+def test_external_mode_starts_nothing_and_checks_the_configured_servers(
+    stack: LiveStack, tmp_path: Path
+) -> None:
+    http = f"http://127.0.0.1:{stack.settings.clickhouse.http_port}/{stack.clickhouse_database}"
+    external = load_settings(env={
+        "HJ212_RUN_DIR": str(tmp_path),
+        "HJ212_CLICKHOUSE__LOCAL": "false", "HJ212_CLICKHOUSE__DSN": http,
+        "HJ212_KAFKA__LOCAL": "false", "HJ212_KAFKA__BOOTSTRAP": stack.kafka_bootstrap,
+    })
+    report = control.up(external)
+    assert report.started == []
+    rows = control.status(external)
+    assert all(r.mode == "external" and r.healthy for r in rows), rows
+    assert not any(tmp_path.iterdir()), "external mode must not write server files"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_port_taken_by_another_process_is_named_with_the_fix(
+    stack: LiveStack, tmp_path: Path
+) -> None:
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    try:
+        settings = dataclasses.replace(
+            stack.settings, run_dir=tmp_path,
+            clickhouse=dataclasses.replace(
+                stack.settings.clickhouse, http_port=taken,
+                dsn=f"clickhouse://default:@127.0.0.1:{_free_port()}/hj212"),
+        )
+        with pytest.raises(StackError) as err:
+            control.up(settings, ["clickhouse"])
+    finally:
+        squatter.close()
+    message = str(err.value)
+    assert f"127.0.0.1:{taken}" in message
+    assert "HJ212_CLICKHOUSE__HTTP_PORT" in message
+    assert f"pid {os.getpid()}" in message  # this test process holds the port
