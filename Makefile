@@ -40,7 +40,7 @@ RUST_INPUTS := Cargo.toml $(wildcard Cargo.lock) core_rs/Cargo.toml $(wildcard c
 	$(shell find core_rs/src -name '*.rs' 2>/dev/null) $(wildcard core_rs/data/*)
 
 .PHONY: help bootstrap run test test-rust test-python fuzz-check fuzz-install fuzz-smoke bench lint \
-	clean
+	clean stack-install stack-up stack-down stack-status stack-clean
 
 help:
 	@echo "make run         bootstrap, then stream a simulated fleet through the codec (hj212 demo)"
@@ -50,6 +50,8 @@ help:
 	@echo "make lint        ruff and mypy"
 	@echo "make fuzz-smoke  only the short fuzz run (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "make clean       remove .venv, build outputs and caches (keeps .run/ data)"
+	@echo "make stack-up    start the local ClickHouse and Kafka (hj212 stack up); also"
+	@echo "                 stack-down, stack-status, stack-install, stack-clean (down, drop .run data)"
 
 # --- bootstrap --------------------------------------------------------------------------
 
@@ -81,6 +83,8 @@ $(STAMPS)/installed: $(STAMPS)/venv pyproject.toml $(RUST_INPUTS)
 # --- what people run --------------------------------------------------------------------
 
 run: bootstrap
+	@echo "[run] hj212 stack up (local ClickHouse and Kafka; first time: install and fetch)"
+	@$(BIN)/hj212 stack up
 	@echo "[run] hj212 demo $(DEMO_ARGS)   (Ctrl-C stops it)"
 	@$(BIN)/hj212 demo $(DEMO_ARGS)
 
@@ -95,12 +99,20 @@ test-rust:
 	@echo "[test] cargo test --workspace"
 	@cargo test --workspace
 
-# pytest exits 5 when it collects nothing; that fails make here, as it should
+# pytest exits 5 when it collects nothing; that fails make here, as it should.
+# Unit tests first (no servers); then the integration tests, whose session fixture
+# (tests/integration/conftest.py) starts the local stack once and stops it afterwards
+# (a stack that already ran is left running). `stack install` before them makes the
+# slow first-time steps (apt-get, Maven) visible here rather than inside pytest.
 test-python: bootstrap
 	@echo "[test] ruff check ."
 	@$(BIN)/ruff check .
-	@echo "[test] pytest -q tests"
-	@$(BIN)/pytest -q tests
+	@echo "[test] pytest -q tests (unit: everything but tests/integration)"
+	@$(BIN)/pytest -q tests --ignore=tests/integration
+	@echo "[test] hj212 stack install (ClickHouse package and Kafka jars, when missing)"
+	@$(BIN)/hj212 stack install
+	@echo "[test] pytest -q tests/integration (starts and stops the local stack)"
+	@$(BIN)/pytest -q tests/integration
 
 fuzz-install: fuzz-check
 	@cargo fuzz --help >/dev/null 2>&1 || { \
@@ -129,6 +141,25 @@ lint: bootstrap
 	@$(BIN)/ruff check .
 	@echo "[lint] mypy pipeline"
 	@$(BIN)/mypy pipeline
+
+# --- local stack (pipeline/stack/) ------------------------------------------------------
+
+stack-install: bootstrap
+	@$(BIN)/hj212 stack install
+
+stack-up: bootstrap
+	@$(BIN)/hj212 stack up
+
+stack-down: bootstrap
+	@$(BIN)/hj212 stack down
+
+stack-status: bootstrap
+	@$(BIN)/hj212 stack status
+
+# the data of the local servers, and the Kafka jars (refetched from ~/.m2 on the next up)
+stack-clean:
+	@if [ -x $(BIN)/hj212 ]; then $(BIN)/hj212 stack down; fi
+	rm -rf .run/clickhouse .run/kafka
 
 clean:
 	rm -rf $(VENV) target $(FUZZ_DIR)/target .pytest_cache .ruff_cache .mypy_cache

@@ -232,9 +232,10 @@ def start(settings: Settings) -> bool:
         )
     pid = running_pid(settings)
     if pid is not None:
+        known = pid
         procs.wait_until(lambda: _answers(settings), timeout=settings.clickhouse.startup_timeout,
                          what=f"ClickHouse (pid {pid}) answering queries",
-                         alive=lambda: procs.is_alive(pid),
+                         alive=lambda: procs.is_alive(known),
                          on_fail=lambda: procs.log_hint(p.error_log))
         log.info("clickhouse.already_running", pid=pid)
         _ensure_database(settings)
@@ -341,7 +342,7 @@ def _check_external(settings: Settings, t: Target) -> ServerStatus:
 
 def _native_version(t: Target) -> str:
     try:
-        from clickhouse_driver import Client  # type: ignore[import-not-found,unused-ignore]
+        from clickhouse_driver import Client  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         raise StackError("checking a native-protocol DSN needs the package clickhouse-driver; "
                          "fix: `pip install clickhouse-driver`, or give an http:// DSN") from None

@@ -288,7 +288,7 @@ def _quiet_client_logs() -> Iterator[None]:
 
 
 def _admin(bootstrap: str, client_id: str = "hj212-stack") -> Any:
-    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped,unused-ignore]
 
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id,
                                request_timeout_ms=5000)
@@ -329,7 +329,7 @@ def metadata_ok(bootstrap: str) -> bool:
 
 async def _create(bootstrap: str, wanted: Mapping[str, int], have: Mapping[str, int],
                   replication: int, client_id: str) -> dict[str, str]:
-    from aiokafka.admin import NewPartitions, NewTopic
+    from aiokafka.admin import NewPartitions, NewTopic  # type: ignore[import-untyped,unused-ignore]
 
     done: dict[str, str] = {}
     admin = _admin(bootstrap, client_id)

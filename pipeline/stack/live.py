@@ -44,7 +44,7 @@ class LiveStack:
 
     def clickhouse_client(self, database: str | None = None, **kwargs: Any) -> Any:
         """A clickhouse_driver.Client on the native port (the caller disconnects it)."""
-        from clickhouse_driver import Client  # type: ignore[import-not-found,unused-ignore]
+        from clickhouse_driver import Client  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
         t = clickhouse.target(self.settings)
         host = "127.0.0.1" if self.settings.clickhouse.local else t.host
