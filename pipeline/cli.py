@@ -11,7 +11,9 @@ import click
 
 from pipeline.config import ConfigError, Settings, load_settings, settings_rows
 from pipeline.logs import configure_logging
+from pipeline.registry.cli import stations
 from pipeline.stack.cli import stack
+from pipeline.store.cli import db
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -186,6 +188,8 @@ def settings(state: CliState) -> None:
 
 
 main.add_command(stack)
+main.add_command(db)
+main.add_command(stations)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,2 @@
+"""The station registry: stations (data loggers) and their limits, validated, in CSV and
+ClickHouse."""

@@ -1,0 +1,1 @@
+"""ClickHouse access: the client wrapper, numbered migrations, batched sinks, named queries."""
