@@ -21,13 +21,15 @@ from typing import Any, TextIO
 from pipeline.registry import model
 from pipeline.registry.model import Limit, Station
 
-STATION_COLUMNS = ("mn", "pw", "enterprise", "outlet", "st", "edition", "province", "region",
-                   "rtd_interval", "min_interval", "active")
-STATION_REQUIRED = ("mn", "pw", "enterprise", "st", "edition", "province", "rtd_interval",
-                    "min_interval")
-LIMIT_COLUMNS = ("mn", "code", "limit_low", "limit_high", "basis", "range_low", "range_high",
-                 "unit", "active")
-LIMIT_REQUIRED = ("mn", "code", "range_low", "range_high", "unit")
+STATION_COLUMNS: tuple[str, ...] = (
+    "mn", "pw", "enterprise", "outlet", "st", "edition", "province", "region", "rtd_interval",
+    "min_interval", "active")
+STATION_REQUIRED: tuple[str, ...] = (
+    "mn", "pw", "enterprise", "st", "edition", "province", "rtd_interval", "min_interval")
+LIMIT_COLUMNS: tuple[str, ...] = (
+    "mn", "code", "limit_low", "limit_high", "basis", "range_low", "range_high", "unit",
+    "active")
+LIMIT_REQUIRED: tuple[str, ...] = ("mn", "code", "range_low", "range_high", "unit")
 
 _TRUE = {"1", "true", "yes", "y", "是", "t"}
 _FALSE = {"0", "false", "no", "n", "否", "f"}

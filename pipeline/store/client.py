@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from clickhouse_driver import Client
-from clickhouse_driver import errors as ch_errors
+from clickhouse_driver import Client  # type: ignore[import-untyped,unused-ignore]
+from clickhouse_driver import errors as ch_errors  # type: ignore[import-untyped,unused-ignore]
 
 #: ClickHouse error codes this module turns into specific advice
 UNKNOWN_DATABASE = 81
@@ -148,7 +148,8 @@ class ClickHouse:
         names = [name for name, _ in columns]
         return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def insert_columns(self, table: str, columns: Mapping[str, Sequence[Any]], *,
+    def insert_columns(self, table: str, columns: Mapping[str, Sequence[Any]] | Mapping[str, Any],
+                       *,
                        numpy: bool = False) -> int:
         """Insert one block given column by column (the driver's fastest path).
 
