@@ -134,9 +134,11 @@ impl Columns {
         put_fixed(&mut self.frame_st, text(h.and_then(|h| h.st)), ST_WIDTH);
         self.frame_cn.push(h.map_or(0, |h| h.cn_num));
         put_fixed(&mut self.frame_qn, text(h.and_then(|h| h.qn)), QN_WIDTH);
-        self.frame_flag.push(h.and_then(|h| h.flag).map_or(-1, |f| f as i16));
+        self.frame_flag
+            .push(h.and_then(|h| h.flag).map_or(-1, |f| f as i16));
         self.frame_edition.push(h.map_or(0, |h| h.edition));
-        self.frame_data_time.push(p.and_then(|p| p.cp.data_time_secs).unwrap_or(NAT));
+        self.frame_data_time
+            .push(p.and_then(|p| p.cp.data_time_secs).unwrap_or(NAT));
     }
 }
 
@@ -217,7 +219,12 @@ mod tests {
         assert_eq!(c.numeric[N_NUMERIC + 4], 120.0);
         assert_eq!(&c.flag, b"NDND");
         assert_eq!(c.cn, vec![2061; 4]);
-        assert_eq!(c.data_time[0], crate::text::read_stamp(b"20160801080000").unwrap().wall_seconds());
+        assert_eq!(
+            c.data_time[0],
+            crate::text::read_stamp(b"20160801080000")
+                .unwrap()
+                .wall_seconds()
+        );
         assert_eq!(c.errors.len(), 1);
         assert_eq!(c.errors[0].0, 1);
         assert_eq!(c.frame_rows, vec![2, 0, 2]);

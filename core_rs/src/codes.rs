@@ -20,8 +20,16 @@ pub struct CodeRow {
     pub note: &'static str,
 }
 
-pub const COLUMNS: [&str; 8] =
-    ["table", "code", "code_2005", "name_zh", "name_en", "unit", "unit_cou", "note"];
+pub const COLUMNS: [&str; 8] = [
+    "table",
+    "code",
+    "code_2005",
+    "name_zh",
+    "name_en",
+    "unit",
+    "unit_cou",
+    "note",
+];
 
 /// Tables whose codes may appear as `code-Suffix` in a data area.
 const FIELD_TABLES: [&str; 5] = ["pollutant", "process", "equipment", "info", "info_class"];
@@ -76,7 +84,11 @@ fn load() -> Tables {
     let mut rows = Vec::new();
     let mut lines = SOURCE.lines();
     let header = lines.next().unwrap_or_default();
-    assert_eq!(header.split('\t').collect::<Vec<_>>(), COLUMNS, "codes.tsv header changed");
+    assert_eq!(
+        header.split('\t').collect::<Vec<_>>(),
+        COLUMNS,
+        "codes.tsv header changed"
+    );
     for line in lines {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
@@ -132,7 +144,15 @@ fn load() -> Tables {
             _ => {}
         }
     }
-    Tables { rows, by_key, field_codes, from_2005, st, cn, data_flags }
+    Tables {
+        rows,
+        by_key,
+        field_codes,
+        from_2005,
+        st,
+        cn,
+        data_flags,
+    }
 }
 
 fn tables() -> &'static Tables {
@@ -226,13 +246,18 @@ mod tests {
             "w00000", "w01001", "w01018", "w21003", "w21011", "w21001", "a00000", "a34013",
             "a21026", "a21002", "a19001", "a01011", "a01012", "a01013", "a01014",
         ] {
-            assert!(lookup("pollutant", code).is_some(), "{code} missing from codes.tsv");
+            assert!(
+                lookup("pollutant", code).is_some(),
+                "{code} missing from codes.tsv"
+            );
             assert!(is_known_field_code(code.as_bytes()));
         }
         assert_eq!(pollutant_2017("011"), Some("w01018"));
         assert!(is_known_st("32") && is_known_st("31") && is_known_st("91"));
         assert!(!is_known_st("99"));
-        for cn in [1000, 1011, 1012, 1061, 1062, 2011, 2051, 2061, 2031, 9011, 9012, 9013, 9014] {
+        for cn in [
+            1000, 1011, 1012, 1061, 1062, 2011, 2051, 2061, 2031, 9011, 9012, 9013, 9014,
+        ] {
             assert!(is_known_cn(cn), "CN {cn} missing");
         }
         for f in ["N", "F", "M", "S", "D", "C", "T", "B"] {

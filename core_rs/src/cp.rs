@@ -46,7 +46,13 @@ pub struct CpFields<'a> {
 
 impl<'a> CpFields<'a> {
     pub fn new(buf: &'a [u8], cp: Span) -> Self {
-        CpFields { buf, pos: cp.start as usize, end: cp.end as usize, sep: 0, empty: 0 }
+        CpFields {
+            buf,
+            pos: cp.start as usize,
+            end: cp.end as usize,
+            sep: 0,
+            empty: 0,
+        }
     }
 }
 
@@ -119,7 +125,10 @@ impl Iterator for CpFields<'_> {
             let stop = match eq {
                 Some(e) => {
                     let v = &piece[e + 1..];
-                    e + 1 + v.iter().position(|&b| b == b';' || b == b',').unwrap_or(v.len())
+                    e + 1
+                        + v.iter()
+                            .position(|&b| b == b';' || b == b',')
+                            .unwrap_or(v.len())
                 }
                 None => j,
             };
@@ -138,7 +147,11 @@ impl Iterator for CpFields<'_> {
                 return Some(Err(Span::new(start, start + stop)));
             };
             let (eq, stop) = (start + eq, start + stop);
-            let (ks, ke) = if spaces { trim(buf, start, eq) } else { (start, eq) };
+            let (ks, ke) = if spaces {
+                trim(buf, start, eq)
+            } else {
+                (start, eq)
+            };
             let (vs, ve) = if stop > eq + 1 && (buf[eq + 1] == b' ' || buf[stop - 1] == b' ') {
                 trim(buf, eq + 1, stop)
             } else {
@@ -151,7 +164,11 @@ impl Iterator for CpFields<'_> {
             let key = Span::new(ks, ke);
             let value = Span::new(vs, ve);
             let k = &buf[ks..ke];
-            let dash = if spaces { k.iter().rposition(|&b| b == b'-') } else { dash };
+            let dash = if spaces {
+                k.iter().rposition(|&b| b == b'-')
+            } else {
+                dash
+            };
             let (code, suffix) = match dash {
                 Some(d) if d > 0 && d + 1 < k.len() => {
                     (Some(Span::new(ks, ks + d)), Some(Span::new(ks + d + 1, ke)))
@@ -206,8 +223,23 @@ pub enum ValueKind {
 
 /// The numeric suffixes, in the order of `decode_batch`'s columns.
 pub const NUMERIC_SUFFIXES: [&str; 17] = [
-    "Rtd", "Min", "Avg", "Max", "Cou", "ZsRtd", "ZsMin", "ZsAvg", "ZsMax", "RS", "RT", "Data",
-    "DayData", "NightData", "Ala", "UpValue", "LowValue",
+    "Rtd",
+    "Min",
+    "Avg",
+    "Max",
+    "Cou",
+    "ZsRtd",
+    "ZsMin",
+    "ZsAvg",
+    "ZsMax",
+    "RS",
+    "RT",
+    "Data",
+    "DayData",
+    "NightData",
+    "Ala",
+    "UpValue",
+    "LowValue",
 ];
 
 /// Ids of the suffixes the standard defines: 0..17 are the numeric columns in the order of
@@ -322,23 +354,30 @@ pub fn check_value<S: WarnSink>(
 ) -> Result<Option<f64>, FrameError> {
     let v = f.value.of(buf);
     let at = f.value.start as usize;
-    let bad = |why: &str| {
-        FrameError::at_field(ErrorKind::Value, &field_name(buf, f), v, at, why)
-    };
+    let bad = |why: &str| FrameError::at_field(ErrorKind::Value, &field_name(buf, f), v, at, why);
     // A deviation strict mode rejects and lenient mode reports.
     macro_rules! deviation {
         ($code:expr, $why:expr) => {{
             if opts.strict {
                 return Err(bad(&$why));
             }
-            sink.warn($code, || format!("{}={:?}: {}", field_name(buf, f), crate::error::shown(v), $why));
+            sink.warn($code, || {
+                format!(
+                    "{}={:?}: {}",
+                    field_name(buf, f),
+                    crate::error::shown(v),
+                    $why
+                )
+            });
         }};
     }
     if v.is_empty() && !matches!(kind, ValueKind::Text) {
         if opts.strict {
             return Err(bad("the value is empty"));
         }
-        sink.warn(WarnCode::EmptyValue, || format!("{} has an empty value", field_name(buf, f)));
+        sink.warn(WarnCode::EmptyValue, || {
+            format!("{} has an empty value", field_name(buf, f))
+        });
         return Ok(None);
     }
     match kind {
@@ -347,7 +386,10 @@ pub fn check_value<S: WarnSink>(
                 return Err(bad("not a decimal number"));
             };
             if form == NumberForm::Loose {
-                deviation!(WarnCode::NumberForm, "more digits than N14.6 allows, or exponent form");
+                deviation!(
+                    WarnCode::NumberForm,
+                    "more digits than N14.6 allows, or exponent form"
+                );
             }
             if let ValueKind::Ranged(lo, hi) = kind {
                 if !(lo..=hi).contains(&x) {
@@ -370,7 +412,10 @@ pub fn check_value<S: WarnSink>(
                 return Err(bad("not a whole number of minutes"));
             };
             if ![1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30].contains(&x) {
-                deviation!(WarnCode::OutOfRange, "not one of 1,2,3,4,5,6,10,12,15,20,30 minutes");
+                deviation!(
+                    WarnCode::OutOfRange,
+                    "not one of 1,2,3,4,5,6,10,12,15,20,30 minutes"
+                );
             }
         }
         ValueKind::QnRtn | ValueKind::ExeRtn => {
@@ -392,7 +437,10 @@ pub fn check_value<S: WarnSink>(
                 if v.len() > 4 || !v.iter().all(u8::is_ascii_alphanumeric) {
                     return Err(bad("a data flag is one of N, F, M, S, D, C, T, B"));
                 }
-                deviation!(WarnCode::UnknownDataFlag, "not a data flag of table 8 (N F M S D C T B)");
+                deviation!(
+                    WarnCode::UnknownDataFlag,
+                    "not a data flag of table 8 (N F M S D C T B)"
+                );
             }
         }
         ValueKind::EFlag => {
@@ -428,7 +476,11 @@ pub fn check_value<S: WarnSink>(
             }
         }
         ValueKind::Serial => {
-            if v.len() != 24 || !v.iter().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b)) {
+            if v.len() != 24
+                || !v
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
+            {
                 deviation!(WarnCode::MnForm, "a serial number is 24 of 0-9/A-F");
             }
         }
@@ -470,7 +522,12 @@ struct SeenKeys {
 
 impl SeenKeys {
     fn new() -> Self {
-        SeenKeys { filter: [0; 4], inline: [(0, Span::default()); 8], n: 0, spill: Vec::new() }
+        SeenKeys {
+            filter: [0; 4],
+            inline: [(0, Span::default()); 8],
+            n: 0,
+            spill: Vec::new(),
+        }
     }
 
     /// Record `key`; true if the same name was recorded before.
@@ -517,7 +574,11 @@ struct Groups {
 
 impl Groups {
     fn new() -> Self {
-        Groups { inline: [(0, Span::default(), 0); 32], n: 0, spill: Vec::new() }
+        Groups {
+            inline: [(0, Span::default(), 0); 32],
+            n: 0,
+            spill: Vec::new(),
+        }
     }
 
     fn get_mut(&mut self, i: usize) -> &mut (u64, Span, u32) {
@@ -547,6 +608,29 @@ impl Groups {
         self.n += 1;
         (self.n - 1, true)
     }
+}
+
+/// A deviation of one field: strict mode rejects it (a `cp` error naming the field and its
+/// value), lenient mode reports it and goes on.
+fn deviation<S: WarnSink>(
+    buf: &[u8],
+    f: &CpField,
+    opts: &Options,
+    sink: &mut S,
+    code: WarnCode,
+    why: &str,
+) -> Result<(), FrameError> {
+    if opts.strict {
+        return Err(FrameError::at_field(
+            ErrorKind::Cp,
+            &field_name(buf, f),
+            f.value.of(buf),
+            f.key.start as usize,
+            why,
+        ));
+    }
+    sink.warn(code, || format!("{}: {why}", field_name(buf, f)));
+    Ok(())
 }
 
 /// What a visitor of `check_cp` sees for each accepted field.
@@ -580,10 +664,15 @@ pub fn check_cp<S: WarnSink, V: FnMut(&Accepted<'_>)>(
                 "CP",
                 cp.of(buf),
                 cp.start as usize,
-                format!("the data area is {} bytes; the standard allows 950", cp.len()),
+                format!(
+                    "the data area is {} bytes; the standard allows 950",
+                    cp.len()
+                ),
             ));
         }
-        sink.warn(WarnCode::CpLength, || format!("the data area is {} bytes (over 950)", cp.len()));
+        sink.warn(WarnCode::CpLength, || {
+            format!("the data area is {} bytes (over 950)", cp.len())
+        });
     }
     let mut seen = SeenKeys::new();
     let mut groups = Groups::new();
@@ -616,18 +705,14 @@ pub fn check_cp<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             ));
         }
         if f.padded {
-            if opts.strict {
-                return Err(FrameError::at_field(
-                    ErrorKind::Cp,
-                    &field_name(buf, &f),
-                    f.value.of(buf),
-                    f.key.start as usize,
-                    "spaces around a field name or value",
-                ));
-            }
-            sink.warn(WarnCode::Whitespace, || {
-                format!("spaces around {}= or its value (trimmed)", field_name(buf, &f))
-            });
+            deviation(
+                buf,
+                &f,
+                opts,
+                sink,
+                WarnCode::Whitespace,
+                "spaces around the name or value (trimmed)",
+            )?;
         }
         let suffix = match f.suffix {
             Some(sx) if f.code.is_some() => suffix_id(sx.of(buf)),
@@ -648,7 +733,10 @@ pub fn check_cp<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             };
             if is_new && !codes::is_known_field_code(code) {
                 sink.warn(WarnCode::UnknownCode, || {
-                    format!("code {:?} is not in appendix B (kept)", String::from_utf8_lossy(code))
+                    format!(
+                        "code {:?} is not in appendix B (kept)",
+                        String::from_utf8_lossy(code)
+                    )
                 });
             }
             current = Some((key, code_span, g));
@@ -665,41 +753,36 @@ pub fn check_cp<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             repeated = seen.insert(buf, f.key);
         }
         if repeated {
-            if opts.strict {
-                return Err(FrameError::at_field(
-                    ErrorKind::Cp,
-                    &field_name(buf, &f),
-                    f.value.of(buf),
-                    f.key.start as usize,
-                    "the field appears twice in the data area",
-                ));
-            }
-            sink.warn(WarnCode::DuplicateField, || {
-                format!("{} appears twice; the last value is kept", field_name(buf, &f))
-            });
+            deviation(
+                buf,
+                &f,
+                opts,
+                sink,
+                WarnCode::DuplicateField,
+                "appears twice in the data area (the last value is kept)",
+            )?;
         }
         // ',' joins the fields of one pollutant; ';' separates groups
         if f.sep == b',' && !same_group && !warned_separator {
             warned_separator = true;
-            if opts.strict {
-                return Err(FrameError::at_field(
-                    ErrorKind::Cp,
-                    &field_name(buf, &f),
-                    f.value.of(buf),
-                    f.key.start as usize,
-                    "',' joins fields of one pollutant only; use ';' between groups",
-                ));
-            }
-            sink.warn(WarnCode::CpSeparator, || {
-                format!("',' before {} joins fields of different groups", field_name(buf, &f))
-            });
+            deviation(
+                buf,
+                &f,
+                opts,
+                sink,
+                WarnCode::CpSeparator,
+                "',' joins fields of one pollutant only; ';' separates groups",
+            )?;
         }
         let kind = if group.is_some() {
             match suffix_kind_of(suffix) {
                 Some(k) => k,
                 None => {
                     sink.warn(WarnCode::UnknownSuffix, || {
-                        format!("{} has a suffix the standard does not define (kept as text)", field_name(buf, &f))
+                        format!(
+                            "{} has a suffix the standard does not define (kept as text)",
+                            field_name(buf, &f)
+                        )
                     });
                     ValueKind::Text
                 }
@@ -707,18 +790,14 @@ pub fn check_cp<S: WarnSink, V: FnMut(&Accepted<'_>)>(
         } else {
             let kind = plain_kind(key);
             if kind == ValueKind::Text {
-                if opts.strict {
-                    return Err(FrameError::at_field(
-                        ErrorKind::Cp,
-                        &field_name(buf, &f),
-                        f.value.of(buf),
-                        f.key.start as usize,
-                        "not a field name of table 4 (names are case-sensitive)",
-                    ));
-                }
-                sink.warn(WarnCode::UnknownField, || {
-                    format!("{} is not a field of table 4 (kept as text)", field_name(buf, &f))
-                });
+                deviation(
+                    buf,
+                    &f,
+                    opts,
+                    sink,
+                    WarnCode::UnknownField,
+                    "not a field name of table 4 (names are case-sensitive; kept as text)",
+                )?;
             }
             if key == b"DataTime" && !f.value.is_empty() {
                 summary.data_time = Some(f.value);
@@ -726,7 +805,12 @@ pub fn check_cp<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             kind
         };
         let number = check_value(buf, &f, kind, opts, sink)?;
-        visit(&Accepted { field: &f, number, group, suffix });
+        visit(&Accepted {
+            field: &f,
+            number,
+            group,
+            suffix,
+        });
     }
     if let Some(dt) = summary.data_time {
         summary.data_time_secs = read_stamp(dt.of(buf)).ok().map(|s| s.wall_seconds());
@@ -742,7 +826,10 @@ pub fn check_cp<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             ));
         }
         sink.warn(WarnCode::CpEmptyField, || {
-            format!("{} empty field(s) between separators in the data area", iter.empty)
+            format!(
+                "{} empty field(s) between separators in the data area",
+                iter.empty
+            )
         });
     }
     Ok(summary)

@@ -99,7 +99,14 @@ pub(crate) fn shown(value: &[u8]) -> String {
 
 impl FrameError {
     pub fn new(kind: ErrorKind, offset: usize, message: impl Into<String>) -> Self {
-        FrameError { kind, field: None, value: None, offset, message: message.into(), qn_rtn: None }
+        FrameError {
+            kind,
+            field: None,
+            value: None,
+            offset,
+            message: message.into(),
+            qn_rtn: None,
+        }
     }
 
     /// An error about one named field, whose message names the field and shows the value.
@@ -134,7 +141,11 @@ impl FrameError {
 
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} error at byte {}: {}", self.kind, self.offset, self.message)
+        write!(
+            f,
+            "{} error at byte {}: {}",
+            self.kind, self.offset, self.message
+        )
     }
 }
 

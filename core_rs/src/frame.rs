@@ -18,7 +18,10 @@ pub struct Span {
 impl Span {
     #[inline]
     pub fn new(start: usize, end: usize) -> Self {
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
     #[inline]
     pub fn of<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
@@ -46,13 +49,19 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { strict: false, max_segment: MAX_SEGMENT }
+        Options {
+            strict: false,
+            max_segment: MAX_SEGMENT,
+        }
     }
 }
 
 impl Options {
     pub fn strict() -> Self {
-        Options { strict: true, ..Options::default() }
+        Options {
+            strict: true,
+            ..Options::default()
+        }
     }
     pub fn lenient() -> Self {
         Options::default()
@@ -63,7 +72,11 @@ impl Options {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Located {
     /// a whole frame: its data segment, the CRC it carries, and how many bytes it takes
-    Frame { segment: Span, crc: u16, consumed: usize },
+    Frame {
+        segment: Span,
+        crc: u16,
+        consumed: usize,
+    },
     /// more bytes are needed
     Incomplete,
     /// not a frame; skip `consumed` bytes and look for the next `##`
@@ -153,7 +166,10 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
                 "length",
                 len_digits,
                 2,
-                format!("data segment length {declared} exceeds {} bytes", opts.max_segment),
+                format!(
+                    "data segment length {declared} exceeds {} bytes",
+                    opts.max_segment
+                ),
             ),
             consumed: 2,
         };
@@ -224,7 +240,11 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
                     detail: format!("CRC digits {:?} are lower case", shown(crc_digits)),
                 });
             }
-            return Located::Frame { segment: Span::new(6, crc_at), crc, consumed };
+            return Located::Frame {
+                segment: Span::new(6, crc_at),
+                crc,
+                consumed,
+            };
         }
         if buf[tail_at] == b'\r' && buf.len() == tail_at + 1 && !at_end {
             return Located::Incomplete;
@@ -258,8 +278,19 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
                 buf.len() - 6
             ),
         )
-    } else if find_by_tail(buf, &Options { strict: false, ..*opts }).is_some() {
-        (ErrorKind::Length, format!("declared length {declared} does not match the data segment"))
+    } else if find_by_tail(
+        buf,
+        &Options {
+            strict: false,
+            ..*opts
+        },
+    )
+    .is_some()
+    {
+        (
+            ErrorKind::Length,
+            format!("declared length {declared} does not match the data segment"),
+        )
     } else {
         (
             ErrorKind::Tail,
@@ -278,13 +309,20 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
         kind,
         field: Some(field.into()),
         value: Some(value),
-        offset: if kind == ErrorKind::Length { 2 } else { tail_at },
+        offset: if kind == ErrorKind::Length {
+            2
+        } else {
+            tail_at
+        },
         message: msg,
         qn_rtn: None,
     };
     // In a stream, skip only the `##` so a real frame hiding behind is found; a whole frame
     // given to `parse` is consumed entirely.
-    Located::Error { error, consumed: if at_end { buf.len() } else { 2 } }
+    Located::Error {
+        error,
+        consumed: if at_end { buf.len() } else { 2 },
+    }
 }
 
 fn recovered(
@@ -312,7 +350,11 @@ fn recovered(
         });
     }
     let consumed = crc_at + 4 + if bare { 1 } else { 2 };
-    Some(Located::Frame { segment: Span::new(6, crc_at), crc, consumed })
+    Some(Located::Frame {
+        segment: Span::new(6, crc_at),
+        crc,
+        consumed,
+    })
 }
 
 /// Frame a data segment: `##`, length, segment, CRC, `\r\n`.

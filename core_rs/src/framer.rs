@@ -73,7 +73,10 @@ enum Next {
 /// `###0101` the frame starts at the second `#`). With `at_end`, nothing more will come.
 fn next_start(data: &[u8], at_end: bool) -> Next {
     let mut from = 0;
-    while let Some(off) = data.get(from..).and_then(|d| d.iter().position(|&b| b == b'#')) {
+    while let Some(off) = data
+        .get(from..)
+        .and_then(|d| d.iter().position(|&b| b == b'#'))
+    {
         let i = from + off;
         let run = data[i..].iter().take_while(|&&b| b == b'#').count();
         let end = i + run;
@@ -99,8 +102,20 @@ fn starts_frame(data: &[u8], at_end: bool) -> Option<bool> {
     match data {
         [b'#', b'#', b'#', ..] => Some(false),
         [b'#', b'#', _, ..] => Some(true),
-        [b'#', b'#'] => if at_end { Some(true) } else { None },
-        [b'#'] => if at_end { Some(false) } else { None },
+        [b'#', b'#'] => {
+            if at_end {
+                Some(true)
+            } else {
+                None
+            }
+        }
+        [b'#'] => {
+            if at_end {
+                Some(false)
+            } else {
+                None
+            }
+        }
         _ => Some(false),
     }
 }
@@ -120,24 +135,39 @@ struct TailScan {
 
 impl TailScan {
     fn new() -> Self {
-        TailScan { crc: 0xFFFF, done: 6, next: 10 }
+        TailScan {
+            crc: 0xFFFF,
+            done: 6,
+            next: 10,
+        }
     }
 
     /// The end (just past the `\n`) of the first such tail in `frame`, which must be the
     /// same bytes as before, possibly longer.
     fn advance(&mut self, frame: &[u8]) -> Option<usize> {
-        while let Some(off) = frame.get(self.next..).and_then(|d| d.iter().position(|&b| b == b'\n')) {
+        while let Some(off) = frame
+            .get(self.next..)
+            .and_then(|d| d.iter().position(|&b| b == b'\n'))
+        {
             let nl = self.next + off;
             self.next = nl + 1;
-            let crc_end = if frame.get(nl.wrapping_sub(1)) == Some(&b'\r') { nl - 1 } else { nl };
+            let crc_end = if frame.get(nl.wrapping_sub(1)) == Some(&b'\r') {
+                nl - 1
+            } else {
+                nl
+            };
             if crc_end < 10 {
                 continue;
             }
             let seg_end = crc_end - 4;
-            if let (Some(digits), Some(more)) = (frame.get(seg_end..crc_end), frame.get(self.done..seg_end)) {
+            if let (Some(digits), Some(more)) =
+                (frame.get(seg_end..crc_end), frame.get(self.done..seg_end))
+            {
                 self.crc = crc16_update(self.crc, more);
                 self.done = seg_end;
-                let carried = std::str::from_utf8(digits).ok().and_then(|s| u16::from_str_radix(s, 16).ok());
+                let carried = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|s| u16::from_str_radix(s, 16).ok());
                 if digits.iter().all(u8::is_ascii_hexdigit) && carried == Some(self.crc) {
                     return Some(nl + 1);
                 }
@@ -193,12 +223,14 @@ impl Framer {
         self.stats.bytes += chunk.len() as u64;
         if self.buf.is_empty() {
             let used = self.scan(chunk, false, out);
-            self.buf.extend_from_slice(chunk.get(used..).unwrap_or_default());
+            self.buf
+                .extend_from_slice(chunk.get(used..).unwrap_or_default());
         } else {
             let mut data = std::mem::take(&mut self.buf);
             data.extend_from_slice(chunk);
             if let Some(mut w) = self.waiting.take() {
-                let may_end = data.len() >= w.need || (!self.opts.strict && w.tails.advance(&data).is_some());
+                let may_end =
+                    data.len() >= w.need || (!self.opts.strict && w.tails.advance(&data).is_some());
                 if !may_end {
                     self.waiting = Some(w);
                     self.buf = data;
@@ -251,7 +283,11 @@ impl Framer {
                     },
                     None => return pos,
                     Some(false) => {
-                        self.skip = Some(Skip { error: None, head: Vec::new(), len: 0 });
+                        self.skip = Some(Skip {
+                            error: None,
+                            head: Vec::new(),
+                            len: 0,
+                        });
                     }
                 }
             }
@@ -292,7 +328,11 @@ impl Framer {
             self.locate_stream(data)
         };
         match located {
-            Located::Frame { segment, crc, consumed } => {
+            Located::Frame {
+                segment,
+                crc,
+                consumed,
+            } => {
                 let consumed = consumed.clamp(1, data.len());
                 let raw = &data[..consumed];
                 match parse_segment_at(raw, segment, &self.opts, &mut self.warnings) {
@@ -300,7 +340,12 @@ impl Framer {
                         self.stats.frames += 1;
                         out.push(Ok(Frame {
                             raw: raw.to_vec(),
-                            parsed: Parsed { segment, crc, header, cp },
+                            parsed: Parsed {
+                                segment,
+                                crc,
+                                header,
+                                cp,
+                            },
                             warnings: std::mem::take(&mut self.warnings),
                         }));
                     }
@@ -316,7 +361,11 @@ impl Framer {
             Located::Error { error, consumed } => {
                 // Where this frame ends is unknown: it runs to the next `##`.
                 let consumed = consumed.clamp(1, data.len());
-                self.skip = Some(Skip { error: Some(error), head: data[..consumed].to_vec(), len: 0 });
+                self.skip = Some(Skip {
+                    error: Some(error),
+                    head: data[..consumed].to_vec(),
+                    len: 0,
+                });
                 Some(consumed)
             }
             Located::Incomplete if data.len() >= self.limit() || at_end => {
@@ -328,11 +377,18 @@ impl Framer {
                     2,
                     format!("no frame within {} bytes after ##", data.len()),
                 );
-                self.skip = Some(Skip { error: Some(error), head: data[..2.min(data.len())].to_vec(), len: 0 });
+                self.skip = Some(Skip {
+                    error: Some(error),
+                    head: data[..2.min(data.len())].to_vec(),
+                    len: 0,
+                });
                 Some(2.min(data.len()))
             }
             Located::Incomplete => {
-                self.waiting = Some(Waiting { need: self.next_decision(data), tails: TailScan::new() });
+                self.waiting = Some(Waiting {
+                    need: self.next_decision(data),
+                    tails: TailScan::new(),
+                });
                 None
             }
         }
@@ -354,10 +410,14 @@ impl Framer {
             Located::Error { consumed, .. } if *consumed > 2 => *consumed,
             _ => return whole,
         };
-        let Some(upto) = data.get(..decided.saturating_sub(1)) else { return whole };
+        let Some(upto) = data.get(..decided.saturating_sub(1)) else {
+            return whole;
+        };
         if let Some(end) = earliest_recoverable_tail(upto) {
             let mut warnings = Vec::new();
-            if let found @ Located::Frame { .. } = locate(&data[..end], false, &self.opts, &mut warnings) {
+            if let found @ Located::Frame { .. } =
+                locate(&data[..end], false, &self.opts, &mut warnings)
+            {
                 self.warnings = warnings;
                 return found;
             }
@@ -434,7 +494,11 @@ impl Framer {
             if rest.is_empty() {
                 return;
             }
-            self.skip = Some(Skip { error: None, head: Vec::new(), len: 0 });
+            self.skip = Some(Skip {
+                error: None,
+                head: Vec::new(),
+                len: 0,
+            });
             bytes = rest;
         }
         if let Some(s) = self.skip.as_mut() {
@@ -456,12 +520,16 @@ impl Framer {
                 field: Some("header".into()),
                 value: Some(shown(&s.head)),
                 offset: 0,
-                message: format!("skipped {} bytes that are not a frame (a frame starts with ##)", s.len),
+                message: format!(
+                    "skipped {} bytes that are not a frame (a frame starts with ##)",
+                    s.len
+                ),
                 qn_rtn: None,
             },
             Some(mut e) => {
                 if s.len > 0 {
-                    e.message.push_str(&format!("; skipped {} more bytes to the next ##", s.len));
+                    e.message
+                        .push_str(&format!("; skipped {} more bytes to the next ##", s.len));
                 }
                 e
             }
@@ -551,7 +619,16 @@ mod tests {
         fr.feed(&bytes, &mut out);
         fr.finish(&mut out);
         let s = fr.stats();
-        assert_eq!(s, FramerStats { frames: 2, errors: 1, garbage_bytes: 4, resyncs: 1, bytes: bytes.len() as u64 });
+        assert_eq!(
+            s,
+            FramerStats {
+                frames: 2,
+                errors: 1,
+                garbage_bytes: 4,
+                resyncs: 1,
+                bytes: bytes.len() as u64
+            }
+        );
         assert_eq!(fr.buffered(), 0);
     }
 }

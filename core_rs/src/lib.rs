@@ -33,7 +33,10 @@ pub trait WarnSink {
 
 impl WarnSink for Vec<Warning> {
     fn warn(&mut self, code: WarnCode, detail: impl FnOnce() -> String) {
-        self.push(Warning { code, detail: detail() });
+        self.push(Warning {
+            code,
+            detail: detail(),
+        });
     }
 }
 

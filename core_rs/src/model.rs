@@ -28,13 +28,20 @@ impl Frame {
     pub fn parse(raw: &[u8], opts: &Options) -> Result<Frame, FrameError> {
         let mut warnings = Vec::new();
         let parsed = parse_frame(raw, opts, &mut warnings)?;
-        Ok(Frame { raw: raw.to_vec(), parsed, warnings })
+        Ok(Frame {
+            raw: raw.to_vec(),
+            parsed,
+            warnings,
+        })
     }
 
     /// Parse a bare data segment, framing it first (length and CRC computed here).
     pub fn parse_segment(segment: &[u8], opts: &Options) -> Result<Frame, FrameError> {
         let raw = crate::frame::wrap(segment);
-        let opts = Options { max_segment: opts.max_segment.max(segment.len()), ..*opts };
+        let opts = Options {
+            max_segment: opts.max_segment.max(segment.len()),
+            ..*opts
+        };
         Frame::parse(&raw, &opts).map_err(|e| e.shifted(0))
     }
 
@@ -138,7 +145,9 @@ impl Frame {
     pub fn pollutants(&self) -> Vec<(String, Vec<(String, Value)>)> {
         let mut out: Vec<(String, Vec<(String, Value)>)> = Vec::new();
         for f in CpFields::new(&self.raw, self.parsed.header.cp).filter_map(Result::ok) {
-            let (Some(c), Some(s)) = (f.code, f.suffix) else { continue };
+            let (Some(c), Some(s)) = (f.code, f.suffix) else {
+                continue;
+            };
             let code = self.text(c).into_owned();
             let suffix_b = s.of(&self.raw);
             let v = f.value.of(&self.raw);

@@ -175,7 +175,11 @@ impl Frame {
     }
     #[getter]
     fn warnings(&self) -> Vec<String> {
-        self.inner.warnings.iter().map(ToString::to_string).collect()
+        self.inner
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
     #[getter]
     fn raw<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
@@ -295,7 +299,9 @@ impl Framer {
     #[new]
     #[pyo3(signature = (*, strict = false))]
     fn new(strict: bool) -> Self {
-        Framer { inner: RsFramer::new(opts(strict)) }
+        Framer {
+            inner: RsFramer::new(opts(strict)),
+        }
     }
     fn feed<'py>(&mut self, py: Python<'py>, chunk: &[u8]) -> PyResult<Bound<'py, PyList>> {
         let mut out = Vec::new();
@@ -346,11 +352,20 @@ impl Reassembler {
     #[pyo3(signature = (*, timeout_s = 300.0, max_messages = 10_000, max_bytes = 16 * 1024 * 1024))]
     fn new(timeout_s: f64, max_messages: usize, max_bytes: usize) -> Self {
         Reassembler {
-            inner: RsReassembler::new((timeout_s.max(0.0) * 1000.0) as u64, max_messages, max_bytes),
+            inner: RsReassembler::new(
+                (timeout_s.max(0.0) * 1000.0) as u64,
+                max_messages,
+                max_bytes,
+            ),
         }
     }
     #[pyo3(signature = (frame, now = None))]
-    fn add(&mut self, py: Python<'_>, frame: &Bound<'_, Frame>, now: Option<f64>) -> PyResult<Option<Frame>> {
+    fn add(
+        &mut self,
+        py: Python<'_>,
+        frame: &Bound<'_, Frame>,
+        now: Option<f64>,
+    ) -> PyResult<Option<Frame>> {
         let f = frame.get().inner.clone();
         let raw = f.raw.clone();
         match self.inner.add(f, secs_to_ms(now)) {
@@ -387,7 +402,10 @@ fn columns_dict<'py>(py: Python<'py>, c: Columns) -> PyResult<Bound<'py, PyDict>
     d.set_item("mn", fixed_text(py, c.mn, batch::MN_WIDTH)?)?;
     d.set_item("st", fixed_text(py, c.st, batch::ST_WIDTH)?)?;
     d.set_item("cn", PyArray1::from_vec(py, c.cn))?;
-    d.set_item("data_time", PyArray1::from_vec(py, c.data_time).call_method1("view", ("datetime64[s]",))?)?;
+    d.set_item(
+        "data_time",
+        PyArray1::from_vec(py, c.data_time).call_method1("view", ("datetime64[s]",))?,
+    )?;
     d.set_item("code", fixed_text(py, c.code, batch::CODE_WIDTH)?)?;
     // row-major (rows x suffixes); hj212.decode_batch makes the per-suffix column views
     d.set_item("numeric", PyArray1::from_vec(py, c.numeric))?;
@@ -430,16 +448,27 @@ fn column_name(suffix: &str) -> String {
 
 #[pyfunction]
 #[pyo3(signature = (frames, *, strict = false))]
-fn decode_batch_raw<'py>(py: Python<'py>, frames: &Bound<'py, PyAny>, strict: bool) -> PyResult<Bound<'py, PyDict>> {
+fn decode_batch_raw<'py>(
+    py: Python<'py>,
+    frames: &Bound<'py, PyAny>,
+    strict: bool,
+) -> PyResult<Bound<'py, PyDict>> {
     let mut held: Vec<Bound<'py, PyBytes>> = Vec::new();
     if let Ok(list) = frames.cast::<PyList>() {
         held.reserve(list.len());
         for item in list.iter() {
-            held.push(item.cast_into::<PyBytes>().map_err(|_| PyTypeError::new_err("decode_batch takes a sequence of bytes"))?);
+            held.push(
+                item.cast_into::<PyBytes>()
+                    .map_err(|_| PyTypeError::new_err("decode_batch takes a sequence of bytes"))?,
+            );
         }
     } else {
         for item in frames.try_iter()? {
-            held.push(item?.cast_into::<PyBytes>().map_err(|_| PyTypeError::new_err("decode_batch takes a sequence of bytes"))?);
+            held.push(
+                item?
+                    .cast_into::<PyBytes>()
+                    .map_err(|_| PyTypeError::new_err("decode_batch takes a sequence of bytes"))?,
+            );
         }
     }
     let slices: Vec<&[u8]> = held.iter().map(|b| b.as_bytes()).collect();
@@ -454,7 +483,9 @@ fn decode_batch_raw<'py>(py: Python<'py>, frames: &Bound<'py, PyAny>, strict: bo
 type CpInput = (Vec<(String, String)>, Option<String>);
 
 fn pairs(obj: Option<&Bound<'_, PyAny>>) -> PyResult<CpInput> {
-    let Some(obj) = obj else { return Ok((Vec::new(), None)) };
+    let Some(obj) = obj else {
+        return Ok((Vec::new(), None));
+    };
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok((Vec::new(), Some(s.to_str()?.to_owned())));
     }
@@ -466,8 +497,13 @@ fn pairs(obj: Option<&Bound<'_, PyAny>>) -> PyResult<CpInput> {
     } else {
         for item in obj.try_iter()? {
             let item = item?;
-            let t = item.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("CP pairs are (name, value) tuples"))?;
-            out.push((t.get_item(0)?.extract::<String>()?, text_value(&t.get_item(1)?)?));
+            let t = item
+                .cast::<PyTuple>()
+                .map_err(|_| PyTypeError::new_err("CP pairs are (name, value) tuples"))?;
+            out.push((
+                t.get_item(0)?.extract::<String>()?,
+                text_value(&t.get_item(1)?)?,
+            ));
         }
     }
     Ok((out, None))
@@ -551,7 +587,10 @@ fn answer<'py>(
 }
 
 #[pyfunction]
-fn answer_error<'py>(py: Python<'py>, error: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+fn answer_error<'py>(
+    py: Python<'py>,
+    error: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
     let (e, raw) = error_from_object(error)?;
     let h = hint::scan(&raw);
     Ok(enc::answer_rejected(&e, &h).map(|b| PyBytes::new(py, &b)))
@@ -631,8 +670,14 @@ fn _hj212(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FrameError", py.get_type::<FrameError>())?;
-    m.add("ERROR_KINDS", PyTuple::new(py, ErrorKind::ALL.iter().map(|k| k.as_str()))?)?;
-    m.add("NUMERIC_SUFFIXES", PyTuple::new(py, NUMERIC_SUFFIXES.iter().map(|s| column_name(s)))?)?;
+    m.add(
+        "ERROR_KINDS",
+        PyTuple::new(py, ErrorKind::ALL.iter().map(|k| k.as_str()))?,
+    )?;
+    m.add(
+        "NUMERIC_SUFFIXES",
+        PyTuple::new(py, NUMERIC_SUFFIXES.iter().map(|s| column_name(s)))?,
+    )?;
     m.add_class::<Frame>()?;
     m.add_class::<Framer>()?;
     m.add_class::<Reassembler>()?;

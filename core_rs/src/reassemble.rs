@@ -69,7 +69,9 @@ struct Message {
 
 impl Message {
     fn into_expired(self) -> Expired {
-        let missing = (1..=self.pnum).filter(|n| !self.parts.contains_key(n)).collect();
+        let missing = (1..=self.pnum)
+            .filter(|n| !self.parts.contains_key(n))
+            .collect();
         Expired {
             mn: self.mn,
             qn: self.qn,
@@ -132,17 +134,28 @@ impl Reassembler {
             return Ok(Some(frame));
         }
         let (Some(pnum), Some(pno)) = (frame.pnum(), frame.pno()) else {
-            return Err(conflict("PNUM", b"", "Flag's D bit is set but PNUM/PNO are missing".into()));
+            return Err(conflict(
+                "PNUM",
+                b"",
+                "Flag's D bit is set but PNUM/PNO are missing".into(),
+            ));
         };
         if pno == 0 || pno > pnum {
-            return Err(conflict("PNO", pno.to_string().as_bytes(), format!("PNO must be 1..={pnum}")));
+            return Err(conflict(
+                "PNO",
+                pno.to_string().as_bytes(),
+                format!("PNO must be 1..={pnum}"),
+            ));
         }
         let most = self.max_bytes / MIN_PART_BYTES;
         if pnum as usize > most {
             return Err(conflict(
                 "PNUM",
                 pnum.to_string().as_bytes(),
-                format!("a message of {pnum} parts cannot be held within {} bytes", self.max_bytes),
+                format!(
+                    "a message of {pnum} parts cannot be held within {} bytes",
+                    self.max_bytes
+                ),
             ));
         }
         let digest = self.hasher.hash_one(frame.segment_bytes());
@@ -158,20 +171,30 @@ impl Reassembler {
         let id = match self.by_key.get(&key) {
             Some(&id) => {
                 let Some(m) = self.messages.get(&id) else {
-                    return Err(conflict("QN", key.1.as_bytes(), "internal index out of step".into()));
+                    return Err(conflict(
+                        "QN",
+                        key.1.as_bytes(),
+                        "internal index out of step".into(),
+                    ));
                 };
                 if m.pnum != pnum {
                     return Err(conflict(
                         "PNUM",
                         pnum.to_string().as_bytes(),
-                        format!("parts held for MN={} QN={} say PNUM={}", key.0, key.1, m.pnum),
+                        format!(
+                            "parts held for MN={} QN={} say PNUM={}",
+                            key.0, key.1, m.pnum
+                        ),
                     ));
                 }
                 if m.cn != cn {
                     return Err(conflict(
                         "CN",
                         frame.cn().as_bytes(),
-                        format!("parts held for MN={} QN={} have CN={:04}", key.0, key.1, m.cn),
+                        format!(
+                            "parts held for MN={} QN={} have CN={:04}",
+                            key.0, key.1, m.cn
+                        ),
                     ));
                 }
                 if let Some((held, _)) = m.parts.get(&pno) {
@@ -181,7 +204,10 @@ impl Reassembler {
                     return Err(conflict(
                         "PNO",
                         pno.to_string().as_bytes(),
-                        format!("part {pno} of MN={} QN={} arrived twice with different contents", key.0, key.1),
+                        format!(
+                            "part {pno} of MN={} QN={} arrived twice with different contents",
+                            key.0, key.1
+                        ),
                     ));
                 }
                 id
@@ -219,7 +245,11 @@ impl Reassembler {
 
         let size = frame.raw.len();
         let Some(m) = self.messages.get_mut(&id) else {
-            return Err(conflict("QN", key.1.as_bytes(), "internal index out of step".into()));
+            return Err(conflict(
+                "QN",
+                key.1.as_bytes(),
+                "internal index out of step".into(),
+            ));
         };
         m.parts.insert(pno, (digest, frame));
         m.bytes += size;
@@ -227,7 +257,9 @@ impl Reassembler {
         self.bytes += size;
 
         if m.parts.len() as u64 == u64::from(m.pnum) {
-            let Some(m) = self.remove(id) else { return Ok(None) };
+            let Some(m) = self.remove(id) else {
+                return Ok(None);
+            };
             for (d, _) in m.parts.values() {
                 self.remember(*d, now_ms);
             }
@@ -299,7 +331,9 @@ impl Reassembler {
 
     fn enforce_bounds(&mut self) {
         while self.messages.len() > self.max_messages || self.bytes > self.max_bytes {
-            let Some(&id) = self.messages.keys().next() else { break };
+            let Some(&id) = self.messages.keys().next() else {
+                break;
+            };
             if let Some(m) = self.remove(id) {
                 self.evicted.push(m.into_expired());
             }
@@ -333,7 +367,10 @@ fn leading_data_time(data: &[u8]) -> Option<&[u8]> {
     if !data.starts_with(b"DataTime=") {
         return None;
     }
-    let end = data.iter().position(|&b| b == b';' || b == b',').unwrap_or(data.len());
+    let end = data
+        .iter()
+        .position(|&b| b == b';' || b == b',')
+        .unwrap_or(data.len());
     data.get(..end)
 }
 
@@ -353,10 +390,18 @@ fn join(m: &Message) -> Result<Frame, FrameError> {
     let mut seg = Vec::with_capacity(m.bytes);
     let pieces: Vec<&[u8]> = head.split(|&b| b == b';').collect();
     let Some((cp_key, fields)) = pieces.split_last() else {
-        return Err(conflict("CP", b"", "the first part has no data area".into()));
+        return Err(conflict(
+            "CP",
+            b"",
+            "the first part has no data area".into(),
+        ));
     };
     for piece in fields {
-        let name = piece.split(|&b| b == b'=').next().unwrap_or_default().trim_ascii();
+        let name = piece
+            .split(|&b| b == b'=')
+            .next()
+            .unwrap_or_default()
+            .trim_ascii();
         match name {
             b"PNUM" | b"PNO" => continue,
             b"Flag" => {
@@ -394,7 +439,10 @@ fn join(m: &Message) -> Result<Frame, FrameError> {
     }
     seg.extend_from_slice(b"&&");
 
-    let opts = Options { strict: false, max_segment: seg.len().max(MAX_SEGMENT) };
+    let opts = Options {
+        strict: false,
+        max_segment: seg.len().max(MAX_SEGMENT),
+    };
     let mut joined = Frame::parse_segment(&seg, &opts)?;
     let mut warnings = Vec::new();
     for w in m.parts.values().flat_map(|(_, f)| f.warnings.iter()) {

@@ -70,7 +70,9 @@ pub fn flag_for(edition: u16, needs_ack: bool, split: bool) -> u16 {
     (v << 2) | if needs_ack { FLAG_A } else { 0 } | if split { FLAG_D } else { 0 }
 }
 
-const ORDER: [&[u8]; 9] = [b"QN", b"ST", b"CN", b"PW", b"MN", b"Flag", b"PNUM", b"PNO", b"RF"];
+const ORDER: [&[u8]; 9] = [
+    b"QN", b"ST", b"CN", b"PW", b"MN", b"Flag", b"PNUM", b"PNO", b"RF",
+];
 
 fn field_err(name: &str, v: &[u8], at: usize, why: &str, qn_rtn: u16) -> FrameError {
     FrameError::at_field(ErrorKind::Field, name, v, at, why).with_qn_rtn(qn_rtn)
@@ -96,11 +98,18 @@ fn first_unprintable(s: &[u8]) -> Option<usize> {
         let low = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
         let high = (x.wrapping_add(ONES) | x) & HIGH;
         if low | high != 0 {
-            return c.iter().position(|&b| !(0x20..0x7F).contains(&b)).map(|i| base + i);
+            return c
+                .iter()
+                .position(|&b| !(0x20..0x7F).contains(&b))
+                .map(|i| base + i);
         }
         base += 8;
     }
-    chunks.remainder().iter().position(|&b| !(0x20..0x7F).contains(&b)).map(|i| base + i)
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| !(0x20..0x7F).contains(&b))
+        .map(|i| base + i)
 }
 
 /// Parse and validate the header and data area of the segment at `seg` in `buf`.
@@ -207,15 +216,18 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             cp = Some(Span::new(base + pos + eq + 1, base + s.len()));
             break;
         }
-        let vlen = rest[eq + 1..].iter().position(|&b| b == b';').ok_or_else(|| {
-            FrameError::at_field(
-                ErrorKind::Field,
-                "CP",
-                b"",
-                base + s.len(),
-                "the data segment has no CP=&&...&& data area",
-            )
-        })?;
+        let vlen = rest[eq + 1..]
+            .iter()
+            .position(|&b| b == b';')
+            .ok_or_else(|| {
+                FrameError::at_field(
+                    ErrorKind::Field,
+                    "CP",
+                    b"",
+                    base + s.len(),
+                    "the data segment has no CP=&&...&& data area",
+                )
+            })?;
         let vstart = base + pos + eq + 1;
         let vspan = Span::new(vstart, vstart + vlen);
         let v = vspan.of(buf);
@@ -231,7 +243,10 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
                 ));
             }
             sink.warn(WarnCode::UnknownHeaderField, || {
-                format!("{name}={:?} is not a header field of the standard (ignored)", shown(v))
+                format!(
+                    "{name}={:?} is not a header field of the standard (ignored)",
+                    shown(v)
+                )
             });
             pos += eq + 1 + vlen + 1;
             continue;
@@ -243,9 +258,17 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
         seen |= 1 << rank;
         if rank < last_rank {
             if opts.strict {
-                return Err(field_err(name, v, vstart, "out of the standard's order QN ST CN PW MN Flag PNUM PNO CP", 100));
+                return Err(field_err(
+                    name,
+                    v,
+                    vstart,
+                    "out of the standard's order QN ST CN PW MN Flag PNUM PNO CP",
+                    100,
+                ));
             }
-            sink.warn(WarnCode::HeaderOrder, || format!("{name} is out of the standard's order"));
+            sink.warn(WarnCode::HeaderOrder, || {
+                format!("{name} is out of the standard's order")
+            });
         }
         last_rank = last_rank.max(rank);
         match rank {
@@ -272,7 +295,13 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             6 | 7 => {
                 let n = read_uint(v).filter(|&n| n > 0);
                 let Some(n) = n else {
-                    return Err(field_err(name, v, vstart, "a packet count or number is 1 or more", 100));
+                    return Err(field_err(
+                        name,
+                        v,
+                        vstart,
+                        "a packet count or number is 1 or more",
+                        100,
+                    ));
                 };
                 if rank == 6 {
                     h.pnum = Some(n);
@@ -304,10 +333,19 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
         None => {
             let f = h.flag.unwrap_or(0);
             if opts.strict {
-                return Err(field_err("Flag", f.to_string().as_bytes(), base, "edition bits are not 0 (2005), 1 (2017) or 2 (2025)", 6));
+                return Err(field_err(
+                    "Flag",
+                    f.to_string().as_bytes(),
+                    base,
+                    "edition bits are not 0 (2005), 1 (2017) or 2 (2025)",
+                    6,
+                ));
             }
             sink.warn(WarnCode::UnknownEdition, || {
-                format!("Flag={f}: edition bits {} are unknown (read as 2025)", f >> 2)
+                format!(
+                    "Flag={f}: edition bits {} are unknown (read as 2025)",
+                    f >> 2
+                )
             });
             2025
         }
@@ -318,38 +356,84 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
         let ok = v.len() == 17 && read_stamp(v).is_ok();
         if !ok {
             if opts.strict {
-                return Err(field_err("QN", v, q.start as usize, "QN is a real time YYYYMMDDhhmmsszzz (17 digits)", 7));
+                return Err(field_err(
+                    "QN",
+                    v,
+                    q.start as usize,
+                    "QN is a real time YYYYMMDDhhmmsszzz (17 digits)",
+                    7,
+                ));
             }
             if v.is_empty() || v.len() > 32 || !v.iter().all(u8::is_ascii_alphanumeric) {
-                return Err(field_err("QN", v, q.start as usize, "QN is digits (YYYYMMDDhhmmsszzz)", 7));
+                return Err(field_err(
+                    "QN",
+                    v,
+                    q.start as usize,
+                    "QN is digits (YYYYMMDDhhmmsszzz)",
+                    7,
+                ));
             }
-            sink.warn(WarnCode::QnForm, || format!("QN={:?} is not a real time of 17 digits", shown(v)));
+            sink.warn(WarnCode::QnForm, || {
+                format!("QN={:?} is not a real time of 17 digits", shown(v))
+            });
         }
     } else if opts.strict && h.edition >= 2017 && !is_upload_cn(h.cn_num) {
-        return Err(field_err("QN", b"", base, "QN is required on requests and answers", 7));
+        return Err(field_err(
+            "QN",
+            b"",
+            base,
+            "QN is required on requests and answers",
+            7,
+        ));
     }
 
     match h.st {
         None => return Err(field_err("ST", b"", base, "ST is missing", 5)),
         Some(st) => {
             let v = st.of(buf);
-            if v.len() != 2 || !v.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
-                return Err(field_err("ST", v, st.start as usize, "ST is 2 characters 0-9/A-Z (table 5)", 5));
+            if v.len() != 2
+                || !v
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+            {
+                return Err(field_err(
+                    "ST",
+                    v,
+                    st.start as usize,
+                    "ST is 2 characters 0-9/A-Z (table 5)",
+                    5,
+                ));
             }
             if !codes::is_known_st(std::str::from_utf8(v).unwrap_or("")) {
                 if opts.strict {
-                    return Err(field_err("ST", v, st.start as usize, "not a system code of table 5", 5));
+                    return Err(field_err(
+                        "ST",
+                        v,
+                        st.start as usize,
+                        "not a system code of table 5",
+                        5,
+                    ));
                 }
-                sink.warn(WarnCode::UnknownSt, || format!("ST={:?} is not in table 5", shown(v)));
+                sink.warn(WarnCode::UnknownSt, || {
+                    format!("ST={:?} is not in table 5", shown(v))
+                });
             }
         }
     }
 
     if !codes::is_known_cn(h.cn_num) {
         if opts.strict {
-            return Err(field_err("CN", h.cn.of(buf), h.cn.start as usize, "not a command code of table 9", 8));
+            return Err(field_err(
+                "CN",
+                h.cn.of(buf),
+                h.cn.start as usize,
+                "not a command code of table 9",
+                8,
+            ));
         }
-        sink.warn(WarnCode::UnknownCn, || format!("CN={:04} is not in table 9", h.cn_num));
+        sink.warn(WarnCode::UnknownCn, || {
+            format!("CN={:04} is not in table 9", h.cn_num)
+        });
     }
 
     match h.pw {
@@ -358,10 +442,22 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             let v = pw.of(buf);
             let standard = v.len() == 6 && v.iter().all(u8::is_ascii_alphanumeric);
             if !standard {
-                if opts.strict || v.is_empty() || v.len() > 32 || !v.iter().all(u8::is_ascii_graphic) {
-                    return Err(field_err("PW", v, pw.start as usize, "PW is 6 characters 0-9/a-z/A-Z", 3));
+                if opts.strict
+                    || v.is_empty()
+                    || v.len() > 32
+                    || !v.iter().all(u8::is_ascii_graphic)
+                {
+                    return Err(field_err(
+                        "PW",
+                        v,
+                        pw.start as usize,
+                        "PW is 6 characters 0-9/a-z/A-Z",
+                        3,
+                    ));
                 }
-                sink.warn(WarnCode::PwLength, || format!("PW is {} characters, not 6", v.len()));
+                sink.warn(WarnCode::PwLength, || {
+                    format!("PW is {} characters, not 6", v.len())
+                });
             }
         }
     }
@@ -373,19 +469,37 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             let epc = v.len() == 24 && v.iter().all(is_upper_hex);
             let loose = !v.is_empty()
                 && v.len() <= 32
-                && v.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+                && v.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
             if h.edition >= 2017 && !epc {
                 if opts.strict || !loose {
-                    return Err(field_err("MN", v, mn.start as usize, "MN is 24 characters 0-9/A-F (EPC-96)", 4));
+                    return Err(field_err(
+                        "MN",
+                        v,
+                        mn.start as usize,
+                        "MN is 24 characters 0-9/A-F (EPC-96)",
+                        4,
+                    ));
                 }
-                sink.warn(WarnCode::MnForm, || format!("MN={:?} is not 24 characters 0-9/A-F", shown(v)));
+                sink.warn(WarnCode::MnForm, || {
+                    format!("MN={:?} is not 24 characters 0-9/A-F", shown(v))
+                });
             } else if h.edition == 2005 {
-                let ok2005 = !v.is_empty() && v.len() <= 24 && v.iter().all(u8::is_ascii_alphanumeric);
+                let ok2005 =
+                    !v.is_empty() && v.len() <= 24 && v.iter().all(u8::is_ascii_alphanumeric);
                 if !ok2005 && (opts.strict || !loose) {
-                    return Err(field_err("MN", v, mn.start as usize, "MN is letters and digits, at most 24", 4));
+                    return Err(field_err(
+                        "MN",
+                        v,
+                        mn.start as usize,
+                        "MN is letters and digits, at most 24",
+                        4,
+                    ));
                 }
                 if !ok2005 {
-                    sink.warn(WarnCode::MnForm, || format!("MN={:?} is not letters and digits", shown(v)));
+                    sink.warn(WarnCode::MnForm, || {
+                        format!("MN={:?} is not letters and digits", shown(v))
+                    });
                 }
             }
         }
@@ -395,26 +509,54 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
         match (h.pnum, h.pno) {
             (Some(n), Some(no)) if no <= n => {}
             (Some(n), Some(no)) => {
-                return Err(field_err("PNO", no.to_string().as_bytes(), base, &format!("PNO is larger than PNUM={n}"), 100));
+                return Err(field_err(
+                    "PNO",
+                    no.to_string().as_bytes(),
+                    base,
+                    &format!("PNO is larger than PNUM={n}"),
+                    100,
+                ));
             }
             _ => {
-                return Err(field_err("PNUM", b"", base, "Flag's D bit is set but PNUM/PNO are missing", 6));
+                return Err(field_err(
+                    "PNUM",
+                    b"",
+                    base,
+                    "Flag's D bit is set but PNUM/PNO are missing",
+                    6,
+                ));
             }
         }
     } else if h.pnum.is_some() || h.pno.is_some() {
         if opts.strict {
-            return Err(field_err("PNUM", b"", base, "PNUM/PNO given but Flag's D bit is not set", 6));
+            return Err(field_err(
+                "PNUM",
+                b"",
+                base,
+                "PNUM/PNO given but Flag's D bit is not set",
+                6,
+            ));
         }
-        sink.warn(WarnCode::UnknownHeaderField, || "PNUM/PNO without Flag's D bit (ignored)".into());
+        sink.warn(WarnCode::UnknownHeaderField, || {
+            "PNUM/PNO without Flag's D bit (ignored)".into()
+        });
     }
 
     if let Some(rf) = h.rf {
         let v = rf.of(buf);
         if h.edition < 2025 {
             if opts.strict {
-                return Err(field_err("RF", v, rf.start as usize, "RF exists only in the 2025 edition", 6));
+                return Err(field_err(
+                    "RF",
+                    v,
+                    rf.start as usize,
+                    "RF exists only in the 2025 edition",
+                    6,
+                ));
             }
-            sink.warn(WarnCode::UnknownHeaderField, || format!("RF={:?} on a {} frame", shown(v), h.edition));
+            sink.warn(WarnCode::UnknownHeaderField, || {
+                format!("RF={:?} on a {} frame", shown(v), h.edition)
+            });
         }
         if read_uint(v).is_none() {
             return Err(field_err("RF", v, rf.start as usize, "RF is a number", 100));
@@ -444,7 +586,9 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
                 "the data area must end with &&",
             ));
         }
-        sink.warn(WarnCode::CpTail, || "the data area does not end with &&".into());
+        sink.warn(WarnCode::CpTail, || {
+            "the data area does not end with &&".into()
+        });
         cp_value.end as usize
     };
     h.cp = Span::new(cp_value.start as usize + 2, inner_end);
@@ -454,11 +598,30 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
 
 /// Commands a data logger sends on its own (uploads and notifications): QN may be absent.
 pub fn is_upload_cn(cn: u16) -> bool {
-    matches!(cn, 2011 | 2021 | 2031 | 2041 | 2051 | 2061 | 2081 | 1013 | 3020 | 9015 | 2013 | 2052 | 2062 | 2111)
+    matches!(
+        cn,
+        2011 | 2021
+            | 2031
+            | 2041
+            | 2051
+            | 2061
+            | 2081
+            | 1013
+            | 3020
+            | 9015
+            | 2013
+            | 2052
+            | 2062
+            | 2111
+    )
 }
 
 /// Parse one whole frame (`##` to `\r\n`).
-pub fn parse_frame<S: WarnSink>(buf: &[u8], opts: &Options, sink: &mut S) -> Result<Parsed, FrameError> {
+pub fn parse_frame<S: WarnSink>(
+    buf: &[u8],
+    opts: &Options,
+    sink: &mut S,
+) -> Result<Parsed, FrameError> {
     parse_frame_with(buf, opts, sink, &mut |_| {})
 }
 
@@ -480,10 +643,18 @@ pub fn parse_frame_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     }
     let mut early = Vec::new();
     let (segment, crc, consumed) = match locate(buf, true, opts, &mut early) {
-        Located::Frame { segment, crc, consumed } => (segment, crc, consumed),
+        Located::Frame {
+            segment,
+            crc,
+            consumed,
+        } => (segment, crc, consumed),
         Located::Error { error, .. } => return Err(error),
         Located::Incomplete => {
-            return Err(FrameError::new(ErrorKind::Length, 2, "the frame is incomplete"));
+            return Err(FrameError::new(
+                ErrorKind::Length,
+                2,
+                "the frame is incomplete",
+            ));
         }
     };
     for w in early {
@@ -499,7 +670,12 @@ pub fn parse_frame_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
         ));
     }
     let (header, cp) = parse_segment_with(buf, segment, opts, sink, visit)?;
-    Ok(Parsed { segment, crc, header, cp })
+    Ok(Parsed {
+        segment,
+        crc,
+        header,
+        cp,
+    })
 }
 
 #[cfg(test)]

@@ -72,7 +72,11 @@ pub fn read_stamp(s: &[u8]) -> Result<Stamp, DateFault> {
     let hour = digits(&s[8..10]).ok_or(DateFault::Form)?;
     let minute = digits(&s[10..12]).ok_or(DateFault::Form)?;
     let second = digits(&s[12..14]).ok_or(DateFault::Form)?;
-    let millis = if s.len() == 17 { digits(&s[14..17]).ok_or(DateFault::Form)? } else { 0 };
+    let millis = if s.len() == 17 {
+        digits(&s[14..17]).ok_or(DateFault::Form)?
+    } else {
+        0
+    };
     if !(1..=12).contains(&month) {
         return Err(DateFault::Month);
     }
@@ -103,7 +107,11 @@ impl Stamp {
     /// Seconds since 1970-01-01 00:00:00 of this wall-clock time read as if it were UTC.
     /// The standard's clock is local (Asia/Shanghai); callers attach the zone.
     pub fn wall_seconds(&self) -> i64 {
-        let days = days_from_civil(i64::from(self.year), u32::from(self.month), u32::from(self.day));
+        let days = days_from_civil(
+            i64::from(self.year),
+            u32::from(self.month),
+            u32::from(self.day),
+        );
         days * 86_400
             + i64::from(self.hour) * 3600
             + i64::from(self.minute) * 60
@@ -142,7 +150,12 @@ pub fn format_wall_seconds(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// How a number's text strays from N14.6.
@@ -206,15 +219,28 @@ pub fn read_number(s: &[u8]) -> Option<(f64, NumberForm)> {
             return None;
         }
         let v: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
-        return if v.is_finite() { Some((v, NumberForm::Loose)) } else { None };
+        return if v.is_finite() {
+            Some((v, NumberForm::Loose))
+        } else {
+            None
+        };
     }
     if digits <= 14 && frac_digits <= 6 {
         // at most 14 digits: below 2^53, and 10^frac is exact, so one division rounds right
         let v = mant as f64 / POW10[frac_digits];
         return Some((if neg { -v } else { v }, NumberForm::Standard));
     }
-    let significant = digits - body.iter().take_while(|&&b| b == b'0' || b == b'.').filter(|&&b| b == b'0').count();
-    let form = if significant <= 14 && frac_digits <= 6 { NumberForm::Standard } else { NumberForm::Loose };
+    let significant = digits
+        - body
+            .iter()
+            .take_while(|&&b| b == b'0' || b == b'.')
+            .filter(|&&b| b == b'0')
+            .count();
+    let form = if significant <= 14 && frac_digits <= 6 {
+        NumberForm::Standard
+    } else {
+        NumberForm::Loose
+    };
     let v: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
     v.is_finite().then_some((v, form))
 }
@@ -259,7 +285,10 @@ mod tests {
         assert_eq!(read_number(b"7"), Some((7.0, NumberForm::Standard)));
         assert_eq!(read_number(b".5"), Some((0.5, NumberForm::Standard)));
         assert_eq!(read_number(b"5."), Some((5.0, NumberForm::Standard)));
-        assert_eq!(read_number(b"1.1234567"), Some((1.1234567, NumberForm::Loose)));
+        assert_eq!(
+            read_number(b"1.1234567"),
+            Some((1.1234567, NumberForm::Loose))
+        );
         assert_eq!(read_number(b"1e3"), Some((1000.0, NumberForm::Loose)));
         assert_eq!(read_number(b""), None);
         assert_eq!(read_number(b"-"), None);

@@ -16,12 +16,26 @@ fn rows() -> Vec<Row> {
     let text = include_str!("../../tests/data/appendix_c.tsv");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    assert_eq!(header, ["id", "section", "direction", "description", "segment", "note"]);
+    assert_eq!(
+        header,
+        [
+            "id",
+            "section",
+            "direction",
+            "description",
+            "segment",
+            "note"
+        ]
+    );
     lines
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let c: Vec<&str> = l.split('\t').collect();
-            Row { id: c[0].into(), segment: c[4].into(), note: c.get(5).unwrap_or(&"").to_string() }
+            Row {
+                id: c[0].into(),
+                segment: c[4].into(),
+                note: c.get(5).unwrap_or(&"").to_string(),
+            }
         })
         .collect()
 }
@@ -29,14 +43,23 @@ fn rows() -> Vec<Row> {
 #[test]
 fn clean_examples_parse_in_strict_mode() {
     let rows = rows();
-    assert!(rows.len() >= 150, "appendix C has 155 example segments, found {}", rows.len());
+    assert!(
+        rows.len() >= 150,
+        "appendix C has 155 example segments, found {}",
+        rows.len()
+    );
     let mut failures = Vec::new();
     for r in rows.iter().filter(|r| r.note.is_empty()) {
         if let Err(e) = Frame::parse_segment(r.segment.as_bytes(), &Options::strict()) {
             failures.push(format!("{}: {e}\n    {}", r.id, r.segment));
         }
     }
-    assert!(failures.is_empty(), "{} clean examples failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} clean examples failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Notes that describe something other than a wire-level deviation (a typo in the prose, a
@@ -46,7 +69,10 @@ const WELL_FORMED_DESPITE_NOTE: [&str; 4] = ["c001", "c114", "c124", "c125"];
 
 #[test]
 fn well_formed_noted_examples_parse_in_strict_mode() {
-    for r in rows().iter().filter(|r| WELL_FORMED_DESPITE_NOTE.contains(&r.id.as_str())) {
+    for r in rows()
+        .iter()
+        .filter(|r| WELL_FORMED_DESPITE_NOTE.contains(&r.id.as_str()))
+    {
         Frame::parse_segment(r.segment.as_bytes(), &Options::strict())
             .unwrap_or_else(|e| panic!("{}: {e}", r.id));
     }
@@ -64,7 +90,11 @@ fn noted_examples_are_rejected_by_strict_mode() {
             accepted.push(format!("{}: {}\n    note: {}", r.id, r.segment, r.note));
         }
     }
-    assert!(accepted.is_empty(), "strict mode accepted noted deviations:\n{}", accepted.join("\n"));
+    assert!(
+        accepted.is_empty(),
+        "strict mode accepted noted deviations:\n{}",
+        accepted.join("\n")
+    );
 }
 
 /// Rejected even by lenient mode: the standard's `…` placeholders (not data), and header
@@ -83,7 +113,10 @@ fn lenient_mode_accepts_noted_examples_with_warnings() {
         let well_formed = WELL_FORMED_DESPITE_NOTE.contains(&r.id.as_str());
         match (result, lenient_rejects(r)) {
             (Ok(f), false) if well_formed || !f.warnings.is_empty() => {}
-            (Ok(f), false) => wrong.push(format!("{}: accepted without a warning {:?}", r.id, f.warnings)),
+            (Ok(f), false) => wrong.push(format!(
+                "{}: accepted without a warning {:?}",
+                r.id, f.warnings
+            )),
             (Ok(_), true) => wrong.push(format!("{}: accepted, expected a rejection", r.id)),
             (Err(e), false) => wrong.push(format!("{}: {e}", r.id)),
             (Err(_), true) => {}

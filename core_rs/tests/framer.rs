@@ -254,7 +254,10 @@ fn byte_by_byte_single_frame() {
         }
     }
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].as_ref().unwrap(), &Frame::parse(&f, &Options::default()).unwrap());
+    assert_eq!(
+        out[0].as_ref().unwrap(),
+        &Frame::parse(&f, &Options::default()).unwrap()
+    );
     assert_eq!(fr.buffered(), 0);
 }
 
@@ -268,7 +271,16 @@ fn ten_frames_in_one_chunk() {
     assert_eq!(out.len(), 10);
     assert!(out.iter().all(|r| r.as_ref().is_ok_and(|x| x.raw == f)));
     assert_eq!(fr.buffered(), 0);
-    assert_eq!(fr.stats(), FramerStats { frames: 10, errors: 0, garbage_bytes: 0, resyncs: 0, bytes: bytes.len() as u64 });
+    assert_eq!(
+        fr.stats(),
+        FramerStats {
+            frames: 10,
+            errors: 0,
+            garbage_bytes: 0,
+            resyncs: 0,
+            bytes: bytes.len() as u64
+        }
+    );
 }
 
 #[test]
@@ -297,7 +309,11 @@ fn garbage_flood_keeps_memory_bounded() {
     while fed < 10 * 1024 * 1024 {
         fr.feed(&junk, &mut out);
         fed += CHUNK;
-        assert!(fr.buffered() <= MAX_FRAME + CHUNK, "holding {}", fr.buffered());
+        assert!(
+            fr.buffered() <= MAX_FRAME + CHUNK,
+            "holding {}",
+            fr.buffered()
+        );
         assert!(out.is_empty(), "one rejection per run, at its end");
     }
     // the run ends where a frame starts
@@ -306,7 +322,11 @@ fn garbage_flood_keeps_memory_bounded() {
     let Err(r) = &out[0] else { panic!() };
     assert_eq!(r.error.kind, ErrorKind::Header);
     assert_eq!(r.raw.len(), MAX_FRAME);
-    assert!(r.error.message.contains(&fed.to_string()), "{}", r.error.message);
+    assert!(
+        r.error.message.contains(&fed.to_string()),
+        "{}",
+        r.error.message
+    );
     assert!(out[1].is_ok());
     assert_eq!(fr.stats().garbage_bytes, fed as u64);
     assert_eq!(fr.stats().resyncs, 1);
@@ -325,7 +345,11 @@ fn never_ending_frame_is_cut_at_the_largest_frame() {
         }
         // reported once a largest frame's worth is in, not held until the stream ends
         let r = only_rejection(&out);
-        assert!(matches!(r.error.kind, ErrorKind::Length | ErrorKind::Tail), "{:?}", r.error);
+        assert!(
+            matches!(r.error.kind, ErrorKind::Length | ErrorKind::Tail),
+            "{:?}",
+            r.error
+        );
         assert!(r.raw.starts_with(b"##0100QN="));
         assert_eq!(r.raw.len(), MAX_FRAME);
         // the rest is one garbage run, and the next frame is found
@@ -349,8 +373,13 @@ fn over_declared_length_recovers_the_frames_behind() {
     let out = whole(&bytes, Options::lenient());
     assert_eq!(out.len(), 21, "{out:?}");
     let first = out[0].as_ref().unwrap();
-    assert!(first.warnings.iter().any(|w| w.code == WarnCode::LengthMismatch));
-    assert!(out[1..].iter().all(|r| r.as_ref().is_ok_and(|f| f.raw == good && f.warnings.is_empty())));
+    assert!(first
+        .warnings
+        .iter()
+        .any(|w| w.code == WarnCode::LengthMismatch));
+    assert!(out[1..].iter().all(|r| r
+        .as_ref()
+        .is_ok_and(|f| f.raw == good && f.warnings.is_empty())));
 
     // strict mode rejects the over-declared frame and still finds the ones behind it
     let out = whole(&bytes, Options::strict());
@@ -470,7 +499,11 @@ fn kind_tail_for_bare_lf_in_strict_mode_and_missing_tail() {
 #[test]
 fn finish_on_a_half_frame_rejects_its_bytes() {
     let good = seg_frame();
-    for (cut, kind) in [(4, ErrorKind::Length), (60, ErrorKind::Length), (good.len() - 1, ErrorKind::Tail)] {
+    for (cut, kind) in [
+        (4, ErrorKind::Length),
+        (60, ErrorKind::Length),
+        (good.len() - 1, ErrorKind::Tail),
+    ] {
         let mut fr = Framer::new(Options::default());
         let mut out = Vec::new();
         fr.feed(&good[..cut], &mut out);
@@ -513,7 +546,10 @@ fn framed_invalid(segment: &str) -> Rejected {
 fn validation_kinds_pass_through_with_the_frame_bytes() {
     let cases = [
         (SEG.replace("CN=2011", "CN=2\x0111"), ErrorKind::Encoding),
-        (SEG.replace("MN=010000A8900016F000169DC0;", ""), ErrorKind::Field),
+        (
+            SEG.replace("MN=010000A8900016F000169DC0;", ""),
+            ErrorKind::Field,
+        ),
         (SEG.replace("w01018-Flag=N", "w01018-FlagN"), ErrorKind::Cp),
         (SEG.replace("Rtd=1.5", "Rtd=abc"), ErrorKind::Value),
     ];
@@ -521,7 +557,10 @@ fn validation_kinds_pass_through_with_the_frame_bytes() {
         let r = framed_invalid(&seg);
         assert_eq!(r.error.kind, kind, "{seg}: {:?}", r.error);
         assert_eq!(r.raw, wrap(seg.as_bytes()));
-        assert_eq!(Some(&r.error), Frame::parse(&r.raw, &Options::default()).err().as_ref());
+        assert_eq!(
+            Some(&r.error),
+            Frame::parse(&r.raw, &Options::default()).err().as_ref()
+        );
     }
 }
 

@@ -7,12 +7,17 @@ use hj212::{ErrorKind, Frame, Options};
 const MN: &str = "010000A8900016F000169DC0";
 
 fn part(qn: &str, pnum: u32, pno: u32, cp: &str) -> Frame {
-    let seg = format!("QN={qn};ST=32;CN=2061;PW=123456;MN={MN};Flag=7;PNUM={pnum};PNO={pno};CP=&&{cp}&&");
-    Frame::parse_segment(seg.as_bytes(), &Options::strict()).unwrap_or_else(|e| panic!("{seg}: {e}"))
+    let seg =
+        format!("QN={qn};ST=32;CN=2061;PW=123456;MN={MN};Flag=7;PNUM={pnum};PNO={pno};CP=&&{cp}&&");
+    Frame::parse_segment(seg.as_bytes(), &Options::strict())
+        .unwrap_or_else(|e| panic!("{seg}: {e}"))
 }
 
 fn data(i: u32) -> String {
-    let codes = ["w00000", "w01018", "w21003", "w21011", "w21001", "w01001", "w01018", "w21003", "w21011", "w21001"];
+    let codes = [
+        "w00000", "w01018", "w21003", "w21011", "w21001", "w01001", "w01018", "w21003", "w21011",
+        "w21001",
+    ];
     let c = codes[i as usize % codes.len()];
     format!("DataTime=20160801080000;{c}-Avg={i}.5,{c}-Flag=N")
 }
@@ -60,7 +65,10 @@ fn in_order() {
     assert_eq!(joined.flag(), Some(5));
     assert!(joined.warnings.is_empty(), "{:?}", joined.warnings);
     // a normal frame: its raw parses back, even in strict mode
-    assert_eq!(Frame::parse(&joined.raw, &Options::strict()).unwrap(), joined);
+    assert_eq!(
+        Frame::parse(&joined.raw, &Options::strict()).unwrap(),
+        joined
+    );
     assert_eq!(joined.pollutants().len(), 3);
 }
 
@@ -94,7 +102,11 @@ fn duplicates_are_ignored_while_pending_and_after_joining() {
     assert!(r.add(parts[2].clone(), 3).unwrap().is_some());
     // the logger missed our answer and sends the last part again
     assert_eq!(r.add(parts[2].clone(), 4).unwrap(), None);
-    assert_eq!(r.pending(), 0, "a resend after joining opens no new message");
+    assert_eq!(
+        r.pending(),
+        0,
+        "a resend after joining opens no new message"
+    );
 }
 
 #[test]
@@ -104,7 +116,11 @@ fn same_pno_with_other_bytes_is_a_conflict() {
     let e = r.add(part(QN, 3, 1, &data(9)), 1).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Field);
     assert_eq!(e.field.as_deref(), Some("PNO"));
-    assert_eq!(r.pending_bytes(), part(QN, 3, 1, &data(1)).raw.len(), "what is held is kept");
+    assert_eq!(
+        r.pending_bytes(),
+        part(QN, 3, 1, &data(1)).raw.len(),
+        "what is held is kept"
+    );
 }
 
 #[test]
@@ -158,7 +174,14 @@ fn timeout_expires_from_the_first_part() {
 fn memory_bound_evicts_oldest_first() {
     // at most two messages
     let mut r = Reassembler::new(60_000, 2, 1 << 20);
-    for (t, qn) in ["20160801085857001", "20160801085857002", "20160801085857003"].iter().enumerate() {
+    for (t, qn) in [
+        "20160801085857001",
+        "20160801085857002",
+        "20160801085857003",
+    ]
+    .iter()
+    .enumerate()
+    {
         r.add(part(qn, 2, 1, &data(1)), t as u64).unwrap();
     }
     assert_eq!(r.pending(), 2);
@@ -168,7 +191,10 @@ fn memory_bound_evicts_oldest_first() {
     assert_eq!(evicted[0].missing, vec![2]);
     assert!(r.expire(4).is_empty(), "handed back once");
     // the others still complete
-    assert!(r.add(part("20160801085857003", 2, 2, &data(2)), 5).unwrap().is_some());
+    assert!(r
+        .add(part("20160801085857003", 2, 2, &data(2)), 5)
+        .unwrap()
+        .is_some());
 
     // at most this many bytes
     let one = part(QN, 4, 1, &data(1)).raw.len();
@@ -225,15 +251,25 @@ fn check_standard_example(p1: &str, p2: &str, flag: u16) {
     for (first, second) in [(&one, &two), (&two, &one)] {
         let mut r = big();
         assert_eq!(r.add(first.clone(), 0).unwrap(), None);
-        let joined = r.add(second.clone(), 50).unwrap().expect("the parts belong together");
+        let joined = r
+            .add(second.clone(), 50)
+            .unwrap()
+            .expect("the parts belong together");
         assert_eq!(r.pending(), 0);
-        assert_eq!(joined.qn().as_deref(), Some("20160801085857534"), "the first part's header");
+        assert_eq!(
+            joined.qn().as_deref(),
+            Some("20160801085857534"),
+            "the first part's header"
+        );
         assert_eq!(joined.flag(), Some(flag));
         assert_eq!(joined.cn_num(), 2061);
         assert_eq!(joined.data_time().as_deref(), Some("20160801080000"));
         let codes: Vec<String> = joined.pollutants().into_iter().map(|(c, _)| c).collect();
         assert_eq!(codes, ["w00000", "w01001", "w21003", "w01018", "w21011"]);
-        assert_eq!(Frame::parse(&joined.raw, &Options::strict()).unwrap(), joined);
+        assert_eq!(
+            Frame::parse(&joined.raw, &Options::strict()).unwrap(),
+            joined
+        );
     }
 }
 
@@ -277,13 +313,20 @@ fn sibling_rule_needs_same_device_command_and_count() {
     let other_pnum = part("20160801085857002", 3, 2, &data(2));
     assert_eq!(r.add(other_pnum, 1).unwrap(), None);
     assert_eq!(r.pending(), 2);
-    let seg = format!("QN=20160801085857009;ST=32;CN=2051;PW=123456;MN={MN};Flag=7;PNUM=2;PNO=2;CP=&&{}&&", data(2));
+    let seg = format!(
+        "QN=20160801085857009;ST=32;CN=2051;PW=123456;MN={MN};Flag=7;PNUM=2;PNO=2;CP=&&{}&&",
+        data(2)
+    );
     let other_cn = Frame::parse_segment(seg.as_bytes(), &Options::strict()).unwrap();
     assert_eq!(r.add(other_cn, 2).unwrap(), None);
     assert_eq!(r.pending(), 3);
     // too late: the message has not heard a part within the timeout
     let mut r = Reassembler::new(1000, 100, 1 << 20);
     r.add(part("20160801085857001", 2, 1, &data(1)), 0).unwrap();
-    assert_eq!(r.add(part("20160801085857002", 2, 2, &data(2)), 1001).unwrap(), None);
+    assert_eq!(
+        r.add(part("20160801085857002", 2, 2, &data(2)), 1001)
+            .unwrap(),
+        None
+    );
     assert_eq!(r.pending(), 2);
 }
