@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Settings
+from pipeline.config import KafkaSettings, Settings
 from pipeline.logs import get_logger
 from pipeline.stack import procs
 from pipeline.stack.procs import PortNeed, StackError
@@ -131,13 +131,19 @@ def ensure_jars(settings: Settings) -> Path:
     p.libs.mkdir(parents=True)
     log.info("kafka.fetch", version=version, into=str(p.libs), log=str(p.fetch_log),
              note="about 45 MB from Maven Central the first time; cached in ~/.m2 after")
-    took = run_logged(
-        [mvn, "-B", "-Dstyle.color=never", "-f", str(pom_path()),
-         f"-Dkafka.version={version}", "dependency:copy-dependencies",
-         f"-DoutputDirectory={p.libs}", "-DincludeScope=runtime"],
-        what=f"mvn dependency:copy-dependencies (kafka_2.13 {version})",
-        log_file=p.fetch_log, count=("downloaded_files", r"^Downloaded from"),
-    )
+    try:
+        took = run_logged(
+            [mvn, "-B", "-Dstyle.color=never", "-f", str(pom_path()),
+             f"-Dkafka.version={version}", "dependency:copy-dependencies",
+             f"-DoutputDirectory={p.libs}", "-DincludeScope=runtime"],
+            what=f"mvn dependency:copy-dependencies (kafka_2.13 {version})",
+            log_file=p.fetch_log, count=("downloaded_files", r"^Downloaded from"),
+        )
+    except StackError as exc:
+        raise StackError(f"{exc}\nfix: check that HJ212_KAFKA__VERSION={version!r} is a Kafka "
+                         f"release on Maven Central (the default is "
+                         f"{KafkaSettings().version}) and that Maven can reach it "
+                         f"(~/.m2/settings.xml, proxy)") from None
     jars = sorted(p.libs.glob("*.jar"))
     if not any(j.name == f"kafka_2.13-{version}.jar" for j in jars):
         raise StackError(f"Maven finished but {p.libs} has no kafka_2.13-{version}.jar; "

@@ -19,6 +19,8 @@ from pathlib import Path
 from pipeline.logs import get_logger
 from pipeline.stack.procs import StackError, log_hint
 
+_ERROR_LINE = re.compile(r"^(\[ERROR\] \S|E: |ERROR|error:|Exception)")
+
 
 def require_tool(name: str, fix: str) -> str:
     """The path of executable ``name``, or StackError with ``fix``."""
@@ -46,6 +48,7 @@ def run_logged(argv: Sequence[str], *, what: str, log_file: Path,
     last_line = ""
     lines_seen = 0
     matched = 0
+    first_error = ""
     pattern = re.compile(count[1]) if count else None
     with log_file.open("a", encoding="utf-8", errors="replace") as out:
         out.write(f"\n$ {' '.join(argv)}\n")
@@ -76,6 +79,10 @@ def run_logged(argv: Sequence[str], *, what: str, log_file: Path,
                 stripped = line.strip()
                 if stripped:
                     last_line = stripped
+                    # Maven says "[ERROR] ...", apt "E: ...": the first one is the cause,
+                    # the rest is advice about -X and wiki links
+                    if not first_error and _ERROR_LINE.match(stripped):
+                        first_error = stripped[:300]
                     lines_seen += 1
                     if pattern is not None and pattern.search(stripped):
                         matched += 1
@@ -87,6 +94,7 @@ def run_logged(argv: Sequence[str], *, what: str, log_file: Path,
                 proc.kill()
     took = time.monotonic() - start
     if code != 0:
-        raise StackError(f"{what} failed (exit {code}) after {took:.0f} s: "
-                         f"{' '.join(argv)}{log_hint(log_file, 20)}")
+        reason = f"; first error: {first_error}" if first_error else ""
+        raise StackError(f"{what} failed (exit {code}) after {took:.0f} s{reason}; command: "
+                         f"{' '.join(argv)}{log_hint(log_file, 12)}")
     return took

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,10 +65,13 @@ def test_spawn_find_and_stop_a_detached_process(tmp_path: Path) -> None:
 
 
 def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
-    pid = procs.spawn_detached([sys.executable, "-c", code], log_file=tmp_path / "o.log",
-                               pid_file=tmp_path / "p.pid")
-    time.sleep(0.3)  # let it install the handler
+    ready = tmp_path / "ready"
+    code = ("import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")
+    pid = procs.spawn_detached([sys.executable, "-c", code, str(ready)],
+                               log_file=tmp_path / "o.log", pid_file=tmp_path / "p.pid")
+    # SIGTERM before the handler is in place would end it the normal way
+    procs.wait_until(ready.exists, timeout=20, what="the child ignoring SIGTERM")
     assert procs.stop_pid(pid, name="stubborn", timeout=0.5) is True
     assert not procs.is_alive(pid)
 
