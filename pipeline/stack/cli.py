@@ -116,9 +116,14 @@ def logs(obj: HasSettings, servers: tuple[str, ...], lines: int) -> None:
     """Show the last lines of the local servers' logs (default: both)."""
     settings = _settings(obj)
     for server in servers or control.SERVERS:
+        shown = False
         for path in log_files(settings, server):
             last = tail(path, lines)
-            if not path.exists() or not last:
+            if not last:
                 continue
             click.echo(f"==> {path} <==")
             click.echo("\n".join(last))
+            shown = True
+        if not shown:
+            where = ", ".join(str(p) for p in log_files(settings, server))
+            click.echo(f"{server}: no log yet ({where}); `hj212 stack up` starts it", err=True)

@@ -367,10 +367,21 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, str]:
     log = get_logger("stack")
     bootstrap = bootstrap_servers(settings)
     wanted = settings.topic_partitions()
-    have = topic_partitions(bootstrap)
-    with _quiet_client_logs():
-        done = asyncio.run(_create(bootstrap, wanted, have, settings.kafka.replication,
-                                   f"{settings.kafka.client_id}-stack"))
+    try:
+        have = topic_partitions(bootstrap)
+        with _quiet_client_logs():
+            done = asyncio.run(_create(bootstrap, wanted, have, settings.kafka.replication,
+                                       f"{settings.kafka.client_id}-stack"))
+    except StackError:
+        raise
+    except Exception as exc:  # the client's errors are many kinds; all mean the same here
+        where = "local broker" if settings.kafka.local else "external cluster"
+        raise StackError(
+            f"Kafka {where} at HJ212_KAFKA__BOOTSTRAP={bootstrap!r} did not let us create the "
+            f"topics: {type(exc).__name__}: {exc}; fix: check the address and that the "
+            f"brokers run (`hj212 stack status`), and HJ212_KAFKA__REPLICATION="
+            f"{settings.kafka.replication} is at most the number of brokers"
+        ) from None
     for name, n in wanted.items():
         if have.get(name, 0) > n:
             log.warning("kafka.topic_partitions", topic=name, has=have[name], configured=n,
