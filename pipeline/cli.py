@@ -188,6 +188,7 @@ def settings(state: CliState) -> None:
 
 
 main.add_command(stack)
+main.add_command(__import__("pipeline.gateway.cli", fromlist=["gateway"]).gateway)
 main.add_command(db)
 main.add_command(stations)
 

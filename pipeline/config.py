@@ -144,6 +144,20 @@ class GatewaySettings:
         "reject", "what to do with an MN not in the station registry: reject or quarantine"
     )
     metrics_port: int = _opt(9213, "Prometheus text endpoint port (0: off)", min=0, max=65535)
+    registry_csv: str = _opt(
+        "", "stations CSV the gateway authenticates against (empty: the ClickHouse stations "
+        "table)"
+    )
+    registry_refresh: float = _opt(
+        60.0, "seconds between reloads of the station registry into the gateway's cache", min=1
+    )
+    command_timeout: float = _opt(
+        60.0, "seconds a downlink command may wait for the logger's 9011/9012 answers", min=1
+    )
+    drain_timeout: float = _opt(
+        10.0, "seconds a graceful shutdown waits for Kafka to take what the spool holds",
+        min=0
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,460 @@
+"""The gateway's write-ahead disk spool: every frame is appended here and fsynced before
+it is answered; a drainer publishes from here to Kafka and acknowledges what Kafka took.
+
+Why every frame and not only while Kafka is down: the standard says a logger may forget a
+record once the platform answered it, so the answer must mean "kept". An fsync of a group
+of appends costs ~1-5 ms on this disk, so writing everything first keeps one path, keeps
+per-MN order for free (one sequence), and survives a crash of the gateway as well as an
+outage of Kafka. While Kafka keeps up the spool holds only the last few milliseconds.
+
+Layout of ``dir``::
+
+    0000000001.seg, 0000000002.seg, ...   append-only segments, rolled at segment_bytes
+    checkpoint                            JSON {"segment", "offset", "seq"}: the first
+                                          record Kafka has not acknowledged
+
+A record is ``u32 body length | u32 CRC-32 of body | body`` with body ``u8 topic |
+u16 key length | key | value``. Records are numbered from 0 in append order over the
+spool's whole life (the checkpoint carries the number), and that number is the envelope's
+gateway sequence number, so a consumer can drop a redelivered message.
+
+Size cap: ``depth_bytes`` (appended but not acknowledged) may not pass ``max_bytes``.
+Appends never fail for size; the gateway asks ``has_room`` first and stops reading its
+sockets while there is none (a logger keeps its records and resends), so nothing is
+dropped. Past ``warn_ratio`` of the cap the spool logs a warning every 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.logs import get_logger
+
+_HEAD = struct.Struct(">II")
+_SEG_SUFFIX = ".seg"
+#: a segment is rolled past this size; whole acknowledged segments are deleted
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+_WARN_EVERY_S = 10.0
+_CHECKPOINT_EVERY_S = 0.2
+
+
+class SpoolError(RuntimeError):
+    """The spool cannot keep frames (disk full, folder not writable, corrupt file)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    segment: int
+    offset: int
+
+
+@dataclass(slots=True)
+class ReadBatch:
+    """Records read for publishing: (topic, key, value) in spool order."""
+
+    records: list[tuple[int, bytes, bytes]]
+    first_seq: int
+    end: Position
+    nbytes: int
+
+
+@dataclass(slots=True)
+class _Pending:
+    chunks: list[tuple[int, bytearray]] = field(default_factory=list)
+    records: int = 0
+
+
+def _seg_name(index: int) -> str:
+    return f"{index:010d}{_SEG_SUFFIX}"
+
+
+class Spool:
+    """Append-only spool; one per gateway process (it owns ``dir``)."""
+
+    def __init__(self, directory: Path, *, max_bytes: int, warn_ratio: float = 0.8,
+                 fsync_interval: float = 0.0, segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+                 on_depth: Callable[[int, int], None] | None = None) -> None:
+        self.dir = Path(directory)
+        self.max_bytes = max_bytes
+        self.warn_ratio = warn_ratio
+        self.fsync_interval = fsync_interval
+        self.segment_bytes = max(64 * 1024, min(segment_bytes, max_bytes // 4 or segment_bytes))
+        self._log = get_logger("gateway.spool", dir=str(self.dir))
+        self._on_depth = on_depth
+        # sizes of segments on disk (and the one being written)
+        self._sizes: dict[int, int] = {}
+        self._write_seg = 0
+        self._write_size = 0  # bytes of _write_seg including pending (not yet written)
+        self.next_seq = 0
+        self.durable_seq = 0
+        self._durable = Position(0, 0)
+        self._acked = Position(0, 0)
+        self.acked_seq = 0
+        self._reader = Position(0, 0)
+        self._read_seq = 0
+        self.appended_bytes = 0
+        self.acked_bytes = 0
+        self._pending = _Pending()
+        self._epoch: asyncio.Future[None] | None = None
+        self._wake = asyncio.Event()
+        self._durable_event = asyncio.Event()
+        self._room_waiters: list[Callable[[], None]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._failed: BaseException | None = None
+        self._write_fd: int | None = None
+        self._write_fd_seg = -1
+        self._read_fd: int | None = None
+        self._read_fd_seg = -1
+        self._last_ckpt = 0.0
+        self._last_warn = 0.0
+        self._closed = False
+
+    # --- life cycle -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Recover what an earlier run left (unacknowledged records are kept and will be
+        published first) and start the flusher."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpoolError(f"spool folder {str(self.dir)!r} cannot be made: {exc}; fix: "
+                             "set HJ212_SPOOL__DIR to a writable folder") from exc
+        await asyncio.get_running_loop().run_in_executor(None, self._recover)
+        self._flusher = asyncio.create_task(self._flush_loop(), name="spool-flusher")
+
+    def _recover(self) -> None:
+        segs = sorted(int(p.name[:-len(_SEG_SUFFIX)]) for p in self.dir.glob("*" + _SEG_SUFFIX)
+                      if p.name[:-len(_SEG_SUFFIX)].isdigit())
+        ckpt = self._read_checkpoint()
+        start = Position(ckpt[0], ckpt[1]) if ckpt else Position(segs[0] if segs else 1, 0)
+        seq = ckpt[2] if ckpt else 0
+        unacked_records = 0
+        unacked_bytes = 0
+        for index in segs:
+            path = self.dir / _seg_name(index)
+            if index < start.segment:
+                path.unlink(missing_ok=True)  # acknowledged before the last stop
+                continue
+            data = path.read_bytes()
+            pos = start.offset if index == start.segment else 0
+            valid_end, count = _scan(data, pos)
+            if valid_end != len(data):
+                # a torn write at a crash: the records after it were never fsynced, so never
+                # answered; keep the good part
+                self._log.warning("spool.torn_tail", segment=str(path), kept_bytes=valid_end,
+                                  dropped_bytes=len(data) - valid_end,
+                                  why="records after this offset were never fsynced")
+                with open(path, "r+b") as fh:
+                    fh.truncate(valid_end)
+            self._sizes[index] = valid_end
+            unacked_records += count
+            unacked_bytes += valid_end - pos
+        self._acked = start
+        self._reader = start
+        self.acked_seq = self._read_seq = seq
+        self.next_seq = self.durable_seq = seq + unacked_records
+        self.appended_bytes = unacked_bytes
+        self.acked_bytes = 0
+        # new records go to a fresh segment, never after a tail that was cut
+        self._write_seg = max([*segs, start.segment]) + 1
+        self._write_size = 0
+        self._sizes[self._write_seg] = 0
+        self._durable = Position(self._write_seg, 0)
+        if unacked_records:
+            self._log.warning("spool.recovered", records=unacked_records, bytes=unacked_bytes,
+                              first_seq=seq, why="not yet acknowledged by Kafka at the last "
+                              "stop; they are published before anything new")
+        self._write_checkpoint(sync=True)
+
+    def _read_checkpoint(self) -> tuple[int, int, int] | None:
+        path = self.dir / "checkpoint"
+        try:
+            data = json.loads(path.read_text())
+            return int(data["segment"]), int(data["offset"]), int(data["seq"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SpoolError(f"spool checkpoint {str(path)!r} is unreadable ({exc}); fix: "
+                             "restore it, or delete it to publish every segment again "
+                             "(consumers drop the repeats by gateway sequence)") from exc
+
+    def _write_checkpoint(self, sync: bool = False) -> None:
+        path = self.dir / "checkpoint"
+        tmp = self.dir / "checkpoint.tmp"
+        text = json.dumps({"segment": self._acked.segment, "offset": self._acked.offset,
+                           "seq": self.acked_seq})
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        self._last_ckpt = time.monotonic()
+
+    async def close(self) -> None:
+        """Write and fsync what is pending, then the checkpoint."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._flusher is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await asyncio.get_running_loop().run_in_executor(None, self._close_files)
+
+    def _close_files(self) -> None:
+        for fd in (self._write_fd, self._read_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._write_fd = self._read_fd = None
+        with contextlib.suppress(OSError):
+            self._write_checkpoint(sync=True)
+
+    # --- appending ------------------------------------------------------------------
+
+    @property
+    def depth_bytes(self) -> int:
+        return self.appended_bytes - self.acked_bytes
+
+    @property
+    def depth_records(self) -> int:
+        return self.next_seq - self.acked_seq
+
+    def has_room(self) -> bool:
+        return self.depth_bytes < self.max_bytes
+
+    def wait_room(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the spool is below its cap again."""
+        self._room_waiters.append(callback)
+
+    def append(self, topic: int, key: bytes, value: bytes) -> asyncio.Future[None]:
+        """Append one record; the future completes when it is fsynced. Records appended
+        in one go share one future, so callers await the last one only."""
+        if self._failed is not None:
+            raise SpoolError(f"the spool in {str(self.dir)!r} stopped after a write error: "
+                             f"{self._failed}; fix the disk and restart the gateway")
+        if self._closed:
+            raise SpoolError("the spool is closed (the gateway is shutting down)")
+        body_len = 3 + len(key) + len(value)
+        size = _HEAD.size + body_len
+        if self._write_size and self._write_size + size > self.segment_bytes:
+            self._write_seg += 1
+            self._write_size = 0
+            self._sizes[self._write_seg] = 0
+        chunks = self._pending.chunks
+        if not chunks or chunks[-1][0] != self._write_seg:
+            chunks.append((self._write_seg, bytearray()))
+        buf = chunks[-1][1]
+        body = b"".join((topic.to_bytes(1, "big"), len(key).to_bytes(2, "big"), key, value))
+        buf += _HEAD.pack(body_len, zlib.crc32(body))
+        buf += body
+        self._pending.records += 1
+        self._write_size += size
+        self.appended_bytes += size
+        self.next_seq += 1
+        if self._epoch is None:
+            self._epoch = asyncio.get_running_loop().create_future()
+            self._wake.set()
+        self._check_depth()
+        return self._epoch
+
+    def _check_depth(self) -> None:
+        depth = self.depth_bytes
+        if self._on_depth is not None:
+            self._on_depth(depth, self.depth_records)
+        if depth < self.warn_ratio * self.max_bytes:
+            return
+        now = time.monotonic()
+        if now - self._last_warn >= _WARN_EVERY_S:
+            self._last_warn = now
+            full = depth >= self.max_bytes
+            log = self._log.error if full else self._log.warning
+            log("spool.full" if full else "spool.nearly_full", depth_bytes=depth,
+                max_bytes=self.max_bytes, fill=round(depth / self.max_bytes, 3),
+                records=self.depth_records,
+                why="Kafka is not taking frames as fast as they arrive",
+                fix="bring Kafka back (HJ212_KAFKA__BOOTSTRAP) or raise HJ212_SPOOL__MAX_BYTES;"
+                    " at the cap the gateway stops reading from loggers")
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            if self.fsync_interval and not self._closed:
+                await asyncio.sleep(self.fsync_interval)  # gather a batch per fsync
+            self._wake.clear()
+            pending, self._pending = self._pending, _Pending()
+            epoch, self._epoch = self._epoch, None
+            if pending.records:
+                try:
+                    end = await loop.run_in_executor(None, self._write_and_sync, pending.chunks)
+                except OSError as exc:
+                    self._failed = exc
+                    self._log.error("spool.write_failed", error=str(exc),
+                                    fix="free disk space or fix HJ212_SPOOL__DIR; then restart")
+                    if epoch is not None and not epoch.done():
+                        epoch.set_exception(SpoolError(f"spool write failed: {exc}"))
+                    return
+                self._durable = end
+                self.durable_seq += pending.records
+                self._durable_event.set()
+            if epoch is not None and not epoch.done():
+                epoch.set_result(None)
+            if self._closed and self._epoch is None:
+                return
+
+    def _write_and_sync(self, chunks: list[tuple[int, bytearray]]) -> Position:
+        end = self._durable
+        for seg, data in chunks:
+            if seg != self._write_fd_seg:
+                if self._write_fd is not None:
+                    os.fsync(self._write_fd)
+                    os.close(self._write_fd)
+                self._write_fd = os.open(self.dir / _seg_name(seg),
+                                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                self._write_fd_seg = seg
+                self._sync_dir()  # the new file's name must survive a crash too
+            view = memoryview(data)
+            while view:
+                n = os.write(self._write_fd, view)
+                view = view[n:]
+            end = Position(seg, (end.offset if end.segment == seg else 0) + len(data))
+            # the reader looks at a size only below the durable position, which the loop
+            # publishes after this returns
+            self._sizes[seg] = end.offset
+        if self._write_fd is not None:
+            os.fsync(self._write_fd)
+        return end
+
+    def _sync_dir(self) -> None:
+        fd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # --- reading and acknowledging (the drainer) ------------------------------------------
+
+    async def read(self, max_records: int = 20_000, max_bytes: int = 8 * 1024 * 1024,
+                   ) -> ReadBatch:
+        """The next durable records after the last read, waiting until there are some."""
+        while True:
+            batch = self.read_nowait(max_records, max_bytes)
+            if batch is not None:
+                return batch
+            if self._closed and self._epoch is None:
+                raise SpoolError("the spool is closed")
+            self._durable_event.clear()
+            await self._durable_event.wait()
+
+    def read_nowait(self, max_records: int, max_bytes: int) -> ReadBatch | None:
+        records: list[tuple[int, bytes, bytes]] = []
+        nbytes = 0
+        first_seq = self._read_seq
+        pos = self._reader
+        while len(records) < max_records and nbytes < max_bytes and pos < self._durable:
+            seg_end = (self._durable.offset if pos.segment == self._durable.segment
+                       else self._sizes.get(pos.segment, 0))
+            if pos.offset >= seg_end:
+                pos = Position(pos.segment + 1, 0)
+                continue
+            fd = self._read_fd_for(pos.segment)
+            want = min(seg_end - pos.offset, max(max_bytes - nbytes, 2048))
+            data = os.pread(fd, want, pos.offset)
+            used = _parse(data, records, max_records)
+            if used == 0:
+                # a record larger than what we asked for: read exactly it
+                body_len = _HEAD.unpack_from(data, 0)[0]
+                data = os.pread(fd, _HEAD.size + body_len, pos.offset)
+                used = _parse(data, records, max_records)
+                if used == 0:
+                    raise SpoolError(f"spool segment {_seg_name(pos.segment)} is corrupt at "
+                                     f"offset {pos.offset}")
+            nbytes += used
+            pos = Position(pos.segment, pos.offset + used)
+        if not records:
+            return None
+        self._reader = pos
+        self._read_seq += len(records)
+        return ReadBatch(records, first_seq, pos, nbytes)
+
+    def _read_fd_for(self, segment: int) -> int:
+        if segment != self._read_fd_seg:
+            if self._read_fd is not None:
+                os.close(self._read_fd)
+            self._read_fd = os.open(self.dir / _seg_name(segment), os.O_RDONLY)
+            self._read_fd_seg = segment
+        assert self._read_fd is not None
+        return self._read_fd
+
+    def ack(self, batch: ReadBatch) -> None:
+        """Kafka has every record of ``batch`` (batches are acknowledged in read order)."""
+        old = self._acked.segment
+        self._acked = batch.end
+        self.acked_seq = batch.first_seq + len(batch.records)
+        self.acked_bytes += batch.nbytes
+        for seg in range(old, batch.end.segment):
+            if seg in self._sizes and seg != self._write_seg:
+                del self._sizes[seg]
+                if seg == self._read_fd_seg and self._read_fd is not None:
+                    os.close(self._read_fd)
+                    self._read_fd, self._read_fd_seg = None, -1
+                with contextlib.suppress(FileNotFoundError):
+                    (self.dir / _seg_name(seg)).unlink()
+        if time.monotonic() - self._last_ckpt >= _CHECKPOINT_EVERY_S or batch.end.segment != old:
+            self._write_checkpoint()
+        if self._on_depth is not None:
+            self._on_depth(self.depth_bytes, self.depth_records)
+        if self._room_waiters and self.has_room():
+            waiters, self._room_waiters = self._room_waiters, []
+            for callback in waiters:
+                callback()
+
+    def rewind(self) -> None:
+        """Read again from the first unacknowledged record (after a failed publish)."""
+        self._reader = self._acked
+        self._read_seq = self.acked_seq
+
+
+def _scan(data: bytes, pos: int) -> tuple[int, int]:
+    """(end of the last whole, intact record, number of records) from ``pos``."""
+    count = 0
+    n = len(data)
+    while pos + _HEAD.size <= n:
+        body_len, crc = _HEAD.unpack_from(data, pos)
+        end = pos + _HEAD.size + body_len
+        if end > n or zlib.crc32(data[pos + _HEAD.size:end]) != crc:
+            break
+        pos = end
+        count += 1
+    return pos, count
+
+
+def _parse(data: bytes, out: list[tuple[int, bytes, bytes]], max_records: int) -> int:
+    """Append whole records of ``data`` to ``out``; bytes used."""
+    pos = 0
+    n = len(data)
+    mv = memoryview(data)
+    while len(out) < max_records and pos + _HEAD.size <= n:
+        body_len, crc = _HEAD.unpack_from(data, pos)
+        end = pos + _HEAD.size + body_len
+        if end > n:
+            break
+        body = mv[pos + _HEAD.size:end]
+        if zlib.crc32(body) != crc:
+            raise SpoolError(f"spool record at byte {pos} of a read fails its CRC: the disk "
+                             "returned other bytes than were fsynced")
+        klen = int.from_bytes(body[1:3], "big")
+        out.append((body[0], bytes(body[3:3 + klen]), bytes(body[3 + klen:])))
+        pos = end
+    return pos
