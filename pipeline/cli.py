@@ -12,6 +12,7 @@ import click
 from pipeline.config import ConfigError, Settings, load_settings, settings_rows
 from pipeline.logs import configure_logging
 from pipeline.registry.cli import stations
+from pipeline.simulator.cli import simulate
 from pipeline.stack.cli import stack
 from pipeline.store.cli import db
 
@@ -188,6 +189,7 @@ def settings(state: CliState) -> None:
 
 
 main.add_command(stack)
+main.add_command(simulate)
 main.add_command(__import__("pipeline.gateway.cli", fromlist=["gateway"]).gateway)
 main.add_command(db)
 main.add_command(stations)

@@ -229,6 +229,52 @@ _BAD_DATES = (b"0230", b"0431", b"1301", b"0000", b"0631")  # MMDD that no calen
 _BAD_NUMBERS = (b"12.3a", b"abc", b"--", b"1.2.3", b"7..5", b"N/A", b"0x1F")
 
 
+def damage(raw: bytes, defect: str, rng: random.Random) -> bytes:
+    """``raw`` given one of ``DEFECTS``, drawing from ``rng`` (the virtual loggers' fault
+    injection uses it too)."""
+    seg = _segment(raw)
+    if defect == "crc":
+        crc = bytearray(raw[-6:-2])
+        i = rng.randrange(4)
+        current = chr(crc[i]).upper()
+        crc[i] = ord(rng.choice([c for c in "0123456789ABCDEF" if c != current]))
+        return raw[:-6] + bytes(crc) + raw[-2:]
+    if defect == "length":
+        declared = len(seg) + rng.choice((-1, 1)) * rng.randint(1, 20)
+        if declared < 0:
+            declared = len(seg) + rng.randint(1, 20)
+        return b"##%04d" % declared + raw[6:]
+    if defect == "truncated":
+        return raw[: rng.randint(3, len(raw) - 1)]
+    if defect == "garbage":
+        start = seg.index(b"CP=&&") + 5
+        at = rng.randint(start, len(seg) - 2)
+        noise = bytes(rng.choice(_NEVER_UTF8) for _ in range(rng.randint(1, 12)))
+        return reframe(seg[:at] + noise + seg[at:])
+    if defect == "date":
+        m = _DATATIME.search(seg)
+        assert m is not None  # every generated frame carries DataTime
+        bad = m.group(1)[:4] + rng.choice(_BAD_DATES) + m.group(1)[8:]
+        return reframe(seg[: m.start(1)] + bad + seg[m.end(1):])
+    if defect == "value":
+        matches = list(_NUMBER.finditer(seg))
+        assert matches  # every generated frame carries a Rtd or an Avg
+        m = rng.choice(matches)
+        return reframe(seg[: m.start(1)] + rng.choice(_BAD_NUMBERS) + seg[m.end(1):])
+    raise ValueError(f"unknown defect {defect!r}; choose from {', '.join(DEFECTS)}")
+
+
+def junk(rng: random.Random) -> bytes:
+    """Line noise as seen between frames: modem chatter, half-sent bytes (never a ``#``,
+    so a framer skips it whole)."""
+    if rng.random() < 0.5:
+        return rng.choice((b"AT+CIPSEND\r\n", b"\x00\x00\xff", b"OK\r\n", b"\r\n"))
+    return bytes(rng.choice(_NO_HASH) for _ in range(rng.randint(1, 40)))
+
+
+_NO_HASH = bytes(b for b in range(256) if b != ord("#"))
+
+
 class Corpus:
     """A fleet of simulated stations and a deterministic stream of their frames.
 
@@ -347,11 +393,7 @@ class Corpus:
 
     def junk(self) -> bytes:
         """Line noise as seen between frames: modem chatter, half-sent bytes."""
-        rng = self.rng
-        if rng.random() < 0.5:
-            return rng.choice((b"AT+CIPSEND\r\n", b"\x00\x00\xff", b"OK\r\n", b"\r\n"))
-        alphabet = bytes(b for b in range(256) if b != ord("#"))
-        return bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        return junk(self.rng)
 
     # --- building frames ---------------------------------------------------------------
 
@@ -441,37 +483,7 @@ class Corpus:
     # --- damaging frames ---------------------------------------------------------------
 
     def _damage(self, raw: bytes, defect: str) -> bytes:
-        rng = self.rng
-        seg = _segment(raw)
-        if defect == "crc":
-            crc = bytearray(raw[-6:-2])
-            i = rng.randrange(4)
-            current = chr(crc[i]).upper()
-            crc[i] = ord(rng.choice([c for c in "0123456789ABCDEF" if c != current]))
-            return raw[:-6] + bytes(crc) + raw[-2:]
-        if defect == "length":
-            declared = len(seg) + rng.choice((-1, 1)) * rng.randint(1, 20)
-            if declared < 0:
-                declared = len(seg) + rng.randint(1, 20)
-            return b"##%04d" % declared + raw[6:]
-        if defect == "truncated":
-            return raw[: rng.randint(3, len(raw) - 1)]
-        if defect == "garbage":
-            start = seg.index(b"CP=&&") + 5
-            at = rng.randint(start, len(seg) - 2)
-            junk = bytes(rng.choice(_NEVER_UTF8) for _ in range(rng.randint(1, 12)))
-            return reframe(seg[:at] + junk + seg[at:])
-        if defect == "date":
-            m = _DATATIME.search(seg)
-            assert m is not None  # every generated frame carries DataTime
-            bad = m.group(1)[:4] + rng.choice(_BAD_DATES) + m.group(1)[8:]
-            return reframe(seg[: m.start(1)] + bad + seg[m.end(1):])
-        if defect == "value":
-            matches = list(_NUMBER.finditer(seg))
-            assert matches  # every generated frame carries a Rtd or an Avg
-            m = rng.choice(matches)
-            return reframe(seg[: m.start(1)] + rng.choice(_BAD_NUMBERS) + seg[m.end(1):])
-        raise ValueError(f"unknown defect {defect!r}; choose from {', '.join(DEFECTS)}")
+        return damage(raw, defect, self.rng)
 
     def _deviate(self, raw: bytes) -> tuple[bytes, str]:
         crc = raw[-6:-2]
