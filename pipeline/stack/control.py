@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.config import Settings
@@ -33,6 +35,24 @@ def _pick(only: Sequence[str] | None) -> list[str]:
     return chosen
 
 
+@contextlib.contextmanager
+def _locked(settings: Settings, names: Sequence[str]) -> Iterator[None]:
+    """One `up` or `down` at a time per run_dir: two test sessions (or a test session and
+    a person) starting the stack together would otherwise both see it stopped and the
+    second would fail on the ports the first just took. External servers need no lock
+    and get no files in run_dir."""
+    if not any(_is_local(settings, name) for name in names):
+        yield
+        return
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.run_dir / "stack.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _is_local(settings: Settings, name: str) -> bool:
     return bool(settings.clickhouse.local if name == "clickhouse" else settings.kafka.local)
 
@@ -41,16 +61,18 @@ def install(settings: Settings, only: Sequence[str] | None = None) -> None:
     """Install what the local servers need (Debian package, Kafka jars) without starting
     them; each step only when missing."""
     log = get_logger("stack")
-    for name in _pick(only):
-        if not _is_local(settings, name):
-            log.info("stack.install_skipped", server=name, reason="external (local=false)")
-        elif name == "clickhouse":
-            log.info("stack.installed", server=name,
-                     binary=clickhouse.ensure_installed(settings))
-        else:
-            kafka.require_java()
-            log.info("stack.installed", server=name, libs=str(kafka.ensure_jars(settings)),
-                     version=settings.kafka.version)
+    names = _pick(only)
+    with _locked(settings, names):
+        for name in names:
+            if not _is_local(settings, name):
+                log.info("stack.install_skipped", server=name, reason="external (local=false)")
+            elif name == "clickhouse":
+                log.info("stack.installed", server=name,
+                         binary=clickhouse.ensure_installed(settings))
+            else:
+                kafka.require_java()
+                log.info("stack.installed", server=name, version=settings.kafka.version,
+                         libs=str(kafka.ensure_jars(settings)))
 
 
 def up(settings: Settings, only: Sequence[str] | None = None) -> UpReport:
@@ -59,31 +81,40 @@ def up(settings: Settings, only: Sequence[str] | None = None) -> UpReport:
     log = get_logger("stack")
     start = time.monotonic()
     report = UpReport()
-    for name in _pick(only):
-        if not _is_local(settings, name):
-            log.info("stack.external", server=name, note="local=false: nothing to start")
-            continue
-        mod = clickhouse if name == "clickhouse" else kafka
-        if mod.start(settings):
-            report.started.append(name)
-    if "kafka" in _pick(only):
-        report.topics = kafka.ensure_topics(settings)
+    names = _pick(only)
+    with _locked(settings, names):
+        _up(settings, names, report)
     report.seconds = time.monotonic() - start
     log.info("stack.up", started=report.started or "nothing (already running)",
              took_s=round(report.seconds, 1))
     return report
 
 
+def _up(settings: Settings, names: list[str], report: UpReport) -> None:
+    log = get_logger("stack")
+    for name in names:
+        if not _is_local(settings, name):
+            log.info("stack.external", server=name, note="local=false: nothing to start")
+            continue
+        mod = clickhouse if name == "clickhouse" else kafka
+        if mod.start(settings):
+            report.started.append(name)
+    if "kafka" in names:
+        report.topics = kafka.ensure_topics(settings)
+
+
 def down(settings: Settings, only: Sequence[str] | None = None) -> list[str]:
     """Stop the local servers that run (ours, by pid); returns the names stopped. Kafka
     goes first so that nothing writes to ClickHouse from a half-stopped stack."""
     stopped = []
-    for name in reversed(_pick(only)):
-        if not _is_local(settings, name):
-            continue
-        mod = clickhouse if name == "clickhouse" else kafka
-        if mod.stop(settings):
-            stopped.append(name)
+    names = _pick(only)
+    with _locked(settings, names):
+        for name in reversed(names):
+            if not _is_local(settings, name):
+                continue
+            mod = clickhouse if name == "clickhouse" else kafka
+            if mod.stop(settings):
+                stopped.append(name)
     return stopped
 
 
