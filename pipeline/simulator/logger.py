@@ -341,8 +341,9 @@ class VirtualLogger:
             parts.append(f"{wire}-Flag={period.flag(code)}")
             groups.append(",".join(parts))
         when = from_epoch_s(period.start)
-        lost = any(f.kind == "dropout" and f.spec.params.get("lost") and f.active(
-            from_epoch_s(period.end)) for f in self.link_faults)
+        # a "lost" drop-out (the logger itself was down) loses the records stamped in it
+        lost = any(f.kind == "dropout" and f.spec.params.get("lost") and f.active(when)
+                   for f in self.link_faults)
         if not lost:
             self._store(cn, period.start, ";".join([f"DataTime={stamp(when)}", *groups]))
         self._upload(cn, when, groups, wall, online, out, at=from_epoch_s(period.end))
