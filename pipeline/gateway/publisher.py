@@ -7,10 +7,15 @@ repeats nor reorders them. Records are appended to one ``BatchBuilder`` per part
 (partition from the key, as Kafka's default partitioner does), which costs far less per
 record than ``send()``; up to ``max_windows`` reads of the spool are in flight at once.
 
-What can still repeat a record (each is logged): a batch that aiokafka gives up on (no
-partition leader past ``request_timeout_ms``) is sent again after the windows in flight,
-possibly behind later records of its partition; and a gateway crash republishes what the
-checkpoint had not yet recorded (at most ~0.2 s). Consumers drop repeats by the
+A new producer (a gateway restart, or a reconnect after an error) cannot know which of
+the spool's unacknowledged records Kafka already wrote (an ack lost when the broker went
+down). So on every connect the publisher reads back the tail of each partition, finds the
+highest gateway sequence number of its own gateway id there, and skips spool records at
+or below it: no repeats across restarts.
+
+What can still repeat or reorder a record (each is logged): a batch that aiokafka gives up
+on (no partition leader past ``request_timeout_ms``) is sent again after the windows in
+flight, possibly behind later records of its partition. Consumers can drop repeats by the
 envelope's (gateway, seq).
 """
 
@@ -37,8 +42,8 @@ class KafkaPublisher:
     """Drains ``spool`` into Kafka until stopped."""
 
     def __init__(self, spool: Spool, *, bootstrap: str, topics: Sequence[str], client_id: str,
-                 metrics: Metrics, max_windows: int = 4, request_timeout_ms: int = 120_000
-                 ) -> None:
+                 metrics: Metrics, gateway_id: str, max_windows: int = 4,
+                 request_timeout_ms: int = 120_000) -> None:
         self.spool = spool
         self.bootstrap = bootstrap
         self.topics = list(topics)  # index = spool topic tag
@@ -52,6 +57,8 @@ class KafkaPublisher:
         self._part_cache: dict[tuple[int, bytes], int] = {}
         self._partitions: list[list[int]] = []
         self._rr = 0
+        self.spool_gateway = gateway_id
+        self._written: dict[tuple[int, int], int] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="kafka-publisher")
@@ -92,6 +99,7 @@ class KafkaPublisher:
                 self._partitions = [sorted(await producer.partitions_for(t))
                                     for t in self.topics]
                 self._part_cache.clear()
+                self._written = await self._written_seqs()
             except (KafkaError, OSError) as exc:
                 self.connected = False
                 self._log.warning("kafka.unreachable", error=repr(exc),
@@ -126,6 +134,54 @@ class KafkaPublisher:
             self.connected = False
             await self._stop_producer(producer)
 
+    async def _written_seqs(self) -> dict[tuple[int, int], int]:
+        """(topic tag, partition) -> highest seq of this gateway already in Kafka, read
+        from the tail of each partition (as far back as the spool has unacknowledged
+        records, which is as far as a lost ack can reach)."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        from pipeline.gateway import envelope
+
+        out: dict[tuple[int, int], int] = {}
+        if self.spool.depth_records == 0:
+            return out
+        lookback = self.spool.depth_records + 1000
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    client_id=f"{self.client_id}-gateway-readback")
+        await consumer.start()
+        try:
+            tps = {TopicPartition(t, p): (i, p)
+                   for i, (t, parts) in enumerate(zip(self.topics, self._partitions,
+                                                      strict=True)) for p in parts}
+            consumer.assign(list(tps))
+            ends = await consumer.end_offsets(list(tps))
+            starts = await consumer.beginning_offsets(list(tps))
+            todo = {tp for tp in tps if ends[tp] > starts[tp]}
+            for tp in todo:
+                consumer.seek(tp, max(starts[tp], ends[tp] - lookback))
+            while todo:
+                got = await consumer.getmany(*todo, timeout_ms=2000, max_records=10_000)
+                if not got:
+                    break
+                for tp, msgs in got.items():
+                    for m in msgs:
+                        try:
+                            env = envelope.decode(m.value)
+                        except envelope.EnvelopeError:
+                            continue
+                        if env.gateway == self.spool_gateway:
+                            key = tps[tp]
+                            out[key] = max(out.get(key, -1), env.seq)
+                    if msgs and msgs[-1].offset + 1 >= ends[tp]:
+                        todo.discard(tp)
+        finally:
+            await consumer.stop()
+        if out:
+            self._log.info("kafka.readback", gateway=self.spool_gateway,
+                           highest_seq=max(out.values()), spool_first_seq=self.spool.acked_seq,
+                           why="records at or below these seqs are already in Kafka")
+        return out
+
     async def _stop_producer(self, producer: Any) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(producer.stop(), 10.0)
@@ -140,7 +196,8 @@ class KafkaPublisher:
                     acker.result()  # raises what failed it
                     return
                 batch = await self.spool.read()
-                sent = await self._send(producer, batch.records, range(len(batch.records)))
+                sent = await self._send(producer, batch.records, range(len(batch.records)),
+                                        batch.first_seq)
                 await windows.put((batch, sent))
         finally:
             if not acker.done():
@@ -166,7 +223,7 @@ class KafkaPublisher:
         return parts[self._rr % len(parts)]
 
     async def _send(self, producer: Any, records: list[tuple[int, bytes, bytes]],
-                    which: Sequence[int]) -> list[tuple[Any, list[int]]]:
+                    which: Sequence[int], first_seq: int) -> list[tuple[Any, list[int]]]:
         """Send ``records[i] for i in which`` in order; (delivery future, record indexes)
         per Kafka batch."""
         builders: dict[tuple[int, int], tuple[Any, list[int]]] = {}
@@ -174,6 +231,8 @@ class KafkaPublisher:
         for i in which:
             topic, key, value = records[i]
             tp = (topic, self._partition(topic, key))
+            if self._written and first_seq + i <= self._written.get(tp, -1):
+                continue  # Kafka has it already (its ack was lost)
             entry = builders.get(tp)
             if entry is None:
                 entry = builders[tp] = (producer.create_batch(), [])
@@ -216,7 +275,8 @@ class KafkaPublisher:
                                   why="sending these records again; they may land behind "
                                       "later records of their partition")
                 await asyncio.sleep(min(0.5 * attempt, 5.0))
-                failed = await self._settle(await self._send(producer, batch.records, failed))
+                failed = await self._settle(
+                    await self._send(producer, batch.records, failed, batch.first_seq))
             for topic, _key, _value in batch.records:
                 self.metrics.published[self.topics[topic]] += 1
             self.spool.ack(batch)

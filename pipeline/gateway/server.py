@@ -51,7 +51,8 @@ class Gateway:
             self.publisher = KafkaPublisher(
                 self.spool, bootstrap=settings.kafka.bootstrap,
                 topics=[settings.topics.frames, settings.topics.rejects],
-                client_id=settings.kafka.client_id, metrics=self.metrics)
+                client_id=settings.kafka.client_id, metrics=self.metrics,
+                gateway_id=self.id)
         self.downlink: Downlink | None = None
         self._want_downlink = downlink
         self.sessions: set[Session] = set()

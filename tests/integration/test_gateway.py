@@ -1,0 +1,290 @@
+"""The gateway on the real local stack (Kafka): answers, auth failures, framing cases, a
+Kafka outage under load, a gateway restart, and a downlink round trip.
+
+Each test run gets topics of its own, so counts are exact whatever else uses Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import hj212
+import pytest
+
+from pipeline.gateway import envelope
+from pipeline.gateway.downlink import Downlink, MemoryRecorder
+from pipeline.gateway.server import Gateway
+from pipeline.stack import kafka as stack_kafka
+from pipeline.stack.live import LiveStack
+from tests.unit.gateway_helpers import MN, PW, directory, read_answers, upload
+
+pytestmark = pytest.mark.integration
+
+
+def _settings(stack: LiveStack, tmp: Path, tag: str) -> Any:
+    s = stack.settings
+    topics = dataclasses.replace(s.topics, frames=f"test.gw.{tag}.frames",
+                                 rejects=f"test.gw.{tag}.rejects",
+                                 commands=f"test.gw.{tag}.commands")
+    g = dataclasses.replace(s.gateway, port=0, metrics_port=0, id=f"gw-{tag}",
+                            frames_per_s_per_mn=1000.0, drain_timeout=5.0)
+    sp = dataclasses.replace(s.spool, dir=str(tmp / "spool"), fsync_interval=0.0)
+    return dataclasses.replace(s, topics=topics, gateway=g, spool=sp)
+
+
+async def _create_topics(bootstrap: str, settings: Any) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(settings.topics.frames, 6, 1),
+                                   NewTopic(settings.topics.rejects, 2, 1),
+                                   NewTopic(settings.topics.commands, 1, 1)])
+    finally:
+        await admin.close()
+
+
+async def _consume(bootstrap: str, topic: str, want: int, timeout: float = 60.0
+                   ) -> list[tuple[bytes, envelope.Envelope]]:
+    """Every message of ``topic`` from the start, until ``want`` arrived and 2 s passed
+    without more (so extra copies would be seen), or ``timeout``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    out: list[tuple[bytes, envelope.Envelope]] = []
+    try:
+        parts = [TopicPartition(topic, p) for p in await _partitions(consumer, topic)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        deadline = time.monotonic() + timeout
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            got = await consumer.getmany(timeout_ms=500)
+            n = sum(len(v) for v in got.values())
+            for msgs in got.values():
+                out.extend((m.key, envelope.decode(m.value)) for m in msgs)
+            if n:
+                quiet_since = time.monotonic()
+            elif len(out) >= want and time.monotonic() - quiet_since > 2.0:
+                break
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def _partitions(consumer: Any, topic: str) -> set[int]:
+    for _ in range(50):
+        await consumer._client.force_metadata_update()
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return set(parts)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"topic {topic} has no partitions")
+
+
+class _Run:
+    def __init__(self, stack: LiveStack, tmp: Path) -> None:
+        self.tag = uuid.uuid4().hex[:8]
+        self.settings = _settings(stack, tmp, self.tag)
+        self.bootstrap = stack.kafka_bootstrap
+
+    def gateway(self) -> Gateway:
+        return Gateway(self.settings, directory=directory(), downlink=False)
+
+
+def aio(fn: Any) -> Any:
+    """Run an async test body in its own loop (no pytest-asyncio here)."""
+    def wrapper(stack: LiveStack, tmp_path: Path) -> None:
+        async def main() -> None:
+            r = _Run(stack, tmp_path)
+            await _create_topics(r.bootstrap, r.settings)
+            await fn(r)
+        asyncio.run(main())
+    # not functools.wraps: pytest would read fn's signature and look for a fixture "r"
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@aio
+async def test_every_answer_type_and_auth_failures_reach_kafka(r: _Run) -> None:
+    gw = r.gateway()
+    await gw.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        up = upload(1)
+        note = hj212.encode(cn=1013, st=32, mn=MN, pw=PW, qn="20240101000000002", flag=5)
+        bad_crc = upload(3)[:-6] + b"0000\r\n"
+        unknown = upload(4, mn="FFFF00000000000000000001")
+        wrong_pw = upload(5, pw="000000")
+        for frame in (up, note, bad_crc, unknown, wrong_pw):
+            writer.write(frame)
+        answers = await read_answers(reader, 5)
+        assert [(a.cn, a.cp.get("QnRtn")) for a in answers] == [
+            ("9014", None), ("9013", None), ("9011", "9"), ("9011", "4"), ("9011", "3")]
+        writer.close()
+    finally:
+        await gw.stop()
+    frames = await _consume(r.bootstrap, r.settings.topics.frames, 2)
+    assert sorted(e.raw for _, e in frames) == sorted([up, note])
+    assert {k for k, _ in frames} == {MN.encode()}
+    rejects = await _consume(r.bootstrap, r.settings.topics.rejects, 3)
+    assert sorted(e.reason.split(":")[0] for _, e in rejects) == ["crc", "unknown_mn",
+                                                                  "wrong_pw"]
+    assert {e.raw for _, e in rejects} == {bad_crc, unknown, wrong_pw}
+
+
+@aio
+async def test_byte_by_byte_ten_in_one_write_and_garbage_flood(r: _Run) -> None:
+    gw = r.gateway()
+    await gw.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        one = upload(0)
+        for b in one:
+            writer.write(bytes([b]))
+            await writer.drain()
+        ten = [upload(i) for i in range(1, 11)]
+        writer.write(b"".join(ten))
+        junk = bytes(range(256)).replace(b"#", b"x") * 256
+        for _ in range(100):  # ~6.5 MB of noise
+            writer.write(junk)
+            await writer.drain()
+        last = upload(11)
+        writer.write(last)
+        answers = await read_answers(reader, 12, timeout=30)
+        assert [a.qn for a in answers] == [hj212.parse(f).qn for f in [one, *ten, last]]
+        assert all(s.framer.buffered <= 1036 for s in gw.sessions)
+        writer.close()
+    finally:
+        await gw.stop()
+    frames = await _consume(r.bootstrap, r.settings.topics.frames, 12)
+    assert [e.raw for _, e in frames] == [one, *ten, last]  # one MN: one partition, in order
+
+
+async def _logger(port: int, mn_index: int, stop: asyncio.Event, answered: list[bytes],
+                  period: float) -> None:
+    """A logger sending numbered uploads, each after the last one was answered."""
+    mn = f"0000000000000000{mn_index:08d}"
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = 0
+    while not stop.is_set():
+        frame = hj212.encode(cn=2011, st=32, mn=mn, pw=PW, qn=f"2024{mn_index:04d}{i:09d}",
+                             flag=5, cp=f"DataTime=20240101000000;w01018-Rtd={i}")
+        writer.write(frame)
+        line = await asyncio.wait_for(reader.readuntil(b"\r\n"), 30)
+        assert hj212.parse(line).cn == "9014"
+        answered.append(frame)
+        i += 1
+        await asyncio.sleep(period)
+    writer.close()
+
+
+@aio
+async def test_kafka_down_30s_under_load_and_gateway_restart_lose_nothing(r: _Run) -> None:
+    from pipeline.gateway.auth import StaticDirectory, StationEntry
+
+    mns = 20
+    entries = [StationEntry(f"0000000000000000{i:08d}", PW) for i in range(200)]
+    gw = Gateway(r.settings, directory=StaticDirectory(entries), downlink=False)
+    await gw.start()
+    answered: list[bytes] = []
+    stop = asyncio.Event()
+    loggers = [asyncio.create_task(_logger(gw.port, i, stop, answered, 0.02))
+               for i in range(mns)]
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(3)
+    before = len(answered)
+    await loop.run_in_executor(None, stack_kafka.stop, r.settings)
+    down_at = time.monotonic()
+    try:
+        await asyncio.sleep(15)
+        # restart the gateway in the middle of the outage: answered frames wait in its spool
+        stop.set()
+        await asyncio.gather(*loggers)
+        await gw.stop()
+        assert gw.spool.depth_records > 0, "the outage left nothing in the spool?"
+        gw = Gateway(r.settings, directory=StaticDirectory(entries), downlink=False)
+        await gw.start()
+        stop.clear()
+        loggers = [asyncio.create_task(_logger(gw.port, 100 + i, stop, answered, 0.02))
+                   for i in range(mns)]
+        await asyncio.sleep(max(0.0, 30 - (time.monotonic() - down_at)))
+    finally:
+        await loop.run_in_executor(None, stack_kafka.start, r.settings)
+    await asyncio.sleep(5)
+    stop.set()
+    await asyncio.gather(*loggers)
+    during = len(answered) - before
+    assert during > 1000, f"only {during} frames answered around the outage"
+    assert await gw.publisher.drain(120) if gw.publisher else True
+    await gw.stop()
+
+    got = await _consume(r.bootstrap, r.settings.topics.frames, len(answered), timeout=120)
+    by_mn_sent: dict[bytes, list[bytes]] = defaultdict(list)
+    for f in answered:
+        by_mn_sent[hj212.parse(f).mn.encode()].append(f)  # type: ignore[union-attr]
+    by_mn_got: dict[bytes, list[bytes]] = defaultdict(list)
+    for key, env in got:
+        by_mn_got[key].append(env.raw)
+    from collections import Counter
+
+    extra = Counter(e.raw for _, e in got) - Counter(answered)
+    missing = Counter(answered) - Counter(e.raw for _, e in got)
+    repeated_seqs = [q for q, n in Counter(e.seq for _, e in got).items() if n > 1]
+    assert not missing, f"{sum(missing.values())} answered frames are not in Kafka"
+    assert not extra, (f"{sum(extra.values())} extra in Kafka ({len(repeated_seqs)} repeated "
+                       f"gateway seqs), e.g. {list(extra)[:2]}")
+    assert len(got) == len(answered), f"{len(got)} in Kafka, {len(answered)} answered"
+    for mn, sent in by_mn_sent.items():
+        assert by_mn_got[mn] == sent, f"MN {mn!r}: Kafka order or content differs"
+    seqs = [env.seq for _, env in got]
+    assert len(set(seqs)) == len(seqs)
+
+
+@aio
+async def test_downlink_round_trip_with_a_logger(r: _Run) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    gw = r.gateway()
+    await gw.start()
+    recorder = MemoryRecorder()
+    gw.downlink = Downlink(gw, recorder)
+    gw.downlink.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        writer.write(upload(1))
+        await read_answers(reader, 1)  # now the gateway knows this MN's connection
+        await asyncio.sleep(2)  # the consumer joins its group
+        producer = AIOKafkaProducer(bootstrap_servers=r.bootstrap)
+        await producer.start()
+        qn = "20240102030405123"
+        await producer.send_and_wait(r.settings.topics.commands, json.dumps({
+            "mn": MN, "cn": 2051, "qn": qn, "purpose": "backfill",
+            "fields": {"BeginTime": "20240101000000", "EndTime": "20240101010000"},
+        }).encode(), key=MN.encode())
+        await producer.stop()
+        request = hj212.parse(await asyncio.wait_for(reader.readuntil(b"\r\n"), 30))
+        assert (request.cn, request.qn, request.cp["BeginTime"]) == ("2051", qn,
+                                                                     "20240101000000")
+        writer.write(hj212.answer(request, qn_rtn=1) or b"")
+        writer.write(hj212.encode(cn=2051, st=32, mn=MN, pw=PW, qn=qn, flag=4,
+                                  cp="DataTime=20240101000000;w01018-Avg=1.0"))
+        writer.write(hj212.answer(request, exe_rtn=1) or b"")
+        for _ in range(100):
+            if recorder.last.get(qn) and recorder.last[qn].state == "executed":
+                break
+            await asyncio.sleep(0.05)
+        assert [s for q, _, s in recorder.rows if q == qn] == ["sent", "accepted", "executed"]
+        writer.close()
+    finally:
+        await gw.stop()
