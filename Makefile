@@ -85,6 +85,9 @@ $(STAMPS)/installed: $(STAMPS)/venv pyproject.toml $(RUST_INPUTS)
 run: bootstrap
 	@echo "[run] hj212 stack up (local ClickHouse and Kafka; first time: install and fetch)"
 	@$(BIN)/hj212 stack up
+	@echo "[run] hj212 db migrate, then the sample station registry"
+	@$(BIN)/hj212 db migrate
+	@$(BIN)/hj212 stations sample
 	@echo "[run] hj212 demo $(DEMO_ARGS)   (Ctrl-C stops it)"
 	@$(BIN)/hj212 demo $(DEMO_ARGS)
 
@@ -96,7 +99,9 @@ test: bootstrap
 	@echo "[test] all suites passed"
 
 test-rust:
-	@echo "[test] cargo test --workspace"
+	@echo "[test] cargo fmt --check, clippy, cargo test --workspace"
+	@cargo fmt --all --check
+	@cargo clippy --workspace --all-targets --quiet -- -D warnings
 	@cargo test --workspace
 
 # pytest exits 5 when it collects nothing; that fails make here, as it should.
