@@ -137,12 +137,16 @@ def simulate(state: _State, stations: int, speed: float, duration: str | None,
                f"{faulted} stations"
                + (f", truth -> {truth_file}" if truth_file else ""), err=True)
     began = time.monotonic()
-    totals = asyncio.run(_run(fleet, until))
+    worst_lag = [0.0]
+    totals = asyncio.run(_run(fleet, until, worst_lag))
     elapsed = time.monotonic() - began
     summary = totals.as_dict()
+    # how far the slowest logger fell behind the clock: above a few RtdIntervals, this
+    # process is too small for the fleet at this speed (fewer stations, or less speed)
+    summary["max_lag_s"] = round(worst_lag[0], 1)
     summary["wall_seconds"] = round(elapsed, 2)
     summary["frames_per_s"] = round(totals.frames_sent / elapsed, 1) if elapsed else 0.0
-    summary["sim_end"] = clock.now().isoformat(timespec="seconds")
+    summary["sim_end"] = (until or clock.now()).isoformat(timespec="seconds")
     click.echo(json.dumps(summary, ensure_ascii=False))
     if stats_file is not None:
         per = {lg.mn: {**lg.stats.as_dict(), "link": _link(fleet, lg.mn)} for lg in loggers}
@@ -157,7 +161,7 @@ def _link(fleet: Fleet, mn: str) -> dict[str, object]:
             "fault_disconnects": link.fault_disconnects, "frames_in": link.frames_in}
 
 
-async def _run(fleet: Fleet, until: datetime | None) -> FleetTotals:
+async def _run(fleet: Fleet, until: datetime | None, worst_lag: list[float]) -> FleetTotals:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, fleet.stop)
@@ -169,7 +173,10 @@ async def _run(fleet: Fleet, until: datetime | None) -> FleetTotals:
         now = time.monotonic()
         rate = (t.frames_sent - last["n"]) / max(now - last["t"], 1e-6)
         last.update(t=now, n=t.frames_sent)
-        line = (f"sim {f.clock.now():%m-%d %H:%M:%S} | online {t.online}/{t.loggers} | "
+        lag = f.lag(until)
+        worst_lag[0] = max(worst_lag[0], lag)
+        line = (f"sim {f.clock.now():%m-%d %H:%M:%S} | lag {lag:,.0f} s | "
+                f"online {t.online}/{t.loggers} | "
                 f"sent {t.frames_sent:,} ({rate:,.0f}/s) | acked {t.acked:,} | "
                 f"resent {t.resent:,} | unacked {t.unacked:,} | withheld {t.withheld:,} | "
                 f"requests {t.requests:,} | conn fail {t.connect_failures:,}")

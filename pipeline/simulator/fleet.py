@@ -147,8 +147,24 @@ class Fleet:
             await asyncio.sleep(every)
             progress(self)
 
-    def _done(self, until: datetime | None) -> bool:
-        return self._stop.is_set() or (until is not None and self.clock.now() >= until)
+    def _now(self, until: datetime | None) -> datetime:
+        now = self.clock.now()
+        return now if until is None else min(now, until)
+
+    def _done(self, lg: VirtualLogger, until: datetime | None) -> bool:
+        """Stopped, or the run's end has come and this logger has sent everything up to
+        it. A finite run ends by the data, not by the wall clock: a fleet too big for one
+        process falls behind (see ``lag``) but still delivers the whole span."""
+        if self._stop.is_set():
+            return True
+        return until is not None and self.clock.now() >= until and lg.next_sample > until
+
+    def lag(self, until: datetime | None = None) -> float:
+        """Simulated seconds the most delayed logger is behind the clock (about one
+        sampling step when keeping up)."""
+        now = self._now(until)
+        return max((max((now - lg.next_sample).total_seconds(), 0.0) for lg in self.loggers),
+                   default=0.0)
 
     async def _logger(self, lg: VirtualLogger, until: datetime | None) -> None:
         opts = self.options
@@ -156,8 +172,8 @@ class Fleet:
         link = self.links[lg.mn]
         await self._sleep(rng.uniform(0, opts.stagger))
         backoff = opts.backoff_min
-        while not self._done(until):
-            now = self.clock.now()
+        while not self._done(lg, until):
+            now = self._now(until)
             if not lg.wants_link(now):
                 lg.advance(now, self.clock.wall(), online=False)
                 await self._sleep(opts.tick)
@@ -167,13 +183,13 @@ class Fleet:
                     asyncio.open_connection(opts.host, opts.port), opts.connect_timeout)
             except (OSError, TimeoutError):
                 link.connect_failures += 1
-                lg.advance(self.clock.now(), self.clock.wall(), online=False)
+                lg.advance(self._now(until), self.clock.wall(), online=False)
                 await self._sleep(backoff * rng.uniform(0.5, 1.5))
                 backoff = min(backoff * 2, opts.backoff_max)
                 continue
             link.connects += 1
             link.online = True
-            backoff = opts.backoff_min
+            heard = link.frames_in
             try:
                 await self._session(lg, link, reader, writer, until)
             finally:
@@ -182,17 +198,24 @@ class Fleet:
                 writer.close()
                 with contextlib.suppress(OSError, ConnectionError):
                     await writer.wait_closed()
+            if link.frames_in > heard:
+                backoff = opts.backoff_min  # the platform talked to us: the link was good
+            elif lg.wants_link(self._now(until)) and not self._done(lg, until):
+                # accepted and dropped without a word (a gateway refusing us, or sick):
+                # back off as after a refused connection, or we would hammer it
+                await self._sleep(backoff * rng.uniform(0.5, 1.5))
+                backoff = min(backoff * 2, opts.backoff_max)
 
     async def _session(self, lg: VirtualLogger, link: LinkStats, reader: asyncio.StreamReader,
                        writer: asyncio.StreamWriter, until: datetime | None) -> None:
         clock = self.clock
         reading = asyncio.create_task(self._read(lg, link, reader, writer))
         try:
-            first = lg.connected(clock.now(), clock.wall())
+            first = lg.connected(self._now(until), clock.wall())
             if first:
                 writer.write(b"".join(first))
-            while not self._done(until):
-                now = clock.now()
+            while not self._done(lg, until):
+                now = self._now(until)
                 if not lg.wants_link(now):
                     link.fault_disconnects += 1
                     return
@@ -204,12 +227,6 @@ class Fleet:
                 if done:
                     link.dropped_by_peer += 1
                     return
-            # the run is over: what is due up to the end still goes out
-            out = lg.advance(clock.now() if until is None else min(clock.now(), until),
-                             clock.wall())
-            if out:
-                writer.write(b"".join(out))
-                await writer.drain()
             # give the last uploads their chance of an answer before hanging up
             deadline = clock.wall() + self.options.final_wait
             while lg.pending and clock.wall() < deadline and not reading.done():
