@@ -52,9 +52,10 @@ def gateway(state: object, host: str | None, port: int | None, registry_csv: str
 
     assert isinstance(state, CliState)
     settings = state.settings()
-    changes = {k: v for k, v in {"host": host, "port": port, "registry_csv": registry_csv}.items()
-               if v is not None}
-    if changes:
-        settings = dataclasses.replace(
-            settings, gateway=dataclasses.replace(settings.gateway, **changes))
+    g = settings.gateway
+    g = dataclasses.replace(g, host=host if host is not None else g.host,
+                            port=port if port is not None else g.port,
+                            registry_csv=registry_csv if registry_csv is not None
+                            else g.registry_csv)
+    settings = dataclasses.replace(settings, gateway=g)
     run_gateway(settings, use_uvloop=not no_uvloop)

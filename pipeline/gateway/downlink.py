@@ -263,8 +263,8 @@ class Downlink:
             await self.recorder.flush()
 
     async def _consume(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.errors import KafkaError
+        from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped,unused-ignore]
+        from aiokafka.errors import KafkaError  # type: ignore[import-untyped,unused-ignore]
 
         s = self.gw.settings
         while True:

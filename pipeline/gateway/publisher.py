@@ -81,7 +81,7 @@ class KafkaPublisher:
     # --- the loop ---------------------------------------------------------------------
 
     def _producer(self) -> Any:
-        from aiokafka import AIOKafkaProducer
+        from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped,unused-ignore]
 
         return AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-gateway",
@@ -89,7 +89,7 @@ class KafkaPublisher:
             linger_ms=2, request_timeout_ms=self.request_timeout_ms, retry_backoff_ms=200)
 
     async def _run(self) -> None:
-        from aiokafka.errors import KafkaError
+        from aiokafka.errors import KafkaError  # type: ignore[import-untyped,unused-ignore]
 
         backoff = 0.5
         while True:
@@ -138,7 +138,7 @@ class KafkaPublisher:
         """(topic tag, partition) -> highest seq of this gateway already in Kafka, read
         from the tail of each partition (as far back as the spool has unacknowledged
         records, which is as far as a lost ack can reach)."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
         from pipeline.gateway import envelope
 
@@ -211,10 +211,10 @@ class KafkaPublisher:
             return cached
         parts = self._partitions[topic]
         if key:
-            from aiokafka.partitioner import murmur2
+            from aiokafka.partitioner import murmur2  # type: ignore[import-untyped,unused-ignore]
 
             # Kafka's default partitioner, so other clients keyed by MN agree with us
-            p = parts[(murmur2(key) & 0x7FFFFFFF) % len(parts)]
+            p: int = parts[int(murmur2(key) & 0x7FFFFFFF) % len(parts)]
             if len(self._part_cache) > 1_000_000:
                 self._part_cache.clear()
             self._part_cache[(topic, key)] = p
@@ -246,7 +246,7 @@ class KafkaPublisher:
         return out
 
     async def _submit(self, producer: Any, builder: Any, tp: tuple[int, int]) -> Any:
-        from aiokafka.errors import KafkaTimeoutError
+        from aiokafka.errors import KafkaTimeoutError  # type: ignore[import-untyped,unused-ignore]
 
         while True:
             try:

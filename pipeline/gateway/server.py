@@ -15,6 +15,7 @@ import contextlib
 import socket
 import time
 from collections import Counter
+from collections.abc import Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +103,7 @@ class Gateway:
         self._sweeper = asyncio.create_task(self._sweep_idle(), name="idle-sweeper")
         self.log.info("gateway.listening", host=g.host, port=self.port,
                       spool=str(self.spool.dir), spool_backlog=self.spool.depth_records,
-                      stations=len(self.directory) if hasattr(self.directory, "__len__")
+                      stations=len(self.directory) if isinstance(self.directory, Sized)
                       else None, unknown_mn=g.unknown_mn)
 
     async def stop(self) -> None:

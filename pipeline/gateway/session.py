@@ -66,7 +66,7 @@ class Session(asyncio.Protocol):
         refused = self.gw.admit(self)
         if refused:
             self.log.warning("connection.refused", reason=refused)
-            transport.abort()
+            self.transport.abort()
             return
         self.admitted = True
         self.log.debug("connection.open")

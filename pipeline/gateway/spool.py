@@ -325,8 +325,10 @@ class Spool:
                 self._write_fd_seg = seg
                 self._sync_dir()  # the new file's name must survive a crash too
             view = memoryview(data)
+            fd = self._write_fd
+            assert fd is not None  # opened just above
             while view:
-                n = os.write(self._write_fd, view)
+                n = os.write(fd, view)
                 view = view[n:]
             end = Position(seg, (end.offset if end.segment == seg else 0) + len(data))
             # the reader looks at a size only below the durable position, which the loop
