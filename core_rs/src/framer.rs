@@ -8,9 +8,9 @@
 //!   exactly its bytes;
 //! - a `##` whose frame cannot be delimited (length not digits, no tail where one must
 //!   be): a rejection with the bytes from that `##` to the next one, or its first
-//!   `MAX_FRAME` bytes, whichever comes first (the rest is then a garbage run);
+//!   `MAX_FRAME - 2` bytes, whichever comes first (the rest is then a garbage run);
 //! - a run of bytes that starts no frame: one `header` rejection per run, however many
-//!   chunks it spans, with its first `MAX_FRAME` bytes and its length in the message.
+//!   chunks it spans, with its first `MAX_FRAME - 2` bytes and its length in the message.
 //!   The run ends at the next `##` (the last pair of a `###...` run) or at `finish`.
 //!
 //! Design points:
@@ -28,6 +28,11 @@ use crate::error::{shown, ErrorKind, FrameError, Rejected, Warning};
 use crate::frame::{locate, Located, Options, MAX_FRAME};
 use crate::model::Frame;
 use crate::segment::{parse_segment_at, Parsed};
+
+/// The kept head of a run being skipped. While a run goes on, up to two `#` may wait to show
+/// where the next frame starts (the last pair of `###...`); head and those together stay
+/// within one largest frame.
+const HEAD_CAP: usize = MAX_FRAME - 2;
 use crate::text::read_uint;
 
 /// Counters over the life of a `Framer`.
@@ -483,11 +488,11 @@ impl Framer {
         if s.error.is_some() {
             // A broken frame is reported once it has taken the largest frame's worth of
             // bytes, not held back until the next `##`; what follows is a garbage run.
-            let room = MAX_FRAME.saturating_sub(s.head.len());
+            let room = HEAD_CAP.saturating_sub(s.head.len());
             let (mine, rest) = bytes.split_at(room.min(bytes.len()));
             s.head.extend_from_slice(mine);
             s.len += mine.len() as u64;
-            if s.head.len() < MAX_FRAME {
+            if s.head.len() < HEAD_CAP {
                 return;
             }
             self.end_skip(out, false);
@@ -502,7 +507,7 @@ impl Framer {
             bytes = rest;
         }
         if let Some(s) = self.skip.as_mut() {
-            let room = MAX_FRAME.saturating_sub(s.head.len());
+            let room = HEAD_CAP.saturating_sub(s.head.len());
             s.head.extend_from_slice(&bytes[..room.min(bytes.len())]);
             s.len += bytes.len() as u64;
         }
