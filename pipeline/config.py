@@ -167,8 +167,11 @@ class SpoolSettings:
         1024**3, "spool size cap in bytes (suffix K/M/G allowed)", min=1024 * 1024, kind="bytes"
     )
     warn_ratio: float = _opt(0.8, "fill ratio at which the spool warns loudly", min=0.01, max=1.0)
+    # 0: fsync as soon as the previous fsync is done, so the appends that arrived meanwhile
+    # share one (a logger waits for its answer until its frame is on disk); a pause only
+    # trades ack latency for fewer fsyncs on slow disks
     fsync_interval: float = _opt(
-        0.05, "seconds between fsyncs of the spool (a batch)", min=0.0, max=10.0
+        0.0, "extra seconds to gather appends before each spool fsync", min=0.0, max=10.0
     )
 
 
