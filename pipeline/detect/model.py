@@ -1,0 +1,70 @@
+"""What detectors see and say: readings and station activity in, alarm events out.
+
+State lives outside the detectors, in plain JSON-serialisable dicts, so that the stream
+workers can keep it in Faust tables (with changelog topics) and a restarted worker resumes
+where it stopped. A detector is given the state of one key (a station, or a station and
+data type) and returns the new state with its events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+#: what an alarm event does to its episode
+Transition = Literal["open", "update", "clear"]
+Severity = Literal["info", "warning", "major", "critical"]
+
+#: JSON-serialisable per-key state (dict of str to JSON values)
+State = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One pollutant of one frame: a row of ``hj212.decode_batch``."""
+
+    mn: str
+    st: str
+    cn: int  # 2011 real-time, 2051 minute, 2061 hourly, 2031 daily, ...
+    code: str  # 2017 pollutant code (2005 codes mapped), e.g. "w01018"
+    data_time: datetime  # the standard's local clock (Asia/Shanghai), naive
+    receive_time: datetime  # when the gateway received it, same clock, naive
+    #: numeric fields present: "rtd", "min", "avg", "max", "cou", "zs_rtd", ... (snake case,
+    #: as hj212.NUMERIC_SUFFIXES); absent fields are left out, never NaN
+    values: dict[str, float]
+    flag: str | None = None  # instrument data flag (N, F, M, S, D, C, T, B), None if absent
+    eflag: str | None = None
+    resent: bool = False  # 2025 RF=1 or a back-fill reply
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    """One step of an alarm episode, keyed by (mn, code, rule).
+
+    ``open`` starts an episode, ``update`` adds evidence to the open one (never a new alarm),
+    ``clear`` ends it. ``code`` is "" for station-level rules (offline, missing data).
+    """
+
+    mn: str
+    code: str
+    rule: str  # e.g. "over_limit", "negative", "zero_streak", "constant", "out_of_range",
+    #            "spike", "flag", "logic_min_avg_max", "logic_zs_without_o2", "logic_cou",
+    #            "time_future", "time_stale", "time_conflict", "offline", "missing"
+    transition: Transition
+    severity: Severity
+    first_seen: datetime  # data time the episode began
+    last_seen: datetime  # data time of the latest evidence
+    cn: int = 0  # data type the evidence came from (0 for station-level)
+    message: str = ""  # one sentence for the duty centre, Chinese first is welcome
+    evidence: dict[str, Any] = field(default_factory=dict)  # values, limits, counts
+
+
+class ReadingDetector(Protocol):
+    """A rule over one station's readings of one pollutant and data type."""
+
+    name: str
+
+    def observe(self, state: State, reading: Reading) -> tuple[State, list[AlarmEvent]]:
+        """Fold one reading into the state; return the new state and any events."""
+        ...
