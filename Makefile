@@ -28,6 +28,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGET ?= parse
 FUZZ_DIR := core_rs/fuzz
 DEMO_ARGS ?=
+RUN_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 ifneq ($(CI),)
@@ -39,12 +40,14 @@ endif
 RUST_INPUTS := Cargo.toml $(wildcard Cargo.lock) core_rs/Cargo.toml $(wildcard core_rs/build.rs) \
 	$(shell find core_rs/src -name '*.rs' 2>/dev/null) $(wildcard core_rs/data/*)
 
-.PHONY: help bootstrap run test test-rust test-python fuzz-check fuzz-install fuzz-smoke bench lint \
+.PHONY: help bootstrap run demo test test-rust test-python fuzz-check fuzz-install fuzz-smoke bench lint \
 	clean stack-install stack-up stack-down stack-status stack-clean
 
 help:
-	@echo "make run         bootstrap, then stream a simulated fleet through the codec (hj212 demo)"
-	@echo "                 e.g. make run DEMO_ARGS='--seconds 10 --rate 5000'"
+	@echo "make run         bootstrap, then the whole platform: stack, migrations, gateway, workers"
+	@echo "                 and a simulated fleet, with a live summary (e.g. RUN_ARGS='--seconds 60')"
+	@echo "make demo        the codec alone: a simulated fleet's bytes through hj212.Framer"
+	@echo "                 e.g. make demo DEMO_ARGS='--seconds 10 --rate 5000'"
 	@echo "make test        bootstrap, then cargo test, ruff, pytest and a $(FUZZ_SECONDS) s fuzz run"
 	@echo "make bench       python benchmarks/parse.py"
 	@echo "make lint        ruff and mypy"
@@ -83,12 +86,11 @@ $(STAMPS)/installed: $(STAMPS)/venv pyproject.toml $(RUST_INPUTS)
 # --- what people run --------------------------------------------------------------------
 
 run: bootstrap
-	@echo "[run] hj212 stack up (local ClickHouse and Kafka; first time: install and fetch)"
-	@$(BIN)/hj212 stack up
-	@echo "[run] hj212 db migrate, then the sample station registry"
-	@$(BIN)/hj212 db migrate
-	@$(BIN)/hj212 stations sample
-	@echo "[run] hj212 demo $(DEMO_ARGS)   (Ctrl-C stops it)"
+	@echo "[run] hj212 run $(RUN_ARGS)   (stack, migrations, gateway, workers, simulated fleet; Ctrl-C stops it)"
+	@$(BIN)/hj212 run $(RUN_ARGS)
+
+# the codec alone: a simulated fleet's bytes through hj212.Framer, no servers
+demo: bootstrap
 	@$(BIN)/hj212 demo $(DEMO_ARGS)
 
 # one step after the other even under make -j: each needs the machine's two cores

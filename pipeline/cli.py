@@ -10,11 +10,13 @@ from typing import BinaryIO
 import click
 
 from pipeline.config import ConfigError, Settings, load_settings, settings_rows
+from pipeline.gateway.cli import gateway
 from pipeline.logs import configure_logging
 from pipeline.registry.cli import stations
 from pipeline.simulator.cli import simulate
 from pipeline.stack.cli import stack
 from pipeline.store.cli import db
+from pipeline.stream.cli import worker
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -174,6 +176,30 @@ def codes(table: str, code: str | None) -> None:
     click.echo(format_record(row))
 
 
+@main.command("run", context_settings=CONTEXT)
+@click.option("--stations", type=click.IntRange(1), default=50, show_default=True,
+              help="Simulated loggers (the sample registry's first N).")
+@click.option("--speed", type=click.FloatRange(0.001), default=60.0, show_default=True,
+              help="Simulated seconds per wall second.")
+@click.option("--faults", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fault script for the fleet (default: the sample script).")
+@click.option("--no-faults", is_flag=True, help="A clean fleet.")
+@click.option("--seconds", type=click.FloatRange(1), default=None,
+              help="Stop after this many seconds (default: until Ctrl-C).")
+@click.option("--no-setup", is_flag=True,
+              help="Skip stack up, migrations and the sample registry (already done).")
+@pass_state
+def run_all(state: CliState, stations: int, speed: float, faults: Path | None, no_faults: bool,
+            seconds: float | None, no_setup: bool) -> None:
+    """The whole platform locally: stack, migrations, gateway, workers and a simulated
+    fleet, with a one-screen summary. Ctrl-C stops it all, fleet first."""
+    from pipeline.run import SAMPLE_FAULTS, run
+
+    script = None if no_faults else (faults or SAMPLE_FAULTS)
+    sys.exit(run(state.settings(), stations=stations, speed=speed, faults=script,
+                 seconds=seconds, setup=not no_setup))
+
+
 @main.command(context_settings=CONTEXT)
 @pass_state
 def settings(state: CliState) -> None:
@@ -190,9 +216,10 @@ def settings(state: CliState) -> None:
 
 main.add_command(stack)
 main.add_command(simulate)
-main.add_command(__import__("pipeline.gateway.cli", fromlist=["gateway"]).gateway)
+main.add_command(gateway)
 main.add_command(db)
 main.add_command(stations)
+main.add_command(worker)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,229 @@
+"""`hj212 run`: the whole platform on one machine, with a one-screen summary.
+
+It brings the local stack up, migrates, loads the sample registry when the registry is
+empty, then starts the gateway, the stream worker (once the platform has one) and a
+simulated fleet as child processes, each logging to ``<run_dir>/logs/<name>.log``. Every
+second it reads the gateway's metrics endpoint and prints what flows. Ctrl-C (or
+``--seconds``) stops the children gracefully, fleet first so that the gateway can drain.
+
+The children are separate processes on purpose: it is how they run in production, a
+crash of one shows in the summary instead of taking the others down, and their logs stay
+apart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from pipeline.config import Settings
+
+SAMPLE_FAULTS = Path(__file__).parent / "simulator" / "faults" / "sample.toml"
+
+_METRIC = re.compile(
+    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>[0-9.e+-]+)$"
+)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    _fh: TextIO | None = None
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.log.open("a", encoding="utf-8")
+        self._fh.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(self.argv)}\n")
+        self._fh.flush()
+        # own process group: Ctrl-C in the terminal reaches us, and we stop them in order
+        self.proc = subprocess.Popen(self.argv, stdout=self._fh, stderr=subprocess.STDOUT,
+                                     env=env, start_new_session=True)
+
+    def state(self) -> str:
+        if self.proc is None:
+            return "not started"
+        code = self.proc.poll()
+        return "running" if code is None else f"exited {code}"
+
+    def stop(self, timeout: float) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._fh is not None:
+            self._fh.close()
+
+
+@dataclass
+class Snapshot:
+    """Gateway counters at one moment."""
+
+    at: float
+    counters: dict[str, float] = field(default_factory=dict)
+
+    def get(self, name: str, **labels: str) -> float:
+        return sum(v for k, v in self.counters.items() if _matches(k, name, labels))
+
+    def by_label(self, name: str, label: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for key, v in self.counters.items():
+            if key.split("{", 1)[0] != name:
+                continue
+            found = re.search(rf'{label}="([^"]*)"', key)
+            if found:
+                out[found.group(1)] = out.get(found.group(1), 0.0) + v
+        return out
+
+
+def _matches(key: str, name: str, labels: dict[str, str]) -> bool:
+    if key.split("{", 1)[0] != name:
+        return False
+    return all(f'{k}="{v}"' in key for k, v in labels.items())
+
+
+def parse_metrics(text: str, at: float) -> Snapshot:
+    """Prometheus text exposition -> a snapshot keyed by ``name{labels}``."""
+    snap = Snapshot(at)
+    for line in text.splitlines():
+        m = _METRIC.match(line.strip())
+        if m:
+            key = m["name"] + (f"{{{m['labels']}}}" if m["labels"] else "")
+            snap.counters[key] = float(m["value"])
+    return snap
+
+
+def scrape(port: int) -> Snapshot | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=0.5) as r:
+            return parse_metrics(r.read().decode("utf-8", "replace"), time.monotonic())
+    except OSError:
+        return None
+
+
+def summary(now: Snapshot | None, before: Snapshot | None, children: Sequence[Child],
+            started: float) -> list[str]:
+    """The screen: processes, then what the gateway saw (totals and rates)."""
+    lines = [f"hj212 run: {time.monotonic() - started:,.0f} s   (Ctrl-C stops everything)", ""]
+    lines += [f"  {c.name:<10} {c.state():<12} log: {c.log}" for c in children]
+    lines.append("")
+    if now is None:
+        lines.append("gateway metrics: not answering yet")
+        return lines
+    dt = max(now.at - before.at, 1e-9) if before is not None else 0.0
+
+    def rate(name: str, **labels: str) -> str:
+        if before is None:
+            return ""
+        return f"{(now.get(name, **labels) - before.get(name, **labels)) / dt:>9,.0f}/s"
+
+    frames = "hj212_gateway_frames_total"
+    lines.append(f"connections open {now.get('hj212_gateway_connections_open'):>9,.0f}"
+                 f"   total {now.get('hj212_gateway_connections_total'):,.0f}")
+    lines.append(f"frames           {now.get(frames):>9,.0f}  {rate(frames)}")
+    lines.append("  by CN          " + _pairs(now.by_label(frames, "cn")))
+    lines.append("  by outcome     " + _pairs(now.by_label(frames, "outcome")))
+    lines.append("answers          " + _pairs(now.by_label("hj212_gateway_answers_total", "cn")))
+    lines.append("published        "
+                 + _pairs(now.by_label("hj212_gateway_published_total", "topic"))
+                 + f"  {rate('hj212_gateway_published_total')}")
+    lines.append(f"spool depth      {now.get('hj212_gateway_spool_depth_records'):>9,.0f} records"
+                 f"   publish errors {now.get('hj212_gateway_publish_errors_total'):,.0f}")
+    lines.append(f"garbage bytes    {now.get('hj212_gateway_garbage_bytes_total'):>9,.0f}"
+                 f"   throttled {now.get('hj212_gateway_throttled_total'):,.0f}")
+    return lines
+
+
+def _pairs(counts: dict[str, float]) -> str:
+    return "  ".join(f"{k}={n:,.0f}" for k, n in sorted(counts.items()))
+
+
+def _cli(*args: str) -> list[str]:
+    # not `python -m pipeline.cli`: that imports the CLI module twice (as __main__ too), and
+    # commands that check their context object's class would see two different classes
+    return [sys.executable, "-c", "from pipeline.cli import main; main()", *args]
+
+
+def prepare(settings: Settings, env: dict[str, str]) -> None:
+    """Stack up, schema migrated, a registry to authenticate against."""
+    for step in (["stack", "up"], ["db", "migrate"]):
+        print(f"[run] hj212 {' '.join(step)}", flush=True)
+        subprocess.run(_cli(*step), env=env, check=True)
+    from pipeline.registry.store import known_mns
+    from pipeline.store.client import ClickHouse
+
+    with ClickHouse(settings.clickhouse.dsn) as ch:
+        empty = not known_mns(ch)
+    if empty:
+        print("[run] hj212 stations sample (the registry is empty)", flush=True)
+        subprocess.run(_cli("stations", "sample"), env=env, check=True)
+
+
+def children(settings: Settings, stations: int, speed: float, faults: Path | None) -> list[Child]:
+    logs = settings.run_dir / "logs"
+    out = [Child("gateway", _cli("gateway"), logs / "gateway.log")]
+    if _has_command("worker"):
+        out.append(Child("worker", _cli("worker"), logs / "worker.log"))
+    sim = ["simulate", "--stations", str(stations), "--speed", str(speed)]
+    if faults is not None:
+        sim += ["--faults", str(faults)]
+    out.append(Child("simulate", _cli(*sim), logs / "simulate.log"))
+    return out
+
+
+def _has_command(name: str) -> bool:
+    from pipeline.cli import main
+
+    return name in main.commands
+
+
+def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
+        seconds: float | None, setup: bool = True) -> int:
+    env = dict(os.environ)
+    if setup:
+        prepare(settings, env)
+    procs = children(settings, stations, speed, faults)
+    tty = sys.stdout.isatty()
+    started = time.monotonic()
+    for c in procs:
+        print(f"[run] starting {c.name}: hj212 {' '.join(c.argv[3:])}", flush=True)
+        c.start(env)
+        if c.name == "gateway":
+            time.sleep(1.0)  # let it listen before loggers connect
+    before: Snapshot | None = None
+    try:
+        while seconds is None or time.monotonic() - started < seconds:
+            time.sleep(1.0)
+            now = scrape(settings.gateway.metrics_port)
+            screen = summary(now, before, procs, started)
+            if tty:
+                sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(screen) + "\n")
+            else:
+                print(" | ".join(s.strip() for s in screen[5:8] if s.strip()), flush=True)
+            sys.stdout.flush()
+            before = now or before
+            if all(c.state().startswith("exited") for c in procs):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        # the fleet first, so the gateway answers what is in flight and drains to Kafka
+        for c in reversed(procs):
+            c.stop(timeout=settings.gateway.drain_timeout + 5)
+    print("\n".join(summary(before, None, procs, started)))
+    failed = [c for c in procs if c.proc is not None and c.proc.returncode not in (0, -2, 130)]
+    return 1 if failed else 0
