@@ -288,3 +288,62 @@ async def test_downlink_round_trip_with_a_logger(r: _Run) -> None:
         writer.close()
     finally:
         await gw.stop()
+
+
+@aio
+async def test_backfill_round_trip_with_a_simulated_logger(r: _Run) -> None:
+    """A history back-fill (2051 with BeginTime/EndTime) goes from hj212.commands through
+    the gateway to a simulated logger, which answers 9011, replays its stored minute
+    records and ends with 9012; the replays reach hj212.frames and the command's outcome
+    is recorded as executed."""
+    from datetime import datetime, timedelta
+
+    from aiokafka import AIOKafkaProducer
+
+    from pipeline.gateway.auth import StaticDirectory, StationEntry
+    from pipeline.simulator.clock import SimClock
+    from pipeline.simulator.fleet import Fleet, FleetOptions
+    from pipeline.simulator.logger import VirtualLogger
+    from pipeline.simulator.stations import made_fleet
+
+    sim = made_fleet(1, seed=7, editions={2017: 1.0})[0]
+    start = datetime(2024, 3, 1, 8, 0)
+    logger = VirtualLogger(sim, start=start, seed=7)
+    gw = Gateway(r.settings, directory=StaticDirectory([StationEntry(logger.mn, logger.pw)]),
+                 downlink=False)
+    await gw.start()
+    recorder = MemoryRecorder()
+    gw.downlink = Downlink(gw, recorder)
+    gw.downlink.start()
+    # an hour of simulated time per wall second: the logger builds a history of minute data
+    fleet = Fleet([logger], SimClock(start, speed=3600),
+                  FleetOptions(port=gw.port, stagger=0.0, tick=0.05))
+    running = asyncio.create_task(fleet.run())
+    try:
+        await asyncio.sleep(4)
+        assert logger.records(2051, start, start + timedelta(hours=1)), "no minute history"
+        qn = "20240301120000001"
+        producer = AIOKafkaProducer(bootstrap_servers=r.bootstrap)
+        await producer.start()
+        await producer.send_and_wait(r.settings.topics.commands, json.dumps({
+            "mn": logger.mn, "cn": 2051, "qn": qn, "purpose": "backfill",
+            "fields": {"BeginTime": "20240301080000", "EndTime": "20240301090000"},
+        }).encode(), key=logger.mn.encode())
+        await producer.stop()
+        for _ in range(400):
+            if recorder.last.get(qn) and recorder.last[qn].state == "executed":
+                break
+            await asyncio.sleep(0.05)
+        assert [s for q, _, s in recorder.rows if q == qn] == ["sent", "accepted", "executed"]
+        assert logger.stats.replayed > 0
+    finally:
+        fleet.stop()
+        await asyncio.gather(running, return_exceptions=True)
+        assert gw.publisher is None or await gw.publisher.drain(60)
+        await gw.stop()
+    frames = await _consume(r.bootstrap, r.settings.topics.frames, want=1)
+    minute_times = [hj212.parse(env.raw).data_time for _, env in frames
+                    if hj212.parse(env.raw).cn == "2051"]
+    replayed = [t for t in minute_times if t and "20240301080000" <= t <= "20240301090000"]
+    # each minute record of the window arrived twice: when it was made, and replayed
+    assert len(replayed) >= 2 * logger.stats.replayed - 2, (len(replayed), logger.stats.replayed)
