@@ -1,0 +1,298 @@
+"""Missing data: expected cadence, gap windows, offline/online, and the back-fill planner.
+
+Two entry points per station, both pure (state in, state and outputs out):
+
+- ``on_frame(state, ctx, cn, data_time, receive_time)`` for every accepted frame (any CN:
+  every frame proves the station is alive; data frames move the expected cadence, close
+  gaps and count records arriving for open windows);
+- ``tick(state, ctx, now)`` every few seconds of the worker's clock: finds records
+  overdue (a gap that is still growing), offline stations, plans back-fill requests
+  (2051/2061/2031 with BeginTime/EndTime) while the station is online, with retries and a
+  per-station rate limit, settles windows (filled, partly_filled, given_up), and raises a
+  ``missing`` alarm for a gap still open after the grace period.
+
+Cadence: 2011 every RtdInterval, 2051 every MinInterval, 2061 hourly, 2031 daily (from the
+station context; ``set_cadence`` applies a 1061/1063 answer). A record stamped at the
+start of its period is sent at its end, so a 2061 record for 15:00 is due at 16:00.
+
+State (JSON): ``{"seen", "online", "next": {cn: t}, "cad": {cn: s}, "win": [...],
+"sent": [t, ...], "nq", "alarm": {...} | None, "off": t | None}``; times in whole seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from pipeline.detect.context import StationContext
+from pipeline.detect.model import AlarmEvent, State
+from pipeline.detect.rules import Rules, RulesError, default_rules
+from pipeline.detect.times import from_s, stamp, to_s
+
+TRACKED_CNS = (2011, 2051, 2061, 2031)
+OPEN, REQUESTED = "open", "backfill_requested"
+FILLED, PARTLY, GIVEN_UP = "filled", "partly_filled", "given_up"
+FINAL = (FILLED, PARTLY, GIVEN_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class MissingPolicy:
+    """The ``[missing]`` table of the rules file (these are its defaults)."""
+
+    offline_after_s: float = 900.0  # silence before a station is offline (>= 3 x RtdInterval)
+    due_tolerance_s: Mapping[int, float] = field(default_factory=lambda: {
+        2011: 120.0, 2051: 180.0, 2061: 600.0, 2031: 1800.0})
+    grace_s: float = 1800.0  # an open gap this old raises the missing alarm
+    alarm_cns: frozenset[int] = frozenset({2051, 2061, 2031})
+    backfill_cns: frozenset[int] = frozenset({2051, 2061, 2031})
+    retry_after_s: float = 900.0
+    max_attempts: int = 3
+    rate_limit: int = 6  # back-fill requests per station per rate_window_s
+    rate_window_s: float = 600.0
+    #: a gap still growing on an online station is requested once it is this old
+    trailing_request_after_s: float = 1800.0
+    keep_final_s: float = 86400.0  # settled windows stay in state this long
+
+    @classmethod
+    def from_rules(cls, rules: Rules) -> MissingPolicy:
+        table = dict(rules.raw.get("missing", {}))
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - names)
+        if unknown:
+            raise RulesError(f"{rules.source} [missing]: unknown keys {unknown}; allowed: "
+                             f"{sorted(names)}")
+        kw: dict[str, Any] = {}
+        for k, v in table.items():
+            if k == "due_tolerance_s":
+                kw[k] = {int(c): float(s) for c, s in dict(v).items()}
+            elif k in ("alarm_cns", "backfill_cns"):
+                kw[k] = frozenset(int(c) for c in v)
+            elif k in ("max_attempts", "rate_limit"):
+                kw[k] = int(v)
+            else:
+                kw[k] = float(v)
+        return cls(**kw)
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRequest:
+    """A history request for the worker to publish to ``hj212.commands``."""
+
+    mn: str
+    cn: int  # 2051, 2061 or 2031
+    begin: datetime  # BeginTime, inclusive
+    end: datetime  # EndTime, inclusive
+    attempt: int
+    qn: str
+    window_start: datetime  # key of the missing window it serves
+
+    def to_command(self) -> dict[str, Any]:
+        """The gateway's downlink message (pipeline/gateway/README.md, Messages)."""
+        return {"mn": self.mn, "cn": self.cn, "qn": self.qn, "purpose": "backfill",
+                "fields": {"BeginTime": stamp(self.begin), "EndTime": stamp(self.end)}}
+
+
+def window_row(mn: str, w: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``missing_windows`` row (without version) for a window of the state."""
+    return {"mn": mn, "cn": w["cn"], "window_start": from_s(w["start"]),
+            "window_end": from_s(w["end"]), "state": w["state"], "expected": w["exp"],
+            "received": len(w["got"]), "requests": w["req"],
+            "last_request_qn": w.get("qn", ""),
+            "last_request_at": from_s(w["last_req"]) if w.get("last_req") else None,
+            "detected_at": from_s(w["det"]), "updated_at": from_s(w["upd"])}
+
+
+def _send_delay(cn: int, cadence: int) -> int:
+    return 0 if cn == 2011 else cadence
+
+
+class MissingData:
+    """Issue 5 item 2 for one station at a time; see the module docstring."""
+
+    name = "missing"
+
+    def __init__(self, rules: Rules | None = None, policy: MissingPolicy | None = None) -> None:
+        self.rules = rules or default_rules()
+        self.policy = policy or MissingPolicy.from_rules(self.rules)
+
+    # --- inputs -----------------------------------------------------------------------
+
+    def set_cadence(self, state: State, cn: int, seconds: int) -> State:
+        """A 1061 (RtdInterval) or 1063 (MinInterval x 60) answer changed the cadence."""
+        state.setdefault("cad", {})[str(cn)] = int(seconds)
+        return state
+
+    def cadence(self, state: State, ctx: StationContext, cn: int) -> int:
+        return int(state.get("cad", {}).get(str(cn), ctx.period_s(cn)))
+
+    def on_frame(self, state: State, ctx: StationContext, cn: int, data_time: datetime | None,
+                 receive_time: datetime) -> tuple[State, list[AlarmEvent], list[dict[str, Any]]]:
+        events: list[AlarmEvent] = []
+        updates: list[dict[str, Any]] = []
+        now = to_s(receive_time)
+        state["seen"] = max(state.get("seen", now), now)
+        if not state.get("online", False):
+            state["online"] = True
+            off = state.pop("off", None)
+            if off is not None:
+                events.append(self._event(ctx.mn, "offline", "clear", off, now,
+                                          {"offline_s": now - off}, "major",
+                                          "站点恢复在线 station back online"))
+        if cn not in TRACKED_CNS or data_time is None:
+            return state, events, updates
+        t = to_s(data_time)
+        cad = self.cadence(state, ctx, cn)
+        windows: list[dict[str, Any]] = state.setdefault("win", [])
+        for w in windows:
+            if (w["cn"] == cn and w["start"] <= t <= w["end"] and w["state"] != FILLED
+                    and t not in w["got"]):
+                w["got"].append(t)
+                w["upd"] = now
+                if len(w["got"]) >= w["exp"] and not w["grow"]:
+                    w["state"] = FILLED
+                updates.append(window_row(ctx.mn, w))
+        nexts: dict[str, int] = state.setdefault("next", {})
+        nxt = nexts.get(str(cn))
+        if nxt is None or t >= nxt - cad // 2:
+            if nxt is not None and t >= nxt + cad // 2:
+                w = self._window(windows, cn, nxt, now)
+                w["end"], w["grow"] = t - cad, False
+                w["exp"] = (w["end"] - w["start"]) // cad + 1
+                w["upd"] = now
+                updates.append(window_row(ctx.mn, w))
+            else:
+                for w in windows:  # the awaited record came: a growing gap stops at it
+                    if w["cn"] == cn and w["grow"]:
+                        w["grow"] = False
+                        w["end"] = min(w["end"], t - cad)
+                        if w["end"] < w["start"]:
+                            w["state"], w["end"] = FILLED, w["start"]
+                        w["exp"] = (w["end"] - w["start"]) // cad + 1
+                        updates.append(window_row(ctx.mn, w))
+            nexts[str(cn)] = t + cad
+        return state, events, updates
+
+    @staticmethod
+    def _window(windows: list[dict[str, Any]], cn: int, start: int, now: int
+                ) -> dict[str, Any]:
+        for w in windows:
+            if w["cn"] == cn and w["start"] == start:
+                return w
+        w = {"cn": cn, "start": start, "end": start, "state": OPEN, "exp": 1, "got": [],
+             "req": 0, "det": now, "upd": now, "grow": True}
+        windows.append(w)
+        return w
+
+    # --- the clock --------------------------------------------------------------------
+
+    def tick(self, state: State, ctx: StationContext, now_dt: datetime
+             ) -> tuple[State, list[AlarmEvent], list[BackfillRequest], list[dict[str, Any]]]:
+        pol = self.policy
+        now = to_s(now_dt)
+        events: list[AlarmEvent] = []
+        requests: list[BackfillRequest] = []
+        updates: list[dict[str, Any]] = []
+        seen = state.get("seen")
+        if seen is None:
+            return state, events, requests, updates  # never heard: nothing is expected yet
+        offline_after = max(pol.offline_after_s, 3 * ctx.rtd_interval)
+        if state.get("online") and now - seen > offline_after:
+            state["online"] = False
+            state["off"] = seen
+            events.append(self._event(ctx.mn, "offline", "open", seen, now,
+                                      {"silent_s": now - seen}, "major",
+                                      f"站点离线 station silent for {now - seen} s"))
+        windows: list[dict[str, Any]] = state.setdefault("win", [])
+        for cn_text, nxt in state.get("next", {}).items():
+            cn = int(cn_text)
+            cad = self.cadence(state, ctx, cn)
+            due = nxt + _send_delay(cn, cad) + pol.due_tolerance_s.get(cn, cad)
+            if now <= due:
+                continue
+            last = nxt + int((now - due) // cad) * cad
+            w = self._window(windows, cn, nxt, now)
+            if w["grow"] and w["end"] != last:
+                w["end"], w["upd"] = last, now
+                w["exp"] = (last - nxt) // cad + 1
+                updates.append(window_row(ctx.mn, w))
+        self._plan(state, ctx, now, requests, updates)
+        self._alarm(state, ctx, now, events)
+        state["win"] = [w for w in windows
+                        if w["state"] not in FINAL or now - w["upd"] < pol.keep_final_s]
+        return state, events, requests, updates
+
+    def _plan(self, state: State, ctx: StationContext, now: int,
+              requests: list[BackfillRequest], updates: list[dict[str, Any]]) -> None:
+        pol = self.policy
+        sent: list[int] = [t for t in state.get("sent", []) if now - t < pol.rate_window_s]
+        for w in sorted(state.get("win", []), key=lambda w: (w["start"], w["cn"])):
+            if w["state"] in FINAL:
+                continue
+            cn = w["cn"]
+            if cn not in pol.backfill_cns:
+                # real-time data have no history to ask for: settle once the gap is closed
+                if not w["grow"] and now - w["det"] >= pol.grace_s:
+                    w["state"], w["upd"] = (PARTLY if w["got"] else GIVEN_UP), now
+                    updates.append(window_row(ctx.mn, w))
+                continue
+            if w["req"] and now - w.get("last_req", 0) < pol.retry_after_s:
+                continue  # the last request may still be answering
+            if w["req"] >= pol.max_attempts:
+                w["state"], w["upd"] = (PARTLY if w["got"] else GIVEN_UP), now
+                updates.append(window_row(ctx.mn, w))
+                continue
+            if not state.get("online"):
+                continue
+            if w["grow"] and now - w["det"] < pol.trailing_request_after_s:
+                continue  # the logger may still send it on its own
+            if len(sent) >= pol.rate_limit:
+                break
+            nq = state.get("nq", 0) + 1
+            state["nq"] = nq
+            qn = f"{stamp(from_s(now))}{nq % 1000:03d}"
+            w["req"] += 1
+            w["last_req"], w["qn"], w["state"], w["upd"] = now, qn, REQUESTED, now
+            sent.append(now)
+            requests.append(BackfillRequest(ctx.mn, cn, from_s(w["start"]), from_s(w["end"]),
+                                            w["req"], qn, from_s(w["start"])))
+            updates.append(window_row(ctx.mn, w))
+        state["sent"] = sent
+
+    def _alarm(self, state: State, ctx: StationContext, now: int,
+               events: list[AlarmEvent]) -> None:
+        pol = self.policy
+        relevant = [w for w in state.get("win", []) if w["cn"] in pol.alarm_cns]
+        late = [w for w in relevant
+                if w["state"] in (OPEN, REQUESTED) and now - w["det"] >= pol.grace_s]
+        alarm = state.get("alarm")
+        if late and alarm is None:
+            first = min(w["start"] for w in late)
+            alarm = state["alarm"] = {"first": first, "cn": late[0]["cn"]}
+            events.append(self._event(
+                ctx.mn, "missing", "open", first, max(w["end"] for w in late),
+                {"windows": _summary(late)}, "major",
+                f"数据缺失 {len(late)} gap(s) unfilled after {pol.grace_s:.0f} s",
+                cn=late[0]["cn"]))
+        elif alarm is not None and not any(
+                w["state"] in (OPEN, REQUESTED, GIVEN_UP) for w in relevant):
+            state["alarm"] = None
+            last = max((w["end"] for w in relevant), default=alarm["first"])
+            events.append(self._event(ctx.mn, "missing", "clear", alarm["first"], last,
+                                      {"windows": _summary(relevant)}, "major",
+                                      "缺失数据已补齐 gaps filled", cn=alarm["cn"]))
+
+    @staticmethod
+    def _event(mn: str, rule: str, transition: str, first: int, last: int,
+               evidence: dict[str, Any], severity: str, message: str, cn: int = 0
+               ) -> AlarmEvent:
+        return AlarmEvent(mn=mn, code="", rule=rule, transition=transition,  # type: ignore[arg-type]
+                          severity=severity, first_seen=from_s(first),  # type: ignore[arg-type]
+                          last_seen=from_s(last), cn=cn, message=message, evidence=evidence)
+
+
+def _summary(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"cn": w["cn"], "start": from_s(w["start"]).isoformat(),
+             "end": from_s(w["end"]).isoformat(), "state": w["state"],
+             "expected": w["exp"], "received": len(w["got"])} for w in windows]
