@@ -42,7 +42,7 @@ class Observation:
 
 
 def _rank(sev: str) -> int:
-    return SEVERITIES.index(sev) if sev in SEVERITIES else 1  # type: ignore[arg-type]
+    return SEVERITIES.index(sev) if sev in SEVERITIES else 1
 
 
 class Episodes:

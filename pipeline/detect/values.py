@@ -56,9 +56,10 @@ class _Out:
         self.items: list[Observation] = []
 
     def hit(self, code: str, rule: str, sev: Severity, message: str,
-            first: datetime | None = None, **evidence: Any) -> None:
+            first: datetime | None = None, extra: dict[str, Any] | None = None,
+            **evidence: Any) -> None:
         self.items.append(Observation(self.mn, code, rule, self.cn, self.at, True, sev,
-                                      message, evidence, first))
+                                      message, {**evidence, **(extra or {})}, first))
 
     def clean(self, code: str, rule: str) -> None:
         self.items.append(Observation(self.mn, code, rule, self.cn, self.at, False))
@@ -252,7 +253,7 @@ class ValueRules:
             if lo > mid + tol or mid > hi + tol:
                 out.hit(r.code, "logic_min_avg_max", th.sev("logic_min_avg_max"),
                         f"{r.code} 逻辑错误 {lo_k} {lo:g} <= {mid_k} {mid:g} <= {hi_k} "
-                        f"{hi:g} does not hold", **{lo_k: lo, mid_k: mid, hi_k: hi})
+                        f"{hi:g} does not hold", extra={lo_k: lo, mid_k: mid, hi_k: hi})
             else:
                 out.clean(r.code, "logic_min_avg_max")
 
@@ -301,7 +302,7 @@ class ValueRules:
         if abs(cou - expected) > slack:
             out.hit(code, "logic_cou", th.sev("logic_cou"),
                     f"{code} 累计值不符 Cou {cou:g} vs expected {expected:.4g}",
-                    cou=cou, expected=expected, **evidence)
+                    extra={"cou": cou, "expected": expected, **evidence})
         else:
             out.clean(code, "logic_cou")
 
