@@ -29,6 +29,7 @@ class Limits:
     range. NaN where a bound does not apply."""
 
     limit_high: float = math.nan
+    limit_low: float = math.nan
     range_low: float = math.nan
     range_high: float = math.nan
 
@@ -93,6 +94,22 @@ def made_fleet(count: int, seed: int, editions: Mapping[int, float],
     return out
 
 
+#: a clean station's normal level stays this far under its emission limit: the daily shape,
+#: noise and (for flue gas) the conversion to reference O2 add up to about 2x at the peak,
+#: and a limit crossed by clean data would be a false alarm in the detectors' scoring
+_LIMIT_HEADROOM = 0.3
+
+
+def _baseline(rng: random.Random, code: str, limits: Limits | None) -> float:
+    p = PROFILES[code]
+    level = rng.uniform(p.low, p.high)
+    # only upper limits on an amount (a pH-like band with a lower bound is left alone)
+    if (limits is not None and math.isfinite(limits.limit_high) and limits.limit_high > 0
+            and not math.isfinite(limits.limit_low)):
+        level = min(level, _LIMIT_HEADROOM * limits.limit_high)
+    return level
+
+
 def _number(text: str) -> float:
     return float(text) if text.strip() else math.nan
 
@@ -116,6 +133,7 @@ def registry_fleet(directory: Path, count: int | None, seed: int,
                 if code not in PROFILES:
                     continue  # a code the simulator has no profile for
                 by_mn.setdefault(row["mn"].strip(), {})[code] = Limits(
+                    limit_low=_number(row.get("limit_low", "")),
                     limit_high=_number(row.get("limit_high", "")),
                     range_low=_number(row.get("range_low", "")),
                     range_high=_number(row.get("range_high", "")),
@@ -143,7 +161,7 @@ def registry_fleet(directory: Path, count: int | None, seed: int,
             station = Station(
                 mn=row["mn"].strip(), pw=row["pw"].strip(), st=st, edition=edition,
                 pollutants=tuple(codes),
-                baselines={c: rng.uniform(PROFILES[c].low, PROFILES[c].high) for c in codes},
+                baselines={c: _baseline(rng, c, limits.get(c)) for c in codes},
             )
             out.append(SimStation(station, rtd_interval=int(row["rtd_interval"]),
                                   min_interval=int(row["min_interval"]), limits=limits))
