@@ -204,8 +204,6 @@ pub enum WarnCode {
     DuplicateField,
     /// bytes that are not UTF-8, replaced
     EncodingLossy,
-    /// Flag absent on a frame that has QN (2005 frames have neither)
-    FlagMissing,
 }
 
 impl WarnCode {
@@ -236,7 +234,6 @@ impl WarnCode {
             WarnCode::OutOfRange => "out_of_range",
             WarnCode::DuplicateField => "duplicate_field",
             WarnCode::EncodingLossy => "encoding_lossy",
-            WarnCode::FlagMissing => "flag_missing",
         }
     }
 }
