@@ -24,8 +24,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := $(VENV)/.stamps
 PTH_FILE := hj212_platform_root.pth
-FUZZ_SECONDS ?= 30
-FUZZ_TARGET ?= parse
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS ?= parse framer
 FUZZ_DIR := core_rs/fuzz
 DEMO_ARGS ?=
 RUN_ARGS ?=
@@ -48,7 +48,8 @@ help:
 	@echo "                 and a simulated fleet, with a live summary (e.g. RUN_ARGS='--seconds 60')"
 	@echo "make demo        the codec alone: a simulated fleet's bytes through hj212.Framer"
 	@echo "                 e.g. make demo DEMO_ARGS='--seconds 10 --rate 5000'"
-	@echo "make test        bootstrap, then cargo test, ruff, pytest and a $(FUZZ_SECONDS) s fuzz run"
+	@echo "make test        bootstrap, then rustfmt, clippy, cargo test, ruff, pytest (unit, then integration"
+	@echo "                 on the local stack) and $(FUZZ_SECONDS) s of fuzzing per target"
 	@echo "make bench       python benchmarks/parse.py"
 	@echo "make lint        ruff and mypy"
 	@echo "make fuzz-smoke  only the short fuzz run (FUZZ_SECONDS=$(FUZZ_SECONDS))"
@@ -128,16 +129,20 @@ fuzz-install: fuzz-check
 
 fuzz-check:
 	@test -f $(FUZZ_DIR)/Cargo.toml || { \
-	  echo "[fuzz] error: $(FUZZ_DIR)/ does not exist yet: the cargo-fuzz crate with the" \
-	       "target '$(FUZZ_TARGET)' is part of the codec work; nothing to run"; exit 1; }
 
+
+
+# each target (FUZZ_TARGETS) for FUZZ_SECONDS, from the committed corpus; a crash fails the
+# run and leaves its input under core_rs/fuzz/artifacts/
 fuzz-smoke: fuzz-install
 	@if cargo +nightly --version >/dev/null 2>&1; then tc=+nightly; boot=; \
 	else tc=; boot=RUSTC_BOOTSTRAP=1; \
 	  echo "[fuzz] no nightly toolchain: using stable with RUSTC_BOOTSTRAP=1"; fi; \
-	echo "[fuzz] cargo $$tc fuzz run $(FUZZ_TARGET) for $(FUZZ_SECONDS) s"; \
-	env $$boot cargo $$tc fuzz run $(FUZZ_TARGET) --fuzz-dir $(FUZZ_DIR) -- \
-	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
+	for target in $(FUZZ_TARGETS); do \
+	  echo "[fuzz] cargo $$tc fuzz run $$target for $(FUZZ_SECONDS) s"; \
+	  env $$boot cargo $$tc fuzz run $$target --fuzz-dir $(FUZZ_DIR) -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; \
+	done
 
 bench: bootstrap
 	@test -f benchmarks/parse.py || { echo "[bench] error: benchmarks/parse.py does not exist yet"; exit 1; }
