@@ -129,8 +129,8 @@ fuzz-install: fuzz-check
 
 fuzz-check:
 	@test -f $(FUZZ_DIR)/Cargo.toml || { \
-
-
+	  echo "[fuzz] error: $(FUZZ_DIR)/Cargo.toml is missing: the fuzz crate (targets" \
+	       "$(FUZZ_TARGETS)) is part of the codec; restore it from git"; exit 1; }
 
 # each target (FUZZ_TARGETS) for FUZZ_SECONDS, from the committed corpus; a crash fails the
 # run and leaves its input under core_rs/fuzz/artifacts/
