@@ -1,0 +1,127 @@
+"""The agents: batches of ``hj212.frames`` and ``hj212.rejects`` wired to the sinks, the
+station table and the detectors. No business rule lives here; the runtime
+(``app.py``) commits a batch's offsets only after these return.
+
+Order inside a frames batch, and why:
+1. frames and readings into ClickHouse (retried until they are in: nothing else of the
+   batch happens before, so a failure leaves nothing half done);
+2. readings through the detectors, with each station's state from the table;
+3. alarm rows into ``alarms``, then alarm messages to ``hj212.alarms`` (awaited);
+4. (the runtime) changed states to the changelog, then the offsets.
+A kill between any two steps replays the batch: ClickHouse tables are keyed so the rows
+merge, and the detection skips readings its state has already folded in (by offset).
+Alarm messages may then be published twice; consumers key them by ``alarm_id`` and
+``version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import hj212
+import numpy as np
+import numpy.typing as npt
+from aiokafka import AIOKafkaProducer
+
+from pipeline.config import Settings
+from pipeline.detect.model import ReadingDetector
+from pipeline.gateway.envelope import Envelope, EnvelopeError, decode
+from pipeline.logs import get_logger
+from pipeline.store.client import ClickHouse
+from pipeline.store.sinks import FrameSink
+from pipeline.stream.detection import StationDetection, readings_by_station
+from pipeline.stream.sink import AlarmRecord, AlarmSink, RejectSink, alarm_record, retry_store
+from pipeline.stream.state import StationTable
+
+log = get_logger("stream.agents")
+
+
+def _envelopes(records: Sequence[Any]) -> tuple[list[Envelope], list[Any]]:
+    envs: list[Envelope] = []
+    kept: list[Any] = []
+    for rec in records:
+        try:
+            envs.append(decode(rec.value))
+        except EnvelopeError as exc:
+            # no raw frame to keep; logged with where to find the message
+            log.error("envelope.invalid", topic=rec.topic, partition=rec.partition,
+                      offset=rec.offset, error=str(exc))
+            continue
+        kept.append(rec)
+    return envs, kept
+
+
+class Agents:
+    """One ClickHouse connection for frames and alarms, one for rejects; the detection."""
+
+    def __init__(self, settings: Settings, topics: Any, table: StationTable,
+                 detectors: Sequence[ReadingDetector], *, max_backoff: float = 30.0) -> None:
+        self.topics = topics
+        self.table = table
+        self.strict = settings.strict
+        self.frames_ch = ClickHouse(settings.clickhouse.dsn)
+        self.rejects_ch = ClickHouse(settings.clickhouse.dsn)
+        self.frame_sink = FrameSink(self.frames_ch, strict=self.strict)
+        self.alarm_sink = AlarmSink(self.frames_ch)
+        self.reject_sink = RejectSink(self.rejects_ch, strict=self.strict)
+        self.detection = StationDetection(detectors)
+        self.max_backoff = max_backoff
+        self.producer: AIOKafkaProducer | None = None
+        self.stats = {"frames": 0, "readings": 0, "rejects": 0, "alarms": 0}
+
+    def close(self) -> None:
+        self.frames_ch.close()
+        self.rejects_ch.close()
+
+    async def on_frames(self, records: Sequence[Any], pauser: Any) -> None:
+        envs, kept = _envelopes(records)
+        if not envs:
+            return
+        raws = [e.raw for e in envs]
+        received = np.array([e.receive_ns // 1_000_000_000 for e in envs], dtype=np.int64)
+        batch = hj212.decode_batch(raws, strict=self.strict)
+        result = await retry_store(
+            "frames", lambda: self.frame_sink.write(
+                raws, received, [e.gateway for e in envs], [e.peer for e in envs],
+                batch=batch),
+            max_backoff=self.max_backoff, idle=pauser.idle)
+        self.stats["frames"] += result.frames
+        self.stats["readings"] += result.readings
+        if self.detection:
+            await self._detect(batch, received, kept, pauser)
+
+    async def _detect(self, batch: hj212.Batch, received: npt.NDArray[np.int64],
+                      records: Sequence[Any], pauser: Any) -> None:
+        offsets = [rec.offset for rec in records]
+        # the frames partition of each MN (the gateway keys by MN, so there is one)
+        partition_of = {m.decode("ascii", "replace"): records[i].partition
+                        for i, m in enumerate(batch.columns["frame_mn"].tolist())}
+        found_records: list[AlarmRecord] = []
+        for mn, items in readings_by_station(batch, received, offsets).items():
+            part = partition_of[mn]
+            state, events = self.detection.run(self.table.get(part, mn), items)
+            episodes = state.setdefault("episodes", {})
+            found_records.extend(alarm_record(event, episodes) for event in events)
+            self.table.put(part, mn, state)
+        if not found_records:
+            return
+        await retry_store("alarms", lambda: self.alarm_sink.write(found_records),
+                          max_backoff=self.max_backoff, idle=pauser.idle)
+        assert self.producer is not None
+        pending = [await self.producer.send(self.topics.alarms, r.message, key=r.key)
+                   for r in found_records]
+        await asyncio.gather(*pending)  # delivered before the offsets may commit
+        self.stats["alarms"] += len(found_records)
+        for r in found_records:
+            if r.row["state"] == "open" and r.row["occurrences"] == 1:
+                log.info("alarm.opened", alarm_id=r.row["alarm_id"], rule=r.row["rule"],
+                         severity=r.row["severity"], message=r.row["message"])
+
+    async def on_rejects(self, records: Sequence[Any], pauser: Any) -> None:
+        envs, _ = _envelopes(records)
+        if envs:
+            n = await retry_store("rejects", lambda: self.reject_sink.write(envs),
+                                  max_backoff=self.max_backoff, idle=pauser.idle)
+            self.stats["rejects"] += n

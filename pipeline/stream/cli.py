@@ -1,0 +1,48 @@
+"""``hj212 worker``: one stream worker, run in this process from the settings."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--app-id", default=DEFAULT_APP_ID, show_default=True,
+              help="The Kafka consumer group, and the prefix of the station table's "
+                   "changelog topic (<app-id>-station-state).")
+@click.option("--batch-frames", type=click.IntRange(min=1), default=5_000, show_default=True,
+              help="Most frames per ClickHouse insert.")
+@click.option("--batch-seconds", type=click.FloatRange(min=0.01), default=0.5,
+              show_default=True, help="Longest wait before a partial batch is written.")
+@click.option("--detectors", default="auto", show_default=True,
+              help="auto (pipeline.detect's default set), none, or module:function "
+                   "returning a list of detectors.")
+@click.pass_context
+def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: float,
+           detectors: str) -> None:
+    """Run a stream worker: hj212.frames and hj212.rejects into ClickHouse, readings
+    through the detectors, alarms to hj212.alarms and the alarms table.
+
+    Offsets are committed only after ClickHouse has a batch's rows; with ClickHouse down
+    the worker retries with back-off and stops fetching. Workers with the same --app-id
+    share the partitions. SIGTERM or Ctrl-C stops it after the batch in hand.
+    """
+    from pipeline.logs import get_logger
+    from pipeline.stream.app import run_worker
+    from pipeline.stream.detection import load_detectors
+
+    settings = ctx.obj.settings()
+    try:
+        found = load_detectors(detectors)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise click.ClickException(f"--detectors {detectors!r}: {exc}") from None
+    opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds)
+    get_logger("stream.worker").info(
+        "worker.start", app_id=app_id, broker=settings.kafka.bootstrap,
+        clickhouse=settings.clickhouse.dsn.split("@")[-1], frames=settings.topics.frames,
+        rejects=settings.topics.rejects, alarms=settings.topics.alarms,
+        detectors=[d.name for d in found])
+    run_worker(settings, opts, found)

@@ -1,0 +1,167 @@
+"""Thin adapters between the agents and ``pipeline.store``: rejected frames, alarm
+episodes, and the retry loop that turns "ClickHouse is down" into back-pressure.
+
+Why retry here and not in the store: the store's rule is "a write is all or nothing and
+safe to repeat"; only the worker knows that repeating forever is right, because its Kafka
+offsets stay uncommitted (and its consumption stops) until the write returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import hj212
+import numpy as np
+
+from pipeline.detect.model import AlarmEvent, State
+from pipeline.gateway.envelope import Envelope
+from pipeline.logs import get_logger
+from pipeline.store.client import ClickHouse, StoreError
+from pipeline.store.sinks import frame_columns
+
+T = TypeVar("T")
+CST_OFFSET_S = 8 * 3600
+
+log = get_logger("stream.sink")
+
+
+async def retry_store(what: str, fn: Callable[[], T], *, max_backoff: float = 30.0,
+                      first_backoff: float = 0.2,
+                      idle: Callable[[float], Awaitable[None]] | None = None) -> T:
+    """Run the blocking ``fn`` in a thread until it returns, backing off on StoreError.
+
+    In a thread so that the event loop keeps the consumer's heartbeats going while
+    ClickHouse is slow or down (a blocked loop would cost the group membership and cause
+    a rebalance storm). ``idle(seconds)`` waits between attempts (the runtime pauses
+    fetching there but keeps polling, so the group keeps the worker). Other errors are
+    bugs and propagate."""
+    delay = first_backoff
+    attempt = 0
+    while True:
+        try:
+            return await asyncio.to_thread(fn)
+        except StoreError as exc:
+            attempt += 1
+            log.warning("store.retry", what=what, attempt=attempt, retry_in_s=round(delay, 2),
+                        error=str(exc))
+            await (idle(delay) if idle is not None else asyncio.sleep(delay))
+            delay = min(delay * 2, max_backoff)
+
+
+def local_epoch(dt: datetime) -> int:
+    """A naive Asia/Shanghai datetime (the standard's clock) -> epoch seconds."""
+    return calendar.timegm(dt.timetuple()) - CST_OFFSET_S
+
+
+class RejectSink:
+    """Rejected and quarantined frames from ``hj212.rejects`` into ``frames``.
+
+    The gateway's reason wins over what a parse would say: a frame refused for a wrong
+    PW parses fine, yet it must be stored as refused and give no readings."""
+
+    def __init__(self, ch: ClickHouse, *, strict: bool = False) -> None:
+        self.ch = ch
+        self.strict = strict
+
+    def write(self, envelopes: Sequence[Envelope]) -> int:
+        if not envelopes:
+            return 0
+        raws = [e.raw for e in envelopes]
+        batch = hj212.decode_batch(raws, strict=self.strict)
+        received = np.array([e.receive_ns // 1_000_000_000 for e in envelopes], dtype=np.int64)
+        cols = frame_columns(batch, raws, received, [e.gateway for e in envelopes],
+                             [e.peer for e in envelopes], strict=self.strict)
+        for i, env in enumerate(envelopes):
+            kind, _, _ = env.reason.partition(":")
+            cols["status"][i] = env.kind_name
+            cols["error_kind"][i] = kind.strip()[:64]
+            cols["error_message"][i] = env.reason
+            cols["n_readings"][i] = 0
+        return self.ch.insert_columns("frames", cols)
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    """One alarm event made into the ``alarms`` row and the ``hj212.alarms`` message."""
+
+    row: dict[str, Any]
+    message: bytes
+    key: bytes
+
+
+def _finite(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat(sep=" ") if dt is not None else None
+
+
+def alarm_record(event: AlarmEvent, episodes: State, now: float | None = None
+                 ) -> AlarmRecord:
+    """The episode row for ``event``; ``episodes`` (part of the station's table state) is
+    updated so that updates keep the episode's opening time and count its occurrences,
+    which is what makes the row stable across a worker restart."""
+    key = f"{event.code}|{event.rule}"
+    ep = episodes.get(key)
+    if event.transition == "open" or ep is None:
+        ep = {"opened_at": event.first_seen.isoformat(), "occurrences": 0}
+    ep["occurrences"] = int(ep["occurrences"]) + 1
+    opened_at = datetime.fromisoformat(ep["opened_at"])
+    if event.transition == "clear":
+        episodes.pop(key, None)
+    else:
+        episodes[key] = ep
+    version = int((time.time() if now is None else now) * 1000)
+    state = "cleared" if event.transition == "clear" else "open"
+    cleared_at = event.last_seen if event.transition == "clear" else None
+    alarm_id = f"{event.mn}/{event.code}/{event.rule}/{opened_at:%Y%m%d%H%M%S}"
+    evidence = json.dumps(event.evidence, ensure_ascii=False, default=str, sort_keys=True)
+    row: dict[str, Any] = {
+        "alarm_id": alarm_id, "mn": event.mn, "cn": event.cn, "code": event.code,
+        "rule": event.rule, "severity": event.severity, "state": state,
+        "opened_at": local_epoch(opened_at), "last_seen": local_epoch(event.last_seen),
+        "cleared_at": local_epoch(cleared_at) if cleared_at else None,
+        "occurrences": ep["occurrences"],
+        "value": _finite(event.evidence.get("value")),
+        "threshold": _finite(event.evidence.get("threshold", event.evidence.get("limit"))),
+        "message": event.message, "evidence": evidence, "version": version,
+    }
+    payload = {
+        "alarm_id": alarm_id, "mn": event.mn, "cn": event.cn, "code": event.code,
+        "rule": event.rule, "transition": event.transition, "severity": event.severity,
+        "state": state, "opened_at": _iso(opened_at), "last_seen": _iso(event.last_seen),
+        "cleared_at": _iso(cleared_at), "occurrences": ep["occurrences"],
+        "message": event.message, "evidence": event.evidence, "version": version,
+    }
+    message = json.dumps(payload, ensure_ascii=False, default=str).encode()
+    return AlarmRecord(row=row, message=message, key=event.mn.encode())
+
+
+class AlarmSink:
+    """Alarm episode rows into ``alarms`` (ReplacingMergeTree by version)."""
+
+    COLUMNS = ("alarm_id", "mn", "cn", "code", "rule", "severity", "state", "opened_at",
+               "last_seen", "cleared_at", "occurrences", "value", "threshold", "message",
+               "evidence", "version")
+
+    def __init__(self, ch: ClickHouse) -> None:
+        self.ch = ch
+
+    def write(self, records: Sequence[AlarmRecord]) -> int:
+        if not records:
+            return 0
+        cols = {name: [r.row[name] for r in records] for name in self.COLUMNS}
+        return self.ch.insert_columns("alarms", cols)

@@ -1,0 +1,112 @@
+"""The station table: per-station detector state in memory, backed by a compacted Kafka
+changelog so that a restarted (or newly assigned) worker resumes where the last stopped.
+
+Partition p of the changelog holds the stations of partition p of ``hj212.frames`` (the
+gateway keys frames by MN, and state records are written to the same partition number),
+so a worker rebuilds exactly the state of the partitions it is given. Key: the MN;
+value: the station's state as JSON. Compaction keeps the latest value per MN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import TopicPartition
+
+from pipeline.detect.model import State
+from pipeline.logs import get_logger
+
+log = get_logger("stream.state")
+
+
+class StationTable:
+    def __init__(self, bootstrap: str, topic: str, partitions: int, replication: int) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.partitions = partitions
+        self.replication = replication
+        self.producer: AIOKafkaProducer | None = None
+        self._data: dict[int, dict[str, State]] = {}
+        self._dirty: dict[tuple[int, str], State] = {}
+
+    async def ensure_topic(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(
+                self.topic, self.partitions, self.replication,
+                topic_configs={"cleanup.policy": "compact"})])
+            log.info("state.topic_created", topic=self.topic, partitions=self.partitions)
+        except TopicAlreadyExistsError:
+            pass
+        finally:
+            await admin.close()
+
+    def get(self, partition: int, mn: str) -> State:
+        """A copy of the station's state (the caller may change it freely)."""
+        found = self._data.get(partition, {}).get(mn)
+        return json.loads(json.dumps(found)) if found is not None else {}
+
+    def put(self, partition: int, mn: str, state: State) -> None:
+        self._data.setdefault(partition, {})[mn] = state
+        self._dirty[(partition, mn)] = state
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self._data.values())
+
+    async def flush(self) -> None:
+        """Write changed stations to the changelog and wait until Kafka has them (before
+        the batch's offsets are committed)."""
+        if not self._dirty:
+            return
+        assert self.producer is not None, "StationTable.flush before the producer started"
+        pending = [await self.producer.send(
+            self.topic, json.dumps(state, separators=(",", ":"), default=str).encode(),
+            key=mn.encode(), partition=partition) for (partition, mn), state in
+            self._dirty.items()]
+        await asyncio.gather(*pending)
+        self._dirty.clear()
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        for p in partitions:
+            self._data.pop(p, None)
+            for key in [k for k in self._dirty if k[0] == p]:
+                del self._dirty[key]
+
+    async def load(self, partitions: Iterable[int]) -> int:
+        """Rebuild the given partitions' state from the changelog; returns the keys read."""
+        parts = [TopicPartition(self.topic, p) for p in partitions]
+        if not parts:
+            return 0
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        n = 0
+        try:
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            ends = await consumer.end_offsets(parts)
+            todo = {tp for tp in parts if ends[tp] > 0}
+            for tp in parts:
+                self._data[tp.partition] = {}
+            while todo:
+                got: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=1000)
+                for tp, records in got.items():
+                    table = self._data[tp.partition]
+                    for rec in records:
+                        if rec.value is None:
+                            table.pop(rec.key.decode(), None)
+                        else:
+                            table[rec.key.decode()] = json.loads(rec.value)
+                        n += 1
+                for tp in list(todo):
+                    if await consumer.position(tp) >= ends[tp]:
+                        todo.discard(tp)
+        finally:
+            await consumer.stop()
+        return n
