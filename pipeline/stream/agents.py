@@ -17,13 +17,15 @@ Alarm messages may then be published twice; consumers key them by ``alarm_id`` a
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import hj212
 import numpy as np
 import numpy.typing as npt
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped,unused-ignore]
 
 from pipeline.config import Settings
 from pipeline.detect.model import ReadingDetector
@@ -31,8 +33,21 @@ from pipeline.gateway.envelope import Envelope, EnvelopeError, decode
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse
 from pipeline.store.sinks import FrameSink
-from pipeline.stream.detection import StationDetection, readings_by_station
-from pipeline.stream.sink import AlarmRecord, AlarmSink, RejectSink, alarm_record, retry_store
+from pipeline.stream.detection import (
+    Outputs,
+    StationDetection,
+    fold_frames,
+    frames_by_station,
+    readings_by_station,
+)
+from pipeline.stream.sink import (
+    AlarmSink,
+    MissingSink,
+    RejectSink,
+    alarm_record,
+    command_message,
+    retry_store,
+)
 from pipeline.stream.state import StationTable
 
 log = get_logger("stream.agents")
@@ -57,7 +72,8 @@ class Agents:
     """One ClickHouse connection for frames and alarms, one for rejects; the detection."""
 
     def __init__(self, settings: Settings, topics: Any, table: StationTable,
-                 detectors: Sequence[ReadingDetector], *, max_backoff: float = 30.0) -> None:
+                 detectors: Sequence[ReadingDetector], *, station: Any = None,
+                 commands_topic: str = "", max_backoff: float = 30.0) -> None:
         self.topics = topics
         self.table = table
         self.strict = settings.strict
@@ -67,9 +83,14 @@ class Agents:
         self.alarm_sink = AlarmSink(self.frames_ch)
         self.reject_sink = RejectSink(self.rejects_ch, strict=self.strict)
         self.detection = StationDetection(detectors)
+        #: a pipeline.detect.station.StationDetector, fed whole frames and clock ticks
+        self.station = station
+        self.commands_topic = commands_topic
+        self.missing_sink = MissingSink(self.frames_ch)
         self.max_backoff = max_backoff
         self.producer: AIOKafkaProducer | None = None
-        self.stats = {"frames": 0, "readings": 0, "rejects": 0, "alarms": 0}
+        self.stats = {"frames": 0, "readings": 0, "rejects": 0, "alarms": 0, "windows": 0,
+                      "backfill_requests": 0}
 
     def close(self) -> None:
         self.frames_ch.close()
@@ -89,7 +110,7 @@ class Agents:
             max_backoff=self.max_backoff, idle=pauser.idle)
         self.stats["frames"] += result.frames
         self.stats["readings"] += result.readings
-        if self.detection:
+        if self.station is not None or self.detection:
             await self._detect(batch, received, kept, pauser)
 
     async def _detect(self, batch: hj212.Batch, received: npt.NDArray[np.int64],
@@ -98,23 +119,64 @@ class Agents:
         # the frames partition of each MN (the gateway keys by MN, so there is one)
         partition_of = {m.decode("ascii", "replace"): records[i].partition
                         for i, m in enumerate(batch.columns["frame_mn"].tolist())}
-        found_records: list[AlarmRecord] = []
-        for mn, items in readings_by_station(batch, received, offsets).items():
-            part = partition_of[mn]
-            state, events = self.detection.run(self.table.get(part, mn), items)
-            episodes = state.setdefault("episodes", {})
-            found_records.extend(alarm_record(event, episodes) for event in events)
-            self.table.put(part, mn, state)
-        if not found_records:
+        out = Outputs()
+        if self.station is not None:
+            for mn, frames in frames_by_station(batch, received, offsets).items():
+                part = partition_of[mn]
+                state = fold_frames(self.station, self.table.get(part, mn), frames, out)
+                self.table.put(part, mn, state)
+        else:
+            for mn, items in readings_by_station(batch, received, offsets).items():
+                part = partition_of[mn]
+                state, events = self.detection.run(self.table.get(part, mn), items)
+                out.events.extend(events)
+                self.table.put(part, mn, state)
+        await self._emit(out, pauser)
+
+    async def tick(self, now: datetime, pauser: Any) -> None:
+        """The clock-driven part of detection (offline, overdue data, back-fill retries)
+        for every station this worker holds."""
+        if self.station is None:
             return
-        await retry_store("alarms", lambda: self.alarm_sink.write(found_records),
-                          max_backoff=self.max_backoff, idle=pauser.idle)
+        out = Outputs()
+        for part, mn in self.table.stations():
+            state = self.table.get(part, mn)
+            before = json.dumps(state, sort_keys=True, default=str)
+            result = self.station.tick(state, mn, now)
+            out.add(result)
+            if json.dumps(state, sort_keys=True, default=str) != before:
+                self.table.put(part, mn, state)
+        await self._emit(out, pauser)
+
+    async def _emit(self, out: Outputs, pauser: Any) -> None:
+        """Alarms (table, then topic), missing windows, back-fill requests: all stored or
+        delivered before the runtime commits the batch's offsets."""
+        records = []
+        for event in out.events:
+            # the episode bookkeeping lives in the station's state, under "episodes"
+            part_mn = self.table.find(event.mn)
+            state = self.table.get(*part_mn) if part_mn else {}
+            records.append(alarm_record(event, state.setdefault("episodes", {})))
+            if part_mn:
+                self.table.put(*part_mn, state)
+        if records:
+            await retry_store("alarms", lambda: self.alarm_sink.write(records),
+                              max_backoff=self.max_backoff, idle=pauser.idle)
+        if out.windows:
+            await retry_store("missing_windows", lambda: self.missing_sink.write(out.windows),
+                              max_backoff=self.max_backoff, idle=pauser.idle)
+            self.stats["windows"] += len(out.windows)
         assert self.producer is not None
         pending = [await self.producer.send(self.topics.alarms, r.message, key=r.key)
-                   for r in found_records]
+                   for r in records]
+        if self.commands_topic:
+            for request in out.requests:
+                key, value = command_message(request)
+                pending.append(await self.producer.send(self.commands_topic, value, key=key))
+            self.stats["backfill_requests"] += len(out.requests)
         await asyncio.gather(*pending)  # delivered before the offsets may commit
-        self.stats["alarms"] += len(found_records)
-        for r in found_records:
+        self.stats["alarms"] += len(records)
+        for r in records:
             if r.row["state"] == "open" and r.row["occurrences"] == 1:
                 log.info("alarm.opened", alarm_id=r.row["alarm_id"], rule=r.row["rule"],
                          severity=r.row["severity"], message=r.row["message"])

@@ -29,11 +29,12 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError
-from aiokafka.structs import OffsetAndMetadata, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener  # type: ignore[import-untyped,unused-ignore]
+from aiokafka.errors import CommitFailedError, IllegalStateError  # type: ignore[import-untyped,unused-ignore]
+from aiokafka.structs import OffsetAndMetadata, TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
 from pipeline.config import Settings
 from pipeline.detect.model import ReadingDetector
@@ -59,6 +60,8 @@ class StreamOptions:
     max_backoff: float = 30.0
     #: seconds between progress lines
     progress_seconds: float = 30.0
+    #: seconds between clock ticks of the station detector (offline, overdue data)
+    tick_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +125,7 @@ class Worker:
     """Runs the consume -> store -> detect -> publish -> commit loop until stopped."""
 
     def __init__(self, settings: Settings, options: StreamOptions,
-                 detectors: Sequence[ReadingDetector]) -> None:
+                 detectors: Sequence[ReadingDetector], station: Any = None) -> None:
         from pipeline.stream.agents import Agents
 
         self.settings = settings
@@ -131,7 +134,8 @@ class Worker:
         self.bootstrap = bootstrap_servers(settings)
         self.table = StationTable(self.bootstrap, self.topics.state,
                                   settings.partitions.frames, settings.kafka.replication)
-        self.agents = Agents(settings, self.topics, self.table, detectors,
+        self.agents = Agents(settings, self.topics, self.table, detectors, station=station,
+                             commands_topic=settings.topics.commands,
                              max_backoff=options.max_backoff)
         self._stop = asyncio.Event()
 
@@ -159,12 +163,17 @@ class Worker:
         await consumer.start()
         log.info("worker.ready", app_id=self.options.app_id, state_topic=self.topics.state)
         pauser = Pauser(consumer)
-        last_progress = time.monotonic()
+        last_progress = last_tick = time.monotonic()
         try:
             while not self._stop.is_set():
                 batch = await self._take(consumer)
                 if batch:
                     await self._process(consumer, batch, pauser)
+                if time.monotonic() - last_tick >= self.options.tick_seconds:
+                    await self.agents.tick(now_local(), pauser)
+                    await self.table.flush()
+                    pauser.resume()
+                    last_tick = time.monotonic()
                 if time.monotonic() - last_progress >= self.options.progress_seconds:
                     log.info("worker.progress", **self.agents.stats)
                     last_progress = time.monotonic()
@@ -217,10 +226,15 @@ class Worker:
                         partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in offsets))
 
 
+def now_local() -> datetime:
+    """Now on the standard's clock (Asia/Shanghai, naive), as the detectors keep time."""
+    return datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=8)
+
+
 def run_worker(settings: Settings, options: StreamOptions,
-               detectors: Sequence[ReadingDetector]) -> None:
+               detectors: Sequence[ReadingDetector], station: Any = None) -> None:
     """Run a worker in this process until SIGTERM or SIGINT."""
-    worker = Worker(settings, options, detectors)
+    worker = Worker(settings, options, detectors, station)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

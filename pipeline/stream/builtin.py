@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pipeline.detect.model import AlarmEvent, Reading, ReadingDetector, State
+from pipeline.detect.model import AlarmEvent, Reading, ReadingDetector, State, Transition
 
 
 class NegativeValue:
@@ -22,7 +22,7 @@ class NegativeValue:
         is_open = bool(state.get("open"))
         if negative:
             value = min(negative.values())
-            transition = "update" if is_open else "open"
+            transition: Transition = "update" if is_open else "open"
             first = state.get("first", reading.data_time.isoformat()) if is_open \
                 else reading.data_time.isoformat()
             new = {"open": True, "first": first, "count": int(state.get("count", 0)) + 1}

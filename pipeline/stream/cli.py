@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
@@ -18,8 +20,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--batch-seconds", type=click.FloatRange(min=0.01), default=0.5,
               show_default=True, help="Longest wait before a partial batch is written.")
 @click.option("--detectors", default="auto", show_default=True,
-              help="auto (pipeline.detect's default set), none, or module:function "
-                   "returning a list of detectors.")
+              help="auto (pipeline.detect's StationDetector: value rules, episodes, missing "
+                   "data and back-fill, with the registry's limits and cadences), readings "
+                   "(one-reading value rules only), none, or module:function returning a "
+                   "list of one-reading detectors.")
 @click.pass_context
 def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: float,
            detectors: str) -> None:
@@ -32,11 +36,16 @@ def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: fl
     """
     from pipeline.logs import get_logger
     from pipeline.stream.app import run_worker
-    from pipeline.stream.detection import load_detectors
+    from pipeline.stream.detection import load_detectors, registry_contexts, station_detector
 
     settings = ctx.obj.settings()
+    station = None
+    found: list[Any] = []
     try:
-        found = load_detectors(detectors)
+        if detectors == "auto":
+            station = station_detector(registry_contexts(settings.clickhouse.dsn))
+        else:
+            found = load_detectors(detectors)
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.ClickException(f"--detectors {detectors!r}: {exc}") from None
     opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds)
@@ -44,5 +53,5 @@ def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: fl
         "worker.start", app_id=app_id, broker=settings.kafka.bootstrap,
         clickhouse=settings.clickhouse.dsn.split("@")[-1], frames=settings.topics.frames,
         rejects=settings.topics.rejects, alarms=settings.topics.alarms,
-        detectors=[d.name for d in found])
-    run_worker(settings, opts, found)
+        detectors="station" if station is not None else [d.name for d in found])
+    run_worker(settings, opts, found, station)

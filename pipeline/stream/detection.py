@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,12 +34,13 @@ _CST = timedelta(hours=8)
 def load_detectors(spec: str = "auto") -> list[ReadingDetector]:
     """The detectors a worker runs.
 
-    ``auto``: ``pipeline.detect.default_detectors()`` when the detector package provides
-    it, else none (frames and readings are still stored). ``none``: no detection.
-    ``module:function``: any factory returning a list of detectors (tests use this)."""
+    These are one-reading detectors (``ReadingDetector``); the worker's default is the
+    whole-station ``StationDetector`` (see ``station_detector``) and uses this only for
+    ``--detectors readings`` (``pipeline.detect.default_detectors()``) or
+    ``module:function`` (any factory returning a list of detectors; tests use this)."""
     if spec == "none":
         return []
-    if spec == "auto":
+    if spec in ("auto", "readings"):
         try:
             detect = importlib.import_module("pipeline.detect")
         except ImportError:  # pragma: no cover - the package ships with the platform
@@ -124,3 +126,98 @@ class StationDetection:
                 per_key[key] = new_state
                 events.extend(found)
         return state, events
+
+
+@dataclass(frozen=True, slots=True)
+class FrameFacts:
+    """The header of one accepted frame, as ``StationDetector.on_frame`` wants it."""
+
+    mn: str
+    st: str
+    cn: int
+    data_time: datetime | None
+    receive_time: datetime
+
+
+def frames_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
+                      offsets: Sequence[int]
+                      ) -> dict[str, list[tuple[int, FrameFacts, list[Reading]]]]:
+    """(offset, header, readings) per accepted frame, grouped by MN in arrival order;
+    frames without readings are included (they still say the station is alive)."""
+    rows = readings_by_station(batch, receive_epoch, offsets)
+    c = batch.columns
+    by_offset: dict[tuple[str, int], list[Reading]] = {}
+    for mn, items in rows.items():
+        for offset, reading in items:
+            by_offset.setdefault((mn, offset), []).append(reading)
+    status = c["status"].tolist()
+    mns = [m.decode("ascii", "replace") for m in c["frame_mn"].tolist()]
+    sts = [s.decode("ascii", "replace") for s in c["frame_st"].tolist()]
+    cns = c["frame_cn"].tolist()
+    times = c["frame_data_time"].astype("datetime64[us]").tolist()
+    received = (receive_epoch + 8 * 3600).tolist()
+    out: dict[str, list[tuple[int, FrameFacts, list[Reading]]]] = {}
+    for i, mn in enumerate(mns):
+        if status[i] != 0:
+            continue
+        facts = FrameFacts(mn=mn, st=sts[i], cn=int(cns[i]), data_time=times[i],
+                           receive_time=_EPOCH + timedelta(seconds=received[i]))
+        out.setdefault(mn, []).append(
+            (offsets[i], facts, by_offset.get((mn, offsets[i]), [])))
+    return out
+
+
+@dataclass(slots=True)
+class Outputs:
+    """What a station's detection produced: alarm events, missing-window rows, back-fill
+    requests (``pipeline.detect.station.Result``, gathered over a batch)."""
+
+    events: list[AlarmEvent] = field(default_factory=list)
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[Any] = field(default_factory=list)
+
+    def add(self, result: Any) -> None:
+        self.events.extend(result.events)
+        self.windows.extend(result.windows)
+        self.requests.extend(result.requests)
+
+
+def fold_frames(detector: Any, state: State,
+                frames: Sequence[tuple[int, FrameFacts, list[Reading]]], out: Outputs
+                ) -> State:
+    """Feed one station's frames to a ``StationDetector``, skipping frames at or below
+    the offset its state has already folded in (a replay after a kill)."""
+    done = int(state.get("offset", -1))
+    for offset, f, readings in frames:
+        if offset <= done:
+            continue
+        state["offset"] = max(int(state.get("offset", -1)), offset)
+        out.add(detector.on_frame(state, readings, mn=f.mn, st=f.st, cn=f.cn,
+                                  data_time=f.data_time, receive_time=f.receive_time))
+    return state
+
+
+def station_detector(contexts: Any = None) -> Any:
+    """``pipeline.detect.station.StationDetector`` with the registry's contexts."""
+    from pipeline.detect.station import StationDetector
+
+    return StationDetector(contexts=contexts)
+
+
+def registry_contexts(dsn: str) -> dict[str, Any]:
+    """Station contexts (cadences, limits) from the registry in ClickHouse; empty, with a
+    warning, when the registry cannot be read (detection then uses the defaults)."""
+    from pipeline.detect.context import contexts
+    from pipeline.logs import get_logger
+    from pipeline.registry.store import read_limits, read_stations
+    from pipeline.store.client import ClickHouse, StoreError
+
+    try:
+        with ClickHouse(dsn) as ch:
+            found = contexts(read_stations(ch, active_only=True), read_limits(ch, active_only=True))
+    except StoreError as exc:
+        get_logger("stream.detection").warning(
+            "registry.unavailable", error=str(exc),
+            fix="run `hj212 stations sample` or `hj212 stations import FILE.csv`")
+        return {}
+    return found

@@ -165,3 +165,29 @@ class AlarmSink:
             return 0
         cols = {name: [r.row[name] for r in records] for name in self.COLUMNS}
         return self.ch.insert_columns("alarms", cols)
+
+
+class MissingSink:
+    """Missing-data window rows into ``missing_windows`` (ReplacingMergeTree by version)."""
+
+    COLUMNS = ("mn", "cn", "window_start", "window_end", "state", "expected", "received",
+               "requests", "last_request_qn", "last_request_at", "detected_at", "updated_at")
+
+    def __init__(self, ch: ClickHouse) -> None:
+        self.ch = ch
+
+    def write(self, rows: Sequence[dict[str, Any]], now: float | None = None) -> int:
+        if not rows:
+            return 0
+        version = int((time.time() if now is None else now) * 1000)
+        cols: dict[str, list[Any]] = {}
+        for name in self.COLUMNS:
+            cols[name] = [local_epoch(v) if isinstance(v, datetime) else v
+                          for v in (r[name] for r in rows)]
+        cols["version"] = [version] * len(rows)
+        return self.ch.insert_columns("missing_windows", cols)
+
+
+def command_message(request: Any) -> tuple[bytes, bytes]:
+    """(key, value) of a back-fill request on ``hj212.commands`` (JSON keyed by MN)."""
+    return request.mn.encode(), json.dumps(request.to_command(), ensure_ascii=False).encode()

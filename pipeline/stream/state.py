@@ -14,10 +14,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.structs import TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped,unused-ignore]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped,unused-ignore]
+from aiokafka.errors import TopicAlreadyExistsError  # type: ignore[import-untyped,unused-ignore]
+from aiokafka.structs import TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
 from pipeline.detect.model import State
 from pipeline.logs import get_logger
@@ -56,6 +56,16 @@ class StationTable:
     def put(self, partition: int, mn: str, state: State) -> None:
         self._data.setdefault(partition, {})[mn] = state
         self._dirty[(partition, mn)] = state
+
+    def stations(self) -> list[tuple[int, str]]:
+        return [(p, mn) for p, d in self._data.items() for mn in d]
+
+    def find(self, mn: str) -> tuple[int, str] | None:
+        """(partition, MN) of a station held here, or None."""
+        for p, d in self._data.items():
+            if mn in d:
+                return p, mn
+        return None
 
     def __len__(self) -> int:
         return sum(len(d) for d in self._data.values())
