@@ -13,9 +13,11 @@ JSON keyed by MN.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -293,6 +295,72 @@ def duplicate_keys(r: Run) -> int:
     return r.count("SELECT count() - uniqExact(mn, cn, code, data_time) FROM readings FINAL")
 
 
+class Proxy:
+    """A TCP relay to ClickHouse that the test can cut and restore: "ClickHouse down" for
+    the worker only, without stopping the server other suites share."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lst.bind(("127.0.0.1", self.port))
+        self.port = lst.getsockname()[1]
+        lst.listen(16)
+        self._listener = lst
+        threading.Thread(target=self._accept, args=(lst,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            socks, self._socks = self._socks, []
+            lst, self._listener = self._listener, None
+        for sk in [*socks, *([lst] if lst else [])]:
+            with contextlib.suppress(OSError):
+                sk.shutdown(socket.SHUT_RDWR)
+            sk.close()
+
+    def _accept(self, lst: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = lst.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._socks += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sk in (src, dst):
+                with contextlib.suppress(OSError):
+                    sk.shutdown(socket.SHUT_RDWR)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 # --- tests ----------------------------------------------------------------------------------
 
 
@@ -400,3 +468,40 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(r: Run) -> 
     redelivered = r.count("SELECT count() FROM readings") - want
     print(f"\n[worker] killed with {killed_at} readings stored; {redelivered} readings "
           "written twice by the redelivery (not yet merged away)")
+
+
+def test_clickhouse_down_pauses_the_worker_and_loses_nothing(r: Run) -> None:
+    parts = urlsplit(r.dsn)
+    proxy = Proxy((parts.hostname or "127.0.0.1", parts.port or 9000))
+    direct = r.dsn
+    r.dsn = urlunsplit(parts._replace(netloc=f"{parts.username or 'default'}:@127.0.0.1:"
+                                             f"{proxy.port}"))
+    w = r.worker("wk-down", "down").start()
+    r.dsn = direct  # the test itself counts over the direct connection
+    first = clean_frames(r.run, stations=50, per_station=20)
+    r.produce([(mn, enveloped(raw, i)) for i, (mn, raw) in enumerate(first)])
+    wait_for("first wave", lambda: readings_final(r), 2 * len(first), 120, r.workers)
+    assert w.proc is not None
+    rss_before = rss_mb(w.proc.pid)
+
+    proxy.cut()
+    second = clean_frames(r.run, stations=50, per_station=400, start=20)  # 20,000 frames
+    r.produce([(mn, enveloped(raw, len(first) + i)) for i, (mn, raw) in enumerate(second)])
+    time.sleep(15)
+    assert w.alive(), w.tail()
+    stalled = readings_final(r)
+    lag = asyncio.run(_lag(r.bootstrap, w.app_id, [r.topics["frames"]]))
+    rss_down = rss_mb(w.proc.pid)
+    assert stalled == 2 * len(first), "rows went somewhere while ClickHouse was unreachable"
+    assert lag >= len(second), "offsets were committed for frames that are not stored"
+    assert "store.retry" in w.log.read_text()
+
+    proxy.restore()
+    want = 2 * (len(first) + len(second))
+    wait_for("everything after the outage", lambda: readings_final(r), want, 180, r.workers)
+    wait_for("committed after the outage", lambda: caught_up(r, w.app_id), 1, 60, r.workers)
+    assert readings_final(r) == want
+    assert duplicate_keys(r) == 0
+    print(f"\n[worker] ClickHouse cut for 15 s with {len(second)} frames waiting: RSS "
+          f"{rss_before:.0f} MB before, {rss_down:.0f} MB during; lag {lag}")
+    proxy.cut()
