@@ -1,0 +1,145 @@
+"""The stream worker's pure parts: rows to readings and frames, replay skipping by
+offset, alarm episode rows and messages, back-off retry. No Kafka, no ClickHouse."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+
+import hj212
+import numpy as np
+import pytest
+
+from pipeline.detect.model import AlarmEvent
+from pipeline.store.client import StoreError
+from pipeline.stream.builtin import wiring_detectors
+from pipeline.stream.detection import (
+    Outputs,
+    StationDetection,
+    fold_frames,
+    frames_by_station,
+    load_detectors,
+    readings_by_station,
+    station_detector,
+)
+from pipeline.stream.sink import alarm_record, local_epoch, retry_store
+
+MN = "AB0000010000000000000001"
+
+
+def frame(when: str, **values: float) -> bytes:
+    cp: list[tuple[str, object]] = [("DataTime", when)]
+    cp += [(f"{code}-Avg", repr(v)) for code, v in values.items()]
+    return hj212.encode(cn=2051, st=32, mn=MN, pw="123456", qn=when + "000", flag=4, cp=cp)
+
+
+def batch_of(*raws: bytes) -> tuple[hj212.Batch, np.ndarray]:
+    received = np.full(len(raws), 1_709_251_200, dtype=np.int64)  # 2024-03-01 08:00 CST
+    return hj212.decode_batch(list(raws)), received
+
+
+def test_readings_carry_their_frame_offset_and_only_present_values():
+    batch, received = batch_of(frame("20240301080000", w01018=1.5, w00000=2.0),
+                               frame("20240301080100", w01018=-1.0))
+    rows = readings_by_station(batch, received, [10, 11])
+    assert list(rows) == [MN]
+    offsets = [o for o, _ in rows[MN]]
+    assert offsets == [10, 10, 11]
+    first = rows[MN][0][1]
+    assert first.cn == 2051 and first.code == "w01018" and first.values == {"avg": 1.5}
+    assert first.data_time == datetime(2024, 3, 1, 8, 0)
+    assert first.receive_time == datetime(2024, 3, 1, 8, 0)
+
+
+def test_frames_by_station_skips_rejected_frames_and_keeps_empty_ones():
+    bad = b"##0010QN=1;ST=32\r\n"
+    batch, received = batch_of(frame("20240301080000", w01018=1.5), bad,
+                               frame("20240301080100"))
+    frames = frames_by_station(batch, received, [5, 6, 7])
+    assert [(o, f.cn, len(r)) for o, f, r in frames[MN]] == [(5, 2051, 1), (7, 2051, 0)]
+
+
+def test_a_replayed_batch_does_not_count_twice_in_a_streak():
+    batch, received = batch_of(frame("20240301080000", w01018=-1.0),
+                               frame("20240301080100", w01018=-2.0))
+    detection = StationDetection(wiring_detectors())
+    items = readings_by_station(batch, received, [0, 1])[MN]
+    state, events = detection.run({}, items)
+    assert [e.transition for e in events] == ["open", "update"]
+    state, again = detection.run(json.loads(json.dumps(state)), items)  # the replay
+    assert again == []
+    assert state["offset"] == 1
+
+
+def test_station_detector_frames_are_skipped_on_replay_too():
+    batch, received = batch_of(frame("20240301080000", w01018=1.0))
+    frames = frames_by_station(batch, received, [3])[MN]
+    det = station_detector()
+    state = fold_frames(det, {}, frames, Outputs())
+    snapshot = json.dumps(state, sort_keys=True, default=str)
+    out = Outputs()
+    fold_frames(det, json.loads(snapshot), frames, out)
+    assert out.events == [] and out.windows == [] and out.requests == []
+
+
+def _event(transition: str, minute: int) -> AlarmEvent:
+    return AlarmEvent(mn=MN, code="w01018", rule="negative", transition=transition,
+                      severity="warning", first_seen=datetime(2024, 3, 1, 8, 0),
+                      last_seen=datetime(2024, 3, 1, 8, minute), cn=2051,
+                      message="negative", evidence={"value": -1.0})
+
+
+def test_an_episode_keeps_its_id_and_counts_through_update_and_clear():
+    episodes: dict = {}
+    opened = alarm_record(_event("open", 0), episodes, now=1.0)
+    updated = alarm_record(_event("update", 1), episodes, now=2.0)
+    cleared = alarm_record(_event("clear", 2), episodes, now=3.0)
+    assert opened.row["alarm_id"] == updated.row["alarm_id"] == cleared.row["alarm_id"] \
+        == f"{MN}/w01018/negative/20240301080000"
+    assert [x.row["occurrences"] for x in (opened, updated, cleared)] == [1, 2, 3]
+    assert [x.row["version"] for x in (opened, updated, cleared)] == [1000, 2000, 3000]
+    assert cleared.row["state"] == "cleared"
+    assert cleared.row["cleared_at"] == local_epoch(datetime(2024, 3, 1, 8, 2))
+    assert episodes == {}
+    msg = json.loads(cleared.message)
+    assert cleared.key == MN.encode()
+    assert (msg["transition"], msg["opened_at"]) == ("clear", "2024-03-01 08:00:00")
+
+
+def test_local_epoch_is_china_standard_time():
+    assert local_epoch(datetime(1970, 1, 1, 8, 0)) == 0
+
+
+def test_retry_store_backs_off_until_the_store_answers():
+    calls: list[int] = []
+    waits: list[float] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 4:
+            raise StoreError("ClickHouse at x did not answer")
+        return "ok"
+
+    async def idle(seconds: float) -> None:
+        waits.append(seconds)
+
+    got = asyncio.run(retry_store("t", flaky, first_backoff=0.1, max_backoff=0.3, idle=idle))
+    assert got == "ok"
+    assert waits == [0.1, 0.2, 0.3]
+
+
+def test_retry_store_lets_bugs_through():
+    def broken() -> None:
+        raise ValueError("a bug, not an outage")
+
+    with pytest.raises(ValueError):
+        asyncio.run(retry_store("t", broken))
+
+
+def test_detector_specs():
+    assert load_detectors("none") == []
+    assert [d.name for d in load_detectors("pipeline.stream.builtin:wiring_detectors")] == [
+        "wiring_negative"]
+    with pytest.raises(ValueError, match="module:function"):
+        load_detectors("no_colon_here")
