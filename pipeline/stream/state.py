@@ -49,9 +49,15 @@ class StationTable:
             await admin.close()
 
     def get(self, partition: int, mn: str) -> State:
-        """A copy of the station's state (the caller may change it freely)."""
-        found = self._data.get(partition, {}).get(mn)
-        return json.loads(json.dumps(found)) if found is not None else {}
+        """The station's state itself, not a copy: detectors change it in place, and a
+        deep copy per station per batch cost more than the detection. Call ``put`` after
+        changing it so the change reaches the changelog; a batch that fails is never
+        committed, and the worker that replays it restores state from the changelog."""
+        part = self._data.setdefault(partition, {})
+        found = part.get(mn)
+        if found is None:
+            found = part[mn] = {}
+        return found
 
     def put(self, partition: int, mn: str, state: State) -> None:
         self._data.setdefault(partition, {})[mn] = state
