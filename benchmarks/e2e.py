@@ -112,6 +112,16 @@ class Bench:
             await admin.close()
 
 
+async def delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        await admin.delete_topics([n for n in names if n in existing])
+    finally:
+        await admin.close()
+
+
 def corpus(n: int) -> list[tuple[bytes, bytes]]:
     raws = Corpus(7, stations=300, error_rate=0.02).frames(n)
     mns = hj212.decode_batch(raws).columns["frame_mn"].tolist()
@@ -266,6 +276,10 @@ def main() -> None:
     results["latency"] = latency(lat_b, args.rate, args.seconds, tmp)
     b.drop_db()
     lat_b.drop_db()
+    doomed = [*b.topics.values(), *lat_b.topics.values(),
+              *(f"bench-{b.tag}-{d}-station-state" for d in ("none", "auto")),
+              f"bench-{lat_b.tag}-latency-station-state"]
+    asyncio.run(delete_topics(b.bootstrap, doomed))
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"[bench] wrote {args.out}; worker logs in {tmp}")
 

@@ -193,6 +193,18 @@ async def _create_topics(bootstrap: str, topics: dict[str, str]) -> None:
         await admin.close()
 
 
+async def _delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
 async def _partition_ids(bootstrap: str, topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -280,6 +292,9 @@ def r(stack, tmp_path) -> Iterator[Run]:
             w.stop()
     with ClickHouse(run.dsn, database="default") as ch:
         ch.execute(f"DROP DATABASE IF EXISTS `{ch.dsn.database}`")
+    # this run's topics and the state changelogs of its workers
+    names = {*run.topics.values(), *(f"{w.app_id}-station-state" for w in run.workers)}
+    asyncio.run(_delete_topics(run.bootstrap, sorted(names)))
 
 
 def readings_final(r: Run) -> int:
