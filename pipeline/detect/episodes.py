@@ -55,9 +55,11 @@ class Episodes:
              ) -> tuple[State, list[AlarmEvent]]:
         events: list[AlarmEvent] = []
         for ob in observations:
-            th = self.rules.for_(ob.mn, st, ob.code)
             key = f"{ob.code}|{ob.rule}"
             ep = state.get(key)
+            if ep is None and not ob.hit:
+                continue  # the common case: a clean look at a series with nothing open
+            th = self.rules.for_(ob.mn, st, ob.code)
             at = to_s(ob.at)
             if ob.hit:
                 first = to_s(ob.first) if ob.first is not None else at

@@ -12,9 +12,16 @@ from datetime import datetime, timedelta
 _EPOCH = datetime(2000, 1, 1)
 
 
+_EPOCH_DAY = _EPOCH.toordinal()
+
+
 def to_s(when: datetime) -> int:
-    """Whole seconds since 2000-01-01 of a naive local time."""
-    return int((when.replace(tzinfo=None) - _EPOCH).total_seconds())
+    """Whole seconds since 2000-01-01 of a naive local time (a zone, if any, is ignored).
+
+    Arithmetic on the fields rather than datetime subtraction: this runs for every
+    reading and rule, and it is several times faster."""
+    return ((when.toordinal() - _EPOCH_DAY) * 86400 + when.hour * 3600 + when.minute * 60
+            + when.second)
 
 
 def from_s(seconds: float) -> datetime:
