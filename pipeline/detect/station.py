@@ -58,9 +58,11 @@ class StationDetector:
         ctx = self.context(mn, st)
         out = Result()
         if readings:
+            episodes = state.setdefault("e", {})
             _, observations = self.values.observe_frame(state.setdefault("v", {}), readings,
-                                                        ctx, resent=resent)
-            _, events = self.episodes.fold(state.setdefault("e", {}), observations, ctx.st)
+                                                        ctx, resent=resent,
+                                                        open_episodes=episodes)
+            _, events = self.episodes.fold(episodes, observations, ctx.st)
             out.events.extend(events)
         _, events, rows = self.missing.on_frame(state.setdefault("m", {}), ctx, cn, data_time,
                                                 receive_time)

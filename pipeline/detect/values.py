@@ -17,7 +17,7 @@ window and a pending excursion, and the running non-N flag.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,9 +51,13 @@ def _median(xs: list[float]) -> float:
 class _Out:
     """Collects observations of one frame."""
 
-    def __init__(self, mn: str, cn: int, at: datetime) -> None:
+    def __init__(self, mn: str, cn: int, at: datetime,
+                 open_episodes: Mapping[str, Any] | None = None) -> None:
         self.mn, self.cn, self.at = mn, cn, at
         self.items: list[Observation] = []
+        # clean looks matter only to open episodes (they count towards clearing): with the
+        # episode state at hand, the rest need not be built at all
+        self.open = open_episodes
 
     def hit(self, code: str, rule: str, sev: Severity, message: str,
             first: datetime | None = None, extra: dict[str, Any] | None = None,
@@ -62,6 +66,8 @@ class _Out:
                                       message, {**evidence, **(extra or {})}, first))
 
     def clean(self, code: str, rule: str) -> None:
+        if self.open is not None and f"{code}|{rule}" not in self.open:
+            return
         self.items.append(Observation(self.mn, code, rule, self.cn, self.at, False))
 
 
@@ -74,13 +80,16 @@ class ValueRules:
         self.rules = rules or default_rules()
 
     def observe_frame(self, state: State, readings: Sequence[Reading],
-                      ctx: StationContext | None = None, *, resent: bool = False
+                      ctx: StationContext | None = None, *, resent: bool = False,
+                      open_episodes: Mapping[str, Any] | None = None
                       ) -> tuple[State, list[Observation]]:
+        """Observations of one frame. ``open_episodes`` (the ``Episodes`` state) lets clean
+        looks at series with nothing open be left out; without it every look is reported."""
         if not readings:
             return state, []
         head = readings[0]
         ctx = ctx or StationContext(head.mn, head.st)
-        out = _Out(head.mn, head.cn, head.data_time)
+        out = _Out(head.mn, head.cn, head.data_time, open_episodes)
         series: dict[str, Any] = state.setdefault("s", {})
         resent = resent or any(r.resent for r in readings)
         for r in readings:
