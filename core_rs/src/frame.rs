@@ -218,28 +218,17 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
                     consumed,
                 };
             }
-            if bare {
-                if opts.strict {
-                    return Located::Error {
-                        error: FrameError::new(
-                            ErrorKind::Tail,
-                            tail_at,
-                            "the frame ends with a bare \\n; the standard's tail is \\r\\n",
-                        ),
-                        consumed,
-                    };
-                }
-                warnings.push(Warning {
-                    code: WarnCode::BareLf,
-                    detail: "the frame ends with a bare \\n instead of \\r\\n".into(),
-                });
+            if bare && opts.strict {
+                return Located::Error {
+                    error: FrameError::new(
+                        ErrorKind::Tail,
+                        tail_at,
+                        "the frame ends with a bare \\n; the standard's tail is \\r\\n",
+                    ),
+                    consumed,
+                };
             }
-            if lower {
-                warnings.push(Warning {
-                    code: WarnCode::CrcLowercase,
-                    detail: format!("CRC digits {:?} are lower case", shown(crc_digits)),
-                });
-            }
+            tail_warnings(warnings, bare, lower, crc_digits);
             return Located::Frame {
                 segment: Span::new(6, crc_at),
                 crc,
@@ -337,6 +326,17 @@ fn recovered(
         code: WarnCode::LengthMismatch,
         detail: format!("declared length {declared:04} but the data segment is {actual} bytes"),
     });
+    tail_warnings(warnings, bare, lower, &buf[crc_at..crc_at + 4]);
+    let consumed = crc_at + 4 + if bare { 1 } else { 2 };
+    Some(Located::Frame {
+        segment: Span::new(6, crc_at),
+        crc,
+        consumed,
+    })
+}
+
+/// The deviations a frame's end may carry (lenient mode): a bare `\n`, lower-case CRC.
+fn tail_warnings(warnings: &mut Vec<Warning>, bare: bool, lower: bool, crc_digits: &[u8]) {
     if bare {
         warnings.push(Warning {
             code: WarnCode::BareLf,
@@ -346,15 +346,9 @@ fn recovered(
     if lower {
         warnings.push(Warning {
             code: WarnCode::CrcLowercase,
-            detail: "CRC digits are lower case".into(),
+            detail: format!("CRC digits {:?} are lower case", shown(crc_digits)),
         });
     }
-    let consumed = crc_at + 4 + if bare { 1 } else { 2 };
-    Some(Located::Frame {
-        segment: Span::new(6, crc_at),
-        crc,
-        consumed,
-    })
 }
 
 /// Frame a data segment: `##`, length, segment, CRC, `\r\n`.

@@ -6,39 +6,9 @@
 
 use hj212::{Frame, Options};
 
-struct Row {
-    id: String,
-    segment: String,
-    note: String,
-}
+mod common;
 
-fn rows() -> Vec<Row> {
-    let text = include_str!("../../tests/data/appendix_c.tsv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    assert_eq!(
-        header,
-        [
-            "id",
-            "section",
-            "direction",
-            "description",
-            "segment",
-            "note"
-        ]
-    );
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let c: Vec<&str> = l.split('\t').collect();
-            Row {
-                id: c[0].into(),
-                segment: c[4].into(),
-                note: c.get(5).unwrap_or(&"").to_string(),
-            }
-        })
-        .collect()
-}
+use common::{appendix_c as rows, Row};
 
 #[test]
 fn clean_examples_parse_in_strict_mode() {

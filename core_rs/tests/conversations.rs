@@ -8,43 +8,9 @@ use hj212::hint::{scan, HeaderHint};
 use hj212::{ErrorKind, Frame, Options};
 use proptest::prelude::*;
 
-struct Row {
-    id: String,
-    section: String,
-    down: bool,
-    segment: String,
-    note: String,
-}
+mod common;
 
-fn rows() -> Vec<Row> {
-    let text = include_str!("../../tests/data/appendix_c.tsv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    assert_eq!(
-        header,
-        [
-            "id",
-            "section",
-            "direction",
-            "description",
-            "segment",
-            "note"
-        ]
-    );
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let c: Vec<&str> = l.split('\t').collect();
-            Row {
-                id: c[0].into(),
-                section: c[1].into(),
-                down: c[2] == "down",
-                segment: c[4].into(),
-                note: c.get(5).unwrap_or(&"").to_string(),
-            }
-        })
-        .collect()
-}
+use common::{appendix_c as rows, Row};
 
 /// The appendix's segment with its printing deviations undone, for comparing headers and
 /// answers: the `…` placeholders of elided fields, stray spaces after `&&`, and the
