@@ -177,7 +177,10 @@ def children(settings: Settings, stations: int, speed: float, faults: Path | Non
     logs = settings.run_dir / "logs"
     out = [Child("gateway", _cli("gateway"), logs / "gateway.log")]
     if _has_command("worker"):
-        out.append(Child("worker", _cli("worker"), logs / "worker.log"))
+        # the simulator's clock runs `speed` times the wall's: the worker's offline and
+        # overdue-data ticks must follow the data, or every station looks late at once
+        clock = ["--clock", "data"] if speed != 1 else []
+        out.append(Child("worker", _cli("worker", *clock), logs / "worker.log"))
     sim = ["simulate", "--stations", str(stations), "--speed", str(speed)]
     if faults is not None:
         sim += ["--faults", str(faults)]

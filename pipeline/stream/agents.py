@@ -33,6 +33,7 @@ from pipeline.gateway.envelope import Envelope, EnvelopeError, decode
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse
 from pipeline.store.sinks import FrameSink
+from pipeline.stream.clock import WallClock
 from pipeline.stream.detection import (
     Outputs,
     StationDetection,
@@ -73,8 +74,11 @@ class Agents:
 
     def __init__(self, settings: Settings, topics: Any, table: StationTable,
                  detectors: Sequence[ReadingDetector], *, station: Any = None,
-                 commands_topic: str = "", max_backoff: float = 30.0) -> None:
+                 commands_topic: str = "", max_backoff: float = 30.0,
+                 clock: Any = None) -> None:
         self.topics = topics
+        #: a pipeline.stream.clock clock: which receive times the detectors see
+        self.clock = clock if clock is not None else WallClock()
         self.table = table
         self.strict = settings.strict
         self.frames_ch = ClickHouse(settings.clickhouse.dsn)
@@ -111,7 +115,9 @@ class Agents:
         self.stats["frames"] += result.frames
         self.stats["readings"] += result.readings
         if self.station is not None or self.detection:
-            await self._detect(batch, received, kept, pauser)
+            # the stored receive time stays the gateway's; only detection runs on the clock
+            seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received)
+            await self._detect(batch, seen, kept, pauser)
 
     async def _detect(self, batch: hj212.Batch, received: npt.NDArray[np.int64],
                       records: Sequence[Any], pauser: Any) -> None:

@@ -29,7 +29,6 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener  # type: ignore[import-untyped,unused-ignore]
@@ -40,6 +39,8 @@ from pipeline.config import Settings
 from pipeline.detect.model import ReadingDetector
 from pipeline.logs import get_logger
 from pipeline.stack.kafka import bootstrap_servers
+from pipeline.stream.clock import make_clock
+from pipeline.stream.clock import now_local as now_local
 from pipeline.stream.state import StationTable
 
 DEFAULT_APP_ID = "hj212-stream"
@@ -62,6 +63,8 @@ class StreamOptions:
     progress_seconds: float = 30.0
     #: seconds between clock ticks of the station detector (offline, overdue data)
     tick_seconds: float = 10.0
+    #: what "now" is for those ticks: wall, or data (the latest data time; see clock.py)
+    clock: str = "wall"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +137,10 @@ class Worker:
         self.bootstrap = bootstrap_servers(settings)
         self.table = StationTable(self.bootstrap, self.topics.state,
                                   settings.partitions.frames, settings.kafka.replication)
+        self.clock = make_clock(options.clock)
         self.agents = Agents(settings, self.topics, self.table, detectors, station=station,
                              commands_topic=settings.topics.commands,
-                             max_backoff=options.max_backoff)
+                             max_backoff=options.max_backoff, clock=self.clock)
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -170,9 +174,11 @@ class Worker:
                 if batch:
                     await self._process(consumer, batch, pauser)
                 if time.monotonic() - last_tick >= self.options.tick_seconds:
-                    await self.agents.tick(now_local(), pauser)
-                    await self.table.flush()
-                    pauser.resume()
+                    now = self.clock.now()
+                    if now is not None:  # a data clock that has seen no data yet
+                        await self.agents.tick(now, pauser)
+                        await self.table.flush()
+                        pauser.resume()
                     last_tick = time.monotonic()
                 if time.monotonic() - last_progress >= self.options.progress_seconds:
                     log.info("worker.progress", **self.agents.stats)
@@ -224,11 +230,6 @@ class Worker:
             # new owner reads them again, and the keyed tables absorb the replay
             log.warning("commit.skipped", reason=str(exc).splitlines()[0],
                         partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in offsets))
-
-
-def now_local() -> datetime:
-    """Now on the standard's clock (Asia/Shanghai, naive), as the detectors keep time."""
-    return datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=8)
 
 
 def run_worker(settings: Settings, options: StreamOptions,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,9 +25,21 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
                    "data and back-fill, with the registry's limits and cadences), readings "
                    "(one-reading value rules only), none, or module:function returning a "
                    "list of one-reading detectors.")
+@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), default=None,
+              help="Rules file for --detectors auto instead of the packaged "
+                   "pipeline/detect/rules/default.toml (e.g. one with time rules disabled "
+                   "for a simulator whose data times are not the gateway's clock).")
+@click.option("--clock", type=click.Choice(["wall", "data"]), default="wall",
+              show_default=True,
+              help="What now is for offline, overdue data and back-fill retries: wall "
+                   "(this machine's time), or data (the latest data time seen, for a "
+                   "simulator on an accelerated clock; see pipeline/stream/clock.py).")
+@click.option("--tick-seconds", type=click.FloatRange(min=0.05), default=10.0,
+              show_default=True, help="Wall seconds between those clock ticks.")
 @click.pass_context
 def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: float,
-           detectors: str) -> None:
+           detectors: str, rules_file: Path | None, clock: str, tick_seconds: float) -> None:
     """Run a stream worker: hj212.frames and hj212.rejects into ClickHouse, readings
     through the detectors, alarms to hj212.alarms and the alarms table.
 
@@ -41,17 +54,29 @@ def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: fl
     settings = ctx.obj.settings()
     station = None
     found: list[Any] = []
+    if rules_file is not None and detectors != "auto":
+        raise click.BadParameter("only --detectors auto reads a rules file",
+                                 param_hint="--rules")
+    if rules_file is not None:
+        from pipeline.detect.rules import Rules, RulesError
+
+        try:
+            Rules.load(rules_file)
+        except RulesError as exc:
+            raise click.ClickException(str(exc)) from None
     try:
         if detectors == "auto":
-            station = station_detector(registry_contexts(settings.clickhouse.dsn))
+            station = station_detector(registry_contexts(settings.clickhouse.dsn), rules_file)
         else:
             found = load_detectors(detectors)
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.ClickException(f"--detectors {detectors!r}: {exc}") from None
-    opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds)
+    opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds,
+                         clock=clock, tick_seconds=tick_seconds)
     get_logger("stream.worker").info(
         "worker.start", app_id=app_id, broker=settings.kafka.bootstrap,
         clickhouse=settings.clickhouse.dsn.split("@")[-1], frames=settings.topics.frames,
         rejects=settings.topics.rejects, alarms=settings.topics.alarms,
-        detectors="station" if station is not None else [d.name for d in found])
+        detectors="station" if station is not None else [d.name for d in found],
+        clock=clock, rules=str(rules_file) if rules_file else "default")
     run_worker(settings, opts, found, station)

@@ -18,6 +18,7 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import hj212
@@ -197,11 +198,14 @@ def fold_frames(detector: Any, state: State,
     return state
 
 
-def station_detector(contexts: Any = None) -> Any:
-    """``pipeline.detect.station.StationDetector`` with the registry's contexts."""
+def station_detector(contexts: Any = None, rules_path: Path | None = None) -> Any:
+    """``pipeline.detect.station.StationDetector`` with the registry's contexts, and the
+    rules file at ``rules_path`` instead of the packaged one when given."""
+    from pipeline.detect.rules import Rules
     from pipeline.detect.station import StationDetector
 
-    return StationDetector(contexts=contexts)
+    rules = Rules.load(rules_path) if rules_path is not None else None
+    return StationDetector(rules=rules, contexts=contexts)
 
 
 def registry_contexts(dsn: str) -> dict[str, Any]:

@@ -1,0 +1,51 @@
+"""The worker's clocks (pipeline/stream/clock.py): wall passes receive times through, the
+data clock stamps each frame with the latest data time seen so far."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from pipeline.stream.clock import DataClock, WallClock, make_clock
+
+CST = 8 * 3600
+
+
+def times(*texts: str | None) -> np.ndarray:
+    return np.array([t if t is not None else "NaT" for t in texts], dtype="datetime64[s]")
+
+
+def epoch(text: str) -> int:
+    # a naive CST time as the UTC epoch seconds the gateway stamps
+    return int(np.datetime64(text, "s").astype(np.int64)) - CST
+
+
+def test_wall_clock_keeps_the_gateways_receive_times() -> None:
+    received = np.array([1, 2, 3], dtype=np.int64)
+    assert WallClock().receive_epochs(times("2024-03-01T08:00", None, None),
+                                      received) is received
+    assert WallClock().now() is not None
+
+
+def test_data_clock_is_a_running_maximum_of_data_times() -> None:
+    clock = DataClock()
+    assert clock.now() is None  # nothing seen: nothing to tick
+    wall = np.array([10, 11, 12, 13], dtype=np.int64)
+    # a back-filled record from an hour ago is received now, not an hour ago
+    got = clock.receive_epochs(times(None, "2024-03-01T09:00", "2024-03-01T08:00",
+                                     "2024-03-01T09:01"), wall)
+    assert got.tolist() == [10, epoch("2024-03-01T09:00"), epoch("2024-03-01T09:00"),
+                            epoch("2024-03-01T09:01")]
+    assert clock.now() == datetime(2024, 3, 1, 9, 1)
+    # the next batch starts where the last one left the clock
+    got = clock.receive_epochs(times("2024-03-01T08:30", None), np.array([20, 21]))
+    assert got.tolist() == [epoch("2024-03-01T09:01")] * 2
+    assert clock.now() == datetime(2024, 3, 1, 9, 1)
+
+
+def test_make_clock_names_the_choices() -> None:
+    assert make_clock("data").name == "data"
+    with pytest.raises(ValueError, match="wall, data"):
+        make_clock("sundial")
