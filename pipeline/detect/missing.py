@@ -205,10 +205,15 @@ class MissingData:
                                       {"silent_s": now - seen}, "major",
                                       f"站点离线 station silent for {now - seen} s"))
         windows: list[dict[str, Any]] = state.setdefault("win", [])
+        cads = state.get("cad")
+        tolerance = pol.due_tolerance_s
         for cn_text, nxt in state.get("next", {}).items():
+            # self.cadence() and _send_delay() in line (this runs per station and data
+            # type on every tick); both keys are written as str(cn), so cn_text is one
             cn = int(cn_text)
-            cad = self.cadence(state, ctx, cn)
-            due = nxt + _send_delay(cn, cad) + pol.due_tolerance_s.get(cn, cad)
+            cad_s = cads.get(cn_text) if cads else None
+            cad = ctx.period_s(cn) if cad_s is None else int(cad_s)
+            due = nxt + (0 if cn == 2011 else cad) + tolerance.get(cn, cad)
             if now <= due:
                 continue
             last = nxt + int((now - due) // cad) * cad
@@ -217,6 +222,17 @@ class MissingData:
                 w["end"], w["upd"] = last, now
                 w["exp"] = (last - nxt) // cad + 1
                 updates.append(window_row(ctx.mn, w))
+        if state.get("alarm") is None and (
+                not windows or all(w["state"] in FINAL for w in windows)):
+            # the usual tick (every gap settled, no alarm): nothing to plan, settle or
+            # clear; only the rate limit's memory and the settled windows age, exactly as
+            # _plan and the filter below would age them
+            sent = state.get("sent")
+            if sent or sent is None:
+                state["sent"] = [t for t in sent or () if now - t < pol.rate_window_s]
+            if windows:
+                state["win"] = [w for w in windows if now - w["upd"] < pol.keep_final_s]
+            return state, events, requests, updates
         self._plan(state, ctx, now, requests, updates)
         self._alarm(state, ctx, now, events)
         state["win"] = [w for w in windows

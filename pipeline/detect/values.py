@@ -17,6 +17,7 @@ window and a pending excursion, and the running non-N flag.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,7 @@ from pipeline.detect.rules import Rules, Thresholds, default_rules
 from pipeline.detect.times import from_s, to_s
 
 O2_CODE = "a19001"
-_ZS = ("zs_rtd", "zs_min", "zs_avg", "zs_max")
+_ZS = frozenset(("zs_rtd", "zs_min", "zs_avg", "zs_max"))
 _TRIPLES = (("min", "avg", "max"), ("zs_min", "zs_avg", "zs_max"))
 _MAD_TO_SIGMA = 1.4826
 
@@ -46,6 +47,68 @@ def _median(xs: list[float]) -> float:
     n = len(s)
     mid = n // 2
     return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def _scale(window: list[float], med: float, th: Thresholds) -> float:
+    """The spike rule's robust sigma: MAD around ``med``, floored."""
+    mad = _median([abs(x - med) for x in window])
+    return max(_MAD_TO_SIGMA * mad, th.spike_floor)
+
+
+class _Keys:
+    """The state and episode keys of one pollutant, built once: formatting them per
+    reading and rule was a visible share of a profile."""
+
+    __slots__ = ("conflict", "constant", "flag", "limit", "logic", "negative", "range",
+                 "spike", "zero")
+
+    def __init__(self, code: str) -> None:
+        self.negative = f"{code}|negative"
+        self.zero = f"{code}|zero_streak"
+        self.constant = f"{code}|constant_streak"
+        self.range = f"{code}|out_of_range"
+        self.spike = f"{code}|spike"
+        self.flag = f"{code}|non_n_flag"
+        self.limit = f"{code}|over_limit"
+        self.logic = f"{code}|logic_min_avg_max"
+        self.conflict = f"{code}|time_conflict"
+
+
+class _Plan:
+    """One series' (station, ST, CN, pollutant) thresholds flattened into what the
+    per-reading path reads: ``Thresholds.on``/``.get`` calls per reading and rule cost
+    more than the rules themselves."""
+
+    __slots__ = ("const_min_s", "const_need", "const_tol", "constant", "cou", "flag",
+                 "keys", "logic", "negative", "ordered", "out_of_range", "over_limit", "series",
+                 "snapshot", "spike",
+                 "spike_min_history", "spike_rel", "spike_window", "th", "zero", "zero_need",
+                 "zero_tol")
+
+    def __init__(self, th: Thresholds, cn: int, code: str, keys: _Keys) -> None:
+        self.th = th
+        self.keys = keys
+        self.series = f"{cn}/{code}"
+        self.negative = th.on("negative")
+        self.zero = th.on("zero_streak")
+        self.zero_tol = th.zero_tolerance
+        self.zero_need = th.zero_streak.get(cn, 0)
+        self.constant = th.on("constant_streak")
+        self.const_tol = th.constant_tolerance
+        self.const_need = th.constant_streak.get(cn, 0)
+        self.const_min_s = th.constant_min_duration_s
+        self.out_of_range = th.on("out_of_range")
+        self.spike = cn in th.spike_cns and th.on("spike")
+        self.spike_min_history = th.spike_min_history
+        self.spike_rel = th.spike_rel
+        self.spike_window = th.spike_window
+        # the spike window of this series sorted, and the window it was sorted from
+        self.ordered: list[float] | None = None
+        self.snapshot: list[float] = []
+        self.flag = th.on("non_n_flag")
+        self.over_limit = cn in th.over_limit_cns and th.on("over_limit")
+        self.logic = th.on("logic_min_avg_max")
+        self.cou = th.on("logic_cou")
 
 
 class _Out:
@@ -66,8 +129,14 @@ class _Out:
                                       message, {**evidence, **(extra or {})}, first))
 
     def clean(self, code: str, rule: str) -> None:
-        if self.open is not None and f"{code}|{rule}" not in self.open:
+        opened = self.open
+        # an empty episode state (the usual one) answers without building the key
+        if opened is not None and (not opened or f"{code}|{rule}" not in opened):
             return
+        self.items.append(Observation(self.mn, code, rule, self.cn, self.at, False))
+
+    def look(self, code: str, rule: str) -> None:
+        """A clean look the caller has already found wanted (``wants``)."""
         self.items.append(Observation(self.mn, code, rule, self.cn, self.at, False))
 
 
@@ -78,6 +147,29 @@ class ValueRules:
 
     def __init__(self, rules: Rules | None = None) -> None:
         self.rules = rules or default_rules()
+        # (mn, st, cn) -> code -> plan; valid for the Rules object it was built from
+        self._plans: dict[tuple[str, str, int], dict[str, _Plan]] = {}
+        self._plans_of: Rules = self.rules
+        self._keys: dict[str, _Keys] = {}
+
+    def _plans_for(self, mn: str, st: str, cn: int) -> dict[str, _Plan]:
+        if self._plans_of is not self.rules:  # rules swapped (a reload): resolve anew
+            self._plans.clear()
+            self._plans_of = self.rules
+        key = (mn, st, cn)
+        plans = self._plans.get(key)
+        if plans is None:
+            plans = self._plans[key] = {}
+        return plans
+
+    def _plan(self, plans: dict[str, _Plan], mn: str, st: str, cn: int, code: str) -> _Plan:
+        plan = plans.get(code)
+        if plan is None:
+            keys = self._keys.get(code)
+            if keys is None:
+                keys = self._keys[code] = _Keys(code)
+            plan = plans[code] = _Plan(self.rules.for_(mn, st, code), cn, code, keys)
+        return plan
 
     def observe_frame(self, state: State, readings: Sequence[Reading],
                       ctx: StationContext | None = None, *, resent: bool = False,
@@ -89,126 +181,221 @@ class ValueRules:
             return state, []
         head = readings[0]
         ctx = ctx or StationContext(head.mn, head.st)
+        st = ctx.st
         out = _Out(head.mn, head.cn, head.data_time, open_episodes)
         series: dict[str, Any] = state.setdefault("s", {})
-        resent = resent or any(r.resent for r in readings)
+        mn, cn = head.mn, head.cn
+        plans = self._plans_for(mn, st, cn)
+        period = ctx.period_s(cn)
+        limits = ctx.limits
+        # the readings of a frame share its data time: convert it once
+        last_dt: datetime | None = None
+        t = 0
+        opened = open_episodes
+        # clean looks are wanted by open episodes only: none open (the usual state) means
+        # none of the per-rule key look-ups below
+        want = opened is None or len(opened) > 0
+        # the value judged, as primary() picks it: Rtd for real-time data, Avg otherwise
+        first, second = ("rtd", "avg") if cn == 2011 else ("avg", "rtd")
+        with_zs: list[str] = []
+        th0 = self.rules.for_(mn, st, "")
+        # time_conflict's memory of this data time, filled in the loop below; readings
+        # that need a look after it (a code seen before, or a clean look wanted) wait in
+        # ``conflict_later``, in frame order
+        before = self._conflict_entry(state, head, th0) if th0.on("time_conflict") else None
+        conflict_later: list[tuple[Reading, bool]] = []
+        # One pass per reading with the common path of every rule written out in line:
+        # this loop is most of the detector's time, and the calls it had per reading and
+        # rule cost more than the rules. Hits and the rarer paths still go to methods.
         for r in readings:
-            th = self.rules.for_(r.mn, ctx.st, r.code)
-            s = series.setdefault(f"{r.cn}/{r.code}", {})
-            self._reading(s, r, th, ctx, out)
-            self._logic_triples(r, th, out)
-        th0 = self.rules.for_(head.mn, ctx.st, "")
-        self._zs_without_o2(readings, th0, out)
+            if r.resent:
+                resent = True
+            code = r.code
+            if r.mn == mn and r.cn == cn:
+                p = plans.get(code) or self._plan(plans, mn, st, cn, code)
+                r_period = period
+                one, other = first, second
+            else:  # not one frame after all: resolve this reading on its own
+                p = self._plan(self._plans_for(r.mn, st, r.cn), r.mn, st, r.cn, code)
+                r_period = ctx.period_s(r.cn)
+                one, other = ("rtd", "avg") if r.cn == 2011 else ("avg", "rtd")
+            dt = r.data_time
+            if dt != last_dt:
+                last_dt, t = dt, to_s(dt)
+            s = series.get(p.series)
+            if s is None:
+                s = series[p.series] = {}
+            lim = limits.get(code)
+            keys = p.keys
+            vals = r.values
+            if not _ZS.isdisjoint(vals):
+                with_zs.append(code)
+            v = vals[one] if one in vals else vals.get(other)
+            if v is not None and v != v:  # NaN
+                v = None
+            if before is not None:
+                if code in before:
+                    conflict_later.append((r, False))
+                else:
+                    # kept as received and rounded only when compared: round() per value
+                    # was a tenth of the frame's cost, and a first sighting compares nothing;
+                    # NaN is left out (a lone value that is the judged one is no NaN)
+                    if len(vals) == 1 and v is not None:
+                        before[code] = dict(vals)
+                    else:
+                        total = sum(vals.values())
+                        before[code] = (dict(vals) if total == total
+                                        else {k: x for k, x in vals.items() if x == x})
+                    if want:
+                        conflict_later.append((r, True))
+            in_order = t > s.get("t", -1)
+            if in_order:
+                s["t"] = t
+            if v is not None:
+                is_zero = abs(v) <= p.zero_tol  # zero and constant streaks both ask
+                if p.negative:
+                    if v < 0:
+                        out.hit(code, "negative", p.th.sev("negative"),
+                                f"{code} 负值 negative value {v:g}", value=v)
+                    elif in_order and (want and (opened is None or keys.negative in opened)):
+                        out.look(code, "negative")
+                if in_order and p.zero:
+                    if is_zero:
+                        z = s.get("z")
+                        if not z:
+                            s["zf"] = t
+                        z = s["z"] = (z or 0) + 1
+                        need = p.zero_need
+                        if need and z >= need:
+                            out.hit(code, "zero_streak", p.th.sev("zero_streak"),
+                                    f"{code} 连续零值 zero {z} times running",
+                                    first=from_s(s["zf"]), streak=z, value=v)
+                    else:
+                        s["z"] = 0
+                        if want and (opened is None or keys.zero in opened):
+                            out.look(code, "zero_streak")
+                if in_order and p.constant:
+                    if is_zero:
+                        s["c"] = 0  # zeros are the zero streak's business
+                        s.pop("cv", None)
+                    else:
+                        held = s.get("cv")
+                        if held is not None and abs(v - held) <= p.const_tol:
+                            c = s["c"] = s.get("c", 1) + 1
+                        else:
+                            c = s["c"] = 1
+                            s["cv"], s["cf"] = v, t
+                        need = p.const_need
+                        if need and c >= need and t - s["cf"] + r_period >= p.const_min_s:
+                            out.hit(code, "constant_streak", p.th.sev("constant_streak"),
+                                    f"{code} 恒值 the same value {v:g} {c} times running",
+                                    first=from_s(s["cf"]), streak=c, value=v)
+                        elif c == 1 and (want and (opened is None or keys.constant in opened)):
+                            out.look(code, "constant_streak")
+                if lim is not None and p.out_of_range and v >= 0:
+                    lo, hi = lim.range_low, lim.range_high
+                    # finite() without the calls: a comparison with NaN is false anyway
+                    if (hi is not None and v > hi) or (lo is not None and v < lo):
+                        out.hit(code, "out_of_range", p.th.sev("out_of_range"),
+                                f"{code} 超出量程 outside instrument range [{lo:g}, {hi:g}]: "
+                                f"{v:g}", value=v, range_low=lo, range_high=hi)
+                    elif in_order and (want and (opened is None or keys.range in opened)):
+                        out.look(code, "out_of_range")
+                if in_order and p.spike and v >= 0:
+                    window: list[float] = s.setdefault("w", [])
+                    if s.setdefault("p", []) or len(window) < p.spike_min_history:
+                        self._spike(s, v, t, code, p, r_period, out)
+                    else:
+                        # _median() over a sorted copy kept beside the window: sorting 30
+                        # values per reading was a fifth of the detector's time. The copy
+                        # is trusted only while the window still equals the snapshot it
+                        # was made from (pointer compares), so a window changed by anyone
+                        # else (the excursion path, a restored state) is sorted anew.
+                        ordered = p.ordered
+                        if ordered is None or window != p.snapshot:
+                            ordered = sorted(window)
+                            total = sum(window)
+                            # bisect needs a total order: a NaN window is never cached
+                            p.ordered = ordered if total == total else None
+                            p.snapshot = window[:]
+                        n = len(ordered)
+                        mid = n // 2
+                        med = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+                        if abs(v - med) > p.spike_rel * abs(med):
+                            # maybe an excursion: the full rule decides (and needs the MAD)
+                            self._spike(s, v, t, code, p, r_period, out)
+                        else:  # inside recent behaviour, nothing pending: a clean look
+                            if want and (opened is None or keys.spike in opened):
+                                out.look(code, "spike")
+                            window.append(v)
+                            snapshot = p.snapshot
+                            snapshot.append(v)
+                            insort(ordered, v)
+                            if len(window) > p.spike_window:
+                                drop = len(window) - p.spike_window
+                                for x in window[:drop]:
+                                    del ordered[bisect_left(ordered, x)]
+                                del window[:drop]
+                                del snapshot[:drop]
+            flag = r.flag
+            if p.flag and flag:
+                if flag == "N":
+                    if in_order:
+                        s.pop("fl", None)
+                        if want and (opened is None or keys.flag in opened):
+                            out.look(code, "non_n_flag")
+                else:
+                    self._flag(s, r, t, in_order, p.th, r_period, out)
+            if lim is not None and p.over_limit:
+                self._over_limit(r, v, lim, p.th, in_order, out)
+            if p.logic and ("avg" in vals or "zs_avg" in vals):
+                self._logic_triples(r, p, out)  # real-time records have no triple
+        self._zs_without_o2(readings, with_zs, th0, out)
         if head.cn != 2011:
             self._cou(readings, ctx, out)
-        self._time(state, readings, th0, resent, out)
+        self._time(readings, th0, resent, out)
+        if before is not None:
+            self._conflict(head, before, conflict_later, th0, out)
         return state, out.items
 
-    # --- per reading ------------------------------------------------------------------
+    # --- per reading: the rarer paths -------------------------------------------------
 
-    def _reading(self, s: dict[str, Any], r: Reading, th: Thresholds, ctx: StationContext,
-                 out: _Out) -> None:
-        v = primary(r)
-        t = to_s(r.data_time)
-        in_order = t > s.get("t", -1)
-        if in_order:
-            s["t"] = t
-        lim = ctx.limits.get(r.code)
-        code = r.code
-        if v is not None:
-            if th.on("negative"):
-                if v < 0:
-                    out.hit(code, "negative", th.sev("negative"),
-                            f"{code} 负值 negative value {v:g}", value=v)
-                elif in_order:
-                    out.clean(code, "negative")
-            if in_order and th.on("zero_streak"):
-                self._zero(s, v, r, th, out)
-            if in_order and th.on("constant_streak"):
-                self._constant(s, v, r, th, ctx, out)
-            if lim is not None and th.on("out_of_range") and v >= 0:
-                lo, hi = lim.range_low, lim.range_high
-                if (finite(hi) and v > hi) or (finite(lo) and v < lo):
-                    out.hit(code, "out_of_range", th.sev("out_of_range"),
-                            f"{code} 超出量程 outside instrument range [{lo:g}, {hi:g}]: {v:g}",
-                            value=v, range_low=lo, range_high=hi)
-                elif in_order:
-                    out.clean(code, "out_of_range")
-            if in_order and r.cn in th.spike_cns and th.on("spike") and v >= 0:
-                self._spike(s, v, t, r, th, ctx.period_s(r.cn), out)
-        if th.on("non_n_flag") and r.flag:
-            self._flag(s, r, t, in_order, th, ctx, out)
-        if lim is not None and r.cn in th.over_limit_cns and th.on("over_limit"):
-            self._over_limit(r, v, lim, th, in_order, out)
-
-    def _zero(self, s: dict[str, Any], v: float, r: Reading, th: Thresholds,
-              out: _Out) -> None:
-        if abs(v) <= th.zero_tolerance:
-            if not s.get("z"):
-                s["zf"] = to_s(r.data_time)
-            s["z"] = s.get("z", 0) + 1
-            need = th.zero_streak.get(r.cn, 0)
-            if need and s["z"] >= need:
-                out.hit(r.code, "zero_streak", th.sev("zero_streak"),
-                        f"{r.code} 连续零值 zero {s['z']} times running",
-                        first=from_s(s["zf"]), streak=s["z"], value=v)
-        else:
-            s["z"] = 0
-            out.clean(r.code, "zero_streak")
-
-    def _constant(self, s: dict[str, Any], v: float, r: Reading, th: Thresholds,
-                  ctx: StationContext, out: _Out) -> None:
-        if abs(v) <= th.zero_tolerance:
-            s["c"] = 0  # zeros are the zero streak's business
-            s.pop("cv", None)
-            return
-        held = s.get("cv")
-        if held is not None and abs(v - held) <= th.constant_tolerance:
-            s["c"] = s.get("c", 1) + 1
-        else:
-            s["c"], s["cv"], s["cf"] = 1, v, to_s(r.data_time)
-        need = th.constant_streak.get(r.cn, 0)
-        lasted = to_s(r.data_time) - s["cf"] + ctx.period_s(r.cn)
-        if need and s["c"] >= need and lasted >= th.constant_min_duration_s:
-            out.hit(r.code, "constant_streak", th.sev("constant_streak"),
-                    f"{r.code} 恒值 the same value {v:g} {s['c']} times running",
-                    first=from_s(s["cf"]), streak=s["c"], value=v)
-        elif s["c"] == 1:
-            out.clean(r.code, "constant_streak")
-
-    def _spike(self, s: dict[str, Any], v: float, t: int, r: Reading, th: Thresholds,
-               period: int, out: _Out) -> None:
+    @staticmethod
+    def _spike(s: dict[str, Any], v: float, t: int, code: str, p: _Plan, period: int,
+               out: _Out) -> None:
+        th = p.th
         window: list[float] = s.setdefault("w", [])
         pending: list[list[float]] = s.setdefault("p", [])
         if len(window) < th.spike_min_history:
             window.append(v)
             return
         med = _median(window)
-        mad = _median([abs(x - med) for x in window])
-        scale = max(_MAD_TO_SIGMA * mad, th.spike_floor)
-        dev = v - med
-        if abs(dev) > th.spike_z * scale and abs(dev) > th.spike_rel * abs(med):
+        dev = abs(v - med)
+        # the relative test first: it needs no MAD (a second sort), and it settles nearly
+        # every reading; the spike needs both tests, so the order changes no outcome
+        if dev > th.spike_rel * abs(med) and dev > th.spike_z * _scale(window, med, th):
             pending.append([t, v])
             if pending[-1][0] - pending[0][0] + period > th.spike_max_s:
                 # it stayed: a level shift, judged by the level rules; learn the new level
-                s["w"] = [p[1] for p in pending][-th.spike_window:]
+                s["w"] = [q[1] for q in pending][-th.spike_window:]
                 s["p"] = []
             return
         if pending:
-            peak = max(pending, key=lambda p: abs(p[1] - med))
-            out.hit(r.code, "spike", th.sev("spike"),
-                    f"{r.code} 突变 spike to {peak[1]:g} (recent median {med:g})",
+            scale = _scale(window, med, th)
+            peak = max(pending, key=lambda q: abs(q[1] - med))
+            out.hit(code, "spike", th.sev("spike"),
+                    f"{code} 突变 spike to {peak[1]:g} (recent median {med:g})",
                     first=from_s(pending[0][0]), peak=peak[1], median=med,
                     z=round(abs(peak[1] - med) / scale, 1), samples=len(pending))
             s["p"] = []
-        else:
-            out.clean(r.code, "spike")
+        elif out.open is None or p.keys.spike in out.open:
+            out.look(code, "spike")
         window.append(v)
         if len(window) > th.spike_window:
             del window[: len(window) - th.spike_window]
 
     def _flag(self, s: dict[str, Any], r: Reading, t: int, in_order: bool, th: Thresholds,
-              ctx: StationContext, out: _Out) -> None:
+              period: int, out: _Out) -> None:
         flag = r.flag or ""
         if flag == "N":
             if in_order:
@@ -218,7 +405,7 @@ class ValueRules:
         running = s.get("fl")
         if running is None or running[0] != flag or not in_order:
             running = s["fl"] = [flag, t]
-        lasted = t - running[1] + ctx.period_s(r.cn)
+        lasted = t - running[1] + period
         need = th.flag_min_duration_s.get(flag, 0.0)
         if lasted >= need:
             sev = th.flag_severity.get(flag, th.sev("non_n_flag"))
@@ -251,25 +438,30 @@ class ValueRules:
 
     # --- logic ------------------------------------------------------------------------
 
-    def _logic_triples(self, r: Reading, th: Thresholds, out: _Out) -> None:
-        if not th.on("logic_min_avg_max"):
-            return
+    @staticmethod
+    def _logic_triples(r: Reading, p: _Plan, out: _Out) -> None:
+        vals = r.values
         for lo_k, mid_k, hi_k in _TRIPLES:
-            lo, mid, hi = (r.values.get(k) for k in (lo_k, mid_k, hi_k))
-            if lo is None or mid is None or hi is None:
+            mid = vals.get(mid_k)
+            if mid is None:  # real-time records carry no triple: one look settles it
+                continue
+            lo, hi = vals.get(lo_k), vals.get(hi_k)
+            if lo is None or hi is None:
                 continue
             tol = 1e-9 + 1e-6 * max(abs(lo), abs(mid), abs(hi))
             if lo > mid + tol or mid > hi + tol:
-                out.hit(r.code, "logic_min_avg_max", th.sev("logic_min_avg_max"),
+                out.hit(r.code, "logic_min_avg_max", p.th.sev("logic_min_avg_max"),
                         f"{r.code} 逻辑错误 {lo_k} {lo:g} <= {mid_k} {mid:g} <= {hi_k} "
                         f"{hi:g} does not hold", extra={lo_k: lo, mid_k: mid, hi_k: hi})
-            else:
-                out.clean(r.code, "logic_min_avg_max")
+            elif out.open is None or p.keys.logic in out.open:
+                out.look(r.code, "logic_min_avg_max")
 
-    def _zs_without_o2(self, readings: Sequence[Reading], th: Thresholds, out: _Out) -> None:
+    @staticmethod
+    def _zs_without_o2(readings: Sequence[Reading], with_zs: list[str], th: Thresholds,
+                       out: _Out) -> None:
+        """``with_zs``: the codes of the frame with a Zs value, in frame order."""
         if not th.on("logic_zs_without_o2"):
             return
-        with_zs = [r.code for r in readings if any(k in r.values for k in _ZS)]
         if not with_zs:
             return
         if any(r.code == O2_CODE and r.values for r in readings):
@@ -282,7 +474,9 @@ class ValueRules:
     def _cou(self, readings: Sequence[Reading], ctx: StationContext, out: _Out) -> None:
         th_flow = self.rules.for_(ctx.mn, ctx.st, "")
         flow = next((r for r in readings if r.code == th_flow.flow_code), None)
-        period = ctx.period_s(readings[0].cn)
+        cn = readings[0].cn
+        period = ctx.period_s(cn)
+        plans = self._plans_for(ctx.mn, ctx.st, cn)
         flow_cou = None
         if flow is not None:
             avg, cou = flow.values.get("avg"), flow.values.get("cou")
@@ -298,9 +492,12 @@ class ValueRules:
             if r is flow:
                 continue
             avg, cou = r.values.get("avg"), r.values.get("cou")
-            th = self.rules.for_(ctx.mn, ctx.st, r.code)
-            if avg is None or cou is None or avg < 0 or not th.on("logic_cou"):
+            if avg is None or cou is None or avg < 0:
                 continue
+            p = plans.get(r.code) or self._plan(plans, ctx.mn, ctx.st, cn, r.code)
+            if not p.cou:
+                continue
+            th = p.th
             self._cou_check(r.code, cou, avg * flow_cou * th.cou_mass_factor, th, out,
                             avg=avg, flow_cou=flow_cou)
 
@@ -317,8 +514,8 @@ class ValueRules:
 
     # --- time -------------------------------------------------------------------------
 
-    def _time(self, state: State, readings: Sequence[Reading], th: Thresholds, resent: bool,
-              out: _Out) -> None:
+    @staticmethod
+    def _time(readings: Sequence[Reading], th: Thresholds, resent: bool, out: _Out) -> None:
         head = readings[0]
         ahead = (head.data_time - head.receive_time).total_seconds()
         if th.on("time_future"):
@@ -335,31 +532,46 @@ class ValueRules:
                         late_s=-ahead)
             else:
                 out.clean("", "time_stale")
-        if th.on("time_conflict"):
-            self._conflict(state, readings, th, out)
 
-    def _conflict(self, state: State, readings: Sequence[Reading], th: Thresholds,
-                  out: _Out) -> None:
-        head = readings[0]
+    @staticmethod
+    def _conflict_entry(state: State, head: Reading, th: Thresholds
+                        ) -> dict[str, dict[str, float]]:
+        """The remembered values of the frame's data time (code -> values), made and
+        remembered if new."""
         t = to_s(head.data_time)
         memory: list[list[Any]] = state.setdefault("m", {}).setdefault(str(head.cn), [])
-        seen = next((entry for entry in memory if entry[0] == t), None)
+        seen: list[Any] | None = None
+        if memory and memory[-1][0] >= t:
+            seen = next((entry for entry in memory if entry[0] == t), None)
         if seen is None:
             seen = [t, {}]
-            memory.append(seen)
-            memory.sort(key=lambda e: e[0])
+            # in-order data (nearly all) are newer than everything remembered: appended,
+            # the memory stays sorted without a sort
+            if memory and memory[-1][0] > t:
+                memory.append(seen)
+                memory.sort(key=lambda e: e[0])
+            else:
+                memory.append(seen)
             keep = th.conflict_memory.get(head.cn, 20)
             if len(memory) > keep:
                 del memory[: len(memory) - keep]
-        before: dict[str, dict[str, float]] = seen[1]
-        for r in readings:
-            now = {k: round(v, 6) for k, v in r.values.items() if not math.isnan(v)}
-            old = before.get(r.code)
-            if old is None:
-                before[r.code] = now
+        entry: dict[str, dict[str, float]] = seen[1]
+        return entry
+
+    @staticmethod
+    def _conflict(head: Reading, before: dict[str, dict[str, float]],
+                  later: list[tuple[Reading, bool]], th: Thresholds, out: _Out) -> None:
+        """The looks of time_conflict, in frame order: ``fresh`` readings were first seen
+        (stored by the caller), the others are compared with what was remembered."""
+        for r, fresh in later:
+            if fresh:
                 out.clean(r.code, "time_conflict")
                 continue
-            diff = {k: [old[k], now[k]] for k in old.keys() & now.keys() if old[k] != now[k]}
+            vals = r.values
+            old = before[r.code]
+            now = {k: round(v, 6) for k, v in vals.items() if v == v}
+            diff = {k: [round(old[k], 6), now[k]] for k in old.keys() & now.keys()
+                    if round(old[k], 6) != now[k]}
             if diff:
                 out.hit(r.code, "time_conflict", th.sev("time_conflict"),
                         f"{r.code} 同一时间数据不一致 {head.data_time:%Y-%m-%d %H:%M:%S} resent "
