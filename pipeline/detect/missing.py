@@ -116,6 +116,18 @@ class MissingData:
     def __init__(self, rules: Rules | None = None, policy: MissingPolicy | None = None) -> None:
         self.rules = rules or default_rules()
         self.policy = policy or MissingPolicy.from_rules(self.rules)
+        # the last clock reading converted: a worker ticks every station, and receives a
+        # whole batch, with one datetime object
+        self._last_dt: datetime | None = None
+        self._last_s = 0
+
+    def _seconds(self, when: datetime) -> int:
+        """``to_s``, remembered for the same datetime object (identity, not equality:
+        equal aware times in two zones have different fields)."""
+        if when is not self._last_dt:
+            self._last_s = to_s(when)
+            self._last_dt = when
+        return self._last_s
 
     # --- inputs -----------------------------------------------------------------------
 
@@ -131,7 +143,7 @@ class MissingData:
                  receive_time: datetime) -> tuple[State, list[AlarmEvent], list[dict[str, Any]]]:
         events: list[AlarmEvent] = []
         updates: list[dict[str, Any]] = []
-        now = to_s(receive_time)
+        now = self._seconds(receive_time)
         state["seen"] = max(state.get("seen", now), now)
         if not state.get("online", False):
             state["online"] = True
@@ -190,7 +202,7 @@ class MissingData:
     def tick(self, state: State, ctx: StationContext, now_dt: datetime
              ) -> tuple[State, list[AlarmEvent], list[BackfillRequest], list[dict[str, Any]]]:
         pol = self.policy
-        now = to_s(now_dt)
+        now = self._seconds(now_dt)
         events: list[AlarmEvent] = []
         requests: list[BackfillRequest] = []
         updates: list[dict[str, Any]] = []
@@ -212,7 +224,14 @@ class MissingData:
             # type on every tick); both keys are written as str(cn), so cn_text is one
             cn = int(cn_text)
             cad_s = cads.get(cn_text) if cads else None
-            cad = ctx.period_s(cn) if cad_s is None else int(cad_s)
+            if cad_s is not None:
+                cad = int(cad_s)
+            elif cn == 2011:  # ctx.period_s(cn), in line
+                cad = ctx.rtd_interval
+            elif cn == 2051:
+                cad = ctx.min_interval * 60
+            else:
+                cad = ctx.period_s(cn)
             due = nxt + (0 if cn == 2011 else cad) + tolerance.get(cn, cad)
             if now <= due:
                 continue

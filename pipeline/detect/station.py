@@ -55,15 +55,16 @@ class StationDetector:
                  resent: bool = False) -> Result:
         """One accepted frame (``readings`` may be empty: a 2081 or an answer still says
         the station is alive)."""
-        ctx = self.context(mn, st)
+        ctx = self.contexts.get(mn) or self.context(mn, st)
         out = Result()
         if readings:
             episodes = state.setdefault("e", {})
             _, observations = self.values.observe_frame(state.setdefault("v", {}), readings,
                                                         ctx, resent=resent,
                                                         open_episodes=episodes)
-            _, events = self.episodes.fold(episodes, observations, ctx.st)
-            out.events.extend(events)
+            if observations:  # nearly every frame has none: nothing to fold
+                _, events = self.episodes.fold(episodes, observations, ctx.st)
+                out.events.extend(events)
         _, events, rows = self.missing.on_frame(state.setdefault("m", {}), ctx, cn, data_time,
                                                 receive_time)
         out.events.extend(events)

@@ -11,7 +11,14 @@ exceedance inside a refilled gap is seen, but it cannot clear an episode or brea
 
 State (JSON), per station: ``{"s": {"<cn>/<code>": series}, "m": {"<cn>": [[t, {code:
 {suffix: value}}], ...]}}``; a series keeps its last data time, streak counters, the spike
-window and a pending excursion, and the running non-N flag.
+window and a pending excursion, and the running non-N flag. The remembered values of "m"
+are kept as received and rounded to 6 decimals when compared (older states hold them
+rounded already: the same comparison).
+
+Speed: this runs for every reading the worker stores, so ``observe_frame`` resolves
+thresholds once per series (``_Plan``) and writes the common path of every rule out in one
+loop; the methods below it hold the rarer paths. ``benchmarks/detectors.py`` times it and
+fingerprints its output: a change here should leave that fingerprint as it was.
 """
 
 from __future__ import annotations
@@ -114,6 +121,8 @@ class _Plan:
 class _Out:
     """Collects observations of one frame."""
 
+    __slots__ = ("at", "cn", "items", "mn", "open")
+
     def __init__(self, mn: str, cn: int, at: datetime,
                  open_episodes: Mapping[str, Any] | None = None) -> None:
         self.mn, self.cn, self.at = mn, cn, at
@@ -189,8 +198,8 @@ class ValueRules:
         period = ctx.period_s(cn)
         limits = ctx.limits
         # the readings of a frame share its data time: convert it once
-        last_dt: datetime | None = None
-        t = 0
+        last_dt = head.data_time
+        t = t_head = to_s(last_dt)
         opened = open_episodes
         # clean looks are wanted by open episodes only: none open (the usual state) means
         # none of the per-rule key look-ups below
@@ -202,7 +211,8 @@ class ValueRules:
         # time_conflict's memory of this data time, filled in the loop below; readings
         # that need a look after it (a code seen before, or a clean look wanted) wait in
         # ``conflict_later``, in frame order
-        before = self._conflict_entry(state, head, th0) if th0.on("time_conflict") else None
+        before = (self._conflict_entry(state, head, t_head, th0) if th0.on("time_conflict")
+                  else None)
         conflict_later: list[tuple[Reading, bool]] = []
         # One pass per reading with the common path of every rule written out in line:
         # this loop is most of the detector's time, and the calls it had per reading and
@@ -225,7 +235,7 @@ class ValueRules:
             s = series.get(p.series)
             if s is None:
                 s = series[p.series] = {}
-            lim = limits.get(code)
+            lim = limits.get(code) if limits else None  # most stations have no limits here
             keys = p.keys
             vals = r.values
             if not _ZS.isdisjoint(vals):
@@ -333,8 +343,11 @@ class ValueRules:
                             insort(ordered, v)
                             if len(window) > p.spike_window:
                                 drop = len(window) - p.spike_window
-                                for x in window[:drop]:
-                                    del ordered[bisect_left(ordered, x)]
+                                if drop == 1:  # the steady state: the oldest value goes
+                                    del ordered[bisect_left(ordered, window[0])]
+                                else:
+                                    for x in window[:drop]:
+                                        del ordered[bisect_left(ordered, x)]
                                 del window[:drop]
                                 del snapshot[:drop]
             flag = r.flag
@@ -350,12 +363,13 @@ class ValueRules:
                 self._over_limit(r, v, lim, p.th, in_order, out)
             if p.logic and ("avg" in vals or "zs_avg" in vals):
                 self._logic_triples(r, p, out)  # real-time records have no triple
-        self._zs_without_o2(readings, with_zs, th0, out)
+        if with_zs:
+            self._zs_without_o2(readings, with_zs, th0, out)
         if head.cn != 2011:
             self._cou(readings, ctx, out)
         self._time(readings, th0, resent, out)
-        if before is not None:
-            self._conflict(head, before, conflict_later, th0, out)
+        if conflict_later:
+            self._conflict(head, before or {}, conflict_later, th0, out)
         return state, out.items
 
     # --- per reading: the rarer paths -------------------------------------------------
@@ -534,11 +548,10 @@ class ValueRules:
                 out.clean("", "time_stale")
 
     @staticmethod
-    def _conflict_entry(state: State, head: Reading, th: Thresholds
+    def _conflict_entry(state: State, head: Reading, t: int, th: Thresholds
                         ) -> dict[str, dict[str, float]]:
-        """The remembered values of the frame's data time (code -> values), made and
+        """The remembered values of the frame's data time ``t`` (code -> values), made and
         remembered if new."""
-        t = to_s(head.data_time)
         memory: list[list[Any]] = state.setdefault("m", {}).setdefault(str(head.cn), [])
         seen: list[Any] | None = None
         if memory and memory[-1][0] >= t:
