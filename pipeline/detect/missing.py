@@ -155,9 +155,10 @@ class MissingData:
         if cn not in TRACKED_CNS or data_time is None:
             return state, events, updates
         t = to_s(data_time)
-        cad = self.cadence(state, ctx, cn)
+        cads = state.get("cad")  # self.cadence(), in line
+        cad = int(cads.get(str(cn), ctx.period_s(cn)) if cads else ctx.period_s(cn))
         windows: list[dict[str, Any]] = state.setdefault("win", [])
-        for w in windows:
+        for w in windows:  # usually none
             if (w["cn"] == cn and w["start"] <= t <= w["end"] and w["state"] != FILLED
                     and t not in w["got"]):
                 w["got"].append(t)

@@ -72,7 +72,7 @@ class StationDetector:
         return out
 
     def tick(self, state: State, mn: str, now: datetime) -> Result:
-        ctx = self.context(mn)
+        ctx = self.contexts.get(mn) or self.context(mn)
         _, events, requests, rows = self.missing.tick(state.setdefault("m", {}), ctx, now)
         return Result(events=events, windows=rows, requests=requests)
 
