@@ -158,14 +158,21 @@ class MissingData:
         cads = state.get("cad")  # self.cadence(), in line
         cad = int(cads.get(str(cn), ctx.period_s(cn)) if cads else ctx.period_s(cn))
         windows: list[dict[str, Any]] = state.setdefault("win", [])
+        backfill = False
         for w in windows:  # usually none
             if (w["cn"] == cn and w["start"] <= t <= w["end"] and w["state"] != FILLED
                     and t not in w["got"]):
+                # an answer to our request, not the logger's own (late) upload: it must not
+                # move the cadence, or the first replayed record reads as "the awaited
+                # record came" and closes a still-growing gap at one record
+                backfill = backfill or w["state"] == REQUESTED
                 w["got"].append(t)
                 w["upd"] = now
                 if len(w["got"]) >= w["exp"] and not w["grow"]:
                     w["state"] = FILLED
                 updates.append(window_row(ctx.mn, w))
+        if backfill:
+            return state, events, updates
         nexts: dict[str, int] = state.setdefault("next", {})
         nxt = nexts.get(str(cn))
         if nxt is None or t >= nxt - cad // 2:
@@ -174,6 +181,7 @@ class MissingData:
                 w["end"], w["grow"] = t - cad, False
                 w["exp"] = (w["end"] - w["start"]) // cad + 1
                 w["upd"] = now
+                _settle_if_complete(w)
                 updates.append(window_row(ctx.mn, w))
             else:
                 for w in windows:  # the awaited record came: a growing gap stops at it
@@ -332,3 +340,10 @@ def _summary(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"cn": w["cn"], "start": from_s(w["start"]).isoformat(),
              "end": from_s(w["end"]).isoformat(), "state": w["state"],
              "expected": w["exp"], "received": len(w["got"])} for w in windows]
+
+
+def _settle_if_complete(w: dict[str, Any]) -> None:
+    """A gap that stops growing after its back-fill already came in is filled now."""
+    got = sum(w["start"] <= t <= w["end"] for t in w["got"])
+    if w["state"] not in FINAL and got >= w["exp"]:
+        w["state"] = FILLED

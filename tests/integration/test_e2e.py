@@ -432,13 +432,6 @@ def test_dropout_is_backfilled_through_the_downlink_and_its_window_filled(
     assert _naive_cst(minute[0]["window_start"]) == lo
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipeline/detect/missing.py MissingData.on_frame: a back-fill requested while the gap "
-    "is still growing (the trailing request, sent as soon as a 2011 brings the station "
-    "back online) is answered with the record the cadence awaits (data time == next), so "
-    "on_frame takes the replay for the late live record and closes the growing window as "
-    "filled at its first record: expected 1, received 1, instead of every withheld "
-    "record (8 minute records here; the 2061 window likewise 1 instead of 2)"))
 def test_dropout_window_counts_every_withheld_record(outcome: Outcome) -> None:
     hi = datetime.fromisoformat(outcome.dropout_truth().line["windows"]["2051"][1])
     (minute,) = [w for w in outcome.windows if w["cn"] == 2051]

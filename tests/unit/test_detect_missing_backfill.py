@@ -11,17 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-
 from pipeline.detect.context import StationContext
 from pipeline.detect.missing import MissingData, window_row
 
 DROP = (datetime(2024, 3, 1, 10, 0), datetime(2024, 3, 1, 11, 15))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MissingData.on_frame takes the first replayed record (data time == next) for the "
-    "awaited live record and closes the growing window as filled at 1 of 8 records"))
 def test_a_gap_backfilled_while_growing_counts_every_record() -> None:
     md = MissingData()
     ctx = StationContext("X", "31", 60, 10)  # RtdInterval 60 s, MinInterval 10 min
