@@ -280,16 +280,7 @@ def _ensure_database(settings: Settings) -> None:
 
 def stop(settings: Settings) -> bool:
     """Stop our local server if it runs; True if one was stopped."""
-    p = paths(settings)
-    pid = running_pid(settings)
-    if pid is None:
-        return False
-    log = get_logger("stack")
-    log.info("clickhouse.stopping", pid=pid)
-    killed = procs.stop_pid(pid, name="clickhouse", timeout=30.0)
-    p.pid_file.unlink(missing_ok=True)
-    log.info("clickhouse.stopped", pid=pid, killed=killed)
-    return True
+    return procs.stop_server("clickhouse", running_pid(settings), paths(settings).pid_file)
 
 
 def check(settings: Settings) -> ServerStatus:

@@ -265,17 +265,7 @@ def start(settings: Settings) -> bool:
 
 def stop(settings: Settings) -> bool:
     """Stop our local broker if it runs; True if one was stopped."""
-    p = paths(settings)
-    pid = running_pid(settings)
-    if pid is None:
-        return False
-    log = get_logger("stack")
-    log.info("kafka.stopping", pid=pid)
-    # a clean shutdown of one KRaft node takes a few seconds; past 30 s something hangs
-    killed = procs.stop_pid(pid, name="kafka", timeout=30.0)
-    p.pid_file.unlink(missing_ok=True)
-    log.info("kafka.stopped", pid=pid, killed=killed)
-    return True
+    return procs.stop_server("kafka", running_pid(settings), paths(settings).pid_file)
 
 
 # --- the client side: metadata and topics (aiokafka) ----------------------------------

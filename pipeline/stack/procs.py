@@ -228,3 +228,17 @@ def log_hint(path: Path, lines: int = 15) -> str:
     if not last:
         return f"; no log at {path}"
     return f"; last lines of {path}:\n  " + "\n  ".join(last)
+
+
+def stop_server(name: str, pid: int | None, pid_file: Path, timeout: float = 30.0) -> bool:
+    """Stop our server ``pid`` (found through ``pid_file``) and forget it; True if one was
+    stopped. A clean shutdown takes seconds; past ``timeout`` something hangs and it is
+    killed."""
+    if pid is None:
+        return False
+    log = get_logger("stack")
+    log.info(f"{name}.stopping", pid=pid)
+    killed = stop_pid(pid, name=name, timeout=timeout)
+    pid_file.unlink(missing_ok=True)
+    log.info(f"{name}.stopped", pid=pid, killed=killed)
+    return True
