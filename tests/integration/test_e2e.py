@@ -57,6 +57,7 @@ from pipeline.stack.live import LiveStack
 from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
 from tests.integration.test_worker import _delete_topics, _lag
+from tests.integration.worker_env import worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -190,17 +191,7 @@ class E2E:
         return path
 
     def start_worker(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HJ212_")}
-        env.update({
-            "HJ212_KAFKA__BOOTSTRAP": self.bootstrap,
-            "HJ212_CLICKHOUSE__DSN": self.dsn,
-            "HJ212_TOPICS__FRAMES": self.topics["frames"],
-            "HJ212_TOPICS__REJECTS": self.topics["rejects"],
-            "HJ212_TOPICS__COMMANDS": self.topics["commands"],
-            "HJ212_TOPICS__ALARMS": self.topics["alarms"],
-            "HJ212_RUN_DIR": str(self.tmp / "run"),
-            "HJ212_LOG_FORMAT": "json",
-        })
+        env = worker_env(self.bootstrap, self.dsn, self.topics, self.tmp / "run")
         fh = self.worker_log.open("ab")
         self.proc = subprocess.Popen(
             [str(HJ212), "worker", "--app-id", self.app_id, "--clock", "data",

@@ -37,6 +37,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pipeline.gateway import envelope
 from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
+from tests.integration.worker_env import worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -96,16 +97,7 @@ class Run:
         self.workers: list[Worker] = []
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HJ212_")}
-        env.update({
-            "HJ212_KAFKA__BOOTSTRAP": self.bootstrap,
-            "HJ212_CLICKHOUSE__DSN": self.dsn,
-            "HJ212_TOPICS__FRAMES": self.topics["frames"],
-            "HJ212_TOPICS__REJECTS": self.topics["rejects"],
-            "HJ212_TOPICS__ALARMS": self.topics["alarms"],
-            "HJ212_RUN_DIR": str(self.tmp / "run"),
-            "HJ212_LOG_FORMAT": "json",
-        })
+        env = worker_env(self.bootstrap, self.dsn, self.topics, self.tmp / "run")
         if "HJ212_LOG_LEVEL" in os.environ:  # debug a failing run with Faust's own logs
             env["HJ212_LOG_LEVEL"] = os.environ["HJ212_LOG_LEVEL"]
         return env
