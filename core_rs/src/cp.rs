@@ -452,9 +452,11 @@ pub fn check_value<S: WarnSink>(
             if v.len() != 14 {
                 return Err(bad("not a time YYYYMMDDhhmmss"));
             }
-            if let Err(fault) = read_stamp(v) {
-                return Err(bad(&fault.describe("YYYYMMDDhhmmss")));
-            }
+            return match read_stamp(v) {
+                // whole seconds below 2^53 are exact in an f64
+                Ok(stamp) => Ok(Some(stamp.wall_seconds() as f64)),
+                Err(fault) => Err(bad(&fault.describe("YYYYMMDDhhmmss"))),
+            };
         }
         ValueKind::ClockTime => {
             let ok = v.len() == 6
@@ -637,7 +639,8 @@ fn deviation<S: WarnSink>(
 #[derive(Debug, Clone, Copy)]
 pub struct Accepted<'f> {
     pub field: &'f CpField,
-    /// the value as a number, for numeric fields with a value
+    /// the value as a number, for numeric fields with a value; for a time field
+    /// (`YYYYMMDDhhmmss`), its wall-clock seconds since 1970
     pub number: Option<f64>,
     /// for `code-Suffix` fields: the index of the code's group (0, 1, ... in order of first
     /// appearance), which is the pollutant's row
@@ -805,15 +808,15 @@ pub fn check_cp<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             kind
         };
         let number = check_value(buf, &f, kind, opts, sink)?;
+        if key == b"DataTime" {
+            summary.data_time_secs = number.map(|secs| secs as i64);
+        }
         visit(&Accepted {
             field: &f,
             number,
             group,
             suffix,
         });
-    }
-    if let Some(dt) = summary.data_time {
-        summary.data_time_secs = read_stamp(dt.of(buf)).ok().map(|s| s.wall_seconds());
     }
     if iter.empty > 0 {
         if opts.strict {

@@ -70,9 +70,7 @@ pub fn flag_for(edition: u16, needs_ack: bool, split: bool) -> u16 {
     (v << 2) | if needs_ack { FLAG_A } else { 0 } | if split { FLAG_D } else { 0 }
 }
 
-const ORDER: [&[u8]; 9] = [
-    b"QN", b"ST", b"CN", b"PW", b"MN", b"Flag", b"PNUM", b"PNO", b"RF",
-];
+const ORDER: [&str; 9] = ["QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO", "RF"];
 
 fn field_err(name: &str, v: &[u8], at: usize, why: &str, qn_rtn: u16) -> FrameError {
     FrameError::at_field(ErrorKind::Field, name, v, at, why).with_qn_rtn(qn_rtn)
@@ -231,7 +229,7 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
         let vstart = base + pos + eq + 1;
         let vspan = Span::new(vstart, vstart + vlen);
         let v = vspan.of(buf);
-        let Some(rank) = ORDER.iter().position(|k| *k == key) else {
+        let Some(rank) = ORDER.iter().position(|k| k.as_bytes() == key) else {
             let name = String::from_utf8_lossy(key);
             if opts.strict {
                 return Err(FrameError::at_field(
@@ -251,7 +249,7 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             pos += eq + 1 + vlen + 1;
             continue;
         };
-        let name = std::str::from_utf8(ORDER[rank]).unwrap_or("?");
+        let name = ORDER[rank];
         if seen & (1 << rank) != 0 {
             return Err(field_err(name, v, vstart, "the field appears twice", 100));
         }

@@ -182,31 +182,14 @@ pub fn read_number(s: &[u8]) -> Option<(f64, NumberForm)> {
         _ => (false, s),
     };
     let n = body.len();
-    let mut mant: u64 = 0;
-    let mut i = 0;
     // digits of a value on the wire rarely pass 15; more would overflow nothing here (the
-    // slow path below takes over), but wrapping keeps this loop free of checks
-    while i < n {
-        let d = body[i].wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
-        i += 1;
-    }
+    // slow path below takes over), but wrapping keeps the digit loop free of checks
+    let (mut i, mut mant) = digits_into(body, 0, 0);
     let int_digits = i;
     let mut frac_digits = 0;
     if i < n && body[i] == b'.' {
-        i += 1;
-        let from = i;
-        while i < n {
-            let d = body[i].wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
+        let from = i + 1;
+        (i, mant) = digits_into(body, from, mant);
         frac_digits = i - from;
     }
     let digits = int_digits + frac_digits;
@@ -243,6 +226,16 @@ pub fn read_number(s: &[u8]) -> Option<(f64, NumberForm)> {
     };
     let v: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
     v.is_finite().then_some((v, form))
+}
+
+/// Fold the decimal digits of `s` from `i` into `mant`; where they stop, and the mantissa.
+#[inline]
+fn digits_into(s: &[u8], mut i: usize, mut mant: u64) -> (usize, u64) {
+    while let Some(d) = s.get(i).map(|b| b.wrapping_sub(b'0')).filter(|d| *d <= 9) {
+        mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    (i, mant)
 }
 
 /// Read a non-negative integer of at most 9 digits.
