@@ -89,14 +89,13 @@ class ReadingAdapter:
 
     def __init__(self, rules: Rules | None = None,
                  contexts: Mapping[str, StationContext] | None = None) -> None:
-        self.rules = rules or default_rules()
-        self.contexts = dict(contexts or {})
-        self.values = ValueRules(self.rules)
-        self.episodes = Episodes(self.rules)
+        # the same rules, contexts and rule objects as the whole-station detector
+        self.station = StationDetector(rules, contexts)
 
     def observe(self, state: State, reading: Reading) -> tuple[State, list[AlarmEvent]]:
-        ctx = self.contexts.get(reading.mn) or StationContext(reading.mn, reading.st)
-        _, observations = self.values.observe_frame(state.setdefault("v", {}), [reading], ctx)
+        s = self.station
+        ctx = s.context(reading.mn, reading.st)
+        _, observations = s.values.observe_frame(state.setdefault("v", {}), [reading], ctx)
         observations = [o for o in observations if o.code]  # frame-level rules need frames
-        _, events = self.episodes.fold(state.setdefault("e", {}), observations, ctx.st)
+        _, events = s.episodes.fold(state.setdefault("e", {}), observations, ctx.st)
         return state, events
