@@ -20,7 +20,10 @@ Severity = Literal["info", "warning", "major", "critical"]
 State = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
+# which made building the readings of a batch cost more than detecting on them. Treat it
+# as read-only all the same.
+@dataclass(slots=True)
 class Reading:
     """One pollutant of one frame: a row of ``hj212.decode_batch``."""
 

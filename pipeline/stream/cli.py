@@ -37,13 +37,20 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
                    "simulator on an accelerated clock; see pipeline/stream/clock.py).")
 @click.option("--tick-seconds", type=click.FloatRange(min=0.05), default=10.0,
               show_default=True, help="Wall seconds between those clock ticks.")
+@click.option("--commit-seconds", type=click.FloatRange(min=0.0), default=2.0,
+              show_default=True,
+              help="Seconds between commits (station state, then the offsets it covers); "
+                   "rows and alarms go out with every batch regardless. A kill replays at "
+                   "most this long.")
 @click.pass_context
 def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: float,
-           detectors: str, rules_file: Path | None, clock: str, tick_seconds: float) -> None:
+           detectors: str, rules_file: Path | None, clock: str, tick_seconds: float,
+           commit_seconds: float) -> None:
     """Run a stream worker: hj212.frames and hj212.rejects into ClickHouse, readings
     through the detectors, alarms to hj212.alarms and the alarms table.
 
-    Offsets are committed only after ClickHouse has a batch's rows; with ClickHouse down
+    Offsets are committed only after ClickHouse has a batch's rows and the station state
+    covering them is in its changelog; with ClickHouse down
     the worker retries with back-off and stops fetching. Workers with the same --app-id
     share the partitions. SIGTERM or Ctrl-C stops it after the batch in hand.
     """
@@ -72,7 +79,8 @@ def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: fl
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.ClickException(f"--detectors {detectors!r}: {exc}") from None
     opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds,
-                         clock=clock, tick_seconds=tick_seconds)
+                         clock=clock, tick_seconds=tick_seconds,
+                         commit_seconds=commit_seconds)
     get_logger("stream.worker").info(
         "worker.start", app_id=app_id, broker=settings.kafka.bootstrap,
         clickhouse=settings.clickhouse.dsn.split("@")[-1], frames=settings.topics.frames,

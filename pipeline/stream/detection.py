@@ -74,22 +74,27 @@ def readings_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64]
     cns = c["cn"].tolist()
     codes = [x.decode("ascii", "replace") for x in normalise_codes(c["code"], edition).tolist()]
     times = c["data_time"].astype("datetime64[us]").tolist()
-    received = (receive_epoch[row_frame] + 8 * 3600).tolist()
-    row_offsets = np.asarray(offsets, dtype=np.int64)[row_frame].tolist()
+    # receive times per frame, not per row: a frame has several rows
+    frame_recv = [_EPOCH + timedelta(seconds=s) for s in (receive_epoch + 8 * 3600).tolist()]
+    frame_of = row_frame.tolist()
+    frame_offsets = list(offsets)
     flags = [f.decode("ascii", "replace") or None for f in c["flag"].tolist()]
     eflags = [f.decode("ascii", "replace") or None for f in c["eflag"].tolist()]
+    # only the values a row has: most of the suffix columns of a row are empty (NaN), and
+    # turning them all into Python objects cost more than the detectors
     matrix = c["numeric"]
-    present = ~np.isnan(matrix)
-    values_rows = matrix.tolist()
-    present_rows = present.tolist()
+    rows, cols = np.nonzero(~np.isnan(matrix))
+    values: list[dict[str, float]] = [{} for _ in range(n)]
+    for r, col, v in zip(rows.tolist(), cols.tolist(), matrix[rows, cols].tolist(),
+                         strict=True):
+        values[r][VALUE_COLUMNS[col]] = v
     for i in range(n):
-        values = {name: v for name, v, p in zip(VALUE_COLUMNS, values_rows[i],
-                                                 present_rows[i], strict=True) if p}
-        recv = _EPOCH + timedelta(seconds=received[i])
+        f = frame_of[i]
+        recv = frame_recv[f]
         data_time = times[i] if times[i] is not None else recv
-        out.setdefault(mns[i], []).append((row_offsets[i], Reading(
+        out.setdefault(mns[i], []).append((frame_offsets[f], Reading(
             mn=mns[i], st=sts[i], cn=int(cns[i]), code=codes[i], data_time=data_time,
-            receive_time=recv, values=values, flag=flags[i], eflag=eflags[i])))
+            receive_time=recv, values=values[i], flag=flags[i], eflag=eflags[i])))
     return out
 
 
