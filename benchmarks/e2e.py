@@ -22,7 +22,8 @@ their daily profiles, real-time, minute, hourly and daily data in their editions
 Everything shares the machine's 2 cores, the load client included, so the figures are a
 floor. Results go to benchmarks/results/e2e.json.
 
-    python benchmarks/e2e.py [--drain-frames 100000] [--rate 10000] [--seconds 40]
+    python benchmarks/e2e.py [--drain-frames 100000] [--rates 2000,6000,10000]
+                             [--seconds 40]
 """
 
 from __future__ import annotations
@@ -148,7 +149,9 @@ class Bench:
         env = self.env(HJ212_GATEWAY__METRICS_PORT=str(metrics_port),
                        HJ212_SPOOL__DIR=str(self.tmp / "spool"),
                        # one station sends about rate/stations frames a second here
-                       HJ212_GATEWAY__FRAMES_PER_S_PER_MN="1000")
+                       HJ212_GATEWAY__FRAMES_PER_S_PER_MN="1000",
+                       **{k: v for k, v in os.environ.items()
+                          if k.startswith(("HJ212_SPOOL__", "HJ212_GATEWAY__"))})
         log = self.tmp / "gateway.log"
         return subprocess.Popen([str(HJ212), "gateway", "--port", str(port),
                                  "--registry-csv", str(REGISTRY_CSV)],
@@ -467,7 +470,8 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=20)
     ap.add_argument("--probe-hz", type=float, default=2.0,
                     help="frames a second per probe station")
-    ap.add_argument("--rate", type=float, default=10_000.0)
+    ap.add_argument("--rates", default="2000,6000,10000",
+                    help="offered frames/s of the spine runs, one run each")
     ap.add_argument("--seconds", type=float, default=40.0)
     ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -479,7 +483,8 @@ def main() -> None:
     tmp.mkdir(parents=True)
     everyone = fleet(args.stations + args.probes)
     stations, probe_stations = everyone[:args.stations], everyone[args.stations:]
-    want = max(args.drain_frames, int(args.rate * args.seconds))
+    rates = [float(r) for r in args.rates.split(",") if r]
+    want = max(args.drain_frames, int(max(rates) * args.seconds))
     print(f"[bench] recording {want} frames of {len(stations)} stations", flush=True)
     traffic = record(stations, want, DATA_START)
     results: dict[str, Any] = {
@@ -497,14 +502,16 @@ def main() -> None:
         finally:
             if not args.keep:
                 asyncio.run(b.cleanup())
-    s = Bench(uuid.uuid4().hex[:8], tmp)
-    asyncio.run(s.setup())
-    try:
-        results["spine"] = spine(s, traffic, Probes(probe_stations, DATA_START), args.rate,
-                                 args.seconds, args.warmup, args.probe_hz)
-    finally:
-        if not args.keep:
-            asyncio.run(s.cleanup())
+    results["spine"] = []
+    for rate in rates:
+        s = Bench(uuid.uuid4().hex[:8], tmp)
+        asyncio.run(s.setup())
+        try:
+            results["spine"].append(spine(s, traffic, Probes(probe_stations, DATA_START),
+                                          rate, args.seconds, args.warmup, args.probe_hz))
+        finally:
+            if not args.keep:
+                asyncio.run(s.cleanup())
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"[bench] wrote {args.out}; logs in {tmp}")
 

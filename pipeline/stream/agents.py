@@ -3,21 +3,22 @@ station table and the detectors. No business rule lives here; the runtime
 (``app.py``) commits a batch's offsets only after these return.
 
 Order inside a frames batch, and why:
-1. frames and readings into ClickHouse (retried until they are in: nothing else of the
-   batch happens before, so a failure leaves nothing half done);
-2. readings through the detectors, with each station's state from the table;
-3. alarm rows into ``alarms``, then alarm messages to ``hj212.alarms`` (awaited);
-4. (the runtime) changed states to the changelog, then the offsets.
-A kill between any two steps replays the batch: ClickHouse tables are keyed so the rows
-merge, and the detection skips readings its state has already folded in (by offset).
-Alarm messages may then be published twice; consumers key them by ``alarm_id`` and
-``version``.
+1. frames and readings into ClickHouse, in a thread, retried until they are in; at the
+   same time
+2. readings through the detectors, with each station's state from the table, and the
+   alarm messages to ``hj212.alarms`` and back-fill requests to ``hj212.commands``
+   (awaited): an alarm is out without waiting for its batch's insert;
+3. once the rows are in: alarm rows into ``alarms``, windows into ``missing_windows``;
+4. (the runtime, every few seconds) changed states to the changelog, then the offsets.
+A kill between any two steps replays what was not committed: ClickHouse tables are keyed
+so the rows merge, and the detection skips readings its state has already folded in (by
+offset). Alarm messages may then be published twice; consumers key them by ``alarm_id``
+and ``version``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -49,7 +50,7 @@ from pipeline.stream.sink import (
     command_message,
     retry_store,
 )
-from pipeline.stream.state import StationTable
+from pipeline.stream.state import StationTable, dump_state
 
 log = get_logger("stream.agents")
 
@@ -70,7 +71,8 @@ def _envelopes(records: Sequence[Any]) -> tuple[list[Envelope], list[Any]]:
 
 
 class Agents:
-    """One ClickHouse connection for frames and alarms, one for rejects; the detection."""
+    """A ClickHouse connection each for frames, alarms and windows, rejects; the
+    detection."""
 
     def __init__(self, settings: Settings, topics: Any, table: StationTable,
                  detectors: Sequence[ReadingDetector], *, station: Any = None,
@@ -82,15 +84,18 @@ class Agents:
         self.table = table
         self.strict = settings.strict
         self.frames_ch = ClickHouse(settings.clickhouse.dsn)
+        # alarms and windows have their own connection: they may be written while a
+        # frames insert is still running in its thread
+        self.events_ch = ClickHouse(settings.clickhouse.dsn)
         self.rejects_ch = ClickHouse(settings.clickhouse.dsn)
         self.frame_sink = FrameSink(self.frames_ch, strict=self.strict)
-        self.alarm_sink = AlarmSink(self.frames_ch)
+        self.alarm_sink = AlarmSink(self.events_ch)
         self.reject_sink = RejectSink(self.rejects_ch, strict=self.strict)
         self.detection = StationDetection(detectors)
         #: a pipeline.detect.station.StationDetector, fed whole frames and clock ticks
         self.station = station
         self.commands_topic = commands_topic
-        self.missing_sink = MissingSink(self.frames_ch)
+        self.missing_sink = MissingSink(self.events_ch)
         self.max_backoff = max_backoff
         self.producer: AIOKafkaProducer | None = None
         self.stats = {"frames": 0, "readings": 0, "rejects": 0, "alarms": 0, "windows": 0,
@@ -98,6 +103,7 @@ class Agents:
 
     def close(self) -> None:
         self.frames_ch.close()
+        self.events_ch.close()
         self.rejects_ch.close()
 
     async def on_frames(self, records: Sequence[Any], pauser: Any) -> None:
@@ -107,20 +113,32 @@ class Agents:
         raws = [e.raw for e in envs]
         received = np.array([e.receive_ns // 1_000_000_000 for e in envs], dtype=np.int64)
         batch = hj212.decode_batch(raws, strict=self.strict)
-        result = await retry_store(
+        # the insert runs in a thread while the detectors run here, and alarms go out as
+        # soon as they are found: an alarm does not wait for its batch's rows
+        store = asyncio.create_task(retry_store(
             "frames", lambda: self.frame_sink.write(
                 raws, received, [e.gateway for e in envs], [e.peer for e in envs],
                 batch=batch),
-            max_backoff=self.max_backoff, idle=pauser.idle)
+            max_backoff=self.max_backoff, idle=pauser.idle))
+        out: Outputs | None = None
+        alarms: list[Any] = []
+        try:
+            if self.station is not None or self.detection:
+                # the stored receive time stays the gateway's; only detection runs on the
+                # clock
+                seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received)
+                out = self._detect(batch, seen, kept)
+                alarms = self._alarm_records(out)
+                await self._publish(alarms, out)
+        finally:
+            result = await store
         self.stats["frames"] += result.frames
         self.stats["readings"] += result.readings
-        if self.station is not None or self.detection:
-            # the stored receive time stays the gateway's; only detection runs on the clock
-            seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received)
-            await self._detect(batch, seen, kept, pauser)
+        if out is not None:
+            await self._store_events(alarms, out, pauser)
 
-    async def _detect(self, batch: hj212.Batch, received: npt.NDArray[np.int64],
-                      records: Sequence[Any], pauser: Any) -> None:
+    def _detect(self, batch: hj212.Batch, received: npt.NDArray[np.int64],
+                records: Sequence[Any]) -> Outputs:
         offsets = [rec.offset for rec in records]
         # the frames partition of each MN (the gateway keys by MN, so there is one)
         partition_of = {m.decode("ascii", "replace"): records[i].partition
@@ -137,7 +155,7 @@ class Agents:
                 state, events = self.detection.run(self.table.get(part, mn), items)
                 out.events.extend(events)
                 self.table.put(part, mn, state)
-        await self._emit(out, pauser)
+        return out
 
     async def tick(self, now: datetime, pauser: Any) -> None:
         """The clock-driven part of detection (offline, overdue data, back-fill retries)
@@ -149,32 +167,31 @@ class Agents:
             state = self.table.get(part, mn)
             # a tick moves only the missing-data part ("m" of StationDetector's state);
             # comparing that alone keeps a tick cheap for stations with long value history
-            before = json.dumps(state.get("m"), sort_keys=True, default=str)
+            before = dump_state(state.get("m"), sort_keys=True)
             result = self.station.tick(state, mn, now)
             out.add(result)
             if (result.events or result.windows or result.requests
-                    or json.dumps(state.get("m"), sort_keys=True, default=str) != before):
+                    or dump_state(state.get("m"), sort_keys=True) != before):
                 self.table.put(part, mn, state)
-        await self._emit(out, pauser)
+        alarms = self._alarm_records(out)
+        await self._publish(alarms, out)
+        await self._store_events(alarms, out, pauser)
 
-    async def _emit(self, out: Outputs, pauser: Any) -> None:
-        """Alarms (table, then topic), missing windows, back-fill requests: all stored or
-        delivered before the runtime commits the batch's offsets."""
+    def _alarm_records(self, out: Outputs) -> list[Any]:
+        """Alarm rows and messages of the events; the episode bookkeeping lives in the
+        station's state, under "episodes"."""
         records = []
         for event in out.events:
-            # the episode bookkeeping lives in the station's state, under "episodes"
             part_mn = self.table.find(event.mn)
             state = self.table.get(*part_mn) if part_mn else {}
             records.append(alarm_record(event, state.setdefault("episodes", {})))
             if part_mn:
                 self.table.put(*part_mn, state)
-        if records:
-            await retry_store("alarms", lambda: self.alarm_sink.write(records),
-                              max_backoff=self.max_backoff, idle=pauser.idle)
-        if out.windows:
-            await retry_store("missing_windows", lambda: self.missing_sink.write(out.windows),
-                              max_backoff=self.max_backoff, idle=pauser.idle)
-            self.stats["windows"] += len(out.windows)
+        return records
+
+    async def _publish(self, records: Sequence[Any], out: Outputs) -> None:
+        """Alarm messages to ``hj212.alarms`` and back-fill requests to
+        ``hj212.commands``, delivered (awaited) before the runtime may commit."""
         assert self.producer is not None
         pending = [await self.producer.send(self.topics.alarms, r.message, key=r.key)
                    for r in records]
@@ -183,12 +200,23 @@ class Agents:
                 key, value = command_message(request)
                 pending.append(await self.producer.send(self.commands_topic, value, key=key))
             self.stats["backfill_requests"] += len(out.requests)
-        await asyncio.gather(*pending)  # delivered before the offsets may commit
+        await asyncio.gather(*pending)
         self.stats["alarms"] += len(records)
         for r in records:
             if r.row["state"] == "open" and r.row["occurrences"] == 1:
                 log.info("alarm.opened", alarm_id=r.row["alarm_id"], rule=r.row["rule"],
                          severity=r.row["severity"], message=r.row["message"])
+
+    async def _store_events(self, records: Sequence[Any], out: Outputs, pauser: Any) -> None:
+        """Alarm rows into ``alarms`` and missing windows into ``missing_windows``, stored
+        before the runtime may commit."""
+        if records:
+            await retry_store("alarms", lambda: self.alarm_sink.write(records),
+                              max_backoff=self.max_backoff, idle=pauser.idle)
+        if out.windows:
+            await retry_store("missing_windows", lambda: self.missing_sink.write(out.windows),
+                              max_backoff=self.max_backoff, idle=pauser.idle)
+            self.stats["windows"] += len(out.windows)
 
     async def on_rejects(self, records: Sequence[Any], pauser: Any) -> None:
         envs, _ = _envelopes(records)

@@ -61,7 +61,7 @@ class StreamOptions:
     #: most messages per batch, so per ClickHouse insert
     batch_frames: int = 5_000
     #: seconds a partial batch waits for more messages before it is written
-    batch_seconds: float = 0.5
+    batch_seconds: float = 0.2
     #: longest pause between retries of a failed ClickHouse insert
     max_backoff: float = 30.0
     #: seconds between commits: station state to the changelog, then the offsets it covers

@@ -18,7 +18,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
                    "changelog topic (<app-id>-station-state).")
 @click.option("--batch-frames", type=click.IntRange(min=1), default=5_000, show_default=True,
               help="Most frames per ClickHouse insert.")
-@click.option("--batch-seconds", type=click.FloatRange(min=0.01), default=0.5,
+@click.option("--batch-seconds", type=click.FloatRange(min=0.01), default=0.2,
               show_default=True, help="Longest wait before a partial batch is written.")
 @click.option("--detectors", default="auto", show_default=True,
               help="auto (pipeline.detect's StationDetector: value rules, episodes, missing "
