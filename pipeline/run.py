@@ -3,7 +3,8 @@
 It brings the local stack up, migrates, loads the sample registry when the registry is
 empty, then starts the gateway, the stream worker (once the platform has one) and a
 simulated fleet as child processes, each logging to ``<run_dir>/logs/<name>.log``. Every
-second it reads the gateway's metrics endpoint and prints what flows. Ctrl-C (or
+second it reads the gateway's metrics endpoint and prints what flows, and one line for
+each alarm episode as it opens (read from ``hj212.alarms``). Ctrl-C (or
 ``--seconds``) stops the children gracefully, fleet first so that the gateway can drain.
 
 The children are separate processes on purpose: it is how they run in production, a
@@ -20,11 +21,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from pipeline.alarm_feed import AlarmFeed
 from pipeline.config import Settings
 
 SAMPLE_FAULTS = Path(__file__).parent / "simulator" / "faults" / "sample.toml"
@@ -188,6 +191,14 @@ def children(settings: Settings, stations: int, speed: float, faults: Path | Non
     return out
 
 
+def _alarm_feed(settings: Settings) -> AlarmFeed:
+    from pipeline.stack.kafka import bootstrap_servers
+
+    feed = AlarmFeed(bootstrap_servers(settings), settings.topics.alarms)
+    feed.start()
+    return feed
+
+
 def _has_command(name: str) -> bool:
     from pipeline.cli import main
 
@@ -208,15 +219,23 @@ def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
         if c.name == "gateway":
             time.sleep(1.0)  # let it listen before loggers connect
     before: Snapshot | None = None
+    feed = _alarm_feed(settings) if any(c.name == "worker" for c in procs) else None
+    recent: deque[str] = deque(maxlen=12)
     try:
         while seconds is None or time.monotonic() - started < seconds:
             time.sleep(1.0)
             now = scrape(settings.gateway.metrics_port)
             screen = summary(now, before, procs, started)
+            opened = feed.drain() if feed is not None else []
+            if feed is not None:
+                screen += ["", "alarms           " + _pairs(dict(feed.counts))]
             if tty:
-                sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(screen) + "\n")
+                recent.extend(opened)
+                sys.stdout.write("\x1b[H\x1b[2J" + "\n".join([*screen, *recent]) + "\n")
             else:
                 print(" | ".join(s.strip() for s in screen[5:8] if s.strip()), flush=True)
+                for line in opened:  # one line per episode as it opens
+                    print(line, flush=True)
             sys.stdout.flush()
             before = now or before
             if all(c.state().startswith("exited") for c in procs):
@@ -227,6 +246,10 @@ def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
         # the fleet first, so the gateway answers what is in flight and drains to Kafka
         for c in reversed(procs):
             c.stop(timeout=settings.gateway.drain_timeout + 5)
+        if feed is not None:
+            feed.stop()
     print("\n".join(summary(before, None, procs, started)))
+    if feed is not None:
+        print("alarms           " + _pairs(dict(feed.counts)))
     failed = [c for c in procs if c.proc is not None and c.proc.returncode not in (0, -2, 130)]
     return 1 if failed else 0
