@@ -2,14 +2,16 @@
 station table and the detectors. No business rule lives here; the runtime
 (``app.py``) commits a batch's offsets only after these return.
 
-Order inside a frames batch, and why:
-1. frames and readings into ClickHouse, in a thread, retried until they are in; at the
-   same time
-2. readings through the detectors, with each station's state from the table, and the
-   alarm messages to ``hj212.alarms`` and back-fill requests to ``hj212.commands``
-   (awaited): an alarm is out without waiting for its batch's insert;
-3. once the rows are in: alarm rows into ``alarms``, windows into ``missing_windows``;
-4. (the runtime, every few seconds) changed states to the changelog, then the offsets.
+Order of a frames batch, and why:
+1. decoded, and its readings through the detectors, with each station's state from the
+   table; alarm messages to ``hj212.alarms`` and back-fill requests to
+   ``hj212.commands`` (awaited): an alarm is out without waiting for any insert;
+2. its store job: frames and readings into ClickHouse (in a thread, retried until they
+   are in), then alarm rows into ``alarms`` and windows into ``missing_windows``. The
+   runtime runs one job at a time, in batch order, while it fetches and detects the
+   next batch;
+3. (the runtime, every few seconds, once the jobs before are done) changed states to the
+   changelog, then the offsets.
 A kill between any two steps replays what was not committed: ClickHouse tables are keyed
 so the rows merge, and the detection skips readings its state has already folded in (by
 offset). Alarm messages may then be published twice; consumers key them by ``alarm_id``
@@ -19,7 +21,7 @@ and ``version``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +55,12 @@ from pipeline.stream.sink import (
 from pipeline.stream.state import StationTable, dump_state
 
 log = get_logger("stream.agents")
+
+#: what a store job waits with between retries: None sleeps; the runtime's Pauser.idle
+#: polls the paused consumer (only where the runtime is not itself fetching)
+Idle = Callable[[float], Awaitable[None]] | None
+#: a batch's storing, run by the runtime while it fetches and detects the next batch
+Store = Callable[[Idle], Awaitable[None]]
 
 
 def _envelopes(records: Sequence[Any]) -> tuple[list[Envelope], list[Any]]:
@@ -106,36 +114,37 @@ class Agents:
         self.events_ch.close()
         self.rejects_ch.close()
 
-    async def on_frames(self, records: Sequence[Any], pauser: Any) -> None:
+    async def on_frames(self, records: Sequence[Any]) -> Store:
+        """Decode and detect a batch now (its alarms and back-fill requests are published
+        before this returns); return the job that stores its rows, alarm rows and windows.
+        The runtime runs that job while it fetches and detects the next batch."""
         envs, kept = _envelopes(records)
         if not envs:
-            return
+            return _nothing
         raws = [e.raw for e in envs]
         received = np.array([e.receive_ns // 1_000_000_000 for e in envs], dtype=np.int64)
         batch = hj212.decode_batch(raws, strict=self.strict)
-        # the insert runs in a thread while the detectors run here, and alarms go out as
-        # soon as they are found: an alarm does not wait for its batch's rows
-        store = asyncio.create_task(retry_store(
-            "frames", lambda: self.frame_sink.write(
-                raws, received, [e.gateway for e in envs], [e.peer for e in envs],
-                batch=batch),
-            max_backoff=self.max_backoff, idle=pauser.idle))
         out: Outputs | None = None
         alarms: list[Any] = []
-        try:
-            if self.station is not None or self.detection:
-                # the stored receive time stays the gateway's; only detection runs on the
-                # clock
-                seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received)
-                out = self._detect(batch, seen, kept)
-                alarms = self._alarm_records(out)
-                await self._publish(alarms, out)
-        finally:
-            result = await store
-        self.stats["frames"] += result.frames
-        self.stats["readings"] += result.readings
-        if out is not None:
-            await self._store_events(alarms, out, pauser)
+        if self.station is not None or self.detection:
+            # the stored receive time stays the gateway's; only detection runs on the clock
+            seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received)
+            out = self._detect(batch, seen, kept)
+            alarms = self._alarm_records(out)
+            await self._publish(alarms, out)
+
+        async def store(idle: Idle) -> None:
+            result = await retry_store(
+                "frames", lambda: self.frame_sink.write(
+                    raws, received, [e.gateway for e in envs], [e.peer for e in envs],
+                    batch=batch),
+                max_backoff=self.max_backoff, idle=idle)
+            self.stats["frames"] += result.frames
+            self.stats["readings"] += result.readings
+            if out is not None:
+                await self._store_events(alarms, out, idle)
+
+        return store
 
     def _detect(self, batch: hj212.Batch, received: npt.NDArray[np.int64],
                 records: Sequence[Any]) -> Outputs:
@@ -175,7 +184,7 @@ class Agents:
                 self.table.put(part, mn, state)
         alarms = self._alarm_records(out)
         await self._publish(alarms, out)
-        await self._store_events(alarms, out, pauser)
+        await self._store_events(alarms, out, pauser.idle)
 
     def _alarm_records(self, out: Outputs) -> list[Any]:
         """Alarm rows and messages of the events; the episode bookkeeping lives in the
@@ -207,20 +216,30 @@ class Agents:
                 log.info("alarm.opened", alarm_id=r.row["alarm_id"], rule=r.row["rule"],
                          severity=r.row["severity"], message=r.row["message"])
 
-    async def _store_events(self, records: Sequence[Any], out: Outputs, pauser: Any) -> None:
+    async def _store_events(self, records: Sequence[Any], out: Outputs, idle: Idle) -> None:
         """Alarm rows into ``alarms`` and missing windows into ``missing_windows``, stored
         before the runtime may commit."""
         if records:
             await retry_store("alarms", lambda: self.alarm_sink.write(records),
-                              max_backoff=self.max_backoff, idle=pauser.idle)
+                              max_backoff=self.max_backoff, idle=idle)
         if out.windows:
             await retry_store("missing_windows", lambda: self.missing_sink.write(out.windows),
-                              max_backoff=self.max_backoff, idle=pauser.idle)
+                              max_backoff=self.max_backoff, idle=idle)
             self.stats["windows"] += len(out.windows)
 
-    async def on_rejects(self, records: Sequence[Any], pauser: Any) -> None:
+    def on_rejects(self, records: Sequence[Any]) -> Store:
+        """The job that stores a batch's rejected frames with their reasons."""
         envs, _ = _envelopes(records)
-        if envs:
+        if not envs:
+            return _nothing
+
+        async def store(idle: Idle) -> None:
             n = await retry_store("rejects", lambda: self.reject_sink.write(envs),
-                                  max_backoff=self.max_backoff, idle=pauser.idle)
+                                  max_backoff=self.max_backoff, idle=idle)
             self.stats["rejects"] += n
+
+        return store
+
+
+async def _nothing(idle: Idle) -> None:
+    return None

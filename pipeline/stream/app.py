@@ -155,6 +155,8 @@ class Worker:
         #: the next offset to commit per partition: processed, not yet committed
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         self._last_commit = time.monotonic()
+        #: the store job of the last batch, running while the next one is fetched
+        self._storing: asyncio.Task[dict[TopicPartition, OffsetAndMetadata]] | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -190,10 +192,13 @@ class Worker:
                 if time.monotonic() - last_tick >= self.options.tick_seconds:
                     now = self.clock.now()
                     if now is not None:  # a data clock that has seen no data yet
+                        # the tick writes alarms on the connection the store job uses
+                        await self.settle(pauser)
                         await self.agents.tick(now, pauser)
                         pauser.resume()
                     last_tick = time.monotonic()
                 if time.monotonic() - self._last_commit >= self.options.commit_seconds:
+                    await self.settle(pauser)
                     await self.commit()
                 if time.monotonic() - last_progress >= self.options.progress_seconds:
                     log.info("worker.progress", **self.agents.stats)
@@ -232,13 +237,40 @@ class Worker:
                        batch: dict[TopicPartition, list[Any]], pauser: Pauser) -> None:
         frames = [r for tp, rs in batch.items() if tp.topic == self.topics.frames for r in rs]
         rejects = [r for tp, rs in batch.items() if tp.topic == self.topics.rejects for r in rs]
+        jobs = []
         if frames:
-            await self.agents.on_frames(frames, pauser)
+            jobs.append(await self.agents.on_frames(frames))
         if rejects:
-            await self.agents.on_rejects(rejects, pauser)
-        pauser.resume()
-        for tp, rs in batch.items():
-            self._pending[tp] = OffsetAndMetadata(rs[-1].offset + 1, "")
+            jobs.append(self.agents.on_rejects(rejects))
+        # one batch stored at a time, in order: this one's insert starts once the last
+        # one's is done, and runs while the next batch is fetched and detected
+        await self.settle(pauser)
+        offsets = {tp: OffsetAndMetadata(rs[-1].offset + 1, "") for tp, rs in batch.items()}
+
+        async def store() -> dict[TopicPartition, OffsetAndMetadata]:
+            for job in jobs:
+                # no pauser here: the loop may be fetching; it polls for a stuck job
+                await job(None)
+            return offsets
+
+        self._storing = asyncio.create_task(store())
+
+    async def settle(self, pauser: Pauser | None = None) -> None:
+        """Wait for the batch being stored; its offsets become committable. A job still
+        running after a few seconds means ClickHouse is slow or down: fetching stops and
+        the consumer is polled (paused) so the group keeps this worker."""
+        task, self._storing = self._storing, None
+        if task is None:
+            return
+        waited = 0.0
+        while not task.done():
+            await asyncio.wait({task}, timeout=1.0)
+            waited += 1.0
+            if not task.done() and pauser is not None and waited >= 5.0:
+                await pauser.idle(1.0)
+        if pauser is not None:
+            pauser.resume()
+        self._pending.update(task.result())
 
     async def commit(self) -> None:
         """Changed station state to the changelog, then the offsets it covers.
@@ -247,6 +279,7 @@ class Worker:
         what the state has folded in, by offset), a state behind them would lose
         detection."""
         self._last_commit = time.monotonic()
+        await self.settle()
         await self.table.flush()
         offsets, self._pending = self._pending, {}
         if not offsets or self.consumer is None:
