@@ -484,7 +484,7 @@ def main() -> None:
     everyone = fleet(args.stations + args.probes)
     stations, probe_stations = everyone[:args.stations], everyone[args.stations:]
     rates = [float(r) for r in args.rates.split(",") if r]
-    want = max(args.drain_frames, int(max(rates) * args.seconds))
+    want = max(args.drain_frames, int(max(rates, default=0) * args.seconds))
     print(f"[bench] recording {want} frames of {len(stations)} stations", flush=True)
     traffic = record(stations, want, DATA_START)
     results: dict[str, Any] = {
