@@ -82,34 +82,3 @@ def of_records(data_times: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_],
 def daily(hours_received: int, hours_valid: int) -> Completeness:
     """A station-day from its counts of distinct hourly records."""
     return Completeness(24, hours_received, hours_valid)
-
-
-#: Fills ``completeness`` (migration 007) with the daily figures per station and
-#: pollutant of one day, from ``readings`` and ``limits`` (parameters: day as
-#: 'YYYY-MM-DD', version). Runs on ClickHouse 18.16 and current releases.
-REFRESH_DAILY_SQL = """
-INSERT INTO completeness
-SELECT mn, code, 'day' AS period, toDateTime(%(day)s, 'Asia/Shanghai') AS period_start,
-       24 AS expected, toUInt32(received), toUInt32(valid),
-       least(received / 24, 1) AS transmission_rate,
-       if(received = 0, 0, valid / received) AS validity_rate,
-       transmission_rate * validity_rate AS transmission_efficiency,
-       now() AS updated_at, %(version)s AS version
-FROM
-(
-    SELECT mn, code, uniqExact(data_time) AS received,
-           uniqExactIf(data_time, flag IN ('N', '') AND isFinite(avg)
-                       AND NOT (isFinite(range_low) AND avg < range_low)
-                       AND NOT (isFinite(range_high) AND avg > range_high)) AS valid
-    FROM
-    (
-        SELECT mn, code, data_time, flag, avg FROM readings FINAL
-        WHERE cn = 2061 AND toDate(data_time) = toDate(%(day)s)
-    )
-    ANY LEFT JOIN
-    (
-        SELECT mn, code, range_low, range_high FROM limits FINAL WHERE active = 1
-    ) USING (mn, code)
-    GROUP BY mn, code
-)
-"""

@@ -35,7 +35,8 @@ from pipeline.detect.model import ReadingDetector
 from pipeline.gateway.envelope import Envelope, EnvelopeError, decode
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse
-from pipeline.store.sinks import FrameSink
+from pipeline.store.completeness import Period, periods_of
+from pipeline.store.sinks import FrameSink, local_to_epoch
 from pipeline.stream.clock import WallClock
 from pipeline.stream.detection import (
     Outputs,
@@ -106,6 +107,8 @@ class Agents:
         self.missing_sink = MissingSink(self.events_ch)
         self.max_backoff = max_backoff
         self.producer: AIOKafkaProducer | None = None
+        #: (MN, hour or day) with new records since the last completeness refresh
+        self.touched: set[tuple[str, Period]] = set()
         self.stats = {"frames": 0, "readings": 0, "rejects": 0, "alarms": 0, "windows": 0,
                       "backfill_requests": 0}
 
@@ -124,6 +127,7 @@ class Agents:
         raws = [e.raw for e in envs]
         received = np.array([e.receive_ns // 1_000_000_000 for e in envs], dtype=np.int64)
         batch = hj212.decode_batch(raws, strict=self.strict)
+        self._touch_periods(batch)
         out: Outputs | None = None
         alarms: list[Any] = []
         if self.station is not None or self.detection:
@@ -145,6 +149,27 @@ class Agents:
                 await self._store_events(alarms, out, idle)
 
         return store
+
+    def _touch_periods(self, batch: hj212.Batch) -> None:
+        """Remember the hours (2051) and days (2061) that got records, for the next
+        completeness refresh."""
+        c = batch.columns
+        cns = c["frame_cn"]
+        idx = np.flatnonzero((c["status"] == 0) & ((cns == 2051) | (cns == 2061))
+                             & ~np.isnat(c["frame_data_time"]))
+        if idx.size:
+            mns = [m.decode("ascii", "replace") for m in c["frame_mn"][idx].tolist()]
+            self.touched |= periods_of(cns[idx], local_to_epoch(c["frame_data_time"][idx]),
+                                       mns)
+
+    def min_intervals(self) -> dict[str, int]:
+        """MinInterval (minutes) per MN from the registry contexts the detector holds."""
+        contexts = getattr(self.station, "contexts", None) or {}
+        return {mn: ctx.min_interval for mn, ctx in contexts.items()}
+
+    def take_touched(self) -> set[tuple[str, Period]]:
+        touched, self.touched = self.touched, set()
+        return touched
 
     def _detect(self, batch: hj212.Batch, received: npt.NDArray[np.int64],
                 records: Sequence[Any]) -> Outputs:

@@ -44,6 +44,8 @@ from pipeline.config import Settings
 from pipeline.detect.model import ReadingDetector
 from pipeline.logs import get_logger
 from pipeline.stack.kafka import bootstrap_servers
+from pipeline.store.client import ClickHouse, StoreError
+from pipeline.store.completeness import refresh
 from pipeline.stream.clock import make_clock
 from pipeline.stream.clock import now_local as now_local
 from pipeline.stream.state import StationTable
@@ -66,6 +68,8 @@ class StreamOptions:
     max_backoff: float = 30.0
     #: seconds between commits: station state to the changelog, then the offsets it covers
     commit_seconds: float = 2.0
+    #: seconds between completeness refreshes of the hours and days that got records
+    completeness_seconds: float = 60.0
     #: seconds between progress lines
     progress_seconds: float = 30.0
     #: seconds between clock ticks of the station detector (offline, overdue data)
@@ -155,6 +159,9 @@ class Worker:
         #: the next offset to commit per partition: processed, not yet committed
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         self._last_commit = time.monotonic()
+        #: the completeness refresh in flight (its own connection), and when it started
+        self._refreshing: asyncio.Task[int] | None = None
+        self._last_refresh = time.monotonic()
         #: the store job of the last batch, running while the next one is fetched
         self._storing: asyncio.Task[dict[TopicPartition, OffsetAndMetadata]] | None = None
 
@@ -200,10 +207,16 @@ class Worker:
                 if time.monotonic() - self._last_commit >= self.options.commit_seconds:
                     await self.settle(pauser)
                     await self.commit()
+                if time.monotonic() - self._last_refresh >= self.options.completeness_seconds:
+                    await self.settle(pauser)  # the rows the refresh counts are stored
+                    self._refresh_completeness()
                 if time.monotonic() - last_progress >= self.options.progress_seconds:
                     log.info("worker.progress", **self.agents.stats)
                     last_progress = time.monotonic()
             await self.commit()
+            self._refresh_completeness()
+            if self._refreshing is not None:
+                await asyncio.wait({self._refreshing}, timeout=30)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
@@ -271,6 +284,34 @@ class Worker:
         if pauser is not None:
             pauser.resume()
         self._pending.update(task.result())
+
+    def _refresh_completeness(self) -> None:
+        """Recompute, in the background, the completeness of the hours and days that got
+        records since the last refresh. A failed refresh puts its periods back for the
+        next one; nothing waits on it (the figures are derived, the readings are kept)."""
+        self._last_refresh = time.monotonic()
+        if self._refreshing is not None and not self._refreshing.done():
+            return
+        touched = self.agents.take_touched()
+        if not touched:
+            return
+        min_interval = self.agents.min_intervals()
+
+        def run() -> int:
+            with ClickHouse(self.settings.clickhouse.dsn) as ch:
+                return refresh(ch, touched, min_interval)
+
+        async def task() -> int:
+            try:
+                n = await asyncio.to_thread(run)
+            except StoreError as exc:
+                self.agents.touched |= touched
+                log.warning("completeness.retry_later", periods=len(touched), error=str(exc))
+                return 0
+            log.info("completeness.refreshed", periods=len(touched), rows=n)
+            return n
+
+        self._refreshing = asyncio.create_task(task())
 
     async def commit(self) -> None:
         """Changed station state to the changelog, then the offsets it covers.

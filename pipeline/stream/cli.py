@@ -42,10 +42,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               help="Seconds between commits (station state, then the offsets it covers); "
                    "rows and alarms go out with every batch regardless. A kill replays at "
                    "most this long.")
+@click.option("--completeness-seconds", type=click.FloatRange(min=0.1), default=60.0,
+              show_default=True,
+              help="Seconds between refreshes of the completeness table for the hours "
+                   "(2051) and days (2061) that got records.")
 @click.pass_context
 def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: float,
            detectors: str, rules_file: Path | None, clock: str, tick_seconds: float,
-           commit_seconds: float) -> None:
+           commit_seconds: float, completeness_seconds: float) -> None:
     """Run a stream worker: hj212.frames and hj212.rejects into ClickHouse, readings
     through the detectors, alarms to hj212.alarms and the alarms table.
 
@@ -80,7 +84,8 @@ def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: fl
         raise click.ClickException(f"--detectors {detectors!r}: {exc}") from None
     opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds,
                          clock=clock, tick_seconds=tick_seconds,
-                         commit_seconds=commit_seconds)
+                         commit_seconds=commit_seconds,
+                         completeness_seconds=completeness_seconds)
     get_logger("stream.worker").info(
         "worker.start", app_id=app_id, broker=settings.kafka.bootstrap,
         clickhouse=settings.clickhouse.dsn.split("@")[-1], frames=settings.topics.frames,

@@ -126,11 +126,11 @@ class Worker:
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Worker:
+    def start(self, *extra: str) -> Worker:
         fh = self.log.open("ab")
         self.proc = subprocess.Popen(
             [str(HJ212), "worker", "--app-id", self.app_id, "--detectors", WIRING,
-             "--batch-frames", "2000", "--batch-seconds", "0.3"],
+             "--batch-frames", "2000", "--batch-seconds", "0.3", *extra],
             env=self.r.env(), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         fh.close()
         return self
@@ -512,3 +512,52 @@ def test_clickhouse_down_pauses_the_worker_and_loses_nothing(r: Run) -> None:
     print(f"\n[worker] ClickHouse cut for 15 s with {len(second)} frames waiting: RSS "
           f"{rss_before:.0f} MB before, {rss_down:.0f} MB during; lag {lag}")
     proxy.cut()
+
+
+def flagged(mn: str, cn: int, when: datetime, flags: dict[str, str], seq: int) -> bytes:
+    """A record of ``cn`` with Avg and Flag for each code of CODES (flag N unless given)."""
+    cp: list[tuple[str, object]] = [("DataTime", when.strftime("%Y%m%d%H%M%S"))]
+    for code in CODES:
+        cp += [(f"{code}-Avg", "12.5"), (f"{code}-Flag", flags.get(code, "N"))]
+    qn = when.strftime("%Y%m%d%H%M%S") + f"{seq % 1000:03d}"
+    return hj212.encode(cn=cn, st=32, mn=mn, pw="123456", qn=qn, flag=4, cp=cp)
+
+
+def test_completeness_per_hour_and_day_from_what_arrived(r: Run) -> None:
+    """4 of the 6 ten-minute records of an hour (one with a D flag on one pollutant) and
+    12 of the 24 hourly records of a day (one flagged D): transmission and validity
+    rates per pollutant and per station, and a late record raising them."""
+    mn = mn_of(r.run, 7)
+    minutes = [(T0 + timedelta(minutes=10 * k), {CODES[0]: "D"} if k == 2 else {})
+               for k in range(4)]
+    day = T0.replace(hour=0)
+    hours = [(day + timedelta(hours=h), {CODES[0]: "D"} if h == 5 else {}) for h in range(12)]
+    records = [(2051, when, fl) for when, fl in minutes] + [(2061, when, fl)
+                                                           for when, fl in hours]
+    r.produce([(mn, enveloped(flagged(mn, cn, when, fl, i), i))
+               for i, (cn, when, fl) in enumerate(records)])
+    r.worker("wk-c", "c").start("--completeness-seconds", "1")
+
+    def figures() -> dict[tuple[str, str], tuple[Any, ...]]:
+        with r.ch() as ch:
+            rows = ch.execute(
+                "SELECT period, code, expected, received, valid, round(transmission_rate, 4), "
+                "round(validity_rate, 4), round(transmission_efficiency, 4) "
+                "FROM completeness FINAL WHERE mn = %(mn)s", {"mn": mn})
+        return {(p, c): tuple(rest) for p, c, *rest in rows}
+
+    wait_for("completeness rows", lambda: len(figures()), 6, 60, r.workers)
+    got = figures()
+    assert got[("hour", CODES[0])] == (6, 4, 3, 0.6667, 0.75, 0.5)
+    assert got[("hour", CODES[1])] == (6, 4, 4, 0.6667, 1.0, 0.6667)
+    assert got[("hour", "")] == (6, 4, 3, 0.6667, 0.75, 0.5)
+    assert got[("day", CODES[0])] == (24, 12, 11, 0.5, 0.9167, 0.4583)
+    assert got[("day", CODES[1])] == (24, 12, 12, 0.5, 1.0, 0.5)
+    assert got[("day", "")] == (24, 12, 11, 0.5, 0.9167, 0.4583)
+
+    # a late (back-filled) minute record of that hour: the hour is recomputed
+    late = T0 + timedelta(minutes=50)
+    r.produce([(mn, enveloped(flagged(mn, 2051, late, {}, 99), 99))])
+    wait_for("recomputed hour", lambda: int(figures()[("hour", "")][1] == 5), 1, 60,
+             r.workers)
+    assert figures()[("hour", "")] == (6, 5, 4, 0.8333, 0.8, 0.6667)
