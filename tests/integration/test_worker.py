@@ -561,3 +561,58 @@ def test_completeness_per_hour_and_day_from_what_arrived(r: Run) -> None:
     wait_for("recomputed hour", lambda: int(figures()[("hour", "")][1] == 5), 1, 60,
              r.workers)
     assert figures()[("hour", "")] == (6, 5, 4, 0.8333, 0.8, 0.6667)
+
+
+def test_a_second_worker_joins_then_the_first_leaves_mid_stream(r: Run) -> None:
+    """Two workers of one app id: partitions move twice under load (a join, then a
+    graceful leave). Nothing is lost or doubled, and an episode opened on the first
+    worker is cleared by whichever holds its station at the end (state follows the
+    partition through the changelog)."""
+    stations, per_station, waves = 100, 30, 10  # 30,000 frames, 60,000 readings
+    neg_mn = mn_of(r.run, 555)
+    r.produce([(neg_mn, enveloped(frame(neg_mn, T0 + timedelta(minutes=k), {CODES[0]: v}, k),
+                                  k)) for k, v in enumerate([-1.0, -2.0])])
+    a = r.worker("wk-two", "two-a").start()
+    wait_for("alarm opened", lambda: r.count(
+        "SELECT count() FROM alarms FINAL WHERE state = 'open' AND occurrences = 2"), 1, 120,
+        r.workers)
+    batches = [clean_frames(r.run, stations, per_station, start=wave * per_station)
+               for wave in range(waves)]
+    total = sum(len(b) for b in batches)
+
+    def produce_all() -> None:
+        seq = 0
+        for batch in batches:
+            r.produce([(mn, enveloped(raw, seq + i)) for i, (mn, raw) in enumerate(batch)])
+            seq += len(batch)
+            time.sleep(1.0)  # a stream that lasts, so that both moves happen under load
+
+    producer = threading.Thread(target=produce_all)
+    producer.start()
+    wait_for("a tenth of the readings", lambda: readings_final(r), 2 * total // 10, 120,
+             r.workers)
+    b = r.worker("wk-two", "two-b").start()
+    wait_for("the second worker holding partitions",
+             lambda: int("partitions.assigned" in b.log.read_text()), 1, 60, r.workers)
+    moved_at = readings_final(r)
+    time.sleep(2.0)  # both work side by side
+    assert a.stop() == 0
+    left_at = readings_final(r)
+    producer.join()
+    assert left_at < 2 * total, "the stream was over before the first worker left"
+    r.produce([(neg_mn, enveloped(frame(neg_mn, T0 + timedelta(minutes=5), {CODES[0]: 3.0},
+                                        5), 99))])
+    want = 2 * total + 3
+    wait_for("every reading", lambda: readings_final(r), want, 180, r.workers)
+    wait_for("committed", lambda: caught_up(r, f"wk-two-{r.tag}"), 1, 60, r.workers)
+    assert b.alive(), b.tail()
+    assert readings_final(r) == want
+    assert duplicate_keys(r) == 0
+    assert frames_final(r) == total + 3
+    wait_for("alarm cleared", lambda: r.count(
+        "SELECT count() FROM alarms FINAL WHERE state = 'cleared' AND occurrences = 3"), 1,
+        60, r.workers)
+    assert r.count("SELECT count() FROM alarms FINAL") == 1
+    assert a.log.read_text().count("partitions.assigned") >= 2  # shared after the join
+    print(f"\n[worker] second worker joined at {moved_at} readings, first left at "
+          f"{left_at} of {2 * total}")
