@@ -102,6 +102,8 @@ class Bench:
         parts = urlsplit(self.settings.clickhouse.dsn)
         self.dsn = urlunsplit(parts._replace(path=f"/hj212_bench_{tag}"))
         self.state_topics: list[str] = []
+        #: extra `hj212 worker` options (--worker-args)
+        self.worker_args: list[str] = []
 
     async def setup(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -142,7 +144,7 @@ class Bench:
         self.state_topics.append(f"{app_id}-station-state")
         log = self.tmp / f"worker-{app_id}.log"
         return subprocess.Popen([str(HJ212), "worker", "--app-id", app_id, "--detectors",
-                                 detectors, "--clock", "data"],
+                                 detectors, "--clock", "data", *self.worker_args],
                                 env=self.env(), stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
     def gateway(self, port: int, metrics_port: int) -> subprocess.Popen[bytes]:
@@ -475,6 +477,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=40.0)
     ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--worker-args", default="",
+                    help="extra hj212 worker options, e.g. '--commit-seconds 5'")
     ap.add_argument("--keep", action="store_true",
                     help="keep the run's databases and topics (to look into them)")
     args = ap.parse_args()
@@ -495,6 +499,7 @@ def main() -> None:
     }
     if args.drain_frames:
         b = Bench(tag, tmp)
+        b.worker_args = args.worker_args.split()
         asyncio.run(b.setup())
         asyncio.run(produce(b.bootstrap, b.topics["frames"], traffic[:args.drain_frames]))
         try:
@@ -505,6 +510,7 @@ def main() -> None:
     results["spine"] = []
     for rate in rates:
         s = Bench(uuid.uuid4().hex[:8], tmp)
+        s.worker_args = args.worker_args.split()
         asyncio.run(s.setup())
         try:
             results["spine"].append(spine(s, traffic, Probes(probe_stations, DATA_START),

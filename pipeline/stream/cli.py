@@ -37,7 +37,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
                    "simulator on an accelerated clock; see pipeline/stream/clock.py).")
 @click.option("--tick-seconds", type=click.FloatRange(min=0.05), default=10.0,
               show_default=True, help="Wall seconds between those clock ticks.")
-@click.option("--commit-seconds", type=click.FloatRange(min=0.0), default=2.0,
+@click.option("--commit-seconds", type=click.FloatRange(min=0.0), default=5.0,
               show_default=True,
               help="Seconds between commits (station state, then the offsets it covers); "
                    "rows and alarms go out with every batch regardless. A kill replays at "
