@@ -55,18 +55,15 @@ def load_detectors(spec: str = "auto") -> list[ReadingDetector]:
     return list(getattr(importlib.import_module(module), name)())
 
 
-def readings_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
-                        offsets: Sequence[int]) -> dict[str, list[tuple[int, Reading]]]:
-    """(Kafka offset of its frame, Reading) per row of ``batch``, grouped by MN in
-    arrival order; ``offsets`` has one entry per frame of the batch.
+def _readings(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64]) -> list[Reading]:
+    """One ``Reading`` per row of ``batch``, in row order.
 
     A Python object per row is the cost of plain-Python detectors; it is paid only when
     there are detectors to feed."""
     c = batch.columns
     n = batch.n_rows
-    out: dict[str, list[tuple[int, Reading]]] = {}
     if n == 0:
-        return out
+        return []
     row_frame = c["row_frame"]
     edition = c["frame_edition"][row_frame]
     mns = [m.decode("ascii", "replace") for m in c["mn"].tolist()]
@@ -77,7 +74,6 @@ def readings_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64]
     # receive times per frame, not per row: a frame has several rows
     frame_recv = [_EPOCH + timedelta(seconds=s) for s in (receive_epoch + 8 * 3600).tolist()]
     frame_of = row_frame.tolist()
-    frame_offsets = list(offsets)
     flags = [f.decode("ascii", "replace") or None for f in c["flag"].tolist()]
     eflags = [f.decode("ascii", "replace") or None for f in c["eflag"].tolist()]
     # only the values a row has: most of the suffix columns of a row are empty (NaN), and
@@ -88,13 +84,24 @@ def readings_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64]
     for r, col, v in zip(rows.tolist(), cols.tolist(), matrix[rows, cols].tolist(),
                          strict=True):
         values[r][VALUE_COLUMNS[col]] = v
+    out = []
     for i in range(n):
-        f = frame_of[i]
-        recv = frame_recv[f]
+        recv = frame_recv[frame_of[i]]
         data_time = times[i] if times[i] is not None else recv
-        out.setdefault(mns[i], []).append((frame_offsets[f], Reading(
-            mn=mns[i], st=sts[i], cn=int(cns[i]), code=codes[i], data_time=data_time,
-            receive_time=recv, values=values[i], flag=flags[i], eflag=eflags[i])))
+        out.append(Reading(mn=mns[i], st=sts[i], cn=int(cns[i]), code=codes[i],
+                           data_time=data_time, receive_time=recv, values=values[i],
+                           flag=flags[i], eflag=eflags[i]))
+    return out
+
+
+def readings_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
+                        offsets: Sequence[int]) -> dict[str, list[tuple[int, Reading]]]:
+    """(Kafka offset of its frame, Reading) per row of ``batch``, grouped by MN in
+    arrival order; ``offsets`` has one entry per frame of the batch."""
+    out: dict[str, list[tuple[int, Reading]]] = {}
+    frame_of = batch.columns["row_frame"].tolist()
+    for f, reading in zip(frame_of, _readings(batch, receive_epoch), strict=True):
+        out.setdefault(reading.mn, []).append((offsets[f], reading))
     return out
 
 
@@ -150,12 +157,10 @@ def frames_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
                       ) -> dict[str, list[tuple[int, FrameFacts, list[Reading]]]]:
     """(offset, header, readings) per accepted frame, grouped by MN in arrival order;
     frames without readings are included (they still say the station is alive)."""
-    rows = readings_by_station(batch, receive_epoch, offsets)
     c = batch.columns
-    by_offset: dict[tuple[str, int], list[Reading]] = {}
-    for mn, items in rows.items():
-        for offset, reading in items:
-            by_offset.setdefault((mn, offset), []).append(reading)
+    readings = _readings(batch, receive_epoch)
+    # a frame's rows are contiguous and in frame order: bounds[i]:bounds[i + 1]
+    bounds = np.searchsorted(c["row_frame"], np.arange(len(receive_epoch) + 1)).tolist()
     status = c["status"].tolist()
     mns = [m.decode("ascii", "replace") for m in c["frame_mn"].tolist()]
     sts = [s.decode("ascii", "replace") for s in c["frame_st"].tolist()]
@@ -168,8 +173,7 @@ def frames_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
             continue
         facts = FrameFacts(mn=mn, st=sts[i], cn=int(cns[i]), data_time=times[i],
                            receive_time=_EPOCH + timedelta(seconds=received[i]))
-        out.setdefault(mn, []).append(
-            (offsets[i], facts, by_offset.get((mn, offsets[i]), [])))
+        out.setdefault(mn, []).append((offsets[i], facts, readings[bounds[i]:bounds[i + 1]]))
     return out
 
 
