@@ -121,7 +121,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         # what was processed of them is committed now, or the next owner replays it
-        await self.worker.commit()
+        await self.worker.commit(wait=True)
         self.worker.table.drop([tp.partition for tp in revoked
                                 if tp.topic == self.worker.topics.frames])
 
@@ -163,6 +163,8 @@ class Worker:
         #: the completeness refresh in flight (its own connection), and when it started
         self._refreshing: asyncio.Task[int] | None = None
         self._last_refresh = time.monotonic()
+        #: the last commit's state delivery and offset commit, finishing in the background
+        self._committing: asyncio.Task[None] | None = None
         #: the store job of the last batch, running while the next one is fetched
         self._storing: asyncio.Task[dict[TopicPartition, OffsetAndMetadata]] | None = None
 
@@ -214,7 +216,7 @@ class Worker:
                 if time.monotonic() - last_progress >= self.options.progress_seconds:
                     log.info("worker.progress", **self.agents.stats)
                     last_progress = time.monotonic()
-            await self.commit()
+            await self.commit(wait=True)
             self._refresh_completeness()
             if self._refreshing is not None:
                 await asyncio.wait({self._refreshing}, timeout=30)
@@ -314,16 +316,39 @@ class Worker:
 
         self._refreshing = asyncio.create_task(task())
 
-    async def commit(self) -> None:
+    async def commit(self, *, wait: bool = False) -> None:
         """Changed station state to the changelog, then the offsets it covers.
 
         State first: a state ahead of the committed offsets is harmless (a replay skips
         what the state has folded in, by offset), a state behind them would lose
-        detection."""
+        detection. The state is handed to the producer here; its delivery and then the
+        offset commit finish in the background while the next batches run (``wait``
+        waits for them: on a rebalance and at the end)."""
         self._last_commit = time.monotonic()
         await self.settle()
-        await self.table.flush()
+        if self._committing is not None:
+            await self._committing  # one commit at a time, in order
+            self._committing = None
+        sent, acks = await self.table.send_dirty()
         offsets, self._pending = self._pending, {}
+        task = asyncio.create_task(self._deliver(sent, acks, offsets))
+        self._committing = task
+        if wait:
+            await task
+            self._committing = None
+
+    async def _deliver(self, sent: dict[Any, Any], acks: list[Any],
+                       offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        try:
+            await asyncio.gather(*acks)
+        except Exception as exc:  # Kafka gave up on a state record: resend it, next time
+            self.table.restore(sent)
+            for tp, meta in offsets.items():
+                if tp not in self._pending or self._pending[tp].offset < meta.offset:
+                    self._pending[tp] = meta
+            log.warning("commit.state_not_delivered", error=repr(exc),
+                        stations=len(sent))
+            return
         if not offsets or self.consumer is None:
             return
         try:
@@ -333,7 +358,6 @@ class Worker:
             # new owner reads them again, and the keyed tables absorb the replay
             log.warning("commit.skipped", reason=str(exc).splitlines()[0],
                         partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in offsets))
-
 
 def run_worker(settings: Settings, options: StreamOptions,
                detectors: Sequence[ReadingDetector], station: Any = None) -> None:

@@ -9,7 +9,6 @@ value: the station's state as JSON. Compaction keeps the latest value per MN.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -87,17 +86,23 @@ class StationTable:
     def __len__(self) -> int:
         return sum(len(d) for d in self._data.values())
 
-    async def flush(self) -> None:
-        """Write changed stations to the changelog and wait until Kafka has them (before
-        the batch's offsets are committed)."""
+    async def send_dirty(self) -> tuple[dict[tuple[int, str], State], list[Any]]:
+        """Hand the changed stations to the producer; return them and the delivery
+        futures. They count as written only once every future is done: on a failure,
+        ``restore`` marks them changed again so that the next commit sends them."""
         if not self._dirty:
-            return
-        assert self.producer is not None, "StationTable.flush before the producer started"
-        pending = [await self.producer.send(self.topic, dump_state(state), key=mn.encode(),
-                                            partition=partition)
-                   for (partition, mn), state in self._dirty.items()]
-        await asyncio.gather(*pending)
-        self._dirty.clear()
+            return {}, []
+        assert self.producer is not None, "StationTable.send_dirty before the producer started"
+        sent, self._dirty = self._dirty, {}
+        acks = [await self.producer.send(self.topic, dump_state(state), key=mn.encode(),
+                                         partition=partition)
+                for (partition, mn), state in sent.items()]
+        return sent, acks
+
+    def restore(self, sent: dict[tuple[int, str], State]) -> None:
+        for key, state in sent.items():
+            if key[0] in self._data:  # not since revoked
+                self._dirty.setdefault(key, state)
 
     def drop(self, partitions: Iterable[int]) -> None:
         for p in partitions:
