@@ -145,6 +145,9 @@ class Agents:
                 max_backoff=self.max_backoff, idle=idle)
             self.stats["frames"] += result.frames
             self.stats["readings"] += result.readings
+            if result.seconds > 0.5:  # ClickHouse merging or starved: worth seeing
+                log.info("store.slow", frames=result.frames, readings=result.readings,
+                         seconds=round(result.seconds, 3))
             if out is not None:
                 await self._store_events(alarms, out, idle)
 
