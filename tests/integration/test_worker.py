@@ -426,30 +426,59 @@ def test_frames_rejects_and_alarms_land_and_a_replay_adds_nothing(r: Run) -> Non
     assert r.count("SELECT count() FROM alarms FINAL") == 1
 
 
-def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(r: Run) -> None:
-    stations, per_station, waves = 100, 60, 5  # 30,000 frames, 60,000 readings
-    neg_mn = mn_of(r.run, 777)
-    # the negative station's episode opens before the kill and clears only after it, so
-    # the clear needs the state the killed worker left in the table's changelog
-    r.produce([(neg_mn, enveloped(frame(neg_mn, T0 + timedelta(minutes=k), {CODES[0]: v}, k),
-                                  k)) for k, v in enumerate([-1.0, -2.0])])
-    w1 = r.worker("wk-kill", "kill1").start()
+def open_negative_episode(r: Run, mn: str, app_id: str, name: str) -> Worker:
+    """Two negative minute values of ``mn``, a worker started, its episode seen open."""
+    r.produce([(mn, enveloped(frame(mn, T0 + timedelta(minutes=k), {CODES[0]: v}, k), k))
+               for k, v in enumerate([-1.0, -2.0])])
+    w = r.worker(app_id, name).start()
     wait_for("alarm opened", lambda: r.count(
         "SELECT count() FROM alarms FINAL WHERE state = 'open' AND occurrences = 2"), 1, 120,
         r.workers)
+    return w
 
+
+def stream_in_waves(r: Run, stations: int, per_station: int, waves: int,
+                    pause: float = 0.0) -> tuple[threading.Thread, int]:
+    """Clean minute frames produced wave by wave from a thread; (thread, frame count)."""
     batches = [clean_frames(r.run, stations, per_station, start=wave * per_station)
                for wave in range(waves)]
-    total = sum(len(b) for b in batches)
 
     def produce_all() -> None:
         seq = 0
         for batch in batches:
             r.produce([(mn, enveloped(raw, seq + i)) for i, (mn, raw) in enumerate(batch)])
             seq += len(batch)
+            time.sleep(pause)
 
     producer = threading.Thread(target=produce_all)
     producer.start()
+    return producer, sum(len(b) for b in batches)
+
+
+def all_once_and_the_episode_cleared(r: Run, total: int, group: str) -> int:
+    """Every clean frame's two readings and the negative station's three are stored once
+    and committed by ``group``; the episode opened first is cleared. Returns the readings
+    wanted."""
+    want = 2 * total + 3
+    wait_for("every reading", lambda: readings_final(r), want, 180, r.workers)
+    wait_for("everything committed", lambda: caught_up(r, group), 1, 60, r.workers)
+    assert readings_final(r) == want
+    assert duplicate_keys(r) == 0
+    assert frames_final(r) == total + 3
+    wait_for("alarm cleared", lambda: r.count(
+        "SELECT count() FROM alarms FINAL WHERE state = 'cleared' AND occurrences = 3"), 1,
+        60, r.workers)
+    assert r.count("SELECT count() FROM alarms FINAL") == 1
+    return want
+
+
+def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(r: Run) -> None:
+    stations, per_station, waves = 100, 60, 5  # 30,000 frames, 60,000 readings
+    neg_mn = mn_of(r.run, 777)
+    # the negative station's episode opens before the kill and clears only after it, so
+    # the clear needs the state the killed worker left in the table's changelog
+    w1 = open_negative_episode(r, neg_mn, "wk-kill", "kill1")
+    producer, total = stream_in_waves(r, stations, per_station, waves)
     # mid-stream: frames are still arriving and the worker is still writing
     wait_for("a third of the readings", lambda: readings_final(r), 2 * total // 3, 120,
              r.workers)
@@ -461,17 +490,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(r: Run) -> 
                                         5), 99))])
 
     r.worker("wk-kill", "kill2").start()
-    want = 2 * total + 3
-    wait_for("readings after restart", lambda: readings_final(r), want, 180, r.workers)
-    wait_for("restarted worker committed", lambda: caught_up(r, f"wk-kill-{r.tag}"), 1, 60,
-             r.workers)
-    assert readings_final(r) == want
-    assert duplicate_keys(r) == 0
-    assert frames_final(r) == total + 3
-    wait_for("alarm cleared after restart", lambda: r.count(
-        "SELECT count() FROM alarms FINAL WHERE state = 'cleared' AND occurrences = 3"), 1,
-        60, r.workers)
-    assert r.count("SELECT count() FROM alarms FINAL") == 1
+    want = all_once_and_the_episode_cleared(r, total, f"wk-kill-{r.tag}")
     redelivered = r.count("SELECT count() FROM readings") - want
     print(f"\n[worker] killed with {killed_at} readings stored; {redelivered} readings "
           "written twice by the redelivery (not yet merged away)")
@@ -570,25 +589,9 @@ def test_a_second_worker_joins_then_the_first_leaves_mid_stream(r: Run) -> None:
     partition through the changelog)."""
     stations, per_station, waves = 100, 30, 10  # 30,000 frames, 60,000 readings
     neg_mn = mn_of(r.run, 555)
-    r.produce([(neg_mn, enveloped(frame(neg_mn, T0 + timedelta(minutes=k), {CODES[0]: v}, k),
-                                  k)) for k, v in enumerate([-1.0, -2.0])])
-    a = r.worker("wk-two", "two-a").start()
-    wait_for("alarm opened", lambda: r.count(
-        "SELECT count() FROM alarms FINAL WHERE state = 'open' AND occurrences = 2"), 1, 120,
-        r.workers)
-    batches = [clean_frames(r.run, stations, per_station, start=wave * per_station)
-               for wave in range(waves)]
-    total = sum(len(b) for b in batches)
-
-    def produce_all() -> None:
-        seq = 0
-        for batch in batches:
-            r.produce([(mn, enveloped(raw, seq + i)) for i, (mn, raw) in enumerate(batch)])
-            seq += len(batch)
-            time.sleep(1.0)  # a stream that lasts, so that both moves happen under load
-
-    producer = threading.Thread(target=produce_all)
-    producer.start()
+    a = open_negative_episode(r, neg_mn, "wk-two", "two-a")
+    # a stream that lasts, so that both moves happen under load
+    producer, total = stream_in_waves(r, stations, per_station, waves, pause=1.0)
     wait_for("a tenth of the readings", lambda: readings_final(r), 2 * total // 10, 120,
              r.workers)
     b = r.worker("wk-two", "two-b").start()
@@ -602,17 +605,8 @@ def test_a_second_worker_joins_then_the_first_leaves_mid_stream(r: Run) -> None:
     assert left_at < 2 * total, "the stream was over before the first worker left"
     r.produce([(neg_mn, enveloped(frame(neg_mn, T0 + timedelta(minutes=5), {CODES[0]: 3.0},
                                         5), 99))])
-    want = 2 * total + 3
-    wait_for("every reading", lambda: readings_final(r), want, 180, r.workers)
-    wait_for("committed", lambda: caught_up(r, f"wk-two-{r.tag}"), 1, 60, r.workers)
+    all_once_and_the_episode_cleared(r, total, f"wk-two-{r.tag}")
     assert b.alive(), b.tail()
-    assert readings_final(r) == want
-    assert duplicate_keys(r) == 0
-    assert frames_final(r) == total + 3
-    wait_for("alarm cleared", lambda: r.count(
-        "SELECT count() FROM alarms FINAL WHERE state = 'cleared' AND occurrences = 3"), 1,
-        60, r.workers)
-    assert r.count("SELECT count() FROM alarms FINAL") == 1
     assert a.log.read_text().count("partitions.assigned") >= 2  # shared after the join
     print(f"\n[worker] second worker joined at {moved_at} readings, first left at "
           f"{left_at} of {2 * total}")
