@@ -120,6 +120,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        # a batch in hand now is not stored or committed: it is read again from the
+        # committed offsets, by this worker or the next owner, against restored state
+        self.worker.generation += 1
         # what was processed of them is committed now, or the next owner replays it
         await self.worker.commit(wait=True)
         self.worker.table.drop([tp.partition for tp in revoked
@@ -129,6 +132,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         parts = sorted(tp.partition for tp in assigned if tp.topic == self.worker.topics.frames)
         started = time.monotonic()
         n = await self.worker.table.load(parts)
+        # records fetched while the state loaded were read against none: read them again
+        self.worker.generation += 1
         log.info("partitions.assigned", frames=parts,
                  rejects=sorted(tp.partition for tp in assigned
                                 if tp.topic == self.worker.topics.rejects),
@@ -165,6 +170,10 @@ class Worker:
         self._last_refresh = time.monotonic()
         #: the last commit's state delivery and offset commit, finishing in the background
         self._committing: asyncio.Task[None] | None = None
+        self._commit_lock = asyncio.Lock()
+        #: counts rebalances (and finished state loads): a batch fetched in an earlier
+        #: generation is dropped, not stored or committed
+        self.generation = 0
         #: the store job of the last batch, running while the next one is fetched
         self._storing: asyncio.Task[dict[TopicPartition, OffsetAndMetadata]] | None = None
 
@@ -196,9 +205,13 @@ class Worker:
         last_progress = last_tick = time.monotonic()
         try:
             while not self._stop.is_set():
+                generation = self.generation
                 batch = await self._take(consumer)
+                if batch and generation != self.generation:
+                    await self._drop(consumer, batch)
+                    batch = {}
                 if batch:
-                    await self._process(consumer, batch, pauser)
+                    await self._process(consumer, batch, pauser, generation)
                 if time.monotonic() - last_tick >= self.options.tick_seconds:
                     now = self.clock.now()
                     if now is not None:  # a data clock that has seen no data yet
@@ -250,7 +263,8 @@ class Worker:
         return out
 
     async def _process(self, consumer: AIOKafkaConsumer,
-                       batch: dict[TopicPartition, list[Any]], pauser: Pauser) -> None:
+                       batch: dict[TopicPartition, list[Any]], pauser: Pauser,
+                       generation: int) -> None:
         frames = [r for tp, rs in batch.items() if tp.topic == self.topics.frames for r in rs]
         rejects = [r for tp, rs in batch.items() if tp.topic == self.topics.rejects for r in rs]
         jobs = []
@@ -261,6 +275,11 @@ class Worker:
         # one batch stored at a time, in order: this one's insert starts once the last
         # one's is done, and runs while the next batch is fetched and detected
         await self.settle(pauser)
+        if generation != self.generation:
+            # a rebalance came while this batch was detected: its alarms are out, but
+            # its offsets must not be committed (the state it changed may be gone)
+            await self._drop(consumer, batch)
+            return
         offsets = {tp: OffsetAndMetadata(rs[-1].offset + 1, "") for tp, rs in batch.items()}
 
         async def store() -> dict[TopicPartition, OffsetAndMetadata]:
@@ -270,6 +289,21 @@ class Worker:
             return offsets
 
         self._storing = asyncio.create_task(store())
+
+    async def _drop(self, consumer: AIOKafkaConsumer,
+                    batch: dict[TopicPartition, list[Any]]) -> None:
+        """Forget a batch from before a rebalance and read its partitions that are still
+        ours again from their committed offsets (from the batch's first record where
+        none is committed): the consumer's position is past it, and skipping it would
+        lose it. What is read twice is absorbed (keyed rows, offset-skipping state)."""
+        owned = consumer.assignment()
+        for tp, records in batch.items():
+            if tp not in owned or not records:
+                continue
+            committed = await consumer.committed(tp)
+            consumer.seek(tp, committed if committed is not None else records[0].offset)
+        log.info("batch.dropped_after_rebalance",
+                 messages=sum(len(rs) for rs in batch.values()))
 
     async def settle(self, pauser: Pauser | None = None) -> None:
         """Wait for the batch being stored; its offsets become committable. A job still
@@ -325,17 +359,21 @@ class Worker:
         offset commit finish in the background while the next batches run (``wait``
         waits for them: on a rebalance and at the end)."""
         self._last_commit = time.monotonic()
-        await self.settle()
-        if self._committing is not None:
-            await self._committing  # one commit at a time, in order
-            self._committing = None
-        sent, acks = await self.table.send_dirty()
-        offsets, self._pending = self._pending, {}
-        task = asyncio.create_task(self._deliver(sent, acks, offsets))
-        self._committing = task
+        # One commit at a time, in order. The lock matters: a rebalance calls this while
+        # the loop's own commit may be suspended between taking the changed state and
+        # taking the offsets; the second would then commit offsets whose state the first
+        # still holds, and a kill right after would lose that state.
+        async with self._commit_lock:
+            await self.settle()
+            if self._committing is not None:
+                await self._committing
+                self._committing = None
+            sent, acks = await self.table.send_dirty()
+            offsets, self._pending = self._pending, {}
+            task = asyncio.create_task(self._deliver(sent, acks, offsets))
+            self._committing = task
         if wait:
             await task
-            self._committing = None
 
     async def _deliver(self, sent: dict[Any, Any], acks: list[Any],
                        offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
