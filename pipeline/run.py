@@ -24,6 +24,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -176,7 +177,34 @@ def prepare(settings: Settings, env: dict[str, str]) -> None:
         subprocess.run(_cli("stations", "sample"), env=env, check=True)
 
 
-def children(settings: Settings, stations: int, speed: float, faults: Path | None) -> list[Child]:
+def continue_from(settings: Settings, now: datetime | None = None) -> str | None:
+    """The simulated start (CST, ISO) just after the newest record already stored, when
+    that is ahead of now; else None (the simulator starts now).
+
+    An accelerated run leaves records hours into the future. A second run starting at now
+    would send other values for the same stations and data times, and the worker would
+    rightly report every one of them as resent with other values (time_conflict). Going
+    on from where the last run stopped keeps one timeline, as real loggers do."""
+    from pipeline.store.client import ClickHouse, StoreError
+
+    try:
+        with ClickHouse(settings.clickhouse.dsn) as ch:
+            rows = ch.execute("SELECT toString(max(data_time)) FROM frames "
+                              "WHERE status = 'accepted'")
+    except StoreError:
+        return None
+    if not rows or rows[0][0] is None:  # nothing stored yet
+        return None
+    latest = datetime.strptime(rows[0][0], "%Y-%m-%d %H:%M:%S")
+    now = now or (datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=8))
+    if latest < now:
+        return None
+    start = latest.replace(second=0) + timedelta(minutes=1)
+    return start.isoformat()
+
+
+def children(settings: Settings, stations: int, speed: float, faults: Path | None,
+             start: str | None = None) -> list[Child]:
     logs = settings.run_dir / "logs"
     out = [Child("gateway", _cli("gateway"), logs / "gateway.log")]
     if _has_command("worker"):
@@ -187,6 +215,8 @@ def children(settings: Settings, stations: int, speed: float, faults: Path | Non
     sim = ["simulate", "--stations", str(stations), "--speed", str(speed)]
     if faults is not None:
         sim += ["--faults", str(faults)]
+    if start is not None:
+        sim += ["--start", start]
     out.append(Child("simulate", _cli(*sim), logs / "simulate.log"))
     return out
 
@@ -210,7 +240,11 @@ def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
     env = dict(os.environ)
     if setup:
         prepare(settings, env)
-    procs = children(settings, stations, speed, faults)
+    start = continue_from(settings)
+    if start is not None:
+        print(f"[run] the stored data reach into the simulated future: the fleet goes on "
+              f"from {start} (CST)", flush=True)
+    procs = children(settings, stations, speed, faults, start)
     tty = sys.stdout.isatty()
     started = time.monotonic()
     for c in procs:
