@@ -24,7 +24,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -186,6 +186,7 @@ def continue_from(settings: Settings, now: datetime | None = None) -> str | None
     rightly report every one of them as resent with other values (time_conflict). Going
     on from where the last run stopped keeps one timeline, as real loggers do."""
     from pipeline.store.client import ClickHouse, StoreError
+    from pipeline.stream.clock import now_local
 
     try:
         with ClickHouse(settings.clickhouse.dsn) as ch:
@@ -196,7 +197,7 @@ def continue_from(settings: Settings, now: datetime | None = None) -> str | None
     if not rows or rows[0][0] is None:  # nothing stored yet
         return None
     latest = datetime.strptime(rows[0][0], "%Y-%m-%d %H:%M:%S")
-    now = now or (datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=8))
+    now = now or now_local()
     if latest < now:
         return None
     start = latest.replace(second=0) + timedelta(minutes=1)

@@ -24,11 +24,11 @@ import numpy.typing as npt
 
 from pipeline.detect.completeness import Completeness, expected_records
 from pipeline.store.client import ClickHouse
+from pipeline.store.sinks import CST_OFFSET_S
 
 #: period name -> (the data type counted, its length in seconds)
 PERIODS: dict[str, tuple[int, int]] = {"hour": (2051, 3600), "day": (2061, 86400)}
 
-_CST_S = 8 * 3600
 
 # one JOIN per SELECT: ClickHouse 18.16 allows no more
 _RECORDS = """
@@ -87,7 +87,7 @@ def periods_of(cns: npt.NDArray[Any], data_epochs: npt.NDArray[np.int64],
         if idx.size == 0:
             continue
         # periods start on Asia/Shanghai boundaries (a day starts at 00:00 CST)
-        starts = ((data_epochs[idx] + _CST_S) // length) * length - _CST_S
+        starts = ((data_epochs[idx] + CST_OFFSET_S) // length) * length - CST_OFFSET_S
         for i, start in zip(idx.tolist(), starts.tolist(), strict=True):
             out.add((mn_list[i], Period(name, int(start))))
     return out

@@ -33,7 +33,7 @@ import contextlib
 import gc
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,6 @@ from pipeline.stack.kafka import bootstrap_servers
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.store.completeness import refresh
 from pipeline.stream.clock import make_clock
-from pipeline.stream.clock import now_local as now_local
 from pipeline.stream.state import StationTable
 
 DEFAULT_APP_ID = "hj212-stream"
@@ -138,9 +137,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                  rejects=sorted(tp.partition for tp in assigned
                                 if tp.topic == self.worker.topics.rejects),
                  state_keys_restored=n, restore_s=round(time.monotonic() - started, 3))
-
-
-Handler = Callable[[list[Any], Pauser], Any]
 
 
 class Worker:

@@ -29,7 +29,6 @@ from pipeline.detect.model import AlarmEvent, Reading, ReadingDetector, State
 from pipeline.store.sinks import VALUE_COLUMNS, normalise_codes
 
 _EPOCH = datetime(1970, 1, 1)
-_CST = timedelta(hours=8)
 
 
 def load_detectors(spec: str = "auto") -> list[ReadingDetector]:
