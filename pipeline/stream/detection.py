@@ -54,8 +54,14 @@ def load_detectors(spec: str = "auto") -> list[ReadingDetector]:
     return list(getattr(importlib.import_module(module), name)())
 
 
-def _readings(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64]) -> list[Reading]:
-    """One ``Reading`` per row of ``batch``, in row order.
+def _receive_times(receive_epoch: npt.NDArray[np.int64]) -> list[datetime]:
+    """Each frame's receive time (UTC epoch seconds) as a naive CST datetime."""
+    return [_EPOCH + timedelta(seconds=s) for s in (receive_epoch + 8 * 3600).tolist()]
+
+
+def _readings(batch: hj212.Batch, frame_recv: Sequence[datetime]) -> list[Reading]:
+    """One ``Reading`` per row of ``batch``, in row order; ``frame_recv`` is each
+    frame's receive time (``_receive_times``), shared by the frame's rows.
 
     A Python object per row is the cost of plain-Python detectors; it is paid only when
     there are detectors to feed."""
@@ -70,8 +76,6 @@ def _readings(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64]) -> list[
     cns = c["cn"].tolist()
     codes = [x.decode("ascii", "replace") for x in normalise_codes(c["code"], edition).tolist()]
     times = c["data_time"].astype("datetime64[us]").tolist()
-    # receive times per frame, not per row: a frame has several rows
-    frame_recv = [_EPOCH + timedelta(seconds=s) for s in (receive_epoch + 8 * 3600).tolist()]
     frame_of = row_frame.tolist()
     flags = [f.decode("ascii", "replace") or None for f in c["flag"].tolist()]
     eflags = [f.decode("ascii", "replace") or None for f in c["eflag"].tolist()]
@@ -99,7 +103,8 @@ def readings_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64]
     arrival order; ``offsets`` has one entry per frame of the batch."""
     out: dict[str, list[tuple[int, Reading]]] = {}
     frame_of = batch.columns["row_frame"].tolist()
-    for f, reading in zip(frame_of, _readings(batch, receive_epoch), strict=True):
+    readings = _readings(batch, _receive_times(receive_epoch))
+    for f, reading in zip(frame_of, readings, strict=True):
         out.setdefault(reading.mn, []).append((offsets[f], reading))
     return out
 
@@ -157,7 +162,9 @@ def frames_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
     """(offset, header, readings) per accepted frame, grouped by MN in arrival order;
     frames without readings are included (they still say the station is alive)."""
     c = batch.columns
-    readings = _readings(batch, receive_epoch)
+    # one datetime per frame, for its header and its rows alike
+    received = _receive_times(receive_epoch)
+    readings = _readings(batch, received)
     # a frame's rows are contiguous and in frame order: bounds[i]:bounds[i + 1]
     bounds = np.searchsorted(c["row_frame"], np.arange(len(receive_epoch) + 1)).tolist()
     status = c["status"].tolist()
@@ -165,13 +172,12 @@ def frames_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
     sts = [s.decode("ascii", "replace") for s in c["frame_st"].tolist()]
     cns = c["frame_cn"].tolist()
     times = c["frame_data_time"].astype("datetime64[us]").tolist()
-    received = (receive_epoch + 8 * 3600).tolist()
     out: dict[str, list[tuple[int, FrameFacts, list[Reading]]]] = {}
     for i, mn in enumerate(mns):
         if status[i] != 0:
             continue
         facts = FrameFacts(mn=mn, st=sts[i], cn=int(cns[i]), data_time=times[i],
-                           receive_time=_EPOCH + timedelta(seconds=received[i]))
+                           receive_time=received[i])
         out.setdefault(mn, []).append((offsets[i], facts, readings[bounds[i]:bounds[i + 1]]))
     return out
 
