@@ -57,7 +57,7 @@ from pipeline.stack.live import LiveStack
 from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
 from tests.integration.test_worker import _delete_topics, _lag
-from tests.integration.worker_env import worker_env
+from tests.integration.worker_env import log_tail, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -201,10 +201,7 @@ class E2E:
         fh.close()
 
     def tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.worker_log.read_text(errors="replace").splitlines()[-n:])
-        except FileNotFoundError:
-            return "(no log)"
+        return log_tail(self.worker_log, n)
 
     def check_worker(self) -> None:
         assert self.proc is not None

@@ -37,7 +37,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pipeline.gateway import envelope
 from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
-from tests.integration.worker_env import worker_env
+from tests.integration.worker_env import log_tail, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -153,10 +153,7 @@ class Worker:
                                  f"{self.tail()}") from None
 
     def tail(self, n: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        except FileNotFoundError:
-            return "(no log)"
+        return log_tail(self.log, n)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

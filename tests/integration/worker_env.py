@@ -17,3 +17,11 @@ def worker_env(bootstrap: str, dsn: str, topics: dict[str, str], run_dir: Path) 
     })
     env.update({f"HJ212_TOPICS__{name.upper()}": topic for name, topic in topics.items()})
     return env
+
+
+def log_tail(log: Path, n: int) -> str:
+    """The last ``n`` lines of a subprocess's log, for an assertion message."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-n:])
+    except FileNotFoundError:
+        return "(no log)"
