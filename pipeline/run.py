@@ -186,7 +186,7 @@ def continue_from(settings: Settings, now: datetime | None = None) -> str | None
     rightly report every one of them as resent with other values (time_conflict). Going
     on from where the last run stopped keeps one timeline, as real loggers do."""
     from pipeline.store.client import ClickHouse, StoreError
-    from pipeline.stream.clock import now_local
+    from pipeline.timebase import now_local
 
     try:
         with ClickHouse(settings.clickhouse.dsn) as ch:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.timebase import cn_period
+
 
 @dataclass(frozen=True, slots=True)
 class Completeness:
@@ -48,7 +50,7 @@ class Completeness:
 
 def expected_records(cn: int, *, min_interval: int = 10, span_s: int = 86400) -> int:
     """Records of ``cn`` a span should hold (2061 per day: 24; 2051 per hour: 60/MinInterval)."""
-    period = {2051: min_interval * 60, 2061: 3600, 2031: 86400}.get(cn)
+    period = cn_period(cn, min_interval=min_interval) if cn != 2011 else None
     if period is None:
         raise ValueError(f"cn={cn}: completeness is counted on 2051, 2061 or 2031 records")
     return max(span_s // period, 1)

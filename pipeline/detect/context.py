@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.registry.model import Limit, Station
+from pipeline.timebase import DEFAULT_MIN_INTERVAL_MIN, DEFAULT_RTD_INTERVAL_S, cn_period
 
-DEFAULT_RTD_INTERVAL = 30
-DEFAULT_MIN_INTERVAL = 10
+DEFAULT_RTD_INTERVAL = DEFAULT_RTD_INTERVAL_S
+DEFAULT_MIN_INTERVAL = DEFAULT_MIN_INTERVAL_MIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +30,8 @@ class StationContext:
 
     def period_s(self, cn: int) -> int:
         """Seconds one record of ``cn`` covers (and its expected cadence)."""
-        if cn == 2011:
-            return self.rtd_interval
-        if cn == 2051:
-            return self.min_interval * 60
-        if cn == 2061:
-            return 3600
-        if cn == 2031:
-            return 86400
-        return 0
+        return cn_period(cn, rtd_interval=self.rtd_interval,
+                         min_interval=self.min_interval) or 0
 
 
 def finite(x: float | None) -> bool:

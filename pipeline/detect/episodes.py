@@ -21,7 +21,7 @@ from typing import Any
 
 from pipeline.detect.model import AlarmEvent, Severity, State
 from pipeline.detect.rules import SEVERITIES, Rules, default_rules
-from pipeline.detect.times import from_s, to_s
+from pipeline.timebase import from_s, to_s
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from typing import Any
 from pipeline.detect.context import StationContext
 from pipeline.detect.model import AlarmEvent, State
 from pipeline.detect.rules import Rules, RulesError, default_rules
-from pipeline.detect.times import from_s, stamp, to_s
+from pipeline.timebase import from_s, stamp, to_s
 
 TRACKED_CNS = (2011, 2051, 2061, 2031)
 OPEN, REQUESTED = "open", "backfill_requested"

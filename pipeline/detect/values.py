@@ -33,7 +33,7 @@ from pipeline.detect.context import StationContext, finite
 from pipeline.detect.episodes import Observation
 from pipeline.detect.model import Reading, Severity, State
 from pipeline.detect.rules import Rules, Thresholds, default_rules
-from pipeline.detect.times import from_s, to_s
+from pipeline.timebase import from_s, to_s
 
 O2_CODE = "a19001"
 _ZS = frozenset(("zs_rtd", "zs_min", "zs_avg", "zs_max"))

@@ -29,12 +29,14 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import hj212
 
 from pipeline.config import Settings
 from pipeline.logs import get_logger
+from pipeline.timebase import CST, parse_stamp
 
 if TYPE_CHECKING:
     from pipeline.gateway.server import Gateway
@@ -89,11 +91,8 @@ class MemoryRecorder:
 def _dt(text: str | None) -> Any:
     if not text:
         return None
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        return parse_stamp(text).replace(tzinfo=CST)
     except ValueError:
         return None
 
@@ -101,10 +100,7 @@ def _dt(text: str | None) -> Any:
 def _ts(epoch: float | None) -> Any:
     if epoch is None:
         return None
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    return datetime.fromtimestamp(epoch, ZoneInfo("Asia/Shanghai"))
+    return datetime.fromtimestamp(epoch, CST)
 
 
 class ClickHouseRecorder:

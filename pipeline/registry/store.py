@@ -11,17 +11,14 @@ from collections.abc import Sequence
 
 from pipeline.registry.model import Limit, Station
 from pipeline.store.client import ClickHouse
-
-
-def _version() -> int:
-    return time.time_ns() // 1_000_000
+from pipeline.timebase import version_ms
 
 
 def write_stations(ch: ClickHouse, stations: Sequence[Station], version: int | None = None
                    ) -> int:
     if not stations:
         return 0
-    v = version or _version()
+    v = version or version_ms()
     now = int(time.time())
     return ch.insert_columns("stations", {
         "mn": [s.mn for s in stations],
@@ -43,7 +40,7 @@ def write_stations(ch: ClickHouse, stations: Sequence[Station], version: int | N
 def write_limits(ch: ClickHouse, limits: Sequence[Limit], version: int | None = None) -> int:
     if not limits:
         return 0
-    v = version or _version()
+    v = version or version_ms()
     now = int(time.time())
     return ch.insert_columns("limits", {
         "mn": [x.mn for x in limits],

@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -19,9 +19,9 @@ from pipeline.simulator.faults import FaultScriptError, GroundTruth, assign, loa
 from pipeline.simulator.fleet import Fleet, FleetOptions, FleetTotals
 from pipeline.simulator.logger import make_loggers
 from pipeline.simulator.stations import REGISTRY_DIR, load_fleet, parse_editions
+from pipeline.timebase import now_local
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-CST = timezone(timedelta(hours=8))
 
 
 class _State(Protocol):
@@ -49,7 +49,7 @@ def _start(text: str | None) -> datetime:
                                      "2024-03-01T08:00:00", param_hint="--start") from None
     # the standard's clock is China Standard Time; start on a whole minute so records
     # line up with the platform's expected cadence
-    return datetime.now(CST).replace(tzinfo=None, second=0, microsecond=0)
+    return now_local().replace(second=0, microsecond=0)
 
 
 @click.command(context_settings=CONTEXT)

@@ -27,6 +27,8 @@ from datetime import datetime, timedelta
 
 import hj212
 
+from pipeline.timebase import CN_KIND, cn_period, from_s, to_s
+
 #: ways a frame gets damaged; each leaves a frame no correct parser may accept
 DEFECTS: tuple[str, ...] = ("crc", "length", "garbage", "truncated", "date", "value")
 #: deviations lenient parsing accepts and reports as warnings
@@ -40,10 +42,9 @@ ST_GAS = 31
 ST_WATER = 32
 
 #: seconds covered by one record of each data command (2011 is one sample)
-_PERIOD_S = {2011: 30, 2051: 600, 2061: 3600, 2031: 86400}
+_PERIOD_S = {cn: cn_period(cn) or 0 for cn in CN_KIND}
 _REFERENCE_O2 = 6.0  # % O2 of the emission standard for coal-fired boilers
 _INSTRUMENT_FLAGS = "FMSDCTB"
-_EPOCH = datetime(2000, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,8 +403,8 @@ class Corpus:
         period = _PERIOD_S[cn]
         # records are stamped at the start of their period, as loggers do; naive
         # arithmetic keeps the result independent of the machine's time zone
-        secs = int((now - _EPOCH).total_seconds())
-        data_time = _EPOCH + timedelta(seconds=secs - secs % period)
+        secs = to_s(now)
+        data_time = from_s(secs - secs % period)
         qn: str | None = None
         flag: int | None = None
         rf: str | None = None

@@ -43,16 +43,8 @@ from pipeline.simulator.corpus import PROFILES, ST_GAS, damage, junk
 from pipeline.simulator.faults import FRAME_KINDS, VALUE_KINDS, Fault, GroundTruth
 from pipeline.simulator.profiles import Signal, fmt, zs_factor
 from pipeline.simulator.stations import SimStation
-from pipeline.simulator.wire import (
-    Header,
-    QnSource,
-    edition_flag,
-    encode_message,
-    epoch_s,
-    from_epoch_s,
-    parse_stamp,
-    stamp,
-)
+from pipeline.simulator.wire import Header, QnSource, edition_flag, encode_message
+from pipeline.timebase import cn_period, from_s, parse_stamp, stamp, to_s
 
 DATA_CNS = (2011, 2051, 2061, 2031)
 HISTORY_CNS = (2051, 2061, 2031)
@@ -196,7 +188,7 @@ class VirtualLogger:
         self.replays: deque[_Replay] = deque()
         self._restart_due = restart_notice
         self._step = math.gcd(self.rtd_interval, self.min_interval * 60)
-        first = epoch_s(start)
+        first = to_s(start)
         self.next_t = first + (-first) % self._step  # the first sample on the grid
         self._periods: dict[int, _Period] = {}
 
@@ -204,7 +196,7 @@ class VirtualLogger:
 
     @property
     def next_sample(self) -> datetime:
-        return from_epoch_s(self.next_t)
+        return from_s(self.next_t)
 
     def next_resend(self) -> float | None:
         """Wall time of the earliest due resend, if any upload is waiting for its answer."""
@@ -236,7 +228,7 @@ class VirtualLogger:
 
     def advance(self, now: datetime, wall: float, online: bool = True) -> list[bytes]:
         out: list[bytes] = []
-        limit = epoch_s(now)
+        limit = to_s(now)
         while self.next_t <= limit:
             t = self.next_t
             self._sample(t, wall, online, out)
@@ -250,7 +242,7 @@ class VirtualLogger:
     # --- sampling and records ---------------------------------------------------------------
 
     def _sample(self, t: int, wall: float, online: bool, out: list[bytes]) -> None:
-        when = from_epoch_s(t)
+        when = from_s(t)
         values: dict[str, float] = {}
         flags: dict[str, str] = {}
         for code, signal in self.signals.items():
@@ -266,7 +258,8 @@ class VirtualLogger:
             flags[code] = flag
         # close the records whose period ended before this sample; minute before hour
         # before day, as a logger sends them at a boundary
-        for cn, length in ((2051, self.min_interval * 60), (2061, 3600), (2031, 86400)):
+        for cn, length in ((cn, cn_period(cn, min_interval=self.min_interval) or 0)
+                           for cn in HISTORY_CNS):
             period = self._periods.get(cn)
             if period is not None and t >= period.end:
                 self._close(cn, period, wall, online, out)
@@ -340,13 +333,13 @@ class VirtualLogger:
                 parts.append(f"{wire}-Cou={fmt(mean * volume * (1e-6 if gas else 1e-3), 4)}")
             parts.append(f"{wire}-Flag={period.flag(code)}")
             groups.append(",".join(parts))
-        when = from_epoch_s(period.start)
+        when = from_s(period.start)
         # a "lost" drop-out (the logger itself was down) loses the records stamped in it
         lost = any(f.kind == "dropout" and f.spec.params.get("lost") and f.active(when)
                    for f in self.link_faults)
         if not lost:
             self._store(cn, period.start, ";".join([f"DataTime={stamp(when)}", *groups]))
-        self._upload(cn, when, groups, wall, online, out, at=from_epoch_s(period.end))
+        self._upload(cn, when, groups, wall, online, out, at=from_s(period.end))
 
     def _store(self, cn: int, t: int, cp: str) -> None:
         keys = self._keys[cn]
@@ -362,8 +355,8 @@ class VirtualLogger:
     def records(self, cn: int, begin: datetime, end: datetime) -> list[tuple[int, str]]:
         """Stored records of ``cn`` with DataTime in [begin, end]."""
         keys = self._keys[cn]
-        lo = bisect_left(keys, epoch_s(begin))
-        hi = bisect_right(keys, epoch_s(end))
+        lo = bisect_left(keys, to_s(begin))
+        hi = bisect_right(keys, to_s(end))
         return self.history[cn][lo:hi]
 
     # --- sending ------------------------------------------------------------------------

@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 
 import hj212
 
+from pipeline.timebase import STATE_EPOCH
+
 MAX_CP = 950  # bytes of the data area (standard, table 2)
 MAX_SEGMENT = 1024  # bytes of the whole data segment
 _EDITION_BITS = {2005: 0, 2017: 1, 2025: 2}
 FLAG_A = 1  # the sender wants an answer
 FLAG_D = 2  # one part of a split message
-_EPOCH = datetime(2000, 1, 1)
 
 
 def edition_flag(edition: int, *, ack: bool, split: bool = False) -> int:
@@ -26,32 +27,6 @@ def edition_flag(edition: int, *, ack: bool, split: bool = False) -> int:
     except KeyError:
         raise ValueError(f"edition={edition}: choose from 2005, 2017, 2025") from None
     return (bits << 2) | (FLAG_A if ack else 0) | (FLAG_D if split else 0)
-
-
-def epoch_s(when: datetime) -> int:
-    """Whole seconds since 2000-01-01 of a naive local time (period grids align on it,
-    and midnights fall on multiples of 86400)."""
-    return int((when - _EPOCH).total_seconds())
-
-
-def from_epoch_s(seconds: float) -> datetime:
-    return _EPOCH + timedelta(seconds=seconds)
-
-
-def stamp(when: datetime) -> str:
-    """``YYYYMMDDhhmmss`` (DataTime, SystemTime, BeginTime ...)."""
-    return f"{when:%Y%m%d%H%M%S}"
-
-
-def parse_stamp(text: str) -> datetime:
-    """``YYYYMMDDhhmmss`` (shorter forms as some platforms send them: to the minute, hour
-    or day) to a datetime; raises ValueError naming the text."""
-    digits = text.strip()
-    formats = {14: "%Y%m%d%H%M%S", 12: "%Y%m%d%H%M", 10: "%Y%m%d%H", 8: "%Y%m%d"}
-    fmt = formats.get(len(digits))
-    if fmt is None or not digits.isdigit():
-        raise ValueError(f"time {text!r}: expected YYYYMMDDhhmmss")
-    return datetime.strptime(digits, fmt)
 
 
 class QnSource:
@@ -65,11 +40,11 @@ class QnSource:
         self._last_ms = -1
 
     def next(self, when: datetime) -> str:
-        ms = int((when - _EPOCH).total_seconds() * 1000)
+        ms = int((when - STATE_EPOCH).total_seconds() * 1000)
         if ms <= self._last_ms:
             ms = self._last_ms + 1
         self._last_ms = ms
-        at = _EPOCH + timedelta(milliseconds=ms)
+        at = STATE_EPOCH + timedelta(milliseconds=ms)
         return f"{at:%Y%m%d%H%M%S}{ms % 1000:03d}"
 
 

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from pipeline.detect.completeness import Completeness, expected_records
 from pipeline.store.client import ClickHouse
-from pipeline.store.sinks import CST_OFFSET_S
+from pipeline.timebase import CST_OFFSET_S
 
 #: period name -> (the data type counted, its length in seconds)
 PERIODS: dict[str, tuple[int, int]] = {"hour": (2051, 3600), "day": (2061, 86400)}

@@ -30,8 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.store.client import ClickHouse
-
-CST_OFFSET_S = 8 * 3600
+from pipeline.timebase import CST_OFFSET_S
 
 #: float columns of ``readings``, the same names as hj212.NUMERIC_SUFFIXES
 VALUE_COLUMNS: tuple[str, ...] = tuple(hj212.NUMERIC_SUFFIXES)

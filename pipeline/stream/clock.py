@@ -16,19 +16,14 @@ sending from the future drags the clock with it, which is why production keeps `
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.timebase import CST_OFFSET_S, local_from_unix, now_local
+
 CLOCKS = ("wall", "data")
-_CST_S = 8 * 3600
-_EPOCH = datetime(1970, 1, 1)
-
-
-def now_local() -> datetime:
-    """Now on the standard's clock (Asia/Shanghai, naive), as the detectors keep time."""
-    return datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=8)
 
 
 class WallClock:
@@ -57,7 +52,7 @@ class DataClock:
         """None until a frame with a data time has been seen: nothing to tick yet."""
         if self.latest is None:
             return None
-        return _EPOCH + timedelta(seconds=self.latest + _CST_S)
+        return local_from_unix(self.latest)
 
     def receive_epochs(self, data_times: npt.NDArray[np.datetime64],
                        received: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -70,7 +65,7 @@ class DataClock:
         local = data_times.astype("datetime64[s]")
         known = ~np.isnat(local)
         # naive CST data times -> UTC epoch seconds, as the gateway's receive times are
-        epochs = np.where(known, local.astype(np.int64) - _CST_S, np.iinfo(np.int64).min)
+        epochs = np.where(known, local.astype(np.int64) - CST_OFFSET_S, np.iinfo(np.int64).min)
         start = self.latest if self.latest is not None else np.iinfo(np.int64).min
         running = np.maximum.accumulate(np.maximum(epochs, start))
         out = np.where(running == np.iinfo(np.int64).min, received, running)

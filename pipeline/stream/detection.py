@@ -27,8 +27,7 @@ import numpy.typing as npt
 
 from pipeline.detect.model import AlarmEvent, Reading, ReadingDetector, State
 from pipeline.store.sinks import VALUE_COLUMNS, normalise_codes
-
-_EPOCH = datetime(1970, 1, 1)
+from pipeline.timebase import CST_OFFSET_S, UNIX_EPOCH
 
 
 def load_detectors(spec: str = "auto") -> list[ReadingDetector]:
@@ -56,7 +55,7 @@ def load_detectors(spec: str = "auto") -> list[ReadingDetector]:
 
 def _receive_times(receive_epoch: npt.NDArray[np.int64]) -> list[datetime]:
     """Each frame's receive time (UTC epoch seconds) as a naive CST datetime."""
-    return [_EPOCH + timedelta(seconds=s) for s in (receive_epoch + 8 * 3600).tolist()]
+    return [UNIX_EPOCH + timedelta(seconds=s) for s in (receive_epoch + CST_OFFSET_S).tolist()]
 
 
 def _readings(batch: hj212.Batch, frame_recv: Sequence[datetime]) -> list[Reading]:

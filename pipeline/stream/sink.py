@@ -26,9 +26,9 @@ from pipeline.gateway.envelope import Envelope
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.store.sinks import frame_columns
+from pipeline.timebase import CST_OFFSET_S
 
 T = TypeVar("T")
-CST_OFFSET_S = 8 * 3600
 
 log = get_logger("stream.sink")
 
