@@ -56,7 +56,6 @@ from fleet_frames import fleet, record  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.gateway import envelope  # noqa: E402
-from pipeline.stack.kafka import bootstrap_servers  # noqa: E402
 from pipeline.store.client import ClickHouse  # noqa: E402
 from pipeline.store.migrate import Migrator  # noqa: E402
 
@@ -93,7 +92,7 @@ class Bench:
 
     def __init__(self, tag: str, tmp: Path) -> None:
         self.settings = load_settings()
-        self.bootstrap = bootstrap_servers(self.settings)
+        self.bootstrap = self.settings.kafka.servers
         self.tag = tag
         self.tmp = tmp
         self.topics = {k: f"bench.e2e.{tag}.{k}" for k in ("frames", "rejects", "alarms",

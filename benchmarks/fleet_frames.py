@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import hj212
 
 from pipeline.simulator.clock import ManualClock
-from pipeline.simulator.logger import VirtualLogger, make_loggers
+from pipeline.simulator.datalogger import VirtualLogger, make_loggers
 from pipeline.simulator.stations import REGISTRY_DIR, SimStation, registry_fleet
 
 

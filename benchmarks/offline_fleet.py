@@ -24,10 +24,10 @@ from pipeline.detect.context import StationContext, contexts_from_csv
 from pipeline.detect.model import AlarmEvent, Reading
 from pipeline.detect.station import Result, StationDetector
 from pipeline.simulator.clock import ManualClock
+from pipeline.simulator.datalogger import VirtualLogger, make_loggers
 from pipeline.simulator.faults import GroundTruth, assign, load_script
-from pipeline.simulator.logger import VirtualLogger, make_loggers
 from pipeline.simulator.stations import REGISTRY_DIR, load_fleet
-from pipeline.store.sinks import VALUE_COLUMNS, normalise_codes
+from pipeline.store.frame_rows import VALUE_COLUMNS, normalise_codes
 
 
 def _json(value: Any) -> Any:

@@ -106,7 +106,7 @@ def parse(state: CliState, source: BinaryIO, strict: bool | None, as_json: bool)
     SOURCE holds one frame per line, or a raw byte stream (a TCP capture), which goes
     through hj212.Framer. Exits 1 if any frame was rejected.
     """
-    from pipeline.inspect_frames import describe, read_frames, to_json
+    from pipeline.codec_text import describe, read_frames, to_json
 
     settings = state.settings()
     results, garbage = read_frames(source.read(),
@@ -133,7 +133,7 @@ def crc(text: str, whole: bool) -> None:
 
     Example: hj212 crc 'QN=...;CP=&&RtdInterval=30&&'
     """
-    from pipeline.inspect_frames import check_frame_crc, crc_of
+    from pipeline.codec_text import check_frame_crc, crc_of
 
     if not whole:
         click.echo(crc_of(text))
@@ -159,7 +159,7 @@ def codes(table: str, code: str | None) -> None:
     """
     import hj212
 
-    from pipeline.inspect_frames import format_record, format_table
+    from pipeline.codec_text import format_record, format_table
 
     try:
         rows = hj212.code_table(table)
@@ -204,7 +204,7 @@ def run_all(state: CliState, stations: int, speed: float, faults: Path | None, n
 @pass_state
 def settings(state: CliState) -> None:
     """Show every setting: environment variable, TOML key, value and where it came from."""
-    from pipeline.inspect_frames import format_table
+    from pipeline.codec_text import format_table
 
     current = state.settings()
     rows = [{"variable": env, "toml": key, "value": value, "source": source}

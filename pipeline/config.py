@@ -92,6 +92,11 @@ class KafkaSettings:
         90.0, "seconds the local broker may take to answer metadata requests", min=1
     )
 
+    @property
+    def servers(self) -> str:
+        """``bootstrap`` as Kafka clients take it (no spaces around the commas)."""
+        return ",".join(p.strip() for p in self.bootstrap.split(","))
+
 
 @dataclass(frozen=True, slots=True)
 class TopicSettings:

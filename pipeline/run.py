@@ -223,9 +223,8 @@ def children(settings: Settings, stations: int, speed: float, faults: Path | Non
 
 
 def _alarm_feed(settings: Settings) -> AlarmFeed:
-    from pipeline.stack.kafka import bootstrap_servers
 
-    feed = AlarmFeed(bootstrap_servers(settings), settings.topics.alarms)
+    feed = AlarmFeed(settings.kafka.servers, settings.topics.alarms)
     feed.start()
     return feed
 

@@ -7,12 +7,20 @@ from pipeline.simulator.corpus import (
     DEFECTS,
     DEVIATIONS,
     Corpus,
+    DeviceSpec,
     Profile,
     Sample,
-    Station,
     make_station,
     reframe,
 )
 
-__all__ = ["DEFECTS", "DEVIATIONS", "Corpus", "Profile", "Sample", "Station", "make_station",
-           "reframe"]
+__all__ = [
+    "DEFECTS",
+    "DEVIATIONS",
+    "Corpus",
+    "DeviceSpec",
+    "Profile",
+    "Sample",
+    "make_station",
+    "reframe",
+]

@@ -15,9 +15,9 @@ import click
 
 from pipeline.config import Settings
 from pipeline.simulator.clock import SimClock, parse_span
+from pipeline.simulator.datalogger import make_loggers
 from pipeline.simulator.faults import FaultScriptError, GroundTruth, assign, load_script
 from pipeline.simulator.fleet import Fleet, FleetOptions, FleetTotals
-from pipeline.simulator.logger import make_loggers
 from pipeline.simulator.stations import REGISTRY_DIR, load_fleet, parse_editions
 from pipeline.timebase import now_local
 

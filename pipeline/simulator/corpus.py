@@ -132,7 +132,7 @@ MAX_SEGMENT = 1024  # bytes of the whole data segment
 
 
 @dataclass(frozen=True, slots=True)
-class Station:
+class DeviceSpec:
     """One data logger: its identity, edition and what it measures (2017 codes)."""
 
     mn: str
@@ -158,7 +158,7 @@ class Sample:
     """One generated frame and what was done to it."""
 
     raw: bytes
-    station: Station
+    station: DeviceSpec
     cn: int
     #: one of DEFECTS, or None for a frame the standard accepts
     defect: str | None = None
@@ -176,7 +176,7 @@ def _weighted(rng: random.Random, weights: Mapping[int, float]) -> int:
 
 
 def make_station(rng: random.Random, *, edition: int, gas: bool,
-                 n_pollutants: int | None = None) -> Station:
+                 n_pollutants: int | None = None) -> DeviceSpec:
     """A random but plausible station of the given edition and kind."""
     profiles = GAS if gas else WATER
     core = GAS_CORE if gas else WATER_CORE
@@ -204,7 +204,7 @@ def make_station(rng: random.Random, *, edition: int, gas: bool,
         mn = f"{rng.getrandbits(96):024X}"
     pw = "".join(rng.choice("0123456789") for _ in range(6))
     baselines = {p.code: rng.uniform(p.low, p.high) for p in chosen}
-    return Station(mn=mn, pw=pw, st=ST_GAS if gas else ST_WATER, edition=edition,
+    return DeviceSpec(mn=mn, pw=pw, st=ST_GAS if gas else ST_WATER, edition=edition,
                    pollutants=tuple(p.code for p in chosen), baselines=baselines)
 
 
@@ -279,7 +279,7 @@ _NO_HASH = bytes(b for b in range(256) if b != ord("#"))
 class Corpus:
     """A fleet of simulated stations and a deterministic stream of their frames.
 
-    ``stations`` is a count (stations are made from the seed) or a list of ``Station``.
+    ``stations`` is a count (stations are made from the seed) or a list of ``DeviceSpec``.
     ``error_rate`` is the share of frames given one of ``defects``; ``deviation_rate`` the
     share of the remaining frames given a harmless deviation. ``editions`` and ``cns`` are
     relative weights. ``start`` is the simulated clock's start and ``step_s`` how far it
@@ -290,7 +290,7 @@ class Corpus:
         self,
         seed: int = 0,
         *,
-        stations: int | Sequence[Station] = 50,
+        stations: int | Sequence[DeviceSpec] = 50,
         error_rate: float = 0.0,
         defects: Sequence[str] = DEFECTS,
         deviation_rate: float = 0.0,
@@ -331,7 +331,7 @@ class Corpus:
         if isinstance(stations, int):
             if stations < 1:
                 raise ValueError(f"stations={stations}: need at least 1")
-            self.stations: list[Station] = [
+            self.stations: list[DeviceSpec] = [
                 make_station(self.rng, edition=_weighted(self.rng, editions),
                              gas=self.rng.random() < gas_share)
                 for _ in range(stations)
@@ -398,7 +398,7 @@ class Corpus:
 
     # --- building frames ---------------------------------------------------------------
 
-    def _good_frame(self, station: Station, cn: int, now: datetime) -> bytes:
+    def _good_frame(self, station: DeviceSpec, cn: int, now: datetime) -> bytes:
         rng = self.rng
         period = _PERIOD_S[cn]
         # records are stamped at the start of their period, as loggers do; naive
@@ -426,7 +426,7 @@ class Corpus:
         return hj212.encode(cn=cn, st=station.st, mn=station.mn, pw=station.pw, qn=qn,
                             flag=flag, rf=rf, cp=cp)
 
-    def _data_area(self, station: Station, cn: int, budget: int) -> str:
+    def _data_area(self, station: DeviceSpec, cn: int, budget: int) -> str:
         rng = self.rng
         base = station.baselines
         period = _PERIOD_S[cn]

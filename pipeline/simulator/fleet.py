@@ -21,8 +21,8 @@ from datetime import datetime
 import hj212
 
 from pipeline.simulator.clock import Clock
+from pipeline.simulator.datalogger import VirtualLogger
 from pipeline.simulator.faults import GroundTruth
-from pipeline.simulator.logger import VirtualLogger
 
 _READ = 65536
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pipeline.simulator.corpus import PROFILES, Station, make_station
+from pipeline.simulator.corpus import PROFILES, DeviceSpec, make_station
 
 REGISTRY_DIR = Path(__file__).resolve().parents[1] / "registry" / "data"
 DEFAULT_RTD_INTERVAL = 30
@@ -38,7 +38,7 @@ class Limits:
 class SimStation:
     """One station as the simulator runs it."""
 
-    station: Station
+    station: DeviceSpec
     rtd_interval: int = DEFAULT_RTD_INTERVAL  # seconds
     min_interval: int = DEFAULT_MIN_INTERVAL  # minutes
     limits: Mapping[str, Limits] = field(default_factory=dict)
@@ -158,7 +158,7 @@ def registry_fleet(directory: Path, count: int | None, seed: int,
             if not codes:
                 made = make_station(rng, edition=edition, gas=st == 31)
                 codes = list(made.pollutants)
-            station = Station(
+            station = DeviceSpec(
                 mn=row["mn"].strip(), pw=row["pw"].strip(), st=st, edition=edition,
                 pollutants=tuple(codes),
                 baselines={c: _baseline(rng, c, limits.get(c)) for c in codes},

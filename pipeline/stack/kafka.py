@@ -79,7 +79,7 @@ def pom_path() -> Path:
 
 
 def bootstrap_servers(settings: Settings) -> str:
-    return ",".join(p.strip() for p in settings.kafka.bootstrap.split(","))
+    return settings.kafka.servers
 
 
 def broker_endpoint(settings: Settings) -> tuple[str, int]:

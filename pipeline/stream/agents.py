@@ -36,7 +36,7 @@ from pipeline.gateway.envelope import Envelope, EnvelopeError, decode
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse
 from pipeline.store.completeness import Period, periods_of
-from pipeline.store.sinks import FrameSink, local_to_epoch
+from pipeline.store.frame_rows import FrameSink, local_to_epoch
 from pipeline.stream.clock import WallClock
 from pipeline.stream.detection import (
     Outputs,
@@ -45,7 +45,7 @@ from pipeline.stream.detection import (
     frames_by_station,
     readings_by_station,
 )
-from pipeline.stream.sink import (
+from pipeline.stream.sinks import (
     AlarmSink,
     MissingSink,
     RejectSink,

@@ -44,7 +44,6 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition  # type: ignore[i
 from pipeline.config import Settings
 from pipeline.detect.model import ReadingDetector
 from pipeline.logs import get_logger
-from pipeline.stack.kafka import bootstrap_servers
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.store.completeness import refresh
 from pipeline.stream.clock import make_clock
@@ -149,7 +148,7 @@ class Worker:
         self.settings = settings
         self.options = options
         self.topics = topics_for(settings, options.app_id)
-        self.bootstrap = bootstrap_servers(settings)
+        self.bootstrap = settings.kafka.servers
         self.table = StationTable(self.bootstrap, self.topics.state,
                                   settings.partitions.frames, settings.kafka.replication)
         self.clock = make_clock(options.clock)

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.detect.model import AlarmEvent, Reading, ReadingDetector, State
-from pipeline.store.sinks import VALUE_COLUMNS, normalise_codes
+from pipeline.store.frame_rows import VALUE_COLUMNS, normalise_codes
 from pipeline.timebase import CST_OFFSET_S, UNIX_EPOCH
 
 

@@ -49,9 +49,9 @@ from pipeline.gateway.server import Gateway
 from pipeline.registry.csv_io import read_files
 from pipeline.registry.store import write_limits, write_stations
 from pipeline.simulator.clock import SimClock
+from pipeline.simulator.datalogger import make_loggers
 from pipeline.simulator.faults import GroundTruth, assign, load_script
 from pipeline.simulator.fleet import Fleet, FleetOptions
-from pipeline.simulator.logger import make_loggers
 from pipeline.simulator.stations import REGISTRY_DIR, load_fleet
 from pipeline.stack.live import LiveStack
 from pipeline.store.client import ClickHouse

@@ -302,8 +302,8 @@ async def test_backfill_round_trip_with_a_simulated_logger(r: _Run) -> None:
 
     from pipeline.gateway.auth import StaticDirectory, StationEntry
     from pipeline.simulator.clock import SimClock
+    from pipeline.simulator.datalogger import VirtualLogger
     from pipeline.simulator.fleet import Fleet, FleetOptions
-    from pipeline.simulator.logger import VirtualLogger
     from pipeline.simulator.stations import made_fleet
 
     sim = made_fleet(1, seed=7, editions={2017: 1.0})[0]

@@ -18,8 +18,8 @@ import pytest
 from pipeline.simulator.corpus import Corpus
 from pipeline.store import queries
 from pipeline.store.client import ClickHouse
+from pipeline.store.frame_rows import VALUE_COLUMNS, FrameSink, local_to_epoch
 from pipeline.store.migrate import SCHEMA_DIR, MigrationError, Migrator, load_migrations
-from pipeline.store.sinks import VALUE_COLUMNS, FrameSink, local_to_epoch
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from collections import Counter
 import hj212
 import pytest
 
-from pipeline.simulator import DEFECTS, Corpus, Station
+from pipeline.simulator import DEFECTS, Corpus, DeviceSpec
 from pipeline.simulator.corpus import GAS, PROFILES, WATER, reframe
 
 
@@ -192,7 +192,7 @@ def test_reframe_gives_a_valid_frame() -> None:
 
 
 def test_station_list_can_be_given() -> None:
-    station = Station(mn="0123456789ABCDEF01234567", pw="123456", st=32, edition=2017,
+    station = DeviceSpec(mn="0123456789ABCDEF01234567", pw="123456", st=32, edition=2017,
                       pollutants=("w01018", "w00000"),
                       baselines={"w01018": 30.0, "w00000": 20.0})
     frames = Corpus(1, stations=[station]).frames(20)

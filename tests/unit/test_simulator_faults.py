@@ -10,7 +10,8 @@ from pathlib import Path
 import hj212
 import pytest
 
-from pipeline.simulator.corpus import Station
+from pipeline.simulator.corpus import DeviceSpec
+from pipeline.simulator.datalogger import VirtualLogger
 from pipeline.simulator.faults import (
     KINDS,
     FaultScriptError,
@@ -19,7 +20,6 @@ from pipeline.simulator.faults import (
     load_script,
     parse_script,
 )
-from pipeline.simulator.logger import VirtualLogger
 from pipeline.simulator.stations import Limits, SimStation, made_fleet
 
 START = datetime(2024, 3, 1, 0, 0, 0)
@@ -30,7 +30,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "simulator" / "fault
 
 def station(mn: str = MN) -> SimStation:
     codes = ("w00000", "w01018", "w21003")
-    st = Station(mn=mn, pw=PW, st=32, edition=2017, pollutants=codes,
+    st = DeviceSpec(mn=mn, pw=PW, st=32, edition=2017, pollutants=codes,
                  baselines={"w00000": 50.0, "w01018": 30.0, "w21003": 2.0})
     return SimStation(st, rtd_interval=30, min_interval=10,
                       limits={"w01018": Limits(limit_high=50.0, range_low=0.0,

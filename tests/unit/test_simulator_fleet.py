@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import hj212
 
 from pipeline.simulator.clock import SimClock
+from pipeline.simulator.datalogger import make_loggers
 from pipeline.simulator.faults import GroundTruth, assign, parse_script
 from pipeline.simulator.fleet import Fleet, FleetOptions
-from pipeline.simulator.logger import make_loggers
 from pipeline.simulator.stations import made_fleet
 
 START = datetime(2024, 3, 1, 0, 0, 0)

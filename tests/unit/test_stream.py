@@ -23,7 +23,7 @@ from pipeline.stream.detection import (
     readings_by_station,
     station_detector,
 )
-from pipeline.stream.sink import alarm_record, local_epoch, retry_store
+from pipeline.stream.sinks import alarm_record, local_epoch, retry_store
 
 MN = "AB0000010000000000000001"
 

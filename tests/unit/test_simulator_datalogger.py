@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import hj212
 import pytest
 
-from pipeline.simulator.corpus import Station, make_station
-from pipeline.simulator.logger import VirtualLogger
+from pipeline.simulator.corpus import DeviceSpec, make_station
+from pipeline.simulator.datalogger import VirtualLogger
 from pipeline.simulator.stations import SimStation
 
 START = datetime(2024, 3, 1, 0, 0, 0)
@@ -22,7 +22,7 @@ PW = "123456"
 def water(edition: int = 2017, rtd: int = 30, minutes: int = 10) -> SimStation:
     codes = ("w00000", "w01018", "w21003", "w01001")
     mn = MN if edition != 2005 else "01000016F00016"
-    station = Station(mn=mn, pw=PW, st=32, edition=edition, pollutants=codes,
+    station = DeviceSpec(mn=mn, pw=PW, st=32, edition=edition, pollutants=codes,
                       baselines={"w00000": 50.0, "w01018": 30.0, "w21003": 2.0,
                                  "w01001": 7.2})
     return SimStation(station, rtd_interval=rtd, min_interval=minutes)

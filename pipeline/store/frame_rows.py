@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import hj212
@@ -217,49 +217,3 @@ class FrameSink:
             rows = self.ch.insert_columns("readings", reading_columns(batch, received),
                                           numpy=True)
         return SinkResult(n, rows, batch.n_rejected, time.perf_counter() - start)
-
-
-@dataclass
-class BufferedSink:
-    """Collects frames and writes them when ``max_frames`` or ``max_age_s`` is reached.
-
-    The caller drives it (``add`` then ``flush_if_due`` on its own tick): no thread, so a
-    Faust agent or a test decides when I/O happens and can hold its offsets until
-    ``flush`` has returned."""
-
-    sink: FrameSink
-    max_frames: int = 20_000
-    max_age_s: float = 1.0
-    _raws: list[bytes] = field(default_factory=list)
-    _times: list[float] = field(default_factory=list)
-    _gateways: list[str] = field(default_factory=list)
-    _peers: list[str] = field(default_factory=list)
-    _first: float | None = None
-
-    def __len__(self) -> int:
-        return len(self._raws)
-
-    def add(self, raw: bytes, receive_time: float, gateway: str = "", peer: str = "") -> None:
-        if self._first is None:
-            self._first = time.monotonic()
-        self._raws.append(raw)
-        self._times.append(receive_time)
-        self._gateways.append(gateway)
-        self._peers.append(peer)
-
-    def due(self) -> bool:
-        if not self._raws:
-            return False
-        assert self._first is not None
-        return (len(self._raws) >= self.max_frames
-                or time.monotonic() - self._first >= self.max_age_s)
-
-    def flush_if_due(self) -> SinkResult | None:
-        return self.flush() if self.due() else None
-
-    def flush(self) -> SinkResult:
-        """Write what is held; on error the frames stay held, so a retry resends them."""
-        result = self.sink.write(self._raws, self._times, self._gateways, self._peers)
-        self._raws, self._times, self._gateways, self._peers = [], [], [], []
-        self._first = None
-        return result

@@ -25,7 +25,7 @@ from pipeline.detect.model import AlarmEvent, State
 from pipeline.gateway.envelope import Envelope
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse, StoreError
-from pipeline.store.sinks import frame_columns
+from pipeline.store.frame_rows import frame_columns
 from pipeline.timebase import CST_OFFSET_S
 
 T = TypeVar("T")
