@@ -3,46 +3,19 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
-from pipeline.config import ConfigError, Settings, load_settings, settings_rows
+from pipeline.cli_context import CONTEXT, CliContext, pass_cli
+from pipeline.config import settings_rows
 from pipeline.gateway.cli import gateway
-from pipeline.logs import configure_logging
 from pipeline.registry.cli import stations
 from pipeline.simulator.cli import simulate
 from pipeline.stack.cli import stack
 from pipeline.store.cli import db
 from pipeline.stream.cli import worker
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-@dataclass
-class CliState:
-    """What the group's options say; settings are read only when a command needs them, so
-    that ``--help`` works even while a setting is wrong."""
-
-    config: Path | None
-    log_format: str | None
-    _settings: Settings | None = field(default=None, init=False)
-
-    def settings(self) -> Settings:
-        if self._settings is None:
-            try:
-                self._settings = load_settings(
-                    self.config, overrides={"log_format": self.log_format}
-                )
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from None
-            configure_logging(self._settings.log_format, self._settings.log_level)
-        return self._settings
-
-
-pass_state = click.make_pass_decorator(CliState)
 
 
 @click.group(context_settings=CONTEXT)
@@ -53,12 +26,12 @@ pass_state = click.make_pass_decorator(CliState)
 @click.version_option(package_name="hj212-platform", prog_name="hj212")
 @click.pass_context
 def main(ctx: click.Context, config: Path | None, log_format: str | None) -> None:
-    """HJ 212 telemetry platform: codec tools, demo, and (later) the services.
+    """HJ 212 telemetry platform: the services, the local stack, the registry and codec tools.
 
     Settings come from HJ212_* environment variables and an optional TOML file; see
     `hj212 settings`.
     """
-    ctx.obj = CliState(config=config, log_format=log_format)
+    ctx.obj = CliContext(config=config, log_format=log_format)
 
 
 @main.command(context_settings=CONTEXT)
@@ -76,8 +49,8 @@ def main(ctx: click.Context, config: Path | None, log_format: str | None) -> Non
               help="Share of frames damaged on purpose (bad CRC, length, dates, ...).")
 @click.option("--strict/--lenient", default=None,
               help="Parse to the letter of the standard (default: the strict setting).")
-@pass_state
-def demo(state: CliState, seconds: float | None, rate: float, stations: int,
+@pass_cli
+def demo(cli: CliContext, seconds: float | None, rate: float, stations: int,
          chunk_size: int, seed: int, error_rate: float, strict: bool | None) -> None:
     """Stream a simulated fleet's frames through the codec and show a live summary.
 
@@ -87,7 +60,7 @@ def demo(state: CliState, seconds: float | None, rate: float, stations: int,
     """
     from pipeline.demo import final_report, run_demo
 
-    settings = state.settings()
+    settings = cli.settings
     stats = run_demo(seconds=seconds, rate=rate, stations=stations, chunk_size=chunk_size,
                      seed=seed, error_rate=error_rate,
                      strict=settings.strict if strict is None else strict)
@@ -99,8 +72,8 @@ def demo(state: CliState, seconds: float | None, rate: float, stations: int,
 @click.option("--strict/--lenient", default=None,
               help="Parse to the letter of the standard (default: the strict setting).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per frame.")
-@pass_state
-def parse(state: CliState, source: BinaryIO, strict: bool | None, as_json: bool) -> None:
+@pass_cli
+def parse(cli: CliContext, source: BinaryIO, strict: bool | None, as_json: bool) -> None:
     """Parse frames from SOURCE (a file, or - for stdin) and show each one or its error.
 
     SOURCE holds one frame per line, or a raw byte stream (a TCP capture), which goes
@@ -108,7 +81,7 @@ def parse(state: CliState, source: BinaryIO, strict: bool | None, as_json: bool)
     """
     from pipeline.codec_text import describe, read_frames, to_json
 
-    settings = state.settings()
+    settings = cli.settings
     results, garbage = read_frames(source.read(),
                                    strict=settings.strict if strict is None else strict)
     if not results:
@@ -188,25 +161,25 @@ def codes(table: str, code: str | None) -> None:
               help="Stop after this many seconds (default: until Ctrl-C).")
 @click.option("--no-setup", is_flag=True,
               help="Skip stack up, migrations and the sample registry (already done).")
-@pass_state
-def run_all(state: CliState, stations: int, speed: float, faults: Path | None, no_faults: bool,
+@pass_cli
+def run_all(cli: CliContext, stations: int, speed: float, faults: Path | None, no_faults: bool,
             seconds: float | None, no_setup: bool) -> None:
     """The whole platform locally: stack, migrations, gateway, workers and a simulated
     fleet, with a one-screen summary. Ctrl-C stops it all, fleet first."""
     from pipeline.run import SAMPLE_FAULTS, run
 
     script = None if no_faults else (faults or SAMPLE_FAULTS)
-    sys.exit(run(state.settings(), stations=stations, speed=speed, faults=script,
+    sys.exit(run(cli.settings, stations=stations, speed=speed, faults=script,
                  seconds=seconds, setup=not no_setup))
 
 
 @main.command(context_settings=CONTEXT)
-@pass_state
-def settings(state: CliState) -> None:
+@pass_cli
+def settings(cli: CliContext) -> None:
     """Show every setting: environment variable, TOML key, value and where it came from."""
     from pipeline.codec_text import format_table
 
-    current = state.settings()
+    current = cli.settings
     rows = [{"variable": env, "toml": key, "value": value, "source": source}
             for env, key, value, source in settings_rows(current)]
     if current.config_file is not None:

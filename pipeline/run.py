@@ -1,8 +1,8 @@
 """`hj212 run`: the whole platform on one machine, with a one-screen summary.
 
 It brings the local stack up, migrates, loads the sample registry when the registry is
-empty, then starts the gateway, the stream worker (once the platform has one) and a
-simulated fleet as child processes, each logging to ``<run_dir>/logs/<name>.log``. Every
+empty, then starts the gateway, the stream worker and a simulated fleet as child
+processes, each logging to ``<run_dir>/logs/<name>.log``. Every
 second it reads the gateway's metrics endpoint and prints what flows, and one line for
 each alarm episode as it opens (read from ``hj212.alarms``). Ctrl-C (or
 ``--seconds``) stops the children gracefully, fleet first so that the gateway can drain.
@@ -157,9 +157,7 @@ def _pairs(counts: dict[str, float]) -> str:
 
 
 def _cli(*args: str) -> list[str]:
-    # not `python -m pipeline.cli`: that imports the CLI module twice (as __main__ too), and
-    # commands that check their context object's class would see two different classes
-    return [sys.executable, "-c", "from pipeline.cli import main; main()", *args]
+    return [sys.executable, "-m", "pipeline.cli", *args]
 
 
 def prepare(settings: Settings, env: dict[str, str]) -> None:
@@ -208,11 +206,10 @@ def children(settings: Settings, stations: int, speed: float, faults: Path | Non
              start: str | None = None) -> list[Child]:
     logs = settings.run_dir / "logs"
     out = [Child("gateway", _cli("gateway"), logs / "gateway.log")]
-    if _has_command("worker"):
-        # the simulator's clock runs `speed` times the wall's: the worker's offline and
-        # overdue-data ticks must follow the data, or every station looks late at once
-        clock = ["--clock", "data"] if speed != 1 else []
-        out.append(Child("worker", _cli("worker", *clock), logs / "worker.log"))
+    # the simulator's clock runs `speed` times the wall's: the worker's offline and
+    # overdue-data ticks must follow the data, or every station looks late at once
+    clock = ["--clock", "data"] if speed != 1 else []
+    out.append(Child("worker", _cli("worker", *clock), logs / "worker.log"))
     sim = ["simulate", "--stations", str(stations), "--speed", str(speed)]
     if faults is not None:
         sim += ["--faults", str(faults)]
@@ -227,12 +224,6 @@ def _alarm_feed(settings: Settings) -> AlarmFeed:
     feed = AlarmFeed(settings.kafka.servers, settings.topics.alarms)
     feed.start()
     return feed
-
-
-def _has_command(name: str) -> bool:
-    from pipeline.cli import main
-
-    return name in main.commands
 
 
 def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,

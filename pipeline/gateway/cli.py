@@ -7,6 +7,7 @@ import signal
 
 import click
 
+from pipeline.cli_context import CliContext, pass_cli
 from pipeline.config import Settings
 
 
@@ -37,8 +38,8 @@ def run_gateway(settings: Settings, *, use_uvloop: bool = True) -> None:
 @click.option("--registry-csv", default=None,
               help="Authenticate against this stations CSV instead of ClickHouse.")
 @click.option("--no-uvloop", is_flag=True, help="Use the standard asyncio event loop.")
-@click.pass_obj
-def gateway(state: object, host: str | None, port: int | None, registry_csv: str | None,
+@pass_cli
+def gateway(cli: CliContext, host: str | None, port: int | None, registry_csv: str | None,
             no_uvloop: bool) -> None:
     """Run the HJ 212 gateway: loggers connect over TCP, get the standard's answers, and
     their frames go to Kafka (hj212.frames) through a disk spool. SIGINT/SIGTERM stop it
@@ -48,10 +49,7 @@ def gateway(state: object, host: str | None, port: int | None, registry_csv: str
     """
     import dataclasses
 
-    from pipeline.cli import CliState
-
-    assert isinstance(state, CliState)
-    settings = state.settings()
+    settings = cli.settings
     g = settings.gateway
     g = dataclasses.replace(g, host=host if host is not None else g.host,
                             port=port if port is not None else g.port,

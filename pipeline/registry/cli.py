@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.store.cli import CONTEXT, dsn_from_context
+from pipeline.cli_context import CONTEXT, CliContext, pass_cli
 
 SAMPLE_DIR = Path(__file__).parent / "data"
 SAMPLE_FILES = (SAMPLE_DIR / "stations.csv", SAMPLE_DIR / "limits.csv")
@@ -19,7 +19,7 @@ def stations() -> None:
     limits per pollutant."""
 
 
-def _import(files: list[Path], dry_run: bool) -> None:
+def _import(cli: CliContext, files: list[Path], dry_run: bool) -> None:
     from pipeline.registry import csv_io, store
     from pipeline.store.client import ClickHouse, StoreError
 
@@ -27,7 +27,7 @@ def _import(files: list[Path], dry_run: bool) -> None:
     known: set[str] = set()
     try:
         try:
-            ch = ClickHouse(dsn_from_context())
+            ch = ClickHouse(cli.dsn)
             known = store.known_mns(ch)
         except StoreError:
             if not dry_run:
@@ -60,14 +60,15 @@ def _import(files: list[Path], dry_run: bool) -> None:
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the files and report; write nothing.")
-def import_(files: tuple[Path, ...], dry_run: bool) -> None:
+@pass_cli
+def import_(cli: CliContext, files: tuple[Path, ...], dry_run: bool) -> None:
     """Import FILES: stations and/or limits CSVs (told apart by their header).
 
     Every error of every file is reported with its line, column and value, and nothing is
     imported while any remains. A station already in the registry is replaced by its new
     row. Limits may refer to stations in the same import or already in the registry.
     """
-    _import(list(files), dry_run)
+    _import(cli, list(files), dry_run)
 
 
 @stations.command(context_settings=CONTEXT)
@@ -76,13 +77,14 @@ def import_(files: tuple[Path, ...], dry_run: bool) -> None:
               help="Also write the limits to this CSV.")
 @click.option("--inactive/--active-only", default=True, show_default=True,
               help="Include stations marked inactive.")
-def export(file: Path | None, limits_file: Path | None, inactive: bool) -> None:
+@pass_cli
+def export(cli: CliContext, file: Path | None, limits_file: Path | None, inactive: bool) -> None:
     """Write the registry's stations as CSV to FILE (default: standard output)."""
     from pipeline.registry import csv_io, store
     from pipeline.store.client import ClickHouse, StoreError
 
     try:
-        with ClickHouse(dsn_from_context()) as ch:
+        with ClickHouse(cli.dsn) as ch:
             rows = store.read_stations(ch, active_only=not inactive)
             limits = store.read_limits(ch, active_only=not inactive) if limits_file else []
     except StoreError as exc:
@@ -101,6 +103,7 @@ def export(file: Path | None, limits_file: Path | None, inactive: bool) -> None:
 
 @stations.command(context_settings=CONTEXT)
 @click.option("--dry-run", is_flag=True, help="Check the sample files; write nothing.")
-def sample(dry_run: bool) -> None:
+@pass_cli
+def sample(cli: CliContext, dry_run: bool) -> None:
     """Load the bundled sample registry (320 water and gas stations with their limits)."""
-    _import(list(SAMPLE_FILES), dry_run)
+    _import(cli, list(SAMPLE_FILES), dry_run)

@@ -9,25 +9,16 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 import click
 
-from pipeline.config import Settings
+from pipeline.cli_context import CONTEXT, CliContext, pass_cli
 from pipeline.simulator.clock import SimClock, parse_span
 from pipeline.simulator.datalogger import make_loggers
 from pipeline.simulator.faults import FaultScriptError, GroundTruth, assign, load_script
 from pipeline.simulator.fleet import Fleet, FleetOptions, FleetTotals
 from pipeline.simulator.stations import REGISTRY_DIR, load_fleet, parse_editions
 from pipeline.timebase import now_local
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class _State(Protocol):
-    """The CLI group's state (pipeline.cli.CliState), named here without importing it."""
-
-    def settings(self) -> Settings: ...
 
 
 def _gateway(text: str | None, host: str, port: int) -> tuple[str, int]:
@@ -87,8 +78,8 @@ def _start(text: str | None) -> datetime:
               help="2005 loggers send neither QN nor Flag (and expect no answer).")
 @click.option("--stats", "stats_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write per-logger statistics (JSON) here at the end.")
-@click.pass_obj
-def simulate(state: _State, stations: int, speed: float, duration: str | None,
+@pass_cli
+def simulate(cli: CliContext, stations: int, speed: float, duration: str | None,
              start: str | None, faults_file: Path | None, truth_file: Path | None,
              editions: str | None, gateway_addr: str | None, seed: int, registry: Path,
              no_registry: bool, tick: float, overtime: float, recount: int,
@@ -101,7 +92,7 @@ def simulate(state: _State, stations: int, speed: float, duration: str | None,
     shows. A fault script injects drop-outs, bad values, flags, bad frames and
     disconnects, and the ground truth of what was injected goes to --truth.
     """
-    settings = state.settings()
+    settings = cli.settings
     host, port = _gateway(gateway_addr, settings.gateway.host, settings.gateway.port)
     try:
         mix = parse_editions(editions) if editions else None

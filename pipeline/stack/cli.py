@@ -1,32 +1,22 @@
 """`hj212 stack`: start, check, stop and read the logs of the local ClickHouse and Kafka.
 
-The group reads settings through the main group's state object (``ctx.obj.settings()``),
-so this module does not import ``pipeline.cli`` (which registers it).
+Settings come from the CLI context (``pipeline.cli_context``), like every subcommand's.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Protocol
 
 import click
 
+from pipeline.cli_context import CONTEXT, CliContext, pass_cli
 from pipeline.config import Settings
 from pipeline.stack import clickhouse, control, kafka
 from pipeline.stack.procs import StackError, tail
 from pipeline.stack.status import format_console, format_json
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 SERVER = click.Choice(list(control.SERVERS))
-
-
-class HasSettings(Protocol):
-    def settings(self) -> Settings: ...
-
-
-def _settings(obj: HasSettings) -> Settings:
-    return obj.settings()
 
 
 @click.group(context_settings=CONTEXT)
@@ -43,14 +33,14 @@ def stack() -> None:
 
 @stack.command(context_settings=CONTEXT)
 @click.argument("servers", nargs=-1, type=SERVER)
-@click.pass_obj
-def up(obj: HasSettings, servers: tuple[str, ...]) -> None:
+@pass_cli
+def up(cli: CliContext, servers: tuple[str, ...]) -> None:
     """Start SERVERS (default: both) unless they already run; create the topics.
 
     Installs ClickHouse and fetches the Kafka jars first if they are missing. Running it
     again is harmless.
     """
-    settings = _settings(obj)
+    settings = cli.settings
     try:
         report = control.up(settings, servers or None)
     except StackError as exc:
@@ -62,11 +52,11 @@ def up(obj: HasSettings, servers: tuple[str, ...]) -> None:
 
 @stack.command(context_settings=CONTEXT)
 @click.argument("servers", nargs=-1, type=SERVER)
-@click.pass_obj
-def down(obj: HasSettings, servers: tuple[str, ...]) -> None:
+@pass_cli
+def down(cli: CliContext, servers: tuple[str, ...]) -> None:
     """Stop the local SERVERS (default: both) that run; data stays in run_dir."""
     try:
-        stopped = control.down(_settings(obj), servers or None)
+        stopped = control.down(cli.settings, servers or None)
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
@@ -75,12 +65,12 @@ def down(obj: HasSettings, servers: tuple[str, ...]) -> None:
 @stack.command(context_settings=CONTEXT)
 @click.argument("servers", nargs=-1, type=SERVER)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per server.")
-@click.pass_obj
-def status(obj: HasSettings, servers: tuple[str, ...], as_json: bool) -> None:
+@pass_cli
+def status(cli: CliContext, servers: tuple[str, ...], as_json: bool) -> None:
     """Say what runs where (pid, ports, version) and how healthy. Exits 1 if a server is
     down or unhealthy."""
     try:
-        rows = control.status(_settings(obj), servers or None)
+        rows = control.status(cli.settings, servers or None)
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(format_json(rows) if as_json else format_console(rows))
@@ -89,12 +79,12 @@ def status(obj: HasSettings, servers: tuple[str, ...], as_json: bool) -> None:
 
 
 @stack.command(context_settings=CONTEXT)
-@click.pass_obj
-def install(obj: HasSettings) -> None:
+@pass_cli
+def install(cli: CliContext) -> None:
     """Install what the local servers need, without starting them: Debian's
     clickhouse-server (apt-get, as root) and the Kafka jars (Maven). Skips what is there."""
     try:
-        control.install(_settings(obj))
+        control.install(cli.settings)
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -111,10 +101,10 @@ def log_files(settings: Settings, server: str) -> list[Path]:
 @click.argument("servers", nargs=-1, type=SERVER)
 @click.option("-n", "--lines", type=click.IntRange(min=0), default=40, show_default=True,
               help="How many last lines of each log.")
-@click.pass_obj
-def logs(obj: HasSettings, servers: tuple[str, ...], lines: int) -> None:
+@pass_cli
+def logs(cli: CliContext, servers: tuple[str, ...], lines: int) -> None:
     """Show the last lines of the local servers' logs (default: both)."""
-    settings = _settings(obj)
+    settings = cli.settings
     for server in servers or control.SERVERS:
         shown = False
         for path in log_files(settings, server):

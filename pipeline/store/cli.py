@@ -4,24 +4,7 @@ from __future__ import annotations
 
 import click
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-def dsn_from_context() -> str:
-    """The ClickHouse DSN from the platform's settings (read only when a command runs)."""
-    # imported here: pipeline.cli imports this module to register the group
-    from pipeline.cli import CliState
-
-    ctx = click.get_current_context()
-    state = ctx.find_object(CliState)
-    if state is None:  # invoked outside `hj212` (e.g. a test calling the group alone)
-        from pipeline.config import ConfigError, load_settings
-
-        try:
-            return load_settings().clickhouse.dsn
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-    return state.settings().clickhouse.dsn
+from pipeline.cli_context import CONTEXT, CliContext, pass_cli
 
 
 @click.group("db", context_settings=CONTEXT)
@@ -30,7 +13,8 @@ def db() -> None:
 
 
 @db.command(context_settings=CONTEXT)
-def migrate() -> None:
+@pass_cli
+def migrate(cli: CliContext) -> None:
     """Create the database if missing and apply pending migrations in order.
 
     Each applied file is recorded in schema_migrations with its checksum; running again is
@@ -39,7 +23,7 @@ def migrate() -> None:
     from pipeline.store.client import StoreError
     from pipeline.store.migrate import Migrator
 
-    migrator = Migrator(dsn_from_context())
+    migrator = Migrator(cli.dsn)
     try:
         done = migrator.migrate(progress=lambda msg: click.echo(msg, err=True))
     except StoreError as exc:
@@ -51,12 +35,13 @@ def migrate() -> None:
 
 
 @db.command(context_settings=CONTEXT)
-def status() -> None:
+@pass_cli
+def status(cli: CliContext) -> None:
     """List migrations as applied, pending, changed or missing, with the server version."""
     from pipeline.store.client import StoreError
     from pipeline.store.migrate import Migrator
 
-    migrator = Migrator(dsn_from_context())
+    migrator = Migrator(cli.dsn)
     try:
         version, states = migrator.status()
     except StoreError as exc:

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
+from pipeline.cli_context import CONTEXT, CliContext, pass_cli
 from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.command(context_settings=CONTEXT)
@@ -46,8 +45,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               show_default=True,
               help="Seconds between refreshes of the completeness table for the hours "
                    "(2051) and days (2061) that got records.")
-@click.pass_context
-def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: float,
+@pass_cli
+def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float,
            detectors: str, rules_file: Path | None, clock: str, tick_seconds: float,
            commit_seconds: float, completeness_seconds: float) -> None:
     """Run a stream worker: hj212.frames and hj212.rejects into ClickHouse, readings
@@ -62,7 +61,7 @@ def worker(ctx: click.Context, app_id: str, batch_frames: int, batch_seconds: fl
     from pipeline.stream.app import run_worker
     from pipeline.stream.detection import load_detectors, registry_contexts, station_detector
 
-    settings = ctx.obj.settings()
+    settings = cli.settings
     station = None
     found: list[Any] = []
     if rules_file is not None and detectors != "auto":
