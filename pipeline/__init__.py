@@ -1,5 +1,6 @@
-"""Everything that moves HJ 212 data: settings, logging, CLI, simulator, and (later) the
-gateway, stream workers, detectors, ClickHouse access and the local stack.
+"""Everything that moves HJ 212 data: settings, logging, time (``timebase``), the CLI, the
+gateway, the stream workers, the detectors, ClickHouse access, the station registry, the
+simulator and the local stack.
 
 The codec itself is the native module ``hj212`` (built from ``core_rs/``); nothing here
 re-implements framing, CRC or parsing.

@@ -48,7 +48,7 @@ FRAME_KINDS = ("bad_crc", "garbage", "split", "duplicate")
 LINK_KINDS = ("dropout", "disconnect")
 KINDS = VALUE_KINDS + FRAME_KINDS + LINK_KINDS
 
-#: the detector rule each kind should trip (issue 5's rule names); None: none should
+#: the rule each kind should trip (names of pipeline/detect/rules/default.toml); None: none
 RULES: Mapping[str, str | None] = {
     "constant": "constant_streak",
     "zero": "zero_streak",

@@ -1,4 +1,4 @@
-"""End to end on the real stack (issue 5, "Done when"): simulator -> gateway -> Kafka ->
+"""End to end on the real stack: simulator -> gateway -> Kafka ->
 worker -> ClickHouse, with a fault script on an accelerated clock.
 
 The simulator's loggers (in-process ``Fleet``) talk TCP to an in-process gateway that

@@ -98,7 +98,7 @@ class Run:
 
     def env(self) -> dict[str, str]:
         env = worker_env(self.bootstrap, self.dsn, self.topics, self.tmp / "run")
-        if "HJ212_LOG_LEVEL" in os.environ:  # debug a failing run with Faust's own logs
+        if "HJ212_LOG_LEVEL" in os.environ:  # debug a failing run with the worker's own logs
             env["HJ212_LOG_LEVEL"] = os.environ["HJ212_LOG_LEVEL"]
         return env
 
