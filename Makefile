@@ -48,7 +48,7 @@ help:
 	@echo "                 and a simulated fleet, with a live summary (e.g. RUN_ARGS='--seconds 60')"
 	@echo "make demo        the codec alone: a simulated fleet's bytes through hj212.Framer"
 	@echo "                 e.g. make demo DEMO_ARGS='--seconds 10 --rate 5000'"
-	@echo "make test        bootstrap, then rustfmt, clippy, cargo test, ruff, pytest (unit, then integration"
+	@echo "make test        bootstrap, then rustfmt, clippy, cargo test, ruff, mypy, pytest (unit, then integration"
 	@echo "                 on the local stack) and $(FUZZ_SECONDS) s of fuzzing per target"
 	@echo "make bench       python benchmarks/parse.py"
 	@echo "make lint        ruff and mypy"
@@ -115,6 +115,8 @@ test-rust:
 test-python: bootstrap
 	@echo "[test] ruff check ."
 	@$(BIN)/ruff check .
+	@echo "[test] mypy (strict) pipeline dashboards admin"
+	@$(BIN)/mypy pipeline dashboards admin
 	@echo "[test] pytest -q tests (unit: everything but tests/integration)"
 	@$(BIN)/pytest -q tests --ignore=tests/integration
 	@echo "[test] hj212 stack install (ClickHouse package and Kafka jars, when missing)"
@@ -151,8 +153,8 @@ bench: bootstrap
 lint: bootstrap
 	@echo "[lint] ruff check ."
 	@$(BIN)/ruff check .
-	@echo "[lint] mypy pipeline"
-	@$(BIN)/mypy pipeline
+	@echo "[lint] mypy pipeline dashboards admin"
+	@$(BIN)/mypy pipeline dashboards admin
 
 # --- local stack (pipeline/stack/) ------------------------------------------------------
 
