@@ -30,7 +30,8 @@ from pipeline.timebase import CST_OFFSET_S
 PERIODS: dict[str, tuple[int, int]] = {"hour": (2051, 3600), "day": (2061, 86400)}
 
 
-# one JOIN per SELECT: ClickHouse 18.16 allows no more
+# one JOIN per SELECT: ClickHouse 18.16 allows no more; the joined subqueries need aliases
+# on current releases (joined_subquery_requires_alias, on by default since 20.x)
 _RECORDS = """
 SELECT mn, code, data_time,
        flag IN ('N', '') AND isFinite(avg)
@@ -41,13 +42,13 @@ FROM
     SELECT mn, code, data_time, flag, avg FROM readings FINAL
     WHERE cn = %(cn)s AND mn IN %(mns)s
       AND data_time >= toDateTime(%(start)s) AND data_time < toDateTime(%(end)s)
-)
+) AS r
 ANY LEFT JOIN
 (
     -- a pollutant with no limits row joins as zeros, not NaN: has_range tells them apart
     SELECT mn, code, range_low, range_high, toUInt8(1) AS has_range
     FROM limits FINAL WHERE active = 1
-) USING (mn, code)
+) AS l USING (mn, code)
 """
 
 POLLUTANT_SQL = f"""
