@@ -222,7 +222,7 @@ fn single_part_message_completes_at_once() {
 // ---- the standard's split examples, appendix C tables C.49 and C.50 ----
 
 fn appendix_segment(id: &str) -> String {
-    let text = include_str!("../../tests/data/appendix_c.tsv");
+    let text = include_str!("data/appendix_c.tsv");
     text.lines()
         .find(|l| l.split('\t').next() == Some(id))
         .and_then(|l| l.split('\t').nth(4))

@@ -1,4 +1,4 @@
-//! The standard's appendix C example segments (`tests/data/appendix_c.tsv`), shared by the
+//! The standard's appendix C example segments (`core_rs/tests/data/appendix_c.tsv`), shared by the
 //! integration tests that check them.
 
 #![allow(dead_code)] // each test crate uses its own part of this
@@ -14,7 +14,7 @@ pub struct Row {
 }
 
 pub fn appendix_c() -> Vec<Row> {
-    let text = include_str!("../../../tests/data/appendix_c.tsv");
+    let text = include_str!("../data/appendix_c.tsv");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
     assert_eq!(
