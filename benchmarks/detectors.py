@@ -1,4 +1,4 @@
-"""Throughput of ``pipeline.detect.StationDetector`` alone, with a fingerprint of its output.
+"""Throughput of ``pipeline.detect.DetectorBundle`` alone, with a fingerprint of its output.
 
 The workload is built once, the way ``score_detectors.py offline`` builds it: the
 simulator's loggers on a manual clock with the sample fault script, their bytes framed and
@@ -7,7 +7,7 @@ detector in the loop (its back-fill requests go back to the loggers, so the repl
 the workload too). Every ``on_frame`` and ``tick`` call is recorded with its arguments.
 
 Then only the detector is timed: the recorded calls are replayed, in order, into a fresh
-``StationDetector`` with empty states, ``--repeats`` times; the best run counts. The
+``DetectorBundle`` with empty states, ``--repeats`` times; the best run counts. The
 simulator, the codec and JSON are outside the timed part.
 
 The fingerprint is a SHA-256 over every alarm event, missing-window row and back-fill
@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.offline_fleet import OfflineRun, _json, event_json  # noqa: E402
 from pipeline.detect.context import StationContext  # noqa: E402
 from pipeline.detect.model import Reading  # noqa: E402
-from pipeline.detect.station import Result, StationDetector  # noqa: E402
+from pipeline.detect.station import DetectorBundle, Result  # noqa: E402
 
 #: ("f", mn, st, cn, data_time, receive_time, resent, readings) or ("t", mn, now)
 Call = tuple[Any, ...]
@@ -71,7 +71,7 @@ class Workload:
 class _Recorder:
     """Stands in for the offline run's detector: records each call, then delegates."""
 
-    def __init__(self, inner: StationDetector, calls: list[Call]) -> None:
+    def __init__(self, inner: DetectorBundle, calls: list[Call]) -> None:
         self.inner, self.calls = inner, calls
 
     def on_frame(self, state: dict[str, Any], readings: Sequence[Reading], *, mn: str,
@@ -108,7 +108,7 @@ class Replay:
 
 def replay(work: Workload) -> Replay:
     """All calls into a fresh detector; the two kinds of call are timed apart."""
-    detector = StationDetector(contexts=work.contexts)
+    detector = DetectorBundle(contexts=work.contexts)
     states: dict[str, dict[str, Any]] = {}
     results: list[Result] = []
     on_frame = detector.on_frame

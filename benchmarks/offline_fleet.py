@@ -4,7 +4,7 @@ Plays the platform's part without Kafka or ClickHouse: each logger's bytes go th
 ``hj212.Framer`` (one per connection) and an ``hj212.Reassembler``; uploads get their
 9014, bad CRCs their 9011 (so the logger resends the good copy), as the gateway does;
 accepted frames are decoded with ``hj212.decode_batch`` into ``Reading``s and fed to
-``pipeline.detect.StationDetector``; its back-fill requests are encoded with
+``pipeline.detect.DetectorBundle``; its back-fill requests are encoded with
 ``hj212.request`` and handed to the logger, whose replay goes the same way.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from pipeline.detect.context import StationContext, contexts_from_csv
 from pipeline.detect.model import AlarmEvent, Reading
-from pipeline.detect.station import Result, StationDetector
+from pipeline.detect.station import DetectorBundle, Result
 from pipeline.simulator.clock import ManualClock
 from pipeline.simulator.datalogger import VirtualLogger, make_loggers
 from pipeline.simulator.faults import GroundTruth, assign, load_script
@@ -83,7 +83,7 @@ class OfflineRun:
         ctxs = {s.mn: known.get(s.mn) or StationContext(s.mn, str(s.station.st),
                                                         s.rtd_interval, s.min_interval)
                 for s in fleet}
-        self.detector = StationDetector(contexts=ctxs)
+        self.detector = DetectorBundle(contexts=ctxs)
         self.states: dict[str, dict[str, Any]] = {lg.mn: {} for lg in self.loggers}
         self.framers = {lg.mn: hj212.Framer() for lg in self.loggers}
         self.reassembler = hj212.Reassembler()

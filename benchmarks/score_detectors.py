@@ -8,7 +8,7 @@ Two modes:
 
     # no Kafka, no ClickHouse: drive the simulator's loggers on a manual clock with a
     # fault script, answer them as the gateway would (9014, 9011 for bad CRCs), decode
-    # with hj212.decode_batch, run pipeline.detect.StationDetector (its back-fill
+    # with hj212.decode_batch, run pipeline.detect.DetectorBundle (its back-fill
     # requests go back to the loggers), then score
     python benchmarks/score_detectors.py offline --stations 20 --duration 1d
 

@@ -1,17 +1,8 @@
 """Detectors: plain objects, state in and events out, no I/O.
 
-The Faust agents (``pipeline/stream/``) call them; tests call them directly. The shared
-vocabulary is in ``model.py``; ``station.StationDetector`` runs every rule of one station
-(values, episodes, missing data, back-fill planning) and is what a worker should wire.
+The stream workers (``pipeline/stream/``) call them; tests call them directly. The shared
+vocabulary is in ``model.py``, the shape and versions of a station's state in ``state.py``;
+``station.DetectorBundle`` runs every rule of one station (values, episodes, missing data,
+back-fill planning) and is what a worker wires. ``reference.py`` restates each value rule
+plainly, as the oracle the fast path is tested against.
 """
-
-from __future__ import annotations
-
-from pipeline.detect.model import ReadingDetector
-
-
-def default_detectors() -> list[ReadingDetector]:
-    """Detectors for one-reading-at-a-time wiring (``pipeline.stream.detection``)."""
-    from pipeline.detect.station import ReadingAdapter
-
-    return [ReadingAdapter()]

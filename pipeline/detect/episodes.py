@@ -8,8 +8,10 @@ the duty feed is not flooded by a fault that lasts hours. An episode clears afte
 evidence: a constant streak seen in real-time and minute data is not over until both are
 clean, but a data type that never showed it does not hold the alarm open.
 
-State (JSON): ``{"<code>|<rule>": {first, last, opened, sev, n, cn, cns: {cn: clean},
-ev, msg, upd}}`` with times in whole seconds (``times.to_s``).
+State: ``{"<code>|<rule>": EpisodeRecord}`` (``state.py``), one record per open episode.
+The record is also its alarm's: it counts the events sent (the open, each update, the
+clear) and keeps the opening's first_seen, which the alarm row and message carry
+(``fold_alarms`` hands them out with each event as an ``AlarmStep``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipeline.detect.model import AlarmEvent, Severity, State
+from pipeline.detect.model import AlarmEvent, AlarmStep, Severity, Transition
 from pipeline.detect.rules import SEVERITIES, Rules, default_rules
+from pipeline.detect.state import EpisodeRecord
 from pipeline.timebase import from_s, to_s
+
+#: open episodes of a station, "<code>|<rule>" -> record
+EpisodesState = dict[str, EpisodeRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +57,14 @@ class Episodes:
     def __init__(self, rules: Rules | None = None) -> None:
         self.rules = rules or default_rules()
 
-    def fold(self, state: State, observations: Iterable[Observation], st: str = ""
-             ) -> tuple[State, list[AlarmEvent]]:
-        events: list[AlarmEvent] = []
+    def fold(self, state: EpisodesState, observations: Iterable[Observation], st: str = ""
+             ) -> tuple[EpisodesState, list[AlarmEvent]]:
+        """The events of ``observations``; ``fold_alarms`` gives them with their steps."""
+        return state, [step.event for step in self.fold_alarms(state, observations, st)]
+
+    def fold_alarms(self, state: EpisodesState, observations: Iterable[Observation],
+                    st: str = "") -> list[AlarmStep]:
+        steps: list[AlarmStep] = []
         for ob in observations:
             key = f"{ob.code}|{ob.rule}"
             ep = state.get(key)
@@ -64,58 +75,48 @@ class Episodes:
             if ob.hit:
                 first = to_s(ob.first) if ob.first is not None else at
                 if ep is None:
-                    ep = state[key] = {"first": first, "last": at, "opened": at,
-                                       "sev": ob.severity, "n": 1, "cn": ob.cn,
-                                       "cns": {str(ob.cn): 0}, "ev": ob.evidence,
-                                       "msg": ob.message, "upd": at}
-                    events.append(self._event(ob.mn, ob.code, ob.rule, "open", ep))
+                    ep = state[key] = {
+                        "first_seen": first, "last_seen": at, "opening_hit_at": at,
+                        "severity": ob.severity, "hits": 1, "cn": ob.cn,
+                        "clean_runs": {str(ob.cn): 0}, "evidence": ob.evidence,
+                        "message": ob.message, "reported_at": at,
+                        "alarm_opened_at": first, "alarm_steps": 0}
+                    steps.append(self._step(ob.mn, ob.code, ob.rule, "open", ep))
                     continue
-                escalated = _rank(ob.severity) > _rank(ep["sev"])
-                ep["first"] = min(ep["first"], first)
-                ep["last"] = max(ep["last"], at)
-                ep["n"] += 1
+                escalated = _rank(ob.severity) > _rank(ep["severity"])
+                ep["first_seen"] = min(ep["first_seen"], first)
+                ep["last_seen"] = max(ep["last_seen"], at)
+                ep["hits"] += 1
                 ep["cn"] = ob.cn
-                ep["cns"][str(ob.cn)] = 0
-                ep["ev"] = ob.evidence
-                ep["msg"] = ob.message
+                ep["clean_runs"][str(ob.cn)] = 0
+                ep["evidence"] = ob.evidence
+                ep["message"] = ob.message
                 if escalated:
-                    ep["sev"] = ob.severity
-                if escalated or at - ep["upd"] >= th.update_interval_s:
-                    ep["upd"] = at
-                    events.append(self._event(ob.mn, ob.code, ob.rule, "update", ep))
+                    ep["severity"] = ob.severity
+                if escalated or at - ep["reported_at"] >= th.update_interval_s:
+                    ep["reported_at"] = at
+                    steps.append(self._step(ob.mn, ob.code, ob.rule, "update", ep))
             elif ep is not None:
-                cns: dict[str, int] = ep["cns"]
+                runs = ep["clean_runs"]
                 name = str(ob.cn)
-                if name not in cns:
+                if name not in runs:
                     continue  # this data type never showed the anomaly: it says nothing
-                cns[name] += 1
-                if all(n >= th.clear_after.get(int(c), 1) for c, n in cns.items()):
+                runs[name] += 1
+                if all(n >= th.clear_after.get(int(c), 1) for c, n in runs.items()):
                     del state[key]
-                    ep["clear_at"] = at
-                    events.append(self._event(ob.mn, ob.code, ob.rule, "clear", ep))
-        return state, events
+                    steps.append(self._step(ob.mn, ob.code, ob.rule, "clear", ep, at))
+        return steps
 
-    def clear(self, state: State, mn: str, code: str, rule: str, at: datetime,
-              evidence: dict[str, Any] | None = None) -> list[AlarmEvent]:
-        """End an episode directly (station-level rules that know when they are over)."""
-        ep = state.pop(f"{code}|{rule}", None)
-        if ep is None:
-            return []
-        if evidence is not None:
-            ep["ev"] = evidence
-        ep["clear_at"] = to_s(at)
-        return [self._event(mn, code, rule, "clear", ep)]
-
-    @staticmethod
-    def is_open(state: State, code: str, rule: str) -> bool:
-        return f"{code}|{rule}" in state
-
-    def _event(self, mn: str, code: str, rule: str, transition: str,
-               ep: dict[str, Any]) -> AlarmEvent:
-        evidence = {**ep["ev"], "occurrences": ep["n"], "rules_version": self.rules.version}
-        if transition == "clear":
-            evidence["cleared_at"] = from_s(ep["clear_at"]).isoformat()
-        return AlarmEvent(mn=mn, code=code, rule=rule, transition=transition,  # type: ignore[arg-type]
-                          severity=ep["sev"], first_seen=from_s(ep["first"]),
-                          last_seen=from_s(ep["last"]), cn=int(ep["cn"]),
-                          message=ep["msg"], evidence=evidence)
+    def _step(self, mn: str, code: str, rule: str, transition: Transition,
+              ep: EpisodeRecord, cleared_at: int | None = None) -> AlarmStep:
+        ep["alarm_steps"] += 1
+        evidence = {**ep["evidence"], "occurrences": ep["hits"],
+                    "rules_version": self.rules.version}
+        if cleared_at is not None:
+            evidence["cleared_at"] = from_s(cleared_at).isoformat()
+        event = AlarmEvent(mn=mn, code=code, rule=rule, transition=transition,
+                           severity=ep["severity"],  # type: ignore[arg-type]
+                           first_seen=from_s(ep["first_seen"]),
+                           last_seen=from_s(ep["last_seen"]), cn=int(ep["cn"]),
+                           message=ep["message"], evidence=evidence)
+        return AlarmStep(event, from_s(ep["alarm_opened_at"]), ep["alarm_steps"])

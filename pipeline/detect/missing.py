@@ -15,8 +15,9 @@ Cadence: 2011 every RtdInterval, 2051 every MinInterval, 2061 hourly, 2031 daily
 station context; ``set_cadence`` applies a 1061/1063 answer). A record stamped at the
 start of its period is sent at its end, so a 2061 record for 15:00 is due at 16:00.
 
-State (JSON): ``{"seen", "online", "next": {cn: t}, "cad": {cn: s}, "win": [...],
-"sent": [t, ...], "nq", "alarm": {...} | None, "off": t | None}``; times in whole seconds.
+State: ``MissingState`` (``state.py``): when the station was last heard and whether it is
+online, the next data time due per data type, the gap windows with their back-fill, the
+rate limit's memory and the open ``missing`` alarm; times in whole seconds.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.detect.context import StationContext
-from pipeline.detect.model import AlarmEvent, State
+from pipeline.detect.model import AlarmEvent, AlarmStep
 from pipeline.detect.rules import Rules, RulesError, default_rules
+from pipeline.detect.state import MissingState, MissingWindow
 from pipeline.timebase import from_s, stamp, to_s
 
 TRACKED_CNS = (2011, 2051, 2061, 2031)
@@ -94,14 +96,23 @@ class BackfillRequest:
                 "fields": {"BeginTime": stamp(self.begin), "EndTime": stamp(self.end)}}
 
 
-def window_row(mn: str, w: Mapping[str, Any]) -> dict[str, Any]:
+def window_row(mn: str, w: MissingWindow) -> dict[str, Any]:
     """A ``missing_windows`` row (without version) for a window of the state."""
+    last_request_at = w.get("last_request_at")
     return {"mn": mn, "cn": w["cn"], "window_start": from_s(w["start"]),
-            "window_end": from_s(w["end"]), "state": w["state"], "expected": w["exp"],
-            "received": len(w["got"]), "requests": w["req"],
-            "last_request_qn": w.get("qn", ""),
-            "last_request_at": from_s(w["last_req"]) if w.get("last_req") else None,
-            "detected_at": from_s(w["det"]), "updated_at": from_s(w["upd"])}
+            "window_end": from_s(w["end"]), "state": w["state"], "expected": w["expected"],
+            "received": len(w["received_times"]), "requests": w["requests"],
+            "last_request_qn": w.get("last_request_qn", ""),
+            "last_request_at": from_s(last_request_at) if last_request_at else None,
+            "detected_at": from_s(w["detected_at"]), "updated_at": from_s(w["updated_at"])}
+
+
+def alarm_step(event: AlarmEvent) -> AlarmStep:
+    """The place of an ``offline`` or ``missing`` event in its alarm. Neither alarm has
+    updates, and both of its events carry the opening's first_seen (offline: when the
+    station was last heard; missing: the start of the earliest late gap), so the open is
+    step 1, the clear step 2, and the event's own first_seen is the alarm's."""
+    return AlarmStep(event, event.first_seen, 1 if event.transition == "open" else 2)
 
 
 def _send_delay(cn: int, cadence: int) -> int:
@@ -109,9 +120,7 @@ def _send_delay(cn: int, cadence: int) -> int:
 
 
 class MissingData:
-    """Issue 5 item 2 for one station at a time; see the module docstring."""
-
-    name = "missing"
+    """Missing data of one station at a time; see the module docstring."""
 
     def __init__(self, rules: Rules | None = None, policy: MissingPolicy | None = None) -> None:
         self.rules = rules or default_rules()
@@ -131,23 +140,24 @@ class MissingData:
 
     # --- inputs -----------------------------------------------------------------------
 
-    def set_cadence(self, state: State, cn: int, seconds: int) -> State:
+    def set_cadence(self, state: MissingState, cn: int, seconds: int) -> MissingState:
         """A 1061 (RtdInterval) or 1063 (MinInterval x 60) answer changed the cadence."""
-        state.setdefault("cad", {})[str(cn)] = int(seconds)
+        state.setdefault("cadence", {})[str(cn)] = int(seconds)
         return state
 
-    def cadence(self, state: State, ctx: StationContext, cn: int) -> int:
-        return int(state.get("cad", {}).get(str(cn), ctx.period_s(cn)))
+    def cadence(self, state: MissingState, ctx: StationContext, cn: int) -> int:
+        return int(state.get("cadence", {}).get(str(cn), ctx.period_s(cn)))
 
-    def on_frame(self, state: State, ctx: StationContext, cn: int, data_time: datetime | None,
-                 receive_time: datetime) -> tuple[State, list[AlarmEvent], list[dict[str, Any]]]:
+    def on_frame(self, state: MissingState, ctx: StationContext, cn: int,
+                 data_time: datetime | None, receive_time: datetime
+                 ) -> tuple[MissingState, list[AlarmEvent], list[dict[str, Any]]]:
         events: list[AlarmEvent] = []
         updates: list[dict[str, Any]] = []
         now = self._seconds(receive_time)
-        state["seen"] = max(state.get("seen", now), now)
+        state["last_heard"] = max(state.get("last_heard", now), now)
         if not state.get("online", False):
             state["online"] = True
-            off = state.pop("off", None)
+            off = state.pop("offline_since", None)
             if off is not None:
                 events.append(self._event(ctx.mn, "offline", "clear", off, now,
                                           {"offline_s": now - off}, "major",
@@ -155,80 +165,82 @@ class MissingData:
         if cn not in TRACKED_CNS or data_time is None:
             return state, events, updates
         t = to_s(data_time)
-        cads = state.get("cad")  # self.cadence(), in line
+        cads = state.get("cadence")  # self.cadence(), in line
         cad = int(cads.get(str(cn), ctx.period_s(cn)) if cads else ctx.period_s(cn))
-        windows: list[dict[str, Any]] = state.setdefault("win", [])
+        windows = state.setdefault("windows", [])
         backfill = False
         for w in windows:  # usually none
             if (w["cn"] == cn and w["start"] <= t <= w["end"] and w["state"] != FILLED
-                    and t not in w["got"]):
+                    and t not in w["received_times"]):
                 # an answer to our request, not the logger's own (late) upload: it must not
                 # move the cadence, or the first replayed record reads as "the awaited
                 # record came" and closes a still-growing gap at one record
                 backfill = backfill or w["state"] == REQUESTED
-                w["got"].append(t)
-                w["upd"] = now
-                if len(w["got"]) >= w["exp"] and not w["grow"]:
+                w["received_times"].append(t)
+                w["updated_at"] = now
+                if len(w["received_times"]) >= w["expected"] and not w["growing"]:
                     w["state"] = FILLED
                 updates.append(window_row(ctx.mn, w))
         if backfill:
             return state, events, updates
-        nexts: dict[str, int] = state.setdefault("next", {})
+        nexts = state.setdefault("next_due", {})
         nxt = nexts.get(str(cn))
         if nxt is None or t >= nxt - cad // 2:
             if nxt is not None and t >= nxt + cad // 2:
                 w = self._window(windows, cn, nxt, now)
-                w["end"], w["grow"] = t - cad, False
-                w["exp"] = (w["end"] - w["start"]) // cad + 1
-                w["upd"] = now
+                w["end"], w["growing"] = t - cad, False
+                w["expected"] = (w["end"] - w["start"]) // cad + 1
+                w["updated_at"] = now
                 _settle_if_complete(w)
                 updates.append(window_row(ctx.mn, w))
             else:
                 for w in windows:  # the awaited record came: a growing gap stops at it
-                    if w["cn"] == cn and w["grow"]:
-                        w["grow"] = False
+                    if w["cn"] == cn and w["growing"]:
+                        w["growing"] = False
                         w["end"] = min(w["end"], t - cad)
                         if w["end"] < w["start"]:
                             w["state"], w["end"] = FILLED, w["start"]
-                        w["exp"] = (w["end"] - w["start"]) // cad + 1
+                        w["expected"] = (w["end"] - w["start"]) // cad + 1
                         updates.append(window_row(ctx.mn, w))
             nexts[str(cn)] = t + cad
         return state, events, updates
 
     @staticmethod
-    def _window(windows: list[dict[str, Any]], cn: int, start: int, now: int
-                ) -> dict[str, Any]:
+    def _window(windows: list[MissingWindow], cn: int, start: int, now: int
+                ) -> MissingWindow:
         for w in windows:
             if w["cn"] == cn and w["start"] == start:
                 return w
-        w = {"cn": cn, "start": start, "end": start, "state": OPEN, "exp": 1, "got": [],
-             "req": 0, "det": now, "upd": now, "grow": True}
-        windows.append(w)
-        return w
+        new: MissingWindow = {"cn": cn, "start": start, "end": start, "state": OPEN,
+                              "expected": 1, "received_times": [], "requests": 0,
+                              "detected_at": now, "updated_at": now, "growing": True}
+        windows.append(new)
+        return new
 
     # --- the clock --------------------------------------------------------------------
 
-    def tick(self, state: State, ctx: StationContext, now_dt: datetime
-             ) -> tuple[State, list[AlarmEvent], list[BackfillRequest], list[dict[str, Any]]]:
+    def tick(self, state: MissingState, ctx: StationContext, now_dt: datetime
+             ) -> tuple[MissingState, list[AlarmEvent], list[BackfillRequest],
+                        list[dict[str, Any]]]:
         pol = self.policy
         now = self._seconds(now_dt)
         events: list[AlarmEvent] = []
         requests: list[BackfillRequest] = []
         updates: list[dict[str, Any]] = []
-        seen = state.get("seen")
+        seen = state.get("last_heard")
         if seen is None:
             return state, events, requests, updates  # never heard: nothing is expected yet
         offline_after = max(pol.offline_after_s, 3 * ctx.rtd_interval)
         if state.get("online") and now - seen > offline_after:
             state["online"] = False
-            state["off"] = seen
+            state["offline_since"] = seen
             events.append(self._event(ctx.mn, "offline", "open", seen, now,
                                       {"silent_s": now - seen}, "major",
                                       f"站点离线 station silent for {now - seen} s"))
-        windows: list[dict[str, Any]] = state.setdefault("win", [])
-        cads = state.get("cad")
+        windows = state.setdefault("windows", [])
+        cads = state.get("cadence")
         tolerance = pol.due_tolerance_s
-        for cn_text, nxt in state.get("next", {}).items():
+        for cn_text, nxt in state.get("next_due", {}).items():
             # self.cadence() and _send_delay() in line (this runs per station and data
             # type on every tick); both keys are written as str(cn), so cn_text is one
             cn = int(cn_text)
@@ -246,74 +258,78 @@ class MissingData:
                 continue
             last = nxt + int((now - due) // cad) * cad
             w = self._window(windows, cn, nxt, now)
-            if w["grow"] and w["end"] != last:
-                w["end"], w["upd"] = last, now
-                w["exp"] = (last - nxt) // cad + 1
+            if w["growing"] and w["end"] != last:
+                w["end"], w["updated_at"] = last, now
+                w["expected"] = (last - nxt) // cad + 1
                 updates.append(window_row(ctx.mn, w))
-        if state.get("alarm") is None and (
+        if state.get("missing_alarm") is None and (
                 not windows or all(w["state"] in FINAL for w in windows)):
             # the usual tick (every gap settled, no alarm): nothing to plan, settle or
             # clear; only the rate limit's memory and the settled windows age, exactly as
             # _plan and the filter below would age them
-            sent = state.get("sent")
+            sent = state.get("requests_sent")
             if sent or sent is None:
-                state["sent"] = [t for t in sent or () if now - t < pol.rate_window_s]
+                state["requests_sent"] = [t for t in sent or () if now - t < pol.rate_window_s]
             if windows:
-                state["win"] = [w for w in windows if now - w["upd"] < pol.keep_final_s]
+                state["windows"] = [w for w in windows
+                                    if now - w["updated_at"] < pol.keep_final_s]
             return state, events, requests, updates
         self._plan(state, ctx, now, requests, updates)
         self._alarm(state, ctx, now, events)
-        state["win"] = [w for w in windows
-                        if w["state"] not in FINAL or now - w["upd"] < pol.keep_final_s]
+        state["windows"] = [w for w in windows if w["state"] not in FINAL
+                            or now - w["updated_at"] < pol.keep_final_s]
         return state, events, requests, updates
 
-    def _plan(self, state: State, ctx: StationContext, now: int,
+    def _plan(self, state: MissingState, ctx: StationContext, now: int,
               requests: list[BackfillRequest], updates: list[dict[str, Any]]) -> None:
         pol = self.policy
-        sent: list[int] = [t for t in state.get("sent", []) if now - t < pol.rate_window_s]
-        for w in sorted(state.get("win", []), key=lambda w: (w["start"], w["cn"])):
+        sent = [t for t in state.get("requests_sent", []) if now - t < pol.rate_window_s]
+        for w in sorted(state.get("windows", []), key=lambda w: (w["start"], w["cn"])):
             if w["state"] in FINAL:
                 continue
             cn = w["cn"]
             if cn not in pol.backfill_cns:
                 # real-time data have no history to ask for: settle once the gap is closed
-                if not w["grow"] and now - w["det"] >= pol.grace_s:
-                    w["state"], w["upd"] = (PARTLY if w["got"] else GIVEN_UP), now
+                if not w["growing"] and now - w["detected_at"] >= pol.grace_s:
+                    w["state"] = PARTLY if w["received_times"] else GIVEN_UP
+                    w["updated_at"] = now
                     updates.append(window_row(ctx.mn, w))
                 continue
-            if w["req"] and now - w.get("last_req", 0) < pol.retry_after_s:
+            if w["requests"] and now - w.get("last_request_at", 0) < pol.retry_after_s:
                 continue  # the last request may still be answering
-            if w["req"] >= pol.max_attempts:
-                w["state"], w["upd"] = (PARTLY if w["got"] else GIVEN_UP), now
+            if w["requests"] >= pol.max_attempts:
+                w["state"] = PARTLY if w["received_times"] else GIVEN_UP
+                w["updated_at"] = now
                 updates.append(window_row(ctx.mn, w))
                 continue
             if not state.get("online"):
                 continue
-            if w["grow"] and now - w["det"] < pol.trailing_request_after_s:
+            if w["growing"] and now - w["detected_at"] < pol.trailing_request_after_s:
                 continue  # the logger may still send it on its own
             if len(sent) >= pol.rate_limit:
                 break
-            nq = state.get("nq", 0) + 1
-            state["nq"] = nq
+            nq = state.get("request_count", 0) + 1
+            state["request_count"] = nq
             qn = f"{stamp(from_s(now))}{nq % 1000:03d}"
-            w["req"] += 1
-            w["last_req"], w["qn"], w["state"], w["upd"] = now, qn, REQUESTED, now
+            w["requests"] += 1
+            w["last_request_at"], w["last_request_qn"] = now, qn
+            w["state"], w["updated_at"] = REQUESTED, now
             sent.append(now)
             requests.append(BackfillRequest(ctx.mn, cn, from_s(w["start"]), from_s(w["end"]),
-                                            w["req"], qn, from_s(w["start"])))
+                                            w["requests"], qn, from_s(w["start"])))
             updates.append(window_row(ctx.mn, w))
-        state["sent"] = sent
+        state["requests_sent"] = sent
 
-    def _alarm(self, state: State, ctx: StationContext, now: int,
+    def _alarm(self, state: MissingState, ctx: StationContext, now: int,
                events: list[AlarmEvent]) -> None:
         pol = self.policy
-        relevant = [w for w in state.get("win", []) if w["cn"] in pol.alarm_cns]
+        relevant = [w for w in state.get("windows", []) if w["cn"] in pol.alarm_cns]
         late = [w for w in relevant
-                if w["state"] in (OPEN, REQUESTED) and now - w["det"] >= pol.grace_s]
-        alarm = state.get("alarm")
+                if w["state"] in (OPEN, REQUESTED) and now - w["detected_at"] >= pol.grace_s]
+        alarm = state.get("missing_alarm")
         if late and alarm is None:
             first = min(w["start"] for w in late)
-            alarm = state["alarm"] = {"first": first, "cn": late[0]["cn"]}
+            alarm = state["missing_alarm"] = {"first_seen": first, "cn": late[0]["cn"]}
             events.append(self._event(
                 ctx.mn, "missing", "open", first, max(w["end"] for w in late),
                 {"windows": _summary(late)}, "major",
@@ -321,9 +337,9 @@ class MissingData:
                 cn=late[0]["cn"]))
         elif alarm is not None and not any(
                 w["state"] in (OPEN, REQUESTED, GIVEN_UP) for w in relevant):
-            state["alarm"] = None
-            last = max((w["end"] for w in relevant), default=alarm["first"])
-            events.append(self._event(ctx.mn, "missing", "clear", alarm["first"], last,
+            state["missing_alarm"] = None
+            last = max((w["end"] for w in relevant), default=alarm["first_seen"])
+            events.append(self._event(ctx.mn, "missing", "clear", alarm["first_seen"], last,
                                       {"windows": _summary(relevant)}, "major",
                                       "缺失数据已补齐 gaps filled", cn=alarm["cn"]))
 
@@ -336,14 +352,15 @@ class MissingData:
                           last_seen=from_s(last), cn=cn, message=message, evidence=evidence)
 
 
-def _summary(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _summary(windows: list[MissingWindow]) -> list[dict[str, Any]]:
     return [{"cn": w["cn"], "start": from_s(w["start"]).isoformat(),
              "end": from_s(w["end"]).isoformat(), "state": w["state"],
-             "expected": w["exp"], "received": len(w["got"])} for w in windows]
+             "expected": w["expected"], "received": len(w["received_times"])}
+            for w in windows]
 
 
-def _settle_if_complete(w: dict[str, Any]) -> None:
+def _settle_if_complete(w: MissingWindow) -> None:
     """A gap that stops growing after its back-fill already came in is filled now."""
-    got = sum(w["start"] <= t <= w["end"] for t in w["got"])
-    if w["state"] not in FINAL and got >= w["exp"]:
+    got = sum(w["start"] <= t <= w["end"] for t in w["received_times"])
+    if w["state"] not in FINAL and got >= w["expected"]:
         w["state"] = FILLED

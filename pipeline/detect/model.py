@@ -1,24 +1,20 @@
 """What detectors see and say: readings and station activity in, alarm events out.
 
-State lives outside the detectors, in plain JSON-serialisable dicts, so that the stream
-workers can keep it in Faust tables (with changelog topics) and a restarted worker resumes
-where it stopped. A detector is given the state of one key (a station, or a station and
-data type) and returns the new state with its events.
+State lives outside the detectors, in plain JSON-serialisable dicts (their shape and
+versions: ``state.py``), so that a stream worker can persist each station's state in a
+changelog and a restarted worker resumes where it stopped. A detector is given the state
+of one station and changes it in place, returning its events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 #: what an alarm event does to its episode
 Transition = Literal["open", "update", "clear"]
 Severity = Literal["info", "warning", "major", "critical"]
-
-#: JSON-serialisable per-key state (dict of str to JSON values)
-State = dict[str, Any]
-
 
 # not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
 # which made building the readings of a batch cost more than detecting on them. Treat it
@@ -63,11 +59,14 @@ class AlarmEvent:
     evidence: dict[str, Any] = field(default_factory=dict)  # values, limits, counts
 
 
-class ReadingDetector(Protocol):
-    """A rule over one station's readings of one pollutant and data type."""
+@dataclass(frozen=True, slots=True)
+class AlarmStep:
+    """An event with its place in its alarm, from the detector's episode record: what the
+    ``alarms`` row and the ``hj212.alarms`` message carry besides the event itself."""
 
-    name: str
-
-    def observe(self, state: State, reading: Reading) -> tuple[State, list[AlarmEvent]]:
-        """Fold one reading into the state; return the new state and any events."""
-        ...
+    event: AlarmEvent
+    #: the first_seen the opening event gave; with (mn, code, rule) the alarm's id, so it
+    #: stays put when later evidence moves the episode's first_seen earlier
+    opened_at: datetime
+    #: 1 for the open, one more for each update and for the clear (``alarms.occurrences``)
+    number: int

@@ -9,21 +9,23 @@ Which value a rule looks at: the real-time value (Rtd) of 2011, the period mean 
 back-filled record still gets the point rules (negative, range, limit, flag, logic) so an
 exceedance inside a refilled gap is seen, but it cannot clear an episode or break a streak.
 
-State (JSON), per station: ``{"s": {"<cn>/<code>": series}, "m": {"<cn>": [[t, {code:
-{suffix: value}}], ...]}}``; a series keeps its last data time, streak counters, the spike
-window and a pending excursion, and the running non-N flag. The remembered values of "m"
-are kept as received and rounded to 6 decimals when compared (older states hold them
-rounded already: the same comparison).
+State, per station: ``ValuesState`` (``state.py``): each series ("<cn>/<code>") keeps its
+last data time, its zero and constant runs, the spike window and a pending excursion, and
+the running non-N flag; ``conflict_memory`` keeps the values of the latest data times per
+data type, as received, rounded to 6 decimals when compared (values that were stored
+rounded compare the same).
 
 Speed: this runs for every reading the worker stores, so ``observe_frame`` resolves
 thresholds once per series (``_Plan``) and writes the common path of every rule out in one
 loop; the methods below it hold the rarer paths. ``benchmarks/detectors.py`` times it and
 fingerprints its output: a change here should leave that fingerprint as it was.
+``reference.py`` states every rule plainly, one function each; ``tests/unit/
+test_detect_reference.py`` runs both on random streams and demands the same observations,
+states and events, so change the two together.
 """
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -31,22 +33,15 @@ from typing import Any
 
 from pipeline.detect.context import StationContext, finite
 from pipeline.detect.episodes import Observation
-from pipeline.detect.model import Reading, Severity, State
+from pipeline.detect.model import Reading, Severity
 from pipeline.detect.rules import Rules, Thresholds, default_rules
+from pipeline.detect.state import RememberedTime, SeriesState, ValuesState
 from pipeline.timebase import from_s, to_s
 
 O2_CODE = "a19001"
 _ZS = frozenset(("zs_rtd", "zs_min", "zs_avg", "zs_max"))
 _TRIPLES = (("min", "avg", "max"), ("zs_min", "zs_avg", "zs_max"))
 _MAD_TO_SIGMA = 1.4826
-
-
-def primary(reading: Reading) -> float | None:
-    """The value rules judge: Rtd for real-time data, Avg for period records."""
-    v = reading.values
-    first, second = ("rtd", "avg") if reading.cn == 2011 else ("avg", "rtd")
-    value = v.get(first, v.get(second))
-    return value if value is not None and not math.isnan(value) else None
 
 
 def _median(xs: list[float]) -> float:
@@ -150,9 +145,8 @@ class _Out:
 
 
 class ValueRules:
-    """Every abnormal-value rule of issue 5 item 3; see the module docstring."""
-
-    name = "values"
+    """Every abnormal-value rule (the ``RULE_NAMES`` of ``rules.py`` but offline and
+    missing); see the module docstring."""
 
     def __init__(self, rules: Rules | None = None) -> None:
         self.rules = rules or default_rules()
@@ -180,19 +174,20 @@ class ValueRules:
             plan = plans[code] = _Plan(self.rules.for_(mn, st, code), cn, code, keys)
         return plan
 
-    def observe_frame(self, state: State, readings: Sequence[Reading],
+    def observe_frame(self, state: ValuesState, readings: Sequence[Reading],
                       ctx: StationContext | None = None, *, resent: bool = False,
                       open_episodes: Mapping[str, Any] | None = None
-                      ) -> tuple[State, list[Observation]]:
-        """Observations of one frame. ``open_episodes`` (the ``Episodes`` state) lets clean
-        looks at series with nothing open be left out; without it every look is reported."""
+                      ) -> tuple[ValuesState, list[Observation]]:
+        """Observations of one frame. ``open_episodes`` (the ``Episodes`` state as it stood
+        before this frame) leaves out the clean looks at series with nothing open: only an
+        open episode counts them. Without it every look is reported."""
         if not readings:
             return state, []
         head = readings[0]
         ctx = ctx or StationContext(head.mn, head.st)
         st = ctx.st
         out = _Out(head.mn, head.cn, head.data_time, open_episodes)
-        series: dict[str, Any] = state.setdefault("s", {})
+        series = state.setdefault("series", {})
         mn, cn = head.mn, head.cn
         plans = self._plans_for(mn, st, cn)
         period = ctx.period_s(cn)
@@ -258,9 +253,9 @@ class ValueRules:
                                         else {k: x for k, x in vals.items() if x == x})
                     if want:
                         conflict_later.append((r, True))
-            in_order = t > s.get("t", -1)
+            in_order = t > s.get("last_time", -1)
             if in_order:
-                s["t"] = t
+                s["last_time"] = t
             if v is not None:
                 is_zero = abs(v) <= p.zero_tol  # zero and constant streaks both ask
                 if p.negative:
@@ -271,35 +266,36 @@ class ValueRules:
                         out.look(code, "negative")
                 if in_order and p.zero:
                     if is_zero:
-                        z = s.get("z")
+                        z = s.get("zero_run")
                         if not z:
-                            s["zf"] = t
-                        z = s["z"] = (z or 0) + 1
+                            s["zero_since"] = t
+                        z = s["zero_run"] = (z or 0) + 1
                         need = p.zero_need
                         if need and z >= need:
                             out.hit(code, "zero_streak", p.th.sev("zero_streak"),
                                     f"{code} 连续零值 zero {z} times running",
-                                    first=from_s(s["zf"]), streak=z, value=v)
+                                    first=from_s(s["zero_since"]), streak=z, value=v)
                     else:
-                        s["z"] = 0
+                        s["zero_run"] = 0
                         if want and (opened is None or keys.zero in opened):
                             out.look(code, "zero_streak")
                 if in_order and p.constant:
                     if is_zero:
-                        s["c"] = 0  # zeros are the zero streak's business
-                        s.pop("cv", None)
+                        s["constant_run"] = 0  # zeros are the zero streak's business
+                        s.pop("constant_value", None)
                     else:
-                        held = s.get("cv")
+                        held = s.get("constant_value")
                         if held is not None and abs(v - held) <= p.const_tol:
-                            c = s["c"] = s.get("c", 1) + 1
+                            c = s["constant_run"] = s.get("constant_run", 1) + 1
                         else:
-                            c = s["c"] = 1
-                            s["cv"], s["cf"] = v, t
+                            c = s["constant_run"] = 1
+                            s["constant_value"], s["constant_since"] = v, t
                         need = p.const_need
-                        if need and c >= need and t - s["cf"] + r_period >= p.const_min_s:
+                        if (need and c >= need
+                                and t - s["constant_since"] + r_period >= p.const_min_s):
                             out.hit(code, "constant_streak", p.th.sev("constant_streak"),
                                     f"{code} 恒值 the same value {v:g} {c} times running",
-                                    first=from_s(s["cf"]), streak=c, value=v)
+                                    first=from_s(s["constant_since"]), streak=c, value=v)
                         elif c == 1 and (want and (opened is None or keys.constant in opened)):
                             out.look(code, "constant_streak")
                 if lim is not None and p.out_of_range and v >= 0:
@@ -312,8 +308,8 @@ class ValueRules:
                     elif in_order and (want and (opened is None or keys.range in opened)):
                         out.look(code, "out_of_range")
                 if in_order and p.spike and v >= 0:
-                    window: list[float] = s.setdefault("w", [])
-                    if s.setdefault("p", []) or len(window) < p.spike_min_history:
+                    window = s.setdefault("spike_window", [])
+                    if s.setdefault("spike_pending", []) or len(window) < p.spike_min_history:
                         self._spike(s, v, t, code, p, r_period, out)
                     else:
                         # _median() over a sorted copy kept beside the window: sorting 30
@@ -354,11 +350,11 @@ class ValueRules:
             if p.flag and flag:
                 if flag == "N":
                     if in_order:
-                        s.pop("fl", None)
+                        s.pop("flag_run", None)
                         if want and (opened is None or keys.flag in opened):
                             out.look(code, "non_n_flag")
                 else:
-                    self._flag(s, r, t, in_order, p.th, r_period, out)
+                    self._flag(s, code, flag, t, in_order, p.th, r_period, out)
             if lim is not None and p.over_limit:
                 self._over_limit(r, v, lim, p.th, in_order, out)
             if p.logic and ("avg" in vals or "zs_avg" in vals):
@@ -375,11 +371,11 @@ class ValueRules:
     # --- per reading: the rarer paths -------------------------------------------------
 
     @staticmethod
-    def _spike(s: dict[str, Any], v: float, t: int, code: str, p: _Plan, period: int,
+    def _spike(s: SeriesState, v: float, t: int, code: str, p: _Plan, period: int,
                out: _Out) -> None:
         th = p.th
-        window: list[float] = s.setdefault("w", [])
-        pending: list[list[float]] = s.setdefault("p", [])
+        window = s.setdefault("spike_window", [])
+        pending = s.setdefault("spike_pending", [])
         if len(window) < th.spike_min_history:
             window.append(v)
             return
@@ -388,44 +384,40 @@ class ValueRules:
         # the relative test first: it needs no MAD (a second sort), and it settles nearly
         # every reading; the spike needs both tests, so the order changes no outcome
         if dev > th.spike_rel * abs(med) and dev > th.spike_z * _scale(window, med, th):
-            pending.append([t, v])
-            if pending[-1][0] - pending[0][0] + period > th.spike_max_s:
+            pending.append({"time": t, "value": v})
+            if pending[-1]["time"] - pending[0]["time"] + period > th.spike_max_s:
                 # it stayed: a level shift, judged by the level rules; learn the new level
-                s["w"] = [q[1] for q in pending][-th.spike_window:]
-                s["p"] = []
+                s["spike_window"] = [q["value"] for q in pending][-th.spike_window:]
+                s["spike_pending"] = []
             return
         if pending:
             scale = _scale(window, med, th)
-            peak = max(pending, key=lambda q: abs(q[1] - med))
+            peak = max(pending, key=lambda q: abs(q["value"] - med))["value"]
             out.hit(code, "spike", th.sev("spike"),
-                    f"{code} 突变 spike to {peak[1]:g} (recent median {med:g})",
-                    first=from_s(pending[0][0]), peak=peak[1], median=med,
-                    z=round(abs(peak[1] - med) / scale, 1), samples=len(pending))
-            s["p"] = []
+                    f"{code} 突变 spike to {peak:g} (recent median {med:g})",
+                    first=from_s(pending[0]["time"]), peak=peak, median=med,
+                    z=round(abs(peak - med) / scale, 1), samples=len(pending))
+            s["spike_pending"] = []
         elif out.open is None or p.keys.spike in out.open:
             out.look(code, "spike")
         window.append(v)
         if len(window) > th.spike_window:
             del window[: len(window) - th.spike_window]
 
-    def _flag(self, s: dict[str, Any], r: Reading, t: int, in_order: bool, th: Thresholds,
+    @staticmethod
+    def _flag(s: SeriesState, code: str, flag: str, t: int, in_order: bool, th: Thresholds,
               period: int, out: _Out) -> None:
-        flag = r.flag or ""
-        if flag == "N":
-            if in_order:
-                s.pop("fl", None)
-                out.clean(r.code, "non_n_flag")
-            return
-        running = s.get("fl")
-        if running is None or running[0] != flag or not in_order:
-            running = s["fl"] = [flag, t]
-        lasted = t - running[1] + period
+        """A non-N flag (the caller has settled N and no flag)."""
+        running = s.get("flag_run")
+        if running is None or running["flag"] != flag or not in_order:
+            running = s["flag_run"] = {"flag": flag, "since": t}
+        lasted = t - running["since"] + period
         need = th.flag_min_duration_s.get(flag, 0.0)
         if lasted >= need:
             sev = th.flag_severity.get(flag, th.sev("non_n_flag"))
-            out.hit(r.code, "non_n_flag", sev,
-                    f"{r.code} 数据标记 flag {flag} for {lasted:.0f} s",
-                    first=from_s(running[1]), flag=flag, lasted_s=lasted)
+            out.hit(code, "non_n_flag", sev,
+                    f"{code} 数据标记 flag {flag} for {lasted:.0f} s",
+                    first=from_s(running["since"]), flag=flag, lasted_s=lasted)
 
     def _over_limit(self, r: Reading, v: float | None, lim: Any, th: Thresholds,
                     in_order: bool, out: _Out) -> None:
@@ -473,10 +465,9 @@ class ValueRules:
     @staticmethod
     def _zs_without_o2(readings: Sequence[Reading], with_zs: list[str], th: Thresholds,
                        out: _Out) -> None:
-        """``with_zs``: the codes of the frame with a Zs value, in frame order."""
+        """``with_zs``: the codes of the frame with a Zs value, in frame order (not
+        empty)."""
         if not th.on("logic_zs_without_o2"):
-            return
-        if not with_zs:
             return
         if any(r.code == O2_CODE and r.values for r in readings):
             out.clean("", "logic_zs_without_o2")
@@ -548,28 +539,27 @@ class ValueRules:
                 out.clean("", "time_stale")
 
     @staticmethod
-    def _conflict_entry(state: State, head: Reading, t: int, th: Thresholds
+    def _conflict_entry(state: ValuesState, head: Reading, t: int, th: Thresholds
                         ) -> dict[str, dict[str, float]]:
         """The remembered values of the frame's data time ``t`` (code -> values), made and
         remembered if new."""
-        memory: list[list[Any]] = state.setdefault("m", {}).setdefault(str(head.cn), [])
-        seen: list[Any] | None = None
-        if memory and memory[-1][0] >= t:
-            seen = next((entry for entry in memory if entry[0] == t), None)
+        memory = state.setdefault("conflict_memory", {}).setdefault(str(head.cn), [])
+        seen: RememberedTime | None = None
+        if memory and memory[-1]["time"] >= t:
+            seen = next((entry for entry in memory if entry["time"] == t), None)
         if seen is None:
-            seen = [t, {}]
+            seen = {"time": t, "values": {}}
             # in-order data (nearly all) are newer than everything remembered: appended,
             # the memory stays sorted without a sort
-            if memory and memory[-1][0] > t:
+            if memory and memory[-1]["time"] > t:
                 memory.append(seen)
-                memory.sort(key=lambda e: e[0])
+                memory.sort(key=lambda e: e["time"])
             else:
                 memory.append(seen)
             keep = th.conflict_memory.get(head.cn, 20)
             if len(memory) > keep:
                 del memory[: len(memory) - keep]
-        entry: dict[str, dict[str, float]] = seen[1]
-        return entry
+        return seen["values"]
 
     @staticmethod
     def _conflict(head: Reading, before: dict[str, dict[str, float]],

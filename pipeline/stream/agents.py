@@ -13,7 +13,7 @@ Order of a frames batch, and why:
 3. (the runtime, every few seconds, once the jobs before are done) changed states to the
    changelog, then the offsets.
 A kill between any two steps replays what was not committed: ClickHouse tables are keyed
-so the rows merge, and the detection skips readings its state has already folded in (by
+so the rows merge, and the detection skips frames its state has already folded in (by
 offset). Alarm messages may then be published twice; consumers key them by ``alarm_id``
 and ``version``.
 """
@@ -31,21 +31,17 @@ import numpy.typing as npt
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped,unused-ignore]
 
 from pipeline.config import Settings
-from pipeline.detect.model import ReadingDetector
+from pipeline.detect.state import dump_part
+from pipeline.detect.station import Detector
 from pipeline.gateway.envelope import Envelope, EnvelopeError, decode
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse
 from pipeline.store.completeness import Period, periods_of
 from pipeline.store.frame_rows import FrameSink, local_to_epoch
 from pipeline.stream.clock import WallClock
-from pipeline.stream.detection import (
-    Outputs,
-    StationDetection,
-    fold_frames,
-    frames_by_station,
-    readings_by_station,
-)
+from pipeline.stream.detection import Outputs, fold_frames, frames_by_station
 from pipeline.stream.sinks import (
+    AlarmRecord,
     AlarmSink,
     MissingSink,
     RejectSink,
@@ -53,7 +49,7 @@ from pipeline.stream.sinks import (
     command_message,
     retry_store,
 )
-from pipeline.stream.state import StationTable, dump_state
+from pipeline.stream.state import StationTable
 
 log = get_logger("stream.agents")
 
@@ -84,9 +80,8 @@ class Agents:
     detection."""
 
     def __init__(self, settings: Settings, topics: Any, table: StationTable,
-                 detectors: Sequence[ReadingDetector], *, station: Any = None,
-                 commands_topic: str = "", max_backoff: float = 30.0,
-                 clock: Any = None) -> None:
+                 detector: Detector | None, *, commands_topic: str = "",
+                 max_backoff: float = 30.0, clock: Any = None) -> None:
         self.topics = topics
         #: a pipeline.stream.clock clock: which receive times the detectors see
         self.clock = clock if clock is not None else WallClock()
@@ -100,9 +95,9 @@ class Agents:
         self.frame_sink = FrameSink(self.frames_ch, strict=self.strict)
         self.alarm_sink = AlarmSink(self.events_ch)
         self.reject_sink = RejectSink(self.rejects_ch, strict=self.strict)
-        self.detection = StationDetection(detectors)
-        #: a pipeline.detect.station.StationDetector, fed whole frames and clock ticks
-        self.station = station
+        #: the DetectorBundle (or a stand-in), fed whole frames and clock ticks; None
+        #: stores only
+        self.detector = detector
         self.commands_topic = commands_topic
         self.missing_sink = MissingSink(self.events_ch)
         self.max_backoff = max_backoff
@@ -129,8 +124,8 @@ class Agents:
         batch = hj212.decode_batch(raws, strict=self.strict)
         self._touch_periods(batch)
         out: Outputs | None = None
-        alarms: list[Any] = []
-        if self.station is not None or self.detection:
+        alarms: list[AlarmRecord] = []
+        if self.detector is not None:
             # the stored receive time stays the gateway's; only detection runs on the clock
             seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received)
             out = self._detect(batch, seen, kept)
@@ -167,7 +162,7 @@ class Agents:
 
     def min_intervals(self) -> dict[str, int]:
         """MinInterval (minutes) per MN from the registry contexts the detector holds."""
-        contexts = getattr(self.station, "contexts", None) or {}
+        contexts = getattr(self.detector, "contexts", None) or {}
         return {mn: ctx.min_interval for mn, ctx in contexts.items()}
 
     def take_touched(self) -> set[tuple[str, Period]]:
@@ -176,57 +171,45 @@ class Agents:
 
     def _detect(self, batch: hj212.Batch, received: npt.NDArray[np.int64],
                 records: Sequence[Any]) -> Outputs:
+        assert self.detector is not None
         offsets = [rec.offset for rec in records]
         # the frames partition of each MN (the gateway keys by MN, so there is one)
         partition_of = {m.decode("ascii", "replace"): records[i].partition
                         for i, m in enumerate(batch.columns["frame_mn"].tolist())}
         out = Outputs()
-        if self.station is not None:
-            for mn, frames in frames_by_station(batch, received, offsets).items():
-                part = partition_of[mn]
-                state = fold_frames(self.station, self.table.get(part, mn), frames, out)
-                self.table.put(part, mn, state)
-        else:
-            for mn, items in readings_by_station(batch, received, offsets).items():
-                part = partition_of[mn]
-                state, events = self.detection.run(self.table.get(part, mn), items)
-                out.events.extend(events)
-                self.table.put(part, mn, state)
+        for mn, frames in frames_by_station(batch, received, offsets).items():
+            part = partition_of[mn]
+            state = fold_frames(self.detector, self.table.get(part, mn), frames, out)
+            self.table.put(part, mn, state)
         return out
 
     async def tick(self, now: datetime, pauser: Any) -> None:
         """The clock-driven part of detection (offline, overdue data, back-fill retries)
         for every station this worker holds."""
-        if self.station is None:
+        if self.detector is None:
             return
         out = Outputs()
         for part, mn in self.table.stations():
             state = self.table.get(part, mn)
-            # a tick moves only the missing-data part ("m" of StationDetector's state);
-            # comparing that alone keeps a tick cheap for stations with long value history
-            before = dump_state(state.get("m"), sort_keys=True)
-            result = self.station.tick(state, mn, now)
+            # a tick moves only the missing-data part of the state; comparing that alone
+            # keeps a tick cheap for stations with long value history
+            before = dump_part(state.get("missing"))
+            result = self.detector.tick(state, mn, now)
             out.add(result)
-            if (result.events or result.windows or result.requests
-                    or dump_state(state.get("m"), sort_keys=True) != before):
+            if (result.alarms or result.windows or result.requests
+                    or dump_part(state.get("missing")) != before):
                 self.table.put(part, mn, state)
         alarms = self._alarm_records(out)
         await self._publish(alarms, out)
         await self._store_events(alarms, out, pauser.idle)
 
-    def _alarm_records(self, out: Outputs) -> list[Any]:
-        """Alarm rows and messages of the events; the episode bookkeeping lives in the
-        station's state, under "episodes"."""
-        records = []
-        for event in out.events:
-            part_mn = self.table.find(event.mn)
-            state = self.table.get(*part_mn) if part_mn else {}
-            records.append(alarm_record(event, state.setdefault("episodes", {})))
-            if part_mn:
-                self.table.put(*part_mn, state)
-        return records
+    @staticmethod
+    def _alarm_records(out: Outputs) -> list[AlarmRecord]:
+        """Alarm rows and messages of the alarm steps (the alarm's opening time and count
+        come with each step, from the detector's episode record)."""
+        return [alarm_record(step) for step in out.alarms]
 
-    async def _publish(self, records: Sequence[Any], out: Outputs) -> None:
+    async def _publish(self, records: Sequence[AlarmRecord], out: Outputs) -> None:
         """Alarm messages to ``hj212.alarms`` and back-fill requests to
         ``hj212.commands``, delivered (awaited) before the runtime may commit."""
         assert self.producer is not None
@@ -244,7 +227,8 @@ class Agents:
                 log.info("alarm.opened", alarm_id=r.row["alarm_id"], rule=r.row["rule"],
                          severity=r.row["severity"], message=r.row["message"])
 
-    async def _store_events(self, records: Sequence[Any], out: Outputs, idle: Idle) -> None:
+    async def _store_events(self, records: Sequence[AlarmRecord], out: Outputs,
+                            idle: Idle) -> None:
         """Alarm rows into ``alarms`` and missing windows into ``missing_windows``, stored
         before the runtime may commit."""
         if records:

@@ -42,7 +42,8 @@ from aiokafka.errors import CommitFailedError, IllegalStateError  # type: ignore
 from aiokafka.structs import OffsetAndMetadata, TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
 from pipeline.config import Settings
-from pipeline.detect.model import ReadingDetector
+from pipeline.detect.state import StateVersionError
+from pipeline.detect.station import Detector
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.store.completeness import refresh
@@ -71,7 +72,7 @@ class StreamOptions:
     completeness_seconds: float = 60.0
     #: seconds between progress lines
     progress_seconds: float = 30.0
-    #: seconds between clock ticks of the station detector (offline, overdue data)
+    #: seconds between clock ticks of the detectors (offline, overdue data)
     tick_seconds: float = 10.0
     #: what "now" is for those ticks: wall, or data (the latest data time; see clock.py)
     clock: str = "wall"
@@ -129,7 +130,13 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         parts = sorted(tp.partition for tp in assigned if tp.topic == self.worker.topics.frames)
         started = time.monotonic()
-        n = await self.worker.table.load(parts)
+        try:
+            n = await self.worker.table.load(parts)
+        except StateVersionError as exc:
+            # aiokafka logs and swallows a listener's exception: the worker must stop
+            # itself, before any frame is detected against a state it could not read
+            self.worker.fail(exc, parts)
+            return
         # records fetched while the state loaded were read against none: read them again
         self.worker.generation += 1
         log.info("partitions.assigned", frames=parts,
@@ -142,7 +149,7 @@ class Worker:
     """Runs the consume -> store -> detect -> publish -> commit loop until stopped."""
 
     def __init__(self, settings: Settings, options: StreamOptions,
-                 detectors: Sequence[ReadingDetector], station: Any = None) -> None:
+                 detector: Detector | None = None) -> None:
         from pipeline.stream.agents import Agents
 
         self.settings = settings
@@ -152,7 +159,7 @@ class Worker:
         self.table = StationTable(self.bootstrap, self.topics.state,
                                   settings.partitions.frames, settings.kafka.replication)
         self.clock = make_clock(options.clock)
-        self.agents = Agents(settings, self.topics, self.table, detectors, station=station,
+        self.agents = Agents(settings, self.topics, self.table, detector,
                              commands_topic=settings.topics.commands,
                              max_backoff=options.max_backoff, clock=self.clock)
         self._stop = asyncio.Event()
@@ -171,9 +178,21 @@ class Worker:
         self.generation = 0
         #: the store job of the last batch, running while the next one is fetched
         self._storing: asyncio.Task[dict[TopicPartition, OffsetAndMetadata]] | None = None
+        #: why the worker stopped on its own (a station state it cannot read)
+        self.failure: Exception | None = None
 
     def stop(self) -> None:
         self._stop.set()
+
+    def fail(self, exc: Exception, partitions: Sequence[int]) -> None:
+        """Stop because of ``exc``, which ``run`` raises once it has stopped. The
+        partitions' state is not used (what was read of it is dropped) and a batch in
+        hand is not stored or committed."""
+        log.error("worker.failed", error=str(exc), frames_partitions=list(partitions))
+        self.failure = exc
+        self.generation += 1
+        self.table.drop(partitions)
+        self.stop()
 
     async def run(self) -> None:
         await self.table.ensure_topic()
@@ -228,6 +247,8 @@ class Worker:
             self._refresh_completeness()
             if self._refreshing is not None:
                 await asyncio.wait({self._refreshing}, timeout=30)
+            if self.failure is not None:
+                raise self.failure
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
@@ -393,9 +414,10 @@ class Worker:
                         partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in offsets))
 
 def run_worker(settings: Settings, options: StreamOptions,
-               detectors: Sequence[ReadingDetector], station: Any = None) -> None:
-    """Run a worker in this process until SIGTERM or SIGINT."""
-    worker = Worker(settings, options, detectors, station)
+               detector: Detector | None = None) -> None:
+    """Run a worker in this process until SIGTERM or SIGINT (or until it cannot read a
+    station's saved state: ``StateVersionError``)."""
+    worker = Worker(settings, options, detector)
     # A batch makes hundreds of thousands of short-lived objects (readings, value dicts)
     # beside a long-lived heap of station state; with the default thresholds the
     # collector walked that heap so often it took about 40 % of the detection time.

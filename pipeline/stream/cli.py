@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -20,10 +19,11 @@ from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
 @click.option("--batch-seconds", type=click.FloatRange(min=0.01), default=0.2,
               show_default=True, help="Longest wait before a partial batch is written.")
 @click.option("--detectors", default="auto", show_default=True,
-              help="auto (pipeline.detect's StationDetector: value rules, episodes, missing "
-                   "data and back-fill, with the registry's limits and cadences), readings "
-                   "(one-reading value rules only), none, or module:function returning a "
-                   "list of one-reading detectors.")
+              help="auto (pipeline.detect's DetectorBundle: value rules, episodes, missing "
+                   "data and back-fill, with the registry's limits and cadences), none "
+                   "(store only), or module:function returning a detector with the "
+                   "bundle's on_frame and tick (e.g. pipeline.stream.builtin:"
+                   "wiring_detector, which tests use).")
 @click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), default=None,
               help="Rules file for --detectors auto instead of the packaged "
@@ -55,15 +55,16 @@ def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float
     Offsets are committed only after ClickHouse has a batch's rows and the station state
     covering them is in its changelog; with ClickHouse down
     the worker retries with back-off and stops fetching. Workers with the same --app-id
-    share the partitions. SIGTERM or Ctrl-C stops it after the batch in hand.
+    share the partitions. SIGTERM or Ctrl-C stops it after the batch in hand. A station
+    state in the changelog that this release cannot read (one a newer release wrote)
+    stops the worker with an error naming the station and the version.
     """
+    from pipeline.detect.state import StateVersionError
     from pipeline.logs import get_logger
     from pipeline.stream.app import run_worker
-    from pipeline.stream.detection import load_detectors, registry_contexts, station_detector
+    from pipeline.stream.detection import load_detector, registry_contexts
 
     settings = cli.settings
-    station = None
-    found: list[Any] = []
     if rules_file is not None and detectors != "auto":
         raise click.BadParameter("only --detectors auto reads a rules file",
                                  param_hint="--rules")
@@ -75,10 +76,8 @@ def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float
         except RulesError as exc:
             raise click.ClickException(str(exc)) from None
     try:
-        if detectors == "auto":
-            station = station_detector(registry_contexts(settings.clickhouse.dsn), rules_file)
-        else:
-            found = load_detectors(detectors)
+        contexts = registry_contexts(settings.clickhouse.dsn) if detectors == "auto" else None
+        detector = load_detector(detectors, contexts, rules_file)
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.ClickException(f"--detectors {detectors!r}: {exc}") from None
     opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds,
@@ -89,6 +88,8 @@ def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float
         "worker.start", app_id=app_id, broker=settings.kafka.bootstrap,
         clickhouse=settings.clickhouse.dsn.split("@")[-1], frames=settings.topics.frames,
         rejects=settings.topics.rejects, alarms=settings.topics.alarms,
-        detectors="station" if station is not None else [d.name for d in found],
-        clock=clock, rules=str(rules_file) if rules_file else "default")
-    run_worker(settings, opts, found, station)
+        detectors=detectors, clock=clock, rules=str(rules_file) if rules_file else "default")
+    try:
+        run_worker(settings, opts, detector)
+    except StateVersionError as exc:
+        raise click.ClickException(str(exc)) from None

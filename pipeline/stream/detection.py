@@ -1,21 +1,18 @@
-"""Readings out of a decoded batch, through the detectors, with per-station state.
+"""The worker's wiring of the detectors: a decoded batch's frames, one station at a time,
+through a ``pipeline.detect.station.Detector`` (the ``DetectorBundle``), with the
+station's state from the worker's table.
 
 This is plumbing, not rules: it turns ``hj212.decode_batch`` rows into
-``pipeline.detect.model.Reading`` objects, hands each detector the state of its key
-(station x data type x pollutant) and collects the events. Which detectors run comes
-from ``pipeline.detect`` (see ``load_detectors``).
-
-Layout of one station's state (a JSON dict, the value of the Faust table under its MN)::
-
-    {"d": {detector name: {"<cn>/<code>": detector state}},
-     "episodes": {"<code>|<rule>": {"opened_at": iso, "occurrences": n}},
-     "offset": Kafka offset of the last frame folded in}
+``pipeline.detect.model.Reading`` objects grouped by frame and station, skips what a
+station's state has already folded in (by Kafka offset), and gathers the results. The
+state itself (``pipeline.detect.state.StationState``) is the detectors' but for
+``"offset"``, which only this module reads and writes.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,32 +22,13 @@ import hj212
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.detect.model import AlarmEvent, Reading, ReadingDetector, State
+from pipeline.detect.context import StationContext
+from pipeline.detect.missing import BackfillRequest
+from pipeline.detect.model import AlarmStep, Reading
+from pipeline.detect.state import StationState
+from pipeline.detect.station import Detector, DetectorBundle, Result
 from pipeline.store.frame_rows import VALUE_COLUMNS, normalise_codes
 from pipeline.timebase import CST_OFFSET_S, UNIX_EPOCH
-
-
-def load_detectors(spec: str = "auto") -> list[ReadingDetector]:
-    """The detectors a worker runs.
-
-    These are one-reading detectors (``ReadingDetector``); the worker's default is the
-    whole-station ``StationDetector`` (see ``station_detector``) and uses this only for
-    ``--detectors readings`` (``pipeline.detect.default_detectors()``) or
-    ``module:function`` (any factory returning a list of detectors; tests use this)."""
-    if spec == "none":
-        return []
-    if spec in ("auto", "readings"):
-        try:
-            detect = importlib.import_module("pipeline.detect")
-        except ImportError:  # pragma: no cover - the package ships with the platform
-            return []
-        factory = getattr(detect, "default_detectors", None)
-        return list(factory()) if callable(factory) else []
-    module, _, name = spec.partition(":")
-    if not name:
-        raise ValueError(f"detectors {spec!r}: expected auto, none or module:function, e.g. "
-                         "pipeline.stream.builtin:wiring_detectors")
-    return list(getattr(importlib.import_module(module), name)())
 
 
 def _receive_times(receive_epoch: npt.NDArray[np.int64]) -> list[datetime]:
@@ -96,57 +74,9 @@ def _readings(batch: hj212.Batch, frame_recv: Sequence[datetime]) -> list[Readin
     return out
 
 
-def readings_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
-                        offsets: Sequence[int]) -> dict[str, list[tuple[int, Reading]]]:
-    """(Kafka offset of its frame, Reading) per row of ``batch``, grouped by MN in
-    arrival order; ``offsets`` has one entry per frame of the batch."""
-    out: dict[str, list[tuple[int, Reading]]] = {}
-    frame_of = batch.columns["row_frame"].tolist()
-    readings = _readings(batch, _receive_times(receive_epoch))
-    for f, reading in zip(frame_of, readings, strict=True):
-        out.setdefault(reading.mn, []).append((offsets[f], reading))
-    return out
-
-
-class StationDetection:
-    """Runs every detector over one station's readings, keeping their state in ``state``."""
-
-    def __init__(self, detectors: Sequence[ReadingDetector]) -> None:
-        self.detectors = list(detectors)
-
-    def __bool__(self) -> bool:
-        return bool(self.detectors)
-
-    def run(self, state: State, items: Sequence[tuple[int, Reading]]
-            ) -> tuple[State, list[AlarmEvent]]:
-        """Fold one station's (offset, reading) pairs, in order, into ``state``; return it
-        and the events.
-
-        Rows of frames at or below the offset already folded are skipped: after a kill
-        the table's changelog can be ahead of the committed Kafka offsets, and a
-        redelivered reading must not count twice in a streak. Skipping by offset, not by
-        data time, keeps a logger's genuine resends visible to the detectors. (An MN
-        stays on one partition while the partition count stays; changing it needs a new
-        app id, as with any Faust table.)"""
-        det_states: dict[str, dict[str, Any]] = state.setdefault("d", {})
-        done = int(state.get("offset", -1))
-        events: list[AlarmEvent] = []
-        for offset, reading in items:
-            if offset <= done:
-                continue
-            state["offset"] = max(int(state.get("offset", -1)), offset)
-            key = f"{reading.cn}/{reading.code}"
-            for det in self.detectors:
-                per_key = det_states.setdefault(det.name, {})
-                new_state, found = det.observe(per_key.get(key, {}), reading)
-                per_key[key] = new_state
-                events.extend(found)
-        return state, events
-
-
 @dataclass(frozen=True, slots=True)
 class FrameFacts:
-    """The header of one accepted frame, as ``StationDetector.on_frame`` wants it."""
+    """The header of one accepted frame, as ``Detector.on_frame`` wants it."""
 
     mn: str
     st: str
@@ -183,24 +113,29 @@ def frames_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
 
 @dataclass(slots=True)
 class Outputs:
-    """What a station's detection produced: alarm events, missing-window rows, back-fill
-    requests (``pipeline.detect.station.Result``, gathered over a batch)."""
+    """What detection produced over a batch (or a tick): alarm steps, missing-window rows,
+    back-fill requests (``pipeline.detect.station.Result``s, gathered)."""
 
-    events: list[AlarmEvent] = field(default_factory=list)
+    alarms: list[AlarmStep] = field(default_factory=list)
     windows: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[Any] = field(default_factory=list)
+    requests: list[BackfillRequest] = field(default_factory=list)
 
-    def add(self, result: Any) -> None:
-        self.events.extend(result.events)
+    def add(self, result: Result) -> None:
+        self.alarms.extend(result.alarms)
         self.windows.extend(result.windows)
         self.requests.extend(result.requests)
 
 
-def fold_frames(detector: Any, state: State,
+def fold_frames(detector: Detector, state: StationState,
                 frames: Sequence[tuple[int, FrameFacts, list[Reading]]], out: Outputs
-                ) -> State:
-    """Feed one station's frames to a ``StationDetector``, skipping frames at or below
-    the offset its state has already folded in (a replay after a kill)."""
+                ) -> StationState:
+    """Feed one station's frames to ``detector``, skipping frames at or below the offset
+    its state has already folded in.
+
+    After a kill the state's changelog can be ahead of the committed Kafka offsets, and a
+    redelivered frame must not count twice in a streak. Skipping by offset, not by data
+    time, keeps a logger's genuine resends visible to the detectors. (An MN stays on one
+    partition while the partition count stays; changing it needs a new app id.)"""
     done = int(state.get("offset", -1))
     for offset, f, readings in frames:
         if offset <= done:
@@ -211,17 +146,28 @@ def fold_frames(detector: Any, state: State,
     return state
 
 
-def station_detector(contexts: Any = None, rules_path: Path | None = None) -> Any:
-    """``pipeline.detect.station.StationDetector`` with the registry's contexts, and the
-    rules file at ``rules_path`` instead of the packaged one when given."""
-    from pipeline.detect.rules import Rules
-    from pipeline.detect.station import StationDetector
+def load_detector(spec: str, contexts: Mapping[str, StationContext] | None = None,
+                  rules_path: Path | None = None) -> Detector | None:
+    """The detector a worker wires, from ``hj212 worker --detectors``: ``auto`` (the
+    ``DetectorBundle`` with ``contexts`` and the rules file at ``rules_path``, the packaged
+    one when None), ``none`` (store only), or ``module:function`` (a factory returning a
+    detector, e.g. ``pipeline.stream.builtin:wiring_detector``)."""
+    if spec == "auto":
+        from pipeline.detect.rules import Rules
 
-    rules = Rules.load(rules_path) if rules_path is not None else None
-    return StationDetector(rules=rules, contexts=contexts)
+        rules = Rules.load(rules_path) if rules_path is not None else None
+        return DetectorBundle(rules=rules, contexts=contexts)
+    if spec == "none":
+        return None
+    module, _, name = spec.partition(":")
+    if not name:
+        raise ValueError(f"detectors {spec!r}: expected auto, none or module:function, e.g. "
+                         "pipeline.stream.builtin:wiring_detector")
+    found: Detector = getattr(importlib.import_module(module), name)()
+    return found
 
 
-def registry_contexts(dsn: str) -> dict[str, Any]:
+def registry_contexts(dsn: str) -> dict[str, StationContext]:
     """Station contexts (cadences, limits) from the registry in ClickHouse; empty, with a
     warning, when the registry cannot be read (detection then uses the defaults)."""
     from pipeline.detect.context import contexts

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import hj212
 import numpy as np
 
-from pipeline.detect.model import AlarmEvent, State
+from pipeline.detect.model import AlarmStep
 from pipeline.gateway.envelope import Envelope
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse, StoreError
@@ -109,21 +109,13 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat(sep=" ") if dt is not None else None
 
 
-def alarm_record(event: AlarmEvent, episodes: State, now: float | None = None
-                 ) -> AlarmRecord:
-    """The episode row for ``event``; ``episodes`` (part of the station's table state) is
-    updated so that updates keep the episode's opening time and count its occurrences,
-    which is what makes the row stable across a worker restart."""
-    key = f"{event.code}|{event.rule}"
-    ep = episodes.get(key)
-    if event.transition == "open" or ep is None:
-        ep = {"opened_at": event.first_seen.isoformat(), "occurrences": 0}
-    ep["occurrences"] = int(ep["occurrences"]) + 1
-    opened_at = datetime.fromisoformat(ep["opened_at"])
-    if event.transition == "clear":
-        episodes.pop(key, None)
-    else:
-        episodes[key] = ep
+def alarm_record(step: AlarmStep, now: float | None = None) -> AlarmRecord:
+    """The episode row and message for one alarm step. The alarm's opening time and the
+    step's number come from the detector's episode record (``AlarmStep``), which lives in
+    the station's state: that is what keeps the row's id and count stable across a
+    worker restart."""
+    event = step.event
+    opened_at = step.opened_at
     version = int((time.time() if now is None else now) * 1000)
     state = "cleared" if event.transition == "clear" else "open"
     cleared_at = event.last_seen if event.transition == "clear" else None
@@ -134,7 +126,7 @@ def alarm_record(event: AlarmEvent, episodes: State, now: float | None = None
         "rule": event.rule, "severity": event.severity, "state": state,
         "opened_at": local_epoch(opened_at), "last_seen": local_epoch(event.last_seen),
         "cleared_at": local_epoch(cleared_at) if cleared_at else None,
-        "occurrences": ep["occurrences"],
+        "occurrences": step.number,
         "value": _finite(event.evidence.get("value")),
         "threshold": _finite(event.evidence.get("threshold", event.evidence.get("limit"))),
         "message": event.message, "evidence": evidence, "version": version,
@@ -143,7 +135,7 @@ def alarm_record(event: AlarmEvent, episodes: State, now: float | None = None
         "alarm_id": alarm_id, "mn": event.mn, "cn": event.cn, "code": event.code,
         "rule": event.rule, "transition": event.transition, "severity": event.severity,
         "state": state, "opened_at": _iso(opened_at), "last_seen": _iso(event.last_seen),
-        "cleared_at": _iso(cleared_at), "occurrences": ep["occurrences"],
+        "cleared_at": _iso(cleared_at), "occurrences": step.number,
         "message": event.message, "evidence": event.evidence, "version": version,
     }
     message = json.dumps(payload, ensure_ascii=False, default=str).encode()

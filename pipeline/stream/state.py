@@ -4,7 +4,9 @@ changelog so that a restarted (or newly assigned) worker resumes where the last 
 Partition p of the changelog holds the stations of partition p of ``hj212.frames`` (the
 gateway keys frames by MN, and state records are written to the same partition number),
 so a worker rebuilds exactly the state of the partitions it is given. Key: the MN;
-value: the station's state as JSON. Compaction keeps the latest value per MN.
+value: the station's state as ``pipeline.detect.state.dump_station_state`` writes it
+(versioned JSON; an older layout is migrated as it is read, a newer one stops the load
+with an error naming the MN). Compaction keeps the latest value per MN.
 """
 
 from __future__ import annotations
@@ -12,27 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped,unused-ignore]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped,unused-ignore]
 from aiokafka.errors import TopicAlreadyExistsError  # type: ignore[import-untyped,unused-ignore]
 from aiokafka.structs import TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
-from pipeline.detect.model import State
+from pipeline.detect.state import StationState, dump_station_state, load_station_state
 from pipeline.logs import get_logger
 
 log = get_logger("stream.state")
-
-# orjson, not json: every station's state (tens of kB) is written every commit, and the
-# standard encoder took a sixth of the worker's time. Datetimes go through str() as they
-# did with json.dumps(default=str), so the stored text is unchanged.
-_DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-
-
-def dump_state(state: Any, *, sort_keys: bool = False) -> bytes:
-    """A station's state as compact JSON."""
-    return orjson.dumps(state, default=str,
-                        option=_DUMP_OPTIONS | (orjson.OPT_SORT_KEYS if sort_keys else 0))
 
 
 class StationTable:
@@ -42,8 +32,8 @@ class StationTable:
         self.partitions = partitions
         self.replication = replication
         self.producer: AIOKafkaProducer | None = None
-        self._data: dict[int, dict[str, State]] = {}
-        self._dirty: dict[tuple[int, str], State] = {}
+        self._data: dict[int, dict[str, StationState]] = {}
+        self._dirty: dict[tuple[int, str], StationState] = {}
 
     async def ensure_topic(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -58,7 +48,7 @@ class StationTable:
         finally:
             await admin.close()
 
-    def get(self, partition: int, mn: str) -> State:
+    def get(self, partition: int, mn: str) -> StationState:
         """The station's state itself, not a copy: detectors change it in place, and a
         deep copy per station per batch cost more than the detection. Call ``put`` after
         changing it so the change reaches the changelog; a batch that fails is never
@@ -69,7 +59,7 @@ class StationTable:
             found = part[mn] = {}
         return found
 
-    def put(self, partition: int, mn: str, state: State) -> None:
+    def put(self, partition: int, mn: str, state: StationState) -> None:
         self._data.setdefault(partition, {})[mn] = state
         self._dirty[(partition, mn)] = state
 
@@ -86,7 +76,7 @@ class StationTable:
     def __len__(self) -> int:
         return sum(len(d) for d in self._data.values())
 
-    async def send_dirty(self) -> tuple[dict[tuple[int, str], State], list[Any]]:
+    async def send_dirty(self) -> tuple[dict[tuple[int, str], StationState], list[Any]]:
         """Hand the changed stations to the producer; return them and the delivery
         futures. They count as written only once every future is done: on a failure,
         ``restore`` marks them changed again so that the next commit sends them."""
@@ -94,12 +84,12 @@ class StationTable:
             return {}, []
         assert self.producer is not None, "StationTable.send_dirty before the producer started"
         sent, self._dirty = self._dirty, {}
-        acks = [await self.producer.send(self.topic, dump_state(state), key=mn.encode(),
-                                         partition=partition)
+        acks = [await self.producer.send(self.topic, dump_station_state(state),
+                                         key=mn.encode(), partition=partition)
                 for (partition, mn), state in sent.items()]
         return sent, acks
 
-    def restore(self, sent: dict[tuple[int, str], State]) -> None:
+    def restore(self, sent: dict[tuple[int, str], StationState]) -> None:
         for key, state in sent.items():
             if key[0] in self._data:  # not since revoked
                 self._dirty.setdefault(key, state)
@@ -111,7 +101,9 @@ class StationTable:
                 del self._dirty[key]
 
     async def load(self, partitions: Iterable[int]) -> int:
-        """Rebuild the given partitions' state from the changelog; returns the keys read."""
+        """Rebuild the given partitions' state from the changelog; returns the keys read.
+        A state this release cannot read raises ``StateVersionError`` (naming the MN and
+        the version) rather than being misread."""
         parts = [TopicPartition(self.topic, p) for p in partitions]
         if not parts:
             return 0
@@ -130,10 +122,11 @@ class StationTable:
                 for tp, records in got.items():
                     table = self._data[tp.partition]
                     for rec in records:
+                        mn = rec.key.decode()
                         if rec.value is None:
-                            table.pop(rec.key.decode(), None)
+                            table.pop(mn, None)
                         else:
-                            table[rec.key.decode()] = orjson.loads(rec.value)
+                            table[mn] = load_station_state(mn, rec.value)
                         n += 1
                 for tp in list(todo):
                     if await consumer.position(tp) >= ends[tp]:

@@ -42,7 +42,7 @@ from tests.integration.worker_env import log_tail, worker_env
 pytestmark = pytest.mark.integration
 
 HJ212 = Path(sys.executable).parent / "hj212"
-WIRING = "pipeline.stream.builtin:wiring_detectors"
+WIRING = "pipeline.stream.builtin:wiring_detector"
 CODES = ("w01018", "w00000")
 T0 = datetime(2024, 3, 1, 8, 0, 0)
 

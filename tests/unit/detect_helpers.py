@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from pipeline.detect.context import StationContext
 from pipeline.detect.model import Reading
-from pipeline.detect.station import StationDetector
+from pipeline.detect.station import DetectorBundle
 from pipeline.registry.model import Limit
 from pipeline.simulator.profiles import Signal, zs_factor
 
@@ -38,8 +38,8 @@ BASELINES = {"w00000": 60.0, "w01018": 30.0, "w21003": 1.5, "w01001": 7.2,
              "a21026": 40.0, "a34013": 8.0, "a19001": 9.0, "a00000": 90.0}
 
 
-def detector() -> StationDetector:
-    return StationDetector(contexts={WATER_MN: WATER, GAS_MN: GAS})
+def detector() -> DetectorBundle:
+    return DetectorBundle(contexts={WATER_MN: WATER, GAS_MN: GAS})
 
 
 def reading(ctx: StationContext, cn: int, code: str, when: datetime, *,
@@ -60,7 +60,7 @@ class Clean:
         return {c: round(s.sample(when), 3) for c, s in self.signals.items()}
 
 
-def feed(det: StationDetector, state: dict, ctx: StationContext, cn: int, when: datetime,
+def feed(det: DetectorBundle, state: dict, ctx: StationContext, cn: int, when: datetime,
          values: dict[str, dict[str, float]], *, flag: str | None = "N",
          received: datetime | None = None, resent: bool = False) -> list:
     """One frame (code -> fields) into the detector; its alarm events."""

@@ -39,6 +39,6 @@ def test_a_gap_backfilled_while_growing_counts_every_record() -> None:
                     t += timedelta(minutes=10)
     assert [(r.begin.time(), r.end.time()) for r in requested][:1] == [
         (datetime(2024, 3, 1, 9, 50).time(), datetime(2024, 3, 1, 11, 0).time())]
-    (w,) = [window_row("X", w) for w in state["win"] if w["cn"] == 2051]
+    (w,) = [window_row("X", w) for w in state["windows"] if w["cn"] == 2051]
     assert (w["window_end"], w["state"], w["expected"], w["received"]) == (
         datetime(2024, 3, 1, 11, 0), "filled", 8, 8)

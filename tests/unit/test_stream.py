@@ -11,17 +11,16 @@ import hj212
 import numpy as np
 import pytest
 
-from pipeline.detect.model import AlarmEvent
+from pipeline.detect.episodes import Episodes, Observation
+from pipeline.detect.model import Severity
+from pipeline.detect.station import DetectorBundle
 from pipeline.store.client import StoreError
-from pipeline.stream.builtin import wiring_detectors
+from pipeline.stream.builtin import NegativeValue, wiring_detector
 from pipeline.stream.detection import (
     Outputs,
-    StationDetection,
     fold_frames,
     frames_by_station,
-    load_detectors,
-    readings_by_station,
-    station_detector,
+    load_detector,
 )
 from pipeline.stream.sinks import alarm_record, local_epoch, retry_store
 
@@ -42,11 +41,11 @@ def batch_of(*raws: bytes) -> tuple[hj212.Batch, np.ndarray]:
 def test_readings_carry_their_frame_offset_and_only_present_values():
     batch, received = batch_of(frame("20240301080000", w01018=1.5, w00000=2.0),
                                frame("20240301080100", w01018=-1.0))
-    rows = readings_by_station(batch, received, [10, 11])
-    assert list(rows) == [MN]
-    offsets = [o for o, _ in rows[MN]]
+    frames = frames_by_station(batch, received, [10, 11])
+    assert list(frames) == [MN]
+    offsets = [o for o, _, readings in frames[MN] for _ in readings]
     assert offsets == [10, 10, 11]
-    first = rows[MN][0][1]
+    first = frames[MN][0][2][0]
     assert first.cn == 2051 and first.code == "w01018" and first.values == {"avg": 1.5}
     assert first.data_time == datetime(2024, 3, 1, 8, 0)
     assert first.receive_time == datetime(2024, 3, 1, 8, 0)
@@ -63,38 +62,45 @@ def test_frames_by_station_skips_rejected_frames_and_keeps_empty_ones():
 def test_a_replayed_batch_does_not_count_twice_in_a_streak():
     batch, received = batch_of(frame("20240301080000", w01018=-1.0),
                                frame("20240301080100", w01018=-2.0))
-    detection = StationDetection(wiring_detectors())
-    items = readings_by_station(batch, received, [0, 1])[MN]
-    state, events = detection.run({}, items)
-    assert [e.transition for e in events] == ["open", "update"]
-    state, again = detection.run(json.loads(json.dumps(state)), items)  # the replay
-    assert again == []
+    detector = wiring_detector()
+    frames = frames_by_station(batch, received, [0, 1])[MN]
+    out = Outputs()
+    state = fold_frames(detector, {}, frames, out)
+    assert [a.event.transition for a in out.alarms] == ["open", "update"]
+    again = Outputs()
+    state = fold_frames(detector, json.loads(json.dumps(state)), frames, again)  # the replay
+    assert again.alarms == []
     assert state["offset"] == 1
 
 
-def test_station_detector_frames_are_skipped_on_replay_too():
+def test_bundle_frames_are_skipped_on_replay_too():
     batch, received = batch_of(frame("20240301080000", w01018=1.0))
     frames = frames_by_station(batch, received, [3])[MN]
-    det = station_detector()
+    det = load_detector("auto")
+    assert det is not None
     state = fold_frames(det, {}, frames, Outputs())
     snapshot = json.dumps(state, sort_keys=True, default=str)
     out = Outputs()
     fold_frames(det, json.loads(snapshot), frames, out)
-    assert out.events == [] and out.windows == [] and out.requests == []
+    assert out.alarms == [] and out.windows == [] and out.requests == []
 
 
-def _event(transition: str, minute: int) -> AlarmEvent:
-    return AlarmEvent(mn=MN, code="w01018", rule="negative", transition=transition,
-                      severity="warning", first_seen=datetime(2024, 3, 1, 8, 0),
-                      last_seen=datetime(2024, 3, 1, 8, minute), cn=2051,
-                      message="negative", evidence={"value": -1.0})
+def _look(minute: int, hit: bool, severity: Severity = "warning") -> Observation:
+    return Observation(MN, "w01018", "negative", 2051, datetime(2024, 3, 1, 8, minute), hit,
+                       severity, "negative", {"value": -1.0} if hit else {})
 
 
 def test_an_episode_keeps_its_id_and_counts_through_update_and_clear():
+    # the count and the opening time are the detector's episode record's
     episodes: dict = {}
-    opened = alarm_record(_event("open", 0), episodes, now=1.0)
-    updated = alarm_record(_event("update", 1), episodes, now=2.0)
-    cleared = alarm_record(_event("clear", 2), episodes, now=3.0)
+    fold = Episodes().fold_alarms
+    (open_step,) = fold(episodes, [_look(0, True)])
+    (update_step,) = fold(episodes, [_look(1, True, "major")])  # a rise updates at once
+    assert fold(episodes, [_look(2, True, "major"), _look(3, False)]) == []
+    (clear_step,) = fold(episodes, [_look(4, False)])  # minute data: 2 clean looks
+    opened = alarm_record(open_step, now=1.0)
+    updated = alarm_record(update_step, now=2.0)
+    cleared = alarm_record(clear_step, now=3.0)
     assert opened.row["alarm_id"] == updated.row["alarm_id"] == cleared.row["alarm_id"] \
         == f"{MN}/w01018/negative/20240301080000"
     assert [x.row["occurrences"] for x in (opened, updated, cleared)] == [1, 2, 3]
@@ -138,8 +144,8 @@ def test_retry_store_lets_bugs_through():
 
 
 def test_detector_specs():
-    assert load_detectors("none") == []
-    assert [d.name for d in load_detectors("pipeline.stream.builtin:wiring_detectors")] == [
-        "wiring_negative"]
+    assert load_detector("none") is None
+    assert isinstance(load_detector("auto"), DetectorBundle)
+    assert isinstance(load_detector("pipeline.stream.builtin:wiring_detector"), NegativeValue)
     with pytest.raises(ValueError, match="module:function"):
-        load_detectors("no_colon_here")
+        load_detector("no_colon_here")
