@@ -99,6 +99,109 @@ pub fn crc16_update(mut crc: u16, data: &[u8]) -> u16 {
     crc
 }
 
+/// CRC-16/MODBUS: the same table as appendix A's, but the byte is xored into the low half of
+/// the state (`crc = (crc >> 8) ^ T[(crc ^ byte) & 0xFF]`). Not the standard's; loggers built
+/// on Modbus code send it (it gives `0759` for the standard's example instead of `1C80`).
+pub fn crc16_modbus(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0xFFFF;
+    for &b in data {
+        crc = (crc >> 8) ^ TABLE[usize::from((crc as u8) ^ b)];
+    }
+    crc
+}
+
+/// A CRC16 algorithm seen on the wire. Only `Hj212` is the standard's; a platform may allow
+/// the others per station (a logger that is wrong the same way on every frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CrcVariant {
+    /// appendix A: the standard's CRC16
+    Hj212,
+    /// CRC-16/MODBUS
+    Modbus,
+}
+
+impl CrcVariant {
+    pub const ALL: [CrcVariant; 2] = [CrcVariant::Hj212, CrcVariant::Modbus];
+
+    /// The name used in the Python API and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrcVariant::Hj212 => "hj212",
+            CrcVariant::Modbus => "modbus",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<CrcVariant> {
+        CrcVariant::ALL.into_iter().find(|v| v.as_str() == name)
+    }
+
+    /// The algorithm's usual name.
+    pub fn title(self) -> &'static str {
+        match self {
+            CrcVariant::Hj212 => "the standard's CRC16 (appendix A)",
+            CrcVariant::Modbus => "CRC-16/MODBUS",
+        }
+    }
+
+    pub fn compute(self, data: &[u8]) -> u16 {
+        match self {
+            CrcVariant::Hj212 => crc16(data),
+            CrcVariant::Modbus => crc16_modbus(data),
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of CRC variants (a bit set, so that `Options` stays `Copy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct CrcVariants(u8);
+
+impl CrcVariants {
+    /// No variant beyond the standard's.
+    pub const NONE: CrcVariants = CrcVariants(0);
+
+    pub fn with(self, v: CrcVariant) -> CrcVariants {
+        CrcVariants(self.0 | v.bit())
+    }
+
+    pub fn contains(self, v: CrcVariant) -> bool {
+        self.0 & v.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = CrcVariant> {
+        CrcVariant::ALL
+            .into_iter()
+            .filter(move |v| self.contains(*v))
+    }
+}
+
+impl FromIterator<CrcVariant> for CrcVariants {
+    fn from_iter<I: IntoIterator<Item = CrcVariant>>(iter: I) -> Self {
+        iter.into_iter().fold(CrcVariants::NONE, CrcVariants::with)
+    }
+}
+
+/// The non-standard variant whose CRC of `data` is `carried`, if any of `among` is. Only
+/// called once the standard's CRC failed to match, so a good frame never pays for it.
+pub fn variant_matching(data: &[u8], carried: u16, among: CrcVariants) -> Option<CrcVariant> {
+    among
+        .iter()
+        .filter(|v| *v != CrcVariant::Hj212)
+        .find(|v| v.compute(data) == carried)
+}
+
+/// Every variant this codec knows.
+pub fn known_variants() -> CrcVariants {
+    CrcVariant::ALL.into_iter().collect()
+}
+
 /// One table lookup per byte: the plain table-driven form, kept for comparison.
 pub fn crc16_bytewise(data: &[u8]) -> u16 {
     let mut crc: u16 = 0xFFFF;
@@ -133,6 +236,36 @@ mod tests {
     }
 
     #[test]
+    fn modbus_check_values() {
+        // the catalogue check value of CRC-16/MODBUS, and the standard's example frame as a
+        // Modbus-minded logger would sign it
+        assert_eq!(crc16_modbus(b"123456789"), 0x4B37);
+        let seg = b"QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
+        assert_eq!(crc16_modbus(seg), 0x0759);
+        assert_eq!(CrcVariant::Modbus.compute(seg), 0x0759);
+        assert_eq!(CrcVariant::Hj212.compute(seg), 0x1C80);
+        let all = known_variants();
+        assert_eq!(variant_matching(seg, 0x0759, all), Some(CrcVariant::Modbus));
+        assert_eq!(
+            variant_matching(seg, 0x1C80, all),
+            None,
+            "the standard's is no variant"
+        );
+        assert_eq!(variant_matching(seg, 0x0759, CrcVariants::NONE), None);
+    }
+
+    #[test]
+    fn variant_names_round_trip() {
+        for v in CrcVariant::ALL {
+            assert_eq!(CrcVariant::from_name(v.as_str()), Some(v));
+        }
+        assert_eq!(CrcVariant::from_name("MODBUS"), None);
+        let set: CrcVariants = [CrcVariant::Modbus].into_iter().collect();
+        assert!(set.contains(CrcVariant::Modbus) && !set.contains(CrcVariant::Hj212));
+        assert!(CrcVariants::NONE.is_empty() && !set.is_empty());
+    }
+
+    #[test]
     fn every_single_byte() {
         for b in 0..=255u8 {
             assert_eq!(crc16(&[b]), crc16_bitwise(&[b]));
@@ -144,6 +277,18 @@ mod tests {
         fn update_continues_a_crc(a in proptest::collection::vec(any::<u8>(), 0..300), b in proptest::collection::vec(any::<u8>(), 0..300)) {
             let whole: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
             prop_assert_eq!(crc16_update(crc16(&a), &b), crc16(&whole));
+        }
+
+        #[test]
+        fn modbus_table_equals_its_bitwise_definition(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut crc: u16 = 0xFFFF;
+            for &b in &data {
+                crc ^= u16::from(b);
+                for _ in 0..8 {
+                    crc = if crc & 1 != 0 { (crc >> 1) ^ 0xA001 } else { crc >> 1 };
+                }
+            }
+            prop_assert_eq!(crc16_modbus(&data), crc);
         }
 
         #[test]

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::crc::CrcVariant;
+
 /// What is wrong with a rejected frame. The names are the Python API's `FrameError.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -71,6 +73,9 @@ pub struct FrameError {
     pub message: String,
     /// the QnRtn a platform answers with, where the standard has one for this fault
     pub qn_rtn: Option<u16>,
+    /// for a CRC mismatch: the known non-standard algorithm whose CRC the frame carries (a
+    /// platform that allows it for the station parses the frame again with it allowed)
+    pub crc_variant: Option<CrcVariant>,
 }
 
 /// Values longer than this are cut in messages so a hostile frame cannot blow up a log line.
@@ -106,6 +111,7 @@ impl FrameError {
             offset,
             message: message.into(),
             qn_rtn: None,
+            crc_variant: None,
         }
     }
 
@@ -125,11 +131,17 @@ impl FrameError {
             value: Some(v),
             offset,
             qn_rtn: None,
+            crc_variant: None,
         }
     }
 
     pub fn with_qn_rtn(mut self, code: u16) -> Self {
         self.qn_rtn = Some(code);
+        self
+    }
+
+    pub fn with_crc_variant(mut self, variant: Option<CrcVariant>) -> Self {
+        self.crc_variant = variant;
         self
     }
 
@@ -204,6 +216,11 @@ pub enum WarnCode {
     DuplicateField,
     /// bytes that are not UTF-8, replaced
     EncodingLossy,
+    /// a header field (e.g. `;Flag=5`) after the data area's closing `&&`, read as a header
+    /// field
+    HeaderAfterCp,
+    /// the CRC is a non-standard variant's (e.g. CRC-16/MODBUS) that the options allow
+    CrcVariant,
 }
 
 impl WarnCode {
@@ -234,6 +251,8 @@ impl WarnCode {
             WarnCode::OutOfRange => "out_of_range",
             WarnCode::DuplicateField => "duplicate_field",
             WarnCode::EncodingLossy => "encoding_lossy",
+            WarnCode::HeaderAfterCp => "header_after_cp",
+            WarnCode::CrcVariant => "crc_variant",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Framing: `##`, 4-digit length, data segment, 4 hex CRC digits, `\r\n`.
 
-use crate::crc::crc16;
+use crate::crc::{crc16, known_variants, variant_matching, CrcVariant, CrcVariants};
 use crate::error::{shown, ErrorKind, FrameError, WarnCode, Warning};
 
 /// Largest data segment the standard allows.
@@ -45,6 +45,10 @@ pub struct Options {
     pub strict: bool,
     /// largest data segment accepted (the standard's 1024; joined split messages are larger)
     pub max_segment: usize,
+    /// CRC algorithms accepted besides the standard's, each acceptance reported with a
+    /// `crc_variant` warning (in strict mode too: it is the operator's choice per station,
+    /// not a reading of the standard); none by default
+    pub crc_variants: CrcVariants,
 }
 
 impl Default for Options {
@@ -52,6 +56,7 @@ impl Default for Options {
         Options {
             strict: false,
             max_segment: MAX_SEGMENT,
+            crc_variants: CrcVariants::NONE,
         }
     }
 }
@@ -65,6 +70,12 @@ impl Options {
     }
     pub fn lenient() -> Self {
         Options::default()
+    }
+    pub fn with_crc_variants(self, crc_variants: CrcVariants) -> Self {
+        Options {
+            crc_variants,
+            ..self
+        }
     }
 }
 
@@ -106,25 +117,163 @@ fn read_crc(d: &[u8]) -> Option<(u16, bool)> {
     Some((v, lower))
 }
 
+/// Which accepted algorithm signed `segment` with `carried`, given its standard CRC
+/// `actual`: the standard's, else one of the variants the options allow. The variants are
+/// computed only when the standard's does not match, so a good frame never pays for them.
+#[inline]
+fn accepted_crc(segment: &[u8], carried: u16, actual: u16, opts: &Options) -> Option<CrcVariant> {
+    if carried == actual {
+        return Some(CrcVariant::Hj212);
+    }
+    if opts.crc_variants.is_empty() {
+        return None;
+    }
+    variant_matching(segment, carried, opts.crc_variants)
+}
+
+/// A CRC that no accepted algorithm gives: a `crc` error that also names the known
+/// algorithm whose CRC the frame does carry, if any, so a platform can allow it for the
+/// station and parse the frame again.
+fn crc_mismatch(
+    segment: &[u8],
+    digits: &[u8],
+    carried: u16,
+    actual: u16,
+    at: usize,
+    note: &str,
+) -> FrameError {
+    let variant = variant_matching(segment, carried, known_variants());
+    let why = match variant {
+        Some(v) => format!(
+            "the data segment's CRC16 is {actual:04X}; {} is its {} (crc_variant \"{}\"){note}",
+            shown(digits),
+            v.title(),
+            v.as_str()
+        ),
+        None => format!("the data segment's CRC16 is {actual:04X}{note}"),
+    };
+    FrameError::at_field(ErrorKind::Crc, "CRC", digits, at, why)
+        .with_qn_rtn(9)
+        .with_crc_variant(variant)
+}
+
+/// The largest frame the options allow: lenient mode never looks further for a tail.
+fn frame_limit(opts: &Options) -> usize {
+    6 + opts.max_segment + 4 + 2
+}
+
+/// The first `\n` after the length field (within the largest frame).
+fn first_newline(buf: &[u8], opts: &Options) -> Option<usize> {
+    let limit = buf.len().min(frame_limit(opts));
+    Some(6 + buf.get(6..limit)?.iter().position(|&b| b == b'\n')?)
+}
+
+/// A frame's end found by its tail rather than its declared length.
+struct Tail {
+    /// where the CRC digits start (the data segment is `6..crc_at`)
+    crc_at: usize,
+    crc: u16,
+    lower: bool,
+    bare: bool,
+    variant: CrcVariant,
+    /// the standard's CRC of the segment
+    actual: u16,
+}
+
 /// Find the frame's real tail when the declared length is wrong. A data segment never holds
 /// a control byte, so the first `\n` after the length field is the tail; it counts only if
 /// four hex digits before it are the CRC of everything between (`\n` alone in lenient mode).
-fn find_by_tail(buf: &[u8], opts: &Options) -> Option<(usize, u16, bool, bool)> {
-    let limit = buf.len().min(6 + opts.max_segment + 4 + 2);
-    let i = 6 + buf.get(6..limit)?.iter().position(|&b| b == b'\n')?;
+fn find_by_tail(buf: &[u8], opts: &Options) -> Option<Tail> {
+    let i = first_newline(buf, opts)?;
     let bare = buf[i - 1] != b'\r';
     let crc_end = if bare { i } else { i - 1 };
     if crc_end < 10 || (bare && opts.strict) {
         return None;
     }
-    let (crc, lower) = read_crc(&buf[crc_end - 4..crc_end])?;
-    (crc16(&buf[6..crc_end - 4]) == crc).then_some((crc_end - 4, crc, lower, bare))
+    let crc_at = crc_end - 4;
+    let (crc, lower) = read_crc(&buf[crc_at..crc_end])?;
+    let segment = &buf[6..crc_at];
+    let actual = crc16(segment);
+    let variant = accepted_crc(segment, crc, actual, opts)?;
+    Some(Tail {
+        crc_at,
+        crc,
+        lower,
+        bare,
+        variant,
+        actual,
+    })
+}
+
+/// Where a `##` (a frame start) lies inside `buf[2..end]`, if anywhere.
+fn frame_start_inside(buf: &[u8], end: usize) -> Option<usize> {
+    buf.get(2..end)?
+        .windows(2)
+        .position(|w| w == b"##")
+        .map(|i| i + 2)
+}
+
+/// A frame whose declared length runs over the start of another: it was cut short (or its
+/// length and CRC are both wrong). Only its `##` is consumed, so the stream's framer skips
+/// to the next `##` and takes the frame there.
+fn cut_short(buf: &[u8], declared: usize, at: usize) -> Located {
+    Located::Error {
+        error: FrameError::at_field(
+            ErrorKind::Length,
+            "length",
+            &buf[2..6],
+            2,
+            format!(
+                "declared length {declared} runs past the end of the frame: another frame starts at byte {at}"
+            ),
+        ),
+        consumed: 2,
+    }
+}
+
+/// In a stream, the frame's first `\n` (at `nl`, not where the declared length puts the
+/// tail) ends it, and no accepted CRC stands before it. With four hex digits there (lenient
+/// mode) the frame is delimited and its CRC is wrong; otherwise it is cut short or broken,
+/// and the stream goes on from the next `##`.
+fn broken_at_newline(buf: &[u8], nl: usize, declared: usize, opts: &Options) -> Located {
+    if let Some(at) = frame_start_inside(buf, nl) {
+        return cut_short(buf, declared, at);
+    }
+    let crc_end = if buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+    if !opts.strict && crc_end >= 10 {
+        let digits = &buf[crc_end - 4..crc_end];
+        if let Some((carried, _)) = read_crc(digits) {
+            let segment = &buf[6..crc_end - 4];
+            let note = format!(
+                " (the frame ends at the \\n at byte {nl}; its declared length {declared} does not match either)"
+            );
+            return Located::Error {
+                error: crc_mismatch(segment, digits, carried, crc16(segment), crc_end - 4, &note),
+                consumed: nl + 1,
+            };
+        }
+    }
+    Located::Error {
+        error: FrameError::at_field(
+            ErrorKind::Length,
+            "length",
+            &buf[2..6],
+            2,
+            format!(
+                "declared length {declared} does not match the frame: it ends at the \\n at byte {nl}"
+            ),
+        ),
+        consumed: 2,
+    }
 }
 
 /// Locate the frame at the start of `buf` (which must start with `##`).
 ///
 /// `at_end` says no more bytes will follow (a whole frame given to `parse`); a stream's
-/// framer passes false and gets `Incomplete` until the frame is in.
+/// framer passes false and gets `Incomplete` until the frame is in. In a stream the frame's
+/// first `\n` decides, whatever the declared length says: a data segment never holds a
+/// control byte, so a frame that runs past one is no frame at its declared length, and
+/// waiting for that length would hold the good frames behind it.
 pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warning>) -> Located {
     debug_assert!(buf.starts_with(b"##"));
     if buf.len() < 6 {
@@ -176,6 +325,20 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
     }
     let crc_at = 6 + declared;
     let tail_at = crc_at + 4;
+    let newline = if at_end {
+        None
+    } else {
+        first_newline(buf, opts)
+    };
+    if let Some(nl) = newline.filter(|&nl| nl < tail_at) {
+        // a `\n` before the declared tail: over-declared, or cut short by another frame
+        if !opts.strict {
+            if let Some(found) = recovered(buf, declared, opts, warnings) {
+                return found;
+            }
+        }
+        return broken_at_newline(buf, nl, declared, opts);
+    }
     // The common case: the declared length is right.
     if buf.len() > tail_at {
         let crc_digits = &buf[crc_at..tail_at];
@@ -183,16 +346,27 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
         let crlf = buf.len() >= tail_at + 2 && buf[tail_at] == b'\r' && buf[tail_at + 1] == b'\n';
         if crlf || bare {
             let consumed = if crlf { tail_at + 2 } else { tail_at + 1 };
-            let actual = crc16(&buf[6..crc_at]);
-            let declared_ok = read_crc(crc_digits).is_some_and(|(c, _)| actual == c);
-            if !declared_ok && !opts.strict {
-                // a length one or two too long puts the CRC digits over the real tail; the
-                // CRC, found where the tail really is, decides
-                if let Some(found) = recovered(buf, declared, opts, warnings) {
-                    return found;
+            let segment = &buf[6..crc_at];
+            let actual = crc16(segment);
+            let carried = read_crc(crc_digits);
+            let accepted = carried.and_then(|(c, _)| accepted_crc(segment, c, actual, opts));
+            if accepted.is_none() {
+                if !opts.strict {
+                    // a length one or two too long puts the CRC digits over the real tail;
+                    // the CRC, found where the tail really is, decides
+                    if let Some(found) = recovered(buf, declared, opts, warnings) {
+                        return found;
+                    }
+                }
+                if !at_end {
+                    // a wrong CRC and a frame start inside: this frame was cut short and its
+                    // declared length reaches into the next one, which must not be lost
+                    if let Some(at) = frame_start_inside(buf, tail_at) {
+                        return cut_short(buf, declared, at);
+                    }
                 }
             }
-            let Some((crc, lower)) = read_crc(crc_digits) else {
+            let Some((crc, lower)) = carried else {
                 return Located::Error {
                     error: FrameError::at_field(
                         ErrorKind::Crc,
@@ -205,19 +379,12 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
                     consumed,
                 };
             };
-            if actual != crc {
+            let Some(variant) = accepted else {
                 return Located::Error {
-                    error: FrameError::at_field(
-                        ErrorKind::Crc,
-                        "CRC",
-                        crc_digits,
-                        crc_at,
-                        format!("the data segment's CRC16 is {actual:04X}"),
-                    )
-                    .with_qn_rtn(9),
+                    error: crc_mismatch(segment, crc_digits, crc, actual, crc_at, ""),
                     consumed,
                 };
-            }
+            };
             if bare && opts.strict {
                 return Located::Error {
                     error: FrameError::new(
@@ -229,6 +396,7 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
                 };
             }
             tail_warnings(warnings, bare, lower, crc_digits);
+            variant_warning(warnings, variant, crc_digits, actual);
             return Located::Frame {
                 segment: Span::new(6, crc_at),
                 crc,
@@ -239,13 +407,7 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
             return Located::Incomplete;
         }
     } else if !at_end {
-        // Not all declared bytes are in, but a logger that under-declares may already have
-        // sent its whole (shorter) frame and be waiting for our answer.
-        if !opts.strict && buf[6..].contains(&b'\n') {
-            if let Some(found) = recovered(buf, declared, opts, warnings) {
-                return found;
-            }
-        }
+        // the declared tail is not in yet, and no `\n` came before it
         return Located::Incomplete;
     }
     // The declared length does not lead to a tail.
@@ -253,7 +415,11 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
         if let Some(found) = recovered(buf, declared, opts, warnings) {
             return found;
         }
-        if !at_end && buf.len() < 6 + opts.max_segment + 6 {
+        if let Some(nl) = newline {
+            // under-declared, and no accepted CRC where the frame really ends
+            return broken_at_newline(buf, nl, declared, opts);
+        }
+        if !at_end && buf.len() < frame_limit(opts) {
             // the real tail may still come
             return Located::Incomplete;
         }
@@ -305,6 +471,7 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
         },
         message: msg,
         qn_rtn: None,
+        crc_variant: None,
     };
     // In a stream, skip only the `##` so a real frame hiding behind is found; a whole frame
     // given to `parse` is consumed entirely.
@@ -320,17 +487,19 @@ fn recovered(
     opts: &Options,
     warnings: &mut Vec<Warning>,
 ) -> Option<Located> {
-    let (crc_at, crc, lower, bare) = find_by_tail(buf, opts)?;
-    let actual = crc_at - 6;
+    let t = find_by_tail(buf, opts)?;
+    let actual = t.crc_at - 6;
     warnings.push(Warning {
         code: WarnCode::LengthMismatch,
         detail: format!("declared length {declared:04} but the data segment is {actual} bytes"),
     });
-    tail_warnings(warnings, bare, lower, &buf[crc_at..crc_at + 4]);
-    let consumed = crc_at + 4 + if bare { 1 } else { 2 };
+    let digits = &buf[t.crc_at..t.crc_at + 4];
+    tail_warnings(warnings, t.bare, t.lower, digits);
+    variant_warning(warnings, t.variant, digits, t.actual);
+    let consumed = t.crc_at + 4 + if t.bare { 1 } else { 2 };
     Some(Located::Frame {
-        segment: Span::new(6, crc_at),
-        crc,
+        segment: Span::new(6, t.crc_at),
+        crc: t.crc,
         consumed,
     })
 }
@@ -347,6 +516,21 @@ fn tail_warnings(warnings: &mut Vec<Warning>, bare: bool, lower: bool, crc_digit
         warnings.push(Warning {
             code: WarnCode::CrcLowercase,
             detail: format!("CRC digits {:?} are lower case", shown(crc_digits)),
+        });
+    }
+}
+
+/// A CRC accepted by an allowed non-standard algorithm is reported, naming it.
+fn variant_warning(warnings: &mut Vec<Warning>, variant: CrcVariant, digits: &[u8], actual: u16) {
+    if variant != CrcVariant::Hj212 {
+        warnings.push(Warning {
+            code: WarnCode::CrcVariant,
+            detail: format!(
+                "CRC {} is {} (\"{}\"), not the standard's CRC16 {actual:04X}; accepted as allowed",
+                shown(digits),
+                variant.title(),
+                variant.as_str()
+            ),
         });
     }
 }

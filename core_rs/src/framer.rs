@@ -9,6 +9,14 @@
 //! - a `##` whose frame cannot be delimited (length not digits, no tail where one must
 //!   be): a rejection with the bytes from that `##` to the next one, or its first
 //!   `MAX_FRAME - 2` bytes, whichever comes first (the rest is then a garbage run);
+//! - a frame whose first `\n` comes before its declared tail, or that has no tail there (its
+//!   declared length is wrong): decided at that `\n`, never by waiting for the declared
+//!   length (a data segment holds no control byte). Lenient mode takes it when the CRC
+//!   before the `\n` is right (a `length_mismatch` warning), rejects it with exactly its
+//!   bytes when four hex digits there carry a wrong CRC, and otherwise (another `##` before
+//!   the `\n`: a frame cut short) rejects it as above, so the frame behind comes out in the
+//!   same `feed`; strict mode rejects it as above. A wrong CRC at the declared tail with a
+//!   `##` inside is a frame cut short too;
 //! - a run of bytes that starts no frame: one `header` rejection per run, however many
 //!   chunks it spans, with its first `MAX_FRAME - 2` bytes and its length in the message.
 //!   The run ends at the next `##` (the last pair of a `###...` run) or at `finish`.
@@ -23,7 +31,7 @@
 //!   tail is copied. Frames are never shifted out of the buffer one by one, and a frame
 //!   trickling in is not re-examined from its start on every feed (see `Waiting`).
 
-use crate::crc::crc16_update;
+use crate::crc::CrcVariants;
 use crate::error::{shown, ErrorKind, FrameError, Rejected, Warning};
 use crate::frame::{locate, Located, Options, MAX_FRAME};
 use crate::model::Frame;
@@ -125,67 +133,6 @@ fn starts_frame(data: &[u8], at_end: bool) -> Option<bool> {
     }
 }
 
-/// Looks for the first tail in a frame that carries a correct CRC of the bytes from 6 up
-/// to it: the candidates `locate` tries when it recovers from a wrong declared length. One
-/// running CRC, resumable as more bytes arrive, so hostile input (many `\n` behind hex
-/// digits) stays linear however it is chunked.
-#[derive(Debug, Clone, Copy)]
-struct TailScan {
-    crc: u16,
-    /// the CRC covers bytes 6..done
-    done: usize,
-    /// where to look for the next `\n`
-    next: usize,
-}
-
-impl TailScan {
-    fn new() -> Self {
-        TailScan {
-            crc: 0xFFFF,
-            done: 6,
-            next: 10,
-        }
-    }
-
-    /// The end (just past the `\n`) of the first such tail in `frame`, which must be the
-    /// same bytes as before, possibly longer.
-    fn advance(&mut self, frame: &[u8]) -> Option<usize> {
-        while let Some(off) = frame
-            .get(self.next..)
-            .and_then(|d| d.iter().position(|&b| b == b'\n'))
-        {
-            let nl = self.next + off;
-            self.next = nl + 1;
-            let crc_end = if frame.get(nl.wrapping_sub(1)) == Some(&b'\r') {
-                nl - 1
-            } else {
-                nl
-            };
-            if crc_end < 10 {
-                continue;
-            }
-            let seg_end = crc_end - 4;
-            if let (Some(digits), Some(more)) =
-                (frame.get(seg_end..crc_end), frame.get(self.done..seg_end))
-            {
-                self.crc = crc16_update(self.crc, more);
-                self.done = seg_end;
-                let carried = std::str::from_utf8(digits)
-                    .ok()
-                    .and_then(|s| u16::from_str_radix(s, 16).ok());
-                if digits.iter().all(u8::is_ascii_hexdigit) && carried == Some(self.crc) {
-                    return Some(nl + 1);
-                }
-            }
-        }
-        None
-    }
-}
-
-fn earliest_recoverable_tail(frame: &[u8]) -> Option<usize> {
-    TailScan::new().advance(frame)
-}
-
 /// A frame at the start of the buffer that `locate` found incomplete, and when asking
 /// again can change the answer. Without this, a frame trickling in byte by byte would be
 /// re-examined from its start on every feed.
@@ -193,8 +140,21 @@ fn earliest_recoverable_tail(frame: &[u8]) -> Option<usize> {
 struct Waiting {
     /// ask again once this many bytes are buffered (the declared tail, or the largest frame)
     need: usize,
-    /// lenient mode also asks again as soon as a tail with a correct CRC shows up
-    tails: TailScan,
+    /// ask again as soon as a `\n` shows up past the length field (a frame's first `\n`
+    /// ends it); the buffer before this index holds none
+    scanned: usize,
+}
+
+impl Waiting {
+    /// Whether `frame` (the same bytes as before, possibly more) may now be decided.
+    fn may_end(&mut self, frame: &[u8]) -> bool {
+        if frame.len() >= self.need {
+            return true;
+        }
+        let from = self.scanned.max(6);
+        self.scanned = frame.len();
+        frame.get(from..).is_some_and(|d| d.contains(&b'\n'))
+    }
 }
 
 /// A streaming framer over one connection's bytes.
@@ -234,9 +194,7 @@ impl Framer {
             let mut data = std::mem::take(&mut self.buf);
             data.extend_from_slice(chunk);
             if let Some(mut w) = self.waiting.take() {
-                let may_end =
-                    data.len() >= w.need || (!self.opts.strict && w.tails.advance(&data).is_some());
-                if !may_end {
+                if !w.may_end(&data) {
                     self.waiting = Some(w);
                     self.buf = data;
                     return;
@@ -255,6 +213,16 @@ impl Framer {
         let data = std::mem::take(&mut self.buf);
         self.scan(&data, true, out);
         self.end_skip(out, false);
+    }
+
+    pub fn options(&self) -> Options {
+        self.opts
+    }
+
+    /// Allow other CRC algorithms from now on (a platform learns which station it talks to
+    /// from the first frame, and what that station is allowed, after the framer exists).
+    pub fn set_crc_variants(&mut self, variants: CrcVariants) {
+        self.opts.crc_variants = variants;
     }
 
     /// Bytes held: an unfinished frame, plus the kept head of a run being skipped.
@@ -392,42 +360,18 @@ impl Framer {
             Located::Incomplete => {
                 self.waiting = Some(Waiting {
                     need: self.next_decision(data),
-                    tails: TailScan::new(),
+                    scanned: data.len(),
                 });
                 None
             }
         }
     }
 
-    /// `locate`, but deciding as early as the stream allows. With the whole frame in,
-    /// `locate` looks at the declared tail first; a stream fed in pieces may already have
-    /// met an earlier tail with a correct CRC (a wrong declared length, recovered in
-    /// lenient mode) and taken that. Prefer the earlier one so chunking never matters, and
-    /// an over-declared frame does not swallow the frames behind it.
+    /// `locate` on the bytes that decide the frame (see `window`): the same answer however
+    /// much happens to be buffered, so chunking never matters.
     fn locate_stream(&mut self, data: &[u8]) -> Located {
         let data = self.window(data);
-        let whole = locate(data, false, &self.opts, &mut self.warnings);
-        if self.opts.strict {
-            return whole;
-        }
-        let decided = match &whole {
-            Located::Frame { consumed, .. } => *consumed,
-            Located::Error { consumed, .. } if *consumed > 2 => *consumed,
-            _ => return whole,
-        };
-        let Some(upto) = data.get(..decided.saturating_sub(1)) else {
-            return whole;
-        };
-        if let Some(end) = earliest_recoverable_tail(upto) {
-            let mut warnings = Vec::new();
-            if let found @ Located::Frame { .. } =
-                locate(&data[..end], false, &self.opts, &mut warnings)
-            {
-                self.warnings = warnings;
-                return found;
-            }
-        }
-        whole
+        locate(data, false, &self.opts, &mut self.warnings)
     }
 
     /// The bytes `locate` may look at: as many as decide the frame and no more, so the
@@ -460,8 +404,8 @@ impl Framer {
 
     /// The buffered length at which `locate` may decide a frame it just found incomplete
     /// (`data` starts with `##`): 6 for the length; the declared tail (one more byte when
-    /// a `\r` sits there); past it, only lenient mode waits, for a CRC-proven tail (tracked
-    /// apart) or the largest frame.
+    /// a `\r` sits there); past it, only lenient mode waits, for the largest frame. A `\n`
+    /// past the length field decides earlier (tracked apart, in `Waiting`).
     fn next_decision(&self, data: &[u8]) -> usize {
         let declared = data
             .get(2..6)
@@ -530,6 +474,7 @@ impl Framer {
                     s.len
                 ),
                 qn_rtn: None,
+                crc_variant: None,
             },
             Some(mut e) => {
                 if s.len > 0 {
@@ -582,14 +527,6 @@ mod tests {
         assert_eq!(starts_frame(b"##", true), Some(true));
         assert_eq!(starts_frame(b"#", true), Some(false));
         assert_eq!(starts_frame(b"#x", false), Some(false));
-    }
-
-    #[test]
-    fn earliest_tail_finds_the_real_frame_end() {
-        let f = wrap(SEG);
-        assert_eq!(earliest_recoverable_tail(&f), Some(f.len()));
-        assert_eq!(earliest_recoverable_tail(&f[..f.len() - 1]), None);
-        assert_eq!(earliest_recoverable_tail(b"##00\n\n\n\n\n\n\n\n"), None);
     }
 
     #[test]

@@ -49,11 +49,30 @@ fn plain_value(v: &[u8]) -> Option<String> {
     }
 }
 
+/// The data segment of frame bytes after the length field: up to four CRC digits before
+/// the first `\n` (a segment holds no control byte, so that is the frame's real end).
+fn segment_by_tail(s: &[u8]) -> Option<&[u8]> {
+    let nl = s.iter().position(|&b| b == b'\n')?;
+    let crc_end = if nl > 0 && s[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    let crc_at = crc_end.checked_sub(4)?;
+    s[crc_at..crc_end]
+        .iter()
+        .all(u8::is_ascii_hexdigit)
+        .then_some(&s[..crc_at])
+}
+
 /// Scan whole-frame bytes (starting at `##`) or a bare data segment for QN, ST, CN, PW, MN
-/// and Flag. Never panics; a value that is cut off by the end of the input, longer than 32
-/// bytes, or holds anything but printable ASCII is dropped; the first of repeated keys wins.
+/// and Flag, including header fields written after the data area (`CP=&&...&&;Flag=5`).
+/// Never panics; a value that is cut off by the end of the input, longer than 32 bytes, or
+/// holds anything but printable ASCII is dropped; the first of repeated keys wins.
 pub fn scan(raw: &[u8]) -> HeaderHint {
     let mut s = &raw[..raw.len().min(MAX_FRAME)];
+    // whether `s` is exactly a frame's data segment, whose end then ends its last value
+    let mut whole = false;
     if let Some(rest) = s.strip_prefix(b"##") {
         let digits = rest
             .iter()
@@ -61,6 +80,10 @@ pub fn scan(raw: &[u8]) -> HeaderHint {
             .take_while(|b| b.is_ascii_digit())
             .count();
         s = &rest[digits..];
+        if let Some(seg) = segment_by_tail(s).filter(|_| digits == 4) {
+            s = seg;
+            whole = true;
+        }
     }
     let mut hint = HeaderHint::default();
     let mut pos = 0;
@@ -73,12 +96,28 @@ pub fn scan(raw: &[u8]) -> HeaderHint {
         let before = &rest[..eq];
         let key_start = before.iter().rposition(|&b| is_sep(b)).map_or(0, |i| i + 1);
         let key = trim_spaces(&before[key_start..]);
-        if key == b"CP" {
-            break;
-        }
         let after = &rest[eq + 1..];
-        let Some(end) = after.iter().position(|&b| is_sep(b)) else {
-            break;
+        if key == b"CP" {
+            // never into the data area; past it only where the parser reads header fields
+            // after it: a segment that does not end with its `&&`, going on after `&&;`
+            if whole && s.ends_with(b"&&") {
+                break;
+            }
+            let close = after
+                .strip_prefix(b"&&")
+                .and_then(|area| area.windows(3).position(|w| w == b"&&;"));
+            match close {
+                Some(i) => {
+                    pos += eq + 1 + 2 + i + 3;
+                    continue;
+                }
+                None => break,
+            }
+        }
+        let end = match after.iter().position(|&b| is_sep(b)) {
+            Some(end) => end,
+            None if whole => after.len(),
+            None => break,
         };
         let value = plain_value(trim_spaces(&after[..end]));
         let slot = match key {
@@ -152,5 +191,25 @@ mod tests {
     fn stops_at_the_data_area() {
         let h = scan(b"ST=32;CN=2011;PW=1;MN=1;CP=&&QN=1;Flag=1;&&");
         assert_eq!((h.qn, h.flag), (None, None));
+        let framed = crate::frame::wrap(b"ST=32;CN=2011;PW=1;MN=1;CP=&&Flag=1&&;x=1;&&");
+        assert_eq!(scan(&framed).flag, None);
+    }
+
+    #[test]
+    fn reads_header_fields_after_the_data_area() {
+        let seg = b"QN=20160801085857223;ST=32;CN=1072;PW=100000;MN=010000A8900016F000169DC0;CP=&&NewPW=654321&&;Flag=5";
+        let framed = crate::frame::wrap(seg);
+        let h = scan(&framed);
+        assert_eq!(h.flag, Some(5));
+        assert_eq!(h.mn.as_deref(), Some("010000A8900016F000169DC0"));
+        // with a wrong CRC or a bare `\n` alike
+        let mut bad = framed.clone();
+        let n = bad.len();
+        bad[n - 6] = b'0';
+        bad.remove(n - 2);
+        assert_eq!(scan(&bad).flag, Some(5));
+        // not knowing where the segment ends (no tail), a value at the end is cut off
+        assert_eq!(scan(&framed[..framed.len() - 6]).flag, None);
+        assert_eq!(scan(seg).flag, None);
     }
 }

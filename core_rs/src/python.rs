@@ -11,6 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::batch::{self, Columns};
 use crate::cp::NUMERIC_SUFFIXES;
+use crate::crc::{CrcVariant, CrcVariants};
 use crate::encode::{self as enc, Fields, Reply};
 use crate::error::{ErrorKind, FrameError as RsError, Rejected};
 use crate::frame::Options;
@@ -23,8 +24,9 @@ create_exception!(
     hj212,
     FrameError,
     PyValueError,
-    "A frame that cannot be accepted: .kind, .field, .value, .offset, .qn_rtn, .raw and the \
-     best-effort header fields .qn .st .cn .pw .mn .flag for answering and storing it."
+    "A frame that cannot be accepted: .kind, .field, .value, .offset, .qn_rtn, .raw, \
+     .crc_variant (the known CRC algorithm a mismatched CRC matches) and the best-effort \
+     header fields .qn .st .cn .pw .mn .flag for answering and storing it."
 );
 
 fn opts(strict: bool) -> Options {
@@ -33,6 +35,28 @@ fn opts(strict: bool) -> Options {
     } else {
         Options::lenient()
     }
+}
+
+fn variant_named(name: &str) -> PyResult<CrcVariant> {
+    CrcVariant::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown CRC variant {name:?}; known: {}",
+            variant_names(CrcVariant::ALL.into_iter()).join(", ")
+        ))
+    })
+}
+
+/// Variant names from Python, checked: an unknown name is an error, not ignored.
+fn crc_variants(names: &[String]) -> PyResult<CrcVariants> {
+    names.iter().map(|n| variant_named(n)).collect()
+}
+
+fn variant_names(vs: impl Iterator<Item = CrcVariant>) -> Vec<&'static str> {
+    vs.map(CrcVariant::as_str).collect()
+}
+
+fn opts_with(strict: bool, variants: &[String]) -> PyResult<Options> {
+    Ok(opts(strict).with_crc_variants(crc_variants(variants)?))
 }
 
 /// Build a Python FrameError instance (not raised) carrying everything a caller needs.
@@ -45,6 +69,7 @@ fn error_object<'py>(py: Python<'py>, e: &RsError, raw: &[u8]) -> PyResult<Bound
     obj.setattr("value", e.value.as_deref())?;
     obj.setattr("offset", e.offset)?;
     obj.setattr("qn_rtn", e.qn_rtn)?;
+    obj.setattr("crc_variant", e.crc_variant.map(CrcVariant::as_str))?;
     obj.setattr("message", &e.message)?;
     obj.setattr("raw", PyBytes::new(py, raw))?;
     obj.setattr("qn", h.qn)?;
@@ -70,6 +95,11 @@ fn error_from_object(obj: &Bound<'_, PyAny>) -> PyResult<(RsError, Vec<u8>)> {
         .into_iter()
         .find(|k| k.as_str() == kind_s)
         .ok_or_else(|| PyValueError::new_err(format!("unknown error kind {kind_s:?}")))?;
+    // absent on an error built by hand, as before the attribute existed
+    let variant: Option<String> = match obj.getattr("crc_variant") {
+        Ok(v) => v.extract()?,
+        Err(_) => None,
+    };
     let e = RsError {
         kind,
         field: obj.getattr("field")?.extract()?,
@@ -77,6 +107,7 @@ fn error_from_object(obj: &Bound<'_, PyAny>) -> PyResult<(RsError, Vec<u8>)> {
         offset: obj.getattr("offset")?.extract()?,
         message: obj.getattr("message")?.extract()?,
         qn_rtn: obj.getattr("qn_rtn")?.extract()?,
+        crc_variant: variant.as_deref().and_then(CrcVariant::from_name),
     };
     let raw: Vec<u8> = obj.getattr("raw")?.extract()?;
     Ok((e, raw))
@@ -247,14 +278,22 @@ fn frame_object(py: Python<'_>, f: RsFrame) -> PyResult<Bound<'_, PyAny>> {
 }
 
 #[pyfunction]
-fn crc16(data: &[u8]) -> u16 {
-    crate::crc::crc16(data)
+#[pyo3(signature = (data, variant = "hj212"))]
+fn crc16(data: &[u8], variant: &str) -> PyResult<u16> {
+    // the standard's CRC first: the common call, with no name lookup
+    if variant == "hj212" {
+        return Ok(crate::crc::crc16(data));
+    }
+    Ok(variant_named(variant)?.compute(data))
 }
 
 #[pyfunction]
-#[pyo3(signature = (data, *, strict = false))]
-fn parse(py: Python<'_>, data: &[u8], strict: bool) -> PyResult<Frame> {
-    match RsFrame::parse(data, &opts(strict)) {
+#[pyo3(
+    signature = (data, *, strict = false, crc_variants = Vec::new()),
+    text_signature = "(data, *, strict=False, crc_variants=())"
+)]
+fn parse(py: Python<'_>, data: &[u8], strict: bool, crc_variants: Vec<String>) -> PyResult<Frame> {
+    match RsFrame::parse(data, &opts_with(strict, &crc_variants)?) {
         Ok(f) => Ok(Frame { inner: f }),
         Err(e) => Err(raise(py, &e, data)),
     }
@@ -297,11 +336,23 @@ pub struct Framer {
 #[pymethods]
 impl Framer {
     #[new]
-    #[pyo3(signature = (*, strict = false))]
-    fn new(strict: bool) -> Self {
-        Framer {
-            inner: RsFramer::new(opts(strict)),
-        }
+    #[pyo3(
+        signature = (*, strict = false, crc_variants = Vec::new()),
+        text_signature = "(*, strict=False, crc_variants=())"
+    )]
+    fn new(strict: bool, crc_variants: Vec<String>) -> PyResult<Self> {
+        Ok(Framer {
+            inner: RsFramer::new(opts_with(strict, &crc_variants)?),
+        })
+    }
+    #[getter(crc_variants)]
+    fn get_crc_variants<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, variant_names(self.inner.options().crc_variants.iter()))
+    }
+    #[setter(crc_variants)]
+    fn set_crc_variants(&mut self, names: Vec<String>) -> PyResult<()> {
+        self.inner.set_crc_variants(crc_variants(&names)?);
+        Ok(())
     }
     fn feed<'py>(&mut self, py: Python<'py>, chunk: &[u8]) -> PyResult<Bound<'py, PyList>> {
         let mut out = Vec::new();
@@ -447,12 +498,17 @@ fn column_name(suffix: &str) -> String {
 }
 
 #[pyfunction]
-#[pyo3(signature = (frames, *, strict = false))]
+#[pyo3(
+    signature = (frames, *, strict = false, crc_variants = Vec::new()),
+    text_signature = "(frames, *, strict=False, crc_variants=())"
+)]
 fn decode_batch_raw<'py>(
     py: Python<'py>,
     frames: &Bound<'py, PyAny>,
     strict: bool,
+    crc_variants: Vec<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let o = opts_with(strict, &crc_variants)?;
     let mut held: Vec<Bound<'py, PyBytes>> = Vec::new();
     if let Ok(list) = frames.cast::<PyList>() {
         held.reserve(list.len());
@@ -472,7 +528,6 @@ fn decode_batch_raw<'py>(
         }
     }
     let slices: Vec<&[u8]> = held.iter().map(|b| b.as_bytes()).collect();
-    let o = opts(strict);
     // bytes objects are immutable and `held` keeps them alive, so the slices stay valid
     // while other Python threads run
     let cols = py.detach(|| batch::decode_batch(&slices, &o));
@@ -673,6 +728,10 @@ fn _hj212(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "ERROR_KINDS",
         PyTuple::new(py, ErrorKind::ALL.iter().map(|k| k.as_str()))?,
+    )?;
+    m.add(
+        "CRC_VARIANTS",
+        PyTuple::new(py, variant_names(CrcVariant::ALL.into_iter()))?,
     )?;
     m.add(
         "NUMERIC_SUFFIXES",

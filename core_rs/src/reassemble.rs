@@ -440,8 +440,8 @@ fn join(m: &Message) -> Result<Frame, FrameError> {
     seg.extend_from_slice(b"&&");
 
     let opts = Options {
-        strict: false,
         max_segment: seg.len().max(MAX_SEGMENT),
+        ..Options::lenient()
     };
     let mut joined = Frame::parse_segment(&seg, &opts)?;
     let mut warnings = Vec::new();

@@ -165,9 +165,27 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     let mut last_rank = 0usize;
     let mut seen = 0u16;
     let mut pos = 0usize;
+    // past the data area's closing `&&`: what follows is header fields written after CP
+    let mut after_cp = false;
     while pos < s.len() {
         let rest = &s[pos..];
         let Some(eq) = rest.iter().position(|&b| b == b'=') else {
+            if after_cp {
+                let at = base + pos;
+                if opts.strict {
+                    return Err(FrameError::at_field(
+                        ErrorKind::Field,
+                        "segment",
+                        rest,
+                        at,
+                        "bytes after the data area CP=&&...&&",
+                    ));
+                }
+                sink.warn(WarnCode::UnknownHeaderField, || {
+                    format!("{:?} after the data area has no '=' (ignored)", shown(rest))
+                });
+                break;
+            }
             return Err(FrameError::at_field(
                 ErrorKind::Field,
                 "segment",
@@ -211,24 +229,87 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             });
         }
         if key == b"CP" {
-            cp = Some(Span::new(base + pos + eq + 1, base + s.len()));
+            let vstart = pos + eq + 1;
+            if after_cp {
+                return Err(FrameError::at_field(
+                    ErrorKind::Cp,
+                    "CP",
+                    &s[vstart..],
+                    base + vstart,
+                    "a second data area after the first one's closing &&",
+                ));
+            }
+            let value = &s[vstart..];
+            let Some(close) = closing_ampersands(value) else {
+                cp = Some(Span::new(base + vstart, base + s.len()));
+                break;
+            };
+            // The data area ends at its closing `&&`; never let what follows become part of
+            // its last value.
+            cp = Some(Span::new(base + vstart, base + vstart + close));
+            let after = &value[close..];
+            if after[0] == b';' && after.len() > 1 {
+                after_cp = true;
+                pos = vstart + close + 1;
+                continue;
+            }
+            if after == b";" {
+                if opts.strict {
+                    return Err(FrameError::at_field(
+                        ErrorKind::Cp,
+                        "CP",
+                        after,
+                        base + vstart + close,
+                        "a ';' after the data area's closing &&",
+                    ));
+                }
+                sink.warn(WarnCode::CpTail, || {
+                    "a ';' after the data area's closing && (ignored)".into()
+                });
+                break;
+            }
+            if opts.strict || !after.iter().all(|&b| b == b' ') {
+                return Err(FrameError::at_field(
+                    ErrorKind::Cp,
+                    "CP",
+                    after,
+                    base + vstart + close,
+                    "bytes after the data area's closing &&",
+                ));
+            }
+            sink.warn(WarnCode::Whitespace, || {
+                "spaces after the data area's closing && (ignored)".into()
+            });
             break;
         }
-        let vlen = rest[eq + 1..]
-            .iter()
-            .position(|&b| b == b';')
-            .ok_or_else(|| {
-                FrameError::at_field(
+        let vlen = match rest[eq + 1..].iter().position(|&b| b == b';') {
+            Some(n) => n,
+            // after the data area, the last field runs to the end of the segment
+            None if after_cp => rest.len() - eq - 1,
+            None => {
+                return Err(FrameError::at_field(
                     ErrorKind::Field,
                     "CP",
                     b"",
                     base + s.len(),
                     "the data segment has no CP=&&...&& data area",
-                )
-            })?;
+                ))
+            }
+        };
         let vstart = base + pos + eq + 1;
         let vspan = Span::new(vstart, vstart + vlen);
         let v = vspan.of(buf);
+        if after_cp && opts.strict {
+            let name = String::from_utf8_lossy(key);
+            return Err(FrameError::at_field(
+                ErrorKind::Field,
+                &name,
+                v,
+                vstart,
+                "a header field after the data area CP=&&...&&; the standard puts every header field before CP",
+            )
+            .with_qn_rtn(qn_rtn_of(&name)));
+        }
         let Some(rank) = ORDER.iter().position(|k| k.as_bytes() == key) else {
             let name = String::from_utf8_lossy(key);
             if opts.strict {
@@ -254,7 +335,14 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             return Err(field_err(name, v, vstart, "the field appears twice", 100));
         }
         seen |= 1 << rank;
-        if rank < last_rank {
+        if after_cp {
+            sink.warn(WarnCode::HeaderAfterCp, || {
+                format!(
+                    "{name}={:?} follows the data area CP=&&...&& (read as the header's {name})",
+                    shown(v)
+                )
+            });
+        } else if rank < last_rank {
             if opts.strict {
                 return Err(field_err(
                     name,
@@ -268,7 +356,9 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
                 format!("{name} is out of the standard's order")
             });
         }
-        last_rank = last_rank.max(rank);
+        if !after_cp {
+            last_rank = last_rank.max(rank);
+        }
         match rank {
             0 => h.qn = Some(vspan),
             1 => h.st = Some(vspan),
@@ -592,6 +682,34 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     h.cp = Span::new(cp_value.start as usize + 2, inner_end);
     let summary = check_cp(buf, h.cp, opts, sink, visit)?;
     Ok((h, summary))
+}
+
+/// Where the data area `value` (the CP value from its opening `&&`) ends when the segment
+/// does not end with `&&`: just past the first `&&` after the opening one. None when the
+/// segment ends with `&&` (the data area is all of it, as ever) or has no closing `&&` at
+/// all (lenient mode reads the data area to the end; strict mode rejects it).
+fn closing_ampersands(value: &[u8]) -> Option<usize> {
+    if !value.starts_with(b"&&") || (value.len() >= 4 && value.ends_with(b"&&")) {
+        return None;
+    }
+    value
+        .get(2..)?
+        .windows(2)
+        .position(|w| w == b"&&")
+        .map(|i| i + 4)
+}
+
+/// The QnRtn for a misplaced header field: the standard's code for that field.
+fn qn_rtn_of(name: &str) -> u16 {
+    match name {
+        "QN" => 7,
+        "ST" => 5,
+        "CN" => 8,
+        "PW" => 3,
+        "MN" => 4,
+        "Flag" | "PNUM" | "PNO" | "RF" => 6,
+        _ => 100,
+    }
 }
 
 /// Commands a data logger sends on its own (uploads and notifications): QN may be absent.

@@ -523,12 +523,40 @@ fn finish_on_a_half_frame_rejects_its_bytes() {
 }
 
 #[test]
-fn finish_on_a_cut_frame_keeps_the_frame_behind() {
+fn a_cut_frame_does_not_hold_the_frame_behind() {
     let good = seg_frame();
     let mut bytes = good[..50].to_vec();
     bytes.extend(&good);
-    // the tail of `good` cannot close the cut frame (wrong CRC), and lenient mode waits
-    // for a full-size frame, so both are still held when the stream ends
+    // the tail of `good` cannot close the cut frame (wrong CRC, and a `##` before it): the
+    // cut frame is rejected there and then, and `good` comes out in the same feed
+    for opts in [Options::lenient(), Options::strict()] {
+        let mut fr = Framer::new(opts);
+        let mut out = Vec::new();
+        fr.feed(&bytes, &mut out);
+        assert_eq!(out.len(), 2, "{out:?}");
+        let r = out[0].as_ref().unwrap_err();
+        assert_eq!(r.raw, &good[..50]);
+        // strict mode sees no tail at the declared length; lenient mode sees the `##`
+        let kind = if opts.strict {
+            ErrorKind::Tail
+        } else {
+            ErrorKind::Length
+        };
+        assert_eq!(r.error.kind, kind, "{:?}", r.error);
+        assert_eq!(out[1].as_ref().unwrap().raw, good);
+        assert_eq!(fr.buffered(), 0);
+        fr.finish(&mut out);
+        assert_eq!(out.len(), 2, "{out:?}");
+    }
+}
+
+#[test]
+fn finish_on_a_cut_frame_keeps_the_pieces_apart() {
+    let good = seg_frame();
+    // the frame behind is cut too (no tail yet): both are held until the stream ends, then
+    // rejected one by one
+    let mut bytes = good[..50].to_vec();
+    bytes.extend(&good[..good.len() - 2]);
     let mut fr = Framer::new(Options::lenient());
     let mut out = Vec::new();
     fr.feed(&bytes, &mut out);
@@ -536,7 +564,7 @@ fn finish_on_a_cut_frame_keeps_the_frame_behind() {
     fr.finish(&mut out);
     assert_eq!(out.len(), 2, "{out:?}");
     assert_eq!(out[0].as_ref().unwrap_err().raw, &good[..50]);
-    assert_eq!(out[1].as_ref().unwrap().raw, good);
+    assert_eq!(out[1].as_ref().unwrap_err().raw, &good[..good.len() - 2]);
 }
 
 fn framed_invalid(segment: &str) -> Rejected {
@@ -587,4 +615,220 @@ fn trickled_hostile_frames_stay_linear() {
     // each: a CRC error at the declared tail, then the rest up to the next `##` as garbage
     assert_eq!(rejections(&out).len(), 100 * 2);
     assert_eq!(rejections(&out)[0].error.kind, ErrorKind::Crc);
+}
+
+// ---- no good frame waits behind junk ----
+
+/// Anything that is not a good frame, as a logger, a modem or a line may send it.
+#[derive(Debug, Clone)]
+enum Junk {
+    /// any bytes (`#`, `\r`, `\n`, digits and hex made likely)
+    Bytes(Vec<u8>),
+    /// a frame cut short after this many bytes (`#`, `##`, `##01`, ... included)
+    Truncated(String, usize),
+    /// the declared length runs past the frame's end by this much, and the CRC is wrong
+    Overrun(String, usize),
+    /// the declared length falls short of the frame's end by this much, and the CRC is wrong
+    Underrun(String, usize),
+    /// right length, wrong CRC
+    BadCrc(String),
+    /// right length, CRC digits that are not hex
+    NonHexCrc(String),
+    /// a run of `#`
+    Hashes(usize),
+    /// the length field is not digits
+    BadLength(String),
+}
+
+fn junk() -> impl Strategy<Value = Junk> {
+    let byte = prop_oneof![
+        any::<u8>(),
+        proptest::sample::select(b"##\r\n0123456789ABCDEF;=&".to_vec()),
+    ];
+    prop_oneof![
+        proptest::collection::vec(byte, 1..300).prop_map(Junk::Bytes),
+        (segment(), 1usize..400).prop_map(|(s, n)| Junk::Truncated(s, n)),
+        (segment(), 1usize..1100).prop_map(|(s, n)| Junk::Overrun(s, n)),
+        (segment(), 1usize..200).prop_map(|(s, n)| Junk::Underrun(s, n)),
+        segment().prop_map(Junk::BadCrc),
+        segment().prop_map(Junk::NonHexCrc),
+        (1usize..4).prop_map(Junk::Hashes),
+        segment().prop_map(Junk::BadLength),
+    ]
+}
+
+fn wrong_crc(f: &mut [u8]) {
+    let at = f.len() - 6;
+    f[at] = if f[at] == b'0' { b'1' } else { b'0' };
+}
+
+fn junk_bytes(j: &Junk) -> Vec<u8> {
+    match j {
+        Junk::Bytes(b) => b.clone(),
+        Junk::Truncated(s, n) => {
+            let f = wrap(s.as_bytes());
+            f[..(*n).min(f.len() - 1)].to_vec()
+        }
+        Junk::Overrun(s, by) | Junk::Underrun(s, by) => {
+            let mut f = wrap(s.as_bytes());
+            let declared = if matches!(j, Junk::Overrun(..)) {
+                s.len() + by
+            } else {
+                s.len().saturating_sub(*by)
+            };
+            f[2..6].copy_from_slice(format!("{:04}", declared.min(9999)).as_bytes());
+            wrong_crc(&mut f);
+            f
+        }
+        Junk::BadCrc(s) => {
+            let mut f = wrap(s.as_bytes());
+            wrong_crc(&mut f);
+            f
+        }
+        Junk::NonHexCrc(s) => {
+            let mut f = wrap(s.as_bytes());
+            let at = f.len() - 6;
+            f[at] = b'G';
+            f
+        }
+        Junk::Hashes(n) => vec![b'#'; *n],
+        Junk::BadLength(s) => {
+            let mut f = wrap(s.as_bytes());
+            f[3] = b'x';
+            f
+        }
+    }
+}
+
+/// Whether a rejection or frame holds `good` only because junk before it, read up to
+/// `good`'s tail, happens to carry `good`'s CRC digits as its own correct CRC (one chance
+/// in 65536): then the two are rightly one frame.
+fn crc_coincidence(out: &Out, good: &[u8]) -> bool {
+    out.iter().any(|r| {
+        let raw = match r {
+            Ok(f) => &f.raw,
+            Err(r) => &r.raw,
+        };
+        raw.len() > good.len() + 6
+            && raw.ends_with(good)
+            && format!("{:04X}", hj212::crc16(&raw[6..raw.len() - 6])).as_bytes()
+                == &good[good.len() - 6..good.len() - 2]
+    })
+}
+
+/// The good frame is the last thing out, whole and valid, and nothing is held after it.
+fn good_frame_came_out(out: &Out, good: &[u8], fr: &Framer) -> Result<(), TestCaseError> {
+    let last = out.last().map(|r| r.as_ref().map(|f| &f.raw));
+    prop_assert_eq!(last, Some(Ok(&good.to_vec())), "{:#?}", out);
+    prop_assert_eq!(fr.buffered(), 0);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Whatever junk came before (fed in any chunks), a good frame comes out of the very
+    /// `feed` that completes it: in one chunk with the junk, or in a chunk of its own.
+    #[test]
+    fn no_good_frame_waits_behind_junk(
+        pieces in proptest::collection::vec(junk(), 1..6),
+        cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..8),
+        // (the generator may repeat a code from the seventh value on, which strict mode rejects)
+        good in segment().prop_filter("a valid frame", |s| Frame::parse_segment(s.as_bytes(), &Options::strict()).is_ok()),
+        strict in any::<bool>(),
+    ) {
+        let opts = if strict { Options::strict() } else { Options::lenient() };
+        let junk: Vec<u8> = pieces.iter().flat_map(junk_bytes).collect();
+        let good = wrap(good.as_bytes());
+
+        // junk and the good frame in one feed
+        let mut fr = Framer::new(opts);
+        let mut out = Vec::new();
+        fr.feed(&[junk.as_slice(), good.as_slice()].concat(), &mut out);
+        prop_assume!(!crc_coincidence(&out, &good));
+        good_frame_came_out(&out, &good, &fr)?;
+
+        // the junk in pieces, then the good frame in a feed of its own
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(junk.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut fr = Framer::new(opts);
+        let mut out = Vec::new();
+        let mut at = 0;
+        for c in cuts.into_iter().chain([junk.len()]) {
+            fr.feed(&junk[at..c], &mut out);
+            at = c;
+        }
+        let mut last = Vec::new();
+        fr.feed(&good, &mut last);
+        good_frame_came_out(&last, &good, &fr)?;
+        prop_assert_eq!(last.last().unwrap().as_ref().unwrap(), &Frame::parse(&good, &opts).unwrap());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Junk of every kind between good frames: any chunking gives what one feed gives, and
+    /// every good frame comes out.
+    #[test]
+    fn chunking_never_matters_with_any_junk(
+        pieces in proptest::collection::vec(prop_oneof![2 => junk().prop_map(Some), 1 => Just(None)], 1..12),
+        good in segment().prop_filter("a valid frame", |s| Frame::parse_segment(s.as_bytes(), &Options::strict()).is_ok()),
+        cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..30),
+        strict in any::<bool>(),
+    ) {
+        let opts = if strict { Options::strict() } else { Options::lenient() };
+        let good = wrap(good.as_bytes());
+        let bytes: Vec<u8> = pieces
+            .iter()
+            .flat_map(|p| p.as_ref().map_or_else(|| good.clone(), junk_bytes))
+            .chain(good.iter().copied())
+            .collect();
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let all = whole(&bytes, opts);
+        prop_assert_eq!(&feed_chunks(&bytes, &cuts, opts), &all);
+        for f in frames(&all) {
+            prop_assert_eq!(f, &Frame::parse(&f.raw, &opts).unwrap());
+        }
+        let total: usize = all.iter().map(|r| match r { Ok(f) => f.raw.len(), Err(r) => r.raw.len() }).sum();
+        prop_assert!(total <= bytes.len());
+    }
+}
+
+/// The case of the issue: one damaged frame whose declared length runs past its end and
+/// whose CRC is wrong, then good frames one per feed: each comes out of its own feed.
+#[test]
+fn damaged_overrunning_frame_does_not_hold_the_frames_behind() {
+    let good = seg_frame();
+    let mut damaged = good.clone();
+    damaged[2..6].copy_from_slice(b"0500");
+    wrong_crc(&mut damaged);
+    for opts in [Options::lenient(), Options::strict()] {
+        let mut fr = Framer::new(opts);
+        let mut out = Vec::new();
+        fr.feed(&damaged, &mut out);
+        if opts.strict {
+            // strict mode cannot tell yet: the frame may still reach its declared length
+            assert!(out.is_empty(), "{out:?}");
+        } else {
+            // lenient mode reads the frame to its tail: a wrong CRC, rejected with its bytes
+            let r = only_rejection(&out);
+            assert_eq!((r.error.kind, r.error.qn_rtn), (ErrorKind::Crc, Some(9)));
+            assert_eq!(r.raw, damaged);
+        }
+        for i in 0..5 {
+            let mut now = Vec::new();
+            fr.feed(&good, &mut now);
+            assert_eq!(
+                now.last().and_then(|r| r.as_ref().ok()).map(|f| &f.raw),
+                Some(&good),
+                "frame {i}: {now:?}"
+            );
+            assert_eq!(fr.buffered(), 0);
+            out.extend(now);
+        }
+        assert_eq!(frames(&out).len(), 5);
+        assert_eq!(rejections(&out).len(), 1, "{out:?}");
+    }
 }

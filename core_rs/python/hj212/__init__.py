@@ -6,7 +6,7 @@ The work is done in Rust (``hj212._hj212``); this package adds the ``Batch`` vie
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hj212._hj212 import (
+    CRC_VARIANTS,
     ERROR_KINDS,
     NUMERIC_SUFFIXES,
     Frame,
@@ -36,6 +37,7 @@ from hj212._hj212 import (
 )
 
 __all__ = [
+    "CRC_VARIANTS",
     "ERROR_KINDS",
     "NUMERIC_SUFFIXES",
     "Batch",
@@ -59,8 +61,8 @@ __all__ = [
 ]
 
 
-_ERROR_FIELDS = ("kind", "field", "value", "offset", "qn_rtn", "message", "qn", "st", "cn", "pw",
-                 "mn", "flag")
+_ERROR_FIELDS = ("kind", "field", "value", "offset", "qn_rtn", "crc_variant", "message", "qn", "st",
+                 "cn", "pw", "mn", "flag")
 
 
 def _frame_error_to_dict(self: FrameError) -> dict[str, Any]:
@@ -119,9 +121,14 @@ class Batch:
         return None if code == 0 else ERROR_KINDS[code - 1]
 
 
-def decode_batch(frames: Sequence[bytes], *, strict: bool = False) -> Batch:
-    """Decode many whole frames into NumPy columns, in Rust with the GIL released."""
-    raw = decode_batch_raw(frames, strict=strict)
+def decode_batch(frames: Sequence[bytes], *, strict: bool = False,
+                 crc_variants: Collection[str] = ()) -> Batch:
+    """Decode many whole frames into NumPy columns, in Rust with the GIL released.
+
+    ``crc_variants`` names CRC algorithms accepted besides the standard's (e.g. ``("modbus",)``
+    for frames a gateway accepted from stations allowed them); see ``hj212.parse``.
+    """
+    raw = decode_batch_raw(frames, strict=strict, crc_variants=list(crc_variants))
     errors = raw.pop("errors")
     # Rust writes the numbers row by row (one memory stream instead of seventeen); each
     # suffix's column is a strided view of that matrix, with no copy.

@@ -1,10 +1,52 @@
-"""Type stubs for the native HJ 212 codec (built from core_rs/ by maturin)."""
+"""Type stubs for the native HJ 212 codec (built from core_rs/ by maturin).
+
+Checked against the compiled module in both directions by
+tests/unit/test_hj212_stubs.py (mypy's stubtest; exceptions, each with its reason, in
+core_rs/python/stubtest_allowlist.txt).
+
+CRC variants, and how a platform allows them per station. Some loggers sign frames with
+another CRC algorithm than the standard's (a popular simulator uses CRC-16/MODBUS: `0759`
+instead of `1C80` for the standard's example). They are rejected by default. The flow:
+
+1. `Framer.feed` (or `parse`) yields a `FrameError` with `kind == "crc"`; its
+   `crc_variant` names the known algorithm the frame's CRC does match ("modbus"), or is
+   None for a CRC that is plain wrong. Only a mismatch pays for computing the variants.
+2. Look the station up by the error's best-effort `mn`; if it allows that variant, parse
+   the rejected bytes again: `parse(err.raw, crc_variants=("modbus",))`. The frame is
+   accepted with a `"crc_variant: ..."` warning naming the algorithm (count it).
+3. To stop paying for the rejection on every frame of that connection, set
+   `framer.crc_variants = ("modbus",)`: from then on such frames come out as frames, with
+   the same warning. `decode_batch(..., crc_variants=...)` reads them downstream.
+"""
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Self, final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = [
+    "CRC_VARIANTS",
+    "ERROR_KINDS",
+    "NUMERIC_SUFFIXES",
+    "Frame",
+    "FrameError",
+    "Framer",
+    "Reassembler",
+    "__version__",
+    "answer",
+    "answer_error",
+    "code_table",
+    "crc16",
+    "decode_batch_raw",
+    "encode",
+    "lookup",
+    "now_qn",
+    "parse",
+    "parse_segment",
+    "pollutant_2017",
+    "request",
+]
 
 __version__: Final[str]
 
@@ -14,6 +56,10 @@ ErrorKind = Literal["header", "length", "crc", "tail", "encoding", "field", "cp"
 ERROR_KINDS: Final[tuple[str, ...]]
 #: numeric suffix columns of `decode_batch`, in order
 NUMERIC_SUFFIXES: Final[tuple[str, ...]]
+#: the CRC algorithms `crc16` computes and `crc_variants` may name: "hj212" (the standard's,
+#: appendix A) and "modbus" (CRC-16/MODBUS)
+CRC_VARIANTS: Final[tuple[str, ...]]
+CrcVariant = Literal["hj212", "modbus"]
 
 class FrameError(ValueError):
     """A frame that cannot be accepted, with what a platform needs to answer and keep it."""
@@ -27,6 +73,10 @@ class FrameError(ValueError):
     offset: int
     #: the QnRtn a platform should answer with (9 for CRC, 4 for MN, ...), or None
     qn_rtn: int | None
+    #: for kind "crc": the known non-standard algorithm whose CRC the frame carries
+    #: ("modbus"), or None (a CRC that is simply wrong, or another kind of error); see the
+    #: module docstring for what a platform does with it
+    crc_variant: CrcVariant | None
     #: the raw bytes of the rejected frame (as much as was framed)
     raw: bytes
     #: best-effort header fields read from the frame, for answering and storing it
@@ -39,8 +89,9 @@ class FrameError(ValueError):
     #: the message without the kind and offset prefix
     message: str
     def to_dict(self) -> dict[str, Any]:
-        """kind, field, value, offset, qn_rtn, message, header hints and raw_hex."""
+        """kind, field, value, offset, qn_rtn, crc_variant, message, header hints and raw_hex."""
 
+@final
 class Frame:
     qn: str | None
     st: str | None
@@ -67,7 +118,10 @@ class Frame:
     data_time: str | None
     #: code -> suffix -> value: float for numbers; str for Flag, EFlag, SampleTime, Info
     pollutants: dict[str, dict[str, float | str]]
-    #: lenient-mode deviations, each "<code>: <explanation>" (code e.g. "bare_lf", "crc_lowercase")
+    #: deviations, each "<code>: <explanation>": lenient mode's (e.g. "bare_lf", "length_mismatch",
+    #: "header_after_cp" for a header field such as `;Flag=5` written after the data area's
+    #: closing `&&`, read as the header's), and in both modes "crc_lowercase" and "crc_variant"
+    #: (the CRC is an allowed non-standard algorithm's, named in the explanation)
     warnings: list[str]
     #: the whole frame as received
     raw: bytes
@@ -77,21 +131,32 @@ class Frame:
     def text(self, name: str) -> str | None:
         """Original text of a header or CP field, e.g. "QN" or "a21026-Rtd"."""
     def to_dict(self) -> dict[str, Any]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
-def crc16(data: bytes) -> int:
-    """CRC16 of HJ 212 appendix A over `data` (the data segment)."""
+def crc16(data: bytes, variant: CrcVariant = "hj212") -> int:
+    """CRC16 over `data` (the data segment): HJ 212 appendix A's, or the named variant's
+    ("modbus": CRC-16/MODBUS). Raises ValueError for an unknown name."""
 
-def parse(data: bytes, *, strict: bool = False) -> Frame:
-    """Parse one whole frame (`##` .. `\\r\\n`). Raises FrameError."""
+def parse(data: bytes, *, strict: bool = False, crc_variants: Sequence[CrcVariant] = ()) -> Frame:
+    """Parse one whole frame (`##` .. `\\r\\n`). Raises FrameError.
+
+    `crc_variants` names CRC algorithms accepted besides the standard's (in both modes; each
+    acceptance adds a "crc_variant" warning): e.g. `parse(err.raw, crc_variants=("modbus",))`
+    for a station allowed to sign with CRC-16/MODBUS. The standard's CRC is checked first,
+    and the variants only when it does not match."""
 
 def parse_segment(segment: bytes | str, *, strict: bool = False) -> Frame:
     """Parse a bare data segment (no header, length, CRC or tail)."""
 
+@final
 class Framer:
-    """Cuts a TCP byte stream into frames; bounded memory; resynchronises on `##`."""
+    """Cuts a TCP byte stream into frames; bounded memory; resynchronises on `##`.
 
-    def __init__(self, *, strict: bool = False) -> None: ...
+    A frame ends at its first `\\n` whatever its declared length says, so a damaged frame
+    never holds the good frames behind it: each comes out of the `feed` that completes it.
+    """
+
+    def __new__(cls, *, strict: bool = False, crc_variants: Sequence[CrcVariant] = ()) -> Self: ...
     def feed(self, chunk: bytes) -> list[Frame | FrameError]: ...
     def finish(self) -> list[Frame | FrameError]:
         """The connection closed: whatever is held becomes a FrameError (nothing is dropped)."""
@@ -101,12 +166,19 @@ class Framer:
     #: counters: frames, errors, garbage_bytes, resyncs
     @property
     def stats(self) -> dict[str, int]: ...
+    #: CRC algorithms accepted besides the standard's, from the next frame on (set it once
+    #: the connection's station is known to be allowed them; see the module docstring)
+    @property
+    def crc_variants(self) -> tuple[str, ...]: ...
+    @crc_variants.setter
+    def crc_variants(self, names: Sequence[CrcVariant]) -> None: ...
 
+@final
 class Reassembler:
     """Joins split messages (Flag D bit) keyed by (MN, QN), PNO 1..PNUM."""
 
-    def __init__(self, *, timeout_s: float = 300.0, max_messages: int = 10_000,
-                 max_bytes: int = 16 * 1024 * 1024) -> None: ...
+    def __new__(cls, *, timeout_s: float = 300.0, max_messages: int = 10_000,
+                max_bytes: int = 16 * 1024 * 1024) -> Self: ...
     def add(self, frame: Frame, now: float | None = None) -> Frame | None:
         """Add one part; the joined frame once every part is in.
 
@@ -118,13 +190,14 @@ class Reassembler:
     @property
     def pending_bytes(self) -> int: ...
 
-def decode_batch_raw(frames: Sequence[bytes], *, strict: bool = False) -> dict[str, Any]:
+def decode_batch_raw(frames: Sequence[bytes], *, strict: bool = False,
+                     crc_variants: Sequence[CrcVariant] = ()) -> dict[str, Any]:
     """Columnar decode; see hj212.decode_batch, which wraps this in a Batch."""
 
 def encode(*, cn: int | str, st: int | str, mn: str | None, pw: str | None,
            qn: str | None = None, flag: int | None = None, pnum: int | None = None,
            pno: int | None = None, rf: str | int | None = None,
-           cp: str | Mapping[str, object] | Sequence[tuple[str, object]] = "") -> bytes:
+           cp: str | Mapping[str, object] | Sequence[tuple[str, object]] | None = None) -> bytes:
     """Build a whole frame from its fields (CP as raw text, or name/value pairs)."""
 
 def answer(frame: Frame, *, qn_rtn: int | None = None, exe_rtn: int | None = None,
@@ -138,11 +211,11 @@ def answer(frame: Frame, *, qn_rtn: int | None = None, exe_rtn: int | None = Non
 def answer_error(error: FrameError) -> bytes | None:
     """The 9011 answer (QnRtn from the error) to a rejected frame, or None when none is due."""
 
-def request(cn: int, mn: str, pw: str, *, st: int | str = 32, qn: str | None = None,
+def request(cn: int, mn: str, pw: str, *, st: int | str | None = None, qn: str | None = None,
             edition: int = 2017, needs_ack: bool = True, **fields: object) -> bytes:
     """A platform request (1000, 1011, 1012, 1061..1064, 1072, 2011.., 2051 with BeginTime/EndTime,
     3011..3021). Field names are the standard's (BeginTime=..., SystemTime=...); datetimes are
-    formatted for you."""
+    formatted for you. `st` defaults to 32."""
 
 def now_qn() -> str:
     """A fresh QN (YYYYMMDDhhmmsszzz) in China Standard Time (UTC+8), the standard's clock."""
