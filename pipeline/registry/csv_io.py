@@ -1,8 +1,12 @@
 """Station and limit CSV files: read with every error reported, write for a round trip.
 
 A file is a stations file or a limits file, told apart by its header (a limits file has
-a ``code`` column). Reading checks every row and collects every problem, each naming the
-file, the line, the column and the value and saying what is allowed; if there is any,
+a ``code`` column). A stations file may also have the optional ``crc_variants`` column
+(``STATION_OPTIONAL``): the CRC variants the gateway accepts from the station, e.g.
+``modbus``; a file without it means none.
+
+Reading checks every row and collects every problem, each naming the file, the line, the
+column and the value and saying what is allowed; if there is any,
 ``CsvImportError`` carries them all and nothing is returned, so an import is all or
 nothing. Files exported from Excel on Chinese Windows are often GB18030 rather than
 UTF-8; both are read.
@@ -26,6 +30,9 @@ STATION_COLUMNS: tuple[str, ...] = (
     "min_interval", "active")
 STATION_REQUIRED: tuple[str, ...] = (
     "mn", "pw", "enterprise", "st", "edition", "province", "rtd_interval", "min_interval")
+#: columns a stations file may have besides STATION_COLUMNS; written only when used, so a
+#: registry that uses none exports in the same columns as before they existed
+STATION_OPTIONAL: tuple[str, ...] = ("crc_variants",)
 LIMIT_COLUMNS: tuple[str, ...] = (
     "mn", "code", "limit_low", "limit_high", "basis", "range_low", "range_high", "unit",
     "active")
@@ -102,7 +109,8 @@ def read_texts(sources: Sequence[tuple[str, str]], known_mns: Iterable[str] = ()
         if "code" in header:
             kind, columns, required = "limits", LIMIT_COLUMNS, LIMIT_REQUIRED
         elif "pw" in header or "mn" in header:
-            kind, columns, required = "stations", STATION_COLUMNS, STATION_REQUIRED
+            kind, columns, required = ("stations", STATION_COLUMNS + STATION_OPTIONAL,
+                                       STATION_REQUIRED)
         else:
             errors.append(RowError(name, 1, None, None,
                                    f"header {','.join(header)} is neither a stations file "
@@ -285,11 +293,13 @@ def _station(file: str, line: int, row: dict[str, str], errors: list[RowError]
     if row.get("min_interval"):
         r.check("min_interval", minutes, model.check_min_interval)
     active = r.boolean("active")
+    crc_variants = model.parse_crc_variants(row.get("crc_variants", ""))
+    r.check("crc_variants", crc_variants, model.check_crc_variants)
     if not r.ok:
         return None
     return Station(mn=mn, pw=pw, enterprise=enterprise, outlet=outlet, st=st, edition=edition,
                    province=province or "", region=region, rtd_interval=rtd,
-                   min_interval=minutes, active=active)
+                   min_interval=minutes, active=active, crc_variants=crc_variants)
 
 
 def _limit(file: str, line: int, row: dict[str, str], errors: list[RowError]) -> Limit | None:
@@ -326,14 +336,19 @@ def _fmt(x: float) -> str:
 
 
 def write_stations(stations: Iterable[Station], fh: TextIO) -> int:
+    """STATION_COLUMNS, plus ``crc_variants`` when any station has some."""
+    rows = list(stations)
+    variants = any(s.crc_variants for s in rows)
     w = csv.writer(fh, lineterminator="\n")
-    w.writerow(STATION_COLUMNS)
-    n = 0
-    for s in stations:
-        w.writerow([s.mn, s.pw, s.enterprise, s.outlet, s.st, s.edition, s.province, s.region,
-                    s.rtd_interval, s.min_interval, int(s.active)])
-        n += 1
-    return n
+    w.writerow(STATION_COLUMNS + STATION_OPTIONAL if variants else STATION_COLUMNS)
+    for s in rows:
+        cells: list[object] = [s.mn, s.pw, s.enterprise, s.outlet, s.st, s.edition,
+                               s.province, s.region, s.rtd_interval, s.min_interval,
+                               int(s.active)]
+        if variants:
+            cells.append(model.format_crc_variants(s.crc_variants))
+        w.writerow(cells)
+    return len(rows)
 
 
 def write_limits(limits: Iterable[Limit], fh: TextIO) -> int:

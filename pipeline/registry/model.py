@@ -18,6 +18,15 @@ RTD_INTERVAL_MIN, RTD_INTERVAL_MAX = 30, 3600
 #: minute-data intervals that divide an hour, so minute records tile each hourly record
 MIN_INTERVALS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
 BASES = ("avg", "zs_avg")
+#: CRC algorithms other than the standard's that field loggers are known to use, by the
+#: codec's name for each ("modbus": CRC-16/MODBUS, which a popular open-source logger
+#: simulator computes: 0759 instead of 1C80 on the standard's example frame). A station
+#: may be allowed some of them while its firmware is fixed; frames are then accepted
+#: with a warning instead of rejected with QnRtn 9. (A codec built before it knew
+#: variants has no CRC_VARIANTS; its frames are then never accepted under one.)
+CRC_VARIANTS: tuple[str, ...] = tuple(
+    v for v in getattr(hj212, "CRC_VARIANTS", ("hj212", "modbus")) if v != "hj212")
+_VARIANT_SEPARATORS = re.compile(r"[\s,;|]+")
 
 #: service region (服务区域) -> provinces, as in SERVICE.md (Chinese short names)
 REGIONS: dict[str, tuple[str, ...]] = {
@@ -98,6 +107,8 @@ class Station:
     rtd_interval: int
     min_interval: int
     active: bool = True
+    #: CRC variants (names of CRC_VARIANTS) the gateway accepts from this station
+    crc_variants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +165,28 @@ def check_st(st: str) -> str | None:
 
 def check_edition(edition: int) -> str | None:
     return None if edition in EDITIONS else "edition is 2005, 2017 or 2025"
+
+
+def parse_crc_variants(text: str) -> tuple[str, ...]:
+    """Variant names as written in a cell ("modbus", "modbus;other", ...), lower case, in
+    order, each once; empty text gives ()."""
+    names = [n.lower() for n in _VARIANT_SEPARATORS.split(text.strip()) if n]
+    return tuple(dict.fromkeys(names))
+
+
+def format_crc_variants(names: tuple[str, ...]) -> str:
+    """The canonical text of a variant list (CSV cell and ClickHouse column)."""
+    return ",".join(names)
+
+
+def check_crc_variants(names: tuple[str, ...]) -> str | None:
+    if "hj212" in names:
+        return "hj212 is the standard's CRC, always accepted; name only the other ones"
+    unknown = [n for n in names if n not in CRC_VARIANTS]
+    if not unknown:
+        return None
+    return (f"unknown CRC variant {', '.join(unknown)}; known: {', '.join(CRC_VARIANTS)} "
+            "(empty: only the standard's CRC)")
 
 
 def check_rtd_interval(seconds: int) -> str | None:

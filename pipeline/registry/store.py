@@ -1,4 +1,5 @@
-"""Stations and limits in ClickHouse (tables ``stations`` and ``limits``, migration 003).
+"""Stations and limits in ClickHouse (tables ``stations`` and ``limits``, migration 003;
+each station's CRC variants in ``station_crc_variants``, migration 008).
 
 Every write carries a fresh version (milliseconds since the epoch), so the newest row per
 key wins under ReplacingMergeTree; reads use FINAL so they see exactly that row.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from pipeline.registry.model import Limit, Station
+from pipeline.registry.model import Limit, Station, format_crc_variants, parse_crc_variants
 from pipeline.store.client import ClickHouse
 from pipeline.timebase import version_ms
 
@@ -20,6 +21,14 @@ def write_stations(ch: ClickHouse, stations: Sequence[Station], version: int | N
         return 0
     v = version or version_ms()
     now = int(time.time())
+    # every station gets its row (an empty one clears what an earlier import allowed);
+    # written first, so a failure part way leaves no station without its variants row
+    ch.insert_columns("station_crc_variants", {
+        "mn": [s.mn for s in stations],
+        "crc_variants": [format_crc_variants(s.crc_variants) for s in stations],
+        "updated_at": [now] * len(stations),
+        "version": [v] * len(stations),
+    })
     return ch.insert_columns("stations", {
         "mn": [s.mn for s in stations],
         "pw": [s.pw for s in stations],
@@ -59,12 +68,16 @@ def write_limits(ch: ClickHouse, limits: Sequence[Limit], version: int | None = 
 
 def read_stations(ch: ClickHouse, *, active_only: bool = False) -> list[Station]:
     where = "WHERE active = 1" if active_only else ""
+    # a station without a variants row (written before migration 008) reads as ''
     rows = ch.execute(
         "SELECT mn, pw, enterprise, outlet, st, edition, province, region, rtd_interval, "
-        f"min_interval, active FROM stations FINAL {where} ORDER BY mn")
+        "min_interval, active, crc_variants FROM stations FINAL "
+        "ANY LEFT JOIN (SELECT mn, crc_variants FROM station_crc_variants FINAL) AS v "
+        f"USING mn {where} ORDER BY mn")
     return [Station(mn=r[0], pw=r[1], enterprise=r[2], outlet=r[3], st=r[4], edition=int(r[5]),
                     province=r[6], region=r[7], rtd_interval=int(r[8]),
-                    min_interval=int(r[9]), active=bool(r[10])) for r in rows]
+                    min_interval=int(r[9]), active=bool(r[10]),
+                    crc_variants=parse_crc_variants(r[11])) for r in rows]
 
 
 def read_limits(ch: ClickHouse, *, active_only: bool = False) -> list[Limit]:

@@ -139,3 +139,36 @@ def test_round_trip(tmp_path: Path):
         for f in ("limit_low", "limit_high", "range_low", "range_high"):
             x, y = getattr(a, f), getattr(b, f)
             assert (math.isnan(x) and math.isnan(y)) or x == y
+
+
+def test_crc_variants_column_is_optional_checked_and_round_trips(tmp_path: Path):
+    from pipeline.registry import model
+
+    # without the column (the sample's form): no variants, and the export keeps that form
+    (plain,) = _read(f"{HEADER}\n{GOOD}\n").stations
+    assert plain.crc_variants == ()
+    buf = io.StringIO()
+    csv_io.write_stations([plain], buf)
+    assert buf.getvalue().splitlines()[0] == HEADER
+    # with it: names in any case, separated by , ; | or spaces, each once
+    text = (f"{HEADER},crc_variants\n{GOOD},\"MODBUS, modbus\"\n"
+            "12345678901234,123456,某厂,,32,2005,江苏,,60,10,1,\n")
+    a, b = _read(text).stations
+    assert (a.crc_variants, b.crc_variants) == (("modbus",), ())
+    assert model.parse_crc_variants(" modbus ; x|y z") == ("modbus", "x", "y", "z")
+    path = tmp_path / "s.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv_io.write_stations([a, b], fh)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == HEADER + ",crc_variants" and lines[1].endswith(",modbus")
+    assert csv_io.read_files([path]).stations == [a, b]
+
+
+def test_unknown_crc_variants_are_reported_with_line_and_value():
+    rows = f"{HEADER},crc_variants\n{GOOD},crc32\n" \
+           "12345678901234,123456,某厂,,32,2005,江苏,,60,10,1,hj212\n"
+    with pytest.raises(csv_io.CsvImportError) as info:
+        _read(rows)
+    errs = {(e.line, e.column, e.value): e.message for e in info.value.errors}
+    assert "unknown CRC variant crc32; known: modbus" in errs[(2, "crc_variants", "crc32")]
+    assert "always accepted" in errs[(3, "crc_variants", "hj212")]
