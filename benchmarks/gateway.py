@@ -190,8 +190,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hj212-gw-bench-"))
     n_mn = max(args.connections, args.idle)
     csv = work / "stations.csv"
-    csv.write_text("mn,pw,st,edition\n" + "".join(f"{mn_of(i)},{PW},32,2017\n"
-                                                   for i in range(n_mn)))
+    # the gateway reads the registry's stations format, with its checks
+    from pipeline.registry.csv_io import write_stations
+    from pipeline.registry.model import Station
+
+    with csv.open("w", encoding="utf-8", newline="") as fh:
+        write_stations((Station(mn=mn_of(i), pw=PW, enterprise="bench", outlet="", st="32",
+                                edition=2017, province="江苏", region="苏皖沪",
+                                rtd_interval=30, min_interval=1) for i in range(n_mn)), fh)
     port, mport = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HJ212_")}
     env.update({

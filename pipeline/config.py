@@ -163,6 +163,31 @@ class GatewaySettings:
         10.0, "seconds a graceful shutdown waits for Kafka to take what the spool holds",
         min=0
     )
+    # A wrong PW is answered (QnRtn=3), so a misconfigured logger sends only its cadence
+    # (a few frames a minute at most); dozens a minute from one address is a flood or
+    # someone guessing. Counted per source IP: loggers behind one NAT share the count.
+    auth_fail_window_s: float = _opt(
+        60.0, "seconds over which wrong-password frames from one source IP are counted",
+        min=1, max=86_400
+    )
+    auth_fail_slow_after: int = _opt(
+        10, "wrong-password frames from one source IP within auth_fail_window_s after which "
+        "the connection sending them is slowed: reading paused and answers delayed by "
+        "auth_fail_delay_s (0: never)", min=0
+    )
+    auth_fail_block_after: int = _opt(
+        30, "wrong-password frames from one source IP within auth_fail_window_s after which "
+        "the IP is refused for auth_block_s: its connections closed, new ones refused "
+        "(0: never)", min=0
+    )
+    auth_fail_delay_s: float = _opt(
+        1.0, "seconds a slowed connection waits before its answers and its next read",
+        min=0, max=60
+    )
+    auth_block_s: float = _opt(
+        300.0, "seconds a source IP stays refused after too many wrong passwords",
+        min=1, max=86_400
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ a worker thread and swaps the dict in one assignment; when a reload fails the pr
 directory stays in force (a registry outage must not lock every logger out) and a warning
 says so.
 
-Sources: a stations CSV (``gateway.registry_csv``, the registry's own file format) or the
-ClickHouse ``stations`` table of ``pipeline.registry``.
+Sources: a stations CSV (``gateway.registry_csv``) or the ClickHouse ``stations`` table,
+both read by ``pipeline.registry`` with its checks, so the gateway and ``hj212 stations
+import`` agree on every value (a bad row is refused with the file, line, column and value).
 """
 
 from __future__ import annotations
@@ -23,17 +24,26 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.logs import get_logger
+from pipeline.registry import csv_io
+from pipeline.registry.model import Station
 
 
 @dataclass(frozen=True, slots=True)
 class StationEntry:
-    """What the gateway needs of a registry row: the password, and how to talk to it."""
+    """What the gateway needs of a registry row: the password, how to talk to it, and
+    which CRC variants it may use."""
 
     mn: str
     pw: str
     st: str = "32"
     edition: int = 2017
     active: bool = True
+    crc_variants: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, station: Station) -> StationEntry:
+        return cls(mn=station.mn, pw=station.pw, st=station.st, edition=station.edition,
+                   active=station.active, crc_variants=station.crc_variants)
 
 
 class StationDirectory(Protocol):
@@ -111,44 +121,29 @@ class CachedDirectory:
             self.loaded_at = time.time()
 
 
-def parse_stations_csv(text: str, name: str = "stations.csv") -> dict[str, StationEntry]:
-    """The registry's stations CSV (header with mn, pw, st, edition, active columns)."""
-    reader = csv.DictReader(io.StringIO(text))
-    fields = {f.strip().lower() for f in reader.fieldnames or []}
-    missing = {"mn", "pw"} - fields
-    if missing:
-        raise ValueError(f"{name}: missing column(s) {', '.join(sorted(missing))}; a stations "
-                         "CSV needs at least mn and pw (see pipeline/registry/data/stations.csv)")
-    out: dict[str, StationEntry] = {}
-    for line, row in enumerate(reader, start=2):
-        cells = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-        mn = cells.get("mn", "")
-        if not mn:
-            continue
-        try:
-            edition = int(cells.get("edition") or 2017)
-        except ValueError:
-            raise ValueError(f"{name}:{line}: edition={cells.get('edition')!r} is not 2005, "
-                             "2017 or 2025") from None
-        active = cells.get("active", "1").lower() not in ("0", "false", "no", "n", "否")
-        out[mn] = StationEntry(mn=mn, pw=cells.get("pw", ""), st=cells.get("st") or "32",
-                               edition=edition, active=active)
-    return out
-
-
 def csv_loader(path: Path) -> Loader:
+    """The stations CSV at ``path``, read by the registry (``pipeline.registry.csv_io``):
+    the same columns, checks and encodings as ``hj212 stations import``."""
     def load() -> dict[str, StationEntry]:
+        name = str(path)
         try:
-            data = path.read_bytes()
+            text = csv_io.decode(path.read_bytes(), name)
+            header = next(csv.reader(io.StringIO(text)), [])
+            if "code" in (h.strip().lower() for h in header):
+                raise ValueError(f"HJ212_GATEWAY__REGISTRY_CSV={name!r} is a limits file; fix: "
+                                 "point it at the stations CSV (columns "
+                                 f"{','.join(csv_io.STATION_COLUMNS)})")
+            registry = csv_io.read_texts([(name, text)])
         except OSError as exc:
-            raise OSError(f"HJ212_GATEWAY__REGISTRY_CSV={str(path)!r} cannot be read: {exc}; "
+            raise OSError(f"HJ212_GATEWAY__REGISTRY_CSV={name!r} cannot be read: {exc}; "
                           "fix: point it at the stations CSV") from exc
-        for encoding in ("utf-8-sig", "gb18030"):  # Excel on Chinese Windows writes GB18030
-            try:
-                return parse_stations_csv(data.decode(encoding), str(path))
-            except UnicodeDecodeError:
-                continue
-        raise ValueError(f"{path}: neither UTF-8 nor GB18030 text; save it as CSV UTF-8")
+        except csv_io.CsvImportError as exc:
+            problems = "\n".join(f"  {e}" for e in exc.errors)
+            raise ValueError(
+                f"HJ212_GATEWAY__REGISTRY_CSV={name!r}: {len(exc.errors)} error(s), so the "
+                "gateway uses none of the file; fix these lines (`hj212 stations import "
+                f"--dry-run {name}` checks the file):\n{problems}") from None
+        return {s.mn: StationEntry.of(s) for s in registry.stations}
     return load
 
 
@@ -158,6 +153,5 @@ def clickhouse_loader(dsn: str) -> Loader:
         from pipeline.store.client import ClickHouse
 
         with ClickHouse(dsn) as ch:
-            return {s.mn: StationEntry(mn=s.mn, pw=s.pw, st=s.st, edition=s.edition,
-                                       active=s.active) for s in read_stations(ch)}
+            return {s.mn: StationEntry.of(s) for s in read_stations(ch)}
     return load

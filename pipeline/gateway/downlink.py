@@ -30,17 +30,14 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import hj212
 
 from pipeline.config import Settings
+from pipeline.gateway.context import Connection, DownlinkHost
 from pipeline.logs import get_logger
 from pipeline.timebase import CST, parse_stamp
-
-if TYPE_CHECKING:
-    from pipeline.gateway.server import Gateway
-    from pipeline.gateway.session import Session
 
 
 @dataclass(slots=True)
@@ -154,12 +151,15 @@ def recorder_for(settings: Settings) -> CommandRecorder:
 
 
 class Downlink:
-    def __init__(self, gateway: Gateway, recorder: CommandRecorder) -> None:
-        self.gw = gateway
+    """Commands to loggers. ``host`` is the gateway's shared context (or the gateway):
+    its id, settings, station directory, live connections by MN and counters."""
+
+    def __init__(self, host: DownlinkHost, recorder: CommandRecorder) -> None:
+        self.host = host
         self.recorder = recorder
         self.pending: dict[tuple[str, str], CommandRecord] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._log = get_logger("gateway.downlink", gateway=gateway.id)
+        self._log = get_logger("gateway.downlink", gateway=host.id)
 
     def start(self, consume: bool = True) -> None:
         if consume:
@@ -178,7 +178,7 @@ class Downlink:
 
     def submit(self, message: dict[str, Any]) -> CommandRecord:
         """Send one command now; returns its record (state sent, offline or failed)."""
-        g = self.gw
+        g = self.host
         now = time.time()
         mn = str(message.get("mn", ""))
         fields = dict(message.get("fields") or {})
@@ -216,7 +216,7 @@ class Downlink:
         session.log.info("command.sent", mn=mn, cn=cn, qn=qn)
         return self._record(rec)
 
-    def on_answer(self, frame: hj212.Frame, session: Session) -> None:
+    def on_answer(self, frame: hj212.Frame, session: Connection) -> None:
         """A 9011 or 9012 from a logger: advance its command."""
         rec = self.pending.get((frame.mn or "", frame.qn or ""))
         if rec is None:
@@ -241,7 +241,7 @@ class Downlink:
         self._record(rec)
 
     def _record(self, rec: CommandRecord) -> CommandRecord:
-        self.gw.metrics.commands[rec.state] += 1
+        self.host.metrics.commands[rec.state] += 1
         self.recorder.record(rec)
         return rec
 
@@ -262,11 +262,11 @@ class Downlink:
         from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped,unused-ignore]
         from aiokafka.errors import KafkaError  # type: ignore[import-untyped,unused-ignore]
 
-        s = self.gw.settings
+        s = self.host.settings
         while True:
             consumer = AIOKafkaConsumer(
                 s.topics.commands, bootstrap_servers=s.kafka.bootstrap,
-                group_id=f"{s.kafka.client_id}-gateway-{self.gw.id}",
+                group_id=f"{s.kafka.client_id}-gateway-{self.host.id}",
                 client_id=f"{s.kafka.client_id}-gateway-downlink",
                 enable_auto_commit=False, auto_offset_reset="latest")
             try:
@@ -297,7 +297,7 @@ class Downlink:
                               fix='send {"mn": ..., "cn": ..., "fields": {...}}')
             return
         mn = str(message.get("mn", ""))
-        if mn not in self.gw.live and self._other_gateways_possible():
+        if mn not in self.host.live and self._other_gateways_possible():
             return
         self.submit(message)
 

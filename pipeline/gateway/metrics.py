@@ -30,6 +30,14 @@ class Metrics:
     published: Counter[str] = field(default_factory=Counter)  # topic
     publish_errors: int = 0
     commands: Counter[str] = field(default_factory=Counter)  # outcome
+    #: reads slowed / source IPs blocked for wrong passwords, and IPs blocked now
+    auth_slowed_total: int = 0
+    auth_blocked_total: int = 0
+    auth_blocked_sources: int = 0
+    #: frames accepted under a CRC variant the station is allowed: (mn, variant)
+    crc_variant_frames: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: frames whose CRC matched a known variant their station is not allowed: variant
+    crc_variant_rejected: Counter[str] = field(default_factory=Counter)
 
     def set_spool_depth(self, nbytes: int, records: int) -> None:
         self.spool_depth_bytes = nbytes
@@ -75,6 +83,22 @@ class Metrics:
                "failed Kafka publishes (retried from the spool)", [("", self.publish_errors)])
         metric("hj212_gateway_commands_total", "counter", "downlink command outcomes",
                [(f'{{outcome="{o}"}}', n) for o, n in sorted(self.commands.items())])
+        metric("hj212_gateway_auth_slowed_total", "counter",
+               "reads slowed because their source IP keeps sending wrong passwords",
+               [("", self.auth_slowed_total)])
+        metric("hj212_gateway_auth_blocked_total", "counter",
+               "times a source IP was refused for too many wrong passwords",
+               [("", self.auth_blocked_total)])
+        metric("hj212_gateway_auth_blocked_sources", "gauge",
+               "source IPs refused now for too many wrong passwords",
+               [("", self.auth_blocked_sources)])
+        metric("hj212_gateway_crc_variant_frames_total", "counter",
+               "frames accepted with a warning under a CRC variant their station is allowed",
+               [(f'{{mn="{mn}",variant="{v}"}}', n)
+                for (mn, v), n in sorted(self.crc_variant_frames.items())])
+        metric("hj212_gateway_crc_variant_rejected_total", "counter",
+               "frames rejected whose CRC matches a known variant their station is not allowed",
+               [(f'{{variant="{v}"}}', n) for v, n in sorted(self.crc_variant_rejected.items())])
         return "\n".join(out) + "\n"
 
 

@@ -120,7 +120,7 @@ class KafkaPublisher:
                 await self._stop_producer(producer)
                 raise
             except SpoolError as exc:
-                if self.spool._closed:
+                if self.spool.closed:
                     await self._stop_producer(producer)
                     return
                 self._log.error("publisher.spool_error", error=str(exc))

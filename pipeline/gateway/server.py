@@ -1,5 +1,9 @@
-"""The gateway process: listener, limits, the spool and its Kafka publisher, downlink,
-metrics, and a graceful stop.
+"""The gateway process: listener, the spool and its Kafka publisher, downlink, metrics,
+housekeeping, and a graceful stop.
+
+The state its connections share (counters, spool, directory, settings, limits, the
+connections themselves) is one ``GatewayContext`` (``context.py``); each ``Session`` gets
+that, not the gateway.
 
 ``Gateway.start()`` opens the spool (publishing first whatever an earlier run left), loads
 the station registry, then listens. ``Gateway.stop()`` stops accepting and reading, waits
@@ -14,31 +18,27 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections import Counter
 from collections.abc import Sized
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.config import Settings
 from pipeline.gateway.auth import CachedDirectory, StationDirectory, clickhouse_loader, csv_loader
+from pipeline.gateway.context import Connection, GatewayContext
+from pipeline.gateway.downlink import Downlink, recorder_for
 from pipeline.gateway.metrics import Metrics, serve_metrics
 from pipeline.gateway.publisher import KafkaPublisher
 from pipeline.gateway.session import Session
 from pipeline.gateway.spool import Spool
 from pipeline.logs import get_logger
 
-if TYPE_CHECKING:
-    from pipeline.gateway.downlink import Downlink
-
 
 class Gateway:
     def __init__(self, settings: Settings, *, directory: StationDirectory | None = None,
                  publish: bool = True, downlink: bool = True, spool_dir: Path | None = None
                  ) -> None:
-        self.settings = settings
         g = settings.gateway
         self.id = g.id or socket.gethostname()
-        self.id_bytes = self.id.encode()[:255]
         self.log = get_logger("gateway", gateway=self.id)
         self.metrics = Metrics()
         self.spool = Spool(spool_dir or settings.spool_dir, max_bytes=settings.spool.max_bytes,
@@ -46,7 +46,10 @@ class Gateway:
                            fsync_interval=settings.spool.fsync_interval,
                            on_depth=self.metrics.set_spool_depth)
         self._own_directory = directory is None
-        self.directory: StationDirectory = directory or self._make_directory()
+        self.directory: StationDirectory = directory or self._make_directory(settings)
+        self.context = GatewayContext(settings, gateway_id=self.id, metrics=self.metrics,
+                                      spool=self.spool, directory=self.directory,
+                                      log=self.log)
         self.publisher: KafkaPublisher | None = None
         if publish:
             self.publisher = KafkaPublisher(
@@ -54,26 +57,51 @@ class Gateway:
                 topics=[settings.topics.frames, settings.topics.rejects],
                 client_id=settings.kafka.client_id, metrics=self.metrics,
                 gateway_id=self.id)
-        self.downlink: Downlink | None = None
+        self._downlink: Downlink | None = None
         self._want_downlink = downlink
-        self.sessions: set[Session] = set()
-        self.per_ip: Counter[str] = Counter()
-        #: MN -> the connection that last sent an accepted frame from it (for downlink)
-        self.live: dict[str, Session] = {}
-        self._buckets: dict[str, list[float]] = {}
         self._server: asyncio.Server | None = None
         self._metrics_server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.port = g.port
 
-    def _make_directory(self) -> CachedDirectory:
-        g = self.settings.gateway
+    @staticmethod
+    def _make_directory(settings: Settings) -> CachedDirectory:
+        g = settings.gateway
         if g.registry_csv:
             return CachedDirectory(csv_loader(Path(g.registry_csv)),
                                    refresh_s=g.registry_refresh,
                                    source=f"csv:{g.registry_csv}")
-        return CachedDirectory(clickhouse_loader(self.settings.clickhouse.dsn),
+        return CachedDirectory(clickhouse_loader(settings.clickhouse.dsn),
                                refresh_s=g.registry_refresh, source="clickhouse:stations")
+
+    # --- what the connections share lives in the context ----------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.context.settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self.context.settings = settings
+
+    @property
+    def sessions(self) -> set[Connection]:
+        return self.context.sessions
+
+    @property
+    def live(self) -> dict[str, Connection]:
+        """MN -> the connection that last sent an accepted frame from it."""
+        return self.context.live
+
+    @property
+    def downlink(self) -> Downlink | None:
+        return self._downlink
+
+    @downlink.setter
+    def downlink(self, downlink: Downlink | None) -> None:
+        # the sessions hand the loggers' 9011/9012 answers to it
+        self._downlink = downlink
+        self.context.command_answers = downlink
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -86,14 +114,13 @@ class Gateway:
         if self.publisher is not None:
             self.publisher.start()
         if self._want_downlink and self.publisher is not None:
-            from pipeline.gateway.downlink import Downlink, recorder_for
-
-            self.downlink = Downlink(self, recorder_for(self.settings))
-            self.downlink.start()
+            self.downlink = downlink = Downlink(self.context, recorder_for(self.settings))
+            downlink.start()
         loop = asyncio.get_running_loop()
+        ctx = self.context
         try:
             self._server = await loop.create_server(
-                lambda: Session(self), g.host, g.port, backlog=4096, reuse_address=True)
+                lambda: Session(ctx), g.host, g.port, backlog=4096, reuse_address=True)
         except OSError as exc:
             raise OSError(f"the gateway cannot listen on {g.host}:{g.port}: {exc}; fix: stop "
                           "what holds the port or set HJ212_GATEWAY__PORT") from exc
@@ -107,20 +134,20 @@ class Gateway:
                       else None, unknown_mn=g.unknown_mn)
 
     async def stop(self) -> None:
-        self.log.info("gateway.stopping", connections=len(self.sessions),
+        sessions = self.context.sessions
+        self.log.info("gateway.stopping", connections=len(sessions),
                       spool_records=self.spool.depth_records)
         if self._server is not None:
             self._server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
-        for s in list(self.sessions):
-            s._pause("shutdown")
-        # every frame read so far: fsynced, then answered (callbacks run in order)
-        if self.spool._epoch is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.spool._epoch)
+        for s in list(sessions):
+            s.pause("shutdown")
+        # every frame read so far: fsynced, then answered (the answers are the fsync's
+        # callbacks, which run before anything scheduled after them)
+        await self.spool.flushed()
         await asyncio.sleep(0)
-        for s in list(self.sessions):
+        for s in list(sessions):
             s.close()
         if self.downlink is not None:
             await self.downlink.stop()
@@ -146,57 +173,19 @@ class Gateway:
         finally:
             await self.stop()
 
-    # --- limits -----------------------------------------------------------------------
-
-    def admit(self, session: Session) -> str | None:
-        """None to admit, else why the connection is refused."""
-        g = self.settings.gateway
-        if len(self.sessions) >= g.max_connections:
-            reason = f"max_connections={g.max_connections} reached (HJ212_GATEWAY__MAX_CONNECTIONS)"
-            self.metrics.connections_refused["max_connections"] += 1
-            return reason
-        if self.per_ip[session.ip] >= g.max_per_ip:
-            self.metrics.connections_refused["max_per_ip"] += 1
-            return (f"max_per_ip={g.max_per_ip} connections from {session.ip} reached "
-                    "(HJ212_GATEWAY__MAX_PER_IP)")
-        self.sessions.add(session)
-        self.per_ip[session.ip] += 1
-        self.metrics.connections_total += 1
-        self.metrics.connections_open = len(self.sessions)
-        return None
-
-    def release(self, session: Session) -> None:
-        self.sessions.discard(session)
-        self.per_ip[session.ip] -= 1
-        if self.per_ip[session.ip] <= 0:
-            del self.per_ip[session.ip]
-        for mn in session.mns:
-            if self.live.get(mn) is session:
-                del self.live[mn]
-        self.metrics.connections_open = len(self.sessions)
-
-    def throttle(self, mn: str, n: int) -> float:
-        """Take ``n`` frames from ``mn``'s token bucket; seconds to pause reading (0: none)."""
-        rate = self.settings.gateway.frames_per_s_per_mn
-        now = time.monotonic()
-        bucket = self._buckets.get(mn)
-        if bucket is None:
-            bucket = self._buckets[mn] = [max(rate, 1.0), now]
-        tokens = min(max(rate, 1.0), bucket[0] + (now - bucket[1]) * rate) - n
-        bucket[0], bucket[1] = tokens, now
-        return -tokens / rate if tokens < 0 else 0.0
+    # --- housekeeping -----------------------------------------------------------------
 
     async def _sweep_idle(self) -> None:
-        timeout = self.settings.gateway.idle_timeout
+        ctx = self.context
         while True:
+            timeout = ctx.settings.gateway.idle_timeout
             await asyncio.sleep(min(max(timeout / 4, 0.05), 5.0))
             cutoff = time.monotonic() - timeout
-            idle = [s for s in self.sessions if s.last_active < cutoff]
+            idle = [s for s in ctx.sessions if s.last_active < cutoff]
             for s in idle:
                 s.log.info("connection.idle_timeout", idle_s=timeout)
                 s.close()
-            if len(self._buckets) > 100_000:
-                self._buckets.clear()  # the buckets only matter for MNs sending now
+            ctx.housekeeping()
 
     def stats(self) -> dict[str, Any]:
         return {"connections": len(self.sessions), "spool_records": self.spool.depth_records,

@@ -1,55 +1,65 @@
 """One logger connection: bytes in, frames out to the spool, answers back once kept.
 
 A ``Session`` is an ``asyncio.Protocol`` (callbacks, no task per connection), so 10 k idle
-loggers cost one small object and one Framer each. For every read:
+loggers cost one small object and one Framer each. It works with the gateway's shared
+``GatewayContext`` (counters, spool, directory, settings, limits), never with the
+``Gateway`` itself. For every read:
 
 1. ``Framer.feed`` cuts frames (split over reads, several per read, garbage between them;
    the Framer never holds more than one largest legal frame).
-2. Each frame or framing error is judged: accepted, rejected (bad CRC, unknown MN, wrong
-   PW ...) or quarantined (unknown MN under ``unknown_mn = "quarantine"``), and appended
-   to the spool as an envelope (rejects too: raw bytes and the reason).
-3. The answers the standard asks for (9014, 9013, 9011 with QnRtn) are written only when
-   the spool has fsynced the read's records, so an answered frame survives a crash.
+2. ``verdict.judge`` decides each frame or framing error: accepted, rejected (bad CRC,
+   unknown MN, wrong PW ...), quarantined (unknown MN under ``unknown_mn =
+   "quarantine"``), accepted with a warning (a CRC variant the station is allowed), or
+   refused unread (its source IP is blocked). The session applies the verdict: appends the
+   envelope to the spool (rejects too: raw bytes and the reason), bumps the counters, logs,
+   and builds the answer the verdict names.
+3. The answers (9014, 9013, 9011 with QnRtn) are written only when the spool has fsynced
+   the read's records, so an answered frame survives a crash.
 
 Back-pressure instead of dropping: reading pauses while the spool is at its cap, while an
-MN is over its frame rate, and while the logger does not read its answers.
+MN is over its frame rate, and while the logger does not read its answers. A source IP
+that keeps sending wrong passwords is slowed (reading paused, answers delayed), then
+blocked (its connections closed, new ones refused) for a while (``auth_guard.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import hj212
 
 from pipeline.gateway import envelope
+from pipeline.gateway.auth_guard import SourceLevel
+from pipeline.gateway.context import GatewayContext
 from pipeline.gateway.publisher import FRAMES, REJECTS
 from pipeline.gateway.spool import SpoolError
+from pipeline.gateway.verdict import ACCEPT, LOG_REJECT, Action, answer_to, judge
 
-if TYPE_CHECKING:
-    from pipeline.gateway.server import Gateway
-
-#: how many rejects per connection are logged one by one before only every 100th is
+#: how many rejects (and warnings) per connection are logged one by one before only every
+#: 100th is
 _LOG_REJECTS = 20
+_ACCEPT = Action.ACCEPT
 
 
 class Session(asyncio.Protocol):
-    def __init__(self, gateway: Gateway) -> None:
-        self.gw = gateway
+    def __init__(self, ctx: GatewayContext) -> None:
+        self.ctx = ctx
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.ip = "?"
         self._peer_b = b"?"
-        self.framer = hj212.Framer(strict=gateway.settings.strict)
+        self.framer = hj212.Framer(strict=ctx.settings.strict)
         self.last_active = 0.0
         self.mns: set[str] = set()
         self.admitted = False
         self.closing = False
         self._paused: set[str] = set()
         self._rejects = 0
+        self._warned = 0
         self._rate_until = 0.0
-        self.log: Any = gateway.log
+        self.log: Any = ctx.log
 
     # --- connection life ----------------------------------------------------------------
 
@@ -61,9 +71,9 @@ class Session(asyncio.Protocol):
             self.ip = str(peer[0])
             self.peer = f"[{peer[0]}]:{peer[1]}" if ":" in self.ip else f"{peer[0]}:{peer[1]}"
         self._peer_b = self.peer.encode("ascii", "replace")[:255]
-        self.log = self.gw.log.bind(peer=self.peer)
+        self.log = self.ctx.log.bind(peer=self.peer)
         self.last_active = time.monotonic()
-        refused = self.gw.admit(self)
+        refused = self.ctx.admit(self)
         if refused:
             self.log.warning("connection.refused", reason=refused)
             self.transport.abort()
@@ -78,22 +88,23 @@ class Session(asyncio.Protocol):
             leftovers = self.framer.finish()
             if leftovers:
                 self._handle(leftovers, answer=False)
-            self.gw.release(self)
+            self.ctx.release(self)
             self.log.debug("connection.closed", error=str(exc) if exc else None,
                            mns=sorted(self.mns))
 
     def pause_writing(self) -> None:
-        self._pause("writing")
+        self.pause("writing")
 
     def resume_writing(self) -> None:
-        self._resume("writing")
+        self.resume("writing")
 
-    def _pause(self, why: str) -> None:
+    def pause(self, why: str) -> None:
+        """Stop reading until every reason given here is resumed."""
         if not self._paused and self.transport is not None and not self.closing:
             self.transport.pause_reading()
         self._paused.add(why)
 
-    def _resume(self, why: str) -> None:
+    def resume(self, why: str) -> None:
         self._paused.discard(why)
         if not self._paused and self.transport is not None and not self.closing:
             self.transport.resume_reading()
@@ -108,14 +119,14 @@ class Session(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return False
         self.transport.write(data)
-        self.gw.metrics.bytes_out += len(data)
+        self.ctx.metrics.bytes_out += len(data)
         return True
 
     # --- data -------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
-        self.gw.metrics.bytes_in += len(data)
+        self.ctx.metrics.bytes_in += len(data)
         items = self.framer.feed(data)
         if items:
             self._handle(items, answer=True)
@@ -124,62 +135,60 @@ class Session(asyncio.Protocol):
         return None  # close our side too; connection_lost handles the Framer's leftovers
 
     def _handle(self, items: list[Any], *, answer: bool) -> None:
-        gw = self.gw
-        spool = gw.spool
-        metrics = gw.metrics
+        ctx = self.ctx
+        spool = ctx.spool
+        metrics = ctx.metrics
+        directory = ctx.directory
+        policy = ctx.policy
+        blocked = ctx.guard.is_blocked(self.ip)
+        slowed = newly_blocked = False
         now_ns = time.time_ns()
         answers: list[bytes] = []
         fut: asyncio.Future[None] | None = None
         counted: dict[str, int] = {}
         try:
             for item in items:
-                if isinstance(item, hj212.FrameError):
-                    reason = f"{item.kind}: {item.message}"
-                    mn = item.mn or ""
-                    cn = item.cn or "?"
-                    fut = self._keep(envelope.REJECTED, mn, reason, item.raw, now_ns)
-                    metrics.frames[(cn, "rejected_" + item.kind)] += 1
-                    self._log_reject(mn, cn, reason)
-                    if answer:
-                        reply = hj212.answer_error(item)
-                        if reply is not None:
-                            answers.append(reply)
-                    continue
-                mn = item.mn or ""
-                cn = item.cn
-                station = gw.directory.lookup(mn)
-                if station is None:
-                    if gw.settings.gateway.unknown_mn == "quarantine":
-                        reason = f"quarantine: MN {mn!r} is not in the station registry"
-                        fut = self._keep(envelope.QUARANTINED, mn, reason, item.raw, now_ns)
-                        metrics.frames[(cn, "quarantined")] += 1
-                        self._log_reject(mn, cn, reason)
-                        reply = hj212.answer(item) if answer else None
-                    else:
-                        reason = (f"unknown_mn: MN {mn!r} is not in the station registry; "
-                                  "import the station or fix the logger's MN")
-                        fut = self._keep(envelope.REJECTED, mn, reason, item.raw, now_ns)
-                        metrics.frames[(cn, "rejected_unknown_mn")] += 1
-                        self._log_reject(mn, cn, reason)
-                        reply = self._auth_answer(item, 4) if answer else None
-                elif station.pw != item.pw:
-                    reason = (f"wrong_pw: PW {item.pw!r} does not match the registry's for MN "
-                              f"{mn}; set the logger's PW or update the registry")
-                    fut = self._keep(envelope.REJECTED, mn, reason, item.raw, now_ns)
-                    metrics.frames[(cn, "rejected_wrong_pw")] += 1
-                    self._log_reject(mn, cn, reason)
-                    reply = self._auth_answer(item, 3) if answer else None
+                v = judge(item, directory, policy, blocked)
+                if v is ACCEPT:
+                    frame = item
+                elif v.action is _ACCEPT:
+                    # read again under its station's CRC variant: that frame is answered
+                    frame = cast(hj212.Frame, v.reread)
                 else:
-                    fut = self._keep(envelope.ACCEPTED, mn, "", item.raw, now_ns)
-                    metrics.frames[(cn, "accepted")] += 1
-                    counted[mn] = counted.get(mn, 0) + 1
-                    if mn not in self.mns:
-                        self.mns.add(mn)
-                        self.log = self.log.bind(mn=mn)
-                    gw.live[mn] = self
-                    if cn in ("9011", "9012") and gw.downlink is not None:
-                        gw.downlink.on_answer(item, self)
-                    reply = hj212.answer(item) if answer else None
+                    subject = item if v.reread is None else v.reread
+                    mn = subject.mn or ""
+                    cn = subject.cn or "?"
+                    fut = self._keep(v.action, mn, v.reason, item.raw, now_ns)
+                    metrics.frames[(cn, v.outcome)] += 1
+                    if v.crc_variant is not None:
+                        metrics.crc_variant_rejected[v.crc_variant] += 1
+                    if v.log_event == LOG_REJECT:
+                        self._log_reject(mn, cn, v.reason)
+                    if v.auth_failure:
+                        level = ctx.guard.failure(self.ip)
+                        if level is SourceLevel.BLOCK:
+                            blocked = newly_blocked = True
+                        elif level is SourceLevel.SLOW:
+                            slowed = True
+                    reply = answer_to(v, subject) if answer else None
+                    if reply is not None:
+                        answers.append(reply)
+                    continue
+                mn = frame.mn or ""
+                cn = frame.cn
+                fut = self._keep(envelope.ACCEPTED, mn, v.reason, item.raw, now_ns)
+                metrics.frames[(cn, "accepted")] += 1
+                counted[mn] = counted.get(mn, 0) + 1
+                if mn not in self.mns:
+                    self.mns.add(mn)
+                    self.log = self.log.bind(mn=mn)
+                ctx.live[mn] = self
+                if cn in ("9011", "9012") and ctx.command_answers is not None:
+                    ctx.command_answers.on_answer(frame, self)
+                if v.crc_variant is not None:
+                    metrics.crc_variant_frames[(mn, v.crc_variant)] += 1
+                    self._log_warning(mn, cn, v.reason)
+                reply = hj212.answer(frame) if answer else None
                 if reply is not None:
                     answers.append(reply)
         except SpoolError as exc:
@@ -187,16 +196,28 @@ class Session(asyncio.Protocol):
                            why="closing the connection unanswered so the logger resends")
             self.close()
             return
+        if newly_blocked:
+            ctx.block_source(self.ip)  # closes this connection too: its answers go nowhere
+            return
         if fut is not None and answers:
-            fut.add_done_callback(lambda f, a=answers: self._answer(f, a))  # type: ignore[misc]
+            if slowed:
+                delay = ctx.guard.limits.delay_s
+                loop = asyncio.get_running_loop()
+                fut.add_done_callback(
+                    lambda f, a=answers: loop.call_later(  # type: ignore[misc]
+                        delay, self._answer, f, a))
+            else:
+                fut.add_done_callback(lambda f, a=answers: self._answer(f, a))  # type: ignore[misc]
+        if slowed:
+            self._slow_down()
         if not spool.has_room():
-            self._pause("spool")
-            spool.wait_room(lambda: self._resume("spool"))
+            self.pause("spool")
+            spool.wait_room(lambda: self.resume("spool"))
         for mn, n in counted.items():
-            delay = gw.throttle(mn, n)
+            delay = ctx.rates.take(mn, n)
             if delay > 0:
                 metrics.throttled_total += 1
-                self._pause("rate")
+                self.pause("rate")
                 loop = asyncio.get_running_loop()
                 until = loop.time() + delay
                 if until > self._rate_until:
@@ -206,23 +227,30 @@ class Session(asyncio.Protocol):
     def _rate_resume(self) -> None:
         # an earlier, shorter pause must not end a later, longer one
         if asyncio.get_running_loop().time() >= self._rate_until - 1e-3:
-            self._resume("rate")
+            self.resume("rate")
+
+    def _slow_down(self) -> None:
+        """This connection's source keeps sending wrong passwords: read nothing more from
+        it for a while (its answers wait as long)."""
+        delay = self.ctx.guard.limits.delay_s
+        self.ctx.metrics.auth_slowed_total += 1
+        if delay > 0 and "auth" not in self._paused:
+            self.pause("auth")
+            asyncio.get_running_loop().call_later(delay, self.resume, "auth")
+        if self._rejects <= _LOG_REJECTS or self._rejects % 100 == 0:
+            self.log.info("source.slowed", ip=self.ip, delay_s=delay,
+                          wrong_passwords=self.ctx.guard.failures(self.ip),
+                          window_s=self.ctx.guard.limits.window_s)
 
     def _keep(self, kind: int, mn: str, reason: str, raw: bytes, now_ns: int
               ) -> asyncio.Future[None]:
-        gw = self.gw
-        spool = gw.spool
-        value = envelope.encode(kind, now_ns, spool.next_seq, gw.id_bytes, self._peer_b,
+        ctx = self.ctx
+        spool = ctx.spool
+        value = envelope.encode(kind, now_ns, spool.next_seq, ctx.id_bytes, self._peer_b,
                                 reason.encode()[:65535], raw)
         # a reject without a readable MN is keyed by the peer's address, to keep its order
         key = mn.encode("ascii", "replace") if mn else self.ip.encode()
         return spool.append(FRAMES if kind == envelope.ACCEPTED else REJECTS, key, value)
-
-    def _auth_answer(self, frame: hj212.Frame, qn_rtn: int) -> bytes | None:
-        # answer an auth failure only where the logger expects an answer at all
-        if frame.needs_ack or hj212.answer(frame) is not None:
-            return hj212.answer(frame, qn_rtn=qn_rtn)
-        return None
 
     def _answer(self, fut: asyncio.Future[None], answers: list[bytes]) -> None:
         if fut.exception() is not None:
@@ -234,7 +262,7 @@ class Session(asyncio.Protocol):
             return
         data = b"".join(answers)
         self.transport.write(data)
-        metrics = self.gw.metrics
+        metrics = self.ctx.metrics
         metrics.bytes_out += len(data)
         for a in answers:
             metrics.answers[a[a.find(b"CN=") + 3:a.find(b"CN=") + 7].decode()] += 1
@@ -244,3 +272,11 @@ class Session(asyncio.Protocol):
         if self._rejects <= _LOG_REJECTS or self._rejects % 100 == 0:
             self.log.info("frame.rejected", mn=mn or None, cn=cn, reason=reason,
                           rejects_on_connection=self._rejects)
+
+    def _log_warning(self, mn: str, cn: str, warning: str) -> None:
+        self._warned += 1
+        if self._warned <= _LOG_REJECTS or self._warned % 100 == 0:
+            self.log.warning("frame.crc_variant", mn=mn, cn=cn, warning=warning,
+                             warned_on_connection=self._warned,
+                             fix="fix the logger's CRC, then drop crc_variants from its "
+                                 "registry row")

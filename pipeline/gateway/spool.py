@@ -104,7 +104,10 @@ class Spool:
         self.appended_bytes = 0
         self.acked_bytes = 0
         self._pending = _Pending()
+        #: completes when the records appended since the last hand-off are fsynced
         self._epoch: asyncio.Future[None] | None = None
+        #: the epoch being written and fsynced now
+        self._inflight: asyncio.Future[None] | None = None
         self._wake = asyncio.Event()
         self._durable_event = asyncio.Event()
         self._room_waiters: list[Callable[[], None]] = []
@@ -223,6 +226,17 @@ class Spool:
     # --- appending ------------------------------------------------------------------
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def flushed(self) -> None:
+        """Return once every record appended before the call is fsynced, or its write
+        failed (the appenders' futures carry that error; it is not raised here)."""
+        for fut in [f for f in (self._inflight, self._epoch) if f is not None]:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(fut)
+
+    @property
     def depth_bytes(self) -> int:
         return self.appended_bytes - self.acked_bytes
 
@@ -295,6 +309,7 @@ class Spool:
             self._wake.clear()
             pending, self._pending = self._pending, _Pending()
             epoch, self._epoch = self._epoch, None
+            self._inflight = epoch
             if pending.records:
                 try:
                     end = await loop.run_in_executor(None, self._write_and_sync, pending.chunks)
@@ -308,6 +323,7 @@ class Spool:
                 self._durable = end
                 self.durable_seq += pending.records
                 self._durable_event.set()
+            self._inflight = None
             if epoch is not None and not epoch.done():
                 epoch.set_result(None)
             if self._closed and self._epoch is None:

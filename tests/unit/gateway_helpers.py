@@ -18,6 +18,9 @@ from pipeline.gateway.server import Gateway
 MN = "010000A8900016F000169DC0"
 PW = "123456"
 MN_2005 = "43559874088992"
+#: a station allowed CRC-16/MODBUS (registry column crc_variants)
+VARIANT_MN = "0123456789ABCDEF01234567"
+CODEC_HAS_VARIANTS = "modbus" in getattr(hj212, "CRC_VARIANTS", ())
 
 
 def settings(tmp: Path, **gateway: Any) -> Any:
@@ -63,3 +66,22 @@ def spooled(gw: Gateway) -> list[tuple[int, bytes, envelope.Envelope]]:
         if batch is None:
             return out
         out.extend((t, k, envelope.decode(v)) for t, k, v in batch.records)
+
+
+def crc_modbus(data: bytes) -> int:
+    """CRC-16/MODBUS: what some loggers sign frames with instead of appendix A's CRC."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def resigned(frame: bytes, crc: int) -> bytes:
+    """``frame`` with its CRC replaced (data segment untouched)."""
+    return frame[:-6] + f"{crc:04X}".encode() + frame[-2:]
+
+
+def modbus_signed(frame: bytes) -> bytes:
+    return resigned(frame, crc_modbus(frame[6:-6]))

@@ -1,0 +1,117 @@
+"""Source addresses that keep sending wrong passwords: slowed, then refused for a while.
+
+A misconfigured logger sends its cadence with a wrong PW (a few frames a minute, each
+answered QnRtn=3); someone guessing sends many. ``AuthGuard`` counts wrong-password frames
+per source IP over a sliding window: from ``slow_after`` of them the connection sending
+them is slowed (its reading paused and its answers delayed), from ``block_after`` the IP is
+blocked for ``block_s`` (its connections closed, new ones refused). The count is per IP,
+not per MN, because a guesser varies the MN; loggers behind one NAT address share it.
+
+No I/O and no clock of its own: the clock is injected, so tests step time by hand.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline.config import GatewaySettings
+
+
+class SourceLevel(enum.Enum):
+    """What a source's latest wrong password earned it."""
+
+    OK = "ok"
+    SLOW = "slow"
+    BLOCK = "block"  # blocked by this failure (it was not before)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthLimits:
+    slow_after: int  # 0: never slow
+    block_after: int  # 0: never block
+    window_s: float
+    block_s: float
+    delay_s: float
+
+    @classmethod
+    def of(cls, g: GatewaySettings) -> AuthLimits:
+        return cls(slow_after=g.auth_fail_slow_after, block_after=g.auth_fail_block_after,
+                   window_s=g.auth_fail_window_s, block_s=g.auth_block_s,
+                   delay_s=g.auth_fail_delay_s)
+
+
+class AuthGuard:
+    """Wrong-password counts and blocks per source IP."""
+
+    #: sources tracked at most; past it the stalest counts are forgotten first
+    MAX_SOURCES = 100_000
+
+    def __init__(self, limits: AuthLimits, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.limits = limits
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._blocked: dict[str, float] = {}  # ip -> monotonic time the block ends
+
+    def is_blocked(self, ip: str) -> bool:
+        """True while ``ip`` is refused. Called for every read: with no block in force it
+        is one dict truthiness test."""
+        if not self._blocked:
+            return False
+        until = self._blocked.get(ip)
+        # an ended block is dropped by sweep(), which reports it
+        return until is not None and self.clock() < until
+
+    def failure(self, ip: str) -> SourceLevel:
+        """Count one wrong-password frame from ``ip``; what that earns it."""
+        lim = self.limits
+        now = self.clock()
+        if ip in self._blocked and now < self._blocked[ip]:
+            return SourceLevel.OK  # already blocked: nothing more to earn
+        times = self._failures.get(ip)
+        if times is None:
+            if len(self._failures) >= self.MAX_SOURCES:
+                self.sweep()
+                if len(self._failures) >= self.MAX_SOURCES:
+                    del self._failures[next(iter(self._failures))]
+            # the count only has to reach the larger threshold, so a flood costs no more
+            times = self._failures[ip] = deque(maxlen=max(lim.slow_after, lim.block_after, 1))
+        times.append(now)
+        cutoff = now - lim.window_s
+        while times and times[0] <= cutoff:
+            times.popleft()
+        n = len(times)
+        if lim.block_after and n >= lim.block_after:
+            del self._failures[ip]
+            self._blocked[ip] = now + lim.block_s
+            return SourceLevel.BLOCK
+        if lim.slow_after and n >= lim.slow_after:
+            return SourceLevel.SLOW
+        return SourceLevel.OK
+
+    def sweep(self) -> list[str]:
+        """Forget counts older than the window and ended blocks; the IPs unblocked."""
+        now = self.clock()
+        cutoff = now - self.limits.window_s
+        for ip in [ip for ip, t in self._failures.items() if not t or t[-1] <= cutoff]:
+            del self._failures[ip]
+        ended = [ip for ip, until in self._blocked.items() if now >= until]
+        for ip in ended:
+            del self._blocked[ip]
+        return ended
+
+    @property
+    def blocked_count(self) -> int:
+        return len(self._blocked)
+
+    def failures(self, ip: str) -> int:
+        """Wrong-password frames counted for ``ip`` in the current window."""
+        times = self._failures.get(ip)
+        if not times:
+            return 0
+        cutoff = self.clock() - self.limits.window_s
+        return sum(1 for t in times if t > cutoff)

@@ -1,0 +1,158 @@
+"""The small shared state every connection of one gateway works with.
+
+A ``Session`` (and the downlink) talk to a ``GatewayContext``, not to the ``Gateway``: the
+counters, the spool, the station directory, the settings and the verdict policy, the
+connection limits (total, per IP, frames per MN, wrong passwords per IP), the connections
+open now and which one last spoke for each MN, and the downlink's hook for 9011/9012
+answers. The ``Gateway`` owns the life cycle (listener, publisher, downlink, stop) and
+hands this object to each session it makes, as uvicorn hands its protocol objects a
+shared server state.
+
+Connections are seen through the ``Connection`` protocol, so this module needs nothing of
+``session.py`` (which imports it) and the import graph stays acyclic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import hj212
+
+from pipeline.config import Settings
+from pipeline.gateway.auth import StationDirectory
+from pipeline.gateway.auth_guard import AuthGuard, AuthLimits
+from pipeline.gateway.metrics import Metrics
+from pipeline.gateway.rate import TokenBuckets
+from pipeline.gateway.spool import Spool
+from pipeline.gateway.verdict import Policy
+
+
+class Connection(Protocol):
+    """What the gateway and the downlink use of one logger connection (a Session)."""
+
+    @property
+    def ip(self) -> str: ...
+    @property
+    def peer(self) -> str: ...
+    @property
+    def mns(self) -> set[str]: ...
+    @property
+    def last_active(self) -> float: ...
+    @property
+    def log(self) -> Any: ...
+    def send(self, data: bytes) -> bool: ...
+    def pause(self, why: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class CommandAnswers(Protocol):
+    """Where a logger's 9011/9012 answers go (the downlink)."""
+
+    def on_answer(self, frame: hj212.Frame, conn: Connection) -> None: ...
+
+
+class DownlinkHost(Protocol):
+    """What the downlink needs of its gateway (a ``GatewayContext`` or a ``Gateway``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def directory(self) -> StationDirectory: ...
+    @property
+    def live(self) -> Mapping[str, Connection]: ...
+    @property
+    def metrics(self) -> Metrics: ...
+
+
+class GatewayContext:
+    def __init__(self, settings: Settings, *, gateway_id: str, metrics: Metrics, spool: Spool,
+                 directory: StationDirectory, log: Any,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.id = gateway_id
+        self.id_bytes = gateway_id.encode()[:255]
+        self.metrics = metrics
+        self.spool = spool
+        self.directory = directory
+        self.log = log
+        self.clock = clock
+        self.sessions: set[Connection] = set()
+        self.per_ip: Counter[str] = Counter()
+        #: MN -> the connection that last sent an accepted frame from it (for downlink)
+        self.live: dict[str, Connection] = {}
+        #: the downlink, while it runs
+        self.command_answers: CommandAnswers | None = None
+        self.rates = TokenBuckets(settings.gateway.frames_per_s_per_mn, clock)
+        self.guard = AuthGuard(AuthLimits.of(settings.gateway), clock)
+        self.settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        # what is derived from the settings follows them (tests replace them before start)
+        self._settings = settings
+        self.policy = Policy.of(settings)
+        self.rates.rate = settings.gateway.frames_per_s_per_mn
+        self.guard.limits = AuthLimits.of(settings.gateway)
+
+    # --- connections -------------------------------------------------------------------
+
+    def admit(self, conn: Connection) -> str | None:
+        """None to admit, else why the connection is refused."""
+        g = self._settings.gateway
+        metrics = self.metrics
+        if len(self.sessions) >= g.max_connections:
+            metrics.connections_refused["max_connections"] += 1
+            return f"max_connections={g.max_connections} reached (HJ212_GATEWAY__MAX_CONNECTIONS)"
+        if self.per_ip[conn.ip] >= g.max_per_ip:
+            metrics.connections_refused["max_per_ip"] += 1
+            return (f"max_per_ip={g.max_per_ip} connections from {conn.ip} reached "
+                    "(HJ212_GATEWAY__MAX_PER_IP)")
+        if self.guard.is_blocked(conn.ip):
+            metrics.connections_refused["auth_blocked"] += 1
+            return (f"{conn.ip} is refused for sending too many wrong passwords "
+                    f"(HJ212_GATEWAY__AUTH_FAIL_BLOCK_AFTER, HJ212_GATEWAY__AUTH_BLOCK_S)")
+        self.sessions.add(conn)
+        self.per_ip[conn.ip] += 1
+        metrics.connections_total += 1
+        metrics.connections_open = len(self.sessions)
+        return None
+
+    def release(self, conn: Connection) -> None:
+        self.sessions.discard(conn)
+        self.per_ip[conn.ip] -= 1
+        if self.per_ip[conn.ip] <= 0:
+            del self.per_ip[conn.ip]
+        for mn in conn.mns:
+            if self.live.get(mn) is conn:
+                del self.live[mn]
+        self.metrics.connections_open = len(self.sessions)
+
+    def block_source(self, ip: str) -> None:
+        """``ip`` was just blocked (``AuthGuard.failure`` said BLOCK): close its
+        connections; new ones are refused by ``admit`` until the block ends."""
+        conns = [c for c in self.sessions if c.ip == ip]
+        lim = self.guard.limits
+        self.metrics.auth_blocked_total += 1
+        self.metrics.auth_blocked_sources = self.guard.blocked_count
+        self.log.warning("source.blocked", ip=ip, block_s=lim.block_s,
+                         wrong_passwords=lim.block_after, window_s=lim.window_s,
+                         connections_closed=len(conns),
+                         fix="set the logger's PW (or the registry's); loggers behind the "
+                             "same address are refused too until the block ends")
+        for conn in conns:
+            conn.close()
+
+    def housekeeping(self) -> None:
+        """Bound the per-MN and per-IP state and report ended blocks (every few seconds)."""
+        self.rates.trim()
+        for ip in self.guard.sweep():
+            self.log.info("source.unblocked", ip=ip)
+        self.metrics.auth_blocked_sources = self.guard.blocked_count
