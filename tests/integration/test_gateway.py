@@ -347,3 +347,93 @@ async def test_backfill_round_trip_with_a_simulated_logger(r: _Run) -> None:
     replayed = [t for t in minute_times if t and "20240301080000" <= t <= "20240301090000"]
     # each minute record of the window arrived twice: when it was made, and replayed
     assert len(replayed) >= 2 * logger.stats.replayed - 2, (len(replayed), logger.stats.replayed)
+
+
+async def _closed_by_peer(reader: asyncio.StreamReader, timeout: float = 5.0) -> bool:
+    """True when the gateway closes the connection (EOF or reset) within ``timeout``."""
+    try:
+        return await asyncio.wait_for(reader.read(), timeout) == b""
+    except ConnectionError:
+        return True
+
+
+@aio
+async def test_a_source_sending_wrong_passwords_is_slowed_then_refused(r: _Run) -> None:
+    """Over a real socket: wrong passwords from one address are answered at once, then
+    only after a delay, then the address is refused (its connection closed, new ones
+    closed unread) until the block ends; every wrong-PW frame reaches hj212.rejects."""
+    g = dataclasses.replace(r.settings.gateway, auth_fail_slow_after=3,
+                            auth_fail_block_after=6, auth_fail_window_s=60.0,
+                            auth_fail_delay_s=0.5, auth_block_s=3.0)
+    gw = Gateway(dataclasses.replace(r.settings, gateway=g), directory=directory(),
+                 downlink=False)
+    await gw.start()
+    loop = asyncio.get_running_loop()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        waits = []
+        for i in range(5):
+            t0 = loop.time()
+            writer.write(upload(i, pw="000000"))
+            [answer] = await read_answers(reader, 1)
+            assert (answer.cn, answer.cp["QnRtn"]) == ("9011", "3")
+            waits.append(loop.time() - t0)
+        assert max(waits[:2]) < 0.4, waits  # the first two: answered at once
+        assert min(waits[2:]) >= 0.45, waits  # from the third: slowed
+        assert gw.metrics.auth_slowed_total == 3
+        writer.write(upload(5, pw="000000"))  # the sixth: the address is blocked
+        assert await _closed_by_peer(reader)
+        assert gw.metrics.auth_blocked_total == 1
+        # a new connection from the address is refused, even with the right password
+        reader2, writer2 = await asyncio.open_connection("127.0.0.1", gw.port)
+        writer2.write(upload(6))
+        assert await _closed_by_peer(reader2)
+        assert gw.metrics.connections_refused["auth_blocked"] >= 1
+        # the block ends: the address is let in again
+        await asyncio.sleep(3.5)
+        reader3, writer3 = await asyncio.open_connection("127.0.0.1", gw.port)
+        writer3.write(upload(7))
+        [ok] = await read_answers(reader3, 1)
+        assert ok.cn == "9014"
+        assert "hj212_gateway_auth_blocked_total 1" in gw.metrics.render()
+        for w in (writer, writer2, writer3):
+            w.close()
+    finally:
+        await gw.stop()
+    rejects = await _consume(r.bootstrap, r.settings.topics.rejects, 6)
+    assert sorted(e.reason.split(":")[0] for _, e in rejects) == ["wrong_pw"] * 6
+    frames = await _consume(r.bootstrap, r.settings.topics.frames, 1)
+    assert [e.raw for _, e in frames] == [upload(7)]
+
+
+@aio
+async def test_a_crc_variant_is_accepted_only_for_a_station_allowed_it(r: _Run) -> None:
+    from pipeline.gateway.auth import StaticDirectory, StationEntry
+    from tests.unit.gateway_helpers import CODEC_HAS_VARIANTS, VARIANT_MN, modbus_signed
+
+    if not CODEC_HAS_VARIANTS:
+        pytest.skip("the hj212 build has no CRC variants yet")
+    entries = [StationEntry(MN, PW), StationEntry(VARIANT_MN, PW, crc_variants=("modbus",))]
+    gw = Gateway(r.settings, directory=StaticDirectory(entries), downlink=False)
+    await gw.start()
+    allowed = modbus_signed(upload(1, mn=VARIANT_MN))
+    refused = modbus_signed(upload(2))
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        writer.write(allowed + refused)
+        a, b = await read_answers(reader, 2)
+        assert (a.cn, a.mn, b.cn, b.cp["QnRtn"]) == ("9014", VARIANT_MN, "9011", "9")
+        text = gw.metrics.render()
+        assert (f'hj212_gateway_crc_variant_frames_total{{mn="{VARIANT_MN}",variant="modbus"}} 1'
+                in text)
+        writer.close()
+    finally:
+        await gw.stop()
+    [(key, env)] = await _consume(r.bootstrap, r.settings.topics.frames, 1)
+    assert (key, env.raw) == (VARIANT_MN.encode(), allowed)
+    assert env.reason.startswith("crc_variant")  # the warning is stored with the frame
+    # what a worker decodes: the frame reads under the variant, with the same warning
+    frame = hj212.parse(env.raw, crc_variants=("modbus",))
+    assert env.reason in frame.warnings
+    [(_, rej)] = await _consume(r.bootstrap, r.settings.topics.rejects, 1)
+    assert rej.raw == refused and "crc_variants=modbus" in rej.reason

@@ -94,3 +94,36 @@ def test_dry_run_writes_nothing_and_new_rows_replace_old(dsn, tmp_path: Path):
         (s,) = [x for x in store.read_stations(ch) if x.mn == mn]
         assert (s.rtd_interval, s.active, s.region) == (60, False, "粤桂湘琼鄂")
         assert mn not in {x.mn for x in store.read_stations(ch, active_only=True)}
+
+
+def test_crc_variants_are_stored_exported_and_seen_by_the_gateway(dsn, tmp_path: Path):
+    from pipeline.gateway.auth import clickhouse_loader
+
+    header = ",".join(csv_io.STATION_COLUMNS)
+    mn, other = "0123456789ABCDEF0123CCC1", "0123456789ABCDEF0123CCC2"
+    f = tmp_path / "variants.csv"
+    f.write_text(f"{header},crc_variants\n"
+                 f"{mn},654321,试点厂,DW001,32,2017,浙江,,60,5,1,modbus\n"
+                 f"{other},654321,试点厂,DW002,32,2017,浙江,,60,5,1,\n", encoding="utf-8")
+    assert hj212(dsn, "stations", "import", str(f)).exit_code == 0
+    with ClickHouse(dsn) as ch:
+        got = {s.mn: s.crc_variants for s in store.read_stations(ch) if s.mn in (mn, other)}
+    assert got == {mn: ("modbus",), other: ()}
+    assert clickhouse_loader(dsn)()[mn].crc_variants == ("modbus",)
+    out = tmp_path / "out.csv"
+    assert hj212(dsn, "stations", "export", str(out)).exit_code == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == header + ",crc_variants"
+    assert next(line for line in lines if line.startswith(mn)).endswith(",modbus")
+    # a file without the column (the sample's form) clears what was allowed
+    f.write_text(f"{header}\n{mn},654321,试点厂,DW001,32,2017,浙江,,60,5,1\n",
+                 encoding="utf-8")
+    assert hj212(dsn, "stations", "import", str(f)).exit_code == 0
+    with ClickHouse(dsn) as ch:
+        (s,) = [x for x in store.read_stations(ch) if x.mn == mn]
+    assert s.crc_variants == ()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{header},crc_variants\n{mn},654321,试点厂,DW001,32,2017,浙江,,60,5,1,"
+                   "crc32\n", encoding="utf-8")
+    res = hj212(dsn, "stations", "import", str(bad))
+    assert res.exit_code == 1 and f"{bad}:2: column crc_variants='crc32'" in res.output
