@@ -325,12 +325,13 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
     }
     let crc_at = 6 + declared;
     let tail_at = crc_at + 4;
-    let newline = if at_end {
-        None
-    } else {
-        first_newline(buf, opts)
-    };
-    if let Some(nl) = newline.filter(|&nl| nl < tail_at) {
+    // `contains` is a word-at-a-time memchr: every frame of a stream pays for this scan
+    let before_tail = &buf[6..buf.len().min(tail_at)];
+    if !at_end && before_tail.contains(&b'\n') {
+        let nl = 6 + before_tail
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or_default();
         // a `\n` before the declared tail: over-declared, or cut short by another frame
         if !opts.strict {
             if let Some(found) = recovered(buf, declared, opts, warnings) {
@@ -415,9 +416,11 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
         if let Some(found) = recovered(buf, declared, opts, warnings) {
             return found;
         }
-        if let Some(nl) = newline {
-            // under-declared, and no accepted CRC where the frame really ends
-            return broken_at_newline(buf, nl, declared, opts);
+        if !at_end {
+            if let Some(nl) = first_newline(buf, opts) {
+                // under-declared, and no accepted CRC where the frame really ends
+                return broken_at_newline(buf, nl, declared, opts);
+            }
         }
         if !at_end && buf.len() < frame_limit(opts) {
             // the real tail may still come
