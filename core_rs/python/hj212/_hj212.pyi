@@ -133,11 +133,11 @@ class Frame:
     def to_dict(self) -> dict[str, Any]: ...
     def __eq__(self, other: object, /) -> bool: ...
 
-def crc16(data: bytes, variant: CrcVariant = "hj212") -> int:
+def crc16(data: bytes, variant: str = "hj212") -> int:
     """CRC16 over `data` (the data segment): HJ 212 appendix A's, or the named variant's
     ("modbus": CRC-16/MODBUS). Raises ValueError for an unknown name."""
 
-def parse(data: bytes, *, strict: bool = False, crc_variants: Sequence[CrcVariant] = ()) -> Frame:
+def parse(data: bytes, *, strict: bool = False, crc_variants: Sequence[str] = ()) -> Frame:
     """Parse one whole frame (`##` .. `\\r\\n`). Raises FrameError.
 
     `crc_variants` names CRC algorithms accepted besides the standard's (in both modes; each
@@ -156,7 +156,7 @@ class Framer:
     never holds the good frames behind it: each comes out of the `feed` that completes it.
     """
 
-    def __new__(cls, *, strict: bool = False, crc_variants: Sequence[CrcVariant] = ()) -> Self: ...
+    def __new__(cls, *, strict: bool = False, crc_variants: Sequence[str] = ()) -> Self: ...
     def feed(self, chunk: bytes) -> list[Frame | FrameError]: ...
     def finish(self) -> list[Frame | FrameError]:
         """The connection closed: whatever is held becomes a FrameError (nothing is dropped)."""
@@ -171,7 +171,7 @@ class Framer:
     @property
     def crc_variants(self) -> tuple[str, ...]: ...
     @crc_variants.setter
-    def crc_variants(self, names: Sequence[CrcVariant]) -> None: ...
+    def crc_variants(self, names: Sequence[str]) -> None: ...
 
 @final
 class Reassembler:
@@ -191,7 +191,7 @@ class Reassembler:
     def pending_bytes(self) -> int: ...
 
 def decode_batch_raw(frames: Sequence[bytes], *, strict: bool = False,
-                     crc_variants: Sequence[CrcVariant] = ()) -> dict[str, Any]:
+                     crc_variants: Sequence[str] = ()) -> dict[str, Any]:
     """Columnar decode; see hj212.decode_batch, which wraps this in a Batch."""
 
 def encode(*, cn: int | str, st: int | str, mn: str | None, pw: str | None,
