@@ -165,7 +165,13 @@ fn frame_limit(opts: &Options) -> usize {
 /// The first `\n` after the length field (within the largest frame).
 fn first_newline(buf: &[u8], opts: &Options) -> Option<usize> {
     let limit = buf.len().min(frame_limit(opts));
-    Some(6 + buf.get(6..limit)?.iter().position(|&b| b == b'\n')?)
+    let area = buf.get(6..limit)?;
+    // `contains` is memchr, word at a time: hostile input without any `\n` asks this for
+    // every `##` it holds
+    if !area.contains(&b'\n') {
+        return None;
+    }
+    Some(6 + area.iter().position(|&b| b == b'\n')?)
 }
 
 /// A frame's end found by its tail rather than its declared length.

@@ -248,7 +248,7 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             // its last value.
             cp = Some(Span::new(base + vstart, base + vstart + close));
             let after = &value[close..];
-            if after[0] == b';' && after.len() > 1 {
+            if after.len() > 1 && after.starts_with(b";") {
                 after_cp = true;
                 pos = vstart + close + 1;
                 continue;

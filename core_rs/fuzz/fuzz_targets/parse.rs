@@ -1,8 +1,10 @@
 //! Whole-frame parsing, both modes, a bare segment, the batch decoder and the header scan:
 //! none may panic on any input, and what lenient mode accepts must re-encode and parse again.
+//! Allowing CRC variants never changes a frame that was accepted without them.
 #![no_main]
 
-use hj212::{batch, hint, Frame, Options};
+use hj212::crc::known_variants;
+use hj212::{batch, hint, ErrorKind, Frame, Options};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,6 +21,16 @@ fuzz_target!(|data: &[u8]| {
         let again = Frame::parse_segment(f.segment_bytes(), &Options::lenient())
             .expect("a segment lenient mode accepted must parse again");
         assert_eq!(again.pollutants(), f.pollutants());
+    }
+    let variants = Frame::parse(data, &Options::lenient().with_crc_variants(known_variants()));
+    match (&lenient, &variants) {
+        (Ok(f), v) => assert_eq!(v.as_ref().ok(), Some(f), "a variant changed a good frame"),
+        // a CRC the variant matched is no CRC error once allowed
+        (Err(e), Err(v)) if e.crc_variant.is_some() => {
+            assert_eq!(e.kind, ErrorKind::Crc, "{e}");
+            assert_ne!(v.kind, ErrorKind::Crc, "{e} / {v}");
+        }
+        _ => {}
     }
     let _ = Frame::parse_segment(data, &Options::lenient());
     let _ = hint::scan(data);
