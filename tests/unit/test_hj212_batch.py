@@ -8,11 +8,11 @@ from datetime import datetime
 import hj212
 import numpy as np
 import pytest
-from conftest import STD_FRAME
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.simulator.corpus import Corpus
+from tests.codec_vectors import STD_FRAME
 
 MN = "010000A8900016F000169DC0"
 

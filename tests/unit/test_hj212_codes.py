@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hj212
 import pytest
-from conftest import STD_FRAME
 from hypothesis import given
 from hypothesis import strategies as st
+
+from tests.codec_vectors import STD_FRAME
 
 TABLES = ["st", "cn", "flag", "qnrtn", "exertn", "pollutant", "process", "equipment", "info",
           "info_class"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hj212
 import pytest
-from conftest import STD_FRAME
+
+from tests.codec_vectors import STD_FRAME
 
 MN = "010000A8900016F000169DC0"
 SEG = STD_FRAME[6:-6]

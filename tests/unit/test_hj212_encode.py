@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import hj212
 import pytest
-from conftest import STD_FRAME, load_appendix_c
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tests.codec_vectors import STD_FRAME, load_appendix_c
 
 MN = "010000A8900016F000169DC0"
 QN = "20160801085857223"

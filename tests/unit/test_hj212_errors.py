@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hj212
 import pytest
-from conftest import STD_FRAME
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tests.codec_vectors import STD_FRAME
 
 MN = "010000A8900016F000169DC0"
 QN = "20160801085857223"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hj212
 import pytest
-from conftest import STD_FRAME, load_appendix_c
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tests.codec_vectors import STD_FRAME, load_appendix_c
 
 MN = "010000A8900016F000169DC0"
 MAX_FRAME = 2 + 4 + 1024 + 4 + 2

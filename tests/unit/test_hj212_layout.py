@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import APPENDIX_C
+from tests.codec_vectors import APPENDIX_C
 
 ROOT = Path(__file__).resolve().parents[2]
 CRATE = ROOT / "core_rs"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import hj212
 import pytest
-from conftest import STD_FRAME, load_appendix_c
 from hypothesis import given
 from hypothesis import strategies as st
+
+from tests.codec_vectors import STD_FRAME, load_appendix_c
 
 MN = "010000A8900016F000169DC0"
 HEAD = f"QN=20160801085857223;ST=32;CN=2011;PW=123456;MN={MN};Flag=5;CP=&&"
