@@ -66,13 +66,6 @@ class StationTable:
     def stations(self) -> list[tuple[int, str]]:
         return [(p, mn) for p, d in self._data.items() for mn in d]
 
-    def find(self, mn: str) -> tuple[int, str] | None:
-        """(partition, MN) of a station held here, or None."""
-        for p, d in self._data.items():
-            if mn in d:
-                return p, mn
-        return None
-
     def __len__(self) -> int:
         return sum(len(d) for d in self._data.values())
 

@@ -271,7 +271,7 @@ def test_state_is_json_and_a_restored_state_continues():
         if i >= 95:
             values["w01018"] = 0.0
         events += feed(det, state, WATER, 2011, when, rtd_frame(values))
-        state = json.loads(json.dumps(state))  # as a Faust table's changelog restores it
+        state = json.loads(json.dumps(state))  # as the changelog gives it back
     assert events == []
     for when in every(T0 + timedelta(seconds=3000), 30, 5):
         events += feed(detector(), state, WATER, 2011, when, {"w01018": {"rtd": 0.0}})

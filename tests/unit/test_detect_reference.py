@@ -1,0 +1,195 @@
+"""The fast value rules (``pipeline.detect.values``) against their plain statement
+(``pipeline.detect.reference``) on random streams: the same observations in the same
+order, the same state after every frame, and the same alarm events.
+
+The streams mix what the field sends and what it should not: zeros, constants, negatives,
+spikes, NaN, every instrument flag, out-of-order and repeated data times (resends with
+the same or other values), a pollutant twice in one frame, Zs values with and without O2,
+Cou with and without flow, limits present or absent (NaN bounds too), several pollutants
+and data types, and rules with short thresholds so streaks, spikes and clears happen
+within a few frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from pipeline.detect.context import StationContext
+from pipeline.detect.model import Reading
+from pipeline.detect.reference import ReferenceValueRules
+from pipeline.detect.rules import Rules, default_rules
+from pipeline.detect.state import StationState, ValuesState
+from pipeline.detect.station import DetectorBundle
+from pipeline.detect.values import ValueRules
+from pipeline.registry.model import Limit
+
+MN = "ED9086BB27E018C0216944ED"
+T0 = datetime(2024, 3, 1, 8, 0)
+NAN = float("nan")
+#: flow of a water station, flow of a gas station, COD, SO2 (with Zs), O2
+CODES = ("w00000", "a00000", "w01018", "a21026", "a19001")
+FIELDS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
+#: streams per property and run (each run draws new ones; failures are kept in .hypothesis/)
+EXAMPLES = 150
+VALUE_RULES = ("over_limit", "negative", "zero_streak", "constant_streak", "out_of_range",
+               "spike", "non_n_flag", "logic_min_avg_max", "logic_zs_without_o2",
+               "logic_cou", "time_future", "time_stale", "time_conflict")
+
+
+def canon(x: Any) -> Any:
+    """Comparable form: NaN equal to NaN, dicts without their order."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return canon({f.name: getattr(x, f.name) for f in dataclasses.fields(x)})
+    if isinstance(x, dict):
+        return sorted((str(k), canon(v)) for k, v in x.items())
+    if isinstance(x, list | tuple):
+        return [canon(v) for v in x]
+    if isinstance(x, float) and math.isnan(x):
+        return "NaN"
+    return x
+
+
+# --- strategies -----------------------------------------------------------------------------
+
+#: zeros, a constant, a steady level (for spikes to stand out from), negatives, spikes, NaN
+values = st.one_of(
+    st.sampled_from([0.0, 0.0, 5.0, 5.0, 5.0, 10.0, 10.2, 9.8, 10.1, 9.9, 10.0, 10.3, -1.5,
+                     100.0, 1000.0, 300.0, NAN]),
+    st.floats(min_value=-50, max_value=600, allow_nan=False, allow_infinity=False),
+)
+flags = st.sampled_from([None, "N", "N", "N", "N", "", "D", "C", "M", "F", "B", "T", "S"])
+
+
+@st.composite
+def rules(draw: st.DrawFn) -> Rules:
+    raw = default_rules().raw
+    window = draw(st.integers(3, 8))
+    defaults = {
+        "disabled": draw(st.lists(st.sampled_from(VALUE_RULES), max_size=3, unique=True)),
+        "clear_after": {"2011": draw(st.integers(1, 3)), "2051": draw(st.integers(1, 2)),
+                        "2061": 1},
+        "update_interval_s": draw(st.sampled_from([0, 60, 300])),
+        "over_limit_cns": draw(st.sampled_from([[2061], [2051, 2061], [2011, 2061]])),
+        "zero_tolerance": draw(st.sampled_from([0.0, 0.001])),
+        "zero_streak": {"2011": draw(st.integers(1, 4)), "2051": draw(st.integers(1, 3)),
+                        "2061": 2},
+        "constant_tolerance": draw(st.sampled_from([0.0, 0.05])),
+        "constant_streak": {"2011": draw(st.integers(2, 5)), "2051": draw(st.integers(2, 4)),
+                            "2061": 3},
+        "constant_min_duration_s": draw(st.sampled_from([0, 120, 2700])),
+        "spike_window": window,
+        "spike_min_history": draw(st.integers(2, window)),
+        "spike_z": draw(st.sampled_from([2.0, 8.0])),
+        "spike_rel": draw(st.sampled_from([0.2, 1.5])),
+        "spike_max_s": draw(st.sampled_from([60, 180, 600])),
+        "future_tolerance_s": draw(st.sampled_from([60, 600])),
+        "stale_tolerance_s": draw(st.sampled_from([60, 1800])),
+        "flag_min_duration_s": {"F": 0, "M": draw(st.sampled_from([0, 120])), "S": 0,
+                                "D": 0, "C": draw(st.sampled_from([60, 1200])), "T": 0,
+                                "B": 60},
+        "conflict_memory": {"2011": draw(st.integers(1, 4)), "2051": draw(st.integers(1, 4)),
+                            "2061": draw(st.integers(1, 3))},
+    }
+    return Rules({**raw, "version": "test", "defaults": {**raw["defaults"], **defaults}})
+
+
+@st.composite
+def limits(draw: st.DrawFn, code: str) -> Limit:
+    bound = st.one_of(st.just(NAN), st.sampled_from([1.0, 8.0, 50.0, 200.0]))
+    return Limit(MN, code, draw(bound), draw(bound), draw(st.sampled_from(["avg", "zs_avg"])),
+                 draw(st.sampled_from([NAN, 0.0, 2.0])), draw(st.sampled_from([NAN, 250.0])),
+                 "mg/L")
+
+
+@st.composite
+def contexts(draw: st.DrawFn) -> StationContext:
+    with_limits = draw(st.lists(st.sampled_from(CODES), unique=True))
+    return StationContext(MN, draw(st.sampled_from(["31", "32"])),
+                          draw(st.sampled_from([30, 60])), draw(st.sampled_from([1, 10])),
+                          {code: draw(limits(code)) for code in with_limits})
+
+
+@st.composite
+def readings(draw: st.DrawFn, cn: int, when: datetime, received: datetime) -> Reading:
+    fields = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=5, unique=True))
+    if cn != 2011 and draw(st.booleans()):  # a whole triple, often in order
+        base = draw(values)
+        fields_values = {"min": base * 0.9, "avg": base, "max": base * 1.1}
+    else:
+        fields_values = {}
+    fields_values.update({f: draw(values) for f in fields})
+    return Reading(mn=MN, st="", cn=cn, code=draw(st.sampled_from(CODES)), data_time=when,
+                   receive_time=received, values=fields_values, flag=draw(flags),
+                   resent=draw(st.integers(0, 9)) == 0)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[tuple[list[Reading], bool]]:
+    """Frames (readings, resent): mostly in order, with late and repeated data times."""
+    out = []
+    seen: list[datetime] = []
+    step = 0
+    for _ in range(draw(st.integers(1, 40))):
+        cn = draw(st.sampled_from([2011, 2011, 2011, 2051, 2061]))
+        how = draw(st.sampled_from(["next"] * 6 + ["late", "again"]))
+        if how == "next" or not seen:
+            step += draw(st.integers(1, 3))
+            when = T0 + timedelta(seconds=60 * step)
+            seen.append(when)
+        else:
+            when = draw(st.sampled_from(seen)) if how == "late" else seen[-1]
+        received = when + timedelta(seconds=draw(st.sampled_from([0, 30, -3600, 7200])))
+        frame = draw(st.lists(readings(cn, when, received), min_size=1, max_size=4))
+        if draw(st.integers(0, 9)) == 0 and len(frame) > 1:  # not one frame after all
+            other = frame[-1]
+            frame[-1] = dataclasses.replace(other, cn=2051 if cn == 2011 else 2011,
+                                            data_time=other.data_time - timedelta(minutes=5))
+        out.append((frame, draw(st.integers(0, 9)) == 0))
+    return out
+
+
+# --- the properties --------------------------------------------------------------------------
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules(), contexts(), streams())
+def test_every_look_and_the_state_match_the_reference(
+        r: Rules, ctx: StationContext, stream: list[tuple[list[Reading], bool]]) -> None:
+    fast, plain = ValueRules(r), ReferenceValueRules(r)
+    fast_state: ValuesState = {}
+    plain_state: ValuesState = {}
+    hits: set[str] = set()
+    for i, (frame, resent) in enumerate(stream):
+        _, got = fast.observe_frame(fast_state, frame, ctx, resent=resent)
+        want = plain.observe_frame(plain_state, frame, ctx, resent=resent)
+        assert canon(got) == canon(want), f"frame {i}"
+        assert canon(fast_state) == canon(plain_state), f"frame {i}"
+        hits.update(o.rule for o in want if o.hit)
+    for rule in sorted(hits):  # what the examples exercised: --hypothesis-show-statistics
+        event(f"hit {rule}")
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules(), contexts(), streams())
+def test_the_alarm_events_match_the_reference(
+        r: Rules, ctx: StationContext, stream: list[tuple[list[Reading], bool]]) -> None:
+    bundle, plain = DetectorBundle(r, {MN: ctx}), ReferenceValueRules(r)
+    fast_state: StationState = {}
+    plain_state: StationState = {}
+    for i, (frame, resent) in enumerate(stream):
+        head = frame[0]
+        got = bundle.on_frame(fast_state, frame, mn=MN, st=ctx.st, cn=head.cn,
+                              data_time=head.data_time, receive_time=head.receive_time,
+                              resent=resent).events
+        want = plain.on_frame(plain_state, frame, ctx, resent=resent)
+        assert canon(got) == canon(want), f"frame {i}"
+        assert canon(fast_state.get("episodes")) == canon(plain_state.get("episodes"))
+        assert canon(fast_state.get("values")) == canon(plain_state.get("values"))
+        for e in want:
+            event(f"{e.transition} {e.rule}")
