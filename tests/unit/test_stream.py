@@ -149,3 +149,28 @@ def test_detector_specs():
     assert isinstance(load_detector("pipeline.stream.builtin:wiring_detector"), NegativeValue)
     with pytest.raises(ValueError, match="module:function"):
         load_detector("no_colon_here")
+
+
+def test_a_saved_state_it_cannot_read_stops_the_worker_before_it_detects() -> None:
+    from aiokafka.structs import TopicPartition
+
+    from pipeline.config import Settings
+    from pipeline.detect.state import StateVersionError, load_station_state
+    from pipeline.stream.app import StreamOptions, Worker, _Rebalance
+
+    worker = Worker(Settings(), StreamOptions(), None)  # no server is reached
+    worker.table.get(0, MN)["offset"] = 5  # something of partition 0 was read
+
+    async def load(partitions: list[int]) -> int:
+        load_station_state(MN, b'{"version": 99}')
+        return 0
+
+    worker.table.load = load  # type: ignore[method-assign]
+    before = worker.generation
+    asyncio.run(_Rebalance(worker).on_partitions_assigned(
+        [TopicPartition(worker.topics.frames, 0)]))
+    assert isinstance(worker.failure, StateVersionError) and MN in str(worker.failure)
+    assert worker._stop.is_set()
+    assert worker.generation > before  # a batch in hand is dropped, not stored
+    assert worker.table.stations() == []  # and nothing of that partition is used
+    worker.agents.close()
