@@ -145,7 +145,7 @@ class _Out:
 
 
 class ValueRules:
-    """Every abnormal-value rule (the ``RULE_NAMES`` of ``rules.py`` but offline and
+    """Every abnormal-value rule (the ``RULE_NAMES`` of ``rules.py`` except offline and
     missing); see the module docstring."""
 
     def __init__(self, rules: Rules | None = None) -> None:
