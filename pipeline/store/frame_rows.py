@@ -32,6 +32,13 @@ import numpy.typing as npt
 from pipeline.store.client import ClickHouse
 from pipeline.timebase import CST_OFFSET_S
 
+#: CRC algorithms a frame on ``hj212.frames`` may carry besides the standard's. The gateway
+#: accepts one only from a station whose registry entry allows it (stations column
+#: ``crc_variants``); what it published was vetted per station, so downstream decoding of
+#: that topic takes them all. Rejects are decoded without them: a variant the gateway
+#: refused stays a CRC error there.
+VETTED_CRC_VARIANTS: tuple[str, ...] = tuple(v for v in hj212.CRC_VARIANTS if v != "hj212")
+
 #: float columns of ``readings``, the same names as hj212.NUMERIC_SUFFIXES
 VALUE_COLUMNS: tuple[str, ...] = tuple(hj212.NUMERIC_SUFFIXES)
 
@@ -190,9 +197,12 @@ def frame_columns(batch: hj212.Batch, raws: Sequence[bytes], receive_epoch: npt.
 class FrameSink:
     """Writes batches of raw frames (with their envelopes) to ``frames`` and ``readings``."""
 
-    def __init__(self, ch: ClickHouse, *, strict: bool = False) -> None:
+    def __init__(self, ch: ClickHouse, *, strict: bool = False,
+                 crc_variants: Sequence[str] = ()) -> None:
         self.ch = ch
         self.strict = strict
+        #: CRC variants accepted when decoding (VETTED_CRC_VARIANTS for hj212.frames)
+        self.crc_variants = tuple(crc_variants)
 
     def write(self, raws: Sequence[bytes], receive_times: Sequence[float] | npt.NDArray[Any]
               | float, gateway: str | Sequence[str] = "", peer: str | Sequence[str] = "", *,
@@ -204,7 +214,8 @@ class FrameSink:
         if n == 0:
             return SinkResult(0, 0, 0, 0.0)
         if batch is None:
-            batch = hj212.decode_batch(raws, strict=self.strict)
+            batch = hj212.decode_batch(raws, strict=self.strict,
+                                          crc_variants=self.crc_variants)
         elif batch.n_frames != n:
             raise ValueError(f"batch has {batch.n_frames} frames but {n} raws were given; "
                              "fix: pass the raws the batch was decoded from")

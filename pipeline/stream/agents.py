@@ -37,7 +37,7 @@ from pipeline.gateway.envelope import Envelope, EnvelopeError, decode
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse
 from pipeline.store.completeness import Period, periods_of
-from pipeline.store.frame_rows import FrameSink, local_to_epoch
+from pipeline.store.frame_rows import VETTED_CRC_VARIANTS, FrameSink, local_to_epoch
 from pipeline.stream.clock import WallClock
 from pipeline.stream.detection import Outputs, fold_frames, frames_by_station
 from pipeline.stream.sinks import (
@@ -92,7 +92,8 @@ class Agents:
         # frames insert is still running in its thread
         self.events_ch = ClickHouse(settings.clickhouse.dsn)
         self.rejects_ch = ClickHouse(settings.clickhouse.dsn)
-        self.frame_sink = FrameSink(self.frames_ch, strict=self.strict)
+        self.frame_sink = FrameSink(self.frames_ch, strict=self.strict,
+                                    crc_variants=VETTED_CRC_VARIANTS)
         self.alarm_sink = AlarmSink(self.events_ch)
         self.reject_sink = RejectSink(self.rejects_ch, strict=self.strict)
         #: the DetectorBundle (or a stand-in), fed whole frames and clock ticks; None
@@ -121,7 +122,7 @@ class Agents:
             return _nothing
         raws = [e.raw for e in envs]
         received = np.array([e.receive_ns // 1_000_000_000 for e in envs], dtype=np.int64)
-        batch = hj212.decode_batch(raws, strict=self.strict)
+        batch = hj212.decode_batch(raws, strict=self.strict, crc_variants=VETTED_CRC_VARIANTS)
         self._touch_periods(batch)
         out: Outputs | None = None
         alarms: list[AlarmRecord] = []

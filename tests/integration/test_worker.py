@@ -607,3 +607,34 @@ def test_a_second_worker_joins_then_the_first_leaves_mid_stream(r: Run) -> None:
     assert a.log.read_text().count("partitions.assigned") >= 2  # shared after the join
     print(f"\n[worker] second worker joined at {moved_at} readings, first left at "
           f"{left_at} of {2 * total}")
+
+
+def modbus_signed(raw: bytes) -> bytes:
+    """The frame signed with CRC-16/MODBUS instead of the standard's CRC, as some loggers'
+    firmware does."""
+    segment = raw[6:-6]
+    return raw[:-6] + f"{hj212.crc16(segment, 'modbus'):04X}\r\n".encode()
+
+
+def test_a_crc_variant_the_gateway_vetted_is_stored_with_its_readings(r: Run) -> None:
+    """The gateway accepts a MODBUS-signed frame only from a station allowed it; what it
+    published on the frames topic is stored as accepted, with the codec's warning and its
+    readings. The same bytes on the rejects topic (a station not allowed it) stay a CRC
+    error."""
+    mn = mn_of(r.run, 777)
+    allowed = modbus_signed(frame(mn, T0, {CODES[0]: 12.5, CODES[1]: 3.0}, 1))
+    refused = modbus_signed(frame(mn, T0 + timedelta(minutes=1), {CODES[0]: 7.0}, 2))
+    assert hj212.parse(allowed, crc_variants=("modbus",)).warnings[0].startswith("crc_variant")
+    r.produce([(mn, enveloped(allowed, 1, envelope.ACCEPTED, "crc_variant: modbus"))])
+    r.produce([(mn, enveloped(refused, 2, envelope.REJECTED, "crc: CRC-16/MODBUS"))],
+              topic="rejects")
+    r.worker("wk-crc", "crc").start()
+    wait_for("readings", lambda: readings_final(r), 2, 120, r.workers)
+    wait_for("frames", lambda: r.count("SELECT count() FROM frames FINAL"), 2, 30, r.workers)
+    with r.ch() as ch:
+        rows = ch.execute("SELECT status, error_kind, n_readings, warnings "
+                          "FROM frames FINAL ORDER BY status")
+        values = ch.execute("SELECT code, avg FROM readings FINAL ORDER BY code")
+    # warnings counts the codec's deviations: the accepted one carries crc_variant
+    assert rows == [("accepted", "", 2, 1), ("rejected", "crc", 0, 0)]
+    assert values == [(CODES[1], 3.0), (CODES[0], 12.5)]
