@@ -38,7 +38,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -58,6 +58,7 @@ from pipeline.config import load_settings  # noqa: E402
 from pipeline.gateway import envelope  # noqa: E402
 from pipeline.store.client import ClickHouse  # noqa: E402
 from pipeline.store.migrate import Migrator  # noqa: E402
+from pipeline.timebase import local_from_unix, stamp, unix_from_local  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "e2e.json"
 HJ212 = Path(sys.executable).parent / "hj212"
@@ -260,7 +261,7 @@ class Probes:
         self.stations = stations
         self.mns = [s.mn for s in stations]
         self.count = [0] * len(stations)
-        self.base = int((start - datetime(1970, 1, 1) - timedelta(hours=8)).total_seconds())
+        self.base = int(unix_from_local(start))
         #: (mn, data epoch) -> wall time sent, for every probe frame and for negatives
         self.sent: dict[tuple[str, int], float] = {}
         self.negatives: dict[tuple[str, int], float] = {}
@@ -275,8 +276,7 @@ class Probes:
         code = "w01018" if int(s.station.st) == 32 else "a21026"
         raw = hj212.encode(cn=2051, st=int(s.station.st), mn=s.mn, pw=s.station.pw,
                            qn=f"{int(time.time() * 1000)}"[:17].ljust(17, "0"), flag=4,
-                           cp=[("DataTime", time.strftime(
-                               "%Y%m%d%H%M%S", time.gmtime(epoch + 8 * 3600))),
+                           cp=[("DataTime", stamp(local_from_unix(epoch))),
                                (f"{code}-Min", "-6.0" if negative else "9.0"),
                                (f"{code}-Avg", "-5.0" if negative else "10.0"),
                                (f"{code}-Max", "-4.0" if negative else "11.0"),
@@ -344,8 +344,7 @@ async def watch_alarms(b: Bench, probes: Probes, stop_evt: asyncio.Event,
                     if (msg["mn"] in probe_mns and msg["rule"] == "negative"
                             and msg["transition"] == "open"):
                         opened = datetime.fromisoformat(msg["opened_at"])
-                        epoch = int((opened - datetime(1970, 1, 1)
-                                     - timedelta(hours=8)).total_seconds())
+                        epoch = int(unix_from_local(opened))
                         sent = probes.negatives.get((msg["mn"], epoch))
                         if sent is not None:
                             seen.append((sent, now - sent))

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.store.client import ClickHouse
+from pipeline.timebase import to_local
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +119,7 @@ def run(ch: ClickHouse, name: str, **params: Any) -> list[dict[str, Any]]:
 def _param(value: Any) -> Any:
     if isinstance(value, datetime):
         # naive text in CST: the SQL wraps it in toDateTime(..., 'Asia/Shanghai')
-        if value.tzinfo is not None:
-            from zoneinfo import ZoneInfo
-
-            value = value.astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return to_local(value).strftime("%Y-%m-%d %H:%M:%S")
     return value
 
 
