@@ -182,6 +182,26 @@ def test_the_checker_sees_type_checking_relative_and_lazy_imports(tmp_path: Path
     assert find_cycles(import_graph(tmp_path, "pkg")) == []
 
 
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_the_services_do_not_import_the_local_stack_launcher() -> None:
+    """The worker and the gateway run against any Kafka and ClickHouse; only `hj212 run`,
+    `hj212 stack` and the tests start local servers."""
+    graph = import_graph()
+    for service in ("pipeline.stream.cli", "pipeline.gateway.cli"):
+        launched = sorted(m for m in _reachable(graph, service)
+                          if m.startswith("pipeline.stack"))
+        assert launched == [], f"{service} reaches {launched}"
+
 if __name__ == "__main__":
     g = import_graph()
     found = find_cycles(g)
