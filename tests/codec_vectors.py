@@ -45,3 +45,14 @@ def load_appendix_c() -> list[AppendixRow]:
     with APPENDIX_C.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         return [AppendixRow(**{k: (v or "") for k, v in row.items()}) for row in reader]
+
+
+def crc16_modbus(data: bytes) -> int:
+    """CRC-16/MODBUS, written out as an oracle: what some loggers sign frames with instead
+    of appendix A's CRC (the byte goes into the low half before the shifts)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc

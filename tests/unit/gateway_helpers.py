@@ -14,6 +14,7 @@ from pipeline.config import load_settings
 from pipeline.gateway import envelope
 from pipeline.gateway.auth import StaticDirectory, StationEntry
 from pipeline.gateway.server import Gateway
+from tests.codec_vectors import crc16_modbus
 
 MN = "010000A8900016F000169DC0"
 PW = "123456"
@@ -68,14 +69,6 @@ def spooled(gw: Gateway) -> list[tuple[int, bytes, envelope.Envelope]]:
         out.extend((t, k, envelope.decode(v)) for t, k, v in batch.records)
 
 
-def crc_modbus(data: bytes) -> int:
-    """CRC-16/MODBUS: what some loggers sign frames with instead of appendix A's CRC."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
 
 
 def resigned(frame: bytes, crc: int) -> bytes:
@@ -84,4 +77,4 @@ def resigned(frame: bytes, crc: int) -> bytes:
 
 
 def modbus_signed(frame: bytes) -> bytes:
-    return resigned(frame, crc_modbus(frame[6:-6]))
+    return resigned(frame, crc16_modbus(frame[6:-6]))

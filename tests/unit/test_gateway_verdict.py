@@ -11,13 +11,13 @@ import pytest
 from pipeline.gateway import verdict as vd
 from pipeline.gateway.auth import StaticDirectory, StationEntry
 from pipeline.gateway.verdict import ACCEPT, SOURCE_BLOCKED, Action, Answer, Policy, judge
+from tests.codec_vectors import crc16_modbus
 from tests.unit.gateway_helpers import (
     CODEC_HAS_VARIANTS,
     MN,
     MN_2005,
     PW,
     VARIANT_MN,
-    crc_modbus,
     modbus_signed,
     resigned,
     upload,
@@ -51,7 +51,7 @@ def test_the_standards_example_is_0759_under_modbus() -> None:
     segment = (b"QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;"
                b"Flag=5;CP=&&RtdInterval=30&&")
     assert hj212.crc16(segment) == 0x1C80
-    assert crc_modbus(segment) == 0x0759
+    assert crc16_modbus(segment) == 0x0759
 
 
 def test_a_good_frame_is_accepted_by_the_preallocated_verdict() -> None:

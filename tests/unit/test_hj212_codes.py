@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.codec_vectors import STD_FRAME
+from tests.codec_vectors import STD_FRAME, crc16_modbus
 
 TABLES = ["st", "cn", "flag", "qnrtn", "exertn", "pollutant", "process", "equipment", "info",
           "info_class"]
@@ -43,15 +43,6 @@ def crc16_reference(data: bytes) -> int:
             crc >>= 1
             if lsb:
                 crc ^= 0xA001
-    return crc
-
-
-def crc16_modbus(data: bytes) -> int:
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
     return crc
 
 

@@ -119,16 +119,19 @@ def describe(cycle: list[str], graph: dict[str, set[str]]) -> str:
         "; ".join(edges) + ")"
 
 
+def reach(start: str, edges: dict[str, set[str]]) -> set[str]:
+    """``start`` and every module it reaches."""
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
 def find_component(graph: dict[str, set[str]], node: str) -> list[str]:
     """The modules that ``node`` reaches and that reach it back."""
-    def reach(start: str, edges: dict[str, set[str]]) -> set[str]:
-        seen, todo = {start}, [start]
-        while todo:
-            for nxt in edges.get(todo.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        return seen
     reverse: dict[str, set[str]] = {}
     for a, bs in graph.items():
         for b in bs:
@@ -183,22 +186,12 @@ def test_the_checker_sees_type_checking_relative_and_lazy_imports(tmp_path: Path
 
 
 
-def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        for nxt in graph.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
-
-
 def test_the_services_do_not_import_the_local_stack_launcher() -> None:
     """The worker and the gateway run against any Kafka and ClickHouse; only `hj212 run`,
     `hj212 stack` and the tests start local servers."""
     graph = import_graph()
     for service in ("pipeline.stream.cli", "pipeline.gateway.cli"):
-        launched = sorted(m for m in _reachable(graph, service)
+        launched = sorted(m for m in reach(service, graph)
                           if m.startswith("pipeline.stack"))
         assert launched == [], f"{service} reaches {launched}"
 
