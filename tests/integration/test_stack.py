@@ -71,12 +71,42 @@ async def _round_trip(bootstrap: str, topic: str, key: bytes, value: bytes) -> N
     assert got[:2] == [(key, value), (key, value + b"-again")]
 
 
+async def _scratch_topic(bootstrap: str, name: str, partitions: int) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def _drop_topic(bootstrap: str, name: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
 @pytest.mark.parametrize("role", ["frames", "rejects", "commands", "alarms"])
 def test_produce_and_consume_a_keyed_message(stack: LiveStack, role: str) -> None:
-    topic = getattr(stack.settings.topics, role)
+    """On a scratch topic shaped like the platform's (same partitions): a test message on
+    the real topic would reach the next `hj212 run`'s worker as a foreign record."""
+    partitions = stack.settings.topic_partitions()[getattr(stack.settings.topics, role)]
+    topic = f"selftest-{role}-{uuid.uuid4().hex[:8]}"
+    asyncio.run(_scratch_topic(stack.kafka_bootstrap, topic, partitions))
     key = f"MN{uuid.uuid4().hex[:12]}".encode()
     value = f"test message for {topic} {uuid.uuid4()}".encode()
-    asyncio.run(asyncio.wait_for(_round_trip(stack.kafka_bootstrap, topic, key, value), 60))
+    try:
+        asyncio.run(asyncio.wait_for(_round_trip(stack.kafka_bootstrap, topic, key, value),
+                                     60))
+    finally:
+        asyncio.run(_drop_topic(stack.kafka_bootstrap, topic))
 
 
 def test_up_twice_is_a_no_op(stack: LiveStack) -> None:
