@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import BinaryIO
 
@@ -193,6 +194,32 @@ main.add_command(gateway)
 main.add_command(db)
 main.add_command(stations)
 main.add_command(worker)
+
+#: entry-point group through which the rooms above pipeline/ (dashboards/, admin/) add
+#: their commands (``hj212 users``, ``hj212 ui``, ...): pipeline/ may not import them
+PLUGIN_GROUP = "hj212.commands"
+
+
+def _add_plugin_commands(group: click.Group) -> None:
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.name in group.commands:
+            continue
+        try:
+            command = ep.load()
+        except Exception as exc:  # a broken plugin must not take the whole CLI down
+            error = f"{type(exc).__name__}: {exc}"
+
+            @click.command(ep.name, context_settings=CONTEXT,
+                           help=f"(unavailable: {ep.value} failed to load)")
+            def broken(error: str = error, value: str = ep.value) -> None:
+                raise click.ClickException(f"{value} failed to load: {error}; reinstall "
+                                           "with `make bootstrap` or fix the module")
+
+            command = broken
+        group.add_command(command, ep.name)
+
+
+_add_plugin_commands(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

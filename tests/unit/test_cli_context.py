@@ -7,6 +7,7 @@ import ast
 import os
 import subprocess
 import sys
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import click
@@ -120,3 +121,35 @@ def test_python_dash_m_runs_the_cli(args: list[str]) -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert ("Usage:" in out.stdout) if args == ["--help"] else ("HJ212_" in out.stdout)
+
+
+@click.command("hello")
+@pass_cli
+def hello(cli: CliContext) -> None:
+    """A plugin command, as admin/ and dashboards/ add theirs."""
+    click.echo(f"hello from a plugin, log format {cli.log_format}")
+
+
+def test_plugin_commands_come_from_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.cli as cli_module
+
+    def fake_entry_points(group: str) -> list[EntryPoint]:
+        assert group == cli_module.PLUGIN_GROUP
+        return [EntryPoint("hello", f"{__name__}:hello", group),
+                EntryPoint("broken", "no_such_module_here:cmd", group)]
+
+    monkeypatch.setattr(cli_module, "entry_points", fake_entry_points)
+
+    @click.group()
+    @click.pass_context
+    def top(ctx: click.Context) -> None:
+        ctx.obj = CliContext(log_format="json")
+
+    cli_module._add_plugin_commands(top)
+    runner = CliRunner()
+    ok = runner.invoke(top, ["hello"])
+    assert ok.exit_code == 0 and "log format json" in ok.output
+    bad = runner.invoke(top, ["broken"])
+    assert bad.exit_code == 1
+    assert "no_such_module_here:cmd failed to load" in bad.output
+    assert "Traceback" not in bad.output
