@@ -225,6 +225,138 @@ FRAMES: tuple[Frame, ...] = (
     F("", "", at(1, 8, 20), None, "header", "", "no ## header"),
 )
 
+# --- the web app's overview: registry, alarm episodes, stale completeness rows --------
+
+E = "SEEDGAS00000000000000005"  # in the registry, deactivated by its second row
+F_ = "SEEDWATER000000000000006"  # in the registry, never sent a frame
+U = "SEEDUNREGISTERED00000007"  # an alarm of a station the registry does not know
+JS, JJ, YG = "苏皖沪", "京津冀鲁", "粤桂湘琼鄂"
+
+STATION_COLUMNS = ("mn", "pw", "enterprise", "outlet", "st", "edition", "province",
+                   "region", "rtd_interval", "min_interval", "active", "updated_at",
+                   "version")
+
+
+@dataclass(frozen=True)
+class StationRow:
+    mn: str
+    enterprise: str
+    province: str
+    region: str
+    rtd_interval: int
+    min_interval: int
+    active: int
+    version: int
+
+    def row(self) -> dict[str, Any]:
+        return dict(mn=self.mn, pw="123456", enterprise=self.enterprise,
+                    outlet=f"DW00{self.version} 总排口", st="31" if "GAS" in self.mn else "32",
+                    edition=2017, province=self.province, region=self.region,
+                    rtd_interval=self.rtd_interval, min_interval=self.min_interval,
+                    active=self.active, updated_at=at(0, 12), version=self.version)
+
+
+S = StationRow
+STATIONS_1 = (
+    S(A, "甲污水处理厂", "江苏", JS, 30, 10, 1, 1),
+    S(B, "乙热电有限公司", "安徽", JS, 60, 10, 1, 1),
+    S(C, "丙化工有限公司", "江苏", JS, 30, 10, 1, 1),  # moved to 京津冀鲁 below
+    S(D, "丁制药有限公司", "山东", JJ, 600, 5, 1, 1),  # 5-minute records: 12 an hour
+    S(E, "戊水泥有限公司", "广东", YG, 30, 10, 1, 1),  # deactivated below
+    S(F_, "己食品有限公司", "广东", YG, 30, 0, 1, 1),  # MinInterval 0 read as 1
+)
+STATIONS_2 = (
+    S(C, "丙化工有限公司", "山东", JJ, 30, 10, 1, 2),
+    S(E, "戊水泥有限公司", "广东", YG, 30, 10, 0, 2),
+)
+STATIONS = STATIONS_1 + STATIONS_2
+
+ALARM_COLUMNS = ("alarm_id", "mn", "cn", "code", "rule", "severity", "state", "opened_at",
+                 "last_seen", "cleared_at", "occurrences", "value", "threshold", "message",
+                 "evidence", "version")
+
+
+@dataclass(frozen=True)
+class AlarmRow:
+    mn: str
+    code: str
+    rule: str
+    severity: str
+    state: str
+    opened_at: datetime
+    last_seen: datetime
+    occurrences: int
+    version: int
+
+    @property
+    def alarm_id(self) -> str:
+        return f"{self.mn}/{self.code}/{self.rule}/{self.opened_at:%Y%m%d%H%M%S}"
+
+    def row(self) -> dict[str, Any]:
+        return dict(alarm_id=self.alarm_id, mn=self.mn, cn=2051, code=self.code,
+                    rule=self.rule, severity=self.severity, state=self.state,
+                    opened_at=self.opened_at, last_seen=self.last_seen,
+                    cleared_at=self.last_seen if self.state == "cleared" else None,
+                    occurrences=self.occurrences, value=NAN, threshold=NAN,
+                    message=f"{self.rule} {self.code}".strip(), evidence="{}",
+                    version=self.version)
+
+
+AL = AlarmRow
+ALARMS_1 = (
+    AL(A, "w01018", "over_limit", "critical", "open", at(1, 8, 10), at(1, 8, 10), 1, 1),
+    AL(A, "", "offline", "major", "open", at(1, 9, 10), at(1, 9, 10), 1, 1),
+    AL(B, "a21026", "out_of_range", "warning", "open", at(1, 1), at(1, 1), 1, 1),
+    AL(C, "", "missing", "warning", "open", at(1, 9), at(1, 9), 1, 1),
+    AL(E, "", "offline", "major", "open", at(0, 20), at(0, 20), 1, 1),
+    AL(U, "", "offline", "info", "open", at(1, 7), at(1, 7), 1, 1),
+)
+ALARMS_2 = (  # later rows of the same episodes
+    AL(A, "w01018", "over_limit", "critical", "open", at(1, 8, 10), at(1, 8, 50), 3, 2),
+    AL(A, "", "offline", "major", "cleared", at(1, 9, 10), at(1, 9, 40), 1, 2),
+)
+ALARMS = ALARMS_1 + ALARMS_2
+
+COMPLETENESS_COLUMNS = ("mn", "code", "period", "period_start", "expected", "received",
+                        "valid", "transmission_rate", "validity_rate",
+                        "transmission_efficiency", "updated_at", "version")
+
+
+@dataclass(frozen=True)
+class CompletenessRow:
+    """A stale row of a key that refresh_completeness later rewrites with a far larger
+    version, so test_completeness_sql still finds only its own figures there; until then
+    the overview's queries read these."""
+
+    mn: str
+    code: str
+    period: str
+    period_start: datetime
+    received: int
+    valid: int
+    version: int
+    expected: int = 6
+
+    def row(self) -> dict[str, Any]:
+        tr = min(self.received / self.expected, 1.0)
+        vr = self.valid / self.received
+        return dict(mn=self.mn, code=self.code, period=self.period,
+                    period_start=self.period_start, expected=self.expected,
+                    received=self.received, valid=self.valid, transmission_rate=tr,
+                    validity_rate=vr, transmission_efficiency=tr * vr,
+                    updated_at=at(1, 9), version=self.version)
+
+
+CR = CompletenessRow
+COMPLETENESS_1 = (
+    CR(A, "", "hour", HOUR, 4, 3, 1),
+    CR(A, "w01018", "hour", HOUR, 3, 3, 1),  # a pollutant's row: not the station's
+    CR(C, "", "hour", HOUR, 7, 2, 1),  # more than expected: capped at 6
+    CR(B, "", "day", DAY, 7, 4, 1, expected=24),  # a day's row: not an hour's
+)
+COMPLETENESS_2 = (CR(A, "", "hour", HOUR, 5, 2, 2),)
+COMPLETENESS_SEEDED = COMPLETENESS_1 + COMPLETENESS_2
+
 # the INSERTs, in order; each is its own part
 SEED: tuple[tuple[str, Sequence[str], Sequence[dict[str, Any]]], ...] = (
     ("readings", READING_COLUMNS, [r.row() for r in READINGS_1]),
@@ -232,6 +364,12 @@ SEED: tuple[tuple[str, Sequence[str], Sequence[dict[str, Any]]], ...] = (
     ("frames", FRAME_COLUMNS, [f.row() for f in FRAMES]),
     ("readings", READING_COLUMNS, [r.row() for r in READINGS_2]),
     ("limits", LIMIT_COLUMNS, [lim.row() for lim in LIMITS_2]),
+    ("stations", STATION_COLUMNS, [st.row() for st in STATIONS_1]),
+    ("stations", STATION_COLUMNS, [st.row() for st in STATIONS_2]),
+    ("alarms", ALARM_COLUMNS, [al.row() for al in ALARMS_1]),
+    ("alarms", ALARM_COLUMNS, [al.row() for al in ALARMS_2]),
+    ("completeness", COMPLETENESS_COLUMNS, [c.row() for c in COMPLETENESS_1]),
+    ("completeness", COMPLETENESS_COLUMNS, [c.row() for c in COMPLETENESS_2]),
 )
 
 
@@ -414,6 +552,179 @@ def expected_rejects_by_reason(start: datetime, end: datetime) -> list[dict[str,
     return out
 
 
+# the web app's overview: a scope is None (every region) or the regions a user sees
+Scope = tuple[str, ...] | None
+EPOCH_CST = datetime(1970, 1, 1, 8, 0)  # a DateTime's default (an unmatched join row)
+
+
+def scope_params(scope: Scope) -> dict[str, Any]:
+    return {"all_regions": 1 if scope is None else 0, "regions": scope or ("",)}
+
+
+def _newest(rows: Iterable[Any], key: Any) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for row in rows:
+        k = key(row)
+        if k not in out or row.version >= out[k].version:
+            out[k] = row
+    return out
+
+
+def final_stations() -> dict[str, StationRow]:
+    return _newest(STATIONS, lambda st: st.mn)
+
+
+def _in_scope(region: str, scope: Scope) -> bool:
+    return scope is None or region in scope
+
+
+def _active_in_scope(scope: Scope) -> list[StationRow]:
+    return [st for st in final_stations().values() if st.active and _in_scope(st.region, scope)]
+
+
+def expected_station_status(since: datetime, until: datetime,
+                            scope: Scope) -> list[dict[str, Any]]:
+    out = []
+    for st in sorted(_active_in_scope(scope), key=lambda st: (st.region, st.mn)):
+        times = [f.receive_time for f in FRAMES if f.mn == st.mn and f.status == "accepted"
+                 and since <= f.receive_time < until]
+        row = st.row()
+        out.append({**{k: row[k] for k in ("mn", "enterprise", "outlet", "province",
+                                           "region", "rtd_interval", "min_interval")},
+                    "has_frame": 1 if times else 0,
+                    "last_receive": max(times) if times else EPOCH_CST})
+    return out
+
+
+def expected_frames_per_minute(start: datetime, end: datetime,
+                               scope: Scope) -> list[dict[str, Any]]:
+    regions = {mn: st.region for mn, st in final_stations().items()}
+    minutes: dict[datetime, dict[str, int]] = {}
+    for f in FRAMES:
+        if not start <= f.receive_time < end:
+            continue
+        if scope is not None and regions.get(f.mn) not in scope:
+            continue
+        minute = f.receive_time.replace(second=0)
+        counts = minutes.setdefault(minute, {"accepted": 0, "rejected": 0})
+        counts[f.status] += 1  # the seed has no replayed frame: each row is one frame
+    return [{"minute": m, **c} for m, c in sorted(minutes.items())]
+
+
+def _open_alarms(scope: Scope) -> list[tuple[AlarmRow, str]]:
+    regions = {mn: st.region for mn, st in final_stations().items()}
+    episodes = _newest(ALARMS, lambda al: (al.mn, al.code, al.rule, al.opened_at))
+    return [(al, regions.get(al.mn, "")) for al in episodes.values()
+            if al.state == "open" and _in_scope(regions.get(al.mn, ""), scope)]
+
+
+def expected_open_alarms(scope: Scope) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str], list[AlarmRow]] = {}
+    for al, region in _open_alarms(scope):
+        groups.setdefault((al.severity, region), []).append(al)
+    return [{"severity": sev, "region": region, "alarms": len(als),
+             "stations": len({al.mn for al in als})}
+            for (sev, region), als in sorted(groups.items())]
+
+
+def expected_latest_open_alarms(limit: int, scope: Scope) -> list[dict[str, Any]]:
+    stations = final_stations()
+    rows = sorted(_open_alarms(scope), key=lambda ar: (-epoch(ar[0].opened_at),
+                                                        ar[0].alarm_id))
+    out = []
+    for al, region in rows[:limit]:
+        st = stations.get(al.mn)
+        out.append({"alarm_id": al.alarm_id, "mn": al.mn,
+                    "enterprise": st.enterprise if st else "", "region": region,
+                    "code": al.code, "rule": al.rule, "severity": al.severity,
+                    "opened_at": al.opened_at, "last_seen": al.last_seen,
+                    "occurrences": al.occurrences, "message": al.row()["message"]})
+    return out
+
+
+def expected_station_hours(start: datetime, end: datetime,
+                           scope: Scope) -> list[dict[str, Any]]:
+    """Per active station in scope: expected, received (capped per hour) and valid over
+    the whole hours [start, end), from the station rows of hourly completeness."""
+    hours = int((end - start).total_seconds()) // 3600
+    rows = _newest(COMPLETENESS_SEEDED, lambda c: (c.mn, c.period, c.code, c.period_start))
+    out = []
+    for st in _active_in_scope(scope):
+        mine = [c for c in rows.values() if c.mn == st.mn and c.period == "hour"
+                and c.code == "" and start <= c.period_start < end]
+        expected = hours * max(60 // max(st.min_interval, 1), 1)
+        received = sum(min(c.received, c.expected) for c in mine)
+        valid = sum(c.valid for c in mine)
+        tr = received / expected if expected else 0.0
+        vr = valid / received if received else 0.0
+        out.append({"mn": st.mn, "enterprise": st.enterprise, "outlet": st.row()["outlet"],
+                    "region": st.region, "expected": expected, "received": received,
+                    "valid": valid, "transmission_rate": tr, "validity_rate": vr,
+                    "transmission_efficiency": tr * vr})
+    return out
+
+
+def expected_efficiency_by_region(start: datetime, end: datetime,
+                                  scope: Scope) -> list[dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in expected_station_hours(start, end, scope):
+        groups.setdefault(row["region"], []).append(row)
+    out = []
+    for region, rows in sorted(groups.items()):
+        expected = sum(r["expected"] for r in rows)
+        received = sum(r["received"] for r in rows)
+        valid = sum(r["valid"] for r in rows)
+        tr = received / expected if expected else 0.0
+        vr = valid / received if received else 0.0
+        out.append({"region": region, "stations": len(rows), "expected": expected,
+                    "received": received, "valid": valid, "transmission_rate": tr,
+                    "validity_rate": vr, "transmission_efficiency": tr * vr})
+    return out
+
+
+def expected_worst_stations(start: datetime, end: datetime, limit: int,
+                            scope: Scope) -> list[dict[str, Any]]:
+    rows = sorted(expected_station_hours(start, end, scope),
+                  key=lambda r: (r["transmission_efficiency"], r["mn"]))
+    return rows[:limit]
+
+
+def overview_checks() -> list[QueryCheck]:
+    """The web app's overview queries, for every region and for a field engineer's."""
+    out: list[QueryCheck] = []
+    day_end = at(2, 0)
+    for label, scope in (("all", None), ("js", (JS,)), ("jj+yg", (JJ, YG))):
+        sp = scope_params(scope)
+        out += [
+            QueryCheck(f"overview_station_status-{label}", "overview_station_status",
+                       dict(since=at(1, 8, 1), until=at(1, 9, 6), **sp),
+                       expected_station_status(at(1, 8, 1), at(1, 9, 6), scope)),
+            QueryCheck(f"overview_frames_per_minute-{label}", "overview_frames_per_minute",
+                       dict(start=HOUR, end=at(1, 9), **sp),
+                       expected_frames_per_minute(HOUR, at(1, 9), scope)),
+            QueryCheck(f"overview_open_alarms-{label}", "overview_open_alarms", sp,
+                       expected_open_alarms(scope)),
+            QueryCheck(f"overview_latest_open_alarms-{label}", "overview_latest_open_alarms",
+                       dict(limit=3, **sp), expected_latest_open_alarms(3, scope)),
+            QueryCheck(f"overview_efficiency_by_region-{label}",
+                       "overview_efficiency_by_region",
+                       dict(start=DAY, end=at(1, 10), hours=10, **sp),
+                       expected_efficiency_by_region(DAY, at(1, 10), scope)),
+            QueryCheck(f"overview_worst_stations-{label}", "overview_worst_stations",
+                       dict(start=DAY, end=at(1, 10), hours=10, limit=4, **sp),
+                       expected_worst_stations(DAY, at(1, 10), 4, scope)),
+        ]
+    # the hour of the seeded rows left out by the range: nothing received by anyone
+    out.append(QueryCheck("overview_worst_stations-before", "overview_worst_stations",
+                          dict(start=DAY, end=HOUR, hours=8, limit=10, **scope_params(None)),
+                          expected_worst_stations(DAY, HOUR, 10, None)))
+    out.append(QueryCheck("overview_efficiency_by_region-day-after",
+                          "overview_efficiency_by_region",
+                          dict(start=day_end, end=at(2, 6), hours=6, **scope_params(None)),
+                          expected_efficiency_by_region(day_end, at(2, 6), None)))
+    return out
+
+
 @dataclass(frozen=True)
 class QueryCheck:
     id: str
@@ -448,6 +759,7 @@ def query_checks() -> list[QueryCheck]:
         QueryCheck("rejects_by_reason", "rejects_by_reason",
                    dict(start=REJECTS_START, end=REJECTS_END),
                    expected_rejects_by_reason(REJECTS_START, REJECTS_END)),
+        *overview_checks(),
     ]
 
 

@@ -27,6 +27,32 @@ class NamedQuery:
 
 _T = "toDateTime(%({})s, 'Asia/Shanghai')"
 
+#: the region scope of the web app's queries (see the overview queries below)
+_SCOPE = "%(all_regions)s = 1 OR region IN %(regions)s"
+
+# Per active station in scope: records expected, received (at most the expected per hour,
+# as the transmission rate is capped at 1) and valid over the whole hours [start, end),
+# from the station rows (code '') of completeness' hourly periods.
+_STATION_HOURS = f"""
+SELECT mn, enterprise, outlet, region,
+       %(hours)s * greatest(intDiv(60, greatest(min_interval, 1)), 1) AS expected,
+       received, valid
+FROM
+(
+    SELECT mn, enterprise, outlet, region, min_interval
+    FROM stations FINAL
+    WHERE active = 1 AND ({_SCOPE})
+) AS s
+ANY LEFT JOIN
+(
+    SELECT mn, sum(least(received, expected)) AS received, sum(valid) AS valid
+    FROM completeness FINAL
+    WHERE period = 'hour' AND code = ''
+      AND period_start >= {_T.format("start")} AND period_start < {_T.format("end")}
+    GROUP BY mn
+) AS c USING (mn)
+"""
+
 QUERIES: dict[str, NamedQuery] = {
     q.name: q
     for q in (
@@ -94,6 +120,138 @@ QUERIES: dict[str, NamedQuery] = {
             ORDER BY hour, code
             """,
             ("mn", "start", "end"),
+        ),
+        # --- the web app's overview (dashboards/views/overview.py) ---------------------
+        # Every one is scoped to service regions: %(all_regions)s = 1 sees every station
+        # (registered or not), else only stations whose region is in %(regions)s (never an
+        # empty tuple: `IN ()` is an error on 18.16). The scope is applied here, in the
+        # query, so a field engineer's page never receives another region's rows.
+        NamedQuery(
+            "overview_station_status",
+            "each active station in scope with its cadence and the receive time of its last "
+            "accepted frame in [since, until) (has_frame = 0: none in that range)",
+            f"""
+            SELECT mn, enterprise, outlet, province, region, rtd_interval, min_interval,
+                   has_frame, last_receive
+            FROM
+            (
+                SELECT mn, enterprise, outlet, province, region, rtd_interval, min_interval
+                FROM stations FINAL
+                WHERE active = 1 AND ({_SCOPE})
+            ) AS s
+            ANY LEFT JOIN
+            (
+                -- max() is the same with or without a replay's duplicates: no FINAL
+                SELECT mn, toUInt8(1) AS has_frame, max(receive_time) AS last_receive
+                FROM frames
+                WHERE status = 'accepted'
+                  AND receive_time >= {_T.format("since")} AND receive_time < {_T.format("until")}
+                GROUP BY mn
+            ) AS f USING (mn)
+            ORDER BY region, mn
+            """,
+            ("since", "until", "all_regions", "regions"),
+        ),
+        NamedQuery(
+            "overview_frames_per_minute",
+            "frames received per minute over [start, end), accepted and rejected, of the "
+            "stations in scope (a replay's copy of a frame counts once)",
+            f"""
+            SELECT toStartOfMinute(receive_time) AS minute,
+                   uniqExactIf(mn, cn, qn, raw_hash, status = 'accepted') AS accepted,
+                   uniqExactIf(mn, cn, qn, raw_hash, status = 'rejected') AS rejected
+            FROM frames
+            WHERE receive_time >= {_T.format("start")} AND receive_time < {_T.format("end")}
+              AND (%(all_regions)s = 1
+                   OR mn IN (SELECT mn FROM stations FINAL WHERE region IN %(regions)s))
+            GROUP BY minute
+            ORDER BY minute
+            """,
+            ("start", "end", "all_regions", "regions"),
+        ),
+        NamedQuery(
+            "overview_open_alarms",
+            "open alarm episodes counted by severity and service region of their station "
+            "('' for a station not in the registry)",
+            f"""
+            SELECT severity, region, count() AS alarms, uniqExact(mn) AS stations
+            FROM
+            (
+                SELECT mn, severity FROM alarms FINAL WHERE state = 'open'
+            ) AS a
+            ANY LEFT JOIN
+            (
+                SELECT mn, region FROM stations FINAL
+            ) AS s USING (mn)
+            WHERE {_SCOPE}
+            GROUP BY severity, region
+            ORDER BY severity, region
+            """,
+            ("all_regions", "regions"),
+        ),
+        NamedQuery(
+            "overview_latest_open_alarms",
+            "the most recently opened alarm episodes still open, newest first, at most "
+            "%(limit)s",
+            f"""
+            SELECT alarm_id, mn, enterprise, region, code, rule, severity, opened_at,
+                   last_seen, occurrences, message
+            FROM
+            (
+                SELECT alarm_id, mn, code, rule, severity, opened_at, last_seen,
+                       occurrences, message
+                FROM alarms FINAL WHERE state = 'open'
+            ) AS a
+            ANY LEFT JOIN
+            (
+                SELECT mn, enterprise, region FROM stations FINAL
+            ) AS s USING (mn)
+            WHERE {_SCOPE}
+            ORDER BY opened_at DESC, alarm_id
+            LIMIT %(limit)s
+            """,
+            ("limit", "all_regions", "regions"),
+        ),
+        NamedQuery(
+            "overview_efficiency_by_region",
+            "transmission rate, validity rate and transmission-efficiency per service "
+            "region over the whole hours [start, end) of a day, from the stations' hourly "
+            "rows of completeness (minute records); an hour with no row counts as nothing "
+            "received, so expected = %(hours)s x 60 / MinInterval per active station",
+            f"""
+            SELECT region, stations, expected_sum AS expected, received_sum AS received,
+                   valid_sum AS valid,
+                   if(expected_sum = 0, 0., received_sum / expected_sum) AS transmission_rate,
+                   if(received_sum = 0, 0., valid_sum / received_sum) AS validity_rate,
+                   transmission_rate * validity_rate AS transmission_efficiency
+            FROM
+            (
+                -- summed under other names: an alias equal to a column would be read
+                -- inside the next aggregate on current releases
+                SELECT region, count() AS stations, sum(expected) AS expected_sum,
+                       sum(received) AS received_sum, sum(valid) AS valid_sum
+                FROM ({_STATION_HOURS})
+                GROUP BY region
+            )
+            ORDER BY region
+            """,
+            ("start", "end", "hours", "all_regions", "regions"),
+        ),
+        NamedQuery(
+            "overview_worst_stations",
+            "the active stations in scope with the lowest transmission-efficiency over the "
+            "whole hours [start, end) of a day (as overview_efficiency_by_region counts "
+            "it), at most %(limit)s",
+            f"""
+            SELECT mn, enterprise, outlet, region, expected, received, valid,
+                   if(expected = 0, 0., received / expected) AS transmission_rate,
+                   if(received = 0, 0., valid / received) AS validity_rate,
+                   transmission_rate * validity_rate AS transmission_efficiency
+            FROM ({_STATION_HOURS})
+            ORDER BY transmission_efficiency, mn
+            LIMIT %(limit)s
+            """,
+            ("start", "end", "hours", "limit", "all_regions", "regions"),
         ),
     )
 }
