@@ -63,8 +63,12 @@ class ConfigError(ValueError):
 
 
 def _opt(default: Any, help: str, **checks: Any) -> Any:
-    """A dataclass field carrying its help text and value checks (min, max, kind)."""
-    return field(default=default, metadata={"help": help, **checks})
+    """A dataclass field carrying its help text and value checks (min, max, kind).
+
+    ``secret=True`` marks a value that is never shown: not in ``hj212 settings``, not in
+    an error message, not in the settings object's repr (which logs may print)."""
+    return field(default=default, repr=not checks.get("secret", False),
+                 metadata={"help": help, **checks})
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +212,48 @@ class SpoolSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminSettings:
+    # only read while no user exists at all; afterwards it may (and should) be removed
+    initial_password: str = _opt(
+        "", "password of the first user, \"admin\", created when no user exists yet "
+        "(empty: the web app or `hj212 users add` asks for one; there is no default "
+        "password); at least 10 characters", secret=True
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UiSettings:
+    # loopback by default, like the gateway: opening the web app to the network is a
+    # deliberate act (the data are confidential)
+    host: str = _opt("127.0.0.1", "address the web app listens on (0.0.0.0 for all)")
+    port: int = _opt(8501, "HTTP port of the web app", min=1, max=65535)
+    session_ttl_s: float = _opt(
+        8 * 3600.0, "seconds a login stays valid before the web app asks again",
+        min=60, max=7 * 86_400
+    )
+    # Failed logins are read back from the audit log, so every web-app process (and a
+    # restart) sees the same count. A lockout doubles with each failure past the limit.
+    login_fail_window_s: float = _opt(
+        900.0, "seconds over which failed logins (per user name and per source address) "
+        "are counted", min=10, max=86_400
+    )
+    login_fail_limit: int = _opt(
+        5, "failed logins for one user name within login_fail_window_s after which its "
+        "logins wait login_lockout_s, doubling with each further failure (0: never)", min=0
+    )
+    login_fail_source_limit: int = _opt(
+        20, "failed logins from one source address (any user name) within "
+        "login_fail_window_s after which its logins wait likewise (0: never)", min=0
+    )
+    login_lockout_s: float = _opt(
+        30.0, "seconds the first lockout lasts", min=1, max=86_400
+    )
+    login_lockout_max_s: float = _opt(
+        900.0, "longest lockout, however many failures", min=1, max=86_400
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     run_dir: Path = _opt(Path(".run"), "folder for local servers' data, logs, pids and spool")
     log_format: LogFormat = _opt(
@@ -223,6 +269,8 @@ class Settings:
     clickhouse: ClickHouseSettings = field(default_factory=ClickHouseSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     spool: SpoolSettings = field(default_factory=SpoolSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
     #: the TOML file the values came from, if any (not a setting itself)
     config_file: Path | None = field(default=None, metadata={"internal": True})
     #: dotted name -> "default" | "file" | "env" | "option", for `hj212 settings`
@@ -318,6 +366,8 @@ _FALSE = {"0", "false", "no", "off"}
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _HOSTPORT = re.compile(r"^[A-Za-z0-9.\-_]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._\-]{1,249}$")
+#: what is shown instead of a secret setting's value (it is set, and that is all)
+SECRET_SHOWN = "(set, hidden)"
 
 
 def _where(info: SettingInfo, origin: str) -> str:
@@ -329,7 +379,8 @@ def _where(info: SettingInfo, origin: str) -> str:
 
 
 def _fail(info: SettingInfo, origin: str, raw: object, problem: str, fix: str) -> ConfigError:
-    return ConfigError(f"{_where(info, origin)}={raw!r}: {problem}; fix: {fix}")
+    shown = SECRET_SHOWN if info.checks.get("secret") else repr(raw)
+    return ConfigError(f"{_where(info, origin)}={shown}: {problem}; fix: {fix}")
 
 
 def _example(info: SettingInfo) -> str:
@@ -568,5 +619,7 @@ def settings_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
         for part in path.split("."):
             obj = getattr(obj, part)
         shown = str(obj).lower() if isinstance(obj, bool) else str(obj)
+        if info.checks.get("secret") and shown:
+            shown = SECRET_SHOWN
         rows.append((info.env, info.toml, shown, settings.sources.get(path, "default")))
     return rows
