@@ -83,7 +83,8 @@ def users() -> None:
 @click.option("--role", "roles", multiple=True, required=True,
               type=click.Choice([role.value for role in Role]),
               help="A role (repeat for more): "
-                   + "; ".join(f"{r.value} {ROLE_LABELS[r]}" for r in Role) + ".")
+                   + "; ".join(f"{r.value} {ROLE_LABELS[r].split()[0]}" for r in Role)
+                   + ".")
 @click.option("--region", "regions", multiple=True, type=click.Choice(SERVICE_REGIONS),
               help="A service region (服务区域) whose stations the user sees (repeat for "
                    "more; none: every region; a field engineer needs one).")

@@ -30,7 +30,7 @@ def test_every_subcommand_has_help(runner, sub):
 
 def test_add_help_lists_roles_with_labels_and_the_regions(runner):
     out = runner.invoke(users, ["add", "--help"], terminal_width=200).output
-    assert "值守员 duty operator" in out and "驻地工程师 field engineer" in out
+    assert "duty_operator 值守员" in out and "field_engineer 驻地工程师" in out
     assert "苏皖沪" in out
 
 
