@@ -47,7 +47,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 ENV_PREFIX = "HJ212_"
 ENV_CONFIG = "HJ212_CONFIG"
@@ -611,6 +611,16 @@ def _assemble(values: Mapping[str, Any], config_path: Path | None,
                     sources=types.MappingProxyType(dict(sources)))
 
 
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password (if any) replaced: a DSN is shown, its secret is not."""
+    parts = urlsplit(dsn)
+    if not parts.password:
+        return dsn
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:{SECRET_SHOWN}@{host}"))
+
+
 def settings_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
     """(environment variable, TOML key, value, source) for every setting, for display."""
     rows = []
@@ -621,5 +631,7 @@ def settings_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
         shown = str(obj).lower() if isinstance(obj, bool) else str(obj)
         if info.checks.get("secret") and shown:
             shown = SECRET_SHOWN
+        elif info.checks.get("kind") == "dsn":
+            shown = redact_dsn(shown)
         rows.append((info.env, info.toml, shown, settings.sources.get(path, "default")))
     return rows

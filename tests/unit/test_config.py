@@ -187,3 +187,15 @@ def test_settings_rows_show_every_setting() -> None:
 
 def test_default_settings_object_equals_loaded_defaults() -> None:
     assert load_settings(env={}) == Settings()
+
+
+def test_settings_rows_never_show_the_dsn_password() -> None:
+    from pipeline.config import SECRET_SHOWN, load_settings, redact_dsn, settings_rows
+
+    dsn = "clickhouse://bob:s3cr%40t@db.example:9000/hj212"
+    rows = settings_rows(load_settings(env={"HJ212_CLICKHOUSE__DSN": dsn}))
+    shown = next(value for env, _, value, _ in rows if env == "HJ212_CLICKHOUSE__DSN")
+    assert "s3cr" not in shown
+    assert shown == f"clickhouse://bob:{SECRET_SHOWN}@db.example:9000/hj212"
+    assert redact_dsn("clickhouse://default:@127.0.0.1:9000/hj212") == \
+        "clickhouse://default:@127.0.0.1:9000/hj212"
