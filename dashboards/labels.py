@@ -1,0 +1,38 @@
+"""Words the pages share: Chinese first, English beside it (DESIGN.md, Conventions)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+def bi(zh: str, en: str) -> str:
+    """A label in both languages, the users' own first."""
+    return f"{zh} {en}"
+
+
+APP_TITLE: Final = bi("污染源自动监控平台", "HJ 212 monitoring")
+NO_REGION: Final = bi("未登记", "unregistered")
+
+#: severities of alarm episodes (pipeline.detect.model.Severity), gravest first
+SEVERITIES: Final = ("critical", "major", "warning", "info")
+SEVERITY_LABELS: Final = {
+    "critical": bi("严重", "critical"),
+    "major": bi("重要", "major"),
+    "warning": bi("警告", "warning"),
+    "info": bi("提示", "info"),
+}
+
+
+def region_label(region: str) -> str:
+    """A service region as shown; '' is a station the registry does not know."""
+    return region or NO_REGION
+
+
+def severity_label(severity: str) -> str:
+    return SEVERITY_LABELS.get(severity, severity)
+
+
+def query_caption(*names: str) -> str:
+    """The small caption under a figure naming the named queries it comes from."""
+    return bi("数据来源", "source") + ": " + ", ".join(
+        f"`{name}`" for name in names) + " (pipeline/store/queries.py)"

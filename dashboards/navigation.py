@@ -1,0 +1,77 @@
+"""The app's pages, who may open each, and the check every page makes on the server.
+
+A page is listed here once; ``app.py`` gives ``st.navigation`` only the pages a user's
+roles allow, and each page script starts with ``guard(key)``, which checks again: a URL
+typed by hand, a stale browser tab or a role taken away since the menu was drawn all
+end in the same refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import streamlit as st
+
+from admin.accounts import Role, User
+from dashboards.labels import bi
+
+HERE: Final = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpec:
+    key: str  # also the page's URL path
+    script: str  # relative to dashboards/
+    title: str
+    icon: str
+    section: str
+    roles: tuple[Role, ...] = ()  # who may open it; () = every signed-in user
+
+    @property
+    def path(self) -> Path:
+        return HERE / self.script
+
+    def allows(self, user: User) -> bool:
+        return user.has(*self.roles)
+
+
+ANALYSIS: Final = bi("分析", "Analysis")
+
+PAGES: Final[tuple[PageSpec, ...]] = (
+    PageSpec("overview", "views/overview.py", bi("总览", "Overview"), ":material/dashboard:",
+             ANALYSIS),
+)
+BY_KEY: Final = {p.key: p for p in PAGES}
+
+
+def pages_for(user: User) -> list[PageSpec]:
+    """The pages ``user`` may open, in menu order."""
+    return [p for p in PAGES if p.allows(user)]
+
+
+def sections_for(user: User) -> dict[str, list[PageSpec]]:
+    out: dict[str, list[PageSpec]] = {}
+    for page in pages_for(user):
+        out.setdefault(page.section, []).append(page)
+    return out
+
+
+NO_ACCESS: Final = bi("您的角色无权查看此页面。", "Your role may not open this page.")
+SIGN_IN_FIRST: Final = bi("请先登录。", "Please sign in first.")
+
+
+def guard(key: str) -> User:
+    """The signed-in user when they may open page ``key``; otherwise the page says why
+    and stops here, before it reads anything."""
+    from dashboards.auth import current_user
+
+    user = current_user()
+    if user is None:
+        st.warning(SIGN_IN_FIRST)
+        st.stop()
+    if not BY_KEY[key].allows(user):
+        st.error(NO_ACCESS)
+        st.stop()
+    return user
