@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from datetime import datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import BinaryIO
@@ -172,6 +174,71 @@ def run_all(cli: CliContext, stations: int, speed: float, faults: Path | None, n
     script = None if no_faults else (faults or SAMPLE_FAULTS)
     sys.exit(run(cli.settings, stations=stations, speed=speed, faults=script,
                  seconds=seconds, setup=not no_setup))
+
+
+@main.command("seed", context_settings=CONTEXT)
+@click.option("--days", type=click.IntRange(1), default=7, show_default=True,
+              help="Calendar days of history, the last one up to --end.")
+@click.option("--stations", type=click.IntRange(1), default=50, show_default=True,
+              help="The sample registry's first N stations (as `hj212 run` simulates).")
+@click.option("--seed", "seed_value", type=int, default=1, show_default=True,
+              help="Seed of the stations' values and the faults' picks (that of "
+                   "`hj212 simulate`, so history and a live run agree).")
+@click.option("--end", default=None,
+              help="Where history stops, local CST time, e.g. 2026-11-24T08:00 "
+                   "(default: now, to the minute).")
+@click.option("--faults", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Fault script repeated every day (default: the sample "
+                                 "script, pipeline/simulator/faults/sample.toml).")
+@click.option("--no-faults", is_flag=True, help="Clean history.")
+@click.option("--realtime-days", type=click.IntRange(0), default=1, show_default=True,
+              help="The last days that carry real-time (2011) records.")
+@click.option("--minute-days", type=click.IntRange(0), default=7, show_default=True,
+              help="The last days that carry minute (2051) records; older days have hourly "
+                   "and daily records only.")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Processes generating stations (default: one per CPU).")
+@pass_cli
+def seed_history(cli: CliContext, days: int, stations: int, seed_value: int, end: str | None,
+                 faults: Path | None, no_faults: bool, realtime_days: int, minute_days: int,
+                 jobs: int | None) -> None:
+    """Write days of history for the fleet straight into ClickHouse, for the pages.
+
+    The simulator's loggers make the records of each station day by day (real-time 2011,
+    minute 2051, hourly 2061 and daily 2031 at the station's cadence) with the fault
+    script's faults on every day; the frames go through the worker's sink, the detectors
+    run over them as the worker runs them (alarm episodes, missing-data windows, back-fill
+    answered by the logger), and completeness is computed for every hour and day.
+
+    Thinned on purpose: real-time records only on the last --realtime-days days (2011 is
+    most of a day's frames, and a month of it is what nobody pages through), and on the
+    other days one sample per minute record (Min = Avg = Max there), which keeps every
+    minute, hourly and daily record and costs a quarter of the work.
+
+    Running it again with the same options adds nothing: each day's records come from
+    (seed, day) alone and every table is keyed, so the same rows are written again.
+    Needs a reachable ClickHouse (`hj212 stack up`); migrates and loads the sample
+    registry when it is empty.
+    """
+    from pipeline.seed import DEFAULT_FAULTS, SeedError, make_plan, seed
+    from pipeline.simulator.faults import FaultScriptError, load_script
+    from pipeline.store.client import StoreError
+    from pipeline.timebase import now_local
+
+    settings = cli.settings
+    try:
+        until = datetime.fromisoformat(end).replace(tzinfo=None) if end else now_local()
+    except ValueError:
+        raise click.BadParameter(f"{end!r}: give a local (CST) time like 2026-11-24T08:00",
+                                 param_hint="--end") from None
+    try:
+        specs = [] if no_faults else load_script(faults or DEFAULT_FAULTS)
+        plan = make_plan(days=days, stations=stations, end=until, seed=seed_value,
+                         faults=specs, realtime_days=realtime_days, minute_days=minute_days)
+        report = seed(settings.clickhouse.dsn, plan, jobs=jobs or os.cpu_count() or 1)
+    except (SeedError, FaultScriptError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("\n".join(report.lines()))
 
 
 @main.command(context_settings=CONTEXT)

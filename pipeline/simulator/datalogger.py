@@ -145,7 +145,8 @@ class VirtualLogger:
                  overtime: float = 5.0, recount: int = 3, bare_2005: bool = False,
                  ack_replays: bool = True, replay_qn: str = "own",
                  restart_notice: bool = True,
-                 retention: dict[int, int] | None = None) -> None:
+                 retention: dict[int, int] | None = None,
+                 skip: Iterable[int] = ()) -> None:
         if replay_qn not in ("own", "request"):
             raise ValueError(f"replay_qn={replay_qn!r}: choose own or request")
         self.sim = sim
@@ -187,6 +188,10 @@ class VirtualLogger:
         self.pending: dict[str, _Pending] = {}
         self.replays: deque[_Replay] = deque()
         self._restart_due = restart_notice
+        #: scheduled records not made at all (neither sent nor kept for a back-fill), e.g.
+        #: {2011}: seeded history thins old days this way (pipeline/seed.py); the samples
+        #: still make every other record
+        self.skip = frozenset(skip)
         self._step = math.gcd(self.rtd_interval, self.min_interval * 60)
         first = to_s(start)
         self.next_t = first + (-first) % self._step  # the first sample on the grid
@@ -259,7 +264,7 @@ class VirtualLogger:
         # close the records whose period ended before this sample; minute before hour
         # before day, as a logger sends them at a boundary
         for cn, length in ((cn, cn_period(cn, min_interval=self.min_interval) or 0)
-                           for cn in HISTORY_CNS):
+                           for cn in HISTORY_CNS if cn not in self.skip):
             period = self._periods.get(cn)
             if period is not None and t >= period.end:
                 self._close(cn, period, wall, online, out)
@@ -267,7 +272,7 @@ class VirtualLogger:
             if period is None or period.length != length:
                 period = self._periods[cn] = _Period(start=t - t % length, length=length)
             period.add(values, flags)
-        if t % self.rtd_interval == 0:
+        if t % self.rtd_interval == 0 and 2011 not in self.skip:
             groups = []
             zs = zs_factor(values.get("a19001", self.station.baselines.get("a19001", 9.0)))
             for code, value in values.items():
