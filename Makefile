@@ -41,6 +41,7 @@ RUST_INPUTS := Cargo.toml $(wildcard Cargo.lock) core_rs/Cargo.toml $(wildcard c
 	$(shell find core_rs/src -name '*.rs' 2>/dev/null) $(wildcard core_rs/data/*)
 
 .PHONY: help bootstrap run demo test test-rust test-python fuzz-check fuzz-install fuzz-smoke bench lint \
+	browser-install \
 	clean stack-install stack-up stack-down stack-status stack-clean
 
 help:
@@ -49,7 +50,8 @@ help:
 	@echo "make demo        the codec alone: a simulated fleet's bytes through hj212.Framer"
 	@echo "                 e.g. make demo DEMO_ARGS='--seconds 10 --rate 5000'"
 	@echo "make test        bootstrap, then rustfmt, clippy, cargo test, ruff, mypy, pytest (unit, then integration"
-	@echo "                 on the local stack) and $(FUZZ_SECONDS) s of fuzzing per target"
+	@echo "                 on the local stack, then the web app in Chromium) and $(FUZZ_SECONDS) s of fuzzing per target"
+	@echo "make browser-install  Debian's chromium, chromium-driver and a CJK font for tests/browser (needs root)"
 	@echo "make bench       python benchmarks/parse.py"
 	@echo "make lint        ruff and mypy"
 	@echo "make fuzz-smoke  only the short fuzz run (FUZZ_SECONDS=$(FUZZ_SECONDS))"
@@ -111,18 +113,28 @@ test-rust:
 # Unit tests first (no servers); then the integration tests, whose session fixture
 # (tests/integration/conftest.py) starts the local stack once and stops it afterwards
 # (a stack that already ran is left running). `stack install` before them makes the
-# slow first-time steps (apt-get, Maven) visible here rather than inside pytest.
-test-python: bootstrap
+# slow first-time steps (apt-get, Maven) visible here rather than inside pytest. Last the
+# real-browser suite (tests/browser): the web app (`hj212 ui`) on the local stack with
+# seeded data, driven in Debian's Chromium; its screenshots land in
+# tests/browser/screenshots/.
+test-python: bootstrap browser-install
 	@echo "[test] ruff check ."
 	@$(BIN)/ruff check .
 	@echo "[test] mypy (strict) pipeline dashboards admin"
 	@$(BIN)/mypy pipeline dashboards admin
-	@echo "[test] pytest -q tests (unit: everything but tests/integration)"
-	@$(BIN)/pytest -q tests --ignore=tests/integration
+	@echo "[test] pytest -q tests (unit: everything but tests/integration and tests/browser)"
+	@$(BIN)/pytest -q tests --ignore=tests/integration --ignore=tests/browser
 	@echo "[test] hj212 stack install (ClickHouse package and Kafka jars, when missing)"
 	@$(BIN)/hj212 stack install
 	@echo "[test] pytest -q tests/integration (starts and stops the local stack)"
 	@$(BIN)/pytest -q tests/integration
+	@echo "[test] pytest -q tests/browser (the web app in Chromium; screenshots in tests/browser/screenshots/)"
+	@$(BIN)/pytest -q tests/browser
+
+# Chromium, its driver and a CJK font for the browser suite: one line when they are there;
+# apt-get as root when not (tests/browser/browser_install.py), else the command to run.
+browser-install: bootstrap
+	@$(BIN)/python -m tests.browser.browser_install
 
 fuzz-install: fuzz-check
 	@cargo fuzz --help >/dev/null 2>&1 || { \

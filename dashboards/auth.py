@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Final
+from typing import Final, NoReturn
 
 import streamlit as st
 
@@ -72,38 +72,60 @@ def _end(note: str) -> None:
     st.session_state[NOTE_KEY] = note
 
 
+ERROR_KEY: Final = "hj212_login_error"
+ATTEMPT_KEY: Final = "hj212_login_attempt"
+
+
 def login_page() -> None:
     """The sign-in form (the only page before a login)."""
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        _login_form()
+
+
+def _login_form() -> None:
     st.title(APP_TITLE)
     st.subheader(bi("登录", "Sign in"))
     note = st.session_state.pop(NOTE_KEY, None)
     if note:
         st.info(note)
+    # a refused password must not stay in the page: each refusal draws a new, empty
+    # password field (a widget under a new key), the name field stays as typed
+    attempt = int(st.session_state.get(ATTEMPT_KEY, 0))
     with st.form("login", clear_on_submit=False):
         username = st.text_input(bi("用户名", "User name"), key="login_username")
         password = st.text_input(bi("密码", "Password"), type="password",
-                                 key="login_password")
+                                 key=f"login_password_{attempt}")
         submitted = st.form_submit_button(bi("登录", "Sign in"), type="primary")
+    error = st.session_state.pop(ERROR_KEY, None)
+    if error:
+        st.error(error)
     ttl_h = app_settings().ui.session_ttl_s / 3600
     st.caption(bi(f"登录后 {ttl_h:g} 小时内有效；刷新浏览器需要重新登录。",
                   f"A sign-in lasts {ttl_h:g} h; reloading the browser tab asks again."))
     if not submitted:
         return
     if not username.strip() or not password:
-        st.error(session.MISSING_INPUT)
-        return
+        _refuse(session.MISSING_INPUT)
     try:
         with accounts() as acc:
             result = acc.login(username, password, source())
     except StoreError as exc:
         get_logger("dashboards").warning("ui.login_unavailable", error=str(exc))
-        st.error(UNAVAILABLE)
-        return
+        _refuse(UNAVAILABLE)
     if result.user is None:
-        st.error(session.login_message(result))
-        return
+        _refuse(session.login_message(result))
     st.session_state[LOGIN_KEY] = session.start(result.user, time.time())
-    st.session_state.pop("login_password", None)
+    st.session_state.pop(f"login_password_{attempt}", None)
+    st.rerun()
+
+
+def _refuse(message: str) -> NoReturn:
+    """Draw the form again with the message and an empty password field."""
+    attempt = int(st.session_state.get(ATTEMPT_KEY, 0))
+    st.session_state.pop(f"login_password_{attempt}", None)
+    st.session_state[ATTEMPT_KEY] = attempt + 1
+    st.session_state[ERROR_KEY] = message
     st.rerun()
 
 

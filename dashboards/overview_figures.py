@@ -25,6 +25,8 @@ STATUS_LOOKBACK = timedelta(days=1)
 FRAMES_WINDOW = timedelta(hours=1)
 WORST_LIMIT = 10
 LATEST_ALARMS_LIMIT = 10
+ACCEPTED = "接受 accepted"
+REJECTED = "拒绝 rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +46,11 @@ class Window:
 
 
 def window(now: datetime) -> Window:
-    """The status, frames and efficiency ranges for ``now``. The frames chart ends with
-    the minute in progress; today's efficiency counts only whole hours, as the hour in
-    progress has not had all its records yet."""
+    """The status, frames and efficiency ranges for ``now``. The frames chart and
+    today's efficiency count whole minutes and whole hours: the one in progress has not
+    had all its frames yet, and would show as a false drop."""
     now = to_local(now).replace(microsecond=0)
-    minute_end = now.replace(second=0) + timedelta(minutes=1)
+    minute_end = now.replace(second=0)
     day_start = now.replace(hour=0, minute=0, second=0)
     return Window(now=now, status_since=now - STATUS_LOOKBACK,
                   frames_start=minute_end - FRAMES_WINDOW, frames_end=minute_end,
@@ -125,8 +127,8 @@ def frames_series(rows: Iterable[Mapping[str, Any]], start: datetime,
     while minute < end:
         acc, rej = counts.get(minute, (0, 0))
         text = minute.isoformat()
-        out.append({"minute": text, "status": "接受 accepted", "frames": acc})
-        out.append({"minute": text, "status": "拒绝 rejected", "frames": rej})
+        out.append({"minute": text, "status": ACCEPTED, "frames": acc})
+        out.append({"minute": text, "status": REJECTED, "frames": rej})
         minute += timedelta(minutes=1)
     return out
 

@@ -46,6 +46,10 @@ def _table(rows: list[dict[str, Any]]) -> None:
     st.table(shown, hide_index=True)
 
 
+#: counts are whole numbers: no 0.5 ticks
+_COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)
+
+
 def _data(rows: list[dict[str, Any]]) -> alt.Data:
     return alt.Data(values=rows)  # type: ignore[no-untyped-call]  # Altair leaves it untyped
 
@@ -80,11 +84,8 @@ def render(user: User) -> None:
 
     _guarded(user, lambda: _status(q, win))
     _guarded(user, lambda: _frames(q, win))
-    left, right = st.columns(2)
-    with left:
-        _guarded(user, lambda: _alarms(q))
-    with right:
-        _guarded(user, lambda: _latest_alarms(q))
+    _guarded(user, lambda: _alarms(q))
+    _guarded(user, lambda: _latest_alarms(q))
     _guarded(user, lambda: _efficiency(q, win))
     _guarded(user, lambda: _worst(q, win))
 
@@ -119,7 +120,7 @@ def _status(q: Query, win: fig.Window) -> None:
 def _frames(q: Query, win: fig.Window) -> None:
     rows = q("overview_frames_per_minute", start=win.frames_start, end=win.frames_end)
     accepted, rejected = fig.frames_total(rows)
-    st.subheader(bi("每分钟数据帧（近一小时）", "Frames per minute (last hour)"))
+    st.subheader(bi("每分钟数据帧（近 60 分钟）", "Frames per minute (last 60 min)"))
     series = fig.frames_series(rows, win.frames_start, win.frames_end)
     chart = (
         alt.Chart(_data(series))
@@ -127,21 +128,23 @@ def _frames(q: Query, win: fig.Window) -> None:
         .encode(
             x=alt.X("minute:T", title=bi("时间", "time") + " (CST)",
                     axis=alt.Axis(format="%H:%M")),
-            y=alt.Y("frames:Q", title=bi("帧/分钟", "frames/min")),
+            y=alt.Y("frames:Q", title=bi("帧/分钟", "frames/min"), axis=_COUNT_AXIS),
             color=alt.Color("status:N", title=None,
-                            scale=alt.Scale(range=["#1f77b4", "#d62728"]),
+                            scale=alt.Scale(domain=[fig.ACCEPTED, fig.REJECTED],
+                                            range=["#1f77b4", "#d62728"]),
                             legend=alt.Legend(orient="top")),
             tooltip=[alt.Tooltip("minute:T", title=bi("时间", "time"), format="%H:%M"),
                      alt.Tooltip("status:N", title=bi("状态", "status")),
                      alt.Tooltip("frames:Q", title=bi("帧数", "frames"))],
         )
-        .properties(height=260)
         .interactive(bind_y=False)
     )
-    st.altair_chart(chart, width="stretch")
-    st.caption(bi(f"近一小时：接受 {accepted}，拒绝 {rejected}。拖动缩放，悬停看数值。",
-                  f"Last hour: {accepted} accepted, {rejected} rejected. Drag or scroll "
-                  "to zoom, hover for values.") + " " +
+    # the height goes to Streamlit: a chart's own height is overridden when it stretches
+    st.altair_chart(chart, width="stretch", height=280)
+    st.caption(bi(f"{win.frames_start:%H:%M}–{win.frames_end:%H:%M}：接受 {accepted}，"
+                  f"拒绝 {rejected}。拖动或滚轮缩放，悬停看数值。",
+                  f"{win.frames_start:%H:%M}–{win.frames_end:%H:%M}: {accepted} accepted, "
+                  f"{rejected} rejected. Drag or scroll to zoom, hover for values.") + " " +
                query_caption("overview_frames_per_minute"))
 
 
@@ -157,8 +160,9 @@ def _alarms(q: Query) -> None:
             alt.Chart(_data(long))
             .mark_bar()
             .encode(
-                x=alt.X("alarms:Q", title=bi("告警数", "alarms")),
-                y=alt.Y("region:N", title=None, sort="-x"),
+                x=alt.X("alarms:Q", title=bi("告警数", "alarms"), axis=_COUNT_AXIS),
+                y=alt.Y("region:N", title=None, sort="-x",
+                        axis=alt.Axis(labelOverlap=False, labelLimit=160)),
                 color=alt.Color("severity:N", title=bi("级别", "severity"), sort=order,
                                 scale=alt.Scale(domain=order, range=_severity_colors(order)),
                                 legend=alt.Legend(orient="top")),
@@ -167,10 +171,12 @@ def _alarms(q: Query) -> None:
                          alt.Tooltip("alarms:Q", title=bi("告警数", "alarms")),
                          alt.Tooltip("stations:Q", title=bi("站点数", "stations"))],
             )
-            .properties(height=max(120, 34 * len({r["region"] for r in long})))
         )
-        st.altair_chart(chart, width="stretch")
-        _table(fig.alarms_matrix(rows))
+        left, right = st.columns([3, 2])
+        left.altair_chart(chart, width="stretch",
+                          height=130 + 40 * len({r["region"] for r in long}))
+        with right:
+            _table(fig.alarms_matrix(rows))
     st.caption(bi("按级别与服务区域计数的未关闭告警。", "Open alarm episodes by severity and "
                   "service region.") + " " + query_caption("overview_open_alarms"))
 
@@ -212,7 +218,8 @@ def _efficiency(q: Query, win: fig.Window) -> None:
             .encode(
                 x=alt.X("transmission_efficiency:Q", title=bi("传输有效率 %", "efficiency %"),
                         scale=alt.Scale(domain=[0, 100])),
-                y=alt.Y("region:N", title=None, sort="x"),
+                y=alt.Y("region:N", title=None, sort="x",
+                        axis=alt.Axis(labelOverlap=False, labelLimit=160)),
                 color=alt.Color("transmission_efficiency:Q", legend=None,
                                 scale=alt.Scale(domain=[0, 90, 100],
                                                 range=["#d62728", "#f4c542", "#2ca02c"])),
@@ -225,9 +232,8 @@ def _efficiency(q: Query, win: fig.Window) -> None:
                                      title=bi("传输有效率 %", "efficiency %"), format=".1f"),
                          alt.Tooltip("stations:Q", title=bi("站点", "stations"))],
             )
-            .properties(height=max(120, 34 * len(table)))
         )
-        st.altair_chart(chart, width="stretch")
+        st.altair_chart(chart, width="stretch", height=70 + 36 * len(table))
         _table(table)
     st.caption(bi(
         f"今日 00:00 至 {win.hours_end:%H:%M} 的 {win.hours} 个整点小时，分钟数据（2051）。"

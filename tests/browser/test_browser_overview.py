@@ -1,0 +1,57 @@
+"""The overview's key figures equal what the test computes from the seeded database with
+its own SQL (tests/browser/browser_expect.py), for every region and for a field
+engineer, who never sees another region's station."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboards.labels import region_label
+from tests.browser import browser_seed
+from tests.browser.browser_expect import as_of, expected, metric, table_with
+
+pytestmark = pytest.mark.integration
+
+
+def _overview(app, driver, username):
+    driver.sign_in(app.url, username, browser_seed.PASSWORD)
+    driver.wait_for("the overview", lambda: "overview_worst_stations" in driver.text())
+    driver.idle()
+    assert driver.exceptions() == []
+    return driver.text()
+
+
+def _check(driver, ch, text, regions):
+    want = expected(ch, as_of(text), regions)
+    metrics = driver.metrics()
+    assert metric(metrics, "站点 Stations") == want.stations
+    assert metric(metrics, "在线 Online") == want.online
+    assert metric(metrics, "离线 Offline") == want.stations - want.online
+    assert f"未关闭告警 Open alarms · {want.open_alarms}" in text
+    assert (f": {want.accepted_last_hour} accepted, {want.rejected_last_hour} "
+            "rejected. Drag") in text
+    if want.efficiency:
+        rows = table_with(driver.tables(), "传输有效率 efficiency")
+        shown = {r["服务区域 region"]: r["传输有效率 efficiency"] for r in rows}
+        assert shown == {region_label(k): v for k, v in want.efficiency.items()}
+    return want
+
+
+def test_overview_figures_equal_the_sql(app, driver, ch):
+    text = _overview(app, driver, "admin")
+    want = _check(driver, ch, text, None)
+    assert want.stations == len(browser_seed.STATIONS)
+    assert 0 < want.online < want.stations and want.open_alarms > 0
+
+
+def test_a_field_engineer_sees_only_their_region(app, driver, ch):
+    text = _overview(app, driver, "engineer")
+    want = _check(driver, ch, text, (browser_seed.JJ,))
+    assert want.mns == {s.mn for s in browser_seed.STATIONS if s.region == browser_seed.JJ}
+    assert browser_seed.JJ in text
+    for other in browser_seed.STATIONS:
+        if other.region != browser_seed.JJ:
+            assert other.mn not in text and other.enterprise not in text, other
+    for region in (browser_seed.JS, browser_seed.YG):
+        assert region not in text
+    driver.screenshot("engineer_overview_scoped")
