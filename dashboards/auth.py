@@ -39,7 +39,8 @@ def source() -> str:
         ip = st.context.ip_address
     except Exception:  # outside a browser session (AppTest) there is none
         ip = None
-    return f"web:{ip}" if ip else "web"
+    # only a real address: under AppTest the runtime hands back a stand-in object
+    return f"web:{ip}" if isinstance(ip, str) and ip else "web"
 
 
 def current_user() -> User | None:
