@@ -1,67 +1,38 @@
-"""A small, realistic day for the browser suite: a registry in three service regions,
-frames (HJ 212 bytes through pipeline.store.frame_rows.FrameSink, so frames and readings
-are what the workers would store), today's completeness through the workers' refresh,
-and alarm episodes; plus one user per role through admin.accounts.
+"""The browser suite's data: six stations of the sample registry in three service
+regions, a day of their history written by ``hj212 seed`` (pipeline.seed: the
+simulator's loggers, the worker's sinks and detectors, completeness per hour and day) for
+the first four, so the other two are registered but silent; a few open alarm episodes
+written straight into ``alarms`` so the overview always has some, whatever the hour; and
+one user per role through admin.accounts.
 
-Times are relative to ``now`` (China Standard Time), so the overview's "last hour" and
-"today" have something in them whenever the suite runs.
+Times are relative to ``now`` (China Standard Time), so "the last hour" and "today" have
+something in them whenever the suite runs.
 """
 
 from __future__ import annotations
 
-import math
+import csv
+import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-import hj212
-
 from admin.accounts import Accounts, Role
+from pipeline import seed as history
 from pipeline.config import Settings
-from pipeline.store import completeness
+from pipeline.registry import csv_io, store
+from pipeline.simulator.faults import load_script
+from pipeline.simulator.stations import REGISTRY_DIR
 from pipeline.store.client import ClickHouse
-from pipeline.store.completeness import Period
-from pipeline.store.frame_rows import FrameSink
 from pipeline.timebase import unix_from_local, version_ms
 
 JS, JJ, YG = "苏皖沪", "京津冀鲁", "粤桂湘琼鄂"
+REGIONS = (JS, JJ, YG)
+#: stations simulated by the seed: the first of each region, and a second of 苏皖沪; the
+#: second of 京津冀鲁 and of 粤桂湘琼鄂 stay silent (registered, never heard)
+SIMULATED = 4
 PASSWORD = "Browser-Suite-2024!"  # every seeded user's; long enough for the policy
-
-
-@dataclass(frozen=True)
-class SeedStation:
-    mn: str
-    enterprise: str
-    outlet: str
-    province: str
-    region: str
-    rtd_interval: int
-    min_interval: int
-    behaviour: str  # ok, flaky (gaps, flags, rejects), offline (quiet for 2 h), silent
-
-    def row(self, version: int) -> dict[str, Any]:
-        return {"mn": self.mn, "pw": "123456", "enterprise": self.enterprise,
-                "outlet": self.outlet, "st": "32", "edition": 2017,
-                "province": self.province, "region": self.region,
-                "rtd_interval": self.rtd_interval, "min_interval": self.min_interval,
-                "active": 1, "updated_at": int(version / 1000), "version": version}
-
-
-STATIONS = (
-    SeedStation("BRW000000000000000000001", "苏州清源污水处理厂", "DW001 废水总排口", "江苏",
-                JS, 30, 10, "ok"),
-    SeedStation("BRW000000000000000000002", "合肥东风热电有限公司", "DW002 废水排口", "安徽",
-                JS, 30, 10, "flaky"),
-    SeedStation("BRW000000000000000000003", "济南北方化工有限公司", "DW001 废水总排口", "山东",
-                JJ, 30, 10, "ok"),
-    SeedStation("BRW000000000000000000004", "天津滨海制药有限公司", "DW001 废水总排口", "天津",
-                JJ, 60, 10, "offline"),
-    SeedStation("BRW000000000000000000005", "广州珠江纸业有限公司", "DW003 废水排口", "广东",
-                YG, 30, 10, "flaky"),
-    SeedStation("BRW000000000000000000006", "南宁红水河糖业有限公司", "DW001 废水总排口", "广西",
-                YG, 30, 10, "silent"),
-)
-BY_MN = {s.mn: s for s in STATIONS}
 
 #: (username, display name, roles, regions): one user per role
 USERS: tuple[tuple[str, str, tuple[Role, ...], tuple[str, ...]], ...] = (
@@ -74,106 +45,93 @@ USERS: tuple[tuple[str, str, tuple[Role, ...], tuple[str, ...]], ...] = (
 )
 
 
-def _stamp(when: datetime) -> str:
-    return when.strftime("%Y%m%d%H%M%S")
+@dataclass(frozen=True)
+class SeedStation:
+    mn: str
+    enterprise: str
+    region: str
+    simulated: bool
 
 
-def _frame(station: SeedStation, cn: int, data_time: datetime, values: dict[str, float],
-           flag: str = "N") -> bytes:
-    parts = [f"DataTime={_stamp(data_time)}"]
-    suffix = "Rtd" if cn == 2011 else "Avg"
-    for code, value in values.items():
-        parts.append(f"{code}-{suffix}={value:.2f},{code}-Flag={flag}")
-    return hj212.encode(cn=cn, st=32, mn=station.mn, pw="123456", flag=4,
-                        qn=_stamp(data_time) + "000", cp=";".join(parts))
-
-
-def _damaged(raw: bytes) -> bytes:
-    """The frame with a wrong CRC (its last four hex digits before CR LF)."""
-    body, crc = raw[:-6], raw[-6:-2]
-    return body + (b"0000" if crc != b"0000" else b"FFFF") + b"\r\n"
-
-
-@dataclass
+@dataclass(frozen=True)
 class Seeded:
     now: datetime
-    frames: int
-    readings: int
-    rejected: int
-    completeness_rows: int
-    alarms: int
+    stations: tuple[SeedStation, ...]
+    report: list[str]
 
 
-def seed(ch: ClickHouse, settings: Settings, now: datetime) -> Seeded:
-    """Write the day; ``now`` is naive CST."""
+def pick_registry(folder: Path) -> tuple[SeedStation, ...]:
+    """stations.csv and limits.csv in ``folder``: six active flue-gas or waste-water
+    stations of the sample registry, two per region, ordered so that the seed's first
+    SIMULATED are the ones it simulates."""
+    with (REGISTRY_DIR / "stations.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    by_region: dict[str, list[dict[str, str]]] = {r: [] for r in REGIONS}
+    for row in rows:
+        if (row["active"] == "1" and row["st"] in ("31", "32")
+                and row["region"] in by_region and len(by_region[row["region"]]) < 2):
+            by_region[row["region"]].append(row)
+    first, second = [by_region[r][0] for r in REGIONS], [by_region[r][1] for r in REGIONS]
+    chosen = [*first, *second]  # JS, JJ, YG, JS | JJ, YG
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(folder / "stations.csv", list(rows[0]), chosen)
+    mns = {r["mn"] for r in chosen}
+    with (REGISTRY_DIR / "limits.csv").open(encoding="utf-8-sig", newline="") as fh:
+        limits = [r for r in csv.DictReader(fh) if r["mn"] in mns]
+    _write(folder / "limits.csv", list(limits[0]), limits)
+    return tuple(SeedStation(r["mn"], r["enterprise"], r["region"], i < SIMULATED)
+                 for i, r in enumerate(chosen))
+
+
+def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, columns, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def seed(dsn: str, now: datetime, folder: Path) -> Seeded:
+    """The registry of ``folder`` and a day of history up to ``now`` (naive CST)."""
     now = now.replace(microsecond=0)
+    stations = pick_registry(folder)
+    reg = csv_io.read_files([folder / "stations.csv", folder / "limits.csv"])
+    with ClickHouse(dsn) as ch:
+        store.write_stations(ch, reg.stations)
+        store.write_limits(ch, reg.limits)
+    plan = history.make_plan(days=1, stations=SIMULATED, end=now, registry=folder,
+                             faults=load_script(history.DEFAULT_FAULTS))
+    assert [s.mn for s in plan.stations] == [s.mn for s in stations if s.simulated]
+    report = history.seed(dsn, plan, jobs=1, stream=io.StringIO())
+    with ClickHouse(dsn) as ch:
+        ch.insert_columns("alarms", _columns(_alarms(stations, now)))
+    return Seeded(now=now, stations=stations, report=report.lines())
+
+
+def _alarms(stations: tuple[SeedStation, ...], now: datetime) -> list[dict[str, Any]]:
+    """Open episodes on the simulated stations (and one cleared), as the worker writes
+    them; opened within the last hour, so they are the overview's latest."""
     version = version_ms()
-    ch.insert_columns("stations", _columns([s.row(version) for s in STATIONS]))
+    sim = [s for s in stations if s.simulated]
 
-    raws: list[bytes] = []
-    received: list[float] = []
-    touched: set[tuple[str, Period]] = set()
-    day_start = now.replace(hour=0, minute=0, second=0)
-    history_start = min(day_start, now - timedelta(hours=3))
-    for i, st in enumerate(STATIONS):
-        if st.behaviour == "silent":
-            continue
-        stop = now - timedelta(hours=2) if st.behaviour == "offline" else now
-        # minute records: one per MinInterval, sent when the interval ends
-        slot = history_start
-        n = 0
-        while slot + timedelta(minutes=st.min_interval) <= stop:
-            n += 1
-            if not (st.behaviour == "flaky" and n % 3 == 0):
-                flag = "D" if st.behaviour == "flaky" and n % 5 == 0 else "N"
-                cod = 20.0 + 5.0 * math.sin(n / 7.0 + i)
-                raws.append(_frame(st, 2051, slot, {"w01018": cod, "w01001": 7.2}, flag))
-                received.append(unix_from_local(slot + timedelta(minutes=st.min_interval)))
-                hour = slot.replace(minute=0, second=0)
-                touched.add((st.mn, Period("hour", int(unix_from_local(hour)))))
-            slot += timedelta(minutes=st.min_interval)
-        # real-time records every minute of the last hour (the frames-per-minute chart)
-        t = max(now - timedelta(minutes=65), history_start)
-        k = 0
-        while t + timedelta(seconds=1) <= stop:
-            k += 1
-            raw = _frame(st, 2011, t, {"w01018": 20.0 + (k % 7), "w01001": 7.1})
-            if st.behaviour == "flaky" and k % 6 == 0:
-                raw = _damaged(raw)  # rejected by the codec: a CRC error
-            raws.append(raw)
-            received.append(unix_from_local(t + timedelta(seconds=1)))
-            t += timedelta(minutes=1)
-    result = FrameSink(ch).write(raws, received, gateway="gw-browser", peer="127.0.0.1:40000")
-
-    rows = completeness.refresh(ch, touched, {s.mn: s.min_interval for s in STATIONS})
-    alarms = _alarms(now, version)
-    ch.insert_columns("alarms", _columns(alarms))
-    return Seeded(now=now, frames=result.frames, readings=result.readings,
-                  rejected=result.rejected, completeness_rows=rows, alarms=len(alarms))
-
-
-def _alarms(now: datetime, version: int) -> list[dict[str, Any]]:
-    def row(mn: str, code: str, rule: str, severity: str, opened: datetime,
+    def row(st: SeedStation, code: str, rule: str, severity: str, minutes_ago: int,
             state: str = "open") -> dict[str, Any]:
-        cleared = state == "cleared"
-        return {"alarm_id": f"{mn}/{code}/{rule}/{_stamp(opened)}", "mn": mn, "cn": 2051,
-                "code": code, "rule": rule, "severity": severity, "state": state,
-                "opened_at": int(unix_from_local(opened)),
-                "last_seen": int(unix_from_local(now - timedelta(minutes=1))),
-                "cleared_at": int(unix_from_local(now - timedelta(minutes=1)))
-                if cleared else None,
-                "occurrences": 2, "value": 120.0, "threshold": 100.0,
-                "message": f"{BY_MN[mn].enterprise} {code or '站点'} {rule}",
-                "evidence": "{}", "version": version}
+        opened = now - timedelta(minutes=minutes_ago)
+        seen = int(unix_from_local(now - timedelta(minutes=1)))
+        return {"alarm_id": f"{st.mn}/{code}/{rule}/{opened:%Y%m%d%H%M%S}", "mn": st.mn,
+                "cn": 2051, "code": code, "rule": rule, "severity": severity,
+                "state": state, "opened_at": int(unix_from_local(opened)), "last_seen": seen,
+                "cleared_at": seen if state == "cleared" else None, "occurrences": 2,
+                "value": 120.0 if code else float("nan"),
+                "threshold": 100.0 if code else float("nan"),
+                "message": f"{st.enterprise}: {rule} {code}".strip(), "evidence": "{}",
+                "version": version}
 
-    s = [st.mn for st in STATIONS]
     return [
-        row(s[1], "w01018", "over_limit", "critical", now - timedelta(minutes=50)),
-        row(s[3], "", "offline", "major", now - timedelta(minutes=105)),
-        row(s[4], "w01018", "constant", "warning", now - timedelta(minutes=30)),
-        row(s[0], "", "missing", "warning", now - timedelta(minutes=20)),
-        row(s[2], "w01001", "negative", "warning", now - timedelta(minutes=40), "cleared"),
-        row(s[2], "w01018", "spike", "info", now - timedelta(minutes=10)),
+        row(sim[0], "w01018", "over_limit", "critical", 50),
+        row(sim[1], "", "missing", "major", 35),
+        row(sim[2], "w01001", "constant_streak", "warning", 20),
+        row(sim[3], "w21003", "spike", "info", 10),
+        row(sim[1], "w01018", "negative", "warning", 40, state="cleared"),
     ]
 
 

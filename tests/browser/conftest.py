@@ -66,8 +66,8 @@ def seeded_db(stack: LiveStack) -> Iterator[SeededDb]:
     with ClickHouse(dsn, database="default") as boot:
         boot.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
     Migrator(dsn).migrate()
+    seeded = browser_seed.seed(dsn, now_local(), RUN_DIR / "registry")
     with ClickHouse(dsn) as ch:
-        seeded = browser_seed.seed(ch, stack.settings, now_local())
         browser_seed.add_users(ch, stack.settings)
     yield SeededDb(dsn=dsn, seeded=seeded)
     with ClickHouse(dsn, database="default") as boot:
