@@ -15,6 +15,7 @@ from typing import Final
 import streamlit as st
 
 from admin.accounts import Role, User
+from dashboards.auth import current_user
 from dashboards.labels import bi
 
 HERE: Final = Path(__file__).resolve().parent
@@ -65,8 +66,6 @@ SIGN_IN_FIRST: Final = bi("请先登录。", "Please sign in first.")
 def guard(key: str) -> User:
     """The signed-in user when they may open page ``key``; otherwise the page says why
     and stops here, before it reads anything."""
-    from dashboards.auth import current_user
-
     user = current_user()
     if user is None:
         st.warning(SIGN_IN_FIRST)

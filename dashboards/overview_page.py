@@ -14,6 +14,7 @@ import streamlit as st
 
 from admin.accounts import User
 from dashboards import overview_figures as fig
+from dashboards.auth import current_user
 from dashboards.data import DataUnavailable, bucket, fetch
 from dashboards.labels import bi, query_caption
 from dashboards.scope import describe, region_scope, scope_params
@@ -65,14 +66,32 @@ def _guarded(user: User, draw: Callable[[], None]) -> None:
             st.caption(exc.detail)
 
 
+#: seconds between the page's own redraws (its figures are at most CACHE_TTL_S old)
+REFRESH_S = 60
+
+
 def render(user: User) -> None:
+    st.title(bi("总览", "Overview"))
+    live(user)
+
+
+@st.fragment(run_every=REFRESH_S)
+def live(user: User) -> None:
+    """The figures, redrawn every REFRESH_S while the page is open (a duty screen stays
+    current). A redraw runs only this part, so it checks the sign-in itself: an expired
+    or disabled login sends the whole app back to the login form."""
+    if current_user() is None:
+        st.rerun()
+    _figures(user)
+
+
+def _figures(user: User) -> None:
     dsn = app_settings().clickhouse.dsn
     scope = region_scope(user)
     win = fig.window(bucket(now_local()))
-    st.title(bi("总览", "Overview"))
     st.caption(f"{describe(scope)} · {bi('数据时间', 'as of')} "
                f"{win.now:%Y-%m-%d %H:%M:%S} CST · "
-               + bi("每 30 秒更新", "refreshed every 30 s"))
+               + bi(f"每 {REFRESH_S} 秒自动刷新", f"redrawn every {REFRESH_S} s"))
     if scope is not None and not scope:
         st.warning(bi("您的账号没有服务区域，看不到任何站点。",
                       "Your account has no service region, so no station is shown."))
