@@ -235,6 +235,10 @@ def seed_history(cli: CliContext, days: int, stations: int, seed_value: int, end
         specs = [] if no_faults else load_script(faults or DEFAULT_FAULTS)
         plan = make_plan(days=days, stations=stations, end=until, seed=seed_value,
                          faults=specs, realtime_days=realtime_days, minute_days=minute_days)
+        if len(plan.stations) < stations:
+            click.echo(f"note: --stations {stations}: the registry has "
+                       f"{len(plan.stations)} active stations the simulator can run; "
+                       "seeding those", err=True)
         report = seed(settings.clickhouse.dsn, plan, jobs=jobs or os.cpu_count() or 1)
     except (SeedError, FaultScriptError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
