@@ -158,22 +158,31 @@ def codes(table: str, code: str | None) -> None:
 @click.option("--speed", type=click.FloatRange(0.001), default=60.0, show_default=True,
               help="Simulated seconds per wall second.")
 @click.option("--faults", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Fault script for the fleet (default: the sample script).")
+              help="Fault script for the fleet (default: pipeline/simulator/faults/run.toml, "
+                   "faults from the first minutes).")
 @click.option("--no-faults", is_flag=True, help="A clean fleet.")
 @click.option("--seconds", type=click.FloatRange(1), default=None,
               help="Stop after this many seconds (default: until Ctrl-C).")
 @click.option("--no-setup", is_flag=True,
               help="Skip stack up, migrations and the sample registry (already done).")
+@click.option("--no-history", is_flag=True,
+              help="Do not seed history (by default, when the database has no frame older "
+                   "than a day, 7 days of it are written for the fleet first).")
 @pass_cli
 def run_all(cli: CliContext, stations: int, speed: float, faults: Path | None, no_faults: bool,
-            seconds: float | None, no_setup: bool) -> None:
+            seconds: float | None, no_setup: bool, no_history: bool) -> None:
     """The whole platform locally: stack, migrations, gateway, workers and a simulated
-    fleet, with a one-screen summary. Ctrl-C stops it all, fleet first."""
+    fleet, with a one-screen summary. Ctrl-C stops it all, fleet first.
+
+    On a fresh machine it first seeds 7 days of history for the fleet (`hj212 seed`), so
+    the pages have data at once. The default fault script (pipeline/simulator/faults/
+    run.toml) starts faults in the first simulated minutes: at 60x, alarms open within
+    a minute or two."""
     from pipeline.run import SAMPLE_FAULTS, run
 
     script = None if no_faults else (faults or SAMPLE_FAULTS)
     sys.exit(run(cli.settings, stations=stations, speed=speed, faults=script,
-                 seconds=seconds, setup=not no_setup))
+                 seconds=seconds, setup=not no_setup, history=not no_history))
 
 
 @main.command("seed", context_settings=CONTEXT)

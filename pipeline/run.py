@@ -31,7 +31,11 @@ from typing import TextIO
 from pipeline.alarm_feed import AlarmFeed
 from pipeline.config import Settings
 
-SAMPLE_FAULTS = Path(__file__).parent / "simulator" / "faults" / "sample.toml"
+#: the fleet's default fault script: trouble from the first simulated minutes, so alarms
+#: open within a minute or two of wall time at 60x, then the sample script's day
+SAMPLE_FAULTS = Path(__file__).parent / "simulator" / "faults" / "run.toml"
+#: days of history seeded on a fresh machine (``hj212 seed``), so the pages have data
+HISTORY_DAYS = 7
 
 _METRIC = re.compile(
     r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>[0-9.e+-]+)$"
@@ -175,6 +179,49 @@ def prepare(settings: Settings, env: dict[str, str]) -> None:
         subprocess.run(_cli("stations", "sample"), env=env, check=True)
 
 
+def history_end(settings: Settings, now: datetime | None = None) -> datetime | None:
+    """Where seeded history should end (CST, to the minute) when the database has no
+    frame older than a day, else None: now, or the oldest stored record when an earlier
+    short run left some (history must not write other values for its times)."""
+    from pipeline.store.client import ClickHouse, StoreError
+    from pipeline.timebase import now_local, unix_from_local
+
+    now = (now or now_local()).replace(second=0, microsecond=0)
+    try:
+        with ClickHouse(settings.clickhouse.dsn) as ch:
+            rows = ch.execute(
+                "SELECT countIf(data_time < toDateTime(%(day_ago)s)), toString(min(data_time)) "
+                "FROM frames WHERE status = 'accepted'",
+                {"day_ago": int(unix_from_local(now - timedelta(days=1)))})
+    except StoreError:
+        return None
+    older, oldest = rows[0] if rows else (0, None)
+    if older:
+        return None
+    if oldest is not None:
+        first = datetime.strptime(oldest, "%Y-%m-%d %H:%M:%S").replace(second=0)
+        now = min(now, first)
+    return now
+
+
+def seed_history(settings: Settings, env: dict[str, str], stations: int, end: datetime,
+                 days: int = HISTORY_DAYS) -> bool:
+    """``hj212 seed`` for the fleet's stations up to ``end``; False (with a note) when it
+    failed: the live run goes on without history."""
+    argv = ["seed", "--days", str(days), "--stations", str(stations),
+            "--end", end.isoformat(timespec="minutes")]
+    print(f"[run] hj212 {' '.join(argv)} (no history older than a day; --no-history "
+          "skips this)", flush=True)
+    began = time.monotonic()
+    done = subprocess.run(_cli(*argv), env=env, check=False)
+    if done.returncode != 0:
+        print(f"[run] seeding history failed (exit {done.returncode}); going on without it. "
+              "Run `hj212 seed` by hand to see why.", flush=True)
+        return False
+    print(f"[run] history seeded in {time.monotonic() - began:,.0f} s", flush=True)
+    return True
+
+
 def continue_from(settings: Settings, now: datetime | None = None) -> str | None:
     """The simulated start (CST, ISO) just after the newest record already stored, when
     that is ahead of now; else None (the simulator starts now).
@@ -227,10 +274,13 @@ def _alarm_feed(settings: Settings) -> AlarmFeed:
 
 
 def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
-        seconds: float | None, setup: bool = True) -> int:
+        seconds: float | None, setup: bool = True, history: bool = True) -> int:
     env = dict(os.environ)
     if setup:
         prepare(settings, env)
+    end = history_end(settings) if history else None
+    if end is not None:
+        seed_history(settings, env, stations, end)
     start = continue_from(settings)
     if start is not None:
         print(f"[run] the stored data reach into the simulated future: the fleet goes on "
