@@ -6,6 +6,8 @@ allow (``navigation.py``), each of which checks the role again itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from dashboards import auth, navigation
@@ -17,15 +19,27 @@ def _no_pages() -> None:
                   "No page is open to your roles yet; ask an administrator."))
 
 
+def _login_at(key: str) -> Callable[[], None]:
+    def page() -> None:
+        auth.login_page()
+
+    # Streamlit tells pages given as functions apart by their names
+    page.__name__ = f"login_at_{key}"
+    return page
+
+
 def main() -> None:
     st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:",
                        layout="wide")
     user = auth.current_user()
     if user is None:
-        page = st.navigation([st.Page(auth.login_page, title=bi("登录", "Sign in"),
-                                      icon=":material/login:", url_path="login",
-                                      default=True)], position="hidden")
-        page.run()
+        # every page's address shows the login form too, so a bookmark or a shared link
+        # asks for a sign-in (and then opens that page) instead of "page not found"
+        pages = [st.Page(auth.login_page, title=bi("登录", "Sign in"),
+                         icon=":material/login:", url_path="login", default=True)]
+        pages += [st.Page(_login_at(spec.key), title=spec.title, url_path=spec.key)
+                  for spec in navigation.PAGES]
+        st.navigation(pages, position="hidden").run()
         return
     auth.sidebar(user)
     specs = navigation.pages_for(user)

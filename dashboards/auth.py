@@ -14,7 +14,7 @@ import streamlit as st
 from admin.accounts import ROLE_LABELS, Accounts, Role, User
 from dashboards import session
 from dashboards.data import CONNECT_TIMEOUT_S, RECEIVE_TIMEOUT_S, UNAVAILABLE
-from dashboards.labels import APP_TITLE, bi
+from dashboards.labels import APP_TITLE_EN, APP_TITLE_ZH, bi
 from dashboards.settings_source import app_settings
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse, StoreError
@@ -85,7 +85,8 @@ def login_page() -> None:
 
 
 def _login_form() -> None:
-    st.title(APP_TITLE)
+    st.header(APP_TITLE_ZH)
+    st.caption(APP_TITLE_EN)
     st.subheader(bi("登录", "Sign in"))
     note = st.session_state.pop(NOTE_KEY, None)
     if note:

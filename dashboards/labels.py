@@ -10,7 +10,9 @@ def bi(zh: str, en: str) -> str:
     return f"{zh} {en}"
 
 
-APP_TITLE: Final = bi("污染源自动监控平台", "HJ 212 monitoring")
+APP_TITLE_ZH: Final = "污染源自动监控平台"
+APP_TITLE_EN: Final = "HJ 212 pollution-source monitoring"
+APP_TITLE: Final = bi(APP_TITLE_ZH, "HJ 212 monitoring")
 NO_REGION: Final = bi("未登记", "unregistered")
 
 #: severities of alarm episodes (pipeline.detect.model.Severity), gravest first

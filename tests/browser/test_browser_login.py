@@ -11,13 +11,19 @@ from tests.browser import browser_seed
 pytestmark = pytest.mark.integration
 
 
-def test_the_login_form_is_the_only_page_before_a_sign_in(app, driver):
+def test_a_page_address_asks_for_a_sign_in_and_then_opens_that_page(app, driver):
     driver.open(app.url + "overview")
     driver.field("用户名 User name")
     driver.idle()
-    assert "总览 Overview" not in driver.text()
+    assert "总览 Overview" not in driver.text() and "Page not found" not in driver.text()
     assert not driver.css('[data-testid="stMetric"]')
     driver.screenshot("login")
+    driver.field("用户名 User name").send_keys("analyst")
+    driver.field("密码 Password").send_keys(browser_seed.PASSWORD)
+    driver.button("登录 Sign in").click()
+    driver.wait_for("the overview", lambda: "总览 Overview" in driver.text())
+    driver.idle()
+    assert driver.exceptions() == []
 
 
 @pytest.mark.parametrize(("username", "password"), [
