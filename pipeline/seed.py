@@ -175,11 +175,12 @@ def make_plan(*, days: int, stations: int, end: datetime, seed: int = 1,
                     minute_days=minute_days)
 
 
-def day_logger(plan: SeedPlan, sim: SimStation, day: date, faults: Sequence[Fault] = (),
-               restart_notice: bool = False) -> VirtualLogger:
+def day_logger(plan: SeedPlan, sim: SimStation, day: date, faults: Sequence[Fault] = ()
+               ) -> VirtualLogger:
     """The station's logger for one day, sampling only as often as the day's records
     need: every RtdInterval on a real-time day, once per minute record on a minute day,
-    every ``HOURLY_DAY_SAMPLE_S`` on an hourly-only day."""
+    every ``HOURLY_DAY_SAMPLE_S`` on an hourly-only day. It announces no restart (2081):
+    the first day of a run would then differ from the same day in a longer run."""
     kind = plan.kind(day)
     skip: tuple[int, ...] = ()
     if kind == MINUTE:
@@ -190,7 +191,7 @@ def day_logger(plan: SeedPlan, sim: SimStation, day: date, faults: Sequence[Faul
         sim = with_intervals(sim, HOURLY_DAY_SAMPLE_S, minutes)
         skip = (2011, 2051)
     return VirtualLogger(sim, start=plan.day_start(day), seed=plan.day_seed(day),
-                         faults=faults, restart_notice=restart_notice, skip=skip)
+                         faults=faults, restart_notice=False, skip=skip)
 
 
 # --- one station's history ------------------------------------------------------------------
@@ -251,13 +252,12 @@ class StationHistory:
         self._next_tick: int | None = None
         #: the loggers of the last two days: a back-fill after midnight asks yesterday's
         self._links: dict[date, _Link] = {}
-        self._connected = False
         self._records: list[_Records] = []
 
     def day(self, day: date, faults: Sequence[Fault] = ()) -> DayOutput:
         plan = self.plan
         start, limit = plan.day_start(day), plan.day_limit(day)
-        logger = day_logger(plan, self.sim, day, faults, restart_notice=not self._connected)
+        logger = day_logger(plan, self.sim, day, faults)
         yesterday = self._links.get(day - timedelta(days=1))
         # the same connection goes on over midnight; only the logger's day changes
         link = _Link(logger) if yesterday is None else _Link(logger, yesterday.framer,
@@ -294,7 +294,6 @@ class StationHistory:
             if not link.online:
                 link.online = True
                 chunks = lg.connected(now, float(t))
-                self._connected = True
             chunks += lg.advance(now, float(t))
             if chunks:
                 self._deliver(link, chunks, now, out)
