@@ -13,7 +13,7 @@ import streamlit as st
 
 from admin.accounts import ROLE_LABELS, Accounts, Role, User
 from dashboards import session
-from dashboards.data import CONNECT_TIMEOUT_S, RECEIVE_TIMEOUT_S, UNAVAILABLE
+from dashboards.data import CONNECT_TIMEOUT_S, RECEIVE_TIMEOUT_S
 from dashboards.labels import APP_TITLE_EN, APP_TITLE_ZH, bi
 from dashboards.settings_source import app_settings
 from pipeline.logs import get_logger
@@ -114,7 +114,7 @@ def _login_form() -> None:
             result = acc.login(username, password, source())
     except StoreError as exc:
         get_logger("dashboards").warning("ui.login_unavailable", error=str(exc))
-        _refuse(UNAVAILABLE)
+        _refuse(session.LOGIN_UNAVAILABLE)
     if result.user is None:
         _refuse(session.login_message(result))
     st.session_state[LOGIN_KEY] = session.start(result.user, time.time())

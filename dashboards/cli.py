@@ -67,7 +67,9 @@ def banner(url: str, created: User | None) -> list[str]:
 
 
 def ensure_first_admin(settings: Settings, interactive: bool) -> User | None:
-    """The first admin, when this start made one."""
+    """The first admin, when this start made one. A database that does not answer does
+    not stop the web app (its pages say so until it answers); one that has no schema
+    yet, or no user and no way to make one, does."""
 
     def ask() -> str:
         return str(click.prompt("No user exists yet. Password for the first admin "
@@ -75,11 +77,25 @@ def ensure_first_admin(settings: Settings, interactive: bool) -> User | None:
                                 hide_input=True, confirmation_prompt="Repeat it (再次输入)"))
 
     try:
-        with ClickHouse(settings.clickhouse.dsn) as ch:
+        with ClickHouse(settings.clickhouse.dsn, connect_timeout=5.0,
+                        send_receive_timeout=30.0) as ch:
             return Accounts(ch, settings).ensure_first_admin(
                 settings.admin.initial_password, ask if interactive else None)
-    except (AccountError, StoreError, ValueError) as exc:
+    except StoreError as exc:
+        if not is_unreachable(exc):
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"[ui] warning: could not check for a first user: {exc}; the web app "
+                   "starts anyway and its pages say the database is away until it answers",
+                   err=True)
+        return None
+    except (AccountError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def is_unreachable(exc: StoreError) -> bool:
+    """A server that did not answer (as opposed to one that answered with an error):
+    pipeline.store.client words every network failure so."""
+    return "did not answer" in str(exc)
 
 
 def child_env(config: Path | None, environ: dict[str, str] | None = None) -> dict[str, str]:

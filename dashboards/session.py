@@ -26,6 +26,11 @@ BAD_CREDENTIALS: Final = bi("用户名或密码错误。", "Wrong user name or p
 DISABLED: Final = bi("该账号无法登录，请联系管理员。",
                      "This account cannot sign in; ask an administrator.")
 MISSING_INPUT: Final = bi("请输入用户名和密码。", "Enter a user name and a password.")
+LOGIN_UNAVAILABLE: Final = bi("数据库暂时无法访问，现在无法登录。"
+                              "请稍后再试；若持续出现，请联系管理员。",
+                              "The database cannot be reached right now, so nobody can sign "
+                              "in. Try again in a moment; if this persists, tell an "
+                              "administrator.")
 
 
 @dataclass(frozen=True, slots=True)

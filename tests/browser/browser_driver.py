@@ -32,6 +32,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from tests.browser.browser_install import CHROMEDRIVER, CHROMIUM
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+#: the suite's logs, Chromium profile and registry files
+RUN_DIR = Path(__file__).resolve().parents[2] / ".run" / "browser"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1440,1000", "--lang=zh-CN")

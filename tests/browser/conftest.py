@@ -5,16 +5,8 @@ Debian's Chromium under Selenium (tests/browser/browser_driver.py)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -27,9 +19,10 @@ from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
 from pipeline.timebase import now_local
 from tests.browser import browser_driver, browser_seed
+from tests.browser.browser_app import App, running_app
+from tests.browser.browser_driver import RUN_DIR
 
 DATABASE = "hj212_browser"
-RUN_DIR = Path(__file__).resolve().parents[2] / ".run" / "browser"
 
 
 #: the web app reads ClickHouse only; Kafka is not started for it
@@ -80,60 +73,12 @@ def ch(seeded_db: SeededDb) -> Iterator[ClickHouse]:
         yield conn
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path,
-                  timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"`hj212 ui` exited with {proc.returncode}; its output:\n"
-                        f"{log.read_text(errors='replace')[-3000:]}", pytrace=False)
-        try:
-            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"the web app did not answer at {url} within {timeout:.0f} s; its output:\n"
-                f"{log.read_text(errors='replace')[-3000:]}", pytrace=False)
-
-
-@dataclass(frozen=True)
-class App:
-    url: str
-    log: Path
-
-
 @pytest.fixture(scope="session")
 def app(seeded_db: SeededDb) -> Iterator[App]:
-    """`hj212 ui` on a free port against the seeded database (users exist already, so
-    it creates no first admin and asks for nothing)."""
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    log = RUN_DIR / "hj212-ui.log"
-    port = _free_port()
-    env = {**os.environ, "HJ212_CLICKHOUSE__DSN": seeded_db.dsn, "HJ212_LOG_FORMAT": "json"}
-    hj212 = Path(sys.executable).parent / "hj212"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(hj212), "ui", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_healthy(url, proc, log)
-        yield App(url=url, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """`hj212 ui` against the seeded database (users exist already, so it creates no
+    first admin and asks for nothing)."""
+    with running_app(seeded_db.dsn, RUN_DIR / "hj212-ui.log") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ import pytest
 
 from dashboards import session
 from tests.browser import browser_seed
+from tests.browser.browser_app import free_port, running_app
+from tests.browser.browser_driver import RUN_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +43,17 @@ def test_a_wrong_login_gets_one_clear_message(app, driver, username, password):
     assert driver.field("用户名 User name").get_attribute("value") == username
     if username == "admin":
         driver.screenshot("login_wrong_password")
+
+
+def test_clickhouse_down_is_a_clear_page(driver):
+    """`hj212 ui` starts while ClickHouse is away (a port where nothing listens) and a
+    sign-in gets the bilingual message, not a stack trace."""
+    dead = f"clickhouse://default:@127.0.0.1:{free_port()}/hj212"
+    with running_app(dead, RUN_DIR / "hj212-ui-down.log") as down:
+        assert "could not check for a first user" in down.log.read_text()
+        driver.sign_in(down.url, "admin", browser_seed.PASSWORD)
+        driver.wait_for("the message", lambda: session.LOGIN_UNAVAILABLE in driver.text(),
+                        timeout=20)
+        driver.idle()
+        assert driver.exceptions() == []
+        driver.screenshot("clickhouse_down")

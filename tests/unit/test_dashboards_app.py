@@ -171,7 +171,7 @@ def test_a_throttled_login_says_when_to_try_again(fake):
 def test_clickhouse_down_at_login_is_a_message_not_a_trace(fake):
     fake.down = True
     at = sign_in(app(), "admin")
-    assert [e.value for e in at.error] == [data.UNAVAILABLE]
+    assert [e.value for e in at.error] == [session.LOGIN_UNAVAILABLE]
 
 
 def test_admin_signs_in_and_sees_the_overview_of_every_region(fake):

@@ -137,3 +137,17 @@ def test_hj212_ui_says_where_and_how_to_log_in():
     env = cli.child_env(Path("x.toml"), {"A": "1"})
     assert env["A"] == "1" and env["HJ212_CONFIG"].endswith("x.toml")
     assert "HJ212_CONFIG" not in cli.child_env(None, {})
+
+
+def test_hj212_ui_starts_while_clickhouse_is_away(capsys):
+    import socket
+
+    from pipeline.config import load_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the socket closes
+    settings = load_settings(env={"HJ212_CLICKHOUSE__DSN":
+                                  f"clickhouse://default:@127.0.0.1:{port}/hj212"})
+    assert cli.ensure_first_admin(settings, interactive=False) is None
+    assert "could not check for a first user" in capsys.readouterr().err
