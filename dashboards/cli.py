@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from admin.accounts import FIRST_ADMIN, AccountError, Accounts, User
+from admin.passwords import PasswordPolicyError, check_policy
 from pipeline.cli_context import CONTEXT, CliContext, pass_cli
 from pipeline.config import Settings
 from pipeline.store.client import ClickHouse, StoreError
@@ -52,13 +53,16 @@ def url_of(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def banner(url: str, created: User | None) -> list[str]:
+def banner(url: str, created: User | None, from_setting: bool = False) -> list[str]:
     """What ``hj212 ui`` prints before the server starts: where, and how to log in."""
     lines = [f"[ui] web app 网页端: {url}"]
-    if created is not None:
+    if created is not None and from_setting:
         lines.append(f"[ui] first admin created: log in as {created.username!r} with the "
-                     "password just given (HJ212_ADMIN__INITIAL_PASSWORD or the prompt); "
-                     "remove that setting now")
+                     "password of HJ212_ADMIN__INITIAL_PASSWORD, then remove that setting "
+                     "(it is read only while no user exists)")
+    elif created is not None:
+        lines.append(f"[ui] first admin created: log in as {created.username!r} with the "
+                     "password just entered")
     else:
         lines.append("[ui] log in 登录 with a user of `hj212 users list` (the first admin is "
                      f"{FIRST_ADMIN!r}); add users with `hj212 users add NAME --role ROLE`")
@@ -72,9 +76,18 @@ def ensure_first_admin(settings: Settings, interactive: bool) -> User | None:
     yet, or no user and no way to make one, does."""
 
     def ask() -> str:
-        return str(click.prompt("No user exists yet. Password for the first admin "
-                                f"{FIRST_ADMIN!r} (首个管理员密码, at least 10 characters)",
-                                hide_input=True, confirmation_prompt="Repeat it (再次输入)"))
+        # asked again until the policy takes it: a typo should not mean starting over
+        while True:
+            password = str(click.prompt(
+                f"No user exists yet. Password for the first admin {FIRST_ADMIN!r} "
+                "(首个管理员密码, at least 10 characters)", hide_input=True,
+                confirmation_prompt="Repeat it (再次输入)"))
+            try:
+                check_policy(password, FIRST_ADMIN)
+            except PasswordPolicyError as exc:
+                click.echo(f"{exc}; try again (Ctrl-C stops)", err=True)
+                continue
+            return password
 
     try:
         with ClickHouse(settings.clickhouse.dsn, connect_timeout=5.0,
@@ -124,7 +137,7 @@ def ui(cli: CliContext, host: str | None, port: int | None) -> None:
     host = host or settings.ui.host
     port = port or settings.ui.port
     created = ensure_first_admin(settings, interactive=sys.stdin.isatty())
-    for line in banner(url_of(host, port), created):
+    for line in banner(url_of(host, port), created, bool(settings.admin.initial_password)):
         click.echo(line, err=True)
     sys.exit(_serve(streamlit_argv(host, port), child_env(cli.config)))
 

@@ -132,8 +132,8 @@ def test_hj212_ui_says_where_and_how_to_log_in():
     lines = cli.banner("http://127.0.0.1:8501/", None)
     assert "http://127.0.0.1:8501/" in lines[0]
     assert "hj212 users" in lines[1]
-    made = cli.banner("u", user(Role.ADMIN))
-    assert "first admin" in made[1]
+    assert "just entered" in cli.banner("u", user(Role.ADMIN))[1]
+    assert "HJ212_ADMIN__INITIAL_PASSWORD" in cli.banner("u", user(Role.ADMIN), True)[1]
     env = cli.child_env(Path("x.toml"), {"A": "1"})
     assert env["A"] == "1" and env["HJ212_CONFIG"].endswith("x.toml")
     assert "HJ212_CONFIG" not in cli.child_env(None, {})
