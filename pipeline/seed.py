@@ -97,6 +97,7 @@ TICK_S = 300
 #: frames gathered before one insert into frames and readings
 FLUSH_FRAMES = 30_000
 
+
 class SeedError(ValueError):
     """Options the seed cannot use; the message names the option, the value and the fix."""
 
