@@ -192,3 +192,13 @@ def _converter(type_name: str) -> Any:
         return lambda v: v == "true"
     raise TypeError(f"chDB returned a column of type {type_name}, which "
                     "tests/unit/chdb_client.py does not convert; add it there")
+
+
+def migrate(ch: ChdbClickHouse) -> None:
+    """What Migrator.migrate runs, statement by statement, in file order."""
+    from pipeline.store.migrate import SCHEMA_MIGRATIONS_DDL, load_migrations
+
+    ch.execute(SCHEMA_MIGRATIONS_DDL)
+    for mig in load_migrations():
+        for stmt in mig.statements():
+            ch.execute(stmt)

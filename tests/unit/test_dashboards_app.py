@@ -17,9 +17,8 @@ from admin.accounts import LoginResult, Role, User
 from dashboards import auth, data, navigation, session
 from dashboards.navigation import PageSpec
 from pipeline.store.client import StoreError
-from pipeline.store.migrate import SCHEMA_MIGRATIONS_DDL, load_migrations
 from tests import store_seed as s
-from tests.unit.chdb_client import ChdbClickHouse
+from tests.unit.chdb_client import ChdbClickHouse, migrate
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PASSWORD = "right-password-123"
@@ -80,17 +79,10 @@ class KeepOpen:
         pass
 
 
-def _migrate(ch: ChdbClickHouse) -> None:
-    ch.execute(SCHEMA_MIGRATIONS_DDL)
-    for mig in load_migrations():
-        for stmt in mig.statements():
-            ch.execute(stmt)
-
-
 @pytest.fixture(scope="module")
 def chdb() -> Iterator[ChdbClickHouse]:
     with ChdbClickHouse() as conn:
-        _migrate(conn)
+        migrate(conn)
         s.seed(conn)
         yield conn
 

@@ -10,26 +10,17 @@ from datetime import datetime
 
 import pytest
 
-from pipeline.store.migrate import SCHEMA_MIGRATIONS_DDL, load_migrations
 from pipeline.store.queries import QUERIES
 from tests import store_seed as s
-from tests.unit.chdb_client import ChdbClickHouse
+from tests.unit.chdb_client import ChdbClickHouse, migrate
 
 CHECKS = s.query_checks()
-
-
-def _migrate(ch: ChdbClickHouse) -> None:
-    """What Migrator.migrate runs, statement by statement, in file order."""
-    ch.execute(SCHEMA_MIGRATIONS_DDL)
-    for mig in load_migrations():
-        for stmt in mig.statements():
-            ch.execute(stmt)
 
 
 @pytest.fixture(scope="module")
 def ch() -> Iterator[ChdbClickHouse]:
     with ChdbClickHouse() as conn:
-        _migrate(conn)
+        migrate(conn)
         s.seed(conn)
         yield conn
 
