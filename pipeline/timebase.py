@@ -19,6 +19,7 @@ Imports nothing of ours: every part of the platform may use it.
 
 from __future__ import annotations
 
+import calendar
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final
@@ -83,6 +84,12 @@ def local_from_unix(seconds: float) -> datetime:
 def unix_from_local(when: datetime) -> float:
     """A naive local datetime as Unix epoch seconds (a zone, if any, is ignored)."""
     return (when.replace(tzinfo=None) - UNIX_EPOCH).total_seconds() - CST_OFFSET_S
+
+
+def unix_s_from_local(when: datetime) -> int:
+    """Whole Unix seconds of a naive local datetime (a fraction of a second is dropped):
+    what ClickHouse's DateTime columns take."""
+    return calendar.timegm(when.timetuple()) - CST_OFFSET_S
 
 
 def to_local(when: datetime) -> datetime:

@@ -9,7 +9,6 @@ offsets stay uncommitted (and its consumption stops) until the write returns.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import json
 import math
 import time
@@ -26,7 +25,7 @@ from pipeline.gateway.envelope import Envelope
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.store.frame_rows import frame_columns
-from pipeline.timebase import CST_OFFSET_S
+from pipeline.timebase import unix_s_from_local as local_epoch
 
 T = TypeVar("T")
 
@@ -54,11 +53,6 @@ async def retry_store(what: str, fn: Callable[[], T], *, max_backoff: float = 30
                         error=str(exc))
             await (idle(delay) if idle is not None else asyncio.sleep(delay))
             delay = min(delay * 2, max_backoff)
-
-
-def local_epoch(dt: datetime) -> int:
-    """A naive Asia/Shanghai datetime (the standard's clock) -> epoch seconds."""
-    return calendar.timegm(dt.timetuple()) - CST_OFFSET_S
 
 
 class RejectSink:

@@ -92,3 +92,10 @@ def test_cn_period(cn, kw, seconds):
 
 def test_cn_kind_covers_exactly_the_periodic_commands():
     assert set(tb.CN_KIND) == {cn for cn in range(1000, 10000) if tb.cn_period(cn)}
+
+
+def test_unix_s_from_local_drops_the_fraction_and_agrees_with_unix_from_local():
+    when = datetime(2024, 3, 1, 8, 0, 5, 900_000)
+    assert tb.unix_s_from_local(when) == 1709251205
+    assert tb.unix_s_from_local(when.replace(microsecond=0)) == tb.unix_from_local(
+        when.replace(microsecond=0))
