@@ -37,4 +37,4 @@ def severity_label(severity: str) -> str:
 def query_caption(*names: str) -> str:
     """The small caption under a figure naming the named queries it comes from."""
     return bi("数据来源", "source") + ": " + ", ".join(
-        f"`{name}`" for name in names) + " (pipeline/store/queries.py)"
+        f"`{name}`" for name in names) + " (pipeline/store/)"

@@ -40,9 +40,28 @@ class PageSpec:
 
 ANALYSIS: Final = bi("分析", "Analysis")
 
+REPORTS: Final = bi("报告", "Reports")
+
+#: who reads the weekly report: those who send it to enterprises, and check it
+REPORT_ROLES: Final = (Role.ANALYST, Role.QUALITY, Role.DUTY_SUPERVISOR, Role.FIELD_ENGINEER,
+                       Role.ADMIN)
+
+# A page with key K is the script views/K.py, which calls guard(K) and then
+# dashboards/K_page.py's render(user); K_page.py also lists its default view's queries
+# (calls), which benchmarks/dashboards.py times.
 PAGES: Final[tuple[PageSpec, ...]] = (
     PageSpec("overview", "views/overview.py", bi("总览", "Overview"), ":material/dashboard:",
              ANALYSIS),
+    PageSpec("completeness", "views/completeness.py", bi("传输有效率", "Completeness"),
+             ":material/rule:", ANALYSIS),
+    PageSpec("station", "views/station.py", bi("站点", "Station"), ":material/sensors:",
+             ANALYSIS),
+    PageSpec("anomalies", "views/anomalies.py", bi("异常统计", "Anomalies"),
+             ":material/warning:", ANALYSIS),
+    PageSpec("missing", "views/missing.py", bi("缺失统计", "Missing data"),
+             ":material/data_alert:", ANALYSIS),
+    PageSpec("report", "views/report.py", bi("周报", "Weekly report"),
+             ":material/summarize:", REPORTS, REPORT_ROLES),
 )
 BY_KEY: Final = {p.key: p for p in PAGES}
 

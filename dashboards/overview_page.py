@@ -7,6 +7,7 @@ under it, asked with the user's region scope.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import altair as alt
@@ -15,56 +16,12 @@ import streamlit as st
 from admin.accounts import User
 from dashboards import overview_figures as fig
 from dashboards.auth import current_user
-from dashboards.data import DataUnavailable, bucket, fetch
+from dashboards.data import bucket, fetch
 from dashboards.labels import bi, query_caption
-from dashboards.scope import describe, region_scope, scope_params
+from dashboards.scope import Scope, describe, region_scope, scope_params
 from dashboards.settings_source import app_settings
+from dashboards.widgets import COUNT_AXIS, chart_data, guarded, table
 from pipeline.timebase import now_local
-
-#: table headers: the users' word first, English beside it
-HEADERS: dict[str, str] = {
-    "region": bi("服务区域", "region"), "stations": bi("站点", "stations"),
-    "online": bi("在线", "online"), "offline": bi("离线", "offline"),
-    "mn": "MN", "enterprise": bi("企业", "enterprise"), "outlet": bi("排口", "outlet"),
-    "last_frame": bi("最后一帧", "last frame"), "silent_min": bi("静默(分钟)", "silent (min)"),
-    "opened_at": bi("开始", "opened"), "severity": bi("级别", "severity"),
-    "rule": bi("规则", "rule"), "code": bi("因子", "pollutant"),
-    "message": bi("说明", "message"), "total": bi("合计", "total"),
-    "expected": bi("应收", "expected"), "received": bi("收到", "received"),
-    "valid": bi("有效", "valid"), "transmission_rate": bi("传输率", "rate"),
-    "validity_rate": bi("有效率", "validity"),
-    "transmission_efficiency": bi("传输有效率", "efficiency"),
-}
-PERCENT_COLUMNS = frozenset({"transmission_rate", "validity_rate", "transmission_efficiency"})
-
-
-def _table(rows: list[dict[str, Any]]) -> None:
-    """A small table as HTML (st.table), headers in both languages and rates as
-    percentages: its text is on the page, so a reader (and the browser suite) can read
-    it, which a canvas grid does not allow."""
-    shown = [{HEADERS.get(k, k): (f"{v:.1f}%" if k in PERCENT_COLUMNS else v)
-              for k, v in row.items()} for row in rows]
-    st.table(shown, hide_index=True)
-
-
-#: counts are whole numbers: no 0.5 ticks
-_COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)
-
-
-def _data(rows: list[dict[str, Any]]) -> alt.Data:
-    return alt.Data(values=rows)  # type: ignore[no-untyped-call]  # Altair leaves it untyped
-
-
-def _guarded(user: User, draw: Callable[[], None]) -> None:
-    """Draw one part of the page; a query that cannot be answered becomes a message
-    (the details for administrators only), and the rest of the page still draws."""
-    try:
-        draw()
-    except DataUnavailable as exc:
-        st.error(str(exc))
-        if user.is_admin:
-            st.caption(exc.detail)
-
 
 #: seconds between the page's own redraws (its figures are at most CACHE_TTL_S old)
 REFRESH_S = 60
@@ -101,12 +58,12 @@ def _figures(user: User) -> None:
     def q(name: str, **kw: Any) -> list[dict[str, Any]]:
         return fetch(dsn, name, **kw, **params)
 
-    _guarded(user, lambda: _status(q, win))
-    _guarded(user, lambda: _frames(q, win))
-    _guarded(user, lambda: _alarms(q))
-    _guarded(user, lambda: _latest_alarms(q))
-    _guarded(user, lambda: _efficiency(q, win))
-    _guarded(user, lambda: _worst(q, win))
+    guarded(user, lambda: _status(q, win))
+    guarded(user, lambda: _frames(q, win))
+    guarded(user, lambda: _alarms(q))
+    guarded(user, lambda: _latest_alarms(q))
+    guarded(user, lambda: _efficiency(q, win))
+    guarded(user, lambda: _worst(q, win))
 
 
 Query = Callable[..., list[dict[str, Any]]]
@@ -131,9 +88,9 @@ def _status(q: Query, win: fig.Window) -> None:
     offline = fig.offline_table(states)
     with st.expander(bi("按区域", "By region") + f" · {bi('离线站点', 'offline')} "
                      f"{len(offline)}", expanded=False):
-        _table(by_region)
+        table(by_region)
         if offline:
-            _table(offline)
+            table(offline)
 
 
 def _frames(q: Query, win: fig.Window) -> None:
@@ -142,12 +99,12 @@ def _frames(q: Query, win: fig.Window) -> None:
     st.subheader(bi("每分钟数据帧（近 60 分钟）", "Frames per minute (last 60 min)"))
     series = fig.frames_series(rows, win.frames_start, win.frames_end)
     chart = (
-        alt.Chart(_data(series))
+        alt.Chart(chart_data(series))
         .mark_line(point=alt.OverlayMarkDef(size=12))
         .encode(
             x=alt.X("minute:T", title=bi("时间", "time") + " (CST)",
                     axis=alt.Axis(format="%H:%M")),
-            y=alt.Y("frames:Q", title=bi("帧/分钟", "frames/min"), axis=_COUNT_AXIS),
+            y=alt.Y("frames:Q", title=bi("帧/分钟", "frames/min"), axis=COUNT_AXIS),
             color=alt.Color("status:N", title=None,
                             scale=alt.Scale(domain=[fig.ACCEPTED, fig.REJECTED],
                                             range=["#1f77b4", "#d62728"]),
@@ -176,10 +133,10 @@ def _alarms(q: Query) -> None:
     else:
         order = list(dict.fromkeys(r["severity"] for r in long))
         chart = (
-            alt.Chart(_data(long))
+            alt.Chart(chart_data(long))
             .mark_bar()
             .encode(
-                x=alt.X("alarms:Q", title=bi("告警数", "alarms"), axis=_COUNT_AXIS),
+                x=alt.X("alarms:Q", title=bi("告警数", "alarms"), axis=COUNT_AXIS),
                 y=alt.Y("region:N", title=None, sort="-x",
                         axis=alt.Axis(labelOverlap=False, labelLimit=160)),
                 color=alt.Color("severity:N", title=bi("级别", "severity"), sort=order,
@@ -195,7 +152,7 @@ def _alarms(q: Query) -> None:
         left.altair_chart(chart, width="stretch",
                           height=130 + 40 * len({r["region"] for r in long}))
         with right:
-            _table(fig.alarms_matrix(rows))
+            table(fig.alarms_matrix(rows))
     st.caption(bi("按级别与服务区域计数的未关闭告警。", "Open alarm episodes by severity and "
                   "service region.") + " " + query_caption("overview_open_alarms"))
 
@@ -209,11 +166,11 @@ def _severity_colors(order: list[str]) -> list[str]:
 def _latest_alarms(q: Query) -> None:
     rows = q("overview_latest_open_alarms", limit=fig.LATEST_ALARMS_LIMIT)
     st.subheader(bi("最新告警", "Latest open alarms"))
-    table = fig.latest_alarms_table(rows)
-    if not table:
+    shown = fig.latest_alarms_table(rows)
+    if not shown:
         st.write(bi("无", "None"))
     else:
-        _table(table)
+        table(shown)
     st.caption(bi(f"最近开始且仍未关闭的 {fig.LATEST_ALARMS_LIMIT} 条告警。",
                   f"The {fig.LATEST_ALARMS_LIMIT} most recently opened alarms still open.")
                + " " + query_caption("overview_latest_open_alarms"))
@@ -227,12 +184,12 @@ def _efficiency(q: Query, win: fig.Window) -> None:
         return
     rows = q("overview_efficiency_by_region", start=win.day_start, end=win.hours_end,
              hours=win.hours)
-    table = fig.efficiency_table(rows)
-    if not table:
+    shown = fig.efficiency_table(rows)
+    if not shown:
         st.write(bi("无站点", "No station"))
     else:
         chart = (
-            alt.Chart(_data(table))
+            alt.Chart(chart_data(shown))
             .mark_bar()
             .encode(
                 x=alt.X("transmission_efficiency:Q", title=bi("传输有效率 %", "efficiency %"),
@@ -252,8 +209,8 @@ def _efficiency(q: Query, win: fig.Window) -> None:
                          alt.Tooltip("stations:Q", title=bi("站点", "stations"))],
             )
         )
-        st.altair_chart(chart, width="stretch", height=70 + 36 * len(table))
-        _table(table)
+        st.altair_chart(chart, width="stretch", height=70 + 36 * len(shown))
+        table(shown)
     st.caption(bi(
         f"今日 00:00 至 {win.hours_end:%H:%M} 的 {win.hours} 个整点小时，分钟数据（2051）。"
         "传输率 = 收到/应收，有效率 = 有效/收到，传输有效率 = 两者之积；无数据的小时按未收到计。",
@@ -270,12 +227,32 @@ def _worst(q: Query, win: fig.Window) -> None:
         return
     rows = q("overview_worst_stations", start=win.day_start, end=win.hours_end,
              hours=win.hours, limit=fig.WORST_LIMIT)
-    table = fig.worst_table(rows)
-    if not table:
+    shown = fig.worst_table(rows)
+    if not shown:
         st.write(bi("无站点", "No station"))
     else:
-        _table(table)
+        table(shown)
     st.caption(bi(f"传输有效率最低的 {fig.WORST_LIMIT} 个站点，计法同上。",
                   f"The {fig.WORST_LIMIT} stations with the lowest efficiency, counted as "
                   "above.") + " " + query_caption("overview_worst_stations"))
 
+
+
+def calls(scope: Scope, now: datetime, mn: str, enterprise: str
+          ) -> list[tuple[str, dict[str, Any]]]:
+    """The named queries (with parameters) the overview asks at ``now`` for ``scope``,
+    as _figures asks them (benchmarks/dashboards.py times them); ``mn`` and
+    ``enterprise`` are not used here."""
+    win = fig.window(now)
+    params = scope_params(scope)
+    out: list[tuple[str, dict[str, Any]]] = [
+        ("overview_station_status", {"since": win.status_since, "until": win.now}),
+        ("overview_frames_per_minute", {"start": win.frames_start, "end": win.frames_end}),
+        ("overview_open_alarms", {}),
+        ("overview_latest_open_alarms", {"limit": fig.LATEST_ALARMS_LIMIT}),
+    ]
+    if win.hours:
+        day = {"start": win.day_start, "end": win.hours_end, "hours": win.hours}
+        out += [("overview_efficiency_by_region", day),
+                ("overview_worst_stations", {**day, "limit": fig.WORST_LIMIT})]
+    return [(name, {**kw, **params}) for name, kw in out]

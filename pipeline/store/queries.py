@@ -9,53 +9,28 @@ change the answer. Every query runs on ClickHouse 18.16 and current releases.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pipeline.store import (
+    queries_anomalies,
+    queries_completeness,
+    queries_missing,
+    queries_report,
+    queries_station,
+)
 from pipeline.store.client import ClickHouse
+from pipeline.store.query_base import SCOPE as _SCOPE
+from pipeline.store.query_base import STATION_HOURS as _STATION_HOURS
+from pipeline.store.query_base import NamedQuery
+from pipeline.store.query_base import T as _T
 from pipeline.timebase import to_local
-
-
-@dataclass(frozen=True, slots=True)
-class NamedQuery:
-    name: str
-    description: str
-    sql: str
-    params: tuple[str, ...]
-
-
-_T = "toDateTime(%({})s, 'Asia/Shanghai')"
-
-#: the region scope of the web app's queries (see the overview queries below)
-_SCOPE = "%(all_regions)s = 1 OR region IN %(regions)s"
-
-# Per active station in scope: records expected, received (at most the expected per hour,
-# as the transmission rate is capped at 1) and valid over the whole hours [start, end),
-# from the station rows (code '') of completeness' hourly periods.
-_STATION_HOURS = f"""
-SELECT mn, enterprise, outlet, region,
-       %(hours)s * greatest(intDiv(60, greatest(min_interval, 1)), 1) AS expected,
-       received, valid
-FROM
-(
-    SELECT mn, enterprise, outlet, region, min_interval
-    FROM stations FINAL
-    WHERE active = 1 AND ({_SCOPE})
-) AS s
-ANY LEFT JOIN
-(
-    SELECT mn, sum(least(received, expected)) AS received, sum(valid) AS valid
-    FROM completeness FINAL
-    WHERE period = 'hour' AND code = ''
-      AND period_start >= {_T.format("start")} AND period_start < {_T.format("end")}
-    GROUP BY mn
-) AS c USING (mn)
-"""
 
 QUERIES: dict[str, NamedQuery] = {
     q.name: q
     for q in (
+        *queries_completeness.NAMED, *queries_missing.NAMED, *queries_station.NAMED,
+        *queries_anomalies.NAMED, *queries_report.NAMED,
         NamedQuery(
             "station_readings",
             "readings of one station (optionally one data type) over [start, end)",
