@@ -51,7 +51,7 @@ help:
 	@echo "                 e.g. make demo DEMO_ARGS='--seconds 10 --rate 5000'"
 	@echo "make test        bootstrap, then rustfmt, clippy, cargo test, ruff, mypy, pytest (unit, then integration"
 	@echo "                 on the local stack, then the web app in Chromium) and $(FUZZ_SECONDS) s of fuzzing per target"
-	@echo "make browser-install  Debian's chromium, chromium-driver and a CJK font for tests/browser (needs root)"
+	@echo "make browser-install  Debian's chromium, chromium-driver, a CJK font and poppler-utils (needs root)"
 	@echo "make bench       python benchmarks/parse.py"
 	@echo "make lint        ruff and mypy"
 	@echo "make fuzz-smoke  only the short fuzz run (FUZZ_SECONDS=$(FUZZ_SECONDS))"
@@ -88,7 +88,7 @@ $(STAMPS)/installed: $(STAMPS)/venv pyproject.toml $(RUST_INPUTS)
 
 # --- what people run --------------------------------------------------------------------
 
-run: bootstrap
+run: bootstrap browser-install
 	@echo "[run] hj212 run $(RUN_ARGS)   (stack, migrations, gateway, workers, simulated fleet; Ctrl-C stops it)"
 	@$(BIN)/hj212 run $(RUN_ARGS)
 
@@ -131,10 +131,10 @@ test-python: bootstrap browser-install
 	@echo "[test] pytest -q tests/browser (the web app in Chromium; screenshots in tests/browser/screenshots/)"
 	@$(BIN)/pytest -q tests/browser
 
-# Chromium, its driver and a CJK font for the browser suite: one line when they are there;
-# apt-get as root when not (tests/browser/browser_install.py), else the command to run.
+# Chromium, its driver, a CJK font and poppler-utils (the weekly report's PDF, the browser suite): one line when they are there;
+# apt-get as root when not (pipeline/stack/browser.py), else the command to run.
 browser-install: bootstrap
-	@$(BIN)/python -m tests.browser.browser_install
+	@$(BIN)/python -m pipeline.stack.browser
 
 fuzz-install: fuzz-check
 	@cargo fuzz --help >/dev/null 2>&1 || { \

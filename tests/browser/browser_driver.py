@@ -29,7 +29,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 
-from tests.browser.browser_install import CHROMEDRIVER, CHROMIUM
+from pipeline.stack.browser import CHROMEDRIVER, CHROMIUM
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 #: the suite's logs, Chromium profile and registry files

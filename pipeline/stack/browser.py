@@ -1,10 +1,12 @@
-"""Install the browser the real-browser suite drives: Debian's ``chromium`` and
-``chromium-driver``, and a CJK font (``fonts-noto-cjk``) without which every Chinese
-label of the pages is a row of empty boxes in its screenshots (``make browser-install``,
-which ``make test`` runs first).
+"""Install Debian's ``chromium`` and ``chromium-driver``, a CJK font (``fonts-noto-cjk``)
+and ``poppler-utils``: the weekly report's PDF is printed by Chromium with Chinese set in
+that font (dashboards/report/), the real-browser suite drives the same Chromium (without
+the font every Chinese label is a row of empty boxes in its screenshots), and the tests
+read the PDF back with pdftotext and pdftoppm (``make browser-install``, which ``make
+run`` and ``make test`` run first).
 
-Idempotent: when ``/usr/bin/chromium``, ``/usr/bin/chromedriver`` and a font for Chinese
-are there it only says so, in one line. Installing needs root (apt-get), as the local
+Idempotent: when ``/usr/bin/chromium``, ``/usr/bin/chromedriver``, ``pdftotext`` and a font
+for Chinese are there it only says so, in one line. Installing needs root (apt-get), as the local
 ClickHouse does (``pipeline/stack/clickhouse.py``); without root it stops with the
 command to run. The apt output goes to a log file, and a progress line every few seconds
 shows it is alive.
@@ -21,11 +23,11 @@ from pathlib import Path
 from pipeline.stack.procs import StackError
 from pipeline.stack.tools import run_logged
 
-PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk")
+PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk", "poppler-utils")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-APT_FIX = ("sudo apt-get update && sudo apt-get install -y chromium chromium-driver "
-           "fonts-noto-cjk")
+PDFTOTEXT = Path("/usr/bin/pdftotext")
+APT_FIX = "sudo apt-get update && sudo apt-get install -y " + " ".join(PACKAGES)
 LOG = Path(".run") / "browser" / "apt-install.log"
 
 
@@ -42,7 +44,8 @@ def cjk_font() -> str:
 
 
 def installed() -> bool:
-    return CHROMIUM.exists() and CHROMEDRIVER.exists() and bool(cjk_font())
+    return (CHROMIUM.exists() and CHROMEDRIVER.exists() and PDFTOTEXT.exists()
+            and bool(cjk_font()))
 
 
 def version(binary: Path) -> str:
@@ -60,13 +63,13 @@ def ensure_installed(log_file: Path = LOG) -> str:
     if not installed():
         if shutil.which("apt-get") is None:
             raise StackError(
-                f"{CHROMIUM}, {CHROMEDRIVER} or a CJK font is missing and apt-get is not "
-                "here; fix: install Chromium, its matching chromedriver at those paths and "
-                "a font covering Chinese")
+                f"{CHROMIUM}, {CHROMEDRIVER}, {PDFTOTEXT} or a CJK font is missing and "
+                "apt-get is not here; fix: install Chromium, its matching chromedriver at "
+                "those paths, poppler-utils and a font covering Chinese")
         if os.geteuid() != 0:
             raise StackError(
-                f"{CHROMIUM}, {CHROMEDRIVER} or a CJK font is missing and installing them "
-                f"needs root; fix: run `{APT_FIX}`, then `make test` again")
+                f"{CHROMIUM}, {CHROMEDRIVER}, {PDFTOTEXT} or a CJK font is missing and "
+                f"installing them needs root; fix: run `{APT_FIX}`, then make again")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         run_logged(["apt-get", "update", "-q"], what="apt-get update", log_file=log_file,
                    env=env)
@@ -75,7 +78,8 @@ def ensure_installed(log_file: Path = LOG) -> str:
                    what="apt-get install " + " ".join(PACKAGES), log_file=log_file, env=env)
         if not installed():
             raise StackError(f"apt-get installed {' '.join(PACKAGES)} but {CHROMIUM}, "
-                             f"{CHROMEDRIVER} or a CJK font is still missing; see {log_file}")
+                             f"{CHROMEDRIVER}, {PDFTOTEXT} or a CJK font is still missing; "
+                             f"see {log_file}")
         return (f"installed {version(CHROMIUM)}, {version(CHROMEDRIVER)}, font "
                 f"{cjk_font()} (log: {log_file})")
     return f"{version(CHROMIUM)}, {version(CHROMEDRIVER)} and font {cjk_font()} ready"
