@@ -168,11 +168,14 @@ def codes(table: str, code: str | None) -> None:
 @click.option("--no-history", is_flag=True,
               help="Do not seed history (by default, when the database has no frame older "
                    "than a day, 7 days of it are written for the fleet first).")
+@click.option("--no-ui", is_flag=True,
+              help="Do not start the web app (hj212 ui) with the platform.")
 @pass_cli
 def run_all(cli: CliContext, stations: int, speed: float, faults: Path | None, no_faults: bool,
-            seconds: float | None, no_setup: bool, no_history: bool) -> None:
-    """The whole platform locally: stack, migrations, gateway, workers and a simulated
-    fleet, with a one-screen summary. Ctrl-C stops it all, fleet first.
+            seconds: float | None, no_setup: bool, no_history: bool, no_ui: bool) -> None:
+    """The whole platform locally: stack, migrations, the web app, gateway, workers and
+    a simulated fleet, with a one-screen summary (the web app's URL and login on it).
+    Ctrl-C stops it all, fleet first.
 
     On a fresh machine it first seeds 7 days of history for the fleet (`hj212 seed`), so
     the pages have data at once. The default fault script (pipeline/simulator/faults/
@@ -182,7 +185,8 @@ def run_all(cli: CliContext, stations: int, speed: float, faults: Path | None, n
 
     script = None if no_faults else (faults or SAMPLE_FAULTS)
     sys.exit(run(cli.settings, stations=stations, speed=speed, faults=script,
-                 seconds=seconds, setup=not no_setup, history=not no_history))
+                 seconds=seconds, setup=not no_setup, history=not no_history,
+                 web=not no_ui))
 
 
 @main.command("seed", context_settings=CONTEXT)

@@ -1,8 +1,11 @@
 """`hj212 run`: the whole platform on one machine, with a one-screen summary.
 
 It brings the local stack up, migrates, loads the sample registry when the registry is
-empty, then starts the gateway, the stream worker and a simulated fleet as child
-processes, each logging to ``<run_dir>/logs/<name>.log``. Every
+empty, starts the web app (``hj212 ui``; on a fresh database it creates the first admin
+with a password generated into ``<run_dir>/ui/first-admin-password``, and the screen
+shows the URL and that login), seeds a week of history on a fresh database, then starts
+the gateway, the stream worker and a simulated fleet as child processes, each logging
+to ``<run_dir>/logs/<name>.log``. Every
 second it reads the gateway's metrics endpoint and prints what flows, and one line for
 each alarm episode as it opens (read from ``hj212.alarms``). Ctrl-C (or
 ``--seconds``) stops the children gracefully, fleet first so that the gateway can drain.
@@ -266,6 +269,58 @@ def children(settings: Settings, stations: int, speed: float, faults: Path | Non
     return out
 
 
+def first_password_file(settings: Settings) -> Path:
+    return settings.run_dir / "ui" / "first-admin-password"
+
+
+def ui_child(settings: Settings) -> Child:
+    # through the CLI: pipeline/ may not import dashboards/ (hj212 ui is its plugin)
+    return Child("ui", _cli("ui", "--first-password-file", str(first_password_file(settings))),
+                 settings.run_dir / "logs" / "ui.log")
+
+
+def ui_url(settings: Settings) -> str:
+    host = settings.ui.host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    return f"http://{shown}:{settings.ui.port}/"
+
+
+def wait_for_ui(url: str, child: Child, timeout: float = 60.0) -> bool:
+    """Whether the web app answers its health check within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.state() != "running":
+            return False
+        try:
+            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def ui_lines(settings: Settings, child: Child, up: bool) -> list[str]:
+    """The web app's address and how to log in, for the screen."""
+    url = ui_url(settings)
+    if not up:
+        return [f"web app          not answering at {url}; see {child.log}"]
+    lines = [f"web app 网页端    {url}"]
+    secret = first_password_file(settings)
+    if secret.exists():
+        password = secret.read_text(encoding="utf-8").strip()
+        lines.append(f"log in 登录       user admin, password {password}  (generated on the "
+                     f"first start into {secret}; `hj212 users passwd admin` changes it)")
+    elif settings.admin.initial_password:
+        lines.append("log in 登录       user admin, the password of "
+                     "HJ212_ADMIN__INITIAL_PASSWORD")
+    else:
+        lines.append("log in 登录       with a user of `hj212 users list` "
+                     "(`hj212 users add NAME --role ROLE` adds one)")
+    return lines
+
+
 def _alarm_feed(settings: Settings) -> AlarmFeed:
 
     feed = AlarmFeed(settings.kafka.servers, settings.topics.alarms)
@@ -274,10 +329,21 @@ def _alarm_feed(settings: Settings) -> AlarmFeed:
 
 
 def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
-        seconds: float | None, setup: bool = True, history: bool = True) -> int:
+        seconds: float | None, setup: bool = True, history: bool = True,
+        web: bool = True) -> int:
     env = dict(os.environ)
     if setup:
         prepare(settings, env)
+    # the web app first: its address is on screen while the history is written, and
+    # its pages fill as the seed goes
+    ui = ui_child(settings) if web else None
+    web_lines: list[str] = []
+    if ui is not None:
+        print(f"[run] starting ui: hj212 {' '.join(ui.argv[3:])}", flush=True)
+        ui.start(env)
+        web_lines = ui_lines(settings, ui, wait_for_ui(ui_url(settings), ui))
+        for line in web_lines:
+            print(f"[run] {line}", flush=True)
     end = history_end(settings) if history else None
     if end is not None:
         seed_history(settings, env, stations, end)
@@ -286,9 +352,13 @@ def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
         print(f"[run] the stored data reach into the simulated future: the fleet goes on "
               f"from {start} (CST)", flush=True)
     procs = children(settings, stations, speed, faults, start)
+    if ui is not None:
+        procs.insert(0, ui)  # stopped last
     tty = sys.stdout.isatty()
     started = time.monotonic()
     for c in procs:
+        if c.proc is not None:
+            continue  # the web app, already up
         print(f"[run] starting {c.name}: hj212 {' '.join(c.argv[3:])}", flush=True)
         c.start(env)
         if c.name == "gateway":
@@ -306,9 +376,16 @@ def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
                 screen += ["", "alarms           " + _pairs(dict(feed.counts))]
             if tty:
                 recent.extend(opened)
-                sys.stdout.write("\x1b[H\x1b[2J" + "\n".join([*screen, *recent]) + "\n")
+                shown = [screen[0], "", *web_lines, *screen[1:], *recent]
+                sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(shown) + "\n")
             else:
-                print(" | ".join(s.strip() for s in screen[5:8] if s.strip()), flush=True)
+                # the lines after the children's: connections and frames
+                gateway = screen[2 + len(procs):5 + len(procs)]
+                print(" | ".join(s.strip() for s in gateway if s.strip()), flush=True)
+                if web_lines and int(time.monotonic() - started) % 60 == 0:
+                    # a log read from its end still finds the address and the login
+                    for line in web_lines:
+                        print(line, flush=True)
                 for line in opened:  # one line per episode as it opens
                     print(line, flush=True)
             sys.stdout.flush()

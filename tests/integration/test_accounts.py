@@ -324,3 +324,25 @@ def assert_no_password_stored(ch: ClickHouse) -> None:
 def test_no_password_reached_the_audit_log_or_the_users_table(ch):
     # last in the file: after every other test here has written its rows
     assert_no_password_stored(ch)
+
+
+def test_first_admin_with_a_generated_password_as_hj212_run_starts_the_ui(stack, tmp_path):
+    """`hj212 ui --first-password-file F` (what `hj212 run` starts): no setting, no
+    terminal; the password is generated into F (owner-only) and logs in; a second start
+    neither makes another admin nor rewrites F."""
+    from dashboards import cli as ui_cli
+
+    dsn = fresh_database(stack, "hj212_it_accounts_generated")
+    secret = tmp_path / "ui" / "first-admin-password"
+    settings = settings_for(dsn)
+    created = ui_cli.ensure_first_admin(settings, interactive=False, password_file=secret)
+    assert created is not None and created.username == FIRST_ADMIN and created.is_admin
+    password = secret.read_text(encoding="utf-8").strip()
+    assert len(password) >= 16 and secret.stat().st_mode & 0o077 == 0
+    with ClickHouse(dsn) as ch:
+        accounts = Accounts(ch, settings)
+        assert accounts.login(FIRST_ADMIN, password, "10.9.0.1").user == created
+        assert_no_password_stored(ch)
+    before = secret.stat().st_mtime_ns
+    assert ui_cli.ensure_first_admin(settings, interactive=False, password_file=secret) is None
+    assert secret.stat().st_mtime_ns == before

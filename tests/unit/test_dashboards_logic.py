@@ -134,9 +134,34 @@ def test_hj212_ui_says_where_and_how_to_log_in():
     assert "hj212 users" in lines[1]
     assert "just entered" in cli.banner("u", user(Role.ADMIN))[1]
     assert "HJ212_ADMIN__INITIAL_PASSWORD" in cli.banner("u", user(Role.ADMIN), True)[1]
+    generated = cli.banner("u", user(Role.ADMIN), False, Path(".run/ui/first-admin-password"))
+    assert ".run/ui/first-admin-password" in generated[1]
+    # a setting wins over the file: the file is then not written
+    assert "HJ212_ADMIN__INITIAL_PASSWORD" in cli.banner("u", user(Role.ADMIN), True,
+                                                          Path("f"))[1]
     env = cli.child_env(Path("x.toml"), {"A": "1"})
     assert env["A"] == "1" and env["HJ212_CONFIG"].endswith("x.toml")
     assert "HJ212_CONFIG" not in cli.child_env(None, {})
+
+
+def test_generated_first_passwords_are_long_readable_and_differ():
+    from admin.passwords import check_policy
+
+    seen = {cli.generate_password() for _ in range(50)}
+    assert len(seen) == 50
+    for password in seen:
+        assert len(password) == 16 and not set(password) & set("0O1lI")
+        check_policy(password, "admin")
+
+
+def test_a_secret_file_is_for_its_owner_only(tmp_path):
+    path = tmp_path / "ui" / "secret"
+    path.parent.mkdir()
+    path.write_text("old")
+    path.chmod(0o644)
+    cli.write_secret(path, "s3cret")
+    assert path.read_text() == "s3cret\n"
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_hj212_ui_starts_while_clickhouse_is_away(capsys):

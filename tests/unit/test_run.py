@@ -32,3 +32,27 @@ def test_summary_shows_rates_between_two_scrapes(tmp_path):
 
 def test_no_gateway_yet(tmp_path):
     assert "not answering" in "\n".join(summary(None, None, [], 0.0))
+
+
+def test_the_screen_shows_the_web_app_and_how_to_log_in(tmp_path):
+    import subprocess
+    import sys
+
+    from pipeline.config import load_settings
+    from pipeline.run import first_password_file, ui_child, ui_lines, ui_url, wait_for_ui
+
+    settings = load_settings(env={"HJ212_RUN_DIR": str(tmp_path), "HJ212_UI__PORT": "8650",
+                                  "HJ212_UI__HOST": "0.0.0.0"})
+    child = ui_child(settings)
+    assert child.argv[3:] == ["ui", "--first-password-file", str(first_password_file(settings))]
+    assert ui_url(settings) == "http://127.0.0.1:8650/"
+    assert "not answering at http://127.0.0.1:8650/" in ui_lines(settings, child, False)[0]
+    up = ui_lines(settings, child, True)
+    assert "http://127.0.0.1:8650/" in up[0] and "hj212 users list" in up[1]
+    first_password_file(settings).parent.mkdir(parents=True)
+    first_password_file(settings).write_text("Gen3ratedPassw0rd\n")
+    assert "user admin, password Gen3ratedPassw0rd" in ui_lines(settings, child, True)[1]
+    # a web app that exits is not waited for
+    child.proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.proc.wait()
+    assert wait_for_ui("http://127.0.0.1:8650/", child, timeout=30) is False
