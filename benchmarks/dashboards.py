@@ -78,7 +78,8 @@ def bench_dsn(dsn: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
-def seeded(dsn: str, opts: SeedOptions) -> tuple[datetime, float] | None:
+def seeded(dsn: str, opts: SeedOptions, filled: bool = False
+           ) -> tuple[datetime, float] | None:
     """(the data's end, the seed's seconds) when the database holds data made with
     ``opts``; None otherwise."""
     with ClickHouse(bench_dsn(dsn, "default")) as ch:
@@ -89,7 +90,8 @@ def seeded(dsn: str, opts: SeedOptions) -> tuple[datetime, float] | None:
             return None
     with ClickHouse(dsn) as ch:
         rows = ch.execute(f"SELECT options, end_local, seconds FROM {MARKER}")
-    if not rows or json.loads(rows[0][0]) != asdict(opts):
+    want = {**asdict(opts), "filled": True} if filled else asdict(opts)
+    if not rows or json.loads(rows[0][0]) != want:
         return None
     return datetime.fromisoformat(rows[0][1]), float(rows[0][2])
 
@@ -154,6 +156,51 @@ def table_rows(dsn: str) -> dict[str, int]:
                           "database = %(db)s GROUP BY table", {"db": db})
     found = {str(t): int(n) for t, n in rows}
     return {t: found.get(t, 0) for t in TABLES}
+
+
+#: frames' columns but raw_hash, which a copy sets anew (it is in the table's key)
+FRAME_COLUMNS = ("gateway, peer, mn, st, cn, qn, flag, edition, status, error_kind, "
+                 "error_field, error_message, warnings, n_readings, raw")
+READING_COLUMNS = ("mn, st, cn, code, wire_code, rtd, min, avg, max, cou, zs_rtd, zs_min, "
+                   "zs_avg, zs_max, rs, rt, data, day_data, night_data, ala, up_value, "
+                   "low_value, flag, eflag, qn, edition")
+
+
+def make_filled(dsn: str, source: str, opts: SeedOptions, end: datetime, seed_s: float
+                ) -> None:
+    """``dsn``'s database as a copy of ``source``'s with the last day's real-time (2011)
+    frames and readings copied onto each earlier day (shifted by whole days, new row
+    keys), so frames and readings have about the volume of a month at full rate, which
+    the seed thins away. Everything else (alarms, windows, completeness) is the seed's."""
+    from pipeline.store.migrate import Migrator
+
+    db, src = (urlsplit(d).path.lstrip("/") for d in (dsn, source))
+    with ClickHouse(bench_dsn(dsn, "default")) as ch:
+        ch.execute(f"DROP DATABASE IF EXISTS {db}")
+    Migrator(dsn).migrate()
+    day = end.replace(hour=0, minute=0).strftime("%Y-%m-%d %H:%M:%S")
+    began = time.perf_counter()
+    with ClickHouse(dsn) as ch:
+        for table in (*TABLES, "station_crc_variants"):
+            ch.execute(f"INSERT INTO {db}.{table} SELECT * FROM {src}.{table}")
+        for k in range(1, opts.days):
+            shift = 86400 * k
+            print(f"[bench] real-time day copied {k} day(s) back", file=sys.stderr)
+            ch.execute(
+                f"INSERT INTO frames (receive_time, data_time, raw_hash, {FRAME_COLUMNS}) "
+                f"SELECT receive_time - {shift}, data_time - {shift}, cityHash64(raw, {k}), "
+                f"{FRAME_COLUMNS} FROM {src}.frames WHERE cn = '2011' "
+                f"AND receive_time >= toDateTime(%(day)s, 'Asia/Shanghai')", {"day": day})
+            ch.execute(
+                f"INSERT INTO readings (data_time, receive_time, {READING_COLUMNS}) "
+                f"SELECT data_time - {shift}, receive_time - {shift}, {READING_COLUMNS} "
+                f"FROM {src}.readings WHERE cn = 2011 "
+                f"AND data_time >= toDateTime(%(day)s, 'Asia/Shanghai')", {"day": day})
+        ch.execute(f"CREATE TABLE {MARKER} (options String, end_local String, "
+                   "seconds Float64) ENGINE = TinyLog")
+        ch.insert_columns(MARKER, {"options": [json.dumps({**asdict(opts), "filled": True})],
+                                   "end_local": [end.isoformat()], "seconds": [seed_s]})
+    print(f"[bench] filled in {time.perf_counter() - began:,.0f} s", file=sys.stderr)
 
 
 # --- timing the pages -------------------------------------------------------------------------
@@ -227,6 +274,18 @@ def last_full_week(first_day: date, end: datetime) -> date | None:
     return monday if monday >= first_day else None
 
 
+def as_renderer_takes(render_all: Callable[..., Any], monday: date, text: str) -> Any:
+    """The week as ``render_all`` annotates it: ISO text ("2026-W48"), a date (its
+    Monday), or else the report package's own week (``dashboards.report.week``)."""
+    params = list(inspect.signature(render_all).parameters.values())
+    kind = str(params[1].annotation) if len(params) > 1 else "str"
+    if kind in ("str", str(str)):
+        return text
+    if kind in ("date", str(date)):
+        return monday
+    return importlib.import_module("dashboards.report.week").parse_week(text)
+
+
 def time_reports(dsn: str, monday: date | None) -> dict[str, Any]:
     try:
         report = importlib.import_module("dashboards.report")
@@ -239,10 +298,7 @@ def time_reports(dsn: str, monday: date | None) -> dict[str, Any]:
         return {"measured": False, "why": "not measured: the data hold no full week"}
     iso = monday.isocalendar()
     week_text = f"{iso.year}-W{iso.week:02d}"
-    # the week as the renderer takes it: a date (its Monday) or ISO text ("2026-W48")
-    params = inspect.signature(render_all).parameters
-    wants_date = "week" in params and params["week"].annotation in ("date", date)
-    week: Any = monday if wants_date else week_text
+    week = as_renderer_takes(render_all, monday, week_text)
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
         paths = render_all(dsn, week, Path(tmp), pdf=True)
@@ -349,9 +405,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="seed processes (1 leaves a core to whoever shares the machine)")
     ap.add_argument("--reseed", action="store_true", help="seed again even if the data fit")
+    ap.add_argument("--fill-realtime", action="store_true",
+                    help="measure on <database>_full: the seeded data with the last day's "
+                    "real-time frames and readings copied onto every earlier day")
     ap.add_argument("--loads", type=int, default=20)
     ap.add_argument("--no-reports", action="store_true")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "dashboards")
+    ap.add_argument("--out", type=Path, help="results without suffix (default: "
+                    "benchmarks/results/dashboards, or dashboards-full with --fill-realtime)")
     args = ap.parse_args(argv)
 
     dsn = bench_dsn(args.dsn or load_settings().clickhouse.dsn, args.database)
@@ -363,6 +423,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"[bench] reusing {args.database} ({opts})", file=sys.stderr)
     end, seed_s = found
+    out: Path = args.out or ROOT / "benchmarks" / "results" / (
+        "dashboards-full" if args.fill_realtime else "dashboards")
+    if args.fill_realtime:
+        seeded_dsn, dsn = dsn, bench_dsn(dsn, args.database + "_full")
+        if args.reseed or seeded(dsn, opts, filled=True) is None:
+            make_filled(dsn, seeded_dsn, opts, end, seed_s)
     region, mn, enterprise = pick_station(dsn)
     with ClickHouse(dsn) as ch:
         version = ch.version()
@@ -388,11 +454,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "date": now_local().strftime("%Y-%m-%d %H:%M CST")},
         "settings": {"loads": args.loads, "now": end.isoformat(),
                      "station": f"{mn} ({enterprise}, {region})", **asdict(opts)},
-        "data": {"database": args.database, "seed_s": seed_s, "rows": table_rows(dsn),
+        "data": {"database": urlsplit(dsn).path.lstrip("/"), "seed_s": seed_s,
+                 "rows": table_rows(dsn),
                  "summary": f"{args.days} days to {end:%Y-%m-%d %H:%M} CST x {n_stations} "
                             f"stations with frames (real-time records on the last "
                             f"{opts.realtime_days} day(s), minute records on the last "
-                            f"{opts.minute_days}, hourly and daily before)"},
+                            f"{opts.minute_days}, hourly and daily before"
+                            + ("; then the last day's real-time frames and readings copied "
+                               "onto every earlier day (--fill-realtime)"
+                               if args.fill_realtime else "") + ")"},
         "scopes": out_scopes,
         "pages_not_measured": [k for k in page_calls(None, end, mn, enterprise)
                                if k not in measured],
@@ -403,9 +473,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     text = markdown(result)
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(text, encoding="utf-8")
-    args.out.with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(text, encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=2)
                                              + "\n", encoding="utf-8")
     return 0
 
