@@ -99,3 +99,12 @@ def parse_week(text: str) -> Week:
         return Week(year, number)
     except WeekError as exc:
         raise WeekError(f"week {text!r}: {exc}") from None
+
+
+def recent_weeks(now: datetime, count: int = 12) -> list[Week]:
+    """The week running at ``now`` and the ``count`` full weeks before it, newest first
+    (the report page's choice; its default is the second, the last full week)."""
+    out = [week_of(now)]
+    for _ in range(count):
+        out.append(out[-1].previous())
+    return out

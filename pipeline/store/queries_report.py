@@ -100,13 +100,16 @@ NAMED: tuple[NamedQuery, ...] = (
                   AND data_time >= {T.format("start")} AND data_time < {T.format("end")}
                   AND mn IN ({_STATIONS_IN})
             ) AS r
-            ANY INNER JOIN
+            -- ANY INNER JOIN keeps one left row per key on current releases: a left
+            -- join, and has_limit = 0 (the default) where no active limits row matched
+            ANY LEFT JOIN
             (
-                SELECT mn, code, limit_low, limit_high, basis, range_low, range_high, unit
+                SELECT mn, code, toUInt8(1) AS has_limit, limit_low, limit_high, basis,
+                       range_low, range_high, unit
                 FROM limits FINAL
                 WHERE active = 1
             ) AS l USING (mn, code)
-            WHERE flag IN ('N', '') AND isFinite(avg) AND avg >= 0
+            WHERE has_limit = 1 AND flag IN ('N', '') AND isFinite(avg) AND avg >= 0
               AND NOT (isFinite(range_high) AND avg > range_high)
               AND NOT (isFinite(range_low) AND avg < range_low)
         )
