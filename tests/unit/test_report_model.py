@@ -165,7 +165,8 @@ def test_the_summary_sentence(reports):
     assert jia.summary[0] == (f"本周传输有效率 {100 * eff:.1f}%，超标 5 小时，"
                               "异常 3 起（已处理 2 起）。")
     yi = reports["乙水务"]
-    assert yi.summary[0] == f"本周传输有效率 {100 * 10 / 1008 * 0.5:.1f}%，超标 0 小时，异常 1 起（已处理 0 起）。"
+    assert yi.summary[0] == (f"本周传输有效率 {100 * 10 / 1008 * 0.5:.1f}%，超标 0 小时，"
+                             "异常 1 起（已处理 0 起）。")
     assert "本周无超标小时。" in yi.summary
 
 

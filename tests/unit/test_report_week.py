@@ -3,6 +3,7 @@ errors that name the value."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -84,5 +85,5 @@ def test_the_last_full_week(now, expected):
 def test_recent_weeks_newest_first_and_consecutive():
     weeks = recent_weeks(datetime(2026, 1, 6, 9, 0), count=3)
     assert [w.name for w in weeks] == ["2026-W02", "2026-W01", "2025-W52", "2025-W51"]
-    for newer, older in zip(weeks, weeks[1:], strict=False):
+    for newer, older in itertools.pairwise(weeks):
         assert newer.start - older.start == timedelta(days=7)
