@@ -60,7 +60,8 @@ def rule_label(rule: str) -> str:
 
 
 def severity_text(severity: str) -> str:
-    return f"{severity_label(severity)} ({severity})" if severity in SEVERITIES else severity
+    """``严重 critical``: the Chinese name beside the code (which is the English word)."""
+    return severity_label(severity)
 
 
 @dataclass(frozen=True, slots=True)

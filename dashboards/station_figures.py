@@ -417,7 +417,7 @@ def series_chart(series: Table, flags: Table, events: Table, rules: Sequence[Rul
                  alt.Tooltip("detail:N", title=bi("说明", "detail")),
                  alt.Tooltip("opened:N", title=bi("开始", "from")),
                  alt.Tooltip("end:T", title=bi("结束", "to"), format="%m-%d %H:%M")],
-    ).add_params(zoom).properties(height=70)
+    ).properties(height=70)  # follows the top's zoom through the shared x scale
     chart: alt.VConcatChart = alt.vconcat(top, lanes).resolve_scale(x="shared",
                                                                      color="independent")
     return chart
