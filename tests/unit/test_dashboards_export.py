@@ -85,4 +85,5 @@ def test_file_names_hold_page_level_and_period_and_nothing_unsafe():
         "completeness_station-hour_2024-04.xlsx")
     assert export.file_name("missing", "enterprise-2051", "2024-04-01_2024-04-07", "csv") == (
         "missing_enterprise-2051_2024-04-01_2024-04-07.csv")
-    assert export.file_name("a/b", "c d", "../x", "csv") == "a-b_c-d_..-x.csv"  # no folder, no space
+    # no folder, no space
+    assert export.file_name("a/b", "c d", "../x", "csv") == "a-b_c-d_..-x.csv"
