@@ -143,14 +143,12 @@ def _durations(q: Query, period: fig.Period) -> None:
         st.write(bi("该期间开始的告警都还没有关闭。",
                     "No episode opened in this period has cleared yet."))
     else:
-        left, right = st.columns([3, 2])
         long = fig.duration_classes(classes)
-        left.altair_chart(fig.duration_chart(long), width="stretch", height=300)
-        with right:
-            table(fig.duration_table(stats), {
-                "episodes": bi("已关闭", "cleared"), "median": bi("中位数", "median"),
-                "p90": bi("90 分位", "p90"), "mean": bi("平均", "mean"),
-                "longest": bi("最长", "longest")})
+        st.altair_chart(fig.duration_chart(long), width="stretch", height=300)
+        table(fig.duration_table(stats), {
+            "episodes": bi("已关闭", "cleared"), "median": bi("中位数", "median"),
+            "p90": bi("90 分位", "p90"), "mean": bi("平均", "mean"),
+            "longest": bi("最长", "longest")})
     st.caption(bi("持续时间 = 关闭时间 − 开始时间；中位数与 90 分位为精确值。",
                   "Time open = cleared_at − opened_at; median and p90 are exact.") + " " +
                query_caption("anomalies_duration_classes", "anomalies_duration_stats"))

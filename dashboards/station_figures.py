@@ -348,7 +348,8 @@ def series_chart(series: Table, flags: Table, events: Table, rules: Sequence[Rul
     time axis of both; hover shows values."""
     zoom = alt.selection_interval(bind="scales", encodings=["x"])
     x_scale = alt.Scale(domain=[rng.start.isoformat(), rng.end.isoformat()])
-    x = alt.X("time:T", title=TIME_TITLE, scale=x_scale)
+    # the lanes below carry the axis title; both show the same month-day hour:minute
+    x = alt.X("time:T", title=None, scale=x_scale, axis=alt.Axis(format="%m-%d %H:%M"))
     domain = y_domain(series, rules)
     y_scale = alt.Scale(domain=list(domain), zero=False) if domain else alt.Scale(zero=False)
     data = alt.Data(values=series)  # type: ignore[no-untyped-call]
@@ -475,7 +476,7 @@ def decode_frame(raw_hex: str, crc_variants: Sequence[str] = ()) -> Decoded:
     header = [{"field": k, "value": str(v)} for k, v in (
         ("QN", frame.qn), ("ST", frame.st), ("CN", frame.cn), ("MN", frame.mn),
         ("Flag", frame.flag), (bi("协议版本", "edition"), frame.edition),
-        ("DataTime", frame.data_time), ("PNUM/PNO", f"{frame.pnum}/{frame.pno}"
+        ("PNUM/PNO", f"{frame.pnum}/{frame.pno}"
                                         if frame.is_split else None),
         ("CRC", f"{frame.crc:04X}")) if v is not None]
     items = [{"code": pollutant_name(code), "suffix": suffix, "value": str(value)}

@@ -137,7 +137,7 @@ def test_decode_frame_shows_fields_items_and_a_refusal():
     ok = fig.decode_frame(raw.hex())
     assert ok.error == "" and ok.raw == raw.decode()
     header = {h["field"]: h["value"] for h in ok.header}
-    assert header["CN"] == "2051" and header["DataTime"] == "20240510110000"
+    assert header["CN"] == "2051" and "DataTime" not in header  # it is a CP field
     assert {(i["code"], i["suffix"], i["value"]) for i in ok.items} == {
         ("w01018 化学需氧量 COD", "Avg", "25.0"), ("w01018 化学需氧量 COD", "Flag", "N")}
     assert ok.other_cp == [{"field": "DataTime", "value": "20240510110000"}]
