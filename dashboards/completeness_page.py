@@ -134,7 +134,7 @@ def _ranking(q: Query, period: fig.Period, level: str) -> None:
 
 def _downloads(rows: fig.Table, level: str, period: fig.Period) -> None:
     headers = {**HEADERS, **fig.HEADERS}
-    c1, c2, _ = st.columns([1, 1, 4])
+    c1, c2, _ = st.columns([1, 1, 2])
     stem = ("completeness", f"{level}-{period.basis}", period.label)
     c1.download_button(bi("下载 CSV", "Download CSV"),
                        export.to_csv(rows, headers, PERCENT_COLUMNS),
@@ -204,7 +204,7 @@ def _chart(series: fig.Table, order: list[str], level: str) -> None:
         .mark_rect()
         .encode(
             x=alt.X("day:O", title=bi("日期", "date"),
-                    axis=alt.Axis(labelExpr="slice(datum.value, 5)")),
+                    axis=alt.Axis(labelExpr="slice(datum.value, 5)", labelAngle=0)),
             y=alt.Y("name:N", title=None, sort=keys,
                     axis=alt.Axis(labelLimit=220, labelOverlap=False)),
             color=alt.Color("transmission_efficiency:Q", title=bi("传输有效率 %", "efficiency %"),
@@ -213,7 +213,7 @@ def _chart(series: fig.Table, order: list[str], level: str) -> None:
             tooltip=[alt.Tooltip("day:N", title=bi("日期", "date")), *tooltip[1:]],
         )
     )
-    st.altair_chart(chart, width="stretch", height=60 + 22 * len(keys))
+    st.altair_chart(chart, width="stretch", height=90 + 26 * len(keys))
     if len(order) > len(keys):
         st.caption(bi(f"本月最差的 {len(keys)} 个（共 {len(order)} 个）。",
                       f"The month's worst {len(keys)} of {len(order)}."))

@@ -150,11 +150,11 @@ def enterprise_table(stations: Sequence[Mapping[str, Any]]) -> Table:
 
 
 def level_table(stations: Sequence[Mapping[str, Any]], level: str) -> Table:
-    """The table of ``level``, each period's worst first (most still missing, then most
-    gaps; ties in the table's own order)."""
+    """The table of ``level``: the newest period first, and in each the worst first (most
+    still missing, then most gaps; ties in the table's own order)."""
     rows = enterprise_table(stations) if level == "enterprise" else stations
-    return sorted((dict(r) for r in rows),
-                  key=lambda r: (r["period"], -r["still_missing"], -r["gaps"]))
+    by_worst = sorted((dict(r) for r in rows), key=lambda r: (-r["still_missing"], -r["gaps"]))
+    return sorted(by_worst, key=lambda r: r["period"], reverse=True)
 
 
 def totals(stations: Sequence[Mapping[str, Any]]) -> dict[str, int]:

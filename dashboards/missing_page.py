@@ -60,7 +60,7 @@ def render(user: User) -> None:
 
 
 def _controls(now: datetime) -> tuple[fig.Range, str, str]:
-    c1, c2, c3 = st.columns([2, 1, 1])
+    c1, c2, c3 = st.columns([2, 2, 2])
     first, last = fig.default_dates(now)
     picked = c1.date_input(bi("日期范围", "Dates"), value=(first, last), max_value=now.date(),
                            key="missing_dates")
@@ -80,7 +80,7 @@ def _controls(now: datetime) -> tuple[fig.Range, str, str]:
 
 def _downloads(rows: fig.Table, name: str, level: str, rng: fig.Range, sheet: str) -> None:
     headers = {**HEADERS, **fig.HEADERS}
-    c1, c2, _ = st.columns([1, 1, 4])
+    c1, c2, _ = st.columns([1, 1, 2])
     stem = (name, f"{level}-{rng.cn}", rng.label)
     c1.download_button(bi("下载 CSV", "Download CSV"),
                        export.to_csv(rows, headers, fig.PERCENT),
@@ -104,9 +104,7 @@ def _periods(q: Query, rng: fig.Range, grain: str, level: str) -> None:
     cols[2].metric(bi("补传", "Back-filled"), f"{total['backfilled']:,}")
     cols[3].metric(bi("仍缺失", "Still missing"), f"{total['still_missing']:,}")
     cols[4].metric(bi("缺失段", "Gaps"), f"{total['gaps']:,}")
-    st.caption(bi(f"{rng.start:%Y-%m-%d %H:%M} 至 {rng.end:%Y-%m-%d %H:%M}，{fig.CNS[rng.cn]}。",
-                  f"{rng.start:%Y-%m-%d %H:%M} to {rng.end:%Y-%m-%d %H:%M}, "
-                  f"{fig.CNS[rng.cn]}."))
+    st.caption(f"{rng.start:%Y-%m-%d %H:%M} – {rng.end:%Y-%m-%d %H:%M} · {fig.CNS[rng.cn]}")
     rows = fig.level_table(stations, level)
     if not rows:
         st.write(bi("无站点", "No station"))

@@ -116,11 +116,11 @@ def test_tables_sum_and_order():
     assert stations[3]["received_share"] == 0.0
     ents = fig.level_table(stations, "enterprise")
     assert [(r["period"], r["enterprise"]) for r in ents] == [
-        ("2024-04-01", "乙"), ("2024-04-01", "甲"), ("2024-04-02", "甲")]
-    jia = ents[1]
+        ("2024-04-02", "甲"), ("2024-04-01", "乙"), ("2024-04-01", "甲")]
+    jia = ents[2]
     assert (jia["stations"], jia["expected"], jia["received"], jia["backfilled"],
             jia["still_missing"], jia["gaps"]) == (2, 432, 380, 4, 10, 2)
-    assert [r["mn"] for r in fig.level_table(stations, "station")] == ["M3", "M1", "M2", "M1"]
+    assert [r["mn"] for r in fig.level_table(stations, "station")] == ["M1", "M3", "M1", "M2"]
     assert fig.totals(stations) == {"expected": 576, "received": 380, "backfilled": 4,
                                     "still_missing": 154, "gaps": 3}
 
