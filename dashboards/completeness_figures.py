@@ -197,10 +197,12 @@ def daily(days: Sequence[Mapping[str, Any]], level: str) -> Table:
 
 
 def chart_rows(series: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> Table:
-    """The daily series of the given keys (the ranking's order) for Altair: days as ISO
-    text (a date, no zone), the key under ``name``."""
+    """The daily series of the given keys (the ranking's order) for Altair, the key under
+    ``name``: ``day`` as local midnight without a zone (a browser reads a bare date as
+    UTC, and west of Greenwich would draw the day before), ``date`` as the day's text."""
     wanted = set(keys)
-    return [{"day": r["day"].isoformat(), "name": name_of(r),
+    return [{"day": f"{r['day'].isoformat()}T00:00:00", "date": r["day"].isoformat(),
+             "name": name_of(r),
              "transmission_efficiency": round(r["transmission_efficiency"], 2),
              "transmission_rate": round(r["transmission_rate"], 2),
              "validity_rate": round(r["validity_rate"], 2),

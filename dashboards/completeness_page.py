@@ -184,7 +184,8 @@ def _chart(series: fig.Table, order: list[str], level: str) -> None:
             alt.Chart(chart_data(rows))
             .mark_line(point=True)
             .encode(
-                x=alt.X("day:T", title=bi("日期", "date"), axis=alt.Axis(format="%m-%d")),
+                x=alt.X("day:T", title=bi("日期", "date"),
+                        axis=alt.Axis(format="%m-%d", tickCount="day")),
                 y=alt.Y("transmission_efficiency:Q", title=bi("传输有效率 %", "efficiency %"),
                         scale=alt.Scale(domain=[0, 100])),
                 color=alt.Color("name:N", title=fig.LEVELS[level], sort=order,
@@ -203,14 +204,14 @@ def _chart(series: fig.Table, order: list[str], level: str) -> None:
         alt.Chart(chart_data(rows))
         .mark_rect()
         .encode(
-            x=alt.X("day:O", title=bi("日期", "date"),
+            x=alt.X("date:O", title=bi("日期", "date"),
                     axis=alt.Axis(labelExpr="slice(datum.value, 5)", labelAngle=0)),
             y=alt.Y("name:N", title=None, sort=keys,
                     axis=alt.Axis(labelLimit=220, labelOverlap=False)),
             color=alt.Color("transmission_efficiency:Q", title=bi("传输有效率 %", "efficiency %"),
                             scale=alt.Scale(domain=[0, 90, 100],
                                             range=["#d62728", "#f4c542", "#2ca02c"])),
-            tooltip=[alt.Tooltip("day:N", title=bi("日期", "date")), *tooltip[1:]],
+            tooltip=[alt.Tooltip("date:N", title=bi("日期", "date")), *tooltip[1:]],
         )
     )
     st.altair_chart(chart, width="stretch", height=90 + 26 * len(keys))

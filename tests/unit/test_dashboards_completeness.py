@@ -180,7 +180,8 @@ def test_days_leave_out_days_not_begun():
     month = {r["mn"]: r for r in fig.month_totals(rows)}
     assert month["M1"]["expected"] == 144 and month["M2"]["validity_rate"] == 0.0
     chart = fig.chart_rows(series, ["甲"])
-    assert chart[0]["day"] == "2024-04-01" and chart[0]["name"] == "甲"
+    assert (chart[0]["day"], chart[0]["date"], chart[0]["name"]) == (
+        "2024-04-01T00:00:00", "2024-04-01", "甲")
     assert fig.station_link("M1") == "[M1](station?mn=M1)"
 
 
