@@ -88,7 +88,7 @@ def _show(report: WeeklyReport) -> None:
               f"{len(report.episodes)} ({report.handled})")
     m4.metric(bi("缺失记录", "Missing records"), c.missing)
     html = render_html(report)
-    b1, b2, _ = st.columns([1, 1, 3])
+    b1, b2, _ = st.columns([3, 3, 4])
     b1.download_button(bi("下载 HTML", "Download HTML"), html.encode("utf-8"),
                        file_name=file_name(report, ".html"), mime="text/html",
                        icon=":material/download:", key="report_html")

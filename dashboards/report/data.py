@@ -75,7 +75,8 @@ def pollutant_name(code: str) -> str:
 
 def pollutant_unit(code: str) -> str:
     row = hj212.lookup("pollutant", code) if code else None
-    return str(row.get("unit") or "") if row else ""
+    unit = str(row.get("unit") or "") if row else ""
+    return "" if unit == "-" else unit  # the table's '-' is "no unit" (pH)
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -168,7 +169,10 @@ class OverLimit:
 
     @property
     def worst_text(self) -> str:
-        """The extreme value: the highest above the upper limit, else the lowest."""
+        """The extreme values: the highest above the upper limit, the lowest below the
+        lower one, or both ('9.9 / 5')."""
+        if self.hours_high and self.hours_low:
+            return f"{self.max_value:g} / {self.min_value:g}"
         return f"{self.max_value:g}" if self.hours_high else f"{self.min_value:g}"
 
 
@@ -456,7 +460,8 @@ def _over_limit(r: Mapping[str, Any], station: Station) -> OverLimit:
     code = r["code"]
     return OverLimit(
         station=station, code=code, name=pollutant_name(code),
-        unit=r["unit_of"] or pollutant_unit(code), limit_high=float(r["limit_hi"]),
+        unit=(r["unit_of"] if r["unit_of"] not in ("", "-") else pollutant_unit(code)),
+        limit_high=float(r["limit_hi"]),
         limit_low=float(r["limit_lo"]), basis=r["basis_of"], hours=int(r["hours_over"]),
         hours_high=int(r["hours_high"]), hours_low=int(r["hours_low"]),
         max_value=float(r["max_value"]), min_value=float(r["min_value"]),

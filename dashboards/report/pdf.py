@@ -2,10 +2,10 @@
 chromedriver), A4 with page numbers, Chinese in Noto Sans CJK SC (embedded by Chromium).
 
 One browser prints many reports (``Printer`` is a context manager): a Chromium start costs
-about a second, a page a few tens of milliseconds, and ``hj212 report weekly --all``
-prints one per enterprise. Each page is loaded from a file and printed through the
-DevTools command Page.printToPDF, which (unlike WebDriver's print) draws the page-number
-footer.
+a second or two, a report a quarter of a second (mostly embedding the CJK glyphs), and
+``hj212 report weekly --all`` prints one per enterprise. Each page is written into the
+browser's one open page and printed through the DevTools command Page.printToPDF, which
+(unlike WebDriver's print) draws the page-number footer.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class Printer:
                 f"{str(exc.msg or exc).strip().splitlines()[0]}; fix: run `make "
                 "browser-install`, and check that chromium and chromium-driver are the "
                 "same version") from None
+        self._driver.get("about:blank")
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -97,9 +98,10 @@ class Printer:
         """``html`` printed on A4 with '第 n 页 / 共 m 页' under each page."""
         if self._driver is None or self._dir is None:
             raise RuntimeError("Printer.pdf outside `with Printer() as printer`")
-        page = self._dir / "page.html"
-        page.write_text(html, encoding="utf-8")
-        self._driver.get(page.as_uri())
+        # written into the one open page rather than loaded from a file: a navigation
+        # may start a renderer process, which costs about as much as the printing
+        self._driver.execute_script(
+            "document.open(); document.write(arguments[0]); document.close();", html)
         # fonts are local, but a page may still be laying out: wait until they are ready
         self._driver.execute_async_script(
             "const done = arguments[arguments.length - 1]; document.fonts.ready.then("

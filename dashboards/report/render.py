@@ -8,8 +8,10 @@ week's data come from the report's five named queries asked once for every enter
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,13 +54,15 @@ class Timing:
     browser_start_s: float = 0.0
     pdf_s: float = 0.0
     reports: int = 0
+    browsers: int = 0
 
     def line(self) -> str:
         total = (self.query_s + self.build_s + self.html_s + self.browser_start_s
                  + self.pdf_s)
         return (f"{self.reports} report(s) in {total:.1f} s: queries {self.query_s:.2f} s, "
                 f"model {self.build_s:.2f} s, HTML {self.html_s:.2f} s, Chromium start "
-                f"{self.browser_start_s:.2f} s, PDF {self.pdf_s:.2f} s")
+                f"{self.browser_start_s:.2f} s, PDF {self.pdf_s:.2f} s "
+                f"({self.browsers} browser(s))")
 
 
 @dataclass
@@ -90,8 +94,9 @@ def load_reports(dsn: str, week: Week, *, enterprise: str = "",
 
 
 def write_reports(reports: Sequence[WeeklyReport], out_dir: Path, *, pdf: bool = True,
-                  timing: Timing | None = None) -> list[Written]:
-    """Each report's HTML (and PDF) in ``out_dir``; one Chromium prints them all."""
+                  timing: Timing | None = None, workers: int = 0) -> list[Written]:
+    """Each report's HTML (and PDF) in ``out_dir``. PDFs are printed by ``workers``
+    Chromiums at once (0: one per CPU), each reused for many reports."""
     timing = timing if timing is not None else Timing()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -106,30 +111,54 @@ def write_reports(reports: Sequence[WeeklyReport], out_dir: Path, *, pdf: bool =
     timing.html_s += time.perf_counter() - start
     timing.reports += len(reports)
     if pdf and reports:
+        _print_all(list(zip(written, pages, strict=True)), out_dir,
+                   workers or default_workers(len(reports)), timing)
+    return written
+
+
+def default_workers(reports: int) -> int:
+    """Browsers printing at once: one per CPU (printing is CPU-bound in Chromium), at
+    most one per report."""
+    return max(1, min(os.cpu_count() or 1, reports))
+
+
+def _print_all(jobs: list[tuple[Written, str]], out_dir: Path, workers: int,
+               timing: Timing) -> None:
+    """Each job's PDF; ``workers`` browsers, each printing every workers-th report."""
+    started: list[float] = []
+
+    def work(share: list[tuple[Written, str]]) -> None:
         start = time.perf_counter()
         with Printer() as printer:
-            timing.browser_start_s += time.perf_counter() - start
-            start = time.perf_counter()
-            for item, html in zip(written, pages, strict=True):
+            started.append(time.perf_counter() - start)
+            for item, html in share:
                 path = out_dir / file_name(item.report, ".pdf")
                 title = f"{item.report.enterprise} 周报 {item.report.week.name}"
                 path.write_bytes(printer.pdf(html, title))
                 item.paths.append(path)
-            timing.pdf_s += time.perf_counter() - start
-    return written
+
+    start = time.perf_counter()
+    shares = [jobs[i::workers] for i in range(workers)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(work, share) for share in shares]:
+            future.result()  # a browser's failure (PdfUnavailable) is the caller's
+    elapsed = time.perf_counter() - start
+    timing.browser_start_s += max(started, default=0.0)
+    timing.pdf_s += elapsed - max(started, default=0.0)
+    timing.browsers = workers
 
 
 def render_all(dsn: str, week: str | Week, out_dir: Path, pdf: bool = True, *,
                enterprise: str = "", now: datetime | None = None,
-               timing: Timing | None = None) -> list[Path]:
+               timing: Timing | None = None, workers: int = 0) -> list[Path]:
     """Render the weekly reports of ``week`` ('2026-W48' or a Week) for every enterprise
     with an active station (or only ``enterprise``) into ``out_dir``: HTML, and PDF when
     ``pdf``. Returns the paths written (per enterprise: .html, then .pdf). Raises
     WeekError for a malformed week, StoreError when ClickHouse does not answer,
     PdfUnavailable when Chromium is missing. ``timing`` (if given) gets the seconds of
-    each step."""
+    each step. ``workers``: Chromiums printing at once (0: one per CPU)."""
     wk = parse_week(week) if isinstance(week, str) else week
     timing = timing if timing is not None else Timing()
     reports = load_reports(dsn, wk, enterprise=enterprise, now=now, timing=timing)
-    return [p for w in write_reports(reports, Path(out_dir), pdf=pdf, timing=timing)
-            for p in w.paths]
+    written = write_reports(reports, Path(out_dir), pdf=pdf, timing=timing, workers=workers)
+    return [p for w in written for p in w.paths]
