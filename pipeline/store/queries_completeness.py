@@ -18,7 +18,7 @@ DateTimes.
 
 from __future__ import annotations
 
-from pipeline.store.query_base import SCOPE, T, NamedQuery
+from pipeline.store.query_base import SCOPE, NamedQuery, T
 
 #: records expected per period of ``%(period)s`` for a station (``min_interval`` 0 is 1)
 PER_PERIOD = ("if(%(period)s = 'hour', greatest(intDiv(60, greatest(min_interval, 1)), 1), "

@@ -20,8 +20,8 @@ counts by outcome agree. Periods are days, ISO weeks (from Monday) or months of 
 
 from __future__ import annotations
 
-from pipeline.store.query_base import SCOPE, T, NamedQuery
 from pipeline.store.queries_completeness import DAY_UNITS, PER_PERIOD
+from pipeline.store.query_base import SCOPE, NamedQuery, T
 
 #: the completeness period whose rows count the records of %(cn)s
 _PERIOD = "if(%(cn)s = 2061, 'day', 'hour')"
