@@ -1,4 +1,5 @@
-"""Install Debian's ``chromium`` and ``chromium-driver``, a CJK font (``fonts-noto-cjk``)
+"""Install Debian's ``chromium`` and ``chromium-driver``, CJK fonts (``fonts-noto-cjk``,
+``fonts-wqy-microhei`` for the report's PDF)
 and ``poppler-utils``: the weekly report's PDF is printed by Chromium with Chinese set in
 that font (dashboards/report/), the real-browser suite drives the same Chromium (without
 the font every Chinese label is a row of empty boxes in its screenshots), and the tests
@@ -23,7 +24,12 @@ from pathlib import Path
 from pipeline.stack.procs import StackError
 from pipeline.stack.tools import run_logged
 
-PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk", "poppler-utils")
+PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk", "fonts-wqy-microhei",
+            "poppler-utils")
+#: the weekly report's font: TrueType outlines, which Chromium embeds in a PDF as a
+#: subset CID font (Noto CJK's CFF outlines go in as Type 3 glyphs: twice the size, and
+#: slower to print)
+REPORT_FONT = "WenQuanYi Micro Hei"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PDFTOTEXT = Path("/usr/bin/pdftotext")
@@ -43,9 +49,17 @@ def cjk_font() -> str:
     return families[0] if families else ""
 
 
+def has_font(family: str) -> bool:
+    if shutil.which("fc-list") is None:
+        return False
+    out = subprocess.run(["fc-list", family, "family"], capture_output=True, text=True,
+                         timeout=30, check=False)
+    return bool(out.stdout.strip())
+
+
 def installed() -> bool:
     return (CHROMIUM.exists() and CHROMEDRIVER.exists() and PDFTOTEXT.exists()
-            and bool(cjk_font()))
+            and bool(cjk_font()) and has_font(REPORT_FONT))
 
 
 def version(binary: Path) -> str:
