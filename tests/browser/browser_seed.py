@@ -1,5 +1,6 @@
 """The browser suite's data: six stations of the sample registry in three service
-regions, a day of their history written by ``hj212 seed`` (pipeline.seed: the
+regions, two calendar days of their history (yesterday and today up to now, so the
+pages' default "yesterday" has figures) written by ``hj212 seed`` (pipeline.seed: the
 simulator's loggers, the worker's sinks and detectors, completeness per hour and day) for
 the first four, so the other two are registered but silent; a few open alarm episodes
 written straight into ``alarms`` so the overview always has some, whatever the hour; and
@@ -91,14 +92,15 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
 
 
 def seed(dsn: str, now: datetime, folder: Path) -> Seeded:
-    """The registry of ``folder`` and a day of history up to ``now`` (naive CST)."""
+    """The registry of ``folder`` and yesterday's and today's history up to ``now`` (naive
+    CST)."""
     now = now.replace(microsecond=0)
     stations = pick_registry(folder)
     reg = csv_io.read_files([folder / "stations.csv", folder / "limits.csv"])
     with ClickHouse(dsn) as ch:
         store.write_stations(ch, reg.stations)
         store.write_limits(ch, reg.limits)
-    plan = history.make_plan(days=1, stations=SIMULATED, end=now, registry=folder,
+    plan = history.make_plan(days=2, stations=SIMULATED, end=now, registry=folder,
                              faults=load_script(history.DEFAULT_FAULTS))
     assert [s.mn for s in plan.stations] == [s.mn for s in stations if s.simulated]
     report = history.seed(dsn, plan, jobs=1, stream=io.StringIO())
