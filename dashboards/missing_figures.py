@@ -4,10 +4,13 @@ named queries' rows: plain functions, no Streamlit and no I/O.
 Definitions (pipeline/store/queries_missing.py; the page states them):
 - expected, received: records of the chosen data type over the whole hours (2051) or
   days (2061) of the range, as the completeness page counts them;
+- missing (缺失): expected - received, never below 0, as the weekly report counts it;
+  missing rate (缺失率) = missing / expected;
 - back-filled: records that arrived in answer to a back-fill request (received of the
   gaps with requests > 0);
-- still missing: expected - received of the gaps not filled (open, requested,
-  partly_filled, given_up).
+- unfilled in gaps (缺口内未补): expected - received of the gaps not filled (open,
+  requested, partly_filled, given_up); records missing without a recorded gap (a station
+  silent all day) are in missing but not here.
 """
 
 from __future__ import annotations
@@ -32,27 +35,31 @@ STATES: Final = {"open": bi("未处理", "open"), "requested": bi("已请求补�
                  "filled": bi("已补齐", "filled"), "given_up": bi("放弃", "given up")}
 HEADERS: Final = {
     "period": bi("时段", "period"), "backfilled": bi("补传", "back-filled"),
-    "still_missing": bi("仍缺失", "still missing"), "gaps": bi("缺失段", "gaps"),
+    "missing": bi("缺失", "missing"), "missing_share": bi("缺失率", "missing rate"),
+    "unfilled": bi("缺口内未补", "unfilled in gaps"), "gaps": bi("缺失段", "gaps"),
     "cn": bi("数据类型", "data type"), "window_start": bi("缺失开始", "gap start"),
     "window_end": bi("缺失结束", "gap end"), "state": bi("补传结果", "outcome"),
     "requests": bi("补传请求", "requests"), "last_request_at": bi("最后请求", "last request"),
     "outlet": bi("排口", "outlet"), "stations": bi("站点", "stations"),
-    "received_share": bi("到达率", "received"),
 }
-PERCENT: Final = frozenset({"received_share"})
+PERCENT: Final = frozenset({"missing_share"})
 GAPS_LIMIT: Final = 500
 #: days the default range covers, today included
 DEFAULT_DAYS: Final = 7
 
 DEFINITIONS: Final = bi(
     "应收、收到：所选数据类型在所选日期内已结束的整点小时（2051）或整日（2061）的记录数，计法同"
-    "传输有效率页。补传：因补传请求而到达的记录数（有补传请求的缺失段收到的记录）。仍缺失：未补齐"
-    "（未处理、已请求补传、部分补齐、放弃）的缺失段中应收减收到。缺失段按开始时间归入时段。",
+    "传输有效率页。缺失 = 应收 − 收到（同周报的缺失），缺失率 = 缺失 / 应收。"
+    "补传：因补传请求而到达的记录数（有补传请求的缺失段收到的记录）。"
+    "缺口内未补：未补齐（未处理、已请求补传、部分补齐、放弃）的缺失段中应收减收到；"
+    "未记为缺失段的缺失（如整天无数据）不在其中。缺失段按开始时间归入时段。",
     "Expected, received: records of the data type over the whole hours (2051) or days "
-    "(2061) of the range, counted as on the completeness page. Back-filled: records that "
-    "arrived in answer to a back-fill request (received of the gaps with requests). Still "
-    "missing: expected - received of the gaps not filled (open, requested, partly filled, "
-    "given up). A gap belongs to the period it starts in.")
+    "(2061) of the range, counted as on the completeness page. Missing = expected - "
+    "received (the weekly report's figure); missing rate = missing / expected. "
+    "Back-filled: records that arrived in answer to a back-fill request (received of the "
+    "gaps with requests). Unfilled in gaps: expected - received of the gaps not filled "
+    "(open, requested, partly filled, given up); records missed without a recorded gap "
+    "(a station silent all day) are not in it. A gap belongs to the period it starts in.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,25 +116,26 @@ def period_label(day: Any, grain: str) -> str:
 Table = list[dict[str, Any]]
 
 
-def _share(expected: int, received: int) -> float:
-    return 100.0 * received / expected if expected else 0.0
+def _share(expected: int, part: int) -> float:
+    return 100.0 * part / expected if expected else 0.0
 
 
 def station_table(rows: Iterable[Mapping[str, Any]], grain: str) -> Table:
     """``missing_station_periods`` rows as the page's station table."""
     out = []
     for r in rows:
-        expected, received = int(r["expected"]), int(r["received"])
+        expected, missing = int(r["expected"]), int(r["missing"])
         out.append({"period": period_label(r["period_start"], grain), "mn": r["mn"],
                     "enterprise": r["enterprise"], "outlet": r["outlet"],
                     "region": region_label(r["region"]), "expected": expected,
-                    "received": received, "received_share": _share(expected, received),
-                    "backfilled": int(r["backfilled"]),
-                    "still_missing": int(r["still_missing"]), "gaps": int(r["gaps"])})
+                    "received": int(r["received"]), "missing": missing,
+                    "missing_share": _share(expected, missing),
+                    "backfilled": int(r["backfilled"]), "unfilled": int(r["unfilled"]),
+                    "gaps": int(r["gaps"])})
     return out
 
 
-SUMMED: Final = ("expected", "received", "backfilled", "still_missing", "gaps")
+SUMMED: Final = ("expected", "received", "missing", "backfilled", "unfilled", "gaps")
 
 
 def enterprise_table(stations: Sequence[Mapping[str, Any]]) -> Table:
@@ -142,23 +150,29 @@ def enterprise_table(stations: Sequence[Mapping[str, Any]]) -> Table:
         out.append({"period": period, "enterprise": enterprise,
                     "region": "、".join(sorted({m["region"] for m in members})),
                     "stations": len(members), "expected": sums["expected"],
-                    "received": sums["received"],
-                    "received_share": _share(sums["expected"], sums["received"]),
-                    "backfilled": sums["backfilled"],
-                    "still_missing": sums["still_missing"], "gaps": sums["gaps"]})
+                    "received": sums["received"], "missing": sums["missing"],
+                    "missing_share": _share(sums["expected"], sums["missing"]),
+                    "backfilled": sums["backfilled"], "unfilled": sums["unfilled"],
+                    "gaps": sums["gaps"]})
     return out
 
 
 def level_table(stations: Sequence[Mapping[str, Any]], level: str) -> Table:
     """The table of ``level``: the newest period first, and in each the worst first (most
-    still missing, then most gaps; ties in the table's own order)."""
+    missing, then most unfilled in gaps, then most gaps; ties in the table's own order)."""
     rows = enterprise_table(stations) if level == "enterprise" else stations
-    by_worst = sorted((dict(r) for r in rows), key=lambda r: (-r["still_missing"], -r["gaps"]))
+    by_worst = sorted((dict(r) for r in rows),
+                      key=lambda r: (-r["missing"], -r["unfilled"], -r["gaps"]))
     return sorted(by_worst, key=lambda r: r["period"], reverse=True)
 
 
 def totals(stations: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return {c: sum(int(r[c]) for r in stations) for c in SUMMED}
+
+
+def missing_rate(total: Mapping[str, int]) -> float:
+    """Missing / expected of ``totals``, in percent."""
+    return _share(total["expected"], total["missing"])
 
 
 def gaps_table(rows: Iterable[Mapping[str, Any]]) -> Table:
@@ -183,7 +197,7 @@ def outcomes_table(rows: Iterable[Mapping[str, Any]]) -> Table:
     return [{"state": state_label(r["state"]), "gaps": int(r["gaps"]),
              "stations": int(r["stations"]), "expected": int(r["expected"]),
              "received": int(r["received"]), "backfilled": int(r["backfilled"]),
-             "still_missing": int(r["still_missing"])} for r in ordered]
+             "unfilled": int(r["unfilled"])} for r in ordered]
 
 
 def state_label(state: str) -> str:

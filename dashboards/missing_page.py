@@ -1,6 +1,7 @@
 """The missing-data statistics page (缺失统计): per enterprise or station and day, week or
-month of a date range, records expected, received, back-filled and still missing; the
-gaps with their back-fill outcome, counted by outcome; every table as CSV or Excel.
+month of a date range, records expected, received, missing (expected - received, as the
+weekly report counts it), back-filled and unfilled in gaps; the gaps with their back-fill
+outcome, counted by outcome; every table as CSV or Excel.
 
 Three named queries (pipeline/store/queries_missing.py), asked with the user's region
 scope; the tables are shaped in dashboards/missing_figures.py.
@@ -98,12 +99,14 @@ def _periods(q: Query, rng: fig.Range, grain: str, level: str) -> None:
           grain=grain), grain)
     total = fig.totals(stations)
     st.subheader(bi(f"{rng.label} 缺失统计", f"{rng.label} missing data"))
-    cols = st.columns(5)
+    cols = st.columns(7)
     cols[0].metric(bi("应收", "Expected"), f"{total['expected']:,}")
     cols[1].metric(bi("收到", "Received"), f"{total['received']:,}")
-    cols[2].metric(bi("补传", "Back-filled"), f"{total['backfilled']:,}")
-    cols[3].metric(bi("仍缺失", "Still missing"), f"{total['still_missing']:,}")
-    cols[4].metric(bi("缺失段", "Gaps"), f"{total['gaps']:,}")
+    cols[2].metric(bi("缺失", "Missing"), f"{total['missing']:,}")
+    cols[3].metric(bi("缺失率", "Missing rate"), f"{fig.missing_rate(total):.1f}%")
+    cols[4].metric(bi("补传", "Back-filled"), f"{total['backfilled']:,}")
+    cols[5].metric(bi("缺口内未补", "Unfilled in gaps"), f"{total['unfilled']:,}")
+    cols[6].metric(bi("缺失段", "Gaps"), f"{total['gaps']:,}")
     st.caption(f"{rng.start:%Y-%m-%d %H:%M} – {rng.end:%Y-%m-%d %H:%M} · {fig.CNS[rng.cn]}")
     rows = fig.level_table(stations, level)
     if not rows:
@@ -115,8 +118,11 @@ def _periods(q: Query, rng: fig.Range, grain: str, level: str) -> None:
         st.caption(bi(f"显示前 {SHOWN_ROWS} 行，下载文件含全部 {len(rows)} 行。",
                       f"The first {SHOWN_ROWS} rows; the downloads hold all {len(rows)}."))
     _downloads(rows, "missing", level, rng, "缺失统计")
-    st.caption(bi("到达率 = 收到 / 应收。", "Received = received / expected as a share.") + " "
-               + query_caption("missing_station_periods"))
+    st.caption(bi("缺失 = 应收 − 收到；缺失率 = 缺失 / 应收；"
+                  "缺口内未补只计记为缺失段且未补齐的记录。",
+                  "Missing = expected - received; missing rate = missing / expected; "
+                  "unfilled in gaps counts only records of recorded gaps not filled.")
+               + " " + query_caption("missing_station_periods"))
 
 
 def _outcomes(q: Query, rng: fig.Range) -> None:
@@ -141,15 +147,17 @@ def _outcomes(q: Query, rng: fig.Range) -> None:
                          alt.Tooltip("expected:Q", title=bi("应收", "expected")),
                          alt.Tooltip("received:Q", title=bi("收到", "received")),
                          alt.Tooltip("backfilled:Q", title=bi("补传", "back-filled")),
-                         alt.Tooltip("still_missing:Q", title=bi("仍缺失", "still missing"))],
+                         alt.Tooltip("unfilled:Q",
+                                     title=bi("缺口内未补", "unfilled in gaps"))],
             )
         )
         left, right = st.columns([2, 3])
         left.altair_chart(chart, width="stretch", height=70 + 34 * len(rows))
         with right:
             table(rows, fig.HEADERS)
-    st.caption(bi("缺失段按补传结果计数；应收、收到为缺失段自身的记录数。",
-                  "Gaps counted by outcome; expected and received are the gaps' own records.")
+    st.caption(bi("缺失段按补传结果计数；应收、收到、缺口内未补为缺失段自身的记录数。",
+                  "Gaps counted by outcome; expected, received and unfilled are the gaps' "
+                  "own records.")
                + " " + query_caption("missing_outcomes"))
 
 

@@ -8,10 +8,16 @@ Definitions (the page states them too):
   completeness page counts them: every whole period of the range expected from the
   station's cadence, a period with no row received nothing, received capped at each
   row's expected;
+- missing (缺失) = expected - received (never below 0): the records the platform should
+  have and does not, whether or not a gap was recorded for them (a station silent all
+  day has no gap row but misses the whole day); the weekly report's 缺失 is the same
+  figure (dashboards/report/data.py: expected - received of the station-week);
 - a gap is a ``missing_windows`` row of that data type, counted in the period of its
   window_start; back-filled = records that arrived in answer to a back-fill request
-  (``received`` of windows with requests > 0); still missing = expected - received of
-  the windows not filled (open, requested, partly_filled, given_up).
+  (``received`` of windows with requests > 0); unfilled in gaps (缺口内未补) =
+  expected - received of the windows not filled (open, requested, partly_filled,
+  given_up): the part of the missing records the gap detector saw and back-fill has not
+  recovered.
 
 Only active stations in scope are counted, in every query, so the table, the gaps and the
 counts by outcome agree. Periods are days, ISO weeks (from Monday) or months of CST dates
@@ -57,15 +63,18 @@ ANY LEFT JOIN ({_ACTIVE}) AS s USING (mn)
 
 _SUMS = f"""
 count() AS gaps, sumIf(received, requests > 0) AS backfilled,
-sumIf(expected - least(received, expected), state IN {_NOT_FILLED}) AS still_missing"""
+sumIf(expected - least(received, expected), state IN {_NOT_FILLED}) AS unfilled"""
 
 # completeness' own period name for %(cn)s, where the figures' SQL asks for %(period)s
 _PER_PERIOD_CN = PER_PERIOD.replace("%(period)s", _PERIOD)
 _DAY_UNITS_CN = DAY_UNITS.replace("%(period)s", _PERIOD)
 
 STATION_PERIODS_SQL = f"""
+-- expected - received on UInt64 would wrap below 0: a row's received is capped at that
+-- row's own expected, which a changed MinInterval can set above the station's per_period
 SELECT mn, enterprise, outlet, region, bucket AS period_start, expected, received,
-       backfilled, still_missing, gaps
+       if(received < expected, expected - received, 0) AS missing, backfilled, unfilled,
+       gaps
 FROM
 (
     -- summed under other names: an alias equal to a column would be read inside the
@@ -120,7 +129,7 @@ LIMIT %(limit)s
 
 OUTCOMES_SQL = f"""
 SELECT state, gaps, stations, expected_sum AS expected, received_sum AS received,
-       backfilled, still_missing
+       backfilled, unfilled
 FROM
 (
     SELECT state, uniqExact(mn) AS stations, sum(expected) AS expected_sum,
@@ -140,8 +149,9 @@ NAMED: tuple[NamedQuery, ...] = (
         "per active station in scope and period (%(grain)s: day, week from Monday, "
         f"month) of {_RANGE}: records of %(cn)s expected and received (as "
         "completeness_stations counts them: a period with no completeness row received "
-        "nothing, received capped at expected), back-filled (received of the gaps with "
-        "requests > 0), still missing (expected - received of the gaps open, requested, "
+        "nothing, received capped at expected), missing (expected - received, never below "
+        "0: the weekly report's 缺失), back-filled (received of the gaps with requests > "
+        "0), unfilled in gaps (expected - received of the gaps open, requested, "
         "partly_filled or given_up) and gaps (missing_windows of %(cn)s starting in the "
         "period)",
         STATION_PERIODS_SQL,
@@ -159,8 +169,8 @@ NAMED: tuple[NamedQuery, ...] = (
         "missing_outcomes",
         "the gaps of missing_gaps (no limit) counted by state (open, requested, filled, "
         "partly_filled, given_up): gaps, stations, records expected and received, "
-        "back-filled (received where requests > 0) and still missing (expected - received "
-        "unless filled)",
+        "back-filled (received where requests > 0) and unfilled in gaps (expected - "
+        "received of the gaps, 0 for filled ones)",
         OUTCOMES_SQL,
         ("start", "end", "cn", "all_regions", "regions"),
     ),

@@ -5,9 +5,10 @@ with no row received nothing; received capped at a row's expected).
 
 Four days of April 2024 for five stations in three service regions: hourly and daily
 station rows of ``completeness`` (with pollutant rows that must be ignored, rows later
-rewritten, rows over their expected, rows outside the range), and ``missing_windows`` of
-every state, rewritten, of other data types, of an inactive station and outside the
-range. Times are CST wall-clock times inserted as the epoch seconds they stand for.
+rewritten, rows over their expected, rows outside the range; P2 silent all of April
+2nd, with no gap recorded for it), and ``missing_windows`` of every state, rewritten, of
+other data types, of an inactive station and outside the range. Times are CST wall-clock
+times inserted as the epoch seconds they stand for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ P4 = "SEEDCOMP0000000000000004"
 P5 = "SEEDCOMP0000000000000005"
 
 START = datetime(2024, 4, 1)
+#: P2 sent nothing this day (no completeness row, no gap): missing, yet unfilled in no gap
+SILENT = (P2, date(2024, 4, 2))
 #: "now" of the month view: the 4th, 10:37 CST; whole hours end at 10:00
 NOW = datetime(2024, 4, 4, 10, 37)
 END = datetime(2024, 4, 4, 10)
@@ -110,20 +113,26 @@ def _completeness() -> tuple[list[Comp], list[Comp]]:
         # from the last hour of March to the last of April 4th: both ends outside a range
         hour = START - timedelta(hours=1)
         while hour < datetime(2024, 4, 5):
+            # the silent day still draws its numbers: the other rows stay as they were
+            keep = (s.mn, hour.date()) != SILENT
             if rnd.random() < 0.8:
                 received = rnd.randint(0, exp + 2)  # sometimes more than expected
                 valid = rnd.randint(0, received)
-                first.append(Comp(s.mn, "", "hour", hour, exp, received, valid, 1))
-                first.append(Comp(s.mn, "w01018", "hour", hour, exp, exp, exp, 1))
+                if keep:
+                    first.append(Comp(s.mn, "", "hour", hour, exp, received, valid, 1))
+                    first.append(Comp(s.mn, "w01018", "hour", hour, exp, exp, exp, 1))
                 if rnd.random() < 0.1:
                     r2 = rnd.randint(0, exp)
-                    second.append(Comp(s.mn, "", "hour", hour, exp, r2,
-                                       rnd.randint(0, r2), 2))
+                    r2_valid = rnd.randint(0, r2)
+                    if keep:
+                        second.append(Comp(s.mn, "", "hour", hour, exp, r2, r2_valid, 2))
             hour += timedelta(hours=1)
         for day in range(0, 6):  # March 31st to April 5th
             when = START + timedelta(days=day - 1)
             received = rnd.randint(10, 26)
             valid = rnd.randint(0, received)
+            if (s.mn, when.date()) == SILENT:
+                continue
             first.append(Comp(s.mn, "", "day", when, 24, received, valid, 1))
             first.append(Comp(s.mn, "a21026", "day", when, 24, 24, 24, 1))
             if day == 2:
@@ -300,8 +309,8 @@ def _windows(start: datetime, end: datetime, cn: int, scope: Scope) -> list[Wind
 
 def _gap_sums(ws: list[Window]) -> dict[str, int]:
     return {"backfilled": sum(w.received for w in ws if w.requests > 0),
-            "still_missing": sum(w.expected - min(w.received, w.expected) for w in ws
-                                 if w.state in NOT_FILLED),
+            "unfilled": sum(w.expected - min(w.received, w.expected) for w in ws
+                            if w.state in NOT_FILLED),
             "gaps": len(ws)}
 
 
@@ -324,8 +333,9 @@ def expected_station_periods(start: datetime, end: datetime, days: int, cn: int,
     out = []
     for (mn, b), row in acc.items():
         mine = [w for w in windows if w.mn == mn and _bucket(w.window_start.date(), grain) == b]
-        sums = _gap_sums(mine) if mine else {"backfilled": 0, "still_missing": 0, "gaps": 0}
-        out.append({**row, **sums})
+        sums = _gap_sums(mine) if mine else {"backfilled": 0, "unfilled": 0, "gaps": 0}
+        # what the platform should have and has not, gap or no gap (the weekly report's 缺失)
+        out.append({**row, "missing": max(row["expected"] - row["received"], 0), **sums})
     out.sort(key=lambda r: (r["period_start"], r["mn"]))
     return out
 
@@ -358,5 +368,5 @@ def expected_outcomes(start: datetime, end: datetime, cn: int,
                     "stations": len({w.mn for w in ws}),
                     "expected": sum(w.expected for w in ws),
                     "received": sum(w.received for w in ws),
-                    "backfilled": sums["backfilled"], "still_missing": sums["still_missing"]})
+                    "backfilled": sums["backfilled"], "unfilled": sums["unfilled"]})
     return out

@@ -1,10 +1,13 @@
 """The missing-data statistics page (缺失统计): its named queries on current ClickHouse
-(chDB) against tests/unit/completeness_seed.py, answers derived there in Python; the pure
-figures; the page under AppTest as an analyst, as a field engineer of one region, and with
-ClickHouse down."""
+(chDB) against tests/unit/completeness_seed.py, answers derived there in Python; its
+missing figure against the weekly report's for the same station and week; the pure
+figures; the page under AppTest as an analyst (and its downloads), as a field engineer of
+one region, and with ClickHouse down."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -12,9 +15,12 @@ from typing import Any
 
 import pytest
 import streamlit as st
+from openpyxl import load_workbook  # type: ignore[import-untyped,unused-ignore]
 
-from dashboards import data, missing_page
+from dashboards import data, export, missing_page
 from dashboards import missing_figures as fig
+from dashboards.report import data as report
+from dashboards.report.week import Week
 from pipeline.store import queries
 from pipeline.store.client import StoreError
 from tests.store_seed import canon_rows
@@ -75,13 +81,59 @@ def test_the_definitions_counted_by_hand():
     assert {s: r["gaps"] for s, r in out.items()} == {
         "open": 1, "filled": 2, "partly_filled": 2, "given_up": 2}
     assert out["filled"]["backfilled"] == 3  # the logger's own upload is no back-fill
-    assert out["given_up"]["still_missing"] == (12 - 5) + (4 - 2)
-    assert out["partly_filled"]["still_missing"] == (4 - 2) + 0  # 9 of 6: none missing
+    assert out["given_up"]["unfilled"] == (12 - 5) + (4 - 2)
+    assert out["partly_filled"]["unfilled"] == (4 - 2) + 0  # 9 of 6: none missing
     assert out["partly_filled"]["backfilled"] == 2 + 9
     week = cs.expected_station_periods(cs.START, cs.END, cs.DAYS, 2051, "week", None)
     p1 = next(r for r in week if r["mn"] == cs.P1)
-    assert (p1["gaps"], p1["backfilled"], p1["still_missing"]) == (3, 5, 6 + 2)
+    assert (p1["gaps"], p1["backfilled"], p1["unfilled"]) == (3, 5, 6 + 2)
     assert p1["expected"] == (3 * 24 + 10) * 6
+    # missing is every record not received, gap or not: far more than the gaps hold
+    hours = [c for c in cs.COMP_1 + cs.COMP_2 if c.mn == cs.P1 and c.code == ""
+             and c.period == "hour" and cs.START <= c.period_start < cs.END]
+    newest = {c.period_start: c for c in sorted(hours, key=lambda c: c.version)}
+    got = sum(min(c.received, 6) for c in newest.values())
+    assert p1["missing"] == (3 * 24 + 10) * 6 - got > p1["unfilled"]
+    # the user's case: P2 silent all of the 2nd, no gap recorded: 288 expected, 0 received
+    days = cs.expected_station_periods(cs.START, cs.END, cs.DAYS, 2051, "day", None)
+    silent = next(r for r in days if r["mn"] == cs.P2 and r["period_start"] == date(2024, 4, 2))
+    assert (silent["expected"], silent["received"], silent["missing"], silent["unfilled"],
+            silent["gaps"]) == (24 * 12, 0, 24 * 12, 0, 0)
+    daily = cs.expected_station_periods(cs.START, cs.END, cs.DAYS, 2061, "day", None)
+    silent = next(r for r in daily
+                  if r["mn"] == cs.P2 and r["period_start"] == date(2024, 4, 2))
+    assert (silent["expected"], silent["received"], silent["missing"]) == (24, 0, 24)
+
+
+def test_missing_is_the_weekly_reports_missing(chdb):
+    """The week 2024-W14 as of NOW: per station, the page's expected, received and missing
+    (minute records, the week as one period) equal the weekly report's, built by
+    dashboards/report/data.py from its own named queries on the same database."""
+    week, sp = Week(2024, 14), cs.scope_params(None)
+    rng = fig.date_range(week.monday, week.sunday, cs.NOW, 2051)
+    page = {r["mn"]: r for r in queries.run(
+        chdb, "missing_station_periods", start=rng.start, end=rng.end, days=rng.days,
+        cn=2051, grain="week", **sp)}
+
+    def run(name: str, **params: Any) -> list[dict[str, Any]]:
+        return queries.run(chdb, name, **params)
+
+    built = report.build_reports(report.fetch_rows(run, week, cs.NOW, sp), week, cs.NOW)
+    theirs = {m.station.mn: m for r in built for m in r.missing}
+    assert set(page) == set(theirs) == {cs.P1, cs.P2, cs.P3, cs.P4}
+    for mn, m in theirs.items():
+        mine = page[mn]
+        assert (mine["expected"], mine["received"], mine["missing"]) == (
+            m.expected, m.received, m.still_missing), mn
+        # back-filled differs on purpose: the report counts every record that came late
+        # into a gap, the page only those a back-fill request brought (P2's filled gap
+        # was the logger's own upload)
+        late = sum(g.received for g in m.gaps if g.cn == 2051 and g.requests == 0
+                   and week.start <= g.start < week.end)
+        assert m.backfilled - mine["backfilled"] == late, mn
+    assert theirs[cs.P2].backfilled - page[cs.P2]["backfilled"] == 3
+    for r in built:  # the report's headline "缺失 N 条" is the sum of its stations'
+        assert r.week_total.missing == sum(page[m.station.mn]["missing"] for m in r.missing)
 
 
 # --- the pure figures -------------------------------------------------------------
@@ -101,28 +153,37 @@ def test_ranges_count_whole_periods():
     assert fig.period_label(date(2024, 4, 1), "day") == "2024-04-01"
 
 
-def _row(mn: str, ent: str, day: date, e: int, r: int, b: int, m: int, g: int
+def _row(mn: str, ent: str, day: date, e: int, r: int, b: int, u: int, g: int
          ) -> dict[str, Any]:
     return {"mn": mn, "enterprise": ent, "outlet": "o", "region": cs.JS, "period_start": day,
-            "expected": e, "received": r, "backfilled": b, "still_missing": m, "gaps": g}
+            "expected": e, "received": r, "missing": max(e - r, 0), "backfilled": b,
+            "unfilled": u, "gaps": g}
 
 
 def test_tables_sum_and_order():
     d1, d2 = date(2024, 4, 1), date(2024, 4, 2)
     stations = fig.station_table([
         _row("M1", "甲", d1, 144, 100, 4, 10, 2), _row("M2", "甲", d1, 288, 280, 0, 0, 0),
-        _row("M3", "乙", d1, 144, 0, 0, 144, 1), _row("M1", "甲", d2, 0, 0, 0, 0, 0)], "day")
-    assert stations[0]["received_share"] == pytest.approx(100 * 100 / 144)
-    assert stations[3]["received_share"] == 0.0
+        _row("M3", "乙", d1, 144, 144, 0, 0, 1), _row("M4", "乙", d1, 288, 0, 0, 0, 0),
+        _row("M1", "甲", d2, 0, 0, 0, 0, 0)], "day")
+    assert stations[0]["missing"] == 44
+    assert stations[0]["missing_share"] == pytest.approx(100 * 44 / 144)
+    assert stations[3]["missing_share"] == 100.0  # silent: all missing, in no gap
+    assert stations[4]["missing_share"] == 0.0
     ents = fig.level_table(stations, "enterprise")
     assert [(r["period"], r["enterprise"]) for r in ents] == [
         ("2024-04-02", "甲"), ("2024-04-01", "乙"), ("2024-04-01", "甲")]
     jia = ents[2]
-    assert (jia["stations"], jia["expected"], jia["received"], jia["backfilled"],
-            jia["still_missing"], jia["gaps"]) == (2, 432, 380, 4, 10, 2)
-    assert [r["mn"] for r in fig.level_table(stations, "station")] == ["M1", "M3", "M1", "M2"]
-    assert fig.totals(stations) == {"expected": 576, "received": 380, "backfilled": 4,
-                                    "still_missing": 154, "gaps": 3}
+    assert (jia["stations"], jia["expected"], jia["received"], jia["missing"],
+            jia["backfilled"], jia["unfilled"], jia["gaps"]) == (2, 432, 380, 52, 4, 10, 2)
+    assert jia["missing_share"] == pytest.approx(100 * 52 / 432)
+    # the worst first by what is missing, not by what the gaps hold
+    assert [r["mn"] for r in fig.level_table(stations, "station")] == [
+        "M1", "M4", "M1", "M2", "M3"]
+    total = fig.totals(stations)
+    assert total == {"expected": 864, "received": 524, "missing": 340, "backfilled": 4,
+                     "unfilled": 10, "gaps": 3}
+    assert fig.missing_rate(total) == pytest.approx(100 * 340 / 864)
 
 
 def test_gaps_and_outcomes_in_words():
@@ -196,14 +257,26 @@ def _in_range(at: Any, first: date, last: date) -> None:
 def test_the_analyst_sees_every_regions_figures(page):
     at = _open("analyst")
     shown = texts(at)
-    assert "缺失统计 Missing-data statistics" in shown and "仍缺失" in shown
-    assert fig.DEFINITIONS in shown and "Still missing: expected - received" in shown
+    assert "缺失统计 Missing-data statistics" in shown and "缺口内未补" in shown
+    assert "仍缺失" not in shown
+    assert fig.DEFINITIONS in shown and "Missing = expected - received" in shown
     _in_range(at, date(2024, 4, 1), date(2024, 4, 4))
     want = cs.expected_station_periods(cs.START, cs.END, cs.DAYS, 2051, "day", None)
-    assert _metric(at, "应收 Expected") == sum(r["expected"] for r in want)
+    expected = sum(r["expected"] for r in want)
+    missing = sum(r["expected"] - r["received"] for r in want)
+    assert _metric(at, "应收 Expected") == expected
     assert _metric(at, "收到 Received") == sum(r["received"] for r in want)
+    assert _metric(at, "缺失 Missing") == missing
+    assert next(m.value for m in at.metric if m.label == "缺失率 Missing rate") == (
+        f"{100 * missing / expected:.1f}%")
     assert _metric(at, "补传 Back-filled") == sum(r["backfilled"] for r in want)
-    assert _metric(at, "仍缺失 Still missing") == sum(r["still_missing"] for r in want)
+    assert _metric(at, "缺口内未补 Unfilled in gaps") == sum(r["unfilled"] for r in want)
+    stations = _tables(at, "缺口内未补 unfilled in gaps")
+    silent = next(r for r in stations
+                  if r["MN"] == cs.P2 and r["时段 period"] == "2024-04-02")
+    assert (silent["应收 expected"], silent["收到 received"], silent["缺失 missing"],
+            silent["缺失率 missing rate"], silent["缺口内未补 unfilled in gaps"]) == (
+        288, 0, 288, "100.0%", 0)
     gaps = cs.expected_gaps(cs.START, cs.END, 2051, 500, None)
     assert _metric(at, "缺失段 Gaps") == len(gaps)
     rows = _tables(at, "缺失开始 gap start")
@@ -218,6 +291,43 @@ def test_the_analyst_sees_every_regions_figures(page):
     ents = _tables(at, "企业 enterprise")
     assert len(ents) == len({r["enterprise"] for r in want})
     assert all(r["时段 period"] == "2024-04" for r in ents)
+
+
+def test_the_downloads_hold_the_tables_figures(page, monkeypatch):
+    """The CSV and the workbook the page offers (caught as the page makes them) hold the
+    rows and figures of its table, the missing rate as a percentage."""
+    made: dict[str, bytes] = {}
+
+    def catch(kind: str, real: Any) -> Any:
+        def make(rows: Any, *args: Any, **kw: Any) -> bytes:
+            out: bytes = real(rows, *args, **kw)
+            if rows and "missing" in rows[0]:
+                made[kind] = out
+            return out
+        return make
+
+    monkeypatch.setattr(export, "to_csv", catch("csv", export.to_csv))
+    monkeypatch.setattr(export, "to_xlsx", catch("xlsx", export.to_xlsx))
+    at = _open("analyst")
+    _in_range(at, date(2024, 4, 1), date(2024, 4, 4))
+    shown = _tables(at, "缺口内未补 unfilled in gaps")
+    assert len(shown) == 4 * cs.DAYS < missing_page.SHOWN_ROWS  # the page shows them all
+    back = list(csv.reader(io.StringIO(made["csv"].decode("utf-8-sig"))))
+    assert back[0] == list(shown[0])
+    assert back[1:] == [[str(v) for v in r.values()] for r in shown]
+    ws = load_workbook(io.BytesIO(made["xlsx"])).active
+    assert [c.value for c in ws[1]] == list(shown[0])
+    head = [c.value for c in ws[1]]
+    for page_row, cells in zip(shown, ws.iter_rows(min_row=2), strict=True):
+        cell = dict(zip(head, cells, strict=True))
+        for col in ("应收 expected", "收到 received", "缺失 missing", "补传 back-filled",
+                    "缺口内未补 unfilled in gaps", "缺失段 gaps"):
+            assert cell[col].value == page_row[col], col
+        rate = cell["缺失率 missing rate"]
+        assert f"{100 * rate.value:.1f}%" == page_row["缺失率 missing rate"]
+        assert rate.number_format == "0.0%"
+        assert cell["缺失 missing"].value == (
+            cell["应收 expected"].value - cell["收到 received"].value)
 
 
 def test_a_field_engineer_sees_only_his_region(page):
