@@ -17,31 +17,14 @@ from urllib.parse import quote
 
 import altair as alt
 
-from dashboards.labels import SEVERITIES, bi, region_label, severity_label
+from dashboards.labels import RULE_LABELS, SEVERITIES, bi, region_label, severity_label
+from dashboards.labels import rule_label as rule_label  # the page's, from the shared map
 from pipeline.detect.rules import RULE_NAMES
 from pipeline.store.queries_anomalies import DURATION_EDGES_S
 from pipeline.timebase import to_local
 
 Table = list[dict[str, Any]]
 
-#: the detectors' rules (pipeline/detect: rules.RULE_NAMES, missing.py), in Chinese
-RULE_LABELS: Final[dict[str, str]] = {
-    "over_limit": bi("超标", "over limit"),
-    "negative": bi("负值", "negative"),
-    "zero_streak": bi("连续零值", "zero streak"),
-    "constant_streak": bi("数据恒值", "constant streak"),
-    "out_of_range": bi("超量程", "out of range"),
-    "spike": bi("突变", "spike"),
-    "non_n_flag": bi("非正常标记", "non-N flag"),
-    "logic_min_avg_max": bi("最小/均/最大值矛盾", "min/avg/max logic"),
-    "logic_zs_without_o2": bi("折算值缺氧含量", "converted without O2"),
-    "logic_cou": bi("排放量不符", "total (Cou) logic"),
-    "time_future": bi("数据时间超前", "data time in future"),
-    "time_stale": bi("数据时间滞后", "stale data time"),
-    "time_conflict": bi("数据时间冲突", "data time conflict"),
-    "offline": bi("离线", "offline"),
-    "missing": bi("数据缺失", "missing data"),
-}
 assert set(RULE_NAMES) <= set(RULE_LABELS), set(RULE_NAMES) - set(RULE_LABELS)
 
 DEFAULT_PERIOD: Final = timedelta(days=7)
@@ -51,12 +34,6 @@ TOP_ENTERPRISES: Final = 15
 STATE_LABELS: Final = {"open": bi("未关闭", "open"), "cleared": bi("已关闭", "cleared")}
 SEVERITY_COLORS: Final = {"critical": "#b2182b", "major": "#ef8a62", "warning": "#f4c542",
                           "info": "#67a9cf"}
-
-
-def rule_label(rule: str) -> str:
-    """``超标 over limit (over_limit)``: the rule's name with its code beside it."""
-    label = RULE_LABELS.get(rule)
-    return f"{label} ({rule})" if label else rule
 
 
 def severity_text(severity: str) -> str:

@@ -25,6 +25,36 @@ SEVERITY_LABELS: Final = {
 }
 
 
+#: the detectors' rules (pipeline/detect: rules.RULE_NAMES, missing.py, offline) in the
+#: users' words and in English; one map for every page and the weekly report
+RULES: Final[dict[str, tuple[str, str]]] = {
+    "over_limit": ("超标", "over limit"),
+    "negative": ("负值", "negative"),
+    "zero_streak": ("连续零值", "zero streak"),
+    "constant_streak": ("数据恒值", "constant streak"),
+    "out_of_range": ("超出量程", "out of range"),
+    "spike": ("数据突变", "spike"),
+    "non_n_flag": ("非正常数据标记", "non-N flag"),
+    "logic_min_avg_max": ("最小/均值/最大值矛盾", "min/avg/max logic"),
+    "logic_zs_without_o2": ("折算值缺少氧含量", "converted without O2"),
+    "logic_cou": ("排放量逻辑异常", "total (Cou) logic"),
+    "time_future": ("数据时间超前", "data time in future"),
+    "time_stale": ("数据时间滞后", "stale data time"),
+    "time_conflict": ("数据时间冲突", "data time conflict"),
+    "offline": ("站点离线", "offline"),
+    "missing": ("数据缺失", "missing data"),
+    "missing_data": ("数据缺失", "missing data"),
+}
+RULE_ZH: Final = {rule: zh for rule, (zh, _) in RULES.items()}
+RULE_LABELS: Final = {rule: bi(zh, en) for rule, (zh, en) in RULES.items()}
+
+
+def rule_label(rule: str) -> str:
+    """``超标 over limit (over_limit)``: the rule's name with its code beside it."""
+    label = RULE_LABELS.get(rule)
+    return f"{label} ({rule})" if label else rule
+
+
 def region_label(region: str) -> str:
     """A service region as shown; '' is a station the registry does not know."""
     return region or NO_REGION

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dashboards.labels import SEVERITIES, region_label, severity_label
+from dashboards.labels import SEVERITIES, region_label, rule_label, severity_label
 from pipeline.detect.missing import MissingPolicy
 from pipeline.timebase import to_local
 
@@ -171,7 +171,7 @@ def open_alarm_count(rows: Iterable[Mapping[str, Any]]) -> int:
 
 def latest_alarms_table(rows: Iterable[Mapping[str, Any]]) -> Table:
     return [{"opened_at": to_local(r["opened_at"]).strftime("%m-%d %H:%M"),
-             "severity": severity_label(r["severity"]), "rule": r["rule"],
+             "severity": severity_label(r["severity"]), "rule": rule_label(r["rule"]),
              "mn": r["mn"], "enterprise": r["enterprise"], "code": r["code"],
              "region": region_label(r["region"]), "message": r["message"]} for r in rows]
 

@@ -261,7 +261,8 @@ def alarm_bands(rows: Iterable[Mapping[str, Any]], rng: Range, min_s: int) -> Ta
 
 
 def rule_text(rule: str) -> str:
-    from dashboards.anomalies_figures import rule_label  # one rule-label map, there
+    from dashboards.labels import rule_label  # one rule-label map for every page
+
     return rule_label(rule)
 
 

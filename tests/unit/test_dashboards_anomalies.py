@@ -47,7 +47,7 @@ def test_every_detector_rule_has_a_chinese_label():
 def test_counts_by_rule_region_enterprise_and_day():
     assert fig.total(COUNTS) == 6
     assert fig.by_rule(COUNTS) == [  # a tie: in label order
-        {"rule": "离线 offline (offline)", "episodes": 3, "open": 2},
+        {"rule": "站点离线 offline (offline)", "episodes": 3, "open": 2},
         {"rule": "超标 over limit (over_limit)", "episodes": 3, "open": 0}]
     assert fig.by_region(COUNTS) == [{"region": "京津冀鲁", "episodes": 3},
                                      {"region": "苏皖沪", "episodes": 2},
@@ -70,7 +70,7 @@ def test_durations_read_as_people_say_them():
     assert fig.duration_class_labels() == ["< 5min", "5min–15min", "15min–1h", "1h–4h",
                                            "4h–1d", "1d–3d", "≥ 3d"]
     long = fig.duration_classes([{"rule": "offline", "duration_class": 6, "episodes": 2}])
-    assert long == [{"duration": "≥ 3d", "order": 6, "rule": "离线 offline (offline)",
+    assert long == [{"duration": "≥ 3d", "order": 6, "rule": "站点离线 offline (offline)",
                      "episodes": 2}]
 
 
@@ -200,7 +200,7 @@ def test_an_analyst_sees_every_regions_episodes(page):
         assert f"`{name}`" in shown
     assert "未登记 unregistered" in shown and ss.U in shown
     assert f"station?mn={ss.P2}" in shown
-    assert "离线 offline (offline)" in shown
+    assert "站点离线 offline (offline)" in shown
     # the longest open first: P1's missing data since 2 May (8 days 4 hours)
     assert "8 天 4 小时 (8 d 4 h)" in shown
 
