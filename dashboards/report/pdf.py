@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-from pipeline.stack.browser import CHROMEDRIVER, CHROMIUM
+from pipeline.stack.browser import CHROMEDRIVER, CHROMIUM, REPORT_FONT
 
 #: Chromium headless in a container: no sandbox, GPU, or background networking of its own
 FLAGS: Final = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -28,7 +28,7 @@ MM_PER_INCH: Final = 25.4
 #: the footer Chromium draws on every page (its own small document: its own font)
 FOOTER: Final = (
     '<div style="width:100%;font-size:8px;color:#6b7785;text-align:center;'
-    "font-family:'Noto Sans CJK SC',sans-serif;\">"
+    f"font-family:'{REPORT_FONT}','Noto Sans CJK SC',sans-serif;\">"
     '第 <span class="pageNumber"></span> 页 / 共 <span class="totalPages"></span> 页'
     " · {title}</div>")
 

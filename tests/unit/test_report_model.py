@@ -176,7 +176,8 @@ def test_html_holds_the_figures(reports):
     for text in ("甲化工有限公司", "2026-W48（2026-11-23 至 2026-11-29）", "江苏 / 苏皖沪",
                  jia.summary[0], percent(jia.stations[0].week.efficiency), "1,008", "244",
                  "化学需氧量", "130.5", "≤ 100", "补传请求 3 次", "工单 WO-7 已派发",
-                 "部分补传", "Noto Sans CJK SC", "@page { size: A4", "周一", "11-29",
+                 "部分补传", 'font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC"',
+                 "@page { size: A4", "周一", "11-29",
                  "数据恒值", "未恢复", "2026-12-02 10:30"):
         assert text in html, text
     assert "<script" not in html
