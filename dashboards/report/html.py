@@ -12,12 +12,14 @@ went in as Type 3 glyphs, at 2.5 times the size and 1.6 times the printing time.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Final
 
 import jinja2
+from markupsafe import Markup
 
 from dashboards.report.data import WeeklyReport, percent
 from dashboards.report.week import WEEKDAYS_ZH
@@ -62,6 +64,18 @@ def rate_class(rate: float, expected: int = 1) -> str:
     return "fair" if rate < GOOD else "good"
 
 
+def css_string(text: str) -> Markup:
+    """``text`` as a CSS string (quoted, escaped), safe inside <style>: no quote, backslash,
+    line break or '<' (the start of '</style>') left as it is."""
+    out = "".join(f"\\{ord(c):x} " if c in '"\\<>\n\r' or ord(c) < 32 else c for c in text)
+    return Markup(f'"{out}"')
+
+
+def report_title(report: WeeklyReport) -> str:
+    """'<enterprise> 周报 2026-W48': the PDF's title and its footer's."""
+    return f"{report.enterprise} 周报 {report.week.name}"
+
+
 @cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -69,15 +83,25 @@ def _env() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.filters.update(pct=percent, duration=duration, when=when, num=number,
-                       rate_class=rate_class)
+                       rate_class=rate_class, css_string=css_string)
+    env.globals.update(report_title=report_title)
     return env
 
 
 def render_html(report: WeeklyReport) -> str:
     """The report's page (UTF-8 text)."""
     template = _env().get_template("weekly.html.j2")
-    return template.render(r=report, weekdays=WEEKDAYS_ZH, cjk_family=CJK_FAMILY,
-                           poor=POOR)
+    return template.render(reports=[report], title=report_title(report), batch=False,
+                           weekdays=WEEKDAYS_ZH, cjk_family=CJK_FAMILY, poor=POOR)
+
+
+def render_batch(reports: Sequence[WeeklyReport]) -> str:
+    """One page holding ``reports`` one after another, each starting a page of its own
+    with its own footer ('第 1 页 / 共 1 页 · <title>'): printed as one job and cut apart
+    (render.py), for reports that fit on one page."""
+    template = _env().get_template("weekly.html.j2")
+    return template.render(reports=reports, title="周报", batch=True, weekdays=WEEKDAYS_ZH,
+                           cjk_family=CJK_FAMILY, poor=POOR)
 
 
 def file_name(report: WeeklyReport, suffix: str) -> str:
