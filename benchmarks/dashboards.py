@@ -366,7 +366,8 @@ def markdown(result: dict[str, Any]) -> str:
         "# Web app pages: query speed",
         "",
         f"- machine: {m['cpu']}, {m['cores']} cores; ClickHouse {m['clickhouse']}; "
-        f"{m['date']}",
+        f"{m['date']}; 1-minute load average {m['load_average'][0]} before the run, "
+        f"{m['load_average'][1]} after",
         f"- commit: {m['commit']}",
         f"- data: {result['data']['summary']}; seeded in {result['data']['seed_s']:,.0f} s",
         "- rows: " + ", ".join(f"{t} {n:,}" for t, n in result["data"]["rows"].items()),
@@ -472,6 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         version = ch.version()
         n_stations = ch.execute("SELECT uniqExact(mn) FROM frames WHERE mn != ''")[0][0]
 
+    # the machine is shared (other work, the stack): its load says how much to trust a run
+    load_before = os.getloadavg()[0]
     scopes: list[tuple[str, Scope]] = [("all regions", None), (f"engineer: {region}", (region,))]
     out_scopes: list[dict[str, Any]] = []
     measured: set[str] = set()
@@ -489,7 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result: dict[str, Any] = {
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "clickhouse": version,
                     "python": platform.python_version(), "commit": git_commit(),
-                    "date": now_local().strftime("%Y-%m-%d %H:%M CST")},
+                    "date": now_local().strftime("%Y-%m-%d %H:%M CST"),
+                    "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
         "settings": {"loads": args.loads, "now": now.isoformat(),
                      "station": f"{mn} ({enterprise}, {region})", **asdict(opts)},
         "data": {"database": urlsplit(dsn).path.lstrip("/"), "seed_s": seed_s,
