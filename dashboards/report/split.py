@@ -185,10 +185,12 @@ def _part(doc: _Pdf, pages: list[int], skip: set[int], title: str) -> bytes:
     emit(3, b"<</Type /Pages\n/Count %d\n/Kids [%s]>>" % (len(pages), kids))
     for old in order:
         body, stream = doc.obj(old)
-        if old in pages:
-            body = _STRUCT.sub(b"", _PARENT.sub(b"", body))
-            body = body[:-2] + b"\n/Parent 3 0 R>>" if body.endswith(b">>") else body
-        emit(numbers[old], renumber(body), stream)
+        body = renumber(_STRUCT.sub(b"", _PARENT.sub(b"", body)) if old in pages else body)
+        if old in pages:  # its new parent, added after renumbering (3 is a new number)
+            if not body.endswith(b">>"):
+                raise SplitError(f"page object {old} is not a dictionary")
+            body = body[:-2] + b"\n/Parent 3 0 R>>"
+        emit(numbers[old], body, stream)
     xref = [b"xref\n0 %d\n" % (len(offsets) + 1), b"0000000000 65535 f \n"]
     xref += [b"%010d 00000 n \n" % at for at in offsets]
     trailer = (b"trailer\n<</Size %d\n/Root 2 0 R\n/Info 1 0 R>>\nstartxref\n%d\n%%%%EOF\n"
