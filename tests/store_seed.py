@@ -427,6 +427,8 @@ def schema_columns() -> dict[str, list[tuple[str, str]]]:
             create = re.match(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\(", stmt)
             alter = re.match(r"ALTER TABLE (\w+)\s+ADD COLUMN\s+(?:IF NOT EXISTS\s+)?"
                              r"(\w+)\s+(.*)$", stmt, re.S)
+            if stmt.upper().startswith(("CREATE MATERIALIZED VIEW", "INSERT INTO")):
+                continue  # a view filling a table, a one-off fill: no column of their own
             if create:
                 body, depth, i = [], 1, create.end()
                 while depth:

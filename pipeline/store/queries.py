@@ -116,9 +116,10 @@ QUERIES: dict[str, NamedQuery] = {
             ) AS s
             ANY LEFT JOIN
             (
-                -- max() is the same with or without a replay's duplicates: no FINAL
+                -- frame_times (migration 011): ordered by receive time; max() is the
+                -- same with or without a replay's duplicates
                 SELECT mn, toUInt8(1) AS has_frame, max(receive_time) AS last_receive
-                FROM frames
+                FROM frame_times
                 WHERE status = 'accepted'
                   AND receive_time >= {_T.format("since")} AND receive_time < {_T.format("until")}
                 GROUP BY mn
@@ -135,7 +136,7 @@ QUERIES: dict[str, NamedQuery] = {
             SELECT toStartOfMinute(receive_time) AS minute,
                    uniqExactIf(mn, cn, qn, raw_hash, status = 'accepted') AS accepted,
                    uniqExactIf(mn, cn, qn, raw_hash, status = 'rejected') AS rejected
-            FROM frames
+            FROM frame_times  -- ordered by receive time (migration 011)
             WHERE receive_time >= {_T.format("start")} AND receive_time < {_T.format("end")}
               AND (%(all_regions)s = 1
                    OR mn IN (SELECT mn FROM stations FINAL WHERE region IN %(regions)s))
