@@ -71,7 +71,7 @@ def weekly(cli: CliContext, enterprise: str | None, all_: bool, week: Week,
            out_dir: Path, no_pdf: bool) -> None:
     """The weekly report (周报) of one enterprise (--enterprise) or of all (--all): its
     completeness, hours over the limits, anomalies and what was done about them, and
-    missing data, as HTML and PDF (A4, Chinese in Noto Sans CJK SC) in --out.
+    missing data, as HTML and PDF (A4, Chinese in WenQuanYi Micro Hei) in --out.
 
     Example: hj212 report weekly --enterprise 上海绿安污水处理厂 --week 2026-W48
     """

@@ -69,7 +69,7 @@ def check_browser() -> None:
         raise PdfUnavailable(
             f"the weekly report's PDF is printed by Chromium, and {', '.join(missing)} is "
             "missing; fix: run `make browser-install` (as root: it installs Debian's "
-            "chromium, chromium-driver, fonts-noto-cjk and poppler-utils), or write HTML "
+            "chromium, chromium-driver, the CJK fonts and poppler-utils), or write HTML "
             "only with --no-pdf")
 
 
