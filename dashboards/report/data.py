@@ -30,6 +30,7 @@ from typing import Any, Final, TypeVar
 
 import hj212
 
+from dashboards.labels import RULE_ZH
 from dashboards.report.week import DAYS, Week
 from pipeline.timebase import to_local
 
@@ -41,16 +42,6 @@ Run = Callable[..., list[dict[str, Any]]]
 QUERY_NAMES: Final = ("report_stations", "report_station_days", "report_over_limit",
                       "report_alarms", "report_missing_windows")
 
-#: alarm rules (pipeline/detect/rules.py RULE_NAMES) in the enterprise's words
-RULE_ZH: Final[dict[str, str]] = {
-    "over_limit": "超标", "negative": "负值", "zero_streak": "连续零值",
-    "constant_streak": "数据恒值", "out_of_range": "超出量程", "spike": "数据突变",
-    "non_n_flag": "非正常数据标记", "logic_min_avg_max": "最小/均值/最大值逻辑异常",
-    "logic_zs_without_o2": "折算值缺少氧含量", "logic_cou": "排放量逻辑异常",
-    "time_future": "数据时间超前", "time_stale": "数据时间滞后",
-    "time_conflict": "数据时间冲突", "offline": "站点离线", "missing": "数据缺失",
-    "missing_data": "数据缺失",
-}
 SEVERITY_ZH: Final[dict[str, str]] = {"critical": "严重", "major": "重要", "warning": "警告",
                                       "info": "提示"}
 SEVERITY_ORDER: Final = ("critical", "major", "warning", "info")
@@ -538,8 +529,10 @@ def anomaly_groups(episodes: Sequence[Episode]) -> tuple[AnomalyGroup, ...]:
 
 
 def _missing(w: StationWeek, gaps: Sequence[Gap], week: Week) -> StationMissing:
+    # back-filled: what a back-fill request brought (a logger's own late upload is not),
+    # as the missing-data page counts it
     backfilled = sum(g.received for g in gaps
-                     if g.cn == 2051 and week.start <= g.start < week.end)
+                     if g.cn == 2051 and g.requests > 0 and week.start <= g.start < week.end)
     return StationMissing(station=w.station, expected=w.week.expected,
                           received=w.week.received, backfilled=backfilled,
                           still_missing=w.week.missing,
