@@ -16,13 +16,11 @@ import streamlit as st
 
 from admin.accounts import User
 from dashboards import anomalies_figures as fig
-from dashboards.data import bucket, fetch
+from dashboards.data import bucket
 from dashboards.labels import bi, query_caption, region_label
-from dashboards.scope import Scope, describe, region_scope, scope_params
-from dashboards.settings_source import app_settings
-from dashboards.widgets import guarded, table
+from dashboards.scope import Scope, scope_params
+from dashboards.widgets import guarded, page_start, table
 from pipeline.store.queries_anomalies import ANY
-from pipeline.timebase import now_local
 
 Query = Callable[..., list[dict[str, Any]]]
 
@@ -36,20 +34,10 @@ ALL: Final = bi("全部", "all")
 
 
 def render(user: User) -> None:
-    st.title(bi("异常统计", "Anomalies"))
-    dsn = app_settings().clickhouse.dsn
-    scope = region_scope(user)
-    now = bucket(now_local())
-    st.caption(f"{describe(scope)} · {bi('数据时间', 'as of')} {now:%Y-%m-%d %H:%M:%S} CST")
-    if scope is not None and not scope:
-        st.warning(bi("您的账号没有服务区域，看不到任何站点。",
-                      "Your account has no service region, so no station is shown."))
+    page = page_start(bi("异常统计", "Anomalies"), user)
+    if page is None:
         return
-    params = scope_params(scope)
-
-    def q(name: str, **kw: Any) -> list[dict[str, Any]]:
-        return fetch(dsn, name, **kw, **params)
-
+    now, q = page.now, page.q
     period = _period(now)
     counts: list[dict[str, Any]] = []
     guarded(user, lambda: counts.extend(_counts(q, period)))

@@ -19,12 +19,9 @@ import streamlit as st
 from admin.accounts import User
 from dashboards import completeness_figures as fig
 from dashboards import export
-from dashboards.data import bucket, fetch
 from dashboards.labels import bi, query_caption
-from dashboards.scope import Scope, describe, region_scope, scope_params
-from dashboards.settings_source import app_settings
-from dashboards.widgets import HEADERS, PERCENT_COLUMNS, chart_data, guarded, table
-from pipeline.timebase import now_local
+from dashboards.scope import Scope, scope_params
+from dashboards.widgets import HEADERS, PERCENT_COLUMNS, chart_data, guarded, page_start, table
 
 #: rows of the ranking drawn on the page at first (the downloads hold all of them)
 SHOWN_ROWS = 50
@@ -43,21 +40,11 @@ Query = Callable[..., list[dict[str, Any]]]
 
 
 def render(user: User) -> None:
-    st.title(bi("传输有效率", "Completeness"))
-    scope = region_scope(user)
-    now = bucket(now_local())
-    st.caption(f"{describe(scope)} · {bi('数据时间', 'as of')} {now:%Y-%m-%d %H:%M:%S} CST")
-    if scope is not None and not scope:
-        st.warning(bi("您的账号没有服务区域，看不到任何站点。",
-                      "Your account has no service region, so no station is shown."))
+    page = page_start(bi("传输有效率", "Completeness"), user)
+    if page is None:
         return
+    now, q = page.now, page.q
     period, level = _controls(now)
-    dsn = app_settings().clickhouse.dsn
-    params = scope_params(scope)
-
-    def q(name: str, **kw: Any) -> list[dict[str, Any]]:
-        return fetch(dsn, name, **kw, **params)
-
     st.caption(DEFINITIONS)
     if period.units == 0:
         st.info(bi(f"{period.label} 还没有已结束的整点时段可计。",

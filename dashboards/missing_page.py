@@ -19,12 +19,9 @@ import streamlit as st
 from admin.accounts import User
 from dashboards import export
 from dashboards import missing_figures as fig
-from dashboards.data import bucket, fetch
 from dashboards.labels import bi, query_caption
-from dashboards.scope import Scope, describe, region_scope, scope_params
-from dashboards.settings_source import app_settings
-from dashboards.widgets import COUNT_AXIS, HEADERS, chart_data, guarded, table
-from pipeline.timebase import now_local
+from dashboards.scope import Scope, scope_params
+from dashboards.widgets import COUNT_AXIS, HEADERS, chart_data, guarded, page_start, table
 
 #: rows of the per-period table drawn on the page (the downloads hold all of them)
 SHOWN_ROWS = 60
@@ -35,25 +32,16 @@ Query = Callable[..., list[dict[str, Any]]]
 
 
 def render(user: User) -> None:
-    st.title(bi("缺失统计", "Missing-data statistics"))
-    scope = region_scope(user)
-    now = bucket(now_local())
-    st.caption(f"{describe(scope)} · {bi('数据时间', 'as of')} {now:%Y-%m-%d %H:%M:%S} CST")
-    if scope is not None and not scope:
-        st.warning(bi("您的账号没有服务区域，看不到任何站点。",
-                      "Your account has no service region, so no station is shown."))
+    page = page_start(bi("缺失统计", "Missing-data statistics"), user)
+    if page is None:
         return
+    now, q = page.now, page.q
     rng, grain, level = _controls(now)
     st.caption(fig.DEFINITIONS)
     if rng.days == 0:
         st.info(bi(f"{rng.label} 还没有已结束的时段可计。",
                    f"{rng.label} has no whole period to count yet."))
         return
-    dsn = app_settings().clickhouse.dsn
-    params = scope_params(scope)
-
-    def q(name: str, **kw: Any) -> list[dict[str, Any]]:
-        return fetch(dsn, name, **kw, **params)
 
     guarded(user, lambda: _periods(q, rng, grain, level))
     guarded(user, lambda: _outcomes(q, rng))

@@ -17,12 +17,10 @@ import streamlit as st
 
 from admin.accounts import User
 from dashboards import station_figures as fig
-from dashboards.data import bucket, fetch
+from dashboards.data import bucket
 from dashboards.labels import bi, query_caption, region_label
-from dashboards.scope import Scope, describe, region_scope, scope_params
-from dashboards.settings_source import app_settings
-from dashboards.widgets import guarded, table
-from pipeline.timebase import now_local
+from dashboards.scope import Scope, scope_params
+from dashboards.widgets import guarded, page_start, table
 
 Query = Callable[..., list[dict[str, Any]]]
 
@@ -52,19 +50,10 @@ FRAME_RANGES: Final = {"1h": timedelta(hours=1), "6h": timedelta(hours=6),
 
 
 def render(user: User) -> None:
-    st.title(bi("站点", "Station"))
-    dsn = app_settings().clickhouse.dsn
-    scope = region_scope(user)
-    now = bucket(now_local())
-    st.caption(f"{describe(scope)} · {bi('数据时间', 'as of')} {now:%Y-%m-%d %H:%M:%S} CST")
-    if scope is not None and not scope:
-        st.warning(bi("您的账号没有服务区域，看不到任何站点。",
-                      "Your account has no service region, so no station is shown."))
+    page = page_start(bi("站点", "Station"), user)
+    if page is None:
         return
-    params = scope_params(scope)
-
-    def q(name: str, **kw: Any) -> list[dict[str, Any]]:
-        return fetch(dsn, name, **kw, **params)
+    now, q = page.now, page.q
 
     chosen: list[dict[str, Any]] = []
     guarded(user, lambda: chosen.extend(_pick(q)))

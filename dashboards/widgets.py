@@ -4,14 +4,19 @@ guard that turns an unanswered query into a message, and Altair's data and count
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import altair as alt
 import streamlit as st
 
 from admin.accounts import User
-from dashboards.data import DataUnavailable
+from dashboards.data import DataUnavailable, bucket, fetch
 from dashboards.labels import bi
+from dashboards.scope import Scope, describe, region_scope, scope_params
+from dashboards.settings_source import app_settings
+from pipeline.timebase import now_local
 
 #: table headers: the users' word first, English beside it
 HEADERS: Final[dict[str, str]] = {
@@ -60,3 +65,37 @@ def guarded(user: User, draw: Callable[[], None]) -> None:
         st.error(str(exc))
         if user.is_admin:
             st.caption(exc.detail)
+
+
+NO_REGION: Final = bi("您的账号没有服务区域，看不到任何站点。",
+                      "Your account has no service region, so no station is shown.")
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What a page's parts share: the user, the server, the user's scope (as query
+    parameters too) and the page's "now" (rounded so the cache holds across reruns)."""
+
+    user: User
+    dsn: str
+    scope: Scope
+    now: datetime
+    params: dict[str, Any]
+
+    def q(self, name: str, **kw: Any) -> list[dict[str, Any]]:
+        """A named query's rows in the user's scope (dashboards.data.fetch)."""
+        return fetch(self.dsn, name, **kw, **self.params)
+
+
+def page_start(title: str, user: User) -> PageContext | None:
+    """The page's title and the line under it (whose regions, as of when); None, after
+    saying why, when the user's account sees no region."""
+    st.title(title)
+    scope = region_scope(user)
+    now = bucket(now_local())
+    st.caption(f"{describe(scope)} · {bi('数据时间', 'as of')} {now:%Y-%m-%d %H:%M:%S} CST")
+    if scope is not None and not scope:
+        st.warning(NO_REGION)
+        return None
+    return PageContext(user=user, dsn=app_settings().clickhouse.dsn, scope=scope, now=now,
+                       params=scope_params(scope))

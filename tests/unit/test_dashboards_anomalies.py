@@ -15,7 +15,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboards import anomalies_figures as fig
-from dashboards import anomalies_page, auth, data
+from dashboards import anomalies_page, auth, data, widgets
 from pipeline.detect.rules import RULE_NAMES
 from pipeline.store.client import StoreError
 from tests.store_seed import canon_rows
@@ -156,7 +156,7 @@ def page(monkeypatch: pytest.MonkeyPatch, chdb: ChdbClickHouse) -> type[FakeAcco
 
     monkeypatch.setattr(auth, "accounts", accounts)
     monkeypatch.setattr(data, "connect", lambda dsn: KeepOpen(chdb))
-    monkeypatch.setattr(anomalies_page, "now_local", lambda: ss.NOW)
+    monkeypatch.setattr(widgets, "now_local", lambda: ss.NOW)
     st.cache_data.clear()
     data.reset_breaker()
     return FakeAccounts

@@ -17,7 +17,7 @@ import streamlit as st
 from openpyxl import load_workbook  # type: ignore[import-untyped,unused-ignore]
 
 from dashboards import completeness_figures as fig
-from dashboards import completeness_page, data
+from dashboards import completeness_page, data, widgets
 from dashboards.widgets import HEADERS, PERCENT_COLUMNS
 from pipeline.store import queries
 from pipeline.store.client import StoreError
@@ -211,7 +211,7 @@ def page(monkeypatch, chdb):
     base.FakeAccounts.down = False
     monkeypatch.setattr(base.auth, "accounts", _accounts(base.FakeAccounts))
     monkeypatch.setattr(data, "connect", lambda dsn: KeepOpen(chdb))
-    monkeypatch.setattr(completeness_page, "now_local", lambda: cs.NOW)
+    monkeypatch.setattr(widgets, "now_local", lambda: cs.NOW)
     st.cache_data.clear()
     data.reset_breaker()
 

@@ -17,7 +17,7 @@ import pytest
 import streamlit as st
 from openpyxl import load_workbook  # type: ignore[import-untyped,unused-ignore]
 
-from dashboards import data, export, missing_page
+from dashboards import data, export, missing_page, widgets
 from dashboards import missing_figures as fig
 from dashboards.report import data as report
 from dashboards.report.week import Week
@@ -221,7 +221,7 @@ def page(monkeypatch, chdb):
 
     monkeypatch.setattr(base.auth, "accounts", accounts)
     monkeypatch.setattr(data, "connect", lambda dsn: KeepOpen(chdb))
-    monkeypatch.setattr(missing_page, "now_local", lambda: cs.NOW)
+    monkeypatch.setattr(widgets, "now_local", lambda: cs.NOW)
     st.cache_data.clear()
     data.reset_breaker()
 

@@ -21,7 +21,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboards import auth, data, station_page
+from dashboards import auth, data, station_page, widgets
 from dashboards import station_figures as fig
 from pipeline.store.client import StoreError
 from tests.store_seed import canon_rows
@@ -223,7 +223,7 @@ def page(monkeypatch: pytest.MonkeyPatch, chdb: ChdbClickHouse) -> type[FakeAcco
 
     monkeypatch.setattr(auth, "accounts", accounts)
     monkeypatch.setattr(data, "connect", lambda dsn: KeepOpen(chdb))
-    monkeypatch.setattr(station_page, "now_local", lambda: ss.NOW)
+    monkeypatch.setattr(widgets, "now_local", lambda: ss.NOW)
     st.cache_data.clear()
     data.reset_breaker()
     return FakeAccounts
