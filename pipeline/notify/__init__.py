@@ -1,0 +1,1 @@
+"""hj212 notify: alarm notifications (routing, grouping, escalation, silences) to WeCom, DingTalk, webhooks and mail."""
