@@ -41,6 +41,11 @@ class PageSpec:
 ANALYSIS: Final = bi("分析", "Analysis")
 
 REPORTS: Final = bi("报告", "Reports")
+DUTY: Final = bi("值守中心", "Duty centre")
+
+#: who works the duty desk; analysts and quality read it too, acting is checked per action
+DUTY_ROLES: Final = (Role.DUTY_OPERATOR, Role.DUTY_SUPERVISOR, Role.FIELD_ENGINEER,
+                     Role.QUALITY, Role.ANALYST, Role.ADMIN)
 
 #: who reads the weekly report: those who send it to enterprises, and check it
 REPORT_ROLES: Final = (Role.ANALYST, Role.QUALITY, Role.DUTY_SUPERVISOR, Role.FIELD_ENGINEER,
@@ -60,6 +65,8 @@ PAGES: Final[tuple[PageSpec, ...]] = (
              ":material/warning:", ANALYSIS),
     PageSpec("missing", "views/missing.py", bi("缺失统计", "Missing data"),
              ":material/data_alert:", ANALYSIS),
+    PageSpec("duty", "views/duty.py", bi("值守台", "Duty desk"), ":material/support_agent:",
+             DUTY, DUTY_ROLES),
     PageSpec("report", "views/report.py", bi("周报", "Weekly report"),
              ":material/summarize:", REPORTS, REPORT_ROLES),
 )

@@ -15,6 +15,7 @@ from typing import Any
 from pipeline.store import (
     queries_anomalies,
     queries_completeness,
+    queries_duty,
     queries_missing,
     queries_report,
     queries_station,
@@ -30,7 +31,7 @@ QUERIES: dict[str, NamedQuery] = {
     q.name: q
     for q in (
         *queries_completeness.NAMED, *queries_missing.NAMED, *queries_station.NAMED,
-        *queries_anomalies.NAMED, *queries_report.NAMED,
+        *queries_anomalies.NAMED, *queries_report.NAMED, *queries_duty.NAMED,
         NamedQuery(
             "station_readings",
             "readings of one station (optionally one data type) over [start, end)",
