@@ -1,1 +1,2 @@
-"""hj212 notify: alarm notifications (routing, grouping, escalation, silences) to WeCom, DingTalk, webhooks and mail."""
+"""hj212 notify: alarm notifications (routing, grouping, escalation, silences) to WeCom,
+DingTalk, webhooks and mail."""
