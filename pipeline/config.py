@@ -109,6 +109,9 @@ class TopicSettings:
     rejects: str = _opt("hj212.rejects", "rejected frames with raw bytes and reason", kind="topic")
     commands: str = _opt("hj212.commands", "downlink requests to loggers", kind="topic")
     alarms: str = _opt("hj212.alarms", "alarm episodes for the duty centre", kind="topic")
+    ledger: str = _opt("hj212.ledger", "people's changes to event-sourced records (alarm "
+                       "lifecycle, service records), keyed by record, for the ledger writer",
+                       kind="topic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ class PartitionSettings:
     rejects: int = _opt(2, "partitions of the rejects topic", min=1, max=10_000)
     commands: int = _opt(2, "partitions of the commands topic", min=1, max=10_000)
     alarms: int = _opt(2, "partitions of the alarms topic", min=1, max=10_000)
+    ledger: int = _opt(2, "partitions of the ledger topic", min=1, max=10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +258,34 @@ class UiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerSettings:
+    group_id: str = _opt("hj212-ledger", "consumer group of the ledger writers (hj212 ledger)")
+    reply_wait_s: float = _opt(
+        5.0, "seconds a submitter (page, CLI) waits for the writer's answer before saying "
+        "the change is queued", min=0.1, max=120
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    group_id: str = _opt("hj212-notify", "consumer group of hj212 notify on the alarms topic")
+    routes: str = _opt(
+        "", "routing file (TOML: receivers, routes, grouping, escalation, quiet hours; "
+        "empty: pipeline/notify/routes.toml, the sample)"
+    )
+    secrets_file: str = _opt(
+        "", "TOML file of the receivers' secrets (robot keys, signing secrets, SMTP "
+        "password), by receiver name; never logged (empty: <run_dir>/notify-secrets.toml)"
+    )
+    smtp_host: str = _opt("127.0.0.1", "SMTP server for mail receivers")
+    smtp_port: int = _opt(25, "SMTP port", min=1, max=65535)
+    smtp_user: str = _opt("", "SMTP user (empty: no login)")
+    smtp_password: str = _opt("", "SMTP password", secret=True)
+    smtp_starttls: bool = _opt(False, "upgrade the SMTP connection with STARTTLS")
+    mail_from: str = _opt("hj212-duty@localhost", "sender address of notification mails")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     run_dir: Path = _opt(Path(".run"), "folder for local servers' data, logs, pids and spool")
     log_format: LogFormat = _opt(
@@ -271,6 +303,8 @@ class Settings:
     spool: SpoolSettings = field(default_factory=SpoolSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     #: the TOML file the values came from, if any (not a setting itself)
     config_file: Path | None = field(default=None, metadata={"internal": True})
     #: dotted name -> "default" | "file" | "env" | "option", for `hj212 settings`

@@ -21,6 +21,7 @@ def test_defaults_cover_what_later_issues_need() -> None:
     assert s.clickhouse.dsn.startswith("clickhouse://")
     assert s.topic_partitions() == {
         "hj212.frames": 6, "hj212.rejects": 2, "hj212.commands": 2, "hj212.alarms": 2,
+        "hj212.ledger": 2,
     }
     assert s.gateway.port == 9212 and s.gateway.host == "127.0.0.1"
     assert s.gateway.max_connections > s.gateway.max_per_ip > 0
