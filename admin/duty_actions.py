@@ -127,7 +127,8 @@ def check_region(user: User, region: str, what: str) -> None:
     """PermissionDenied unless ``user`` may act on stations of ``region``."""
     if region == "" and user.regions and not user.is_admin:
         raise PermissionDenied(f"{what} belongs to a station of no service region (not in "
-                               "the registry); only users of every region may act on it; "
+                               f"the registry); user {user.username!r} sees only some "
+                               "regions, and only users of every region may act on it; "
                                "fix: register the station, or ask a duty supervisor")
     if not user.sees_region(region):
         mine = "、".join(sorted(user.regions)) or "none"

@@ -209,6 +209,12 @@ def check(history: Sequence[Event], change: Change) -> str | None:
         if not _text(p, "reason"):
             return _refuse("请填写重新打开的原因", "reopen needs a reason; fix: say why")
         return None
+    if kind == CLOSE:
+        if not s.resolved:
+            return _refuse("告警尚未处理完成，不能关闭",
+                           "the alarm is not resolved; fix: resolve it (with the "
+                           "verification that the data are back) before closing")
+        return None
     # the rest act on the alarm: someone must have acknowledged it first, so the
     # response clock and "who is on it" are never skipped
     if not s.acknowledged:
@@ -250,12 +256,7 @@ def check(history: Sequence[Event], change: Change) -> str | None:
                            "'episode cleared at 10:42' or the operator's note); fix: "
                            "give it")
         return None
-    # CLOSE
-    if not s.resolved:
-        return _refuse("告警尚未处理完成，不能关闭",
-                       "the alarm is not resolved; fix: resolve it (with the verification "
-                       "that the data are back) before closing")
-    return None
+    return None  # unreachable: every kind of KINDS is answered above
 
 
 def _zh(kind: str) -> str:
