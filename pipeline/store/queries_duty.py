@@ -29,6 +29,10 @@ LEDGER = "ledger_events"
 MN_IN_SCOPE = ("(%(all_regions)s = 1 OR mn IN (SELECT mn FROM stations FINAL "
                "WHERE region IN %(regions)s))")
 
+#: the station of %(alarm_id)s ('<mn>/<code>/<rule>/<opened_at>'): the alarms table's
+#: key starts with mn, so naming it reads one station's part of the table
+MN_OF_ID = "splitByChar('/', %(alarm_id)s)[1]"
+
 #: the alarms on the desk at %(since)s: every open episode, and those cleared (or last
 #: seen) since then, whose people's side may still be going on
 ON_DESK = f"(state = 'open' OR ifNull(cleared_at, last_seen) >= {T.format('since')})"
@@ -97,7 +101,7 @@ NAMED: tuple[NamedQuery, ...] = (
         (
             SELECT {ALARM_COLUMNS}, evidence
             FROM alarms FINAL
-            WHERE alarm_id = %(alarm_id)s
+            WHERE mn = {MN_OF_ID} AND alarm_id = %(alarm_id)s
         ) AS a
         ANY LEFT JOIN
         (
@@ -118,7 +122,7 @@ NAMED: tuple[NamedQuery, ...] = (
           AND record_id IN
               (
                   SELECT alarm_id FROM alarms FINAL
-                  WHERE alarm_id = %(alarm_id)s AND {MN_IN_SCOPE}
+                  WHERE mn = {MN_OF_ID} AND alarm_id = %(alarm_id)s AND {MN_IN_SCOPE}
               )
         ORDER BY seq
         LIMIT 1 BY seq
@@ -174,6 +178,22 @@ NAMED: tuple[NamedQuery, ...] = (
         ("at", "all_regions", "regions"),
     ),
     NamedQuery(
+        "duty_people",
+        "the active users who may be given an alarm (assign) or a dispatch: user name, "
+        "display name, roles and service regions as comma-separated text ('' regions: "
+        "every region); those of the scope's regions or of every region, by name",
+        """
+        SELECT username, display_name, arrayStringConcat(roles, ',') AS role_list,
+               arrayStringConcat(regions, ',') AS region_list
+        FROM users FINAL
+        WHERE active = 1
+          AND (%(all_regions)s = 1 OR empty(regions)
+               OR arrayExists(r -> r IN %(regions)s, regions))
+        ORDER BY username
+        """,
+        ("all_regions", "regions"),
+    ),
+    NamedQuery(
         "duty_shift_opened",
         "alarm episodes opened in [start, end) in scope, with their station's enterprise "
         "and region, by opening time",
@@ -209,9 +229,12 @@ NAMED: tuple[NamedQuery, ...] = (
               AND at >= {T.format("start")} AND at < {T.format("end")}
             LIMIT 1 BY record_id, seq
         ) AS e
-        ANY INNER JOIN
+        ANY LEFT JOIN
         (
-            SELECT alarm_id, mn, enterprise, region, code, rule, severity
+            -- in scope (a LEFT join and this mark: ANY INNER keeps one left row per key
+            -- on current releases)
+            SELECT alarm_id, mn, enterprise, region, code, rule, severity,
+                   toUInt8(1) AS in_scope
             FROM
             (
                 SELECT alarm_id, mn, code, rule, severity FROM alarms FINAL
@@ -222,6 +245,7 @@ NAMED: tuple[NamedQuery, ...] = (
             ) AS s USING (mn)
             WHERE {SCOPE}
         ) AS x USING (alarm_id)
+        WHERE in_scope = 1
         ORDER BY at_ms, alarm_id, seq
         """,
         ("start", "end", "all_regions", "regions"),
