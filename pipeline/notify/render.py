@@ -1,0 +1,196 @@
+"""Notifications as the receivers take them: WeCom and DingTalk markdown, a generic JSON
+webhook body, a mail's subject and text. Pure. Chinese first, English beside it where
+there is room.
+
+Sizes: a WeCom markdown message holds at most 4096 bytes of UTF-8; DingTalk takes more
+but a chat message longer than a screen is not read, so both are cut at
+``ROBOT_BYTES``. A message lists its items line by line up to the receiver's
+``max_lines`` and what fits; a digest (several stations in one message, under a storm)
+first counts them by station and rule. Every message ends with its notification id and
+its item count (``通知编号 N-... · 共 K 条``), so a group member can quote it and the
+count at a receiver can be checked against the delivery log.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Final
+
+from pipeline.notify.model import Item, Notification, Receiver
+
+#: WeCom's documented markdown limit (bytes of UTF-8)
+WECOM_BYTES: Final = 4096
+ROBOT_BYTES: Final = 4000
+#: most station lines in a digest's count table
+DIGEST_STATIONS: Final = 12
+
+SEVERITY_ZH: Final = {"critical": "严重", "major": "重要", "warning": "警告", "info": "提示"}
+KIND_ZH: Final = {"firing": "新告警", "repeat": "仍未恢复", "resolved": "已恢复",
+                  "escalation": "超时未确认·升级"}
+KIND_EN: Final = {"firing": "firing", "repeat": "still open", "resolved": "resolved",
+                  "escalation": "unacknowledged, escalated"}
+# the users' words for the detectors' rules; the same as dashboards/labels.py RULES
+# (pipeline may not import dashboards)
+RULE_ZH: Final = {
+    "over_limit": "超标", "negative": "负值", "zero_streak": "连续零值",
+    "constant_streak": "数据恒值", "out_of_range": "超出量程", "spike": "数据突变",
+    "non_n_flag": "非正常数据标记", "logic_min_avg_max": "最小/均值/最大值矛盾",
+    "logic_zs_without_o2": "折算值缺少氧含量", "logic_cou": "排放量逻辑异常",
+    "time_future": "数据时间超前", "time_stale": "数据时间滞后",
+    "time_conflict": "数据时间冲突", "offline": "站点离线", "missing": "数据缺失",
+    "missing_data": "数据缺失",
+}
+_WECOM_COLOR: Final = {"critical": "warning", "major": "warning", "warning": "comment",
+                       "info": "comment"}
+
+
+def rule_zh(rule: str) -> str:
+    return RULE_ZH.get(rule, rule)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def footer(n: Notification) -> str:
+    return f"通知编号 {n.notification_id} · 共 {len(n.items)} 条"
+
+
+def title(n: Notification, receiver: Receiver) -> str:
+    kinds = Counter(i.kind for i in n.items)
+    worst = _worst(n.items)
+    what = "、".join(f"{KIND_ZH[k]} {c}" for k, c in kinds.items())
+    where = (f"{len({i.alarm.mn for i in n.items})} 个站点" if n.digest
+             else _station(n.items[0]))
+    head = "告警汇总" if n.digest else "告警"
+    return f"【{SEVERITY_ZH.get(worst, worst)}{head}】{where} · {what}"
+
+
+def _worst(items: Sequence[Item]) -> str:
+    order = ("critical", "major", "warning", "info")
+    sev = {i.alarm.severity for i in items}
+    return next((s for s in order if s in sev), items[0].alarm.severity)
+
+
+def _station(item: Item) -> str:
+    a = item.alarm
+    name = a.enterprise or "未登记站点"
+    return f"{name} {a.outlet}".strip() + f" ({a.mn})"
+
+
+def item_line(item: Item, *, markdown: bool = True, wecom: bool = False) -> str:
+    a = item.alarm
+    sev = SEVERITY_ZH.get(a.severity, a.severity)
+    if wecom:
+        sev = f'<font color="{_WECOM_COLOR.get(a.severity, "comment")}">{sev}</font>'
+    elif markdown:
+        sev = f"**{sev}**"
+    kind = KIND_ZH.get(item.kind, item.kind)
+    if item.kind == "repeat":
+        kind += f"(第{item.n}次)"
+    code = f"{a.code} " if a.code else ""
+    when = a.cleared_at if a.cleared and a.cleared_at else a.opened_at
+    value = ""
+    if "value" in a.evidence:
+        value = f" 值 {a.evidence['value']}"
+        limit = a.evidence.get("threshold", a.evidence.get("limit"))
+        if limit is not None:
+            value += f" 限值 {limit}"
+    state = " 已恢复" if a.cleared and item.kind != "resolved" else ""
+    station = "" if not markdown else f"{a.mn} "
+    return (f"{sev} {kind}{state} · {station}{code}{rule_zh(a.rule)}({a.rule}){value}"
+            f" · {when[5:16] if len(when) >= 16 else when}")
+
+
+def _digest_table(items: Sequence[Item]) -> list[str]:
+    by_station: dict[str, Counter[str]] = {}
+    for i in items:
+        by_station.setdefault(i.alarm.mn, Counter())[rule_zh(i.alarm.rule)] += 1
+    ordered = sorted(by_station.items(), key=lambda kv: -sum(kv[1].values()))
+    lines = []
+    for mn, rules in ordered[:DIGEST_STATIONS]:
+        ent = next((i.alarm.enterprise for i in items if i.alarm.mn == mn), "")
+        counts = "，".join(f"{r}×{c}" for r, c in rules.most_common(4))
+        lines.append(f"- {ent} {mn}：{counts}".replace("-  ", "- "))
+    if len(ordered) > DIGEST_STATIONS:
+        rest = sum(sum(c.values()) for _, c in ordered[DIGEST_STATIONS:])
+        lines.append(f"- 其余 {len(ordered) - DIGEST_STATIONS} 个站点共 {rest} 条")
+    return lines
+
+
+def markdown(n: Notification, receiver: Receiver, *, limit: int = ROBOT_BYTES,
+             wecom: bool = False) -> str:
+    """The message in the robots' markdown, at most ``limit`` bytes of UTF-8."""
+    head = [f"### {title(n, receiver)}"]
+    if not n.digest:
+        a = n.items[0].alarm
+        if a.region:
+            head.append(f"服务区域 {a.region}" + (" · 365 服务" if a.service_365 else ""))
+    else:
+        rules = Counter(rule_zh(i.alarm.rule) for i in n.items)
+        head.append("按规则 by rule：" + "，".join(f"{r} {c}" for r, c in rules.most_common(6)))
+        head.extend(_digest_table(n.items))
+        head.append("")
+    tail = f"\n\n<font color=\"comment\">{footer(n)}</font>" if wecom else f"\n\n{footer(n)}"
+    budget = limit - _size(tail)
+    text = "\n".join(head)
+    shown = 0
+    for item in n.items[: max(receiver.max_lines, 1)]:
+        line = "\n> " + item_line(item, wecom=wecom)
+        more = len(n.items) - shown - 1
+        reserve = _size(f"\n> …另有 {more} 条，详见值守台") if more else 0
+        if _size(text) + _size(line) + reserve > budget:
+            break
+        text += line
+        shown += 1
+    if shown < len(n.items):
+        text += f"\n> …另有 {len(n.items) - shown} 条，详见值守台"
+    out = text + tail
+    while _size(out) > limit:  # a head longer than the budget: cut it, never the footer
+        text = text[: max(0, len(text) - 64)]
+        out = text + "\n…" + tail
+    return out
+
+
+def wecom_body(n: Notification, receiver: Receiver) -> dict[str, Any]:
+    return {"msgtype": "markdown",
+            "markdown": {"content": markdown(n, receiver, limit=min(ROBOT_BYTES, WECOM_BYTES),
+                                             wecom=True)}}
+
+
+def dingtalk_body(n: Notification, receiver: Receiver) -> dict[str, Any]:
+    return {"msgtype": "markdown",
+            "markdown": {"title": title(n, receiver)[:64],
+                         "text": markdown(n, receiver)}}
+
+
+def webhook_body(n: Notification, receiver: Receiver) -> dict[str, Any]:
+    """Everything, machine-readable: one entry per item with its alarm."""
+    return {"notification_id": n.notification_id, "receiver": receiver.name,
+            "title": title(n, receiver), "digest": n.digest,
+            "items": [{"kind": i.kind, "n": i.n, "route": i.route,
+                       "group_key": i.group_key, "alarm": i.alarm.to_json()}
+                      for i in n.items]}
+
+
+def mail_text(n: Notification, receiver: Receiver) -> tuple[str, str]:
+    """(subject, plain-text body)."""
+    lines = [title(n, receiver), ""]
+    if n.digest:
+        lines += [*_digest_table(n.items), ""]
+    for i in n.items:
+        a = i.alarm
+        lines.append(f"- {a.enterprise or '未登记站点'} {a.outlet} {a.mn} "
+                     f"[{a.region or '无区域'}]: "
+                     + item_line(i, markdown=False)
+                     + (f"\n  {a.message}" if a.message else ""))
+    lines += ["", footer(n), "",
+              f"Alarm notification ({', '.join(sorted({KIND_EN[i.kind] for i in n.items}))})"
+              " from the duty centre (值守中心). Acknowledge it on the duty desk (值守台)."]
+    return title(n, receiver), "\n".join(lines)
+
+
+def plain(n: Notification, receiver: Receiver) -> str:
+    """What the print receiver shows: the text a robot would get."""
+    return markdown(n, receiver)
