@@ -100,6 +100,8 @@ def render(user: User) -> None:
     page = page_start(bi("值守台", "Duty desk"), user)
     if page is None:
         return
+    # the alarm this full run draws; the feed's part compares its choice with it
+    st.session_state[DRAWN_KEY] = st.query_params.get(ALARM_PARAM)
     live(user)
     guarded(user, lambda: _detail(page))
     guarded(user, lambda: _handover(page))
@@ -212,7 +214,6 @@ def _fresh(page: PageContext, name: str, **kw: Any) -> list[dict[str, Any]]:
 
 def _detail(page: PageContext) -> None:
     alarm_id = st.query_params.get(ALARM_PARAM)
-    st.session_state[DRAWN_KEY] = alarm_id
     st.divider()
     if not alarm_id:
         st.info(PICK_HINT)
@@ -446,10 +447,11 @@ def _actions(page: PageContext, it: fig.Item) -> None:
             label = lc.KIND_LABELS.get(k, bi("静默", "silence"))
             if k == "silence":
                 st.form_submit_button(bi("确定静默", "Silence"), on_click=_silence,
+                                      key="duty_submit_silence",
                                       kwargs={"user": user, "dsn": dsn, "alarm": a})
             else:
                 st.form_submit_button(bi("提交", "Submit") + f" · {label}",
-                                      on_click=_submit,
+                                      on_click=_submit, key=f"duty_submit_{k}",
                                       kwargs={**args, "kind": k, "fields": fields,
                                               "fixed": {}})
 
