@@ -179,9 +179,11 @@ def show(cli: CliContext, alarm_id: str) -> None:
         f"seen {row['last_seen']:%Y-%m-%d %H:%M:%S}"
         + (f"  cleared {row['cleared_at']:%Y-%m-%d %H:%M:%S}" if row["cleared_at"] else ""),
         f"people 处置      {lc.PHASE_LABELS[st.phase]}"
-        + (f"  by {st.acknowledged_by}" if st.acknowledged else "")
+        + (f"  acked by {st.acknowledged_by}" if st.acknowledged else "")
         + (f"  assignee {st.assignee}" if st.assignee else "")
-        + (f"  work order {st.dispatched} ({st.dispatched_to})" if st.dispatched else ""),
+        + (f"  work order {st.dispatched} ({st.dispatched_to})" if st.dispatched else "")
+        + (f"  resolved by {st.resolved_by}" if st.resolved else "")
+        + (f"  closed by {st.closed_by}" if st.closed else ""),
         f"SLA 响应时限      due {clock.due_at:%Y-%m-%d %H:%M}  {format_left(clock)}",
         f"silenced 静默    {', '.join(st.silenced_by) if st.silenced else 'no'}",
         f"message         {row['message']}",
