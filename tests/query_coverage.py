@@ -37,7 +37,7 @@ def failing(ch: Any, group: PageGroup) -> list[str]:
 
 
 def page_groups() -> list[PageGroup]:
-    from tests.unit import completeness_seed, station_seed
+    from tests.unit import completeness_seed, duty_seed, station_seed
     from tests.unit import test_dashboards_completeness as completeness
     from tests.unit import test_dashboards_missing as missing
     from tests.unit import test_report_queries as report
@@ -48,6 +48,7 @@ def page_groups() -> list[PageGroup]:
         PageGroup("station and anomalies", station_seed.seed,
                   [(c.id, c.query, c.params, c.expected) for c in station_seed.checks()]),
         PageGroup("weekly report", report.seed, list(report.CHECKS)),
+        PageGroup("duty desk", duty_seed.seed, list(duty_seed.checks())),
     ]
 
 
