@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import string
 import subprocess
 import sys
@@ -196,7 +197,11 @@ def _serve(argv: Sequence[str], env: dict[str, str]) -> int:
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        # the terminal sent SIGINT to the whole group; give Streamlit a moment to stop
+        # From a terminal the whole group got SIGINT already; from `hj212 run` (which
+        # signals only this process) Streamlit did not: pass it on either way (a second
+        # SIGINT only hurries Streamlit), then give it a moment to stop.
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
         try:
             return proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
