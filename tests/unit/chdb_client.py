@@ -190,8 +190,40 @@ def _converter(type_name: str) -> Any:
         return lambda v: date.fromisoformat(v)
     if type_name == "Bool":
         return lambda v: v == "true"
+    m = re.fullmatch(r"Array\((.*)\)", type_name)
+    if m:
+        element = m.group(1)
+        if element == "String":
+            return _string_array
+        inner = _converter(element)
+        return lambda v: [inner(x) for x in v[1:-1].split(",")] if v != "[]" else []
     raise TypeError(f"chDB returned a column of type {type_name}, which "
                     "tests/unit/chdb_client.py does not convert; add it there")
+
+
+def _string_array(text: str) -> list[str]:
+    """An Array(String) as TabSeparated writes it: ['a','b\\'c'], each element quoted,
+    with backslash escapes inside the quotes (on top of the tab format's own)."""
+    out: list[str] = []
+    i = 1  # past '['
+    while i < len(text) - 1:
+        if text[i] == "'":
+            j, chars = i + 1, []
+            while text[j] != "'":
+                if text[j] == "\\":
+                    j += 1
+                    chars.append(_ESCAPES.get(text[j], text[j]))
+                else:
+                    chars.append(text[j])
+                j += 1
+            out.append("".join(chars))
+            i = j + 1
+        else:
+            i += 1  # a comma between elements
+    return out
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "0": "\0", "b": "\b", "f": "\f", "r": "\r"}
 
 
 def migrate(ch: ChdbClickHouse) -> None:

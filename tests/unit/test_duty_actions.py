@@ -5,7 +5,6 @@ rule and the expected seq as the writer does, so outcomes are the real rule's.""
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -60,23 +59,8 @@ ANALYST = user("sun.yu", Role.ANALYST)
 ADMIN = user("root.admin", Role.ADMIN)
 
 
-def _with_string_arrays(convert):
-    """tests/unit/chdb_client.py reads no Array(String) (users.roles); here: names only."""
-
-    def converter(type_name):
-        if type_name == "Array(String)":
-            return lambda v: ast.literal_eval(v.replace("\\'", "'"))
-        return convert(type_name)
-
-    return converter
-
-
 @pytest.fixture
-def ch(monkeypatch) -> Iterator[ChdbClickHouse]:
-    import tests.unit.chdb_client as chdb_client
-
-    monkeypatch.setattr(chdb_client, "_converter",
-                        _with_string_arrays(chdb_client._converter))
+def ch() -> Iterator[ChdbClickHouse]:
     with ChdbClickHouse("hj212_duty_actions") as conn:
         migrate(conn)
         for table in ("alarms", "stations", "users", "audit_log", "silences"):
