@@ -115,7 +115,7 @@ def states(ch: Store, ids: Iterable[str]) -> dict[str, str]:
     if not wanted:
         return {}
     rows = ch.query_dicts(f"SELECT notification_id, state FROM {TABLE} FINAL "
-                          "WHERE notification_id IN %(ids)s", {"ids": wanted})
+                          "WHERE notification_id IN %(ids)s", {"ids": tuple(wanted)})
     return {r["notification_id"]: r["state"] for r in rows}
 
 
@@ -128,7 +128,7 @@ def acknowledged(ch: Store, alarm_ids: Sequence[str]) -> set[str] | None:
         return None
     rows = ch.query_dicts("SELECT DISTINCT record_id FROM ledger_events "
                           "WHERE stream = 'alarm' AND kind = 'ack' AND record_id IN %(ids)s",
-                          {"ids": list(alarm_ids)})
+                          {"ids": tuple(alarm_ids)})
     return {r["record_id"] for r in rows}
 
 

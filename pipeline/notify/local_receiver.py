@@ -15,6 +15,7 @@ Standard library only (http.server in a thread): aiohttp is not installed here.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -88,7 +89,9 @@ class LocalReceiver:
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                # the sender may have gone (a kill -9 test): what it sent is counted
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
