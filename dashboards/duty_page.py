@@ -280,7 +280,8 @@ def _series(page: PageContext, a: Mapping[str, Any], now: datetime) -> None:
                    + query_caption("duty_alarm_series"))
         return
     base = alt.Chart(chart_data(series)).mark_line(point=alt.OverlayMarkDef(size=14)).encode(
-        x=alt.X("time:T", title=bi("时间", "time") + " (CST)"),
+        x=alt.X("time:T", title=bi("时间", "time") + " (CST)",
+                axis=alt.Axis(format="%m-%d %H:%M", labelOverlap=True)),
         y=alt.Y("value:Q", title=pollutant_name(str(a["code"]))),
         tooltip=[alt.Tooltip("time:T", title=bi("时间", "time"), format="%m-%d %H:%M"),
                  alt.Tooltip("value:Q", title=bi("数值", "value"), format=".3g"),
@@ -517,8 +518,11 @@ def _handover(page: PageContext) -> None:
     now = _feed_now()
     shift = fig.shift_of(now)
     items = _feed_items(page.q, now)
-    opened = page.q("duty_shift_opened", start=shift.start, end=shift.end)
-    events = page.q("duty_shift_events", start=shift.start, end=shift.end)
+    # up to the feed's next redraw, not the shift's end: the same rows, and the cache
+    # key moves with the feed, so an action shows here as soon as in the feed
+    until = min(shift.end, now + timedelta(seconds=fig.REFRESH_S))
+    opened = page.q("duty_shift_opened", start=shift.start, end=until)
+    events = page.q("duty_shift_events", start=shift.start, end=until)
     h = fig.handover(shift, now, items, opened, events)
     st.divider()
     st.subheader(bi("交接班", "Shift handover") + f" · {shift.name} "
@@ -584,14 +588,15 @@ def calls(scope: Scope, now: datetime, mn: str, enterprise: str
     feed_now = bucket(now, fig.REFRESH_S)
     since = feed_now - fig.FEED_LOOKBACK
     shift = fig.shift_of(feed_now)
+    until = min(shift.end, feed_now + timedelta(seconds=fig.REFRESH_S))
     page_now = bucket(now)
     start = page_now - timedelta(days=fig.FIGURES_DAYS)
     out: list[tuple[str, dict[str, Any]]] = [
         ("duty_feed", {"since": since, "limit": fig.FEED_LIMIT}),
         ("duty_feed_events", {"since": since}),
         ("duty_active_silences", {"at": feed_now}),
-        ("duty_shift_opened", {"start": shift.start, "end": shift.end}),
-        ("duty_shift_events", {"start": shift.start, "end": shift.end}),
+        ("duty_shift_opened", {"start": shift.start, "end": until}),
+        ("duty_shift_events", {"start": shift.start, "end": until}),
         ("duty_response_times", {"start": start, "end": page_now}),
         ("duty_operator_counts", {"start": start, "end": page_now}),
     ]

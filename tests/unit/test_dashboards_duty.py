@@ -256,6 +256,7 @@ def test_calls_name_the_default_views_queries():
         assert set(params) == set(QUERIES[name].params), name
     assert dict(calls)["duty_feed"]["since"] == NOW - fig.FEED_LOOKBACK
     assert dict(calls)["duty_shift_opened"]["start"] == datetime(2024, 5, 10, 8)
+    assert dict(calls)["duty_shift_events"]["end"] == NOW + timedelta(seconds=fig.REFRESH_S)
     assert dict(duty_page.calls((ds.JS,), NOW, "", ""))["duty_feed"]["regions"] == (ds.JS,)
 
 
