@@ -54,10 +54,11 @@ def ledger(cli: CliContext, extra_streams: tuple[str, ...], batch_max: int,
     partitions; a restart answers again, identically, what was not committed. Ctrl-C or
     SIGTERM stops it after the batch in hand.
     """
+    settings = cli.settings  # first: it configures logging, before the writer's loggers
+
     from pipeline.ledger.writer import WriterError, WriterOptions, run_writer
     from pipeline.store.client import StoreError
 
-    settings = cli.settings
     checks = _extra_streams(extra_streams)
     try:
         run_writer(settings, checks,

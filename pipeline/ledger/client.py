@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 from pipeline.config import Settings
 from pipeline.ledger import queries
 from pipeline.ledger.codec import change_to_json, record_key
+from pipeline.ledger.log import LazyLog
 from pipeline.ledger.model import PENDING, Change, Event, Reply
 from pipeline.ledger.queries import histories, history, last_seq  # re-exported for callers
-from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.timebase import now_local
 
@@ -41,7 +41,7 @@ __all__ = [
     "new_change",
 ]
 
-log = get_logger("ledger.client")
+log = LazyLog("ledger.client")
 
 T = TypeVar("T")
 
@@ -87,6 +87,12 @@ class LedgerClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def connect(self) -> None:
+        """Open the Kafka producer and the ClickHouse connection now rather than on the
+        first submit (a page or service warming up); errors as submit's."""
+        self._ensure_producer()
+        self._read(lambda ch: ch.version())
 
     # --- submitting ------------------------------------------------------------------
 

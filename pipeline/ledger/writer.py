@@ -45,13 +45,13 @@ from pipeline.ledger.codec import (
     reply_columns,
     request_id_of,
 )
+from pipeline.ledger.log import LazyLog
 from pipeline.ledger.model import Change, Check, Event
 from pipeline.ledger.rules import load_errors, streams
-from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.timebase import now_local
 
-log = get_logger("ledger.writer")
+log = LazyLog("ledger.writer")
 
 
 class WriterError(RuntimeError):
