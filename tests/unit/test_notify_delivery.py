@@ -150,3 +150,22 @@ def test_network_errors_are_retried_and_the_key_is_not_in_the_error():
     out = asyncio.run(go())
     assert out.retry and not out.ok and "very-secret-key" not in out.error
     assert time.monotonic() - started < 5
+
+
+def test_print_receiver_shows_what_a_robot_would_get_and_needs_no_secret():
+    import io
+
+    from pipeline.notify.routing import load_routing
+
+    r = load_routing()
+    out = io.StringIO()
+    sender = Sender(r, Secrets(), NotifySettings(), print_to=out, print_all=True)
+
+    async def go():
+        res = await sender.send(r.receivers["yunguichuanyu_365"], _n("yunguichuanyu_365"))
+        await sender.close()
+        return res
+
+    assert asyncio.run(go()).ok
+    text = out.getvalue()
+    assert text.startswith("[notify → 云贵川渝 365 群 (wecom)]") and "超标(over_limit)" in text
