@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from pipeline.detect.names import RULE_ZH as RULE_ZH  # the one map, shared with pipeline
+from pipeline.detect.names import RULES
+
 
 def bi(zh: str, en: str) -> str:
     """A label in both languages, the users' own first."""
@@ -25,27 +28,6 @@ SEVERITY_LABELS: Final = {
 }
 
 
-#: the detectors' rules (pipeline/detect: rules.RULE_NAMES, missing.py, offline) in the
-#: users' words and in English; one map for every page and the weekly report
-RULES: Final[dict[str, tuple[str, str]]] = {
-    "over_limit": ("超标", "over limit"),
-    "negative": ("负值", "negative"),
-    "zero_streak": ("连续零值", "zero streak"),
-    "constant_streak": ("数据恒值", "constant streak"),
-    "out_of_range": ("超出量程", "out of range"),
-    "spike": ("数据突变", "spike"),
-    "non_n_flag": ("非正常数据标记", "non-N flag"),
-    "logic_min_avg_max": ("最小/均值/最大值矛盾", "min/avg/max logic"),
-    "logic_zs_without_o2": ("折算值缺少氧含量", "converted without O2"),
-    "logic_cou": ("排放量逻辑异常", "total (Cou) logic"),
-    "time_future": ("数据时间超前", "data time in future"),
-    "time_stale": ("数据时间滞后", "stale data time"),
-    "time_conflict": ("数据时间冲突", "data time conflict"),
-    "offline": ("站点离线", "offline"),
-    "missing": ("数据缺失", "missing data"),
-    "missing_data": ("数据缺失", "missing data"),
-}
-RULE_ZH: Final = {rule: zh for rule, (zh, _) in RULES.items()}
 RULE_LABELS: Final = {rule: bi(zh, en) for rule, (zh, en) in RULES.items()}
 
 

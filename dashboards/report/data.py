@@ -32,6 +32,7 @@ import hj212
 
 from dashboards.labels import RULE_ZH
 from dashboards.report.week import DAYS, Week
+from pipeline.detect.names import SEVERITY_ZH
 from pipeline.timebase import to_local
 
 #: runs a named query: run(name, **params) -> rows (dashboards.data.fetch with a DSN
@@ -42,8 +43,6 @@ Run = Callable[..., list[dict[str, Any]]]
 QUERY_NAMES: Final = ("report_stations", "report_station_days", "report_over_limit",
                       "report_alarms", "report_missing_windows")
 
-SEVERITY_ZH: Final[dict[str, str]] = {"critical": "严重", "major": "重要", "warning": "警告",
-                                      "info": "提示"}
 SEVERITY_ORDER: Final = ("critical", "major", "warning", "info")
 #: missing-data windows' states (schema 005) as outcomes
 GAP_STATE_ZH: Final[dict[str, str]] = {

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
 
+from pipeline.detect.names import SEVERITY_ZH, rule_zh
 from pipeline.notify.model import Item, Notification, Receiver
 
 #: WeCom's documented markdown limit (bytes of UTF-8)
@@ -25,28 +26,12 @@ ROBOT_BYTES: Final = 4000
 #: most station lines in a digest's count table
 DIGEST_STATIONS: Final = 12
 
-SEVERITY_ZH: Final = {"critical": "严重", "major": "重要", "warning": "警告", "info": "提示"}
 KIND_ZH: Final = {"firing": "新告警", "repeat": "仍未恢复", "resolved": "已恢复",
                   "escalation": "超时未确认·升级"}
 KIND_EN: Final = {"firing": "firing", "repeat": "still open", "resolved": "resolved",
                   "escalation": "unacknowledged, escalated"}
-# the users' words for the detectors' rules; the same as dashboards/labels.py RULES
-# (pipeline may not import dashboards)
-RULE_ZH: Final = {
-    "over_limit": "超标", "negative": "负值", "zero_streak": "连续零值",
-    "constant_streak": "数据恒值", "out_of_range": "超出量程", "spike": "数据突变",
-    "non_n_flag": "非正常数据标记", "logic_min_avg_max": "最小/均值/最大值矛盾",
-    "logic_zs_without_o2": "折算值缺少氧含量", "logic_cou": "排放量逻辑异常",
-    "time_future": "数据时间超前", "time_stale": "数据时间滞后",
-    "time_conflict": "数据时间冲突", "offline": "站点离线", "missing": "数据缺失",
-    "missing_data": "数据缺失",
-}
 _WECOM_COLOR: Final = {"critical": "warning", "major": "warning", "warning": "comment",
                        "info": "comment"}
-
-
-def rule_zh(rule: str) -> str:
-    return RULE_ZH.get(rule, rule)
 
 
 def _size(text: str) -> int:
