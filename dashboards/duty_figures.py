@@ -344,8 +344,9 @@ def history_table(a: Row, events: Sequence[Event]) -> Table:
     return [r for _, _, r in rows]
 
 
-HISTORY_HEADERS: Final = {"at": bi("时间", "time"), "seq": "#", "who": bi("操作人", "who"),
-                          "what": bi("操作", "what"), "detail": bi("内容", "detail")}
+HISTORY_HEADERS: Final = {"at": bi("时间", "time"), "seq": bi("序号", "seq"),
+                          "who": bi("操作人", "who"), "what": bi("操作", "what"),
+                          "detail": bi("内容", "detail")}
 FIELD_HEADERS: Final = {"field": bi("项目", "field"), "value": bi("内容", "value")}
 
 

@@ -457,6 +457,13 @@ def _actions(page: PageContext, it: fig.Item) -> None:
                                               "fixed": {}})
 
 
+def _notice(a: Mapping[str, Any]) -> str:
+    """The notification's first draft: the alarm's message, naming the enterprise once."""
+    who = str(a.get("enterprise") or a["mn"])
+    message = str(a["message"])
+    return message if message.startswith(who) else f"{who}：{message}"
+
+
 def _fields(page: PageContext, kind: str, a: Mapping[str, Any]) -> dict[str, str]:
     """The form's inputs for ``kind``: payload key -> widget key."""
     if kind == lc.ASSIGN:
@@ -473,7 +480,7 @@ def _fields(page: PageContext, kind: str, a: Mapping[str, Any]) -> dict[str, str
         c2.text_input(bi("通知对象（企业联系人）", "Recipient (the enterprise's contact)"),
                       value=str(a.get("enterprise") or ""), key="duty_in_recipient")
         st.text_area(bi("通知内容", "What the enterprise was told"), key="duty_in_ntext",
-                     value=f"{a.get('enterprise') or a['mn']}：{a['message']}",
+                     value=_notice(a),
                      max_chars=lc.MAX_TEXT)
         st.caption(bi("记录通知；已设置接收渠道的，由 hj212 notify 发送。",
                       "Recorded; sent through a receiver of hj212 notify where one is set."))

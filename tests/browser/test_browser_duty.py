@@ -132,8 +132,8 @@ def test_an_operator_acknowledges_notifies_and_dispatches(duty_app, driver, ch, 
     _recorded(driver, 3)
     driver.screenshot("duty_after_dispatch")
 
-    history = [r for r in _history(driver) if r.get("#")]
-    assert [(r["#"], r["操作人 who"], r["操作 what"]) for r in history] == [
+    history = [r for r in _history(driver) if r.get("序号 seq")]
+    assert [(r["序号 seq"], r["操作人 who"], r["操作 what"]) for r in history] == [
         ("1", "duty", "确认 acknowledge"), ("2", "duty", "通知企业 notify"),
         ("3", "duty", "派单 dispatch")]
     assert ENGINEER_JS in history[2]["内容 detail"] and "WO-" in history[2]["内容 detail"]
