@@ -168,6 +168,8 @@ class Writer:
             # a new group answers every change still in the topic, oldest first
             auto_offset_reset="earliest",
             max_poll_records=self.options.batch_max,
+            # a person waits for the answer: a long-poll fetch must not hold a change
+            fetch_max_wait_ms=100,
         )
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         self._consumer = consumer
