@@ -164,6 +164,7 @@ class NotifyService:
         self.stations: dict[str, deliveries.StationFacts] = {}
         self.silences: list[Any] = []
         self.wakeups = {name: asyncio.Event() for name in routing.receivers}
+        self._stopping = False
         self.stats = {"alarms": 0, "sent": 0, "dead": 0, "suppressed": 0, "retries": 0,
                       "bad": 0}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -191,6 +192,9 @@ class NotifyService:
         try:
             await self._consume(consumer, stop)
         finally:
+            # the senders also look at this flag: on 3.11 asyncio.wait_for can swallow a
+            # cancel that lands as its timeout fires, and a sender would loop on forever
+            self._stopping = True
             with contextlib.suppress(Exception):
                 await self._commit(consumer)
             for t in workers + list(self._tasks):
@@ -295,7 +299,7 @@ class NotifyService:
     async def _sender(self, name: str) -> None:
         receiver = self.routing.receivers[name]
         wake = self.wakeups[name]
-        while True:
+        while not self._stopping:
             n = self.engine.take(name, self.clock())
             if n is None:
                 wake.clear()

@@ -147,6 +147,9 @@ class NotifyRun:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+                # a service that ignores SIGTERM is killed by `hj212 run` and systemd
+                raise AssertionError("hj212 notify did not stop within 20 s of SIGTERM; "
+                                     f"see {self.log}") from None
 
     def publish(self, messages: list[tuple[str, bytes]], per_s: float = 0) -> None:
         async def go() -> None:
