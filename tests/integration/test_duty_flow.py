@@ -10,10 +10,7 @@ rows of every attempt."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -31,10 +28,10 @@ from pipeline.duty import lifecycle as lc
 from pipeline.ledger import queries as lq
 from pipeline.ledger.client import LedgerClient
 from pipeline.ledger.model import APPENDED, CONFLICT, REFUSED
-from pipeline.ledger.writer import Writer
 from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
 from pipeline.timebase import now_local, unix_s_from_local
+from tests.ledger_writer_thread import WriterThread, drop_topic
 
 pytestmark = pytest.mark.integration
 
@@ -43,42 +40,6 @@ FAST = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 OPENED = now_local().replace(microsecond=0) - timedelta(minutes=10)
 SU = f"MN_DUTY_SU/w01018/zero_streak/{OPENED:%Y%m%d%H%M%S}"  # 苏皖沪
 YN = f"MN_DUTY_YN//offline/{OPENED:%Y%m%d%H%M%S}"  # 云贵川渝
-
-
-class WriterThread:
-    """The ledger writer on its own event loop in a thread, stopped at the end."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.writer: Writer | None = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="it-ledger-writer",
-                                       daemon=True)
-        self.loop = asyncio.new_event_loop()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.writer = Writer(self.settings)
-            self.loop.run_until_complete(self.writer.run())
-        except BaseException as exc:  # reported by start()/stop()
-            self.error = exc
-
-    def start(self, timeout: float = 60.0) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.error is not None:
-                raise self.error
-            if self.writer is not None and self.writer.ready.is_set():
-                return
-            time.sleep(0.05)
-        raise TimeoutError("the ledger writer did not get ready in 60 s")
-
-    def stop(self) -> None:
-        if self.writer is not None:
-            self.loop.call_soon_threadsafe(self.writer.stop)
-        self.thread.join(timeout=30)
 
 
 def _dsn(stack) -> str:
@@ -108,21 +69,8 @@ def env(stack) -> Iterator[Settings]:
     finally:
         writer.stop()
         mp.undo()
-        asyncio.run(_drop_topic(stack.kafka_bootstrap, topic))
+        drop_topic(stack.kafka_bootstrap, topic)
     assert writer.error is None, writer.error
-
-
-async def _drop_topic(bootstrap: str, topic: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    except Exception:  # best effort: a leftover test topic harms nobody
-        pass
-    finally:
-        await admin.close()
 
 
 def _seed(ch: ClickHouse, settings: Settings) -> None:
