@@ -65,7 +65,9 @@ class Row:
 
 def items_json(n: Notification) -> str:
     return json.dumps([{"route": i.route, "group_key": i.group_key, "kind": i.kind,
-                        "n": i.n, "alarm": i.alarm.to_json()} for i in n.items],
+                        "n": i.n, "alarm": i.alarm.to_json(),
+                        **({"operator": i.operator.to_json()} if i.operator else {})}
+                       for i in n.items],
                       ensure_ascii=False, default=str)
 
 
@@ -173,3 +175,50 @@ def active_silences(ch: Store, at: datetime) -> list[Any]:
     if not ch.table_exists(sil.TABLE):
         return []
     return list(sil.active(ch, at))
+
+
+# --- operators' notify events (pipeline/notify/operator.py) -----------------------------
+
+
+def operator_logged(ch: Store, lookback_ms: int) -> dict[str, int]:
+    """The log's operator notifications (route 'operator', any state) from ``lookback_ms``
+    before the newest one's event time: notification id -> event time (ms, to the
+    second). Empty when the log has none: a first start."""
+    top = ch.query_dicts(
+        "SELECT count() AS n, toUInt64(toUnixTimestamp(max(created_at))) AS high "
+        f"FROM {TABLE} WHERE route = 'operator'")
+    if not top or not int(top[0]["n"]):
+        return {}
+    # a minute more: created_at is whole seconds, the events' at_ms are not
+    since = int(top[0]["high"]) - lookback_ms // 1000 - 60
+    rows = ch.query_dicts(
+        "SELECT notification_id, "
+        "max(toUInt64(toUnixTimestamp(created_at))) * 1000 AS created_ms "
+        f"FROM {TABLE} WHERE route = 'operator' "
+        "AND created_at >= toDateTime(%(since)s, 'Asia/Shanghai') "
+        "GROUP BY notification_id",
+        {"since": f"{local_from_unix(since):%Y-%m-%d %H:%M:%S}"})
+    return {r["notification_id"]: int(r["created_ms"]) for r in rows}
+
+
+def notify_events(ch: Store, since_ms: int) -> list[dict[str, Any]]:
+    """The ledger's notify events (stream 'alarm', kind 'notify') appended at or after
+    ``since_ms``; [] when the ledger's table is not there."""
+    if not ch.table_exists("ledger_events"):
+        return []
+    return ch.query_dicts(
+        "SELECT record_id, seq, request_id, actor, at_ms, payload FROM ledger_events "
+        "WHERE stream = 'alarm' AND kind = 'notify' AND at_ms >= %(since)s "
+        "ORDER BY at_ms, record_id, seq", {"since": since_ms})
+
+
+def alarm_rows(ch: Store, alarm_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """alarm_id -> its alarms row (FINAL), for the ids the table has."""
+    wanted = sorted(set(alarm_ids))
+    if not wanted or not ch.table_exists("alarms"):
+        return {}
+    rows = ch.query_dicts(
+        "SELECT alarm_id, mn, cn, code, rule, severity, state, opened_at, last_seen, "
+        "cleared_at, occurrences, message, evidence FROM alarms FINAL "
+        "WHERE alarm_id IN %(ids)s", {"ids": tuple(wanted)})
+    return {r["alarm_id"]: r for r in rows}

@@ -26,6 +26,7 @@ from datetime import time as clock_time
 from typing import Any, Final
 
 from pipeline.notify.model import (
+    OPERATOR,
     PENDING,
     RETRYING,
     SUPPRESSED,
@@ -33,6 +34,7 @@ from pipeline.notify.model import (
     Item,
     ItemKey,
     Notification,
+    OperatorNote,
 )
 from pipeline.notify.routing import Route, RouteParams, Routing, Target
 from pipeline.timebase import CST
@@ -134,6 +136,9 @@ class Engine:
         self.groups: dict[tuple[str, str, str], Group] = {}
         self.ready: dict[str, list[Item]] = {}
         self.resume: dict[str, list[Notification]] = {}
+        #: operators' notifications (operator.py), each sent as it is, before the
+        #: grouped alarm notices: a person is waiting for it
+        self.operator: dict[str, list[Notification]] = {}
         self.limits: dict[str, SlidingWindowLimit] = {
             name: SlidingWindowLimit(r.per_minute) for name, r in routing.receivers.items()}
         #: item key -> the delivery log's state for it
@@ -321,6 +326,10 @@ class Engine:
         if resume:
             limit.take(now_ms)
             return resume.pop(0)
+        told = self.operator.get(receiver)
+        if told:
+            limit.take(now_ms)
+            return told.pop(0)
         queue = self.ready.get(receiver)
         if not queue:
             return None
@@ -338,7 +347,12 @@ class Engine:
 
     def backlog(self) -> dict[str, int]:
         return {r: len(q) + sum(len(n.items) for n in self.resume.get(r, []))
+                + len(self.operator.get(r, ()))
                 for r, q in self.ready.items()}
+
+    def queue_operator(self, n: Notification) -> None:
+        """An operator's notification, to go out as it is at the receiver's next slot."""
+        self.operator.setdefault(n.receiver, []).append(n)
 
     def rate_limited(self, receiver: str, until_ms: int) -> None:
         self.limits[receiver].block(until_ms)
@@ -363,7 +377,10 @@ class Engine:
         for row in sorted(logged, key=lambda r: int(r["at_ms"])):
             receiver = str(row["receiver"])
             items = [Item(receiver, d["route"], d["group_key"], d["kind"], int(d["n"]),
-                          Alarm.from_json(d["alarm"])) for d in row["items"]]
+                          Alarm.from_json(d["alarm"]),
+                          operator=(OperatorNote.from_json(d["operator"])
+                                    if d.get("operator") else None))
+                     for d in row["items"]]
             at_ms = int(row["at_ms"])
             for it in items:
                 self.covered[it.key] = str(row["state"])
@@ -371,7 +388,8 @@ class Engine:
                 first_seen[aid] = min(first_seen.get(aid, at_ms), at_ms)
                 if it.kind == "escalation":
                     self.escalated.add(aid)
-                elif row["state"] != SUPPRESSED:
+                elif it.kind != OPERATOR and row["state"] != SUPPRESSED:
+                    # an operator's message says nothing of the alarm's notices
                     latest[(receiver, it.route, it.group_key, aid)] = (at_ms, it)
             if row["state"] in (PENDING, RETRYING) and receiver in self.limits:
                 self.resume.setdefault(receiver, []).append(

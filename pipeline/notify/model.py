@@ -20,7 +20,10 @@ from typing import Any, Final, Literal
 
 Severity = Literal["info", "warning", "major", "critical"]
 SEVERITIES: Final = ("info", "warning", "major", "critical")
-ItemKind = Literal["firing", "repeat", "resolved", "escalation"]
+ItemKind = Literal["firing", "repeat", "resolved", "escalation", "operator"]
+#: an operator's "notify the enterprise" (通知企业) from the duty desk: a ledger event
+#: sent as it is, never grouped (pipeline/notify/operator.py)
+OPERATOR: Final = "operator"
 ReceiverKind = Literal["wecom", "dingtalk", "webhook", "mail", "print"]
 RECEIVER_KINDS: Final = ("wecom", "dingtalk", "webhook", "mail", "print")
 
@@ -30,8 +33,11 @@ RETRYING: Final = "retrying"  # an attempt failed; another is scheduled
 SENT: Final = "sent"
 DEAD: Final = "dead"  # dead-lettered: a permanent error, or out of attempts
 SUPPRESSED: Final = "suppressed"  # a silence covered the alarm: nothing sent
+#: an operator's notify event that names no receiver of the routing file (told by
+#: phone, or a receiver since removed): recorded only, last_error says why
+SKIPPED: Final = "skipped"
 #: states after which nothing more is done for a notification
-FINAL_STATES: Final = frozenset({SENT, DEAD, SUPPRESSED})
+FINAL_STATES: Final = frozenset({SENT, DEAD, SUPPRESSED, SKIPPED})
 
 
 class AlarmFormatError(ValueError):
@@ -143,6 +149,35 @@ ItemKey = tuple[str, str, str, int]
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorNote:
+    """What an operator told the enterprise (a ledger event of stream 'alarm', kind
+    'notify'; payload fields as pipeline/duty/lifecycle.py checks them)."""
+
+    request_id: str  # the change's idempotency key: the notification id's base
+    seq: int  # the event's number within the alarm's record
+    by: str  # the operator's user name
+    at: str  # 'YYYY-MM-DD HH:MM:SS' CST, when the ledger appended it
+    at_ms: int
+    channel: str
+    receiver: str  # as the operator named it ('' when none)
+    recipient: str
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"request_id": self.request_id, "seq": self.seq, "by": self.by,
+                "at": self.at, "at_ms": self.at_ms, "channel": self.channel,
+                "receiver": self.receiver, "recipient": self.recipient, "text": self.text}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> OperatorNote:
+        return cls(request_id=str(d.get("request_id", "")), seq=int(d.get("seq") or 0),
+                   by=str(d.get("by", "")), at=str(d.get("at", "")),
+                   at_ms=int(d.get("at_ms") or 0), channel=str(d.get("channel", "")),
+                   receiver=str(d.get("receiver", "")),
+                   recipient=str(d.get("recipient", "")), text=str(d.get("text", "")))
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     """What one receiver is owed about one alarm."""
 
@@ -154,6 +189,8 @@ class Item:
     alarm: Alarm
     #: opaque tokens of the Kafka records waiting for this item (service.py)
     origins: tuple[Any, ...] = ()
+    #: kind 'operator' only: what the operator wrote, by whom, when
+    operator: OperatorNote | None = None
 
     @property
     def key(self) -> ItemKey:
@@ -200,6 +237,11 @@ class Notification:
     @property
     def digest(self) -> bool:
         return len(self.group_keys) > 1
+
+    @property
+    def operator(self) -> OperatorNote | None:
+        """The operator's note when this is an operator's notify (one item)."""
+        return self.items[0].operator if self.items else None
 
     @classmethod
     def of(cls, receiver: str, items: Iterable[Item], now_ms: int) -> Notification:

@@ -43,6 +43,8 @@ def footer(n: Notification) -> str:
 
 
 def title(n: Notification, receiver: Receiver) -> str:
+    if n.operator is not None:
+        return _operator_title(n)
     kinds = Counter(i.kind for i in n.items)
     worst = _worst(n.items)
     what = "、".join(f"{KIND_ZH[k]} {c}" for k, c in kinds.items())
@@ -107,6 +109,8 @@ def _digest_table(items: Sequence[Item]) -> list[str]:
 def markdown(n: Notification, receiver: Receiver, *, limit: int = ROBOT_BYTES,
              wecom: bool = False) -> str:
     """The message in the robots' markdown, at most ``limit`` bytes of UTF-8."""
+    if n.operator is not None:
+        return _operator_markdown(n, limit=limit, wecom=wecom)
     head = [f"### {title(n, receiver)}"]
     if not n.digest:
         a = n.items[0].alarm
@@ -151,7 +155,13 @@ def dingtalk_body(n: Notification, receiver: Receiver) -> dict[str, Any]:
 
 
 def webhook_body(n: Notification, receiver: Receiver) -> dict[str, Any]:
-    """Everything, machine-readable: one entry per item with its alarm."""
+    """Everything, machine-readable: one entry per item with its alarm (and for an
+    operator's notify, ``operator``: who wrote what, when, to whom)."""
+    if n.operator is not None:
+        return {"notification_id": n.notification_id, "receiver": receiver.name,
+                "kind": "operator", "title": title(n, receiver),
+                "text": n.operator.text, "operator": n.operator.to_json(),
+                "alarm": n.items[0].alarm.to_json()}
     return {"notification_id": n.notification_id, "receiver": receiver.name,
             "title": title(n, receiver), "digest": n.digest,
             "items": [{"kind": i.kind, "n": i.n, "route": i.route,
@@ -161,6 +171,8 @@ def webhook_body(n: Notification, receiver: Receiver) -> dict[str, Any]:
 
 def mail_text(n: Notification, receiver: Receiver) -> tuple[str, str]:
     """(subject, plain-text body)."""
+    if n.operator is not None:
+        return title(n, receiver), _operator_plain(n)
     lines = [title(n, receiver), ""]
     if n.digest:
         lines += [*_digest_table(n.items), ""]
@@ -179,3 +191,64 @@ def mail_text(n: Notification, receiver: Receiver) -> tuple[str, str]:
 def plain(n: Notification, receiver: Receiver) -> str:
     """What the print receiver shows: the text a robot would get."""
     return markdown(n, receiver)
+
+
+# --- an operator's "notify the enterprise" (operator.py) ---------------------------------
+
+
+def _operator_title(n: Notification) -> str:
+    return f"【值守中心通知】{_station(n.items[0])}"
+
+
+def _alarm_line(n: Notification) -> str:
+    a = n.items[0].alarm
+    sev = SEVERITY_ZH.get(a.severity, a.severity)
+    what = f"{a.code} " if a.code else ""
+    what += f"{rule_zh(a.rule)}({a.rule})" if a.rule else a.alarm_id
+    state = "已恢复" if a.cleared else "未恢复"
+    return (f"{sev + ' ' if sev else ''}{what} · 发生于 {a.opened_at or '-'} · {state}")
+
+
+def _operator_facts(n: Notification) -> list[str]:
+    note = n.operator
+    assert note is not None
+    a = n.items[0].alarm
+    facts = [f"企业 enterprise：{a.enterprise or '未登记站点'} {a.outlet}".rstrip(),
+             f"站点 station：{a.mn}" + (f"（{a.region}）" if a.region else ""),
+             f"告警 alarm：{_alarm_line(n)}",
+             f"值守人员 sent by：{note.by} · {note.at}"]
+    if note.recipient:
+        facts.append(f"联系人 to：{note.recipient}")
+    return facts
+
+
+def _operator_markdown(n: Notification, *, limit: int, wecom: bool) -> str:
+    """The operator's words first (quoted), then who, which alarm, when; cut to
+    ``limit`` bytes only in the operator's text, never the facts or the footer."""
+    note = n.operator
+    assert note is not None
+    ref = f"通知编号 {n.notification_id} · 告警编号 {n.items[0].alarm.alarm_id}"
+    tail = f"\n\n<font color=\"comment\">{ref}</font>" if wecom else f"\n\n{ref}"
+    facts = "\n\n" + "\n".join(f"- {f}" for f in _operator_facts(n))
+    top = f"### {_operator_title(n)}\n"
+
+    def build(text: str) -> str:
+        quoted = "\n".join(f"> {line}" if line.strip() else ">"
+                            for line in (text.splitlines() or [""]))
+        return top + quoted + facts + tail
+
+    out = build(note.text)
+    text = note.text
+    while _size(out) > limit and text:
+        text = text[: max(0, len(text) - 32)]
+        out = build(text + "…（全文见值守台 full text on the duty desk）")
+    return out
+
+
+def _operator_plain(n: Notification) -> str:
+    note = n.operator
+    assert note is not None
+    return "\n".join([_operator_title(n), "", note.text, "", *_operator_facts(n), "",
+                       f"通知编号 {n.notification_id} · 告警编号 {n.items[0].alarm.alarm_id}",
+                       "", "A notice from the duty centre (值守中心) about the alarm above, "
+                       f"sent by {note.by} at {note.at} (CST)."])

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped,unused-igno
 from pipeline.config import Settings
 from pipeline.logs import get_logger
 from pipeline.notify import deliveries
+from pipeline.notify import operator as op
 from pipeline.notify.grouping import Engine
 from pipeline.notify.model import (
     DEAD,
@@ -38,6 +39,7 @@ from pipeline.notify.model import (
     PENDING,
     RETRYING,
     SENT,
+    SKIPPED,
     SUPPRESSED,
     AlarmFormatError,
     Notification,
@@ -166,7 +168,8 @@ class NotifyService:
         self.wakeups = {name: asyncio.Event() for name in routing.receivers}
         self._stopping = False
         self.stats = {"alarms": 0, "sent": 0, "dead": 0, "suppressed": 0, "retries": 0,
-                      "bad": 0}
+                      "bad": 0, "operator": 0, "skipped": 0}
+        self.cursor: op.Cursor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -176,6 +179,8 @@ class NotifyService:
         resumed = self.engine.restore(
             await self.reader.call(deliveries.recent, self.clock()), self.clock())
         await self._refresh_stations()
+        self.cursor = op.Cursor.start(
+            await self.reader.call(deliveries.operator_logged, op.LOOKBACK_MS), self.clock())
         log.info("notify.restored", covered=len(self.engine.covered), resumed=resumed,
                  open_groups=len(self.engine.groups), routing=self.routing.version)
         consumer = AIOKafkaConsumer(
@@ -187,6 +192,7 @@ class NotifyService:
         workers = [asyncio.create_task(self.log.run(), name="notify-log")]
         workers += [asyncio.create_task(self._sender(name), name=f"notify-{name}")
                     for name in self.routing.receivers]
+        workers.append(asyncio.create_task(self._operators(), name="notify-operators"))
         log.info("notify.started", topic=self.settings.topics.alarms,
                  group=self.settings.notify.group_id, receivers=len(self.wakeups))
         try:
@@ -288,6 +294,60 @@ class NotifyService:
         made = self.engine.escalate(due, set(due) - (acked or set()), now)
         if made:
             log.info("notify.escalated", alarms=made, ledger=acked is not None)
+
+    async def _operators(self) -> None:
+        """Operators' notify events from the ledger, every POLL_S (operator.py)."""
+        while not self._stopping:
+            try:
+                await self._operator_poll()
+            except asyncio.CancelledError:
+                raise
+            except StoreError as exc:
+                log.warning("notify.ledger_unavailable", error=str(exc))
+            except Exception as exc:  # a bug must not stop operators' messages for good
+                log.exception("notify.operator_error", error=repr(exc))
+            await asyncio.sleep(op.POLL_S)
+
+    async def _operator_poll(self) -> None:
+        cursor = self.cursor
+        assert cursor is not None
+        rows = await self.reader.call(deliveries.notify_events, cursor.since_ms)
+        record = {str(r["request_id"]): str(r["record_id"]) for r in rows}
+        notes = cursor.fresh(op.note_from_row(r) for r in rows)
+        if not notes:
+            return
+        found = await self.reader.call(deliveries.alarm_rows,
+                                       [record[n.request_id] for n in notes])
+        now = self.clock()
+        skipped: list[deliveries.Row] = []
+        for note in notes:
+            aid = record[note.request_id]
+            row = found.get(aid)
+            alarm = op.alarm_from_row(row) if row else op.alarm_from_id(aid)
+            alarm = self.routing.with_365(
+                deliveries.enrich(alarm, self.stations.get(alarm.mn)))
+            planned = op.plan(note, alarm, self.routing, now)
+            n = planned.notification
+            if planned.skip is not None:
+                skipped.append(deliveries.Row(n, SKIPPED, error=planned.skip, at_ms=now))
+                log.info("notify.operator_skipped", notification_id=n.notification_id,
+                         alarm_id=aid, receiver=note.receiver, reason=planned.skip)
+                continue
+            # queued in memory only: a crash before its pending row leaves it unlogged,
+            # so the restart reads the event again and sends it
+            self.engine.queue_operator(n)
+            cursor.mark(note)
+            self.stats["operator"] += 1
+            log.info("notify.operator_queued", notification_id=n.notification_id,
+                     alarm_id=aid, receiver=note.receiver, by=note.by)
+            self.wakeups[note.receiver].set()
+        if skipped:
+            await self.log.put(skipped)
+            for r in skipped:
+                note_ = r.notification.operator
+                if note_ is not None:
+                    cursor.mark(note_)
+            self.stats["skipped"] += len(skipped)
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         offsets = self.offsets.committable()
