@@ -457,6 +457,19 @@ def _actions(page: PageContext, it: fig.Item) -> None:
                                               "fixed": {}})
 
 
+@st.cache_data(ttl=300, show_spinner=False)
+def _receivers() -> dict[str, str]:
+    """hj212 notify's receivers (name -> title) from the routing file it reads; none when
+    the file cannot be read (the page then records the notice only)."""
+    from pipeline.notify.routing import RoutingError, load_routing
+
+    try:
+        routing = load_routing(app_settings().notify.routes or None)
+    except (RoutingError, OSError):
+        return {}
+    return {name: f"{r.title} ({name}, {r.kind})" for name, r in routing.receivers.items()}
+
+
 def _notice(a: Mapping[str, Any]) -> str:
     """The notification's first draft: the alarm's message, naming the enterprise once."""
     who = str(a.get("enterprise") or a["mn"])
@@ -482,10 +495,17 @@ def _fields(page: PageContext, kind: str, a: Mapping[str, Any]) -> dict[str, str
         st.text_area(bi("通知内容", "What the enterprise was told"), key="duty_in_ntext",
                      value=_notice(a),
                      max_chars=lc.MAX_TEXT)
-        st.caption(bi("记录通知；已设置接收渠道的，由 hj212 notify 发送。",
-                      "Recorded; sent through a receiver of hj212 notify where one is set."))
+        receivers = _receivers()
+        st.selectbox(bi("经由接收端发送", "Send through receiver"), ["", *receivers],
+                     key="duty_in_receiver",
+                     format_func=lambda r: receivers.get(r, bi("不发送，仅记录",
+                                                               "record only, send nothing")))
+        st.caption(bi("记录通知；选择了接收端的，由 hj212 notify 发送（投递记录见 "
+                      "notify_deliveries）。",
+                      "Recorded; with a receiver chosen, hj212 notify sends it (its delivery "
+                      "is logged in notify_deliveries)."))
         return {"channel": "duty_in_channel", "recipient": "duty_in_recipient",
-                "text": "duty_in_ntext"}
+                "receiver": "duty_in_receiver", "text": "duty_in_ntext"}
     if kind == lc.DISPATCH:
         _, engineers, names = _people(page, a)
         if not engineers:
