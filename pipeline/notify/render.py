@@ -158,10 +158,16 @@ def webhook_body(n: Notification, receiver: Receiver) -> dict[str, Any]:
     """Everything, machine-readable: one entry per item with its alarm (and for an
     operator's notify, ``operator``: who wrote what, when, to whom)."""
     if n.operator is not None:
+        # the same shape as an alarm notice's (a consumer reading items keeps working),
+        # the operator's note beside it
+        i = n.items[0]
         return {"notification_id": n.notification_id, "receiver": receiver.name,
-                "kind": "operator", "title": title(n, receiver),
+                "kind": "operator", "title": title(n, receiver), "digest": False,
                 "text": n.operator.text, "operator": n.operator.to_json(),
-                "alarm": n.items[0].alarm.to_json()}
+                "alarm": i.alarm.to_json(),
+                "items": [{"kind": i.kind, "n": i.n, "route": i.route,
+                           "group_key": i.group_key, "alarm": i.alarm.to_json(),
+                           "operator": n.operator.to_json()}]}
     return {"notification_id": n.notification_id, "receiver": receiver.name,
             "title": title(n, receiver), "digest": n.digest,
             "items": [{"kind": i.kind, "n": i.n, "route": i.route,
