@@ -142,6 +142,23 @@ def test_sliding_window_allows_twenty_in_any_minute():
     assert len(sent) == 60  # and it uses every slot it has
 
 
+def test_sliding_window_leaves_room_for_the_way_to_the_robot():
+    # the robot counts arrivals: a send 1.5 s on the way (within the slack) never makes 21
+    lim = SlidingWindowLimit(20)
+    arrivals = []
+    t = 0
+    k = 0
+    while t < 300_000:
+        if lim.available(t):
+            lim.take(t)
+            k += 1
+            arrivals.append(t + (1_500 if k % 40 == 1 else 0))
+        t += 10
+    arrivals.sort()
+    for i, at in enumerate(arrivals):
+        assert sum(1 for s in arrivals[i:] if s < at + 60_000) <= 20
+
+
 def test_a_storm_becomes_digests_within_the_rate_limit_and_nothing_is_dropped():
     e = Engine(routing(defaults="group_wait_s = 0"))
     n_alarms = 3000
