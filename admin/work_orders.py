@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 
+from admin.record_fields import BOOL, CHOICE, LONG, TEXT, USER, Field
+from admin.roles import Role
 from pipeline.ledger.model import Change, Event
 
 #: the ledger stream of work orders
@@ -45,14 +47,17 @@ CLOSE: Final = "close"  # 关闭
 REOPEN: Final = "reopen"  # 重新打开: reason
 ESCALATE: Final = "escalate"  # 升级: level, note
 NOTE: Final = "note"  # 日结记录: text
+NOTIFY: Final = "notify"  # 通知: receiver, text (hj212 notify sends it; escalations, SLA)
+SLA_MARK: Final = "sla"  # SLA 预警/超时记录: clock, due, level (system:sla only)
 KINDS: Final = (OPEN, ASSIGN, TRANSFER, CONTACT, RESPOND, ARRIVE, RESOLVE, VERIFY, CLOSE,
-                REOPEN, ESCALATE, NOTE)
+                REOPEN, ESCALATE, NOTE, NOTIFY, SLA_MARK)
 
 KIND_LABELS: Final = {
     OPEN: "开单 open", ASSIGN: "派工 assign", TRANSFER: "转派 transfer",
     CONTACT: "联系客户 contact", RESPOND: "响应 respond", ARRIVE: "到场 arrive",
     RESOLVE: "处理完成 resolve", VERIFY: "确认恢复 verify", CLOSE: "关闭 close",
     REOPEN: "重新打开 reopen", ESCALATE: "升级 escalate", NOTE: "日结记录 note",
+    NOTIFY: "通知 notify", SLA_MARK: "时限记录 SLA mark",
 }
 
 # the states
@@ -65,10 +70,20 @@ RESOLVED: Final = "resolved"
 VERIFIED: Final = "verified"
 CLOSED: Final = "closed"
 STATES: Final = (NEW, ASSIGNED, CONTACTED, RESPONDED, ON_SITE, RESOLVED, VERIFIED, CLOSED)
+STATE_LABELS: Final = {
+    NEW: "新建 new", ASSIGNED: "已派工 assigned", CONTACTED: "已联系 contacted",
+    RESPONDED: "已响应 responded", ON_SITE: "已到场 on site", RESOLVED: "已处理 resolved",
+    VERIFIED: "已确认 verified", CLOSED: "已关闭 closed",
+}
 
 # intake sources and classes
-SOURCES: Final = ("alarm", "phone", "wechat")
+SOURCES: Final = ("alarm", "phone", "wechat", "inspection", "complaint")
+SOURCE_LABELS: Final = {"alarm": "值守告警 duty alarm", "phone": "电话 phone",
+                        "wechat": "微信 WeChat", "inspection": "巡检发现 inspection",
+                        "complaint": "投诉 complaint"}
 CLASSES: Final = ("technical_service", "complaint", "inquiry")
+CLASS_LABELS: Final = {"technical_service": "技术服务 technical service",
+                       "complaint": "投诉 complaint", "inquiry": "咨询 inquiry"}
 
 # escalation levels, lowest first
 ORDINARY: Final = "ordinary"
@@ -76,6 +91,10 @@ TECHNICAL_BLOCK: Final = "technical_block"
 MAJOR_FAULT: Final = "major_fault"
 QUALITY_ACCIDENT: Final = "quality_accident"
 LEVELS: Final = (ORDINARY, TECHNICAL_BLOCK, MAJOR_FAULT, QUALITY_ACCIDENT)
+LEVEL_LABELS: Final = {ORDINARY: "一般 ordinary", TECHNICAL_BLOCK: "技术阻塞 technical block",
+                       MAJOR_FAULT: "重大故障 major fault",
+                       QUALITY_ACCIDENT: "批量问题/质量事故 batch problem or quality accident"}
+SLA_LEVELS: Final = ("warning", "breach")
 
 #: the longest free text a change may carry
 MAX_TEXT: Final = 4000
@@ -149,6 +168,12 @@ class WorkOrderState:
     notes: tuple[Note, ...] = ()
     last_seq: int = 0
     events: tuple[Event, ...] = field(default=(), repr=False)
+    #: (clock, due, level) of the SLA warnings and breaches recorded by system:sla
+    sla_marks: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def record_id(self) -> str:
+        return self.work_order_id
 
 
 # --- the rule ---------------------------------------------------------------------------
@@ -216,7 +241,7 @@ def check(history: Sequence[Event], change: Change) -> str | None:
     if not s.opened:
         return _refuse(f"工单尚未开立，不能{_zh(kind)}",
                        f"the work order is not open; fix: open it before you {kind} it")
-    if s.state == CLOSED and kind != REOPEN:
+    if s.state == CLOSED and kind not in (REOPEN, NOTIFY, SLA_MARK):
         return _refuse(f"工单已由 {s.closed_by} 关闭，不能{_zh(kind)}",
                        f"the work order was closed by {s.closed_by}; fix: reopen it first")
     needs = _NEEDS.get(kind)
@@ -271,6 +296,23 @@ def check(history: Sequence[Event], change: Change) -> str | None:
         if not _text(p, "note"):
             return _refuse("请填写升级说明", "escalate needs a note; fix: say why")
         return None
+    if kind == NOTIFY:
+        if not _text(p, "receiver") or not _text(p, "text"):
+            return _refuse("通知须指定接收群和内容",
+                           "notify needs a receiver and a text; fix: give both")
+        return None
+    if kind == SLA_MARK:
+        if not change.actor.startswith("system:"):
+            return _refuse("时限记录只能由系统写入",
+                           "SLA marks are written by the SLA watch (system:sla) only")
+        mark = (_text(p, "clock"), _text(p, "due"), _text(p, "level"))
+        if mark[0] not in CLOCKS or not mark[1] or mark[2] not in SLA_LEVELS:
+            return _refuse("时限记录不完整", f"SLA mark {mark!r} needs a clock of "
+                           f"{', '.join(CLOCKS)}, a due time and a level of "
+                           f"{', '.join(SLA_LEVELS)}")
+        if mark in s.sla_marks:
+            return _refuse("此时限记录已存在", f"SLA mark {mark!r} is already recorded")
+        return None
     if kind == NOTE:
         if not _text(p, "text"):
             return _refuse("日结记录为空", "empty note; fix: write the day's cause, process "
@@ -315,6 +357,7 @@ def derive(events: Sequence[Event], work_order_id: str = "") -> WorkOrderState:
     escalations: list[Escalation] = []
     notes: list[Note] = []
     reopens: list[Note] = []
+    marks: list[tuple[str, str, str]] = []
     state = ""
     last = 0
     for e in ordered:
@@ -369,7 +412,9 @@ def derive(events: Sequence[Event], work_order_id: str = "") -> WorkOrderState:
             v["escalation"] = _text(p, "level")
         elif e.kind == NOTE:
             notes.append(Note(e.seq, e.actor, e.at, _text(p, "text")))
-    return WorkOrderState(work_order_id=work_order_id, state=state,
+        elif e.kind == SLA_MARK:
+            marks.append((_text(p, "clock"), _text(p, "due"), _text(p, "level")))
+    return WorkOrderState(sla_marks=tuple(marks),work_order_id=work_order_id, state=state,
                           transfers=tuple(transfers), escalations=tuple(escalations),
                           notes=tuple(notes), reopens=tuple(reopens), last_seq=last,
                           events=ordered, **v)
@@ -395,6 +440,10 @@ RESPONSE: Final = "response"
 ON_SITE_CLOCK: Final = "on_site"
 DAILY_NOTE: Final = "daily_note"
 WEEKLY_ENTRY: Final = "weekly_entry"
+CLOCKS: Final = (FIRST_CONTACT, RESPONSE, ON_SITE_CLOCK, DAILY_NOTE, WEEKLY_ENTRY)
+CLOCK_LABELS: Final = {FIRST_CONTACT: "首次联系 first contact", RESPONSE: "响应 response",
+                       ON_SITE_CLOCK: "到场 on site", DAILY_NOTE: "日结 daily note",
+                       WEEKLY_ENTRY: "周记录 weekly entry"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,3 +527,81 @@ def sla(state: WorkOrderState, now: datetime, limits: SlaLimits | None = None) -
             clocks.append(_clock(WEEKLY_ENTRY, w_start, w_end, met, now, lim))
         k += 1
     return clocks
+
+
+# --- who may do what, and what each form asks ------------------------------------------
+
+_OPS: Final = frozenset({Role.DUTY_OPERATOR, Role.DUTY_SUPERVISOR})
+_ENG: Final = frozenset({Role.FIELD_ENGINEER})
+
+#: verb -> roles that may do it (admin holds every role). The desk opens, routes, checks
+#: contact happened, verifies data back and closes (SERVICE.md flow 1); the engineer
+#: works the site; reopening undoes a closed record the assessment counts, so it needs a
+#: supervisor or quality; SLA marks are the watch's alone (no role).
+KIND_ROLES: Final[Mapping[str, frozenset[Role]]] = {
+    OPEN: _OPS | {Role.QUALITY},
+    ASSIGN: _OPS, TRANSFER: _OPS,
+    CONTACT: _OPS | _ENG, RESPOND: _OPS | _ENG, ARRIVE: _ENG | _OPS,
+    RESOLVE: _ENG | _OPS, ESCALATE: _ENG | _OPS,
+    VERIFY: _OPS, CLOSE: _OPS,
+    REOPEN: frozenset({Role.DUTY_SUPERVISOR, Role.QUALITY}),
+    NOTE: _OPS | _ENG | {Role.QUALITY},
+    NOTIFY: _OPS,
+    SLA_MARK: frozenset(),
+}
+
+FORMS: Final[Mapping[str, tuple[Field, ...]]] = {
+    OPEN: (
+        Field("source", "来源 source", CHOICE, True, SOURCES, SOURCE_LABELS),
+        Field("class", "类别 class", CHOICE, True, CLASSES, CLASS_LABELS),
+        Field("station", "站点 MN station", TEXT, True),
+        Field("organisation", "单位 organisation", TEXT, True),
+        Field("region", "服务区域 region", TEXT, False,
+              help="空：按站点登记 / empty: the station's region"),
+        Field("caller", "来电人 caller", TEXT),
+        Field("contact", "联系方式 contact", TEXT),
+        Field("reason", "事由 reason", LONG, True),
+        Field("stops_system", "系统停止工作 fault stops the system", BOOL),
+        Field("alarm_id", "告警编号 alarm id", TEXT),
+    ),
+    ASSIGN: (Field("engineer", "工程师 engineer", USER, True),),
+    TRANSFER: (Field("from", "原工程师 from", USER, True), Field("to", "转给 to", USER, True),
+               Field("reason", "原因 reason", LONG, True)),
+    CONTACT: (Field("text", "联系情况 how", TEXT),),
+    RESPOND: (Field("text", "响应说明 how", TEXT),),
+    ARRIVE: (Field("text", "到场说明 note", TEXT),),
+    RESOLVE: (Field("cause", "原因 cause", LONG, True),
+              Field("action", "处理措施 action", LONG, True),
+              Field("result", "处理结果 result", LONG, True),
+              Field("report", "签字服务报告 signed service report", TEXT,
+                    help="附件编号或文件名；有现场服务时必填 / attachment; required after a "
+                         "site visit")),
+    VERIFY: (Field("verification", "数据恢复确认 how the data were seen back", LONG, True),),
+    CLOSE: (Field("text", "关闭说明 note", TEXT),),
+    REOPEN: (Field("reason", "原因 reason", LONG, True),),
+    ESCALATE: (Field("level", "升级级别 level", CHOICE, True, LEVELS[1:], LEVEL_LABELS),
+               Field("note", "说明 note", LONG, True)),
+    NOTE: (Field("text", "日结记录 the day's cause, process and result", LONG, True),),
+    NOTIFY: (Field("receiver", "接收群 receiver", TEXT, True),
+             Field("text", "内容 text", LONG, True)),
+}
+
+_NEXT: Final[dict[str, tuple[str, ...]]] = {
+    "": (OPEN,),
+    NEW: (ASSIGN, ESCALATE, NOTE),
+    ASSIGNED: (CONTACT, TRANSFER, ESCALATE, NOTE),
+    CONTACTED: (RESPOND, TRANSFER, ESCALATE, NOTE),
+    RESPONDED: (ARRIVE, RESOLVE, TRANSFER, ESCALATE, NOTE),
+    ON_SITE: (RESOLVE, TRANSFER, ESCALATE, NOTE),
+    RESOLVED: (VERIFY, REOPEN, NOTE),
+    VERIFIED: (CLOSE, REOPEN, NOTE),
+    CLOSED: (REOPEN,),
+}
+
+
+def next_kinds(state: WorkOrderState) -> tuple[str, ...]:
+    """The verbs a person may try next (the forms a page offers); the rule decides."""
+    kinds = _NEXT.get(state.state, ())
+    if state.escalation == QUALITY_ACCIDENT:
+        kinds = tuple(k for k in kinds if k != ESCALATE)
+    return kinds
