@@ -85,21 +85,24 @@ class LedgerSubmitter(Protocol):
 
 
 class WorkOrders(Protocol):
-    """Makes the work order (运维工单) of a dispatch. Issue 12 (service records) fills
-    this in with real work orders; until then ``LocalWorkOrders`` only names one."""
+    """Makes the work order (运维工单) of a dispatch: admin/order_hooks.py
+    ``LedgerWorkOrders`` opens a real one (routed to the region's roster unless
+    ``engineer`` is named) and returns its id and engineer."""
 
-    def create(self, alarm: Mapping[str, Any], engineer_region: str, actor: str) -> str: ...
+    def create(self, alarm: Mapping[str, Any], engineer_region: str, actor: str,
+               engineer: str = "") -> tuple[str, str]: ...
 
 
 @dataclass(frozen=True)
 class LocalWorkOrders:
-    """Stand-in until issue 12 replaces it: an id ``WO-<day>-<8 hex of the alarm id>``,
-    recorded in the dispatch event and nowhere else (there is no work-order table yet).
+    """Names a work order without opening one (``WO-<day>-<8 hex of the alarm id>``):
+    for callers with no ledger of work orders at hand (unit tests of the alarm rule).
     One alarm dispatched twice on one day (after a reopen) gets the same id."""
 
-    def create(self, alarm: Mapping[str, Any], engineer_region: str, actor: str) -> str:
+    def create(self, alarm: Mapping[str, Any], engineer_region: str, actor: str,
+               engineer: str = "") -> tuple[str, str]:
         digest = hashlib.sha1(str(alarm["alarm_id"]).encode()).hexdigest()[:8]
-        return f"WO-{now_local():%Y%m%d}-{digest}"
+        return f"WO-{now_local():%Y%m%d}-{digest}", engineer
 
 
 def allowed(user: User, kind: str) -> bool:
@@ -186,10 +189,14 @@ def perform(ledger: LedgerSubmitter, ch: ClickHouse, user: User, alarm_id: str, 
             body["assignee"] = found.username
     if kind == lc.DISPATCH:
         body.setdefault("region", alarm["region"])
-        if not str(body.get("work_order_id", "")).strip() and str(body.get("engineer", "")
-                                                                 ).strip():
-            body["work_order_id"] = (work_orders or LocalWorkOrders()).create(
-                alarm, str(body["region"]), user.username)
+        engineer = str(body.get("engineer", "")).strip()
+        if not str(body.get("work_order_id", "")).strip() and (engineer or work_orders):
+            try:
+                body["work_order_id"], body["engineer"] = (
+                    work_orders or LocalWorkOrders()).create(
+                    alarm, str(body["region"]), user.username, engineer)
+            except ValueError as exc:
+                return deny(str(exc))
     change = Change(request_id=request_id, stream=lc.STREAM, record_id=alarm_id, kind=kind,
                     actor=user.username, expected_seq=int(expected_seq), payload=body,
                     source=source, submitted_at=now_local())

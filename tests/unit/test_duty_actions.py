@@ -192,15 +192,15 @@ def test_work_orders_can_be_replaced(ch):
         def __init__(self):
             self.calls = []
 
-        def create(self, alarm, engineer_region, actor):
-            self.calls.append((alarm["alarm_id"], engineer_region, actor))
-            return "WO-FROM-ISSUE-12"
+        def create(self, alarm, engineer_region, actor, engineer=""):
+            self.calls.append((alarm["alarm_id"], engineer_region, actor, engineer))
+            return "WO-FROM-ISSUE-12", engineer or "roster.pick"
 
     ledger, orders = RecordingLedger(), Orders()
     act(ledger, ch, OPERATOR, SU, lc.ACK)
     da.perform(ledger, ch, OPERATOR, SU, lc.DISPATCH, 1, {"engineer": "zhao.gang"}, "web",
                work_orders=orders)
-    assert orders.calls == [(SU, "苏皖沪", "zhang.wei")]
+    assert orders.calls == [(SU, "苏皖沪", "zhang.wei", "zhao.gang")]
     assert ledger.events[SU][-1].payload["work_order_id"] == "WO-FROM-ISSUE-12"
 
 

@@ -1,0 +1,16 @@
+"""The hooks of each record type (admin/records.py ``Hook``), in one place so the
+records module does not import the types' I/O modules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from admin.records import Hook
+
+
+def default_hooks() -> Mapping[str, Hook]:
+    from admin.order_hooks import OrderHooks
+
+    return {"orders": OrderHooks()}

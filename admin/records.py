@@ -1,0 +1,249 @@
+"""Service records (issue 12): one way to read and change every record type, checked on
+the server side and audited, over the ledger's append-only event log.
+
+A record type is a pure module (admin/work_orders.py, subscriptions.py, inspections.py,
+visits.py, complaints.py) holding its verbs, forms, roles (``KIND_ROLES``), its rule
+(``check``, applied by the ledger writer) and its derived state (``derive``). This module
+adds the I/O: histories from ClickHouse, changes through the ledger (a stale
+``expected_seq`` comes back as a conflict naming who moved the record), the role and
+region checks, the audit, and the hooks a type needs around a change (a work order routed
+to the region's roster; a subscription's stability evidence computed by the system).
+
+Every attempt is audited once (action ``<stream>_<verb>``, target the record id, detail:
+outcome, seq, message, request id, payload), like the duty desk's alarm actions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+from typing import Any, Final, Protocol
+
+from admin.audit import AuditLog
+from admin.duty_actions import DENIED, ERROR, LedgerSubmitter, check_region
+from admin.record_fields import Field
+from admin.roles import ROLE_LABELS, PermissionDenied, Role, User
+from admin.service_settings import ServiceSettings
+from pipeline.ledger import queries as lq
+from pipeline.ledger.model import REFUSED, Change, Event, Reply
+from pipeline.store.client import ClickHouse
+from pipeline.timebase import now_local
+
+
+@dataclass(frozen=True)
+class RecordType:
+    key: str  # the page's and CLI's name: orders, subscriptions, ...
+    module_name: str
+    prefix: str  # new ids: <prefix>-<YYYYmmdd>-<6 hex>; '' when the caller names the id
+    label: str  # Chinese first, English beside
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.module_name)
+
+    @property
+    def stream(self) -> str:
+        return str(self.module.STREAM)
+
+    @property
+    def create_kind(self) -> str:
+        return str(self.module.KINDS[0])
+
+    def forms(self) -> Mapping[str, tuple[Field, ...]]:
+        forms: Mapping[str, tuple[Field, ...]] = self.module.FORMS
+        return forms
+
+    def kind_label(self, kind: str) -> str:
+        return str(self.module.KIND_LABELS.get(kind, kind))
+
+    def state_label(self, state: str) -> str:
+        return str(self.module.STATE_LABELS.get(state, state or "-"))
+
+    def derive(self, events: Sequence[Event], record_id: str = "") -> Any:
+        return self.module.derive(events, record_id)
+
+    def next_kinds(self, state: Any) -> tuple[str, ...]:
+        return tuple(self.module.next_kinds(state))
+
+    def roles(self, kind: str) -> frozenset[Role]:
+        roles: frozenset[Role] = self.module.KIND_ROLES.get(kind, frozenset())
+        return roles
+
+
+TYPES: Final[Mapping[str, RecordType]] = {
+    "orders": RecordType("orders", "admin.work_orders", "WO", "运维工单 work orders"),
+    "subscriptions": RecordType("subscriptions", "admin.subscriptions", "",
+                                "365服务 subscriptions"),
+    "inspections": RecordType("inspections", "admin.inspections", "IN", "巡检 inspections"),
+    "visits": RecordType("visits", "admin.visits", "", "回访 return visits"),
+    "complaints": RecordType("complaints", "admin.complaints", "CP", "投诉 complaints"),
+}
+
+
+class RecordActionError(Exception):
+    """A hook refuses a change before it is sent; the message says why and the fix."""
+
+
+@dataclass
+class Action:
+    """One change being prepared: hooks may fill the payload or add follow-ups."""
+
+    rtype: RecordType
+    record_id: str
+    kind: str
+    state: Any  # the derived state before the change
+    payload: dict[str, Any]
+    user: User
+    #: changes to append after this one is appended: (kind, payload), same record
+    follow_ups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+class Hook(Protocol):
+    def prepare(self, records: Records, action: Action) -> None: ...
+
+    def after(self, records: Records, action: Action, reply: Reply) -> None: ...
+
+
+def allowed(user: User, rtype: RecordType, kind: str) -> bool:
+    roles = rtype.roles(kind)
+    return bool(roles) and user.has(*sorted(roles))
+
+
+def new_id(rtype: RecordType, now: datetime | None = None) -> str:
+    day = (now or now_local()).strftime("%Y%m%d")
+    return f"{rtype.prefix}-{day}-{uuid.uuid4().hex[:6].upper()}"
+
+
+class Records:
+    """Read and change service records as ``user``; thread-safe as its parts are."""
+
+    def __init__(self, ledger: LedgerSubmitter, ch: ClickHouse, service: ServiceSettings,
+                 hooks: Mapping[str, Hook] | None = None,
+                 clock: Callable[[], datetime] = now_local) -> None:
+        self.ledger = ledger
+        self.ch = ch
+        self.service = service
+        self.clock = clock
+        if hooks is None:
+            from admin.record_hooks import default_hooks
+
+            hooks = default_hooks()
+        self.hooks = hooks
+
+    # --- reading ---------------------------------------------------------------------
+
+    def get(self, rtype: RecordType, record_id: str) -> Any:
+        return rtype.derive(lq.history(self.ch, rtype.stream, record_id), record_id)
+
+    def all(self, rtype: RecordType, user: User | None = None,
+            since: datetime | None = None) -> list[Any]:
+        """The records' derived states (those ``user`` may see), newest opened first."""
+        states = [rtype.derive(ev, rid) for rid, ev in
+                  lq.stream_histories(self.ch, rtype.stream, since).items()]
+        if user is not None:
+            states = [s for s in states if s.opened and _sees(user, s.region)]
+        return sorted(states, key=lambda s: (s.opened_at or datetime.min, s.record_id),
+                      reverse=True)
+
+    # --- changing --------------------------------------------------------------------
+
+    def create(self, user: User, rtype: RecordType, payload: Mapping[str, Any],
+               source: str, *, record_id: str = "", address: str = "",
+               wait_s: float | None = None) -> tuple[str, Reply]:
+        """Create a record (its type's first verb): a new id unless one is given."""
+        rid = record_id or new_id(rtype, self.clock())
+        return rid, self.act(user, rtype, rid, rtype.create_kind, 0, payload, source,
+                             address=address, wait_s=wait_s)
+
+    def act(self, user: User, rtype: RecordType, record_id: str, kind: str,
+            expected_seq: int, payload: Mapping[str, Any], source: str, *,
+            address: str = "", wait_s: float | None = None) -> Reply:
+        """Check ``user`` may do ``kind`` to the record, let the type's hook prepare it,
+        submit it expecting the record's last seq ``expected_seq``, and audit the
+        attempt. Role, region and hook refusals come back as REFUSED replies whose
+        message says why (nothing is submitted)."""
+        request_id = uuid.uuid4().hex
+        body = dict(payload)
+        audit = AuditLog(self.ch)
+
+        def done(reply: Reply, outcome: str) -> Reply:
+            audit.record(user.username, f"{rtype.stream}_{kind}", target=record_id,
+                         source=address or source,
+                         detail={"outcome": outcome, "kind": kind, "seq": reply.seq,
+                                 "expected_seq": expected_seq, "message": reply.message,
+                                 "request_id": request_id, "payload": body})
+            return reply
+
+        def deny(message: str) -> Reply:
+            return done(Reply(request_id, REFUSED, expected_seq, message), DENIED)
+
+        if kind not in rtype.module.KINDS:
+            return deny(f"{rtype.label}: 未知操作 / unknown action {kind!r}; fix: one of "
+                        f"{', '.join(rtype.module.KINDS)}")
+        if not user.active:
+            return deny(f"user {user.username!r} is disabled; fix: ask an admin")
+        if not allowed(user, rtype, kind):
+            roles = rtype.roles(kind)
+            who = " or ".join(ROLE_LABELS[r] for r in sorted(roles)) or "the system only"
+            return deny(f"user {user.username!r} may not {kind} {rtype.label} (needs {who}); "
+                        "fix: ask a duty supervisor, or an admin to grant the role")
+        state = self.get(rtype, record_id)
+        action = Action(rtype, record_id, kind, state, body, user)
+        hook = self.hooks.get(rtype.key)
+        try:
+            if hook is not None:
+                hook.prepare(self, action)
+            region = state.region if state.opened else str(body.get("region", ""))
+            check_region(user, region, f"{rtype.label} {record_id}")
+        except (RecordActionError, PermissionDenied) as exc:
+            return deny(str(exc))
+        change = Change(request_id=request_id, stream=rtype.stream, record_id=record_id,
+                        kind=kind, actor=user.username, expected_seq=int(expected_seq),
+                        payload=body, source=source, submitted_at=self.clock())
+        try:
+            reply = self.ledger.submit(change, wait_s=wait_s)
+        except Exception as exc:
+            done(Reply(request_id, ERROR, expected_seq, f"{type(exc).__name__}: {exc}"),
+                 ERROR)
+            raise
+        done(reply, reply.outcome)
+        if reply.ok:
+            seq = reply.seq
+            for kind2, payload2 in action.follow_ups:
+                follow = self.system_act(rtype, record_id, kind2, seq, payload2,
+                                         actor=user.username, source=source,
+                                         wait_s=wait_s)
+                if not follow.ok:
+                    break
+                seq = follow.seq
+            if hook is not None:
+                hook.after(self, action, reply)
+        return reply
+
+    def system_act(self, rtype: RecordType, record_id: str, kind: str, expected_seq: int,
+                   payload: Mapping[str, Any], *, actor: str, source: str = "system",
+                   wait_s: float | None = None) -> Reply:
+        """A change a service makes (the SLA watch, a planner, a follow-up of a person's
+        change): no role check (the caller is the platform), audited under ``actor``."""
+        change = Change(request_id=uuid.uuid4().hex, stream=rtype.stream,
+                        record_id=record_id, kind=kind, actor=actor,
+                        expected_seq=int(expected_seq), payload=dict(payload),
+                        source=source, submitted_at=self.clock())
+        reply = self.ledger.submit(change, wait_s=wait_s)
+        AuditLog(self.ch).record(actor, f"{rtype.stream}_{kind}", target=record_id,
+                                 source=source,
+                                 detail={"outcome": reply.outcome, "kind": kind,
+                                         "seq": reply.seq, "message": reply.message,
+                                         "request_id": change.request_id,
+                                         "payload": dict(payload)})
+        return reply
+
+
+def _sees(user: User, region: str) -> bool:
+    if region == "" and user.regions and not user.is_admin:
+        return False
+    return user.sees_region(region)
