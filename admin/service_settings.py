@@ -98,6 +98,11 @@ class ServiceSettings:
     where: str = ""
 
 
+def from_settings(settings: Any) -> ServiceSettings:
+    """The file ``settings.service.file`` names (pipeline.config.Settings)."""
+    return load(settings.service.file)
+
+
 def load(path: str | Path | None = None) -> ServiceSettings:
     """Read the settings file (the sample admin/service.toml when ``path`` is empty)."""
     p = Path(path) if path else SAMPLE

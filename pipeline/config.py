@@ -286,6 +286,15 @@ class NotifySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    file: str = _opt(
+        "", "service records' settings file (TOML: SLA limits, escalation receivers, rosters "
+        "per region, subscription, visit and inspection rules, the subcontractor score; "
+        "empty: admin/service.toml, the sample)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     run_dir: Path = _opt(Path(".run"), "folder for local servers' data, logs, pids and spool")
     log_format: LogFormat = _opt(
@@ -305,6 +314,7 @@ class Settings:
     ui: UiSettings = field(default_factory=UiSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     #: the TOML file the values came from, if any (not a setting itself)
     config_file: Path | None = field(default=None, metadata={"internal": True})
     #: dotted name -> "default" | "file" | "env" | "option", for `hj212 settings`
