@@ -79,8 +79,8 @@ class OrderHooks:
                         f"{action.user.username}\n{p.get('note', '')}")
                 for receiver in spec.receivers:
                     action.follow_ups.append((wo.NOTIFY, {"receiver": receiver,
-                                                          "text": text,
-                                                          "level": level}))
+                                                          "text": text, "level": level,
+                                                          "station": state.station}))
 
     def after(self, records: Records, action: Action, reply: Reply) -> None:
         return None

@@ -89,6 +89,8 @@ SCORE_FIGURES: Final = ("on_time_response", "on_time_arrival", "return_visit_rat
 class ServiceSettings:
     version: str = ""
     sla: SlaLimits = field(default_factory=SlaLimits)
+    #: receivers told of SLA warnings and breaches
+    sla_notify: tuple[str, ...] = ()
     escalation: Mapping[str, EscalationLevel] = field(default_factory=dict)
     rosters: Rosters = field(default_factory=Rosters)
     subscriptions: SubscriptionRules = field(default_factory=SubscriptionRules)
@@ -165,7 +167,7 @@ def parse(text: str, *, where: str = "service.toml") -> ServiceSettings:
     if extra:
         raise r.fail(extra[0], data[extra[0]], f"remove it; known sections: {', '.join(top)}")
     s = r.table(data, "sla", ("first_contact_min", "response_min", "on_site_min",
-                              "weekly_after_days", "warn_fraction"))
+                              "weekly_after_days", "warn_fraction", "notify"))
     sla = SlaLimits(
         first_contact=timedelta(minutes=r.number(s, "first_contact_min", 15, 1, 1440)),
         response=timedelta(minutes=r.number(s, "response_min", 60, 1, 10_080)),
@@ -216,7 +218,9 @@ def parse(text: str, *, where: str = "service.toml") -> ServiceSettings:
                                          whole=True)),
         site_every_days=int(r.number(ins, "site_every_days", 90, 1, 366, whole=True)),
         templates=templates)
-    return ServiceSettings(version=str(data.get("version", "")), sla=sla, escalation=esc,
+    return ServiceSettings(version=str(data.get("version", "")), sla=sla,
+                           sla_notify=r.names(s.get("notify", []), "sla.notify"),
+                           escalation=esc,
                            rosters=Rosters(fallback=fallback.strip(), regions=regions),
                            subscriptions=subs, visits=visits, inspections=inspections,
                            quality=_quality(r, r.table(data, "quality")), where=where)

@@ -605,3 +605,24 @@ def next_kinds(state: WorkOrderState) -> tuple[str, ...]:
     if state.escalation == QUALITY_ACCIDENT:
         kinds = tuple(k for k in kinds if k != ESCALATE)
     return kinds
+
+
+def sla_marks_due(state: WorkOrderState, now: datetime, limits: SlaLimits | None = None
+                  ) -> list[tuple[str, str, str]]:
+    """The SLA marks (clock, due 'YYYY-MM-DD HH:MM:SS', level) the watch should record
+    now and has not: a breach of every clock met late or not met by its due time (also
+    after the order closed: the record of each breach), a warning for a clock of an open
+    order running out. A clock is known by its name and due time, so a replayed history
+    gives the same marks."""
+    out: list[tuple[str, str, str]] = []
+    for c in sla(state, now, limits):
+        due = f"{c.due_at:%Y-%m-%d %H:%M:%S}"
+        if c.breached:
+            mark = (c.name, due, "breach")
+        elif c.warn and state.state != CLOSED:
+            mark = (c.name, due, "warning")
+        else:
+            continue
+        if mark not in state.sla_marks and mark not in out:
+            out.append(mark)
+    return out

@@ -202,13 +202,14 @@ def operator_logged(ch: Store, lookback_ms: int) -> dict[str, int]:
 
 
 def notify_events(ch: Store, since_ms: int) -> list[dict[str, Any]]:
-    """The ledger's notify events (stream 'alarm', kind 'notify') appended at or after
-    ``since_ms``; [] when the ledger's table is not there."""
+    """The ledger's notify events (kind 'notify' of any stream: an operator's notice on
+    an alarm, a work order's escalation, a subscription's renewal reminder) appended at
+    or after ``since_ms``; [] when the ledger's table is not there."""
     if not ch.table_exists("ledger_events"):
         return []
     return ch.query_dicts(
-        "SELECT record_id, seq, request_id, actor, at_ms, payload FROM ledger_events "
-        "WHERE stream = 'alarm' AND kind = 'notify' AND at_ms >= %(since)s "
+        "SELECT stream, record_id, seq, request_id, actor, at_ms, payload FROM ledger_events "
+        "WHERE kind = 'notify' AND at_ms >= %(since)s "
         "ORDER BY at_ms, record_id, seq", {"since": since_ms})
 
 

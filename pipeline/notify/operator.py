@@ -85,6 +85,20 @@ def alarm_from_id(alarm_id: str) -> Alarm:
                  severity="", state="open", opened_at=opened_at, last_seen=opened_at)
 
 
+def alarm_from_record(stream: str, record_id: str, payload_json: str) -> Alarm:
+    """A notice about a service record (a work order's escalation, a subscription's
+    reminder): the record stands where the alarm would (id ``<stream>:<record id>``),
+    with the station the event names, if any."""
+    try:
+        payload = json.loads(payload_json or "{}")
+    except ValueError:
+        payload = {}
+    mn = _text(payload, "station") if isinstance(payload, dict) else ""
+    return Alarm(alarm_id=f"{stream}:{record_id}", mn=mn, code="", rule="",
+                 transition="update", severity="", state="open", opened_at="",
+                 last_seen="")
+
+
 def alarm_from_row(row: Mapping[str, Any]) -> Alarm:
     """An alarms-table row (FINAL) as the notifier's Alarm."""
 

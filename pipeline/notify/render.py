@@ -201,6 +201,10 @@ def plain(n: Notification, receiver: Receiver) -> str:
 
 # --- an operator's "notify the enterprise" (operator.py) ---------------------------------
 
+#: service records' streams in the users' words (a record's notice names its record)
+RECORD_ZH: Final = {"work_order": "运维工单", "subscription": "365服务", "inspection": "巡检",
+                    "visit": "回访", "complaint": "投诉"}
+
 
 def _operator_title(n: Notification) -> str:
     return f"【值守中心通知】{_station(n.items[0])}"
@@ -219,10 +223,15 @@ def _operator_facts(n: Notification) -> list[str]:
     note = n.operator
     assert note is not None
     a = n.items[0].alarm
+    stream, _, record = a.alarm_id.partition(":")
+    if record and "/" not in stream:
+        # a service record's notice (operator.alarm_from_record): name the record
+        what = f"记录 record：{RECORD_ZH.get(stream, stream)} {record}"
+    else:
+        what = f"告警 alarm：{_alarm_line(n)}"
     facts = [f"企业 enterprise：{a.enterprise or '未登记站点'} {a.outlet}".rstrip(),
-             f"站点 station：{a.mn}" + (f"（{a.region}）" if a.region else ""),
-             f"告警 alarm：{_alarm_line(n)}",
-             f"值守人员 sent by：{note.by} · {note.at}"]
+             f"站点 station：{a.mn or '-'}" + (f"（{a.region}）" if a.region else ""),
+             what, f"值守人员 sent by：{note.by} · {note.at}"]
     if note.recipient:
         facts.append(f"联系人 to：{note.recipient}")
     return facts

@@ -312,18 +312,23 @@ class NotifyService:
         cursor = self.cursor
         assert cursor is not None
         rows = await self.reader.call(deliveries.notify_events, cursor.since_ms)
-        record = {str(r["request_id"]): str(r["record_id"]) for r in rows}
+        record = {str(r["request_id"]): r for r in rows}
         notes = cursor.fresh(op.note_from_row(r) for r in rows)
         if not notes:
             return
-        found = await self.reader.call(deliveries.alarm_rows,
-                                       [record[n.request_id] for n in notes])
+        found = await self.reader.call(
+            deliveries.alarm_rows, [str(record[n.request_id]["record_id"]) for n in notes
+                                    if record[n.request_id].get("stream", "alarm") == "alarm"])
         now = self.clock()
         skipped: list[deliveries.Row] = []
         for note in notes:
-            aid = record[note.request_id]
+            event = record[note.request_id]
+            aid, stream = str(event["record_id"]), str(event.get("stream", "alarm"))
             row = found.get(aid)
-            alarm = op.alarm_from_row(row) if row else op.alarm_from_id(aid)
+            if stream != "alarm":
+                alarm = op.alarm_from_record(stream, aid, str(event.get("payload") or ""))
+            else:
+                alarm = op.alarm_from_row(row) if row else op.alarm_from_id(aid)
             alarm = self.routing.with_365(
                 deliveries.enrich(alarm, self.stations.get(alarm.mn)))
             planned = op.plan(note, alarm, self.routing, now)
