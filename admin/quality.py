@@ -42,6 +42,8 @@ The subcontractor score (分包商月度考核, rules in admin/service.toml ``[q
   ``targets["satisfaction_target"]`` on the 1..5 scale; a figure without a target is
   judged against its full scale, 1.0 or 5); a figure with nothing counted in the month
   (rate None) earns its full points: nothing was due, so nothing was missed;
+  figures not in ``points`` earn nothing (with no ``points`` at all every score is 0:
+  the settings file must give them);
 - minus ``per_complaint`` x complaints and ``per_sla_breach`` x SLA breaches;
 - clamped to 0..100 and rounded to 2 decimals (the fee is computed on the score the page
   shows);
