@@ -210,9 +210,21 @@ def show(cli: CliContext, alarm_id: str) -> None:
 def _act(cli: CliContext, alarm_id: str, kind: str, payload: Mapping[str, Any]) -> None:
     with _session(cli) as (ch, user), LedgerClient(cli.settings) as ledger:
         seq = ledger_queries.last_seq(ch, lc.STREAM, alarm_id)
+        orders = None
+        if kind == lc.DISPATCH:
+            # a dispatch opens the real work order (routed to the roster when no
+            # engineer is named)
+            from admin.order_hooks import LedgerWorkOrders
+            from admin.records import Records
+            from admin.service_settings import ServiceSettingsError, from_settings
+
+            try:
+                orders = LedgerWorkOrders(Records(ledger, ch, from_settings(cli.settings)))
+            except ServiceSettingsError as exc:
+                raise click.ClickException(str(exc)) from None
         try:
             reply = duty_actions.perform(ledger, ch, user, alarm_id, kind, seq, payload,
-                                         CLI_SOURCE)
+                                         CLI_SOURCE, work_orders=orders)
         except LedgerError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"{lc.KIND_LABELS[kind]} {alarm_id}: {duty_actions.outcome_text(reply)}")
@@ -271,7 +283,9 @@ def notify(cli: CliContext, alarm_id: str, channel: str, recipient: str, receive
 
 @alarms.command(context_settings=CONTEXT)
 @click.argument("alarm_id")
-@click.option("--engineer", required=True, help="The resident engineer's user name.")
+@click.option("--engineer", default="",
+              help="The resident engineer's user name (default: the region's roster in "
+                   "the service settings file picks one).")
 @click.option("--region", type=click.Choice(SERVICE_REGIONS), default=None,
               help="The engineer's region (default: the station's).")
 @click.option("--work-order", "work_order_id", default="",
@@ -280,7 +294,7 @@ def notify(cli: CliContext, alarm_id: str, channel: str, recipient: str, receive
 def dispatch(cli: CliContext, alarm_id: str, engineer: str, region: str | None,
              work_order_id: str) -> None:
     """Dispatch ALARM_ID to the region's engineer with a work order (派单)."""
-    payload: dict[str, Any] = {"engineer": engineer}
+    payload: dict[str, Any] = {"engineer": engineer} if engineer else {}
     if region:
         payload["region"] = region
     if work_order_id:

@@ -357,8 +357,18 @@ def _submit(user: User, dsn: str, alarm_id: str, kind: str, fields: dict[str, st
     try:
         conn = connect(dsn)
         try:
+            orders = None
+            if kind == lc.DISPATCH:
+                from admin.order_hooks import LedgerWorkOrders
+                from admin.records import Records
+                from admin.service_settings import from_settings
+
+                # the dispatch opens the real work order (issue 12)
+                orders = LedgerWorkOrders(Records(ledger(), conn,
+                                                  from_settings(app_settings())))
             reply = duty_actions.perform(ledger(), conn, user, alarm_id, kind, int(seen),
-                                         payload, "web", address=source())
+                                         payload, "web", address=source(),
+                                         work_orders=orders)
         finally:
             conn.close()
         out = Outcome(alarm_id, kind, reply.outcome, outcome_words(reply))
@@ -511,8 +521,12 @@ def _fields(page: PageContext, kind: str, a: Mapping[str, Any]) -> dict[str, str
         if not engineers:
             st.warning(bi(f"服务区域 {region_label(str(a.get('region', '')))} 没有驻地工程师账号。",
                           "No field engineer has an account for this region."))
-        st.selectbox(bi("派给驻地工程师", "Dispatch to the region's engineer"), engineers,
-                     key="duty_in_engineer", format_func=lambda u: names.get(u, u))
+        roster = bi("按值班表派工", "by the region's roster")
+        st.selectbox(bi("派给驻地工程师", "Dispatch to the region's engineer"),
+                     ["", *engineers], key="duty_in_engineer",
+                     format_func=lambda u: names.get(u, u) if u else roster)
+        st.caption(bi("派单即开立运维工单（见“运维工单”页）。",
+                      "Dispatching opens a work order (see the work-orders page)."))
         st.text_input(bi("说明", "Note"), key="duty_in_dnote")
         return {"engineer": "duty_in_engineer", "text": "duty_in_dnote"}
     if kind == lc.RESOLVE:
