@@ -16,6 +16,7 @@ outcome, seq, message, request id, payload), like the duty desk's alarm actions.
 from __future__ import annotations
 
 import importlib
+import inspect
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,9 +68,23 @@ class RecordType:
         return self.module.derive(events, record_id)
 
     def next_kinds(self, state: Any) -> tuple[str, ...]:
-        return tuple(self.module.next_kinds(state))
+        """The verbs the record's state may allow; a module's ``next_kinds`` takes the
+        derived state (work orders: the escalation level matters) or its state name."""
+        fn = self.module.next_kinds
+        param = next(iter(inspect.signature(fn).parameters.values()))
+        takes_name = param.annotation in (str, "str")
+        return tuple(fn(state.state if takes_name else state))
 
-    def roles(self, kind: str) -> frozenset[Role]:
+    def roles(self, kind: str, state: Any = None,
+              payload: Mapping[str, Any] | None = None) -> frozenset[Role]:
+        """Who may do ``kind``; a module with ``roles_for(verb, sort)`` (inspections:
+        platform or site) judges by the record's sort, or the creating payload's."""
+        roles_for = getattr(self.module, "roles_for", None)
+        if roles_for is not None:
+            sort = str(getattr(state, "kind", "") or (payload or {}).get("kind", ""))
+            if sort:
+                found: frozenset[Role] = roles_for(kind, sort)
+                return found
         roles: frozenset[Role] = self.module.KIND_ROLES.get(kind, frozenset())
         return roles
 
@@ -108,8 +123,11 @@ class Hook(Protocol):
     def after(self, records: Records, action: Action, reply: Reply) -> None: ...
 
 
-def allowed(user: User, rtype: RecordType, kind: str) -> bool:
-    roles = rtype.roles(kind)
+def allowed(user: User, rtype: RecordType, kind: str, state: Any = None,
+            payload: Mapping[str, Any] | None = None) -> bool:
+    """Whether ``user``'s roles allow ``kind`` on a record in ``state`` (regions aside);
+    an empty role set means the system alone (admin included: nobody types it)."""
+    roles = rtype.roles(kind, state, payload)
     return bool(roles) and user.has(*sorted(roles))
 
 
@@ -186,12 +204,12 @@ class Records:
                         f"{', '.join(rtype.module.KINDS)}")
         if not user.active:
             return deny(f"user {user.username!r} is disabled; fix: ask an admin")
-        if not allowed(user, rtype, kind):
-            roles = rtype.roles(kind)
+        state = self.get(rtype, record_id)
+        if not allowed(user, rtype, kind, state if state.opened else None, body):
+            roles = rtype.roles(kind, state if state.opened else None, body)
             who = " or ".join(ROLE_LABELS[r] for r in sorted(roles)) or "the system only"
             return deny(f"user {user.username!r} may not {kind} {rtype.label} (needs {who}); "
                         "fix: ask a duty supervisor, or an admin to grant the role")
-        state = self.get(rtype, record_id)
         action = Action(rtype, record_id, kind, state, body, user)
         hook = self.hooks.get(rtype.key)
         try:
