@@ -354,6 +354,8 @@ def check(history: Sequence[Event], change: Change) -> str | None:
     if s.state not in _NEEDS[kind]:
         return _refuse(f"巡检状态为 {s.state}，不能{_zh(kind)}",
                        f"the inspection is {s.state}; {_NEEDS_HINT[kind]}")
+    if kind == START:
+        return None  # the state is all it needs
     if kind == RECORD:
         return _check_record(s, p)
     if kind == COMPLETE:

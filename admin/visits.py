@@ -10,7 +10,8 @@ A record is one visit due (SERVICE.md flow 4, issue 12 item 5):
 - ``plan`` gives the reason: ``work_order`` (a closed work order, visited within
   ``after_close_days``) with its ``work_order_id``, or ``contract`` (the quarterly visit
   per operations contract) with its ``contract_no`` and the ``period`` number; and the
-  region, enterprise and due date.
+  region, enterprise and due date; a work-order visit may name the order's engineer (the
+  quality figures group visits by it).
 - ``attempt`` records a call nobody answered (a note); the visit stays planned.
 - ``record`` is the visit made: channel ``phone`` or ``on_site``, the contact person, a
   satisfaction score 1 to 5 (a whole number) and suggestions (may be empty).
@@ -47,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from admin.record_fields import CHOICE, DATE, INT, LONG, TEXT, Field
+from admin.record_fields import CHOICE, DATE, INT, LONG, TEXT, USER, Field
 from admin.roles import SERVICE_REGIONS, Role
 from admin.service_settings import VisitRules
 from pipeline.ledger.model import Change, Event
@@ -108,6 +109,8 @@ FORMS: Final[Mapping[str, tuple[Field, ...]]] = {
         Field("enterprise", "企业 enterprise", TEXT, required=True),
         Field("region", "服务区域 region", CHOICE, required=True, choices=SERVICE_REGIONS),
         Field("due", "到期日 due date", DATE, required=True),
+        Field("engineer", "工单工程师 engineer", USER,
+              help="工单回访：处理该工单的工程师 / who did the job visited (figures)"),
     ),
     ATTEMPT: (Field("note", "未接通说明 note", LONG, required=True),),
     RECORD: (
@@ -152,6 +155,7 @@ class VisitState:
     enterprise: str = ""
     region: str = ""
     due: date | None = None
+    engineer: str = ""  # WORK_ORDER: who did the job visited (for the quality figures)
     attempts: tuple[Attempt, ...] = ()
     done_at: datetime | None = None
     done_by: str = ""
@@ -312,7 +316,8 @@ def derive(events: Sequence[Event], record_id: str = "") -> VisitState:
                      enterprise=_text(p, "enterprise"), region=_text(p, "region"),
                      due=_date(p.get("due")))
             if reason == WORK_ORDER:
-                v["work_order_id"] = _text(p, "work_order_id")
+                v.update(work_order_id=_text(p, "work_order_id"),
+                         engineer=_text(p, "engineer"))
             else:
                 v.update(contract_no=_text(p, "contract_no"),
                          period=_whole(p.get("period")) or 0)
@@ -474,7 +479,7 @@ def plan_payload(due: VisitDue) -> dict[str, Any]:
     p: dict[str, Any] = {"reason": due.reason, "enterprise": due.enterprise,
                          "region": due.region, "due": due.due.isoformat()}
     if due.reason == WORK_ORDER:
-        p["work_order_id"] = due.work_order_id
+        p.update(work_order_id=due.work_order_id, engineer=due.engineer)
     else:
         p.update(contract_no=due.contract_no, period=due.period)
     return p
