@@ -12,5 +12,6 @@ if TYPE_CHECKING:
 
 def default_hooks() -> Mapping[str, Hook]:
     from admin.order_hooks import OrderHooks
+    from admin.subscription_hooks import SubscriptionHooks
 
-    return {"orders": OrderHooks()}
+    return {"orders": OrderHooks(), "subscriptions": SubscriptionHooks()}

@@ -23,11 +23,12 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped,unused-ignore]
 
+from pipeline import service365
 from pipeline.config import Settings
 from pipeline.logs import get_logger
 from pipeline.notify import deliveries
@@ -158,6 +159,7 @@ class NotifyService:
                  clock: Callable[[], int] = now_ms) -> None:
         self.settings = settings
         self.routing = routing
+        self._static365 = routing.service365
         self.sender = sender
         self.start_from = start_from
         self.clock = clock
@@ -217,6 +219,16 @@ class NotifyService:
             self.stations = await self.reader.call(deliveries.stations)
         except StoreError as exc:
             log.warning("notify.stations_unavailable", error=str(exc))
+        try:
+            # the 365 subscriptions on record today, beside the routing file's list
+            subscribed = await self.reader.call(service365.subscribed)
+        except StoreError as exc:
+            log.warning("notify.service365_unavailable", error=str(exc))
+        except Exception as exc:  # a provider's bug must not stop notifications
+            log.exception("notify.service365_error", error=repr(exc))
+        else:
+            self.routing = replace(self.routing,
+                                   service365=self._static365 | subscribed)
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         last = {"stations": time.monotonic(), "silences": 0.0, "escalation": 0.0,
