@@ -60,6 +60,9 @@ def report() -> None:
               help="The enterprise (企业) as the registry names it.")
 @click.option("--all", "all_", is_flag=True,
               help="Every enterprise with an active station.")
+@click.option("--subscribed", is_flag=True,
+              help="The enterprises on the 365 service today (trial, active or expiring "
+                   "in the subscription records): those the weekly report is sent to.")
 @click.option("--week", "-w", default=None, callback=_week, metavar="YYYY-Www",
               help="ISO week, China Standard Time, e.g. 2026-W48 (Monday 2026-11-23 to "
                    "Sunday 2026-11-29). Default: the last full week.")
@@ -67,16 +70,16 @@ def report() -> None:
               default=DEFAULT_OUT, show_default=True, help="Folder for the files.")
 @click.option("--no-pdf", is_flag=True, help="HTML only (no Chromium needed).")
 @pass_cli
-def weekly(cli: CliContext, enterprise: str | None, all_: bool, week: Week,
-           out_dir: Path, no_pdf: bool) -> None:
+def weekly(cli: CliContext, enterprise: str | None, all_: bool, subscribed: bool,
+           week: Week, out_dir: Path, no_pdf: bool) -> None:
     """The weekly report (周报) of one enterprise (--enterprise) or of all (--all): its
     completeness, hours over the limits, anomalies and what was done about them, and
     missing data, as HTML and PDF (A4, Chinese in WenQuanYi Micro Hei) in --out.
 
     Example: hj212 report weekly --enterprise 上海绿安污水处理厂 --week 2026-W48
     """
-    if all_ == (enterprise is not None):
-        raise click.UsageError("give either --enterprise NAME or --all")
+    if [all_, subscribed, enterprise is not None].count(True) != 1:
+        raise click.UsageError("give one of --enterprise NAME, --subscribed or --all")
     dsn = cli.dsn
     timing = render.Timing()
     now = now_local()
@@ -85,6 +88,13 @@ def weekly(cli: CliContext, enterprise: str | None, all_: bool, week: Week,
             _check_enterprise(dsn, enterprise)
         reports = render.load_reports(dsn, week, enterprise=enterprise or "", now=now,
                                       timing=timing)
+        if subscribed:
+            names = _subscribed(dsn)
+            reports = [r for r in reports if r.enterprise in names]
+            if not reports:
+                raise click.ClickException(
+                    "no enterprise with an active station is on the 365 service today; "
+                    "see `hj212 subscriptions list`")
         if not reports:
             raise click.ClickException(
                 "no enterprise has an active station; load the registry with `hj212 "
@@ -100,6 +110,16 @@ def weekly(cli: CliContext, enterprise: str | None, all_: bool, week: Week,
         for path in item.paths:
             click.echo(f"  {path}")
     click.echo(timing.line())
+
+
+def _subscribed(dsn: str) -> frozenset[str]:
+    from pipeline import service365
+
+    conn = render.connect(dsn)
+    try:
+        return service365.subscribed(conn)
+    finally:
+        conn.close()
 
 
 def _check_enterprise(dsn: str, enterprise: str) -> None:
