@@ -24,6 +24,8 @@ from typing import Any
 
 import click
 
+from admin import subscriptions as sub
+from admin import visits as vi
 from admin import work_orders as wo
 from admin.records import TYPES, Records
 from pipeline.cli_context import CONTEXT, CliContext, pass_cli
@@ -34,6 +36,8 @@ from pipeline.timebase import now_local
 log = LazyLog("service.watch")
 
 SLA_ACTOR = "system:sla"
+PLANNER_ACTOR = "system:planner"
+REMINDER_ACTOR = "system:reminders"
 
 
 @dataclass
@@ -78,9 +82,73 @@ def sla_round(records: Records, now: datetime, stats: RoundStats) -> None:
                 seq = reply.seq
 
 
-#: the rounds, in order; other record types add theirs (name, function)
+def closed_orders(records: Records) -> list[vi.ClosedOrder]:
+    out = []
+    for s in records.all(TYPES["orders"]):
+        if s.state == wo.CLOSED and s.closed_at is not None:
+            out.append(vi.ClosedOrder(s.record_id, s.closed_at, s.region, s.organisation,
+                                      s.engineer))
+    return out
+
+
+def contracts(records: Records) -> list[vi.ContractRef]:
+    """The operations contracts owing quarterly visits: the 365 subscriptions opened."""
+    out = []
+    for s in records.all(TYPES["subscriptions"]):
+        if s.service_opened_at is not None and s.start is not None and s.end is not None \
+                and s.contract_no:
+            out.append(vi.ContractRef(s.record_id, s.contract_no, s.region, s.start, s.end))
+    return out
+
+
+def visits_round(records: Records, now: datetime, stats: RoundStats) -> None:
+    """Plan each return visit that has fallen due and is not planned yet (a closed work
+    order: within 7 days; an operations contract: each quarter), under its stable id."""
+    rtype = TYPES["visits"]
+    visits = records.all(rtype)
+    for due in vi.visits_due(closed_orders(records), contracts(records), visits,
+                             now.date(), records.service.visits):
+        if due.covered_by or any(v.record_id == due.key and v.opened for v in visits):
+            continue
+        reply = records.system_act(rtype, due.key, vi.PLAN, 0, vi.plan_payload(due),
+                                   actor=PLANNER_ACTOR, source="service-watch")
+        if reply.ok:
+            stats.add("visit_planned")
+        else:
+            stats.refused += 1
+            log.info("visit.not_planned", visit_id=due.key, outcome=reply.outcome,
+                     message=reply.message)
+
+
+def reminders_round(records: Records, now: datetime, stats: RoundStats) -> None:
+    """Record each renewal reminder due today once (a note keyed by the reminder), with a
+    notice to the region's receivers when the subscription stream takes notices."""
+    rtype = TYPES["subscriptions"]
+    states = {s.record_id: s for s in records.all(rtype)}
+    for r in sub.renewal_reminders(states.values(), now.date(),
+                                   records.service.subscriptions):
+        state = states[r.enterprise]
+        marker = f"续约提醒 renewal reminder [{r.key}]"
+        if any(marker in n.text for n in state.notes):
+            continue
+        text = (f"{marker}: {r.enterprise} 的{'试用' if r.trial else ''}365服务合同 "
+                f"{r.contract_no} 将于 {r.end} 到期（还有 {r.days_before} 天）；"
+                f"销售 {r.sales or '-'}，请联系续约 / the 365 service ends on {r.end}: "
+                "renew the contract")
+        reply = records.system_act(rtype, r.enterprise, sub.NOTE, state.last_seq,
+                                   {"text": text}, actor=REMINDER_ACTOR,
+                                   source="service-watch")
+        if reply.ok:
+            stats.add("renewal_reminder")
+        else:
+            stats.refused += 1
+
+
+#: the rounds, in order (name, function)
 TASKS: list[tuple[str, Callable[[Records, datetime, RoundStats], None]]] = [
     ("sla", sla_round),
+    ("visits", visits_round),
+    ("reminders", reminders_round),
 ]
 
 
