@@ -564,14 +564,15 @@ def derive(events: Sequence[Event], record_id: str = "") -> SubscriptionState:
 
 def status(state: SubscriptionState, today: date, rules: SubscriptionRules) -> str:
     """The service's status on ``today``: "" before registration, registered (not opened),
-    trial or active, expiring (within the longest reminder window before the end date,
-    end inclusive), lapsed (after the end date, or stopped)."""
+    trial or active, expiring (from the longest of ``remind_days`` before the end date
+    through the end date, inclusive), lapsed (after the end date, or stopped)."""
     if state.state in ("", REGISTERED, LAPSED):
         return state.state
     if state.end is None or today > state.end:
         return LAPSED
-    window = max(rules.remind_days, default=0)
-    if (state.end - today).days < window:
+    # expiring from the day the first reminder is due, so page and reminder agree
+    window = max(rules.remind_days, default=-1)
+    if (state.end - today).days <= window:
         return EXPIRING
     return state.state
 
