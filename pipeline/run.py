@@ -5,8 +5,8 @@ empty, starts the web app (``hj212 ui``; on a fresh database it creates the firs
 with a password generated into ``<run_dir>/ui/first-admin-password``, and the screen
 shows the URL and that login), seeds a week of history on a fresh database, then starts
 the gateway, the stream worker, a simulated fleet, the ledger writer (``hj212 ledger``:
-the duty desk's actions) and the notifier (``hj212 notify --print``: what it would send)
-as child processes, each logging to ``<run_dir>/logs/<name>.log``. Every
+the duty desk's actions), the notifier (``hj212 notify --print``: what it would send)
+and the service records' clock (``hj212 service-watch``) as child processes, each logging to ``<run_dir>/logs/<name>.log``. Every
 second it reads the gateway's metrics endpoint and prints what flows, and one line for
 each alarm episode as it opens (read from ``hj212.alarms``). Ctrl-C (or
 ``--seconds``) stops the children gracefully, fleet first so that the gateway can drain.
@@ -271,6 +271,8 @@ def children(settings: Settings, stations: int, speed: float, faults: Path | Non
     # notify prints what it would send to WeCom, DingTalk, webhooks and mail (--print)
     out.append(Child("ledger", _cli("ledger"), logs / "ledger.log"))
     out.append(Child("notify", _cli("notify", "--print"), logs / "notify.log"))
+    # the service records' clock: SLA warnings and breaches, visits due, renewal reminders
+    out.append(Child("service-watch", _cli("service-watch"), logs / "service-watch.log"))
     return out
 
 
