@@ -42,6 +42,7 @@ ANALYSIS: Final = bi("分析", "Analysis")
 
 REPORTS: Final = bi("报告", "Reports")
 DUTY: Final = bi("值守中心", "Duty centre")
+SERVICE: Final = bi("服务记录", "Service records")
 
 #: who works the duty desk; analysts and quality read it too, acting is checked per action
 DUTY_ROLES: Final = (Role.DUTY_OPERATOR, Role.DUTY_SUPERVISOR, Role.FIELD_ENGINEER,
@@ -50,6 +51,20 @@ DUTY_ROLES: Final = (Role.DUTY_OPERATOR, Role.DUTY_SUPERVISOR, Role.FIELD_ENGINE
 #: who reads the weekly report: those who send it to enterprises, and check it
 REPORT_ROLES: Final = (Role.ANALYST, Role.QUALITY, Role.DUTY_SUPERVISOR, Role.FIELD_ENGINEER,
                        Role.ADMIN)
+
+# Service records (admin/records.py). Every role reads work orders; a field engineer sees
+# only his regions' records on every page (admin.records scopes the lists).
+#: who keeps inspections: the duty centre plans them and does the platform ones,
+#: engineers the site ones, quality reads findings
+INSPECTION_ROLES: Final = (Role.DUTY_OPERATOR, Role.DUTY_SUPERVISOR, Role.FIELD_ENGINEER,
+                           Role.QUALITY, Role.ADMIN)
+#: who calls customers back (desk, quality) and whose work is visited (engineers)
+VISIT_ROLES: Final = (Role.DUTY_OPERATOR, Role.DUTY_SUPERVISOR, Role.FIELD_ENGINEER,
+                      Role.QUALITY, Role.ADMIN)
+#: the desk receives complaints and replies, quality investigates and closes
+COMPLAINT_ROLES: Final = (Role.DUTY_OPERATOR, Role.DUTY_SUPERVISOR, Role.QUALITY, Role.ADMIN)
+#: the supervisor opens and closes the 365 service; the desk registers enterprises
+SUBSCRIPTION_ROLES: Final = (Role.DUTY_SUPERVISOR, Role.DUTY_OPERATOR, Role.ADMIN)
 
 # A page with key K is the script views/K.py, which calls guard(K) and then
 # dashboards/K_page.py's render(user); K_page.py also lists its default view's queries
@@ -69,6 +84,16 @@ PAGES: Final[tuple[PageSpec, ...]] = (
              DUTY, DUTY_ROLES),
     PageSpec("report", "views/report.py", bi("周报", "Weekly report"),
              ":material/summarize:", REPORTS, REPORT_ROLES),
+    PageSpec("orders", "views/orders.py", bi("运维工单", "Work orders"),
+             ":material/engineering:", SERVICE),
+    PageSpec("inspections", "views/inspections.py", bi("巡检", "Inspections"),
+             ":material/checklist:", SERVICE, INSPECTION_ROLES),
+    PageSpec("visits", "views/visits.py", bi("回访", "Return visits"),
+             ":material/phone_callback:", SERVICE, VISIT_ROLES),
+    PageSpec("complaints", "views/complaints.py", bi("投诉", "Complaints"),
+             ":material/feedback:", SERVICE, COMPLAINT_ROLES),
+    PageSpec("subscriptions", "views/subscriptions.py", bi("365服务", "365 service"),
+             ":material/verified:", SERVICE, SUBSCRIPTION_ROLES),
 )
 BY_KEY: Final = {p.key: p for p in PAGES}
 

@@ -1,0 +1,6 @@
+"""365服务 Subscriptions (page script; the page itself is dashboards/subscriptions_page.py)."""
+
+from dashboards.navigation import guard
+from dashboards.subscriptions_page import render
+
+render(guard("subscriptions"))
