@@ -527,7 +527,8 @@ def _sla_summary(module: ModuleType, state: Any, now: datetime, service: Any) ->
     labels: Mapping[str, str] = module.CLOCK_LABELS
 
     def names(cs: Sequence[Any]) -> str:
-        return ", ".join(sorted({labels.get(c.name, c.name).split()[-1] for c in cs}))
+        return ", ".join(sorted({labels.get(c.name, c.name).split(maxsplit=1)[-1]
+                                  for c in cs}))
 
     breached = [c for c in clocks if c.breached]
     if breached:
