@@ -26,6 +26,8 @@ RECORD_NOUNS: Final[Mapping[str, tuple[str, str]]] = {
     "work_order": ("此工单", "this work order"),
     "inspection": ("此巡检", "this inspection"),
     "subscription": ("此服务订阅", "this subscription"),
+    "visit": ("此回访", "this return visit"),
+    "complaint": ("此投诉", "this complaint"),
 }
 _DEFAULT_NOUN: Final = ("此记录", "this record")
 
