@@ -22,7 +22,7 @@ from admin.accounts import Accounts
 from admin.order_hooks import LedgerWorkOrders
 from admin.records import TYPES, Records
 from admin.roles import Role, User
-from admin.service_settings import Rosters, ServiceSettings, load
+from admin.service_settings import Rosters, load
 from admin.service_watch import run_round
 from pipeline.config import Settings
 from pipeline.duty import lifecycle as lc
@@ -224,8 +224,8 @@ def test_opening_a_subscription_carries_the_systems_stability_figures(env):
     ch, _, records, clock = env
     subs = TYPES["subscriptions"]
     ent = "苏州示例水务"
-    reg = {"enterprise": ent, "region": "苏皖沪", "stations": ["MN_SU_001"], "contract_no": "HT-2026-001",
-           "start": "2026-12-01", "end": "2027-11-30", "trial": False}
+    reg = {"enterprise": ent, "region": "苏皖沪", "stations": ["MN_SU_001"],
+           "contract_no": "HT-2026-001", "start": "2026-12-01", "end": "2027-11-30", "trial": False}
     _, r = records.create(OPERATOR, subs, reg, "web", record_id=ent)
     assert r.ok, r.message
     r = records.act(SUPERVISOR, subs, ent, sub.REVIEW, 1,
