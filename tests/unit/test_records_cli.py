@@ -165,7 +165,7 @@ def new_order(cli: Cli, *extra: str, who: str = "zhang.wei") -> str:
     r = cli(who, "orders", "new", *sets, *extra)
     assert r.exit_code == 0, r.output
     assert "appended as event 1" in r.output
-    return r.output.split(":")[0].split()[-1]
+    return r.stdout.splitlines()[0].split(":")[0].split()[-1]
 
 
 def audit(ch) -> list[dict]:
@@ -229,7 +229,7 @@ def test_a_work_order_from_new_to_close(cli, ch):
     assert rid.startswith(f"WO-{DAY:%Y%m%d}-")
     # no region given: the station's (registry), and the roster's first engineer
     out = cli("zhang.wei", "orders", "show", rid, "--json")
-    shown = json.loads(out.output)
+    shown = json.loads(out.stdout)
     assert shown["record"]["region"] == "苏皖沪"
     assert shown["record"]["engineer"] == "eng.a" and shown["state"] == "assigned"
     steps = [
@@ -253,7 +253,7 @@ def test_a_work_order_from_new_to_close(cli, ch):
     assert all(e.source == "cli" for e in hist)
     assert hist[5].payload == {"cause": "采样管堵塞", "action": "清洗管路",
                                "result": "数据恢复", "report": "SR-001.pdf"}
-    shown = json.loads(cli("zhang.wei", "orders", "show", rid, "--json").output)
+    shown = json.loads(cli("zhang.wei", "orders", "show", rid, "--json").stdout)
     assert shown["state"] == "closed" and shown["next"] == ["reopen"]
     assert [h["seq"] for h in shown["history"]] == list(range(1, 9))
     # the text view and the history command tell the same story
@@ -272,7 +272,7 @@ def test_the_roster_picks_the_engineer_with_fewest_open_orders(cli):
     first = new_order(cli)
     second = new_order(cli)
     third = new_order(cli, "--engineer", "eng.a")  # named: no roster
-    engineers = {rid: json.loads(cli("zhang.wei", "orders", "show", rid, "--json").output)
+    engineers = {rid: json.loads(cli("zhang.wei", "orders", "show", rid, "--json").stdout)
                  ["record"]["engineer"] for rid in (first, second, third)}
     assert engineers == {first: "eng.a", second: "eng.b", third: "eng.a"}
 
@@ -387,7 +387,7 @@ def test_list_filters_by_state_region_and_mine(cli):
     assert b in out and a not in out
     out = cli("zhang.wei", "orders", "list", "--region", "云贵川渝").output
     assert a not in out and b not in out and "no orders match" in out
-    rows = json.loads(cli("zhang.wei", "orders", "list", "--json").output)
+    rows = json.loads(cli("zhang.wei", "orders", "list", "--json").stdout)
     assert {r["work_order_id"] for r in rows} == {a, b}
     assert all("events" not in r and r["state_label"] for r in rows)
     r = cli("zhang.wei", "orders", "list", "--state", "flying")
@@ -400,7 +400,7 @@ def test_list_filters_by_state_region_and_mine(cli):
 def clocks(cli: Cli, rid: str) -> dict[str, dict]:
     r = cli("zhang.wei", "orders", "sla", rid, "--json")
     assert r.exit_code == 0, r.output
-    return {c["name"]: c for c in json.loads(r.output)}
+    return {c["name"]: c for c in json.loads(r.stdout)}
 
 
 def test_the_sla_clocks_follow_the_history_and_the_settings_file(cli):
@@ -446,7 +446,7 @@ def test_a_subscription_is_registered_under_the_enterprise_name(cli):
     r = cli("zhang.wei", "subscriptions", "new", "--id", "苏州某化工", *args)
     assert r.exit_code == 0 and "appended as event 1" in r.output, r.output
     shown = json.loads(cli("wang.fang", "subscriptions", "show", "苏州某化工",
-                           "--json").output)
+                           "--json").stdout)
     assert shown["record"]["stations"] == ["MN_SU_001", "MN_SU_002"]
     assert shown["record"]["end"] == "2027-11-30" and shown["state"] == "registered"
     assert shown["next"]  # the register offers the next steps (review, open ...)
