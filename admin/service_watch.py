@@ -95,8 +95,8 @@ def contracts(records: Records) -> list[vi.ContractRef]:
     """The operations contracts owing quarterly visits: the 365 subscriptions opened."""
     out = []
     for s in records.all(TYPES["subscriptions"]):
-        if s.service_opened_at is not None and s.start is not None and s.end is not None \
-                and s.contract_no:
+        if s.service_opened_at is not None and s.state != sub.LAPSED \
+                and s.start is not None and s.end is not None and s.contract_no:
             out.append(vi.ContractRef(s.record_id, s.contract_no, s.region, s.start, s.end))
     return out
 
