@@ -68,6 +68,8 @@ SUMMARY_SKIP: Final = frozenset({"record_id", "work_order_id", "state", "opened"
 
 #: how long one cell of free text may be in a table before it is cut
 CELL_CHARS: Final = 160
+#: a history line's details: longer, as they are the record of what was done
+DETAIL_CHARS: Final = 600
 #: the most records one list shows (the filters narrow it)
 LIST_SHOWN: Final = 200
 
@@ -194,14 +196,14 @@ def show_value(value: Any) -> str:
     return str(value)
 
 
-def payload_summary(payload: Mapping[str, Any], labels: Mapping[str, str] | None = None
-                    ) -> str:
+def payload_summary(payload: Mapping[str, Any], labels: Mapping[str, str] | None = None,
+                    limit: int = DETAIL_CHARS) -> str:
     """``原因 cause: …; 处理措施 action: …``: the payload's non-empty values, labelled by
     the form's field labels where known, cut to a readable length."""
     names = labels or {}
     parts = [f"{names.get(k, k)}: {show_value(v)}" for k, v in payload.items()
              if v not in ("", None, [], {})]
-    return cut("; ".join(parts))
+    return cut("; ".join(parts), limit)
 
 
 def history_rows(events: Sequence[Event], kind_label: Callable[[str], str],
