@@ -455,6 +455,39 @@ def test_a_subscription_is_registered_under_the_enterprise_name(cli):
     assert "苏州某化工" in cli("eng.a", "subscriptions", "list").output
 
 
+@pytest.mark.parametrize("key,record_id,sets,field,value", [
+    ("complaints", "", ["complainant=王经理", "contact=13900000000", "organisation=某化工",
+                        "region=苏皖沪", "received_via=phone", "text=工程师迟到"],
+     "organisation", "某化工"),
+    ("inspections", "", ["kind=site", "region=苏皖沪", "station=MN_SU_001",
+                         "template=site", "items=采样管路", "items=分析仪标定",
+                         "due=2026-12-31", "inspector=eng.a"], "items", ["采样管路", "分析仪标定"]),
+    ("visits", "VISIT-WO-1", ["reason=work_order", "work_order_id=WO-1", "enterprise=某化工",
+                              "region=苏皖沪", "due=2026-12-09"], "enterprise", "某化工"),
+])
+def test_every_type_is_created_listed_and_scoped_the_same_way(cli, key, record_id, sets,
+                                                            field, value):
+    """The same commands over each type's own module: its creating form (a LIST field
+    from a repeated key), its id (made, or named with --id), its region's scope."""
+    args = [a for s in sets for a in ("--set", s)] + (["--id", record_id] if record_id
+                                                      else [])
+    r = cli("zhang.wei", key, "new", *args)
+    assert r.exit_code == 0 and "appended as event 1" in r.output, r.output
+    rid = r.stdout.splitlines()[0].split(":")[0].split()[-1]
+    if record_id:
+        assert rid == record_id
+    else:
+        assert rid.startswith(f"{TYPES[key].prefix}-{DAY:%Y%m%d}-")
+    shown = json.loads(cli("wang.fang", key, "show", rid, "--json").stdout)
+    assert shown["record"][field] == value and shown["record"]["region"] == "苏皖沪"
+    assert [h["kind"] for h in shown["history"]] == [TYPES[key].create_kind]
+    assert shown["next"], shown  # the state offers its next verbs
+    assert rid in cli("eng.a", key, "list").stdout
+    assert rid not in cli("eng.y", key, "list").stdout
+    r = cli("eng.y", key, "history", rid)
+    assert r.exit_code == 1 and "may not see" in r.output
+
+
 # --- pure helpers ---------------------------------------------------------------------
 
 
