@@ -45,6 +45,7 @@ class SubscriptionRules:
     stable_efficiency: float = 0.90
     trial_days: int = 30
     remind_days: tuple[int, ...] = (30, 7)
+    remind_notify: tuple[str, ...] = ()  # receivers told of each renewal reminder
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,7 @@ def parse(text: str, *, where: str = "service.toml") -> ServiceSettings:
     if not isinstance(fallback, str):
         raise r.fail("rosters.fallback", fallback, "a user name")
     su = r.table(data, "subscriptions", ("stable_days", "stable_efficiency", "trial_days",
-                                         "remind_days"))
+                                         "remind_days", "remind_notify"))
     remind = su.get("remind_days", [30, 7])
     if not isinstance(remind, list) or not all(isinstance(d, int) and not isinstance(
             d, bool) and 0 < d <= 366 for d in remind):
@@ -203,7 +204,8 @@ def parse(text: str, *, where: str = "service.toml") -> ServiceSettings:
         stable_days=int(r.number(su, "stable_days", 7, 1, 90, whole=True)),
         stable_efficiency=r.number(su, "stable_efficiency", 0.9, 0.0, 1.0),
         trial_days=int(r.number(su, "trial_days", 30, 1, 366, whole=True)),
-        remind_days=tuple(sorted(set(remind), reverse=True)))
+        remind_days=tuple(sorted(set(remind), reverse=True)),
+        remind_notify=r.names(su.get("remind_notify", []), "subscriptions.remind_notify"))
     vi = r.table(data, "visits", ("after_close_days", "contract_every_months"))
     visits = VisitRules(
         after_close_days=int(r.number(vi, "after_close_days", 7, 1, 90, whole=True)),

@@ -121,8 +121,8 @@ def visits_round(records: Records, now: datetime, stats: RoundStats) -> None:
 
 
 def reminders_round(records: Records, now: datetime, stats: RoundStats) -> None:
-    """Record each renewal reminder due today once (a note keyed by the reminder), with a
-    notice to the region's receivers when the subscription stream takes notices."""
+    """Record each renewal reminder due today once (a note keyed by the reminder), each
+    with a notice to the receivers of ``[subscriptions] remind_notify``."""
     rtype = TYPES["subscriptions"]
     states = {s.record_id: s for s in records.all(rtype)}
     for r in sub.renewal_reminders(states.values(), now.date(),
@@ -138,10 +138,20 @@ def reminders_round(records: Records, now: datetime, stats: RoundStats) -> None:
         reply = records.system_act(rtype, r.enterprise, sub.NOTE, state.last_seq,
                                    {"text": text}, actor=REMINDER_ACTOR,
                                    source="service-watch")
-        if reply.ok:
-            stats.add("renewal_reminder")
-        else:
+        if not reply.ok:
             stats.refused += 1
+            continue
+        stats.add("renewal_reminder")
+        seq = reply.seq
+        for receiver in records.service.subscriptions.remind_notify:
+            reply = records.system_act(rtype, r.enterprise, sub.NOTIFY, seq,
+                                       {"receiver": receiver, "text": text,
+                                        "station": state.stations[0] if state.stations
+                                        else ""},
+                                       actor=REMINDER_ACTOR, source="service-watch")
+            if not reply.ok:
+                break
+            seq = reply.seq
 
 
 #: the rounds, in order (name, function)

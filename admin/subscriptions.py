@@ -53,12 +53,14 @@ RENEW: Final = "renew"
 CHANGE_STATIONS: Final = "change_stations"
 LAPSE: Final = "lapse"
 NOTE: Final = "note"
-KINDS: Final = (REGISTER, REVIEW, OPEN, RENEW, CHANGE_STATIONS, LAPSE, NOTE)
+NOTIFY: Final = "notify"  # 通知: receiver, text (hj212 notify sends it: renewal reminders)
+KINDS: Final = (REGISTER, REVIEW, OPEN, RENEW, CHANGE_STATIONS, LAPSE, NOTE, NOTIFY)
 
 KIND_LABELS: Final = {
     REGISTER: "登记 register", REVIEW: "合同评审 review contract", OPEN: "开通 open",
     RENEW: "续约 renew", CHANGE_STATIONS: "变更站点 change stations", LAPSE: "停止 lapse",
     NOTE: "备注 note",
+    NOTIFY: "通知 notify",
 }
 
 # the stored states
@@ -93,7 +95,7 @@ _SUPERVISOR: Final = frozenset({Role.DUTY_SUPERVISOR})
 #: who may do each verb (admin holds every role; the I/O layer checks it). The duty-centre
 #: supervisor opens and closes the service after checking contract and data (SERVICE.md).
 KIND_ROLES: Final[Mapping[str, frozenset[Role]]] = {
-    REGISTER: _OPS, NOTE: _OPS,
+    REGISTER: _OPS, NOTE: _OPS, NOTIFY: _OPS,
     REVIEW: _SUPERVISOR, OPEN: _SUPERVISOR, RENEW: _SUPERVISOR,
     CHANGE_STATIONS: _SUPERVISOR, LAPSE: _SUPERVISOR,
 }
@@ -141,14 +143,16 @@ FORMS: Final[Mapping[str, tuple[Field, ...]]] = {
     ),
     LAPSE: (Field("reason", "停止原因 reason", LONG, required=True),),
     NOTE: (Field("text", "备注 note", LONG, required=True),),
+    NOTIFY: (Field("receiver", "接收群 receiver", TEXT, required=True),
+             Field("text", "内容 text", LONG, required=True)),
 }
 
 _NEXT: Final[Mapping[str, tuple[str, ...]]] = {
     "": (REGISTER,),
-    REGISTERED: (REGISTER, REVIEW, OPEN, CHANGE_STATIONS, LAPSE, NOTE),
-    TRIAL: (REVIEW, RENEW, CHANGE_STATIONS, LAPSE, NOTE),
-    ACTIVE: (REVIEW, RENEW, CHANGE_STATIONS, LAPSE, NOTE),
-    LAPSED: (REGISTER, NOTE),
+    REGISTERED: (REGISTER, REVIEW, OPEN, CHANGE_STATIONS, LAPSE, NOTE, NOTIFY),
+    TRIAL: (REVIEW, RENEW, CHANGE_STATIONS, LAPSE, NOTE, NOTIFY),
+    ACTIVE: (REVIEW, RENEW, CHANGE_STATIONS, LAPSE, NOTE, NOTIFY),
+    LAPSED: (REGISTER, NOTE, NOTIFY),
 }
 
 
@@ -330,6 +334,9 @@ def check(history: Sequence[Event], change: Change) -> str | None:
             return _refuse("请填写停止原因", "lapse needs a reason; fix: say why the service "
                            "stops")
         return None
+    if kind == NOTIFY and (not _text(p, "receiver") or not _text(p, "text")):
+        return _refuse("通知须指定接收群和内容",
+                       "notify needs a receiver and a text; fix: give both")
     if kind == NOTE and not _text(p, "text"):
         return _refuse("备注为空", "empty note; fix: write it")
     return None
@@ -345,6 +352,7 @@ _STATE_HINT: Final[Mapping[str, str]] = {
     CHANGE_STATIONS: "a lapsed subscription covers nothing; fix: register it again",
     LAPSE: "the subscription is already stopped",
     NOTE: "register the subscription first",
+    NOTIFY: "register the subscription first",
 }
 
 

@@ -275,7 +275,7 @@ def test_next_kinds_and_forms_and_roles() -> None:
     assert su.next_kinds("") == (su.REGISTER,)
     assert su.OPEN in su.next_kinds(su.REGISTERED)
     assert su.OPEN not in su.next_kinds(su.ACTIVE) and su.RENEW in su.next_kinds(su.TRIAL)
-    assert set(su.next_kinds(su.LAPSED)) == {su.REGISTER, su.NOTE}
+    assert set(su.next_kinds(su.LAPSED)) == {su.REGISTER, su.NOTE, su.NOTIFY}
     assert set(su.FORMS) == set(su.KINDS) == set(su.KIND_ROLES) == set(su.KIND_LABELS)
     assert set(su.STATE_LABELS) == set(su.STATES)
     assert su.KIND_ROLES[su.OPEN] == frozenset({Role.DUTY_SUPERVISOR})
@@ -446,6 +446,8 @@ MAKERS: dict[str, list[Maker]] = {
     ],
     su.LAPSE: [lambda d: {"reason": "欠费"}, lambda d: {}],
     su.NOTE: [lambda d: {"text": "x"}, lambda d: {"text": ""}],
+    su.NOTIFY: [lambda d: {"receiver": "duty_centre", "text": "续约提醒"},
+                lambda d: {"receiver": "", "text": "x"}],
 }
 
 #: the test's own model of the allowed transitions: (state, verb) -> next state; OPEN's
@@ -463,6 +465,7 @@ for _s in (su.REGISTERED, su.TRIAL, su.ACTIVE):
     MODEL[(_s, su.CHANGE_STATIONS)] = _s
 for _s in (su.REGISTERED, su.TRIAL, su.ACTIVE, su.LAPSED):
     MODEL[(_s, su.NOTE)] = _s
+    MODEL[(_s, su.NOTIFY)] = _s
 
 Action = tuple[str, int, str, int]
 _one = st.tuples(st.sampled_from(su.KINDS), st.sampled_from([0, 0, 0, 1, 1, 2, 3, 4]),
