@@ -242,7 +242,9 @@ def _subcontractors(settings: ServiceSettings, region_rows: list[q.QualityRow],
                   "of several regions is scored on their counts added together.") + " "
                + SOURCE)
     with st.expander(bi("考核规则（设置文件）", "Scoring rules (settings file)")):
-        table(fig.rules_rows(rules, settings.where), fig.RULE_HEADERS, percent=frozenset())
+        # the subcontractors not shown stay out of the rules too (their regions and fee)
+        table(fig.rules_rows(fig.only(rules, shown), settings.where), fig.RULE_HEADERS,
+              percent=frozenset())
 
 
 def calls(scope: Scope, now: datetime, mn: str, enterprise: str
