@@ -16,7 +16,6 @@ from dashboards.labels import bi
 from dashboards.records_widgets import PageParts, render_records
 from dashboards.scope import Scope
 from dashboards.widgets import PageContext
-from pipeline.timebase import now_local
 
 
 def render(user: User) -> None:
@@ -24,7 +23,7 @@ def render(user: User) -> None:
 
 
 def _above(page: PageContext, records: Records, states: list[Any]) -> None:
-    today = now_local().date()
+    today = page.now.date()
     open_ = [s for s in states if s.state != "closed"]
     late = [s for s in open_ if getattr(s, "capa_due", None) is not None
             and s.capa_due < today]

@@ -20,7 +20,6 @@ from dashboards.labels import bi, query_caption
 from dashboards.records_widgets import NO_HINTS, FormHints, PageParts, render_records, service
 from dashboards.scope import Scope, scope_params
 from dashboards.widgets import PageContext, table
-from pipeline.timebase import now_local
 
 DUE_HEADERS = {"due": "到期日 due", "status": "状态 status", "kind": "类型 kind",
                "region": "服务区域 region", "station": "站点 station",
@@ -56,7 +55,7 @@ def due_rows(dues: list[ins.Due], today: Any) -> list[dict[str, Any]]:
 
 
 def _above(page: PageContext, records: Records, states: list[Any]) -> None:
-    today = now_local().date()
+    today = page.now.date()
     stations = [ins.StationRef(str(r["mn"]), str(r["region"]), str(r["enterprise"]))
                 for r in page.q("station_list") if r.get("active", 1)]
     # every inspection counts for the schedule; the user sees only their regions' dues

@@ -24,7 +24,6 @@ from dashboards.records_widgets import (
 )
 from dashboards.scope import Scope
 from dashboards.widgets import PageContext, table
-from pipeline.timebase import now_local
 
 TRANSFER_HEADERS = {"seq": "序号 seq", "at": "时间 time", "actor": "操作人 by",
                     "from": "原工程师 from", "to": "转给 to", "reason": "原因 reason"}
@@ -40,12 +39,8 @@ def render(user: User) -> None:
     render_records(user, PARTS)
 
 
-def _now() -> datetime:
-    return now_local().replace(microsecond=0)
-
-
 def _above(page: PageContext, records: Records, states: list[Any]) -> None:
-    now = _now()
+    now = page.now
     open_states = [s for s in states if s.state not in ("", wo.CLOSED)]
     counts = {fig.BREACHED: 0, fig.WARN: 0}
     for s in open_states:
@@ -88,7 +83,7 @@ def _hints(kind: str, state: Any) -> FormHints:
 
 
 def _record(page: PageContext, records: Records, s: Any) -> None:
-    now = _now()
+    now = page.now
     limits = records.service.sla
     clocks = wo.sla(s, now, limits)
     c = fig.clock_counts(clocks)
@@ -136,7 +131,8 @@ PARTS = PageParts(
              "已处理 → 已确认 → 已关闭。",
              "Orders come from duty-desk dispatches or phone/WeChat intake; new → assigned "
              "→ contacted → responded → on site → resolved → verified → closed."),
-    above=_above, record_extra=_record, hints=_hints, create_form=False)
+    above=_above, record_extra=_record, hints=_hints, create_form=False,
+    value_labels={"order_class": wo.CLASS_LABELS, "escalation": wo.LEVEL_LABELS})
 
 
 def calls(scope: Scope, now: datetime, mn: str, enterprise: str

@@ -197,23 +197,40 @@ def show_value(value: Any) -> str:
 
 
 def payload_summary(payload: Mapping[str, Any], labels: Mapping[str, str] | None = None,
-                    limit: int = DETAIL_CHARS) -> str:
-    """``原因 cause: …; 处理措施 action: …``: the payload's non-empty values, labelled by
-    the form's field labels where known, cut to a readable length."""
+                    limit: int = DETAIL_CHARS,
+                    values: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """``原因 cause: …; 处理措施 action: …``: the payload's non-empty values in the form's
+    order, labelled by the form's field labels and choice labels where known, cut to a
+    readable length."""
     names = labels or {}
-    parts = [f"{names.get(k, k)}: {show_value(v)}" for k, v in payload.items()
+    order = {k: i for i, k in enumerate(names)}
+    items = sorted(payload.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+    parts = [f"{names.get(k, k)}: {show_choice(k, v, values)}" for k, v in items
              if v not in ("", None, [], {})]
     return cut("; ".join(parts), limit)
 
 
+def show_choice(name: str, value: Any, values: Mapping[str, Mapping[str, str]] | None
+                ) -> str:
+    """A value as shown, a choice by its label (``phone`` -> ``电话 phone``)."""
+    if values and isinstance(value, str) and value in values.get(name, {}):
+        return values[name][value]
+    return show_value(value)
+
+
 def history_rows(events: Sequence[Event], kind_label: Callable[[str], str],
-                 labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+                 labels: Mapping[str, str] | None = None,
+                 values: Mapping[str, Mapping[str, str]] | None = None
+                 ) -> list[dict[str, Any]]:
     return [{"seq": e.seq, "at": f"{e.at:%Y-%m-%d %H:%M:%S}", "what": kind_label(e.kind),
-             "actor": e.actor, "detail": payload_summary(e.payload, labels) or "-"}
+             "actor": e.actor,
+             "detail": payload_summary(e.payload, labels, values=values) or "-"}
             for e in sorted(events, key=lambda e: e.seq)]
 
 
-def summary_rows(state: Any, labels: Mapping[str, str]) -> list[dict[str, str]]:
+def summary_rows(state: Any, labels: Mapping[str, str],
+                 values: Mapping[str, Mapping[str, str]] | None = None
+                 ) -> list[dict[str, str]]:
     """The state's plain, non-empty attributes (text, numbers, dates, flags, lists of
     text) as field/value rows; the history holds the rest (notes, steps, marks)."""
     if not dataclasses.is_dataclass(state):
@@ -231,7 +248,18 @@ def summary_rows(state: Any, labels: Mapping[str, str]) -> list[dict[str, str]]:
             continue
         if isinstance(value, Mapping):
             continue
-        out.append({"field": names.get(f.name, f.name), "value": cut(show_value(value))})
+        out.append({"field": names.get(f.name, f.name),
+                    "value": cut(show_choice(f.name, value, values))})
+    return out
+
+
+def choice_labels(forms: Mapping[str, Sequence[Any]]) -> dict[str, Mapping[str, str]]:
+    """Payload key -> its choices' labels, over every verb's form."""
+    out: dict[str, Mapping[str, str]] = {}
+    for fields in forms.values():
+        for f in fields:
+            if f.choice_labels and f.name not in out:
+                out[f.name] = f.choice_labels
     return out
 
 

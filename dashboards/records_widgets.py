@@ -249,6 +249,8 @@ class PageParts:
     create_form: bool = True
     #: the id of a record created by the form (types whose ids are not made up)
     new_id: NewId | None = None
+    #: labels of state values no form's choices name: attribute -> value -> label
+    value_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def render_records(user: User, parts: PageParts) -> None:
@@ -356,13 +358,15 @@ def record_view(page: PageContext, records: Records, rtype: RecordType,
     st.subheader(f"{rtype.label.split()[0]} {record_id} · {rtype.state_label(state.state)}")
     show_outcome(rtype.key, record_id)
     labels = fig.field_labels(rtype.forms())
+    values = {**fig.choice_labels(rtype.forms()), **parts.value_labels}
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**" + bi("概要", "Summary") + "**")
-        table(fig.summary_rows(state, labels), fig.SUMMARY_HEADERS)
+        table(fig.summary_rows(state, labels, values), fig.SUMMARY_HEADERS)
     with right:
         st.markdown("**" + bi("历史记录", "History") + "**")
-        table(fig.history_rows(state.events, rtype.kind_label, labels), fig.HISTORY_HEADERS)
+        table(fig.history_rows(state.events, rtype.kind_label, labels, values),
+              fig.HISTORY_HEADERS)
         st.caption(bi("每一条都是追加的事件，不会删除或改写；时间为写入时间（北京时间）。",
                       "Every line is an appended event, never deleted or rewritten; times "
                       "are when the ledger took it (CST)."))
@@ -372,8 +376,9 @@ def record_view(page: PageContext, records: Records, rtype: RecordType,
 
 
 def actions(page: PageContext, rtype: RecordType, state: Any, parts: PageParts) -> None:
-    kinds = [k for k in offered(rtype, state, page.user) if k != rtype.create_kind
-             or not state.opened]
+    # the creating verb too where the state offers it again (a lapsed subscription's
+    # new cycle): it acts on this record, with its seq
+    kinds = offered(rtype, state, page.user)
     st.markdown("**" + bi("操作", "Actions") + "**")
     if not kinds:
         st.caption(READ_ONLY)

@@ -20,7 +20,6 @@ from dashboards.labels import bi
 from dashboards.records_widgets import PageParts, render_records
 from dashboards.scope import Scope
 from dashboards.widgets import PageContext, table
-from pipeline.timebase import now_local
 
 REMINDER_HEADERS = {"enterprise": "企业 enterprise", "region": "服务区域 region",
                     "contract_no": "合同编号 contract", "end": "到期日 ends",
@@ -33,7 +32,7 @@ def render(user: User) -> None:
 
 
 def _above(page: PageContext, records: Records, states: list[Any]) -> None:
-    today = now_local().date()
+    today = page.now.date()
     rules = records.service.subscriptions
     status = Counter(sub.status(s, today, rules) for s in states)
     cols = st.columns(len(sub.STATUSES))

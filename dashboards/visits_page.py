@@ -19,7 +19,6 @@ from dashboards.labels import bi
 from dashboards.records_widgets import PageParts, render_records
 from dashboards.scope import Scope
 from dashboards.widgets import PageContext, table
-from pipeline.timebase import now_local
 
 DUE_HEADERS = {"due": "到期日 due", "status": "状态 status", "reason": "原因 reason",
                "ref": "工单/合同 order or contract", "region": "服务区域 region",
@@ -52,7 +51,7 @@ def due_rows(dues: list[vi.VisitDue], today: date) -> list[dict[str, Any]]:
 def _above(page: PageContext, records: Records, states: list[Any]) -> None:
     from admin.service_watch import closed_orders, contracts
 
-    today = now_local().date()
+    today = page.now.date()
     # every visit counts for what is owed; the user sees only their regions' dues
     dues = vi.visits_due(closed_orders(records), contracts(records),
                          records.all(TYPES["visits"]), today, records.service.visits)

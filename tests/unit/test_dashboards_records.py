@@ -28,7 +28,6 @@ from dashboards import (
     data,
     inspections_page,
     navigation,
-    orders_page,
     records_widgets,
     widgets,
 )
@@ -141,8 +140,6 @@ def page(monkeypatch: pytest.MonkeyPatch, chdb: ChdbClickHouse) -> None:
     monkeypatch.setattr(auth, "accounts", accounts)
     monkeypatch.setattr(data, "connect", lambda dsn: KeepOpen(chdb))
     monkeypatch.setattr(widgets, "now_local", lambda: NOW)
-    monkeypatch.setattr(orders_page, "now_local", lambda: NOW)
-    monkeypatch.setattr(inspections_page, "now_local", lambda: NOW)
     monkeypatch.setattr(records_widgets, "connect", lambda dsn: NoClose(chdb))
     monkeypatch.setattr(records_widgets, "ledger", lambda: RecordingLedger(chdb))
     monkeypatch.setattr(records_widgets, "service", service_settings.load)
@@ -196,13 +193,19 @@ def test_filters_by_state_region_owner_day_and_text():
 def test_history_rows_label_verbs_and_payload_keys():
     a = _order([e for e in SEED if e.record_id == WO_A])
     labels = fig.field_labels(wo.FORMS)
-    rows = fig.history_rows(a.events, lambda k: wo.KIND_LABELS[k], labels)
+    rows = fig.history_rows(a.events, lambda k: wo.KIND_LABELS[k], labels,
+                            fig.choice_labels(wo.FORMS))
     assert [(r["seq"], r["at"], r["what"], r["actor"]) for r in rows] == [
         (1, "2024-05-10 10:00:00", "开单 open", "duty"),
         (2, "2024-05-10 10:10:00", "派工 assign", "duty"),
         (3, "2024-05-10 10:20:00", "联系客户 contact", "engineer")]
     assert rows[1]["detail"] == "工程师 engineer: engineer"
-    assert "系统停止工作 fault stops the system: 是 yes" in rows[0]["detail"]
+    # in the form's order, choices by their labels
+    assert rows[0]["detail"] == (
+        "来源 source: 电话 phone; 类别 class: 技术服务 technical service; 站点 MN station: "
+        "MNA0001; 单位 organisation: 甲水务有限公司; 服务区域 region: 苏皖沪; 来电人 caller: "
+        "张先生; 联系方式 contact: 138; 事由 reason: 数据缺失; 系统停止工作 fault stops the "
+        "system: 是 yes")
     assert rows[2]["detail"] == "-"
     long = fig.payload_summary({"text": "x" * 1000})
     assert len(long) == fig.DETAIL_CHARS and long.endswith("…")
@@ -227,7 +230,9 @@ def test_sla_clock_rows_say_met_late_over_due_and_time_left():
 
 def test_summary_shows_plain_fields_with_form_labels():
     a = _order([e for e in SEED if e.record_id == WO_A])
-    rows = {r["field"]: r["value"] for r in fig.summary_rows(a, fig.field_labels(wo.FORMS))}
+    rows = {r["field"]: r["value"] for r in fig.summary_rows(
+        a, fig.field_labels(wo.FORMS), {"source": wo.SOURCE_LABELS})}
+    assert rows["来源 source"] == "电话 phone"
     assert rows["来电人 caller"] == "张先生" and rows["工程师 engineer"] == "engineer"
     assert rows["系统停止工作 fault stops the system"] == "是 yes"
     assert "state" not in rows and "events" not in rows and "transfers" not in rows
@@ -440,3 +445,4 @@ def test_the_subscription_record_id_is_the_enterprise():
     assert visits_page.PARTS.new_id({"reason": "contract", "contract_no": "HT-9",
                                      "period": 2}) == "RV-C-HT-9-2"
     assert date(2024, 5, 10) == NOW.date()
+
