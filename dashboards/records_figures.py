@@ -23,7 +23,7 @@ from pipeline.ledger.model import Event
 #: who a record is with, by type: the first non-empty of these attributes
 PERSON_FIELDS: Final = ("engineer", "inspector", "visitor", "owner", "assignee",
                         "capa_owner", "investigated_by", "received_by", "sales",
-                        "registered_by", "planned_by", "opened_by")
+                        "registered_by", "planned_by")
 STATION_FIELDS: Final = ("station", "stations", "mn")
 ORGANISATION_FIELDS: Final = ("organisation", "enterprise", "customer")
 
