@@ -46,6 +46,8 @@ RATE_COUNTS: Final = {
 }
 #: the rates the chart draws: the SLA clocks
 CHART_RATES: Final = ("on_time_first_contact", "on_time_response", "on_time_arrival")
+#: their colours: one hue family, so no rate reads as an alarm
+CHART_COLORS: Final = ("#4c78a8", "#72b7b2", "#54a24b")
 
 
 def headers(by: str) -> dict[str, str]:
@@ -269,12 +271,12 @@ def score_rows(s: q.Score, rules: QualityRules) -> Table:
     out.append({"item": bi("指标得分小计", "figures' points"), "value": "", "target": "",
                 "points": points(sum(p.points for p in s.parts)), "earned": points(s.earned)})
     out.append({"item": bi("投诉扣分", "complaints deduction"),
-                "value": f"{s.complaints} × {rules.per_complaint:g}", "target": "0",
+                "value": f"{s.complaints} × {rules.per_complaint:g}", "target": "",
                 "points": "", "earned": points(-s.complaint_deduction)})
     out.append({"item": bi("超时扣分", "SLA breaches deduction"),
-                "value": f"{s.sla_breaches} × {rules.per_sla_breach:g}", "target": "0",
+                "value": f"{s.sla_breaches} × {rules.per_sla_breach:g}", "target": "",
                 "points": "", "earned": points(-s.breach_deduction)})
-    clamped = "" if s.raw == s.score else bi(f"（原始 {s.raw:.2f}，限 0–100）",
+    clamped = "" if 0.0 <= s.raw <= 100.0 else bi(f"（原始 {s.raw:.2f}，限 0–100）",
                                              f"(raw {s.raw:.2f}, kept to 0-100)")
     out.append({"item": bi("月度得分", "monthly score"), "value": clamped, "target": "",
                 "points": "100", "earned": points(s.score)})

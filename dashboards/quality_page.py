@@ -198,6 +198,7 @@ def _chart(rows: list[q.QualityRow]) -> None:
                 y=alt.Y("rate:Q", title=bi("按时率", "on time") + " %",
                         scale=alt.Scale(domain=[0, 100])),
                 color=alt.Color("figure:N", title=None, sort=order,
+                                scale=alt.Scale(domain=order, range=list(fig.CHART_COLORS)),
                                 legend=alt.Legend(orient="top", labelLimit=300)),
                 tooltip=[alt.Tooltip("group:N", title=bi("分组", "group")),
                          alt.Tooltip("figure:N", title=bi("指标", "figure")),

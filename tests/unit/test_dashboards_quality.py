@@ -411,6 +411,18 @@ def test_rates_show_their_counts_and_nothing_counted_is_a_dash():
         "on_time_first_contact"], "rate": 66.7, "on_time": 2, "counted": 3}]
 
 
+def test_the_breakdown_says_when_the_score_was_kept_to_zero():
+    # nothing counted: every figure earns its full points (100); 25 complaints take 125
+    row = q.QualityRow(NOV, "region", R1, complaints=25)
+    rows = {r["item"]: r for r in fig.score_rows(q.score(row, SETTINGS.quality),
+                                                 SETTINGS.quality)}
+    assert rows[bi("指标得分小计", "figures' points")]["earned"] == "100.00"
+    assert rows[bi("投诉扣分", "complaints deduction")]["earned"] == "-125.00"
+    final = rows[bi("月度得分", "monthly score")]
+    assert final["earned"] == "0.00" and "-25.00" in final["value"]
+    assert "—" in rows[q.FIGURE_LABELS["satisfaction"]]["value"]
+
+
 def test_a_subcontractor_is_shown_only_when_all_its_regions_are_seen():
     shown_, hidden = fig.visible_subcontractors(SETTINGS.quality, lambda r: r == R1)
     assert (shown_, hidden) == (["川渝运维"], ["华东运维"])
