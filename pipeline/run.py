@@ -6,10 +6,11 @@ with a password generated into ``<run_dir>/ui/first-admin-password``, and the sc
 shows the URL and that login), seeds a week of history on a fresh database, then starts
 the gateway, the stream worker, a simulated fleet, the ledger writer (``hj212 ledger``:
 the duty desk's actions), the notifier (``hj212 notify --print``: what it would send)
-and the service records' clock (``hj212 service-watch``) as child processes, each logging to ``<run_dir>/logs/<name>.log``. Every
-second it reads the gateway's metrics endpoint and prints what flows, and one line for
-each alarm episode as it opens (read from ``hj212.alarms``). Ctrl-C (or
-``--seconds``) stops the children gracefully, fleet first so that the gateway can drain.
+and the service records' clock (``hj212 service-watch``) as child processes, each
+logging to ``<run_dir>/logs/<name>.log``. Every second it reads the gateway's metrics
+endpoint and prints what flows, and one line for each alarm episode as it opens (read
+from ``hj212.alarms``). Ctrl-C (or ``--seconds``) stops the children gracefully, fleet
+first so that the gateway can drain.
 
 The children are separate processes on purpose: it is how they run in production, a
 crash of one shows in the summary instead of taking the others down, and their logs stay
