@@ -67,7 +67,7 @@ class Seeded:
     record_id: str
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, kind: str, actor: str, at: datetime, **payload: Any) -> Seeded:
+    def add(self, kind: str, actor: str, at: datetime, /, **payload: Any) -> Seeded:
         self.rows.append({"stream": self.stream, "record_id": self.record_id,
                           "seq": len(self.rows) + 1, "kind": kind, "actor": actor,
                           "at": at, "payload": payload})
