@@ -93,7 +93,11 @@ PAGES: Final[tuple[PageSpec, ...]] = (
     PageSpec("complaints", "views/complaints.py", bi("投诉", "Complaints"),
              ":material/feedback:", SERVICE, COMPLAINT_ROLES),
     PageSpec("subscriptions", "views/subscriptions.py", bi("365服务", "365 service"),
-             ":material/verified:", SERVICE, SUBSCRIPTION_ROLES),
+             ":material/workspace_premium:", SERVICE, SUBSCRIPTION_ROLES),
+    PageSpec("quality", "views/quality.py", bi("质量考核", "Quality figures"),
+             ":material/verified:", SERVICE, (Role.QUALITY, Role.DUTY_SUPERVISOR,
+                                              Role.ANALYST, Role.FIELD_ENGINEER,
+                                              Role.ADMIN)),
 )
 BY_KEY: Final = {p.key: p for p in PAGES}
 

@@ -105,9 +105,10 @@ def test_a_malformed_week_names_it(runner, week):
 
 
 def test_one_of_enterprise_or_all(runner):
-    for args in ([], ["--all", "-e", seed.JIA]):
+    for args in ([], ["--all", "-e", seed.JIA], ["--all", "--subscribed"]):
         result = runner.invoke(report, ["weekly", *args])
-        assert result.exit_code == 2 and "--enterprise NAME or --all" in result.output
+        assert result.exit_code == 2
+        assert "one of --enterprise NAME, --subscribed or --all" in result.output
 
 
 def test_clickhouse_down_is_a_message(monkeypatch):
