@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from admin.roles import ROLE_LABELS, PermissionDenied, Role, User
 from admin.service_settings import ServiceSettings
 from pipeline.ledger import queries as lq
 from pipeline.ledger.model import REFUSED, Change, Event, Reply
+from pipeline.ledger.stream_cache import StreamCache
 from pipeline.store.client import ClickHouse
 from pipeline.timebase import now_local
 
@@ -136,16 +138,43 @@ def new_id(rtype: RecordType, now: datetime | None = None) -> str:
     return f"{rtype.prefix}-{day}-{uuid.uuid4().hex[:6].upper()}"
 
 
+class RecordCache:
+    """The streams' histories and derived states kept between reads (a page process, the
+    service watch): each read fetches only what was appended since (StreamCache), and a
+    record is derived again only when its last seq moved."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: dict[str, StreamCache] = {}
+        self._states: dict[tuple[str, str], tuple[int, Any]] = {}
+
+    def states(self, rtype: RecordType, ch: ClickHouse) -> list[Any]:
+        with self._lock:
+            cache = self._streams.setdefault(rtype.stream, StreamCache(rtype.stream))
+        out = []
+        for rid, events in cache.histories(ch).items():
+            key = (rtype.stream, rid)
+            last = events[-1].seq if events else 0
+            held = self._states.get(key)
+            if held is None or held[0] != last:
+                held = (last, rtype.derive(events, rid))
+                self._states[key] = held
+            out.append(held[1])
+        return out
+
+
 class Records:
     """Read and change service records as ``user``; thread-safe as its parts are."""
 
     def __init__(self, ledger: LedgerSubmitter, ch: ClickHouse, service: ServiceSettings,
                  hooks: Mapping[str, Hook] | None = None,
-                 clock: Callable[[], datetime] = now_local) -> None:
+                 clock: Callable[[], datetime] = now_local,
+                 cache: RecordCache | None = None) -> None:
         self.ledger = ledger
         self.ch = ch
         self.service = service
         self.clock = clock
+        self.cache = cache
         if hooks is None:
             from admin.record_hooks import default_hooks
 
@@ -160,8 +189,11 @@ class Records:
     def all(self, rtype: RecordType, user: User | None = None,
             since: datetime | None = None) -> list[Any]:
         """The records' derived states (those ``user`` may see), newest opened first."""
-        states = [rtype.derive(ev, rid) for rid, ev in
-                  lq.stream_histories(self.ch, rtype.stream, since).items()]
+        if self.cache is not None and since is None:
+            states = self.cache.states(rtype, self.ch)
+        else:
+            states = [rtype.derive(ev, rid) for rid, ev in
+                      lq.stream_histories(self.ch, rtype.stream, since).items()]
         if user is not None:
             states = [s for s in states if s.opened and _sees(user, s.region)]
         return sorted(states, key=lambda s: (s.opened_at or datetime.min, s.record_id),

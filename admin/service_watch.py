@@ -27,7 +27,7 @@ import click
 from admin import subscriptions as sub
 from admin import visits as vi
 from admin import work_orders as wo
-from admin.records import TYPES, Records
+from admin.records import TYPES, RecordCache, Records
 from pipeline.cli_context import CONTEXT, CliContext, pass_cli
 from pipeline.ledger.log import LazyLog
 from pipeline.store.client import StoreError
@@ -198,7 +198,7 @@ def service_watch(cli: CliContext, every: float, once: bool) -> None:
     with LedgerClient(settings) as ledger:
         ch: Any = ClickHouse(settings.clickhouse.dsn)
         try:
-            records = Records(ledger, ch, service)
+            records = Records(ledger, ch, service, cache=RecordCache())
             log.info("watch.started", every_s=every, settings_file=service.where,
                      version=service.version)
             while True:

@@ -36,6 +36,7 @@ from dashboards.data import (
     DataUnavailable,
 )
 from dashboards.labels import bi
+from dashboards.records_widgets import shared_cache
 from dashboards.scope import Scope
 from dashboards.settings_source import app_settings
 from dashboards.widgets import PageContext, chart_data, page_start, table
@@ -87,7 +88,7 @@ def _facts(dsn: str, now: datetime) -> Facts:
     share one read per cache period); narrowed to the user's regions by the caller."""
     conn = connect(dsn)
     try:
-        return load_facts(Records(ledger(), conn, service()), now)
+        return load_facts(Records(ledger(), conn, service(), cache=shared_cache(dsn)), now)
     finally:
         conn.close()
 

@@ -46,7 +46,7 @@ from admin.record_fields import (
     FieldError,
     build_payload,
 )
-from admin.records import TYPES, Records, RecordType, allowed
+from admin.records import TYPES, RecordCache, Records, RecordType, allowed
 from admin.roles import PermissionDenied, Role, User
 from admin.service_settings import ServiceSettings, ServiceSettingsError, from_settings
 from dashboards import records_figures as fig
@@ -114,11 +114,18 @@ connect: Callable[[str], Any] = _connect
 service: Callable[[], ServiceSettings] = _service_settings
 
 
+@st.cache_resource(show_spinner=False)
+def shared_cache(dsn: str) -> RecordCache:
+    """One cache of the streams per database for every session of this process: a page
+    reads only what was appended since the last read (pipeline/ledger/stream_cache.py)."""
+    return RecordCache()
+
+
 @contextmanager
 def open_records(dsn: str) -> Iterator[Records]:
     conn = connect(dsn)
     try:
-        yield Records(ledger(), conn, service())
+        yield Records(ledger(), conn, service(), cache=shared_cache(dsn))
     finally:
         conn.close()
 

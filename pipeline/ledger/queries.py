@@ -123,3 +123,26 @@ def stream_histories(ch: Reader, stream: str, since: datetime | None = None
     for r in rows:
         out.setdefault(r["record_id"], []).append(event_from_row(r))
     return out
+
+
+def stream_events_since(ch: Reader, stream: str, since_ms: int) -> list[Event]:
+    """The stream's events appended at or after ``since_ms`` (the writer's clock), in
+    record and seq order: what a reader that already holds the older ones needs."""
+    rows = ch.query_dicts(
+        f"SELECT {_EVENT_FIELDS} FROM ledger_events "
+        "WHERE stream = %(stream)s AND at_ms >= %(since)s "
+        "ORDER BY record_id, seq LIMIT 1 BY record_id, seq",
+        {"stream": stream, "since": since_ms})
+    return [event_from_row(r) for r in rows]
+
+
+def stream_fingerprint(ch: Reader, stream: str) -> tuple[int, int, int]:
+    """(events, sum of seq, sum of at_ms) of the stream: what a reader holding the
+    stream compares with its own sums to know it holds exactly the table's rows."""
+    rows = ch.query_dicts(
+        "SELECT count() AS n, sum(seq) AS seqs, sum(at_ms) AS ms FROM ledger_events "
+        "WHERE stream = %(stream)s", {"stream": stream})
+    if not rows:
+        return (0, 0, 0)
+    r = rows[0]
+    return (int(r["n"]), int(r["seqs"] or 0), int(r["ms"] or 0))
