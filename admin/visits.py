@@ -392,12 +392,14 @@ class VisitDue:
 
 def visit_record_id(reason: str, ref: str, period: int = 0) -> str:
     """The record id of a visit, so a planner run twice plans it once:
-    ``RV-WO-<work order id>`` or ``RV-C-<contract no>-<period>``."""
+    ``RV-<work order id>`` (``RV-WO-<id>`` for an id not starting ``WO-``) or
+    ``RV-C-<contract no>-<period>``."""
     ref = ref.strip()
     if not ref:
         raise ValueError("a visit's record id needs the work order id or contract number")
     if reason == WORK_ORDER:
-        return f"RV-WO-{ref}"
+        # work-order ids read WO-...: RV-WO-20261202-ABC123, not RV-WO-WO-...
+        return f"RV-{ref}" if ref.startswith("WO-") else f"RV-WO-{ref}"
     if reason == CONTRACT:
         if period < 1:
             raise ValueError(f"contract visit period {period} is not a period number; fix: "

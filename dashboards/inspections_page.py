@@ -47,10 +47,10 @@ def due_rows(dues: list[ins.Due], today: Any) -> list[dict[str, Any]]:
             status = f"{(d.due - today).days} 天后 in {(d.due - today).days}d"
         rows.append({"due": d.due.isoformat(), "status": status,
                      "kind": ins.INSPECTION_KIND_LABELS.get(d.kind, d.kind),
-                     "region": d.region or "-", "station": d.station or "-",
-                     "enterprise": d.enterprise or "-",
-                     "last": d.last_completed.isoformat() if d.last_completed else "-",
-                     "covered_by": d.covered_by or "-"})
+                     "region": d.region or fig.NONE, "station": d.station or fig.NONE,
+                     "enterprise": d.enterprise or fig.NONE,
+                     "last": d.last_completed.isoformat() if d.last_completed else fig.NONE,
+                     "covered_by": d.covered_by or fig.NONE})
     return rows
 
 

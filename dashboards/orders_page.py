@@ -90,7 +90,7 @@ def _record(page: PageContext, records: Records, s: Any) -> None:
     st.markdown("**" + bi("时限", "SLA clocks") + "**")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(bi("升级级别", "Escalation"), wo.LEVEL_LABELS.get(s.escalation, s.escalation))
-    m2.metric(bi("工程师", "Engineer"), s.engineer or "-")
+    m2.metric(bi("工程师", "Engineer"), s.engineer or fig.NONE)
     m3.metric(bi("超时", "Breached"), c[fig.BREACHED])
     m4.metric(bi("预警", "Warning"), c[fig.WARN])
     if clocks:
@@ -107,7 +107,7 @@ def _record(page: PageContext, records: Records, s: Any) -> None:
     if s.transfers:
         st.markdown("**" + bi("转派记录", "Transfers") + "**")
         table([{"seq": t.seq, "at": fig.when(t.at), "actor": t.actor,
-                "from": t.from_engineer or "-", "to": t.to_engineer, "reason": t.reason}
+                "from": t.from_engineer or fig.NONE, "to": t.to_engineer, "reason": t.reason}
                for t in s.transfers], TRANSFER_HEADERS)
     if s.escalations:
         st.markdown("**" + bi("升级记录", "Escalations") + "**")

@@ -61,10 +61,18 @@ COMMON_LABELS: Final = {
     "completed_at": "完成 completed", "cancelled_at": "取消 cancelled",
     "received_by": "受理人 received by", "investigated_at": "调查 investigated",
     "replied_at": "答复 replied", "findings": "调查结果 findings",
+    "done_at": "回访时间 visited", "done_by": "回访人 visited by",
+    "started_by": "开始人 started by", "completed_by": "完成人 completed by",
+    "cancelled_by": "取消人 cancelled by", "investigated_by": "调查人 investigated by",
+    "replied_by": "答复人 replied by", "capa_by": "纠正预防措施人 CAPA by",
+    "capa_at": "纠正预防措施时间 CAPA at", "service_opened_by": "开通人 opened by",
+    "lapsed_by": "停止人 stopped by", "first_closed_at": "首次关闭 first closed",
 }
+#: a blank cell: an em dash (st.table shows a lone "-" as a list bullet)
+NONE: Final = "—"
 #: attributes the summary leaves out: shown elsewhere, or internal
 SUMMARY_SKIP: Final = frozenset({"record_id", "work_order_id", "state", "opened",
-                                 "last_seq", "events", "cycle_seq"})
+                                 "last_seq", "events", "cycle_seq", "period"})
 
 #: how long one cell of free text may be in a table before it is cut
 CELL_CHARS: Final = 160
@@ -97,7 +105,7 @@ def organisation_of(state: Any) -> str:
 
 
 def when(t: datetime | None) -> str:
-    return f"{t:%Y-%m-%d %H:%M}" if t is not None else "-"
+    return f"{t:%Y-%m-%d %H:%M}" if t is not None else NONE
 
 
 def span(td: timedelta) -> str:
@@ -156,15 +164,17 @@ def last_at(state: Any) -> datetime | None:
 
 def list_rows(states: Iterable[Any], state_label: Callable[[str], str]) -> list[dict[str, Any]]:
     return [{"record_id": s.record_id, "state": state_label(s.state),
-             "region": s.region or "-", "person": person_of(s) or "-",
-             "station": cut(station_of(s), 60) or "-",
-             "organisation": organisation_of(s) or "-", "opened_at": when(s.opened_at),
+             "region": s.region or NONE, "person": person_of(s) or NONE,
+             "station": cut(station_of(s), 60) or NONE,
+             "organisation": organisation_of(s) or NONE, "opened_at": when(s.opened_at),
              "last_at": when(last_at(s)), "events": len(s.events)} for s in states]
 
 
 def record_label(state: Any, state_label: Callable[[str], str]) -> str:
-    """How the record picker names a record."""
-    parts = [state.record_id, state_label(state.state)]
+    """How the record picker names a record. Not its state: Streamlit keeps a picked
+    option by its label, so a label that changes with the record (after an action)
+    would no longer match the option it named."""
+    parts = [state.record_id]
     org = organisation_of(state)
     if org and org != state.record_id:
         parts.append(org)
@@ -220,11 +230,18 @@ def show_choice(name: str, value: Any, values: Mapping[str, Mapping[str, str]] |
 
 def history_rows(events: Sequence[Event], kind_label: Callable[[str], str],
                  labels: Mapping[str, str] | None = None,
-                 values: Mapping[str, Mapping[str, str]] | None = None
+                 values: Mapping[str, Mapping[str, str]] | None = None,
+                 by_kind: Mapping[str, Mapping[str, str]] | None = None
                  ) -> list[dict[str, Any]]:
+    """One row per event; a payload key is labelled by its own verb's form first
+    (``by_kind``: a note's text is not a contact's), then by ``labels``."""
+    def names(kind: str) -> Mapping[str, str]:
+        own = (by_kind or {}).get(kind)
+        return {**(labels or {}), **own} if own else (labels or {})
+
     return [{"seq": e.seq, "at": f"{e.at:%Y-%m-%d %H:%M:%S}", "what": kind_label(e.kind),
              "actor": e.actor,
-             "detail": payload_summary(e.payload, labels, values=values) or "-"}
+             "detail": payload_summary(e.payload, names(e.kind), values=values) or NONE}
             for e in sorted(events, key=lambda e: e.seq)]
 
 
@@ -261,6 +278,11 @@ def choice_labels(forms: Mapping[str, Sequence[Any]]) -> dict[str, Mapping[str, 
             if f.choice_labels and f.name not in out:
                 out[f.name] = f.choice_labels
     return out
+
+
+def labels_by_kind(forms: Mapping[str, Sequence[Any]]) -> dict[str, dict[str, str]]:
+    """Verb -> payload key -> its label in that verb's form."""
+    return {kind: {f.name: f.label for f in fields} for kind, fields in forms.items()}
 
 
 def field_labels(forms: Mapping[str, Sequence[Any]]) -> dict[str, str]:

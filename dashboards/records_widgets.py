@@ -330,11 +330,14 @@ def record_list(page: PageContext, rtype: RecordType, states: list[Any]) -> None
     st.selectbox(bi("查看记录", "Open record"), ids,
                  index=ids.index(current) if current in ids else None,
                  format_func=lambda i: labels.get(i, i), key=f"rec_{k}_pick",
-                 on_change=_picked, args=(k,), placeholder=bi("选择记录", "choose a record"))
+                 on_change=_picked, args=(k, frozenset(labels)),
+                 placeholder=bi("选择记录", "choose a record"))
 
 
-def _picked(key: str) -> None:
+def _picked(key: str, known: frozenset[str]) -> None:
     chosen = st.session_state.get(f"rec_{key}_pick")
+    if chosen and chosen not in known:
+        return  # not a record id (a stale label): keep the record shown
     if chosen:
         st.query_params[RECORD_PARAM] = chosen
     elif RECORD_PARAM in st.query_params:
@@ -372,7 +375,8 @@ def record_view(page: PageContext, records: Records, rtype: RecordType,
         table(fig.summary_rows(state, labels, values), fig.SUMMARY_HEADERS)
     with right:
         st.markdown("**" + bi("历史记录", "History") + "**")
-        table(fig.history_rows(state.events, rtype.kind_label, labels, values),
+        table(fig.history_rows(state.events, rtype.kind_label, labels, values,
+                               fig.labels_by_kind(rtype.forms())),
               fig.HISTORY_HEADERS)
         st.caption(bi("每一条都是追加的事件，不会删除或改写；时间为写入时间（北京时间）。",
                       "Every line is an appended event, never deleted or rewritten; times "
@@ -390,7 +394,15 @@ def actions(page: PageContext, rtype: RecordType, state: Any, parts: PageParts) 
     if not kinds:
         st.caption(READ_ONLY)
         return
-    for kind, tab in zip(kinds, st.tabs([rtype.kind_label(k) for k in kinds]), strict=True):
+    # after a refused or conflicting action its form comes first again, with the text
+    # kept, so it can be sent again
+    out = st.session_state.get(OUTCOME_KEY)
+    default = None
+    if isinstance(out, Outcome) and out.key == rtype.key and out.record_id == \
+            state.record_id and out.outcome != APPENDED and out.kind in kinds:
+        default = rtype.kind_label(out.kind)
+    tabs = st.tabs([rtype.kind_label(k) for k in kinds], default=default)
+    for kind, tab in zip(kinds, tabs, strict=True):
         with tab:
             action_form(page, rtype, state, kind,
                         parts.hints(kind, state) if parts.hints else NO_HINTS)

@@ -16,6 +16,7 @@ import streamlit as st
 from admin import subscriptions as sub
 from admin.accounts import User
 from admin.records import Records
+from dashboards import records_figures as fig
 from dashboards.labels import bi
 from dashboards.records_widgets import PageParts, render_records
 from dashboards.scope import Scope
@@ -45,7 +46,7 @@ def _above(page: PageContext, records: Records, states: list[Any]) -> None:
     else:
         table([{"enterprise": r.enterprise, "region": r.region, "contract_no": r.contract_no,
                 "end": r.end.isoformat(), "days_before": r.days_before,
-                "trial": "是 yes" if r.trial else "否 no", "sales": r.sales or "-"}
+                "trial": "是 yes" if r.trial else "否 no", "sales": r.sales or fig.NONE}
                for r in due], REMINDER_HEADERS)
     st.caption(bi(f"到期前 {'、'.join(str(d) for d in rules.remind_days)} 天提醒；"
                   f"开通需合同评审通过，且最近 {rules.stable_days} 天传输有效率不低于 "

@@ -15,6 +15,7 @@ import streamlit as st
 from admin import visits as vi
 from admin.accounts import User
 from admin.records import TYPES, Records
+from dashboards import records_figures as fig
 from dashboards.labels import bi
 from dashboards.records_widgets import PageParts, render_records
 from dashboards.scope import Scope
@@ -43,8 +44,8 @@ def due_rows(dues: list[vi.VisitDue], today: date) -> list[dict[str, Any]]:
         ref = d.work_order_id if d.reason == vi.WORK_ORDER else f"{d.contract_no} #{d.period}"
         rows.append({"due": d.due.isoformat(), "status": status,
                      "reason": vi.REASON_LABELS.get(d.reason, d.reason), "ref": ref,
-                     "region": d.region or "-", "enterprise": d.enterprise or "-",
-                     "engineer": d.engineer or "-", "covered_by": d.covered_by or "-"})
+                     "region": d.region or fig.NONE, "enterprise": d.enterprise or fig.NONE,
+                     "engineer": d.engineer or fig.NONE, "covered_by": d.covered_by or fig.NONE})
     return rows
 
 
@@ -63,7 +64,7 @@ def _above(page: PageContext, records: Records, states: list[Any]) -> None:
     m2.metric(bi("逾期", "Overdue"), sum(d.overdue for d in dues))
     m3.metric(bi("已完成", "Done"), len(done))
     m4.metric(bi("平均满意度", "Mean satisfaction"),
-              f"{sum(scores) / len(scores):.2f}" if scores else "-")
+              f"{sum(scores) / len(scores):.2f}" if scores else fig.NONE)
     st.markdown("**" + bi("应回访与逾期", "Visits owed and overdue") + "**")
     if not dues:
         st.caption(bi("没有应回访的记录。", "No visit is owed."))

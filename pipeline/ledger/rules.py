@@ -64,16 +64,17 @@ def conflict_message(history: Sequence[Event], change: Change) -> str:
     last = last_seq(history)
     if change.expected_seq > last:
         return (f"{zh}只有 {last} 次修改，提交时看到的却是第 {change.expected_seq} 次，"
-                f"请刷新后重试 / {en} has {last} changes, not {change.expected_seq} as the "
-                "page showed; refresh and retry")
+                f"请查看最新内容后重新提交 / {en} has {last} changes, not "
+                f"{change.expected_seq} as the page showed; look at it as it is now and "
+                "submit again")
     newer = [e for e in history if e.seq > change.expected_seq]
     latest = newer[-1]
     when = _when(latest.at, change.submitted_at)
     more_zh = f"（此后共 {len(newer)} 次修改）" if len(newer) > 1 else ""
     more_en = f"; {len(newer)} changes since you looked" if len(newer) > 1 else ""
     return (f"{zh}已被 {latest.actor} 于 {when} 修改（{kind_label(latest.kind)}）{more_zh}，"
-            f"请刷新后重试 / changed by {latest.actor} at {when} ({latest.kind}){more_en}, "
-            "refresh and retry")
+            f"请查看最新内容后重新提交 / changed by {latest.actor} at {when} ({latest.kind})"
+            f"{more_en}, look at it as it is now and submit again")
 
 
 def unknown_stream_message(stream: str) -> str:

@@ -24,8 +24,10 @@ from pathlib import Path
 from pipeline.stack.procs import StackError
 from pipeline.stack.tools import run_logged
 
+#: fonts-noto-color-emoji: the pages' status marks (🟢 🟠 🔴) in screenshots and on a
+#: kiosk machine without an emoji font of its own
 PACKAGES = ("chromium", "chromium-driver", "fonts-noto-cjk", "fonts-wqy-microhei",
-            "poppler-utils")
+            "fonts-noto-color-emoji", "poppler-utils")
 #: the weekly report's font: TrueType outlines, which Chromium embeds in a PDF as a
 #: subset CID font (Noto CJK's CFF outlines go in as Type 3 glyphs: twice the size, and
 #: slower to print)
@@ -57,9 +59,12 @@ def has_font(family: str) -> bool:
     return bool(out.stdout.strip())
 
 
+EMOJI_FONT = "Noto Color Emoji"
+
+
 def installed() -> bool:
     return (CHROMIUM.exists() and CHROMEDRIVER.exists() and PDFTOTEXT.exists()
-            and bool(cjk_font()) and has_font(REPORT_FONT))
+            and bool(cjk_font()) and has_font(REPORT_FONT) and has_font(EMOJI_FONT))
 
 
 def version(binary: Path) -> str:
@@ -92,7 +97,8 @@ def ensure_installed(log_file: Path = LOG) -> str:
                    what="apt-get install " + " ".join(PACKAGES), log_file=log_file, env=env)
         if not installed():
             raise StackError(f"apt-get installed {' '.join(PACKAGES)} but {CHROMIUM}, "
-                             f"{CHROMEDRIVER}, {PDFTOTEXT} or a CJK font is still missing; "
+                             f"{CHROMEDRIVER}, {PDFTOTEXT}, a CJK or the emoji font is "
+                             "still missing; "
                              f"see {log_file}")
         return (f"installed {version(CHROMIUM)}, {version(CHROMEDRIVER)}, font "
                 f"{cjk_font()} (log: {log_file})")

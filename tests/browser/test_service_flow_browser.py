@@ -37,6 +37,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 
+from admin import visits as vi
 from admin.accounts import Accounts
 from admin.records import TYPES, Records
 from admin.roles import User
@@ -368,7 +369,7 @@ def test_operator_engineer_and_quality_walk_a_work_order(svc_app: Flow, driver: 
         # (4) the service watch plans the return visit; quality records it
         stats = run_round(records)
         assert stats.made.get("visit_planned", 0) >= 1, stats
-    vid = f"RV-WO-{wid}"
+    vid = vi.visit_record_id(vi.WORK_ORDER, wid)
     plan = _events(ch, "visit", vid)
     closed_on = order[7]["at"].date()
     due = closed_on + timedelta(days=int(conf["visits"]["after_close_days"]))

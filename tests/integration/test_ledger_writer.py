@@ -183,7 +183,8 @@ def test_two_at_once_on_one_record_one_appended_one_conflict(ledger: Ledger) -> 
             assert outcomes == sorted([APPENDED, CONFLICT]), got
             winner = next(k for k, r in got.items() if r.outcome == APPENDED)  # type: ignore[attr-defined]
             loser = next(r for r in got.values() if r.outcome == CONFLICT)  # type: ignore[attr-defined]
-            assert f"已被 {winner} 于" in loser.message and "refresh and retry" in loser.message
+            assert f"已被 {winner} 于" in loser.message
+            assert "look at it as it is now and submit again" in loser.message
             assert loser.seq == 1
             with ledger.ch() as ch:
                 history = queries.history(ch, "t", record)

@@ -206,7 +206,7 @@ def test_history_rows_label_verbs_and_payload_keys():
         "MNA0001; 单位 organisation: 甲水务有限公司; 服务区域 region: 苏皖沪; 来电人 caller: "
         "张先生; 联系方式 contact: 138; 事由 reason: 数据缺失; 系统停止工作 fault stops the "
         "system: 是 yes")
-    assert rows[2]["detail"] == "-"
+    assert rows[2]["detail"] == fig.NONE
     long = fig.payload_summary({"text": "x" * 1000})
     assert len(long) == fig.DETAIL_CHARS and long.endswith("…")
 
@@ -446,3 +446,17 @@ def test_the_subscription_record_id_is_the_enterprise():
                                      "period": 2}) == "RV-C-HT-9-2"
     assert date(2024, 5, 10) == NOW.date()
 
+
+
+def test_history_labels_a_key_by_its_own_verbs_form():
+    from admin import work_orders as wo
+    from pipeline.ledger.model import Event
+
+    forms = wo.FORMS
+    at = datetime(2026, 12, 1, 9)
+    events = [Event("work_order", "WO-1", 1, "r1", wo.CONTACT, "a", at, {"text": "电话已通"}),
+              Event("work_order", "WO-1", 2, "r2", wo.NOTE, "a", at, {"text": "备件在途"})]
+    rows = fig.history_rows(events, lambda k: k, fig.field_labels(forms), None,
+                            fig.labels_by_kind(forms))
+    assert rows[0]["detail"].startswith("联系情况 how")
+    assert rows[1]["detail"].startswith("日结记录")

@@ -44,8 +44,9 @@ def test_a_stale_change_is_a_conflict_naming_who_and_when():
     reply = decide(history, change(0), accept_any)
     assert reply.outcome == CONFLICT and not reply.ok
     assert reply.seq == 1  # the record's last seq, to refresh against
-    assert reply.message == ("此告警已被 王芳 于 21:03:12 修改（确认），请刷新后重试 / "
-                             "changed by 王芳 at 21:03:12 (ack), refresh and retry")
+    assert reply.message == ("此告警已被 王芳 于 21:03:12 修改（确认），请查看最新内容后重新提交 / "
+                             "changed by 王芳 at 21:03:12 (ack), look at it as it is now "
+                             "and submit again")
 
 
 def test_a_conflict_names_the_latest_change_and_how_many_came_since():

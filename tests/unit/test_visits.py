@@ -17,7 +17,7 @@ from admin.service_settings import VisitRules
 from pipeline.ledger.model import Change, Event
 
 T0 = datetime(2026, 12, 2, 9, 0)
-RID = "RV-WO-WO-20261201-0001"
+RID = "RV-WO-20261201-0001"
 
 PLAN_WO: dict[str, Any] = {
     "reason": "work_order", "work_order_id": "WO-20261201-0001", "enterprise": "苏州某化工",
@@ -204,7 +204,7 @@ def test_done_and_cancelled_visits_are_final():
 
 
 def test_visit_record_id():
-    assert rv.visit_record_id("work_order", "WO-20261201-0001") == "RV-WO-WO-20261201-0001"
+    assert rv.visit_record_id("work_order", "WO-20261201-0001") == "RV-WO-20261201-0001"
     assert rv.visit_record_id("contract", " YW-7 ", 3) == "RV-C-YW-7-3"
     with pytest.raises(ValueError, match="period 0"):
         rv.visit_record_id("contract", "YW-7")
@@ -283,9 +283,9 @@ def test_visits_due_worked_by_hand():
         contract("C7", date(2026, 10, 1), date(2027, 9, 30)),
     ]
     visits = [
-        visit("RV-WO-WO-3", wo_plan("WO-3"), "done", datetime(2026, 12, 4, 10, 0)),
-        visit("RV-WO-WO-4", wo_plan("WO-4", "2026-12-12")),
-        visit("RV-WO-WO-5", wo_plan("WO-5"), "cancelled"),
+        visit("RV-WO-3", wo_plan("WO-3"), "done", datetime(2026, 12, 4, 10, 0)),
+        visit("RV-WO-4", wo_plan("WO-4", "2026-12-12")),
+        visit("RV-WO-5", wo_plan("WO-5"), "cancelled"),
         visit("RV-C-C1-1", c_plan("C1", "2026-04-15"), "done", datetime(2026, 10, 1, 10, 0)),
         visit("RV-C-C5-1", c_plan("C5", "2026-09-01"), "cancelled",
               datetime(2026, 8, 1, 10, 0)),
@@ -297,9 +297,9 @@ def test_visits_due_worked_by_hand():
         ("RV-C-C4-1", date(2026, 3, 15), True, "", date(2026, 2, 1)),
         ("RV-C-C2-1", date(2026, 11, 30), True, "", date(2026, 8, 31)),
         ("RV-C-C5-2", date(2026, 12, 1), True, "", date(2026, 9, 1)),
-        ("RV-WO-WO-1", date(2026, 12, 9), True, "", date(2026, 12, 2)),
-        ("RV-WO-WO-2", date(2026, 12, 10), False, "", date(2026, 12, 3)),
-        ("RV-WO-WO-4", date(2026, 12, 12), False, "RV-WO-WO-4", date(2026, 12, 5)),
+        ("RV-WO-1", date(2026, 12, 9), True, "", date(2026, 12, 2)),
+        ("RV-WO-2", date(2026, 12, 10), False, "", date(2026, 12, 3)),
+        ("RV-WO-4", date(2026, 12, 12), False, "RV-WO-4", date(2026, 12, 5)),
         ("RV-C-C1-2", date(2027, 1, 1), False, "", date(2026, 10, 1)),
         ("RV-C-C7-1", date(2027, 1, 1), False, "RV-C-C7-1", date(2026, 10, 1)),
     ]
@@ -314,7 +314,7 @@ def test_visits_due_worked_by_hand():
 def test_a_visit_planned_by_hand_under_another_id_covers_the_due():
     got = rv.visits_due([order("WO-1", datetime(2026, 12, 2, 15, 30))], [],
                         [visit("V-MANUAL", wo_plan("WO-1"))], date(2026, 12, 3), RULES)
-    assert [(d.key, d.covered_by) for d in got] == [("RV-WO-WO-1", "V-MANUAL")]
+    assert [(d.key, d.covered_by) for d in got] == [("RV-WO-1", "V-MANUAL")]
 
 
 def test_a_taken_contract_id_is_skipped():
@@ -334,7 +334,7 @@ def test_after_close_days_and_months_come_from_the_rules():
                         [contract("C1", date(2026, 1, 31), date(2026, 12, 31))], [],
                         date(2026, 1, 31), rules)
     assert [(d.key, d.due) for d in got] == [("RV-C-C1-1", date(2026, 2, 28)),
-                                             ("RV-WO-WO-1", date(2026, 12, 5))]
+                                             ("RV-WO-1", date(2026, 12, 5))]
 
 
 def test_plan_payload_is_a_valid_plan():
