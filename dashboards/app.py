@@ -53,7 +53,7 @@ def main() -> None:
         section: [st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.key,
                           default=spec is first) for spec in group]
         for section, group in navigation.sections_for(user).items()
-    })
+    }, expanded=True)  # every page in view: the menu folds after ten links otherwise
     page.run()
 
 
