@@ -192,8 +192,18 @@ def ui(cli: CliContext, host: str | None, port: int | None,
     sys.exit(_serve(streamlit_argv(host, port), child_env(cli.config)))
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager, a test's terminate()): stop Streamlit as for Ctrl-C,
+    rather than die at once and leave it running on its port."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def _serve(argv: Sequence[str], env: dict[str, str]) -> int:
     proc = subprocess.Popen(list(argv), env=env)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return proc.wait()
     except KeyboardInterrupt:
