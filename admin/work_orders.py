@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 
+from admin import record_rules as rr
 from admin.record_fields import BOOL, CHOICE, LONG, TEXT, USER, Field
+from admin.record_rules import Note
+from admin.record_rules import refuse as _refuse
+from admin.record_rules import text as _text
 from admin.roles import Role
 from pipeline.ledger.model import Change, Event
 
@@ -120,14 +124,6 @@ class Escalation:
 
 
 @dataclass(frozen=True, slots=True)
-class Note:
-    seq: int
-    actor: str
-    at: datetime
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class WorkOrderState:
     work_order_id: str
     state: str  # one of STATES; "" before the order is opened
@@ -179,17 +175,8 @@ class WorkOrderState:
 # --- the rule ---------------------------------------------------------------------------
 
 
-def _refuse(zh: str, en: str) -> str:
-    return f"{zh} / {en}"
-
-
-def _text(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _zh(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind).split()[0]
+    return rr.first_word(KIND_LABELS, kind)
 
 
 #: the state each step needs (the states it may follow)
@@ -221,18 +208,10 @@ _NEEDS_HINT: Final[dict[str, str]] = {
 def check(history: Sequence[Event], change: Change) -> str | None:
     """Why ``change`` may not follow ``history`` (the work order's events so far), in
     Chinese and English, or None when it may."""
-    kind = change.kind
-    if kind not in KINDS:
-        return _refuse(f"未知的工单操作 {kind!r}",
-                       f"unknown work-order action {kind!r}; fix: use one of "
-                       f"{', '.join(KINDS)}")
-    if not change.actor.strip():
-        return _refuse("操作人为空", "the change names no actor; fix: sign in")
-    p = change.payload
-    for key, value in p.items():
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            return _refuse(f"{key} 过长（{len(value)} 字，最多 {MAX_TEXT}）",
-                           f"{key} is {len(value)} characters long; fix: at most {MAX_TEXT}")
+    why = rr.check_start(change, KINDS, "工单", "work-order", MAX_TEXT)
+    if why:
+        return why
+    kind, p = change.kind, change.payload
     s = derive(history, change.record_id)
     if kind == OPEN:
         if s.opened:
@@ -266,9 +245,10 @@ def check(history: Sequence[Event], change: Change) -> str | None:
             return _refuse("请填写转派原因", "transfer needs a reason; fix: say why")
         return None
     if kind == RESOLVE:
-        for key, zh in (("cause", "原因"), ("action", "处理措施"), ("result", "处理结果")):
-            if not _text(p, key):
-                return _refuse(f"请填写{zh}", f"resolve needs the {key}; fix: give it")
+        why = rr.missing(p, (("cause", "原因"), ("action", "处理措施"),
+                             ("result", "处理结果")), RESOLVE)
+        if why:
+            return why
         if s.arrived_at is not None and not _text(p, "report"):
             return _refuse("有现场服务，请附签字的服务报告",
                            "there was a site visit: attach the signed service report "
@@ -285,10 +265,9 @@ def check(history: Sequence[Event], change: Change) -> str | None:
         return None
     if kind == ESCALATE:
         level = _text(p, "level")
-        if level not in LEVELS:
-            return _refuse(f"升级级别 {level!r} 无效",
-                           f"escalation level {level!r} is unknown; fix: one of "
-                           f"{', '.join(LEVELS)}")
+        why = rr.unknown_value(level, LEVELS, "升级级别", "escalation level")
+        if why:
+            return why
         if LEVELS.index(level) <= LEVELS.index(s.escalation):
             return _refuse(f"工单已是 {s.escalation} 级，只能向上升级",
                            f"the order is already at {s.escalation}; escalation only goes "
@@ -297,10 +276,7 @@ def check(history: Sequence[Event], change: Change) -> str | None:
             return _refuse("请填写升级说明", "escalate needs a note; fix: say why")
         return None
     if kind == NOTIFY:
-        if not _text(p, "receiver") or not _text(p, "text"):
-            return _refuse("通知须指定接收群和内容",
-                           "notify needs a receiver and a text; fix: give both")
-        return None
+        return rr.check_notify(p)
     if kind == SLA_MARK:
         if not change.actor.startswith("system:"):
             return _refuse("时限记录只能由系统写入",
@@ -323,23 +299,20 @@ def check(history: Sequence[Event], change: Change) -> str | None:
 
 def _check_open(p: Mapping[str, Any]) -> str | None:
     source = _text(p, "source")
-    if source not in SOURCES:
-        return _refuse(f"来源 {source!r} 无效",
-                       f"source {source!r} is unknown; fix: one of {', '.join(SOURCES)}")
+    why = rr.unknown_value(source, SOURCES, "来源", "source")
+    if why:
+        return why
     if source == "alarm" and not _text(p, "alarm_id"):
         return _refuse("告警派单缺少告警编号", "an order from an alarm needs its alarm_id")
     if source != "alarm":
         for key, zh in (("caller", "来电人"), ("contact", "联系方式")):
             if not _text(p, key):
                 return _refuse(f"请填写{zh}", f"an intake by {source} needs the {key}")
-    for key, zh in (("organisation", "单位"), ("station", "站点 MN"), ("reason", "事由"),
-                    ("region", "服务区域")):
-        if not _text(p, key):
-            return _refuse(f"请填写{zh}", f"open needs the {key}; fix: give it")
-    klass = _text(p, "class")
-    if klass not in CLASSES:
-        return _refuse(f"工单类别 {klass!r} 无效",
-                       f"class {klass!r} is unknown; fix: one of {', '.join(CLASSES)}")
+    why = (rr.missing(p, (("organisation", "单位"), ("station", "站点 MN"),
+                          ("reason", "事由"), ("region", "服务区域")), OPEN)
+           or rr.unknown_value(_text(p, "class"), CLASSES, "工单类别", "class"))
+    if why:
+        return why
     if "stops_system" in p and not isinstance(p["stops_system"], bool):
         return _refuse("stops_system 须为是/否", "stops_system must be true or false")
     return None
@@ -351,7 +324,7 @@ def _check_open(p: Mapping[str, Any]) -> str | None:
 def derive(events: Sequence[Event], work_order_id: str = "") -> WorkOrderState:
     """The work order's state from its events (in any order; ``seq`` orders them). It
     trusts them (the writer checked each), so it never refuses."""
-    ordered = tuple(sorted(events, key=lambda e: e.seq))
+    ordered, work_order_id, last = rr.history(events, work_order_id)
     v: dict[str, Any] = {}
     transfers: list[Transfer] = []
     escalations: list[Escalation] = []
@@ -359,12 +332,8 @@ def derive(events: Sequence[Event], work_order_id: str = "") -> WorkOrderState:
     reopens: list[Note] = []
     marks: list[tuple[str, str, str]] = []
     state = ""
-    last = 0
     for e in ordered:
-        last = max(last, e.seq)
         p = e.payload
-        if not work_order_id:
-            work_order_id = e.record_id
         if e.kind == OPEN:
             state = NEW
             v.update(opened=True, source=_text(p, "source"), alarm_id=_text(p, "alarm_id"),
