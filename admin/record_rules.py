@@ -19,7 +19,7 @@ own rule) stays in their modules.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -40,7 +40,7 @@ def first_word(labels: Mapping[str, str], kind: str) -> str:
     return labels.get(kind, kind).split()[0]
 
 
-def unknown_value(value: str, known: Sequence[str], zh: str, en: str) -> str | None:
+def unknown_value(value: str, known: Collection[str], zh: str, en: str) -> str | None:
     """Why ``value`` may not stand (it is none of ``known``, which the refusal lists), or
     None. ``zh`` and ``en`` name the field."""
     if value in known:

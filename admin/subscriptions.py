@@ -29,14 +29,19 @@ default for the form (``trial_end``), not a refusal.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any, Final
 
+from admin import record_rules as rr
 from admin.record_fields import BOOL, CHOICE, DATE, LIST, LONG, TEXT, Field
+from admin.record_rules import Note
+from admin.record_rules import finite as _number
+from admin.record_rules import iso_date as _date
+from admin.record_rules import refuse as _refuse
+from admin.record_rules import text as _text
 from admin.roles import Role
 from admin.service_settings import SubscriptionRules
 from pipeline.ledger.model import Change, Event
@@ -184,14 +189,6 @@ class Contract:
 
 
 @dataclass(frozen=True, slots=True)
-class Note:
-    seq: int
-    actor: str
-    at: datetime
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class SubscriptionState:
     record_id: str  # the enterprise's name
     state: str  # one of STATES; "" before the first register
@@ -231,29 +228,6 @@ class SubscriptionState:
 # --- payload values ---------------------------------------------------------------------
 
 
-def _refuse(zh: str, en: str) -> str:
-    return f"{zh} / {en}"
-
-
-def _text(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _date(value: Any) -> date | None:
-    """A date from an ISO text (the forms' DATE) or a date; None when it is neither."""
-    if isinstance(value, datetime):
-        return None
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def _stations(value: Any) -> tuple[str, ...] | None:
     """The MNs of a LIST value; None when it is not a list of distinct non-empty texts."""
     if not isinstance(value, list | tuple) or not value:
@@ -264,15 +238,8 @@ def _stations(value: Any) -> tuple[str, ...] | None:
     return tuple(items)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    f = float(value)
-    return f if math.isfinite(f) else None
-
-
 def _zh(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind).split()[0]
+    return rr.first_word(KIND_LABELS, kind)
 
 
 # --- the rule ---------------------------------------------------------------------------
@@ -281,21 +248,16 @@ def _zh(kind: str) -> str:
 def check(history: Sequence[Event], change: Change) -> str | None:
     """Why ``change`` may not follow ``history`` (the subscription's events so far), in
     Chinese and English, or None when it may."""
-    kind = change.kind
-    if kind not in KINDS:
-        return _refuse(f"未知的订阅操作 {kind!r}",
-                       f"unknown subscription action {kind!r}; fix: use one of "
-                       f"{', '.join(KINDS)}")
-    if not change.actor.strip():
-        return _refuse("操作人为空", "the change names no actor; fix: sign in")
+    why = rr.check_verb_and_actor(change, KINDS, "订阅", "subscription")
+    if why:
+        return why
     if not change.record_id.strip():
         return _refuse("订阅记录没有企业名称", "the subscription's record id (the enterprise "
                        "name) is empty; fix: name the enterprise")
-    p = change.payload
-    for key, value in p.items():
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            return _refuse(f"{key} 过长（{len(value)} 字，最多 {MAX_TEXT}）",
-                           f"{key} is {len(value)} characters long; fix: at most {MAX_TEXT}")
+    kind, p = change.kind, change.payload
+    why = rr.too_long(p, MAX_TEXT)
+    if why:
+        return why
     s = derive(history, change.record_id)
     if kind not in next_kinds(s.state):
         return _refuse_state(s, kind)
@@ -334,9 +296,8 @@ def check(history: Sequence[Event], change: Change) -> str | None:
             return _refuse("请填写停止原因", "lapse needs a reason; fix: say why the service "
                            "stops")
         return None
-    if kind == NOTIFY and (not _text(p, "receiver") or not _text(p, "text")):
-        return _refuse("通知须指定接收群和内容",
-                       "notify needs a receiver and a text; fix: give both")
+    if kind == NOTIFY:
+        return rr.check_notify(p)
     if kind == NOTE and not _text(p, "text"):
         return _refuse("备注为空", "empty note; fix: write it")
     return None
@@ -372,22 +333,20 @@ def _check_register(record_id: str, p: Mapping[str, Any]) -> str | None:
         return _refuse(f"企业名称 {enterprise!r} 与记录 {record_id!r} 不符",
                        f"enterprise {enterprise!r} is not the record's {record_id!r}; fix: "
                        "the record id is the enterprise name, as in the station registry")
-    region = _text(p, "region")
-    if region not in REGIONS:
-        return _refuse(f"服务区域 {region!r} 无效",
-                       f"region {region!r} is unknown; fix: one of {', '.join(REGIONS)}")
+    why = rr.unknown_value(_text(p, "region"), REGIONS, "服务区域", "region")
+    if why:
+        return why
     if _stations(p.get("stations")) is None:
         return _refuse("覆盖站点须为不重复的 MN 列表", "stations must be a non-empty list of "
                        "distinct MNs; fix: list them, comma-separated")
-    if not _text(p, "contract_no"):
-        return _refuse("请填写合同编号", "register needs the contract_no; fix: give it")
+    why = rr.missing(p, (("contract_no", "合同编号"),), REGISTER)
+    if why:
+        return why
     start, end = _date(p.get("start")), _date(p.get("end"))
     if start is None:
-        return _refuse(f"开始日期 {p.get('start')!r} 无效",
-                       f"start {p.get('start')!r} is not a date; fix: YYYY-MM-DD")
+        return rr.not_a_date(p.get("start"), "开始日期", "start")
     if end is None:
-        return _refuse(f"结束日期 {p.get('end')!r} 无效",
-                       f"end {p.get('end')!r} is not a date; fix: YYYY-MM-DD")
+        return rr.not_a_date(p.get("end"), "结束日期", "end")
     if end < start:
         return _refuse(f"结束日期 {end} 早于开始日期 {start}",
                        f"end {end} is before start {start}; fix: swap or correct them")
@@ -483,8 +442,7 @@ def _check_renew(s: SubscriptionState, p: Mapping[str, Any]) -> str | None:
                        "(review_contract with its contract_no) first")
     end = _date(p.get("end"))
     if end is None:
-        return _refuse(f"新结束日期 {p.get('end')!r} 无效",
-                       f"end {p.get('end')!r} is not a date; fix: YYYY-MM-DD")
+        return rr.not_a_date(p.get("end"), "新结束日期", "end")
     if s.end is not None and end <= s.end:
         return _refuse(f"新结束日期 {end} 不晚于原结束日期 {s.end}",
                        f"the new end {end} is not after the old end {s.end}; fix: a later "
@@ -504,19 +462,15 @@ def _check_renew(s: SubscriptionState, p: Mapping[str, Any]) -> str | None:
 def derive(events: Sequence[Event], record_id: str = "") -> SubscriptionState:
     """The subscription's state from its events (in any order; ``seq`` orders them). It
     trusts them (the writer checked each), so it never refuses."""
-    ordered = tuple(sorted(events, key=lambda e: e.seq))
+    ordered, record_id, last = rr.history(events, record_id)
     v: dict[str, Any] = {}
     contracts: list[Contract] = []
     reviews: list[Review] = []
     changes: list[Note] = []
     notes: list[Note] = []
     state = ""
-    last = 0
     for e in ordered:
-        last = max(last, e.seq)
         p = e.payload
-        if not record_id:
-            record_id = e.record_id
         if e.kind == REGISTER:
             state = REGISTERED
             start = _date(p.get("start")) or e.at.date()
