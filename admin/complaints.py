@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from admin import record_rules as rr
 from admin.record_fields import BOOL, CHOICE, DATE, LONG, TEXT, USER, Field
+from admin.record_rules import Note
+from admin.record_rules import iso_date as _date
+from admin.record_rules import missing as _missing
+from admin.record_rules import refuse as _refuse
+from admin.record_rules import text as _text
 from admin.roles import Role
 from pipeline.ledger.model import Change, Event
 from pipeline.registry.model import REGIONS
@@ -153,14 +159,6 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Note:
-    seq: int
-    actor: str
-    at: datetime
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class ComplaintState:
     record_id: str
     state: str  # one of STATES; "" before it is received
@@ -218,54 +216,17 @@ class ComplaintState:
 # --- the rule ---------------------------------------------------------------------------
 
 
-def _refuse(zh: str, en: str) -> str:
-    return f"{zh} / {en}"
-
-
-def _text(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return None
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def _zh(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind).split()[0]
-
-
-def _missing(p: Mapping[str, Any], keys: Sequence[tuple[str, str]], kind: str) -> str | None:
-    for key, zh in keys:
-        if not _text(p, key):
-            return _refuse(f"请填写{zh}", f"{kind} needs the {key}; fix: give it")
-    return None
+    return rr.first_word(KIND_LABELS, kind)
 
 
 def check(history: Sequence[Event], change: Change) -> str | None:
     """Why ``change`` may not follow ``history`` (the complaint's events so far), in
     Chinese and English, or None when it may."""
-    kind = change.kind
-    if kind not in KINDS:
-        return _refuse(f"未知的投诉操作 {kind!r}",
-                       f"unknown complaint action {kind!r}; fix: use one of "
-                       f"{', '.join(KINDS)}")
-    if not change.actor.strip():
-        return _refuse("操作人为空", "the change names no actor; fix: sign in")
-    p = change.payload
-    for key, value in p.items():
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            return _refuse(f"{key} 过长（{len(value)} 字，最多 {MAX_TEXT}）",
-                           f"{key} is {len(value)} characters long; fix: at most {MAX_TEXT}")
+    why = rr.check_start(change, KINDS, "投诉", "complaint", MAX_TEXT)
+    if why:
+        return why
+    kind, p = change.kind, change.payload
     s = derive(history, change.record_id)
     if s.state not in _NEEDS[kind]:
         if not s.opened:
@@ -288,14 +249,12 @@ def check(history: Sequence[Event], change: Change) -> str | None:
         if why:
             return why
         if _date(p.get("due")) is None:
-            return _refuse(f"完成期限 {p.get('due')!r} 无效",
-                           f"due {p.get('due')!r} is not a date; fix: YYYY-MM-DD")
+            return rr.not_a_date(p.get("due"), "完成期限", "due")
         return None
     if kind == REPLY:
-        channel = _text(p, "channel")
-        if channel not in CHANNELS:
-            return _refuse(f"答复方式 {channel!r} 无效",
-                           f"channel {channel!r} is unknown; fix: one of {', '.join(CHANNELS)}")
+        why = rr.unknown_value(_text(p, "channel"), CHANNELS, "答复方式", "channel")
+        if why:
+            return why
         if not _text(p, "text"):
             return _refuse("答复内容为空", "reply needs the text; fix: write what the customer "
                            "was told")
@@ -314,19 +273,11 @@ def check(history: Sequence[Event], change: Change) -> str | None:
 
 
 def _check_receive(p: Mapping[str, Any]) -> str | None:
-    why = _missing(p, (("complainant", "投诉人"), ("contact", "联系方式"),
-                       ("organisation", "单位"), ("text", "投诉内容")), RECEIVE)
-    if why:
-        return why
-    region = _text(p, "region")
-    if region not in REGIONS:
-        return _refuse(f"服务区域 {region!r} 无效",
-                       f"region {region!r} is unknown; fix: one of {', '.join(REGIONS)}")
-    via = _text(p, "received_via")
-    if via not in CHANNELS:
-        return _refuse(f"受理渠道 {via!r} 无效",
-                       f"received_via {via!r} is unknown; fix: one of {', '.join(CHANNELS)}")
-    return None
+    return (_missing(p, (("complainant", "投诉人"), ("contact", "联系方式"),
+                         ("organisation", "单位"), ("text", "投诉内容")), RECEIVE)
+            or rr.unknown_value(_text(p, "region"), REGIONS, "服务区域", "region")
+            or rr.unknown_value(_text(p, "received_via"), CHANNELS, "受理渠道",
+                                "received_via"))
 
 
 # --- the state --------------------------------------------------------------------------
@@ -344,18 +295,14 @@ _PASS: Final[Mapping[str, Any]] = {
 def derive(events: Sequence[Event], record_id: str = "") -> ComplaintState:
     """The complaint's state from its events (in any order; ``seq`` orders them). It
     trusts them (the writer checked each), so it never refuses."""
-    ordered = tuple(sorted(events, key=lambda e: e.seq))
+    ordered, record_id, last = rr.history(events, record_id)
     v: dict[str, Any] = {}
     steps: list[Step] = []
     notes: list[Note] = []
     reopens: list[Note] = []
     state = ""
-    last = 0
     for e in ordered:
-        last = max(last, e.seq)
         p = e.payload
-        if not record_id:
-            record_id = e.record_id
         if e.kind != NOTE:
             steps.append(Step(e.kind, e.seq, e.actor, e.at))
         if e.kind == RECEIVE:
