@@ -57,7 +57,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from admin import record_rules as rr
 from admin.record_fields import CHOICE, DATE, LIST, LONG, TEXT, USER, Field
+from admin.record_rules import Note
+from admin.record_rules import iso_date as _date
+from admin.record_rules import refuse as _refuse
+from admin.record_rules import text as _text
 from admin.roles import SERVICE_REGIONS, Role
 from admin.service_settings import InspectionRules
 from pipeline.ledger.model import Change, Event
@@ -194,14 +199,6 @@ class FollowUp:
 
 
 @dataclass(frozen=True, slots=True)
-class Note:
-    seq: int
-    actor: str
-    at: datetime
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class InspectionState:
     record_id: str
     state: str  # one of STATES; "" before the plan
@@ -259,28 +256,8 @@ class InspectionState:
 # --- the rule ---------------------------------------------------------------------------
 
 
-def _refuse(zh: str, en: str) -> str:
-    return f"{zh} / {en}"
-
-
-def _text(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _zh(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind).split()[0]
-
-
-def _date(value: Any) -> date | None:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        return None
+    return rr.first_word(KIND_LABELS, kind)
 
 
 def _items(value: Any) -> tuple[str, ...] | None:
@@ -310,31 +287,14 @@ _NEEDS_HINT: Final[Mapping[str, str]] = {
 }
 
 
-def _too_long(p: Mapping[str, Any]) -> str | None:
-    for key, value in p.items():
-        texts = value if isinstance(value, list | tuple) else [value]
-        for text in texts:
-            if isinstance(text, str) and len(text) > MAX_TEXT:
-                return _refuse(f"{key} 过长（{len(text)} 字，最多 {MAX_TEXT}）",
-                               f"{key} is {len(text)} characters long; fix: at most "
-                               f"{MAX_TEXT}")
-    return None
-
-
 def check(history: Sequence[Event], change: Change) -> str | None:
     """Why ``change`` may not follow ``history`` (the inspection's events so far), in
     Chinese and English, or None when it may."""
-    kind = change.kind
-    if kind not in KINDS:
-        return _refuse(f"未知的巡检操作 {kind!r}",
-                       f"unknown inspection action {kind!r}; fix: use one of "
-                       f"{', '.join(KINDS)}")
-    if not change.actor.strip():
-        return _refuse("操作人为空", "the change names no actor; fix: sign in")
-    p = change.payload
-    long = _too_long(p)
-    if long:
-        return long
+    # the checklist items are free texts too: a list value is looked into
+    why = rr.check_start(change, KINDS, "巡检", "inspection", MAX_TEXT, in_lists=True)
+    if why:
+        return why
+    kind, p = change.kind, change.payload
     s = derive(history, change.record_id)
     if kind == PLAN:
         if s.opened:
@@ -379,10 +339,9 @@ def check(history: Sequence[Event], change: Change) -> str | None:
 
 def _check_plan(p: Mapping[str, Any]) -> str | None:
     ikind = _text(p, "kind")
-    if ikind not in INSPECTION_KINDS:
-        return _refuse(f"巡检类型 {ikind!r} 无效",
-                       f"inspection kind {ikind!r} is unknown; fix: one of "
-                       f"{', '.join(INSPECTION_KINDS)}")
+    why = rr.unknown_value(ikind, INSPECTION_KINDS, "巡检类型", "inspection kind")
+    if why:
+        return why
     region = _text(p, "region")
     if region not in SERVICE_REGIONS:
         return _refuse(f"服务区域 {region!r} 无效",
@@ -415,8 +374,7 @@ def _check_plan(p: Mapping[str, Any]) -> str | None:
         return _refuse(f"检查项过多（{len(items)} 项，最多 {MAX_ITEMS}）",
                        f"{len(items)} checklist items; fix: at most {MAX_ITEMS}")
     if _date(p.get("due")) is None:
-        return _refuse(f"到期日 {p.get('due')!r} 无效",
-                       f"due date {p.get('due')!r} is not a date; fix: YYYY-MM-DD")
+        return rr.not_a_date(p.get("due"), "到期日", "due date")
     if not _text(p, "inspector"):
         return _refuse("请填写巡检人", "plan needs the inspector; fix: name the user")
     return None
@@ -429,9 +387,9 @@ def _check_record(s: InspectionState, p: Mapping[str, Any]) -> str | None:
                        f"item {item!r} is not on this inspection's checklist; fix: one of "
                        f"{', '.join(repr(i) for i in s.items)}")
     result = _text(p, "result")
-    if result not in RESULTS:
-        return _refuse(f"结果 {result!r} 无效",
-                       f"result {result!r} is unknown; fix: one of {', '.join(RESULTS)}")
+    why = rr.unknown_value(result, RESULTS, "结果", "result")
+    if why:
+        return why
     if result == PROBLEM and not _text(p, "note"):
         return _refuse(f"检查项 {item!r} 有问题，请说明",
                        f"a problem with {item!r} needs a note saying what is wrong")
@@ -463,19 +421,15 @@ def _check_follow_up(s: InspectionState, p: Mapping[str, Any]) -> str | None:
 def derive(events: Sequence[Event], record_id: str = "") -> InspectionState:
     """The inspection's state from its events (in any order; ``seq`` orders them). It
     trusts them (the writer checked each), so it never refuses."""
-    ordered = tuple(sorted(events, key=lambda e: e.seq))
+    ordered, record_id, last = rr.history(events, record_id)
     v: dict[str, Any] = {}
     answers: dict[str, Finding] = {}
     follow_ups: list[FollowUp] = []
     notes: list[Note] = []
     items: tuple[str, ...] = ()
     state = ""
-    last = 0
     for e in ordered:
-        last = max(last, e.seq)
         p = e.payload
-        if not record_id:
-            record_id = e.record_id
         if e.kind == PLAN:
             state = PLANNED
             items = _items(p.get("items")) or ()
