@@ -342,11 +342,9 @@ def _check_plan(p: Mapping[str, Any]) -> str | None:
     why = rr.unknown_value(ikind, INSPECTION_KINDS, "巡检类型", "inspection kind")
     if why:
         return why
-    region = _text(p, "region")
-    if region not in SERVICE_REGIONS:
-        return _refuse(f"服务区域 {region!r} 无效",
-                       f"region {region!r} is not a service region; fix: one of "
-                       f"{', '.join(SERVICE_REGIONS)}")
+    why = rr.check_service_region(_text(p, "region"))
+    if why:
+        return why
     station = _text(p, "station")
     if ikind == SITE and not station:
         return _refuse("现场巡检请填写站点 MN",

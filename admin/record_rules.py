@@ -3,7 +3,7 @@ complaints.py, inspections.py, visits.py) share. Pure: no I/O.
 
 - refusal text: ``refuse`` joins the Chinese and the English ("中文 / English; fix: ..."),
   and the refusals worded alike in every stream (``unknown_value``, ``not_a_date``,
-  ``missing``, ``check_notify``);
+  ``missing``, ``check_notify``, ``check_service_region``);
 - payload values read leniently (``text``, ``iso_date``, ``whole``, ``finite``): a value
   of the wrong type reads as empty or None, so ``derive`` never fails on what ``check``
   would have refused;
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+from admin.roles import SERVICE_REGIONS
 from pipeline.ledger.model import Change, Event
 
 # --- refusal text -----------------------------------------------------------------------
@@ -47,6 +48,16 @@ def unknown_value(value: str, known: Collection[str], zh: str, en: str) -> str |
         return None
     return refuse(f"{zh} {value!r} 无效",
                   f"{en} {value!r} is unknown; fix: one of {', '.join(known)}")
+
+
+def check_service_region(region: str) -> str | None:
+    """Why ``region`` may not be a record's service region (scope: engineers see their
+    regions' records only), or None."""
+    if region in SERVICE_REGIONS:
+        return None
+    return refuse(f"服务区域 {region!r} 无效",
+                  f"region {region!r} is not a service region; fix: one of "
+                  f"{', '.join(SERVICE_REGIONS)}")
 
 
 def not_a_date(value: Any, zh: str, en: str) -> str:

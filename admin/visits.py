@@ -48,7 +48,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from admin import record_rules as rr
 from admin.record_fields import CHOICE, DATE, INT, LONG, TEXT, USER, Field
+from admin.record_rules import iso_date as _date
+from admin.record_rules import refuse as _refuse
+from admin.record_rules import text as _text
+from admin.record_rules import whole as _whole
 from admin.roles import SERVICE_REGIONS, Role
 from admin.service_settings import VisitRules
 from pipeline.ledger.model import Change, Event
@@ -173,50 +178,17 @@ class VisitState:
 # --- the rule ---------------------------------------------------------------------------
 
 
-def _refuse(zh: str, en: str) -> str:
-    return f"{zh} / {en}"
-
-
-def _text(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _zh(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind).split()[0]
-
-
-def _date(value: Any) -> date | None:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        return None
-
-
-def _whole(value: Any) -> int | None:
-    # a bool is an int to Python, never a score or a period to a person
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return rr.first_word(KIND_LABELS, kind)
 
 
 def check(history: Sequence[Event], change: Change) -> str | None:
     """Why ``change`` may not follow ``history`` (the visit's events so far), in Chinese
     and English, or None when it may."""
-    kind = change.kind
-    if kind not in KINDS:
-        return _refuse(f"未知的回访操作 {kind!r}",
-                       f"unknown return-visit action {kind!r}; fix: use one of "
-                       f"{', '.join(KINDS)}")
-    if not change.actor.strip():
-        return _refuse("操作人为空", "the change names no actor; fix: sign in")
-    p = change.payload
-    for key, value in p.items():
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            return _refuse(f"{key} 过长（{len(value)} 字，最多 {MAX_TEXT}）",
-                           f"{key} is {len(value)} characters long; fix: at most {MAX_TEXT}")
+    why = rr.check_start(change, KINDS, "回访", "return-visit", MAX_TEXT)
+    if why:
+        return why
+    kind, p = change.kind, change.payload
     s = derive(history, change.record_id)
     if kind == PLAN:
         if s.opened:
@@ -247,9 +219,9 @@ def check(history: Sequence[Event], change: Change) -> str | None:
 
 def _check_plan(p: Mapping[str, Any]) -> str | None:
     reason = _text(p, "reason")
-    if reason not in REASONS:
-        return _refuse(f"回访原因 {reason!r} 无效",
-                       f"reason {reason!r} is unknown; fix: one of {', '.join(REASONS)}")
+    why = rr.unknown_value(reason, REASONS, "回访原因", "reason")
+    if why:
+        return why
     if reason == WORK_ORDER and not _text(p, "work_order_id"):
         return _refuse("工单回访请填写工单号",
                        "a visit for a closed work order needs its work_order_id")
@@ -263,24 +235,19 @@ def _check_plan(p: Mapping[str, Any]) -> str | None:
                 return _refuse(f"合同周期 {p['period']!r} 无效",
                                f"period {p['period']!r} is not a period number; fix: a "
                                "whole number from 1 (or leave it out)")
-    if not _text(p, "enterprise"):
-        return _refuse("请填写企业", "plan needs the enterprise; fix: give it")
-    region = _text(p, "region")
-    if region not in SERVICE_REGIONS:
-        return _refuse(f"服务区域 {region!r} 无效",
-                       f"region {region!r} is not a service region; fix: one of "
-                       f"{', '.join(SERVICE_REGIONS)}")
+    why = (rr.missing(p, (("enterprise", "企业"),), PLAN)
+           or rr.check_service_region(_text(p, "region")))
+    if why:
+        return why
     if _date(p.get("due")) is None:
-        return _refuse(f"到期日 {p.get('due')!r} 无效",
-                       f"due date {p.get('due')!r} is not a date; fix: YYYY-MM-DD")
+        return rr.not_a_date(p.get("due"), "到期日", "due date")
     return None
 
 
 def _check_record(p: Mapping[str, Any]) -> str | None:
-    channel = _text(p, "channel")
-    if channel not in CHANNELS:
-        return _refuse(f"回访方式 {channel!r} 无效",
-                       f"channel {channel!r} is unknown; fix: one of {', '.join(CHANNELS)}")
+    why = rr.unknown_value(_text(p, "channel"), CHANNELS, "回访方式", "channel")
+    if why:
+        return why
     if not _text(p, "contact"):
         return _refuse("请填写受访人", "record needs the contact person; fix: give the name")
     score = _whole(p.get("satisfaction"))
@@ -299,16 +266,12 @@ def _check_record(p: Mapping[str, Any]) -> str | None:
 def derive(events: Sequence[Event], record_id: str = "") -> VisitState:
     """The visit's state from its events (in any order; ``seq`` orders them). It trusts
     them (the writer checked each), so it never refuses."""
-    ordered = tuple(sorted(events, key=lambda e: e.seq))
+    ordered, record_id, last = rr.history(events, record_id)
     v: dict[str, Any] = {}
     attempts: list[Attempt] = []
     state = ""
-    last = 0
     for e in ordered:
-        last = max(last, e.seq)
         p = e.payload
-        if not record_id:
-            record_id = e.record_id
         if e.kind == PLAN:
             state = PLANNED
             reason = _text(p, "reason")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from admin import record_rules as rr
 from pipeline.ledger.model import Change, Event
+from pipeline.registry.model import REGIONS
 
 T0 = datetime(2026, 12, 2, 9, 0)
 
@@ -47,6 +48,15 @@ def test_unknown_value_names_the_known_ones():
         "方式 'fax' 无效 / channel 'fax' is unknown; fix: one of phone, mail")
     assert rr.unknown_value("", ("a",), "类别", "class") == (
         "类别 '' 无效 / class '' is unknown; fix: one of a")
+
+
+def test_service_region_is_one_of_the_registry_regions():
+    for region in REGIONS:
+        assert rr.check_service_region(region) is None
+    listed = ", ".join(REGIONS)
+    assert rr.check_service_region("火星") == (
+        f"服务区域 '火星' 无效 / region '火星' is not a service region; fix: one of {listed}")
+    assert rr.check_service_region("") is not None
 
 
 def test_not_a_date_shows_the_value_as_given():
