@@ -7,7 +7,7 @@ and the registry's stations through the named query ``station_list``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -36,22 +36,13 @@ def render(user: User) -> None:
     render_records(user, PARTS)
 
 
-def due_rows(dues: list[ins.Due], today: Any) -> list[dict[str, Any]]:
-    rows = []
-    for d in dues:
-        if d.overdue:
-            status = f"🔴 逾期 overdue {(today - d.due).days}d"
-        elif d.due == today:
-            status = "🟠 今日到期 due today"
-        else:
-            status = f"{(d.due - today).days} 天后 in {(d.due - today).days}d"
-        rows.append({"due": d.due.isoformat(), "status": status,
-                     "kind": ins.INSPECTION_KIND_LABELS.get(d.kind, d.kind),
-                     "region": d.region or fig.NONE, "station": d.station or fig.NONE,
-                     "enterprise": d.enterprise or fig.NONE,
-                     "last": d.last_completed.isoformat() if d.last_completed else fig.NONE,
-                     "covered_by": d.covered_by or fig.NONE})
-    return rows
+def due_rows(dues: list[ins.Due], today: date) -> list[dict[str, Any]]:
+    return [fig.due_row(d, today, {
+        "kind": ins.INSPECTION_KIND_LABELS.get(d.kind, d.kind),
+        "region": d.region or fig.NONE, "station": d.station or fig.NONE,
+        "enterprise": d.enterprise or fig.NONE,
+        "last": d.last_completed.isoformat() if d.last_completed else fig.NONE,
+    }) for d in dues]
 
 
 def _above(page: PageContext, records: Records, states: list[Any]) -> None:

@@ -1,5 +1,6 @@
 """Rows for the service-record pages (工单, 365服务, 巡检, 回访, 投诉): the filtered list,
-one record's summary and history, a work order's SLA clocks. Pure: derived states and
+one record's summary and history, a work order's SLA clocks, the rows of a list of dues
+(inspections, return visits). Pure: derived states and
 events in, plain dicts out (no Streamlit), so the shaping is unit-testable.
 
 Every record type's derived state has ``record_id``, ``state``, ``opened``,
@@ -16,7 +17,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from pipeline.ledger.model import Event
 
@@ -339,3 +340,35 @@ def clock_counts(clocks: Sequence[Any]) -> dict[str, int]:
         elif c.met_at is None:
             out[WARN if c.warn else RUNNING] += 1
     return out
+
+
+# --- a list of dues (inspections, return visits) ---------------------------------------
+
+
+class DueLike(Protocol):
+    """What a due (admin.inspections.Due, admin.visits.VisitDue) has for its row."""
+
+    @property
+    def due(self) -> date: ...
+
+    @property
+    def overdue(self) -> bool: ...
+
+    @property
+    def covered_by(self) -> str: ...
+
+
+def due_status(due: date, overdue: bool, today: date) -> str:
+    """The status cell of a due: overdue by days (red), due today (orange), or in days."""
+    if overdue:
+        return f"🔴 逾期 overdue {(today - due).days}d"
+    if due == today:
+        return "🟠 今日到期 due today"
+    return f"{(due - today).days} 天后 in {(due - today).days}d"
+
+
+def due_row(d: DueLike, today: date, cells: Mapping[str, str]) -> dict[str, str]:
+    """One row of a list of dues: the due date and status first, the type's own
+    ``cells`` (in their order), then the record planned for it (``NONE``: none yet)."""
+    return {"due": d.due.isoformat(), "status": due_status(d.due, d.overdue, today),
+            **cells, "covered_by": d.covered_by or NONE}

@@ -33,20 +33,12 @@ def render(user: User) -> None:
 
 
 def due_rows(dues: list[vi.VisitDue], today: date) -> list[dict[str, Any]]:
-    rows = []
-    for d in dues:
-        if d.overdue:
-            status = f"🔴 逾期 overdue {(today - d.due).days}d"
-        elif d.due == today:
-            status = "🟠 今日到期 due today"
-        else:
-            status = f"{(d.due - today).days} 天后 in {(d.due - today).days}d"
-        ref = d.work_order_id if d.reason == vi.WORK_ORDER else f"{d.contract_no} #{d.period}"
-        rows.append({"due": d.due.isoformat(), "status": status,
-                     "reason": vi.REASON_LABELS.get(d.reason, d.reason), "ref": ref,
-                     "region": d.region or fig.NONE, "enterprise": d.enterprise or fig.NONE,
-                     "engineer": d.engineer or fig.NONE, "covered_by": d.covered_by or fig.NONE})
-    return rows
+    return [fig.due_row(d, today, {
+        "reason": vi.REASON_LABELS.get(d.reason, d.reason),
+        "ref": d.work_order_id if d.reason == vi.WORK_ORDER else f"{d.contract_no} #{d.period}",
+        "region": d.region or fig.NONE, "enterprise": d.enterprise or fig.NONE,
+        "engineer": d.engineer or fig.NONE,
+    }) for d in dues]
 
 
 def _above(page: PageContext, records: Records, states: list[Any]) -> None:

@@ -4,6 +4,7 @@ written out by hand; properties check the helpers against plain loops."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from admin import record_rules as rr
+from dashboards import records_figures as fig
 from pipeline.ledger.model import Change, Event
 from pipeline.registry.model import REGIONS
 
@@ -221,3 +223,34 @@ def test_note_is_plain_data():
     n = rr.Note(4, "qa1", T0, "已电话确认")
     assert (n.seq, n.actor, n.at, n.text) == (4, "qa1", T0, "已电话确认")
     assert n == rr.Note(4, "qa1", T0, "已电话确认")
+
+
+# --- the due-list row the inspections and visits pages share (dashboards) ----------------
+
+
+@dataclass(frozen=True)
+class _Due:
+    due: date
+    overdue: bool
+    covered_by: str = ""
+
+
+TODAY = date(2026, 12, 10)
+
+
+@pytest.mark.parametrize(("due", "overdue", "expected"), [
+    (date(2026, 12, 7), True, "🔴 逾期 overdue 3d"),
+    (date(2026, 12, 10), False, "🟠 今日到期 due today"),
+    (date(2026, 12, 24), False, "14 天后 in 14d"),
+])
+def test_due_status(due: date, overdue: bool, expected: str):
+    assert fig.due_status(due, overdue, TODAY) == expected
+
+
+def test_due_row_puts_the_type_cells_between_status_and_plan():
+    row = fig.due_row(_Due(date(2026, 12, 11), False), TODAY, {"kind": "平台巡检", "region": "—"})
+    assert list(row) == ["due", "status", "kind", "region", "covered_by"]
+    assert row == {"due": "2026-12-11", "status": "1 天后 in 1d", "kind": "平台巡检",
+                   "region": "—", "covered_by": "—"}
+    planned = fig.due_row(_Due(date(2026, 12, 9), True, "INS-P-1"), TODAY, {})
+    assert planned["covered_by"] == "INS-P-1" and planned["status"] == "🔴 逾期 overdue 1d"
