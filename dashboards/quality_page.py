@@ -25,24 +25,16 @@ from admin.accounts import User
 from admin.duty_actions import LedgerSubmitter
 from admin.quality_facts import Facts, load_facts
 from admin.records import Records
-from admin.service_settings import ServiceSettings, ServiceSettingsError, from_settings
-from dashboards import export
+from admin.service_settings import ServiceSettings, ServiceSettingsError
+from dashboards import export, records_widgets
 from dashboards import quality_figures as fig
-from dashboards.data import (
-    CACHE_TTL_S,
-    CONNECT_TIMEOUT_S,
-    RECEIVE_TIMEOUT_S,
-    UNAVAILABLE,
-    DataUnavailable,
-)
+from dashboards.data import CACHE_TTL_S, UNAVAILABLE, DataUnavailable
 from dashboards.labels import bi
-from dashboards.records_widgets import shared_cache
 from dashboards.scope import Scope
-from dashboards.settings_source import app_settings
 from dashboards.widgets import PageContext, chart_data, page_start, table
 from pipeline.logs import get_logger
 from pipeline.registry.model import REGIONS
-from pipeline.store.client import ClickHouse, StoreError
+from pipeline.store.client import StoreError
 
 log = get_logger("dashboards.quality")
 
@@ -58,28 +50,13 @@ BY_KEY: Final = "quality_by"
 
 # --- what the page reads through; unit tests put stand-ins here -------------------------
 
-
-def _shared_ledger() -> LedgerSubmitter:
-    # Records needs a submitter; the page only reads, so it shares the duty desk's client
-    # (one Kafka producer per server process, started lazily on a first submit)
-    from dashboards import duty_page
-
-    return duty_page.ledger()
-
-
-def _connect(dsn: str) -> Any:
-    return ClickHouse(dsn, connect_timeout=CONNECT_TIMEOUT_S,
-                      send_receive_timeout=RECEIVE_TIMEOUT_S)
-
-
-@st.cache_resource(show_spinner=False)
-def _service_settings() -> ServiceSettings:
-    return from_settings(app_settings())
-
-
-ledger: Callable[[], LedgerSubmitter] = _shared_ledger
-connect: Callable[[str], Any] = _connect
-service: Callable[[], ServiceSettings] = _service_settings
+# every service-record page's (dashboards/records_widgets.py): the duty desk's ledger
+# client (Records needs a submitter; this page only reads), ClickHouse with the app's
+# timeouts, the service settings file read once. Bound to names of this module, so a test
+# replaces them for this page alone.
+ledger: Callable[[], LedgerSubmitter] = records_widgets.ledger
+connect: Callable[[str], Any] = records_widgets.connect
+service: Callable[[], ServiceSettings] = records_widgets.service
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)
@@ -88,7 +65,8 @@ def _facts(dsn: str, now: datetime) -> Facts:
     share one read per cache period); narrowed to the user's regions by the caller."""
     conn = connect(dsn)
     try:
-        return load_facts(Records(ledger(), conn, service(), cache=shared_cache(dsn)), now)
+        records = Records(ledger(), conn, service(), cache=records_widgets.shared_cache(dsn))
+        return load_facts(records, now)
     finally:
         conn.close()
 
