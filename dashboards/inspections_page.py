@@ -21,10 +21,9 @@ from dashboards.records_widgets import NO_HINTS, FormHints, PageParts, render_re
 from dashboards.scope import Scope, scope_params
 from dashboards.widgets import PageContext, table
 
-DUE_HEADERS = {"due": "到期日 due", "status": "状态 status", "kind": "类型 kind",
-               "region": "服务区域 region", "station": "站点 station",
-               "enterprise": "企业 enterprise", "last": "上次完成 last done",
-               "covered_by": "已计划 planned as"}
+DUE_HEADERS = {**fig.DUE_HEADERS, "kind": "类型 kind", "region": "服务区域 region",
+               "station": "站点 station", "enterprise": "企业 enterprise",
+               "last": "上次完成 last done"}
 FINDING_HEADERS = {"item": "检查项 item", "result": "结果 result", "note": "说明 note",
                    "actor": "记录人 by", "at": "时间 time"}
 #: dues listed ahead of their date

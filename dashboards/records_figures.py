@@ -358,6 +358,11 @@ class DueLike(Protocol):
     def covered_by(self) -> str: ...
 
 
+#: the headers of the columns every due row has (a page adds its own)
+DUE_HEADERS: Final = {"due": "到期日 due", "status": "状态 status",
+                      "covered_by": "已计划 planned as"}
+
+
 def due_status(due: date, overdue: bool, today: date) -> str:
     """The status cell of a due: overdue by days (red), due today (orange), or in days."""
     if overdue:

@@ -21,10 +21,9 @@ from dashboards.records_widgets import PageParts, render_records
 from dashboards.scope import Scope
 from dashboards.widgets import PageContext, table
 
-DUE_HEADERS = {"due": "到期日 due", "status": "状态 status", "reason": "原因 reason",
+DUE_HEADERS = {**fig.DUE_HEADERS, "reason": "原因 reason",
                "ref": "工单/合同 order or contract", "region": "服务区域 region",
-               "enterprise": "企业 enterprise", "engineer": "工程师 engineer",
-               "covered_by": "已计划 planned as"}
+               "enterprise": "企业 enterprise", "engineer": "工程师 engineer"}
 DUE_SHOWN = 50
 
 
