@@ -20,29 +20,29 @@ from pipeline.detect.names import rule_zh
 from pipeline.ledger.model import Reply
 
 if TYPE_CHECKING:
-    from admin.records import Action, Records
+    from admin.record_types import Action, RecordStore
 
 #: alarm rules whose fault stops the system from reporting: the 1 h / 3 h clocks apply
 STOPPING_RULES = frozenset({"offline", "missing", "missing_data"})
 
 
-def station_facts(records: Records, mn: str) -> dict[str, Any] | None:
+def station_facts(records: RecordStore, mn: str) -> dict[str, Any] | None:
     rows = records.ch.query_dicts(
         "SELECT mn, region, enterprise, outlet FROM stations FINAL WHERE mn = %(mn)s",
         {"mn": mn})
     return rows[0] if rows else None
 
 
-def open_counts(records: Records) -> Counter[str]:
-    from admin.records import TYPES
+def open_counts(records: RecordStore) -> Counter[str]:
+    from admin.record_types import TYPES
 
     return Counter(s.engineer for s in records.all(TYPES["orders"])
                    if s.state not in (wo.CLOSED, "") and s.engineer)
 
 
 class OrderHooks:
-    def prepare(self, records: Records, action: Action) -> None:
-        from admin.records import RecordActionError
+    def prepare(self, records: RecordStore, action: Action) -> None:
+        from admin.record_types import RecordActionError
 
         p = action.payload
         if action.kind == wo.OPEN:
@@ -82,7 +82,7 @@ class OrderHooks:
                                                           "text": text, "level": level,
                                                           "station": state.station}))
 
-    def after(self, records: Records, action: Action, reply: Reply) -> None:
+    def after(self, records: RecordStore, action: Action, reply: Reply) -> None:
         return None
 
 
@@ -91,12 +91,12 @@ class LedgerWorkOrders:
     """The duty desk's WorkOrders (admin/duty_actions.py): a dispatch opens a real work
     order from the alarm, routed to the roster unless an engineer is named."""
 
-    records: Records
+    records: RecordStore
     user_name: str = ""
 
     def create(self, alarm: Mapping[str, Any], engineer_region: str, actor: str,
                engineer: str = "") -> tuple[str, str]:
-        from admin.records import TYPES
+        from admin.record_types import TYPES
 
         accounts = Accounts(self.records.ch, Settings())
         user = accounts.get(actor)

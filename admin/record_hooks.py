@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from admin.records import Hook
+    from admin.record_types import Hook
 
 
 def default_hooks() -> Mapping[str, Hook]:

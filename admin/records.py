@@ -2,8 +2,9 @@
 the server side and audited, over the ledger's append-only event log.
 
 A record type is a pure module (admin/work_orders.py, subscriptions.py, inspections.py,
-visits.py, complaints.py) holding its verbs, forms, roles (``KIND_ROLES``), its rule
-(``check``, applied by the ledger writer) and its derived state (``derive``). This module
+visits.py, complaints.py; named by ``RecordType`` in admin/record_types.py) holding its
+verbs, forms, roles (``KIND_ROLES``), its rule (``check``, applied by the ledger writer)
+and its derived state (``derive``). This module
 adds the I/O: histories from ClickHouse, changes through the ledger (a stale
 ``expected_seq`` comes back as a conflict naming who moved the record), the role and
 region checks, the audit, and the hooks a type needs around a change (a work order routed
@@ -15,127 +16,31 @@ outcome, seq, message, request id, payload), like the duty desk's alarm actions.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from types import ModuleType
-from typing import Any, Final, Protocol
+from typing import Any
 
 from admin.audit import AuditLog
 from admin.duty_actions import DENIED, ERROR, LedgerSubmitter, check_region
-from admin.record_fields import Field
-from admin.roles import ROLE_LABELS, PermissionDenied, Role, User
+from admin.record_types import (
+    TYPES,
+    Action,
+    Hook,
+    RecordActionError,
+    RecordStore,
+    RecordType,
+    allowed,
+    new_id,
+)
+from admin.roles import ROLE_LABELS, PermissionDenied, User
 from admin.service_settings import ServiceSettings
 from pipeline.ledger import queries as lq
-from pipeline.ledger.model import REFUSED, Change, Event, Reply
+from pipeline.ledger.model import REFUSED, Change, Reply
 from pipeline.ledger.stream_cache import StreamCache
 from pipeline.store.client import ClickHouse
 from pipeline.timebase import now_local
-
-
-@dataclass(frozen=True)
-class RecordType:
-    key: str  # the page's and CLI's name: orders, subscriptions, ...
-    module_name: str
-    prefix: str  # new ids: <prefix>-<YYYYmmdd>-<6 hex>; '' when the caller names the id
-    label: str  # Chinese first, English beside
-
-    @property
-    def module(self) -> ModuleType:
-        return importlib.import_module(self.module_name)
-
-    @property
-    def stream(self) -> str:
-        return str(self.module.STREAM)
-
-    @property
-    def create_kind(self) -> str:
-        return str(self.module.KINDS[0])
-
-    def forms(self) -> Mapping[str, tuple[Field, ...]]:
-        forms: Mapping[str, tuple[Field, ...]] = self.module.FORMS
-        return forms
-
-    def kind_label(self, kind: str) -> str:
-        return str(self.module.KIND_LABELS.get(kind, kind))
-
-    def state_label(self, state: str) -> str:
-        return str(self.module.STATE_LABELS.get(state, state or "-"))
-
-    def derive(self, events: Sequence[Event], record_id: str = "") -> Any:
-        return self.module.derive(events, record_id)
-
-    def next_kinds(self, state: Any) -> tuple[str, ...]:
-        """The verbs the record's state may allow; a module's ``next_kinds`` takes the
-        derived state (work orders: the escalation level matters) or its state name."""
-        fn = self.module.next_kinds
-        param = next(iter(inspect.signature(fn).parameters.values()))
-        takes_name = param.annotation in (str, "str")
-        return tuple(fn(state.state if takes_name else state))
-
-    def roles(self, kind: str, state: Any = None,
-              payload: Mapping[str, Any] | None = None) -> frozenset[Role]:
-        """Who may do ``kind``; a module with ``roles_for(verb, sort)`` (inspections:
-        platform or site) judges by the record's sort, or the creating payload's."""
-        roles_for = getattr(self.module, "roles_for", None)
-        if roles_for is not None:
-            sort = str(getattr(state, "kind", "") or (payload or {}).get("kind", ""))
-            if sort:
-                found: frozenset[Role] = roles_for(kind, sort)
-                return found
-        roles: frozenset[Role] = self.module.KIND_ROLES.get(kind, frozenset())
-        return roles
-
-
-TYPES: Final[Mapping[str, RecordType]] = {
-    "orders": RecordType("orders", "admin.work_orders", "WO", "运维工单 work orders"),
-    "subscriptions": RecordType("subscriptions", "admin.subscriptions", "",
-                                "365服务 subscriptions"),
-    "inspections": RecordType("inspections", "admin.inspections", "IN", "巡检 inspections"),
-    "visits": RecordType("visits", "admin.visits", "", "回访 return visits"),
-    "complaints": RecordType("complaints", "admin.complaints", "CP", "投诉 complaints"),
-}
-
-
-class RecordActionError(Exception):
-    """A hook refuses a change before it is sent; the message says why and the fix."""
-
-
-@dataclass
-class Action:
-    """One change being prepared: hooks may fill the payload or add follow-ups."""
-
-    rtype: RecordType
-    record_id: str
-    kind: str
-    state: Any  # the derived state before the change
-    payload: dict[str, Any]
-    user: User
-    #: changes to append after this one is appended: (kind, payload), same record
-    follow_ups: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
-class Hook(Protocol):
-    def prepare(self, records: Records, action: Action) -> None: ...
-
-    def after(self, records: Records, action: Action, reply: Reply) -> None: ...
-
-
-def allowed(user: User, rtype: RecordType, kind: str, state: Any = None,
-            payload: Mapping[str, Any] | None = None) -> bool:
-    """Whether ``user``'s roles allow ``kind`` on a record in ``state`` (regions aside);
-    an empty role set means the system alone (admin included: nobody types it)."""
-    roles = rtype.roles(kind, state, payload)
-    return bool(roles) and user.has(*sorted(roles))
-
-
-def new_id(rtype: RecordType, now: datetime | None = None) -> str:
-    day = (now or now_local()).strftime("%Y%m%d")
-    return f"{rtype.prefix}-{day}-{uuid.uuid4().hex[:6].upper()}"
 
 
 class RecordCache:
@@ -297,3 +202,7 @@ def _sees(user: User, region: str) -> bool:
     if region == "" and user.regions and not user.is_admin:
         return False
     return user.sees_region(region)
+
+
+__all__ = ["TYPES", "Action", "Hook", "RecordActionError", "RecordCache", "RecordStore",
+           "RecordType", "Records", "allowed", "new_id"]

@@ -21,7 +21,7 @@ from pipeline.ledger.model import Reply
 from pipeline.timebase import now_local
 
 if TYPE_CHECKING:
-    from admin.records import Action, Records
+    from admin.record_types import Action, RecordStore
 
 HOURLY_EXPECTED = 24
 
@@ -56,7 +56,7 @@ def daily_efficiency(ch: Any, stations: Sequence[str], start: date, end: date
 
 
 class SubscriptionHooks:
-    def prepare(self, records: Records, action: Action) -> None:
+    def prepare(self, records: RecordStore, action: Action) -> None:
         if action.kind != sub.OPEN:
             return
         state = action.state
@@ -67,7 +67,7 @@ class SubscriptionHooks:
         # the system's figures, whatever the form sent
         action.payload["stability"] = sub.stability_check(rows, today, rules)
 
-    def after(self, records: Records, action: Action, reply: Reply) -> None:
+    def after(self, records: RecordStore, action: Action, reply: Reply) -> None:
         return None
 
 
