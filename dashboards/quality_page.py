@@ -25,16 +25,15 @@ from admin.accounts import User
 from admin.duty_actions import LedgerSubmitter
 from admin.quality_facts import Facts, load_facts
 from admin.records import Records
-from admin.service_settings import ServiceSettings, ServiceSettingsError
+from admin.service_settings import ServiceSettings
 from dashboards import export, records_widgets
 from dashboards import quality_figures as fig
-from dashboards.data import CACHE_TTL_S, UNAVAILABLE, DataUnavailable
+from dashboards.data import CACHE_TTL_S
 from dashboards.labels import bi
 from dashboards.scope import Scope
 from dashboards.widgets import PageContext, chart_data, page_start, table
 from pipeline.logs import get_logger
 from pipeline.registry.model import REGIONS
-from pipeline.store.client import StoreError
 
 log = get_logger("dashboards.quality")
 
@@ -91,27 +90,9 @@ def render(user: User) -> None:
                          format_func=lambda m: fig.month_label(m, page.now), key=MONTH_KEY)
     by = c2.radio(bi("分组", "group by"), list(q.GROUPINGS), horizontal=True,
                   format_func=lambda b: fig.GROUP_LABELS[b], key=BY_KEY)
-    _guarded(user, lambda: _body(page, str(month), str(by)))
-
-
-def _guarded(user: User, draw: Callable[[], None]) -> None:
-    """widgets.guarded for a page that reads through admin.records (which raises the
-    store's errors) and the settings file: a message, never a trace."""
-    try:
-        draw()
-    except DataUnavailable as exc:
-        st.error(str(exc))
-        if user.is_admin:
-            st.caption(exc.detail)
-    except StoreError as exc:
-        log.warning("quality.read_failed", error=str(exc))
-        st.error(UNAVAILABLE)
-        if user.is_admin:
-            st.caption(str(exc))
-    except ServiceSettingsError as exc:
-        st.error(SETTINGS_BROKEN)
-        if user.is_admin:
-            st.caption(str(exc))
+    records_widgets.guarded_records(user, lambda: _body(page, str(month), str(by)),
+                                    settings_broken=SETTINGS_BROKEN,
+                                    event="quality.read_failed")
 
 
 def _body(page: PageContext, month: str, by: str) -> None:

@@ -141,9 +141,12 @@ def missing_module(rtype: RecordType) -> bool:
     return False
 
 
-def guarded_records(user: User, draw: Callable[[], None]) -> None:
+def guarded_records(user: User, draw: Callable[[], None], *,
+                    settings_broken: str = SETTINGS_BROKEN,
+                    event: str = "records.read_failed") -> None:
     """widgets.guarded for parts that read the ledger through admin.records (which raise
-    the store's errors, not DataUnavailable): a message, never a trace."""
+    the store's errors, not DataUnavailable) and the settings file: a message, never a
+    trace."""
     try:
         draw()
     except DataUnavailable as exc:
@@ -151,12 +154,12 @@ def guarded_records(user: User, draw: Callable[[], None]) -> None:
         if user.is_admin:
             st.caption(exc.detail)
     except StoreError as exc:
-        log.warning("records.read_failed", error=str(exc))
+        log.warning(event, error=str(exc))
         st.error(UNAVAILABLE)
         if user.is_admin:
             st.caption(str(exc))
     except ServiceSettingsError as exc:
-        st.error(SETTINGS_BROKEN)
+        st.error(settings_broken)
         if user.is_admin:
             st.caption(str(exc))
 
