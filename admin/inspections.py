@@ -143,7 +143,8 @@ FORMS: Final[Mapping[str, tuple[Field, ...]]] = {
     COMPLETE: (Field("summary", "巡检总结 summary", LONG, required=True),),
     FOLLOW_UP: (
         Field("item", "问题检查项 problem item", TEXT, required=True),
-        Field("work_order_id", "跟进工单 work order", TEXT, required=True),
+        Field("work_order_id", "跟进工单 work order", TEXT,
+              help="空：开立新的运维工单 / empty: a new work order is opened"),
     ),
     CANCEL: (Field("reason", "取消原因 reason", LONG, required=True),),
     NOTE: (Field("text", "备注 note", LONG, required=True),),

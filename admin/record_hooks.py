@@ -11,7 +11,9 @@ if TYPE_CHECKING:
 
 
 def default_hooks() -> Mapping[str, Hook]:
+    from admin.inspection_hooks import InspectionHooks
     from admin.order_hooks import OrderHooks
     from admin.subscription_hooks import SubscriptionHooks
 
-    return {"orders": OrderHooks(), "subscriptions": SubscriptionHooks()}
+    return {"orders": OrderHooks(), "subscriptions": SubscriptionHooks(),
+            "inspections": InspectionHooks()}

@@ -304,7 +304,7 @@ def _check_open(p: Mapping[str, Any]) -> str | None:
         return why
     if source == "alarm" and not _text(p, "alarm_id"):
         return _refuse("告警派单缺少告警编号", "an order from an alarm needs its alarm_id")
-    if source != "alarm":
+    if source in ("phone", "wechat"):  # a person called: who, and how to reach them
         for key, zh in (("caller", "来电人"), ("contact", "联系方式")):
             if not _text(p, key):
                 return _refuse(f"请填写{zh}", f"an intake by {source} needs the {key}")

@@ -265,3 +265,36 @@ def test_opening_a_subscription_carries_the_systems_stability_figures(env):
     clock.at = datetime(2027, 10, 31, 9)  # 30 days before the end: a renewal reminder
     assert run_round(records, clock.at).made.get("renewal_reminder") == 1
     assert run_round(records, clock.at).made.get("renewal_reminder") is None
+
+
+def test_a_problem_finding_followed_up_opens_a_work_order(env):
+    from admin import inspections as ins
+
+    _, _, records, _ = env
+    insp = TYPES["inspections"]
+    plan = {"kind": "site", "region": "苏皖沪", "station": "MN_SU_001",
+            "enterprise": "苏州示例水务", "template": "site",
+            "items": ["采样管路 sampling line", "数采仪时钟 logger clock"],
+            "due": "2026-12-05", "inspector": "zhao.gang"}
+    rid, r = records.create(OPERATOR, insp, plan, "web")
+    assert r.ok, r.message
+    steps = [(ins.START, {}),
+             (ins.RECORD, {"item": "采样管路 sampling line", "result": "problem",
+                           "note": "管路结露"}),
+             (ins.RECORD, {"item": "数采仪时钟 logger clock", "result": "ok", "note": ""}),
+             (ins.COMPLETE, {"summary": "一项问题"})]
+    for kind, payload in steps:
+        seq = records.get(insp, rid).last_seq
+        assert records.act(ENG_SU, insp, rid, kind, seq, payload, "web").ok, kind
+    seq = records.get(insp, rid).last_seq
+    # the engineer may follow up a site inspection but not open the work order
+    r = records.act(ENG_SU, insp, rid, ins.FOLLOW_UP, seq,
+                    {"item": "采样管路 sampling line"}, "web")
+    assert r.outcome == REFUSED and "may not open work orders" in r.message
+    r = records.act(OPERATOR, insp, rid, ins.FOLLOW_UP, seq,
+                    {"item": "采样管路 sampling line"}, "web")
+    assert r.ok, r.message
+    link = records.get(insp, rid).follow_ups[0]
+    order = records.get(ORDERS, link.work_order_id)
+    assert order.source == "inspection" and order.station == "MN_SU_001"
+    assert "管路结露" in order.reason and order.engineer == "zhao.gang"
