@@ -169,12 +169,6 @@ def parse(text: str, *, where: str = "service.toml") -> ServiceSettings:
         raise r.fail(extra[0], data[extra[0]], f"remove it; known sections: {', '.join(top)}")
     s = r.table(data, "sla", ("first_contact_min", "response_min", "on_site_min",
                               "weekly_after_days", "warn_fraction", "notify"))
-    sla = SlaLimits(
-        first_contact=timedelta(minutes=r.number(s, "first_contact_min", 15, 1, 1440)),
-        response=timedelta(minutes=r.number(s, "response_min", 60, 1, 10_080)),
-        on_site=timedelta(minutes=r.number(s, "on_site_min", 180, 1, 43_200)),
-        weekly_after=timedelta(days=r.number(s, "weekly_after_days", 7, 1, 90)),
-        warn_fraction=r.number(s, "warn_fraction", 0.8, 0.1, 1.0))
     esc: dict[str, EscalationLevel] = {}
     for level, spec in r.table(data, "escalation").items():
         if level not in LEVELS or level == ORDINARY:
@@ -184,6 +178,14 @@ def parse(text: str, *, where: str = "service.toml") -> ServiceSettings:
         esc[level] = EscalationLevel(
             receivers=r.names(t.get("receivers", []), f"escalation.{level}.receivers"),
             report_due_min=int(r.number(t, "report_due_min", 0, 0, 10_080, whole=True)))
+    sla = SlaLimits(
+        first_contact=timedelta(minutes=r.number(s, "first_contact_min", 15, 1, 1440)),
+        response=timedelta(minutes=r.number(s, "response_min", 60, 1, 10_080)),
+        on_site=timedelta(minutes=r.number(s, "on_site_min", 180, 1, 43_200)),
+        weekly_after=timedelta(days=r.number(s, "weekly_after_days", 7, 1, 90)),
+        warn_fraction=r.number(s, "warn_fraction", 0.8, 0.1, 1.0),
+        report_due=tuple((level, timedelta(minutes=e.report_due_min))
+                         for level, e in esc.items() if e.report_due_min))
     ro = r.table(data, "rosters", ("fallback", "regions"))
     regions: dict[str, tuple[str, ...]] = {}
     for region, people in r.table(ro, "regions").items():

@@ -51,17 +51,18 @@ CLOSE: Final = "close"  # 关闭
 REOPEN: Final = "reopen"  # 重新打开: reason
 ESCALATE: Final = "escalate"  # 升级: level, note
 NOTE: Final = "note"  # 日结记录: text
+REPORT: Final = "report"  # 书面报告: text, attachment (major fault, quality accident)
 NOTIFY: Final = "notify"  # 通知: receiver, text (hj212 notify sends it; escalations, SLA)
 SLA_MARK: Final = "sla"  # SLA 预警/超时记录: clock, due, level (system:sla only)
 KINDS: Final = (OPEN, ASSIGN, TRANSFER, CONTACT, RESPOND, ARRIVE, RESOLVE, VERIFY, CLOSE,
-                REOPEN, ESCALATE, NOTE, NOTIFY, SLA_MARK)
+                REOPEN, ESCALATE, NOTE, REPORT, NOTIFY, SLA_MARK)
 
 KIND_LABELS: Final = {
     OPEN: "开单 open", ASSIGN: "派工 assign", TRANSFER: "转派 transfer",
     CONTACT: "联系客户 contact", RESPOND: "响应 respond", ARRIVE: "到场 arrive",
     RESOLVE: "处理完成 resolve", VERIFY: "确认恢复 verify", CLOSE: "关闭 close",
     REOPEN: "重新打开 reopen", ESCALATE: "升级 escalate", NOTE: "日结记录 note",
-    NOTIFY: "通知 notify", SLA_MARK: "时限记录 SLA mark",
+    REPORT: "书面报告 written report", NOTIFY: "通知 notify", SLA_MARK: "时限记录 SLA mark",
 }
 
 # the states
@@ -162,6 +163,8 @@ class WorkOrderState:
     closed_by: str = ""
     reopens: tuple[Note, ...] = ()  # the reasons, as notes
     notes: tuple[Note, ...] = ()
+    #: the written reports (质量反馈报告) of escalated faults
+    reports: tuple[Note, ...] = ()
     last_seq: int = 0
     events: tuple[Event, ...] = field(default=(), repr=False)
     #: (clock, due, level) of the SLA warnings and breaches recorded by system:sla
@@ -220,7 +223,7 @@ def check(history: Sequence[Event], change: Change) -> str | None:
     if not s.opened:
         return _refuse(f"工单尚未开立，不能{_zh(kind)}",
                        f"the work order is not open; fix: open it before you {kind} it")
-    if s.state == CLOSED and kind not in (REOPEN, NOTIFY, SLA_MARK):
+    if s.state == CLOSED and kind not in (REOPEN, NOTIFY, SLA_MARK, REPORT):
         return _refuse(f"工单已由 {s.closed_by} 关闭，不能{_zh(kind)}",
                        f"the work order was closed by {s.closed_by}; fix: reopen it first")
     needs = _NEEDS.get(kind)
@@ -289,6 +292,11 @@ def check(history: Sequence[Event], change: Change) -> str | None:
         if mark in s.sla_marks:
             return _refuse("此时限记录已存在", f"SLA mark {mark!r} is already recorded")
         return None
+    if kind == REPORT:
+        if not _text(p, "text"):
+            return _refuse("书面报告为空", "empty report; fix: write what happened, the "
+                           "cause, what was done and what prevents it again")
+        return None
     if kind == NOTE:
         if not _text(p, "text"):
             return _refuse("日结记录为空", "empty note; fix: write the day's cause, process "
@@ -329,6 +337,7 @@ def derive(events: Sequence[Event], work_order_id: str = "") -> WorkOrderState:
     transfers: list[Transfer] = []
     escalations: list[Escalation] = []
     notes: list[Note] = []
+    reports: list[Note] = []
     reopens: list[Note] = []
     marks: list[tuple[str, str, str]] = []
     state = ""
@@ -381,11 +390,14 @@ def derive(events: Sequence[Event], work_order_id: str = "") -> WorkOrderState:
             v["escalation"] = _text(p, "level")
         elif e.kind == NOTE:
             notes.append(Note(e.seq, e.actor, e.at, _text(p, "text")))
+        elif e.kind == REPORT:
+            reports.append(Note(e.seq, e.actor, e.at, _text(p, "text")))
         elif e.kind == SLA_MARK:
             marks.append((_text(p, "clock"), _text(p, "due"), _text(p, "level")))
     return WorkOrderState(sla_marks=tuple(marks),work_order_id=work_order_id, state=state,
                           transfers=tuple(transfers), escalations=tuple(escalations),
-                          notes=tuple(notes), reopens=tuple(reopens), last_seq=last,
+                          notes=tuple(notes), reopens=tuple(reopens),
+                          reports=tuple(reports), last_seq=last,
                           events=ordered, **v)
 
 
@@ -402,6 +414,9 @@ class SlaLimits:
     weekly_after: timedelta = timedelta(days=7)  # jobs open longer get a note a week
     #: a clock not yet met warns once this share of its budget has elapsed
     warn_fraction: float = 0.8
+    #: escalation level -> the written report is due this long after the escalation
+    report_due: tuple[tuple[str, timedelta], ...] = (("major_fault", timedelta(hours=24)),
+                                                      ("quality_accident", timedelta(hours=1)))
 
 
 FIRST_CONTACT: Final = "first_contact"
@@ -409,10 +424,13 @@ RESPONSE: Final = "response"
 ON_SITE_CLOCK: Final = "on_site"
 DAILY_NOTE: Final = "daily_note"
 WEEKLY_ENTRY: Final = "weekly_entry"
-CLOCKS: Final = (FIRST_CONTACT, RESPONSE, ON_SITE_CLOCK, DAILY_NOTE, WEEKLY_ENTRY)
+REPORT_CLOCK: Final = "report"
+CLOCKS: Final = (FIRST_CONTACT, RESPONSE, ON_SITE_CLOCK, DAILY_NOTE, WEEKLY_ENTRY,
+                 REPORT_CLOCK)
 CLOCK_LABELS: Final = {FIRST_CONTACT: "首次联系 first contact", RESPONSE: "响应 response",
                        ON_SITE_CLOCK: "到场 on site", DAILY_NOTE: "日结 daily note",
-                       WEEKLY_ENTRY: "周记录 weekly entry"}
+                       WEEKLY_ENTRY: "周记录 weekly entry",
+                       REPORT_CLOCK: "书面报告 written report"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +513,15 @@ def sla(state: WorkOrderState, now: datetime, limits: SlaLimits | None = None) -
             met = next((t for t in notes if w_start <= t < w_end), None)
             clocks.append(_clock(WEEKLY_ENTRY, w_start, w_end, met, now, lim))
         k += 1
+    # written report: each escalation to a level that owes one, met by the first report
+    # written at or after it
+    due_after = dict(lim.report_due)
+    reports = [r.at for r in state.reports]
+    for esc in state.escalations:
+        if esc.level in due_after:
+            met = next((t for t in reports if t >= esc.at), None)
+            clocks.append(_clock(REPORT_CLOCK, esc.at, esc.at + due_after[esc.level], met,
+                                 now, lim))
     return clocks
 
 
@@ -515,6 +542,7 @@ KIND_ROLES: Final[Mapping[str, frozenset[Role]]] = {
     VERIFY: _OPS, CLOSE: _OPS,
     REOPEN: frozenset({Role.DUTY_SUPERVISOR, Role.QUALITY}),
     NOTE: _OPS | _ENG | {Role.QUALITY},
+    REPORT: _OPS | _ENG | {Role.QUALITY},
     NOTIFY: _OPS,
     SLA_MARK: frozenset(),
 }
@@ -553,6 +581,8 @@ FORMS: Final[Mapping[str, tuple[Field, ...]]] = {
     ESCALATE: (Field("level", "升级级别 level", CHOICE, True, LEVELS[1:], LEVEL_LABELS),
                Field("note", "说明 note", LONG, True)),
     NOTE: (Field("text", "日结记录 the day's cause, process and result", LONG, True),),
+    REPORT: (Field("text", "书面报告 what happened, cause, action, prevention", LONG, True),
+             Field("attachment", "附件 attachment", TEXT)),
     NOTIFY: (Field("receiver", "接收群 receiver", TEXT, True),
              Field("text", "内容 text", LONG, True)),
 }
@@ -575,6 +605,8 @@ def next_kinds(state: WorkOrderState) -> tuple[str, ...]:
     kinds = _NEXT.get(state.state, ())
     if state.escalation == QUALITY_ACCIDENT:
         kinds = tuple(k for k in kinds if k != ESCALATE)
+    if state.escalation in (MAJOR_FAULT, QUALITY_ACCIDENT):
+        kinds = (*kinds, REPORT)
     return kinds
 
 

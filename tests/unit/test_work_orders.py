@@ -324,3 +324,25 @@ def test_sla_same_answer_for_any_event_order():
 
 def test_sla_of_unopened_order_is_empty():
     assert wo.sla(wo.derive([]), T0) == []
+
+
+def test_an_escalation_owes_its_written_report_on_time():
+    log = Log()
+    log.do(wo.OPEN, OPEN_ALARM, at=T0)
+    log.do(wo.ESCALATE, {"level": wo.QUALITY_ACCIDENT, "note": "12 台同批次分析仪故障"},
+           at=T0 + timedelta(minutes=10))
+    due = T0 + timedelta(minutes=70)  # within 1 hour of the escalation
+    clocks = {c.name: c for c in wo.sla(log.state(), T0 + timedelta(minutes=65))}
+    report = clocks[wo.REPORT_CLOCK]
+    assert (report.due_at, report.met_at, report.warn) == (due, None, True)
+    assert wo.REPORT in wo.next_kinds(log.state())
+    assert "empty report" in log.refused(wo.REPORT, {"text": " "})
+    log.do(wo.REPORT, {"text": "原因：固件缺陷；措施：批量升级"}, at=T0 + timedelta(minutes=75),
+           actor="qa1")
+    late = {c.name: c for c in wo.sla(log.state(), T0 + timedelta(hours=3))}[wo.REPORT_CLOCK]
+    assert late.met_at == T0 + timedelta(minutes=75) and late.breached
+    # a technical block owes no report
+    other = Log()
+    other.do(wo.OPEN, OPEN_ALARM, at=T0)
+    other.do(wo.ESCALATE, {"level": wo.TECHNICAL_BLOCK, "note": "远程协助"}, at=T0)
+    assert wo.REPORT_CLOCK not in {c.name for c in wo.sla(other.state(), T0)}

@@ -53,6 +53,7 @@ def payloads(kind: str, state: wo.WorkOrderState, k: int) -> dict[str, Any]:
         wo.ESCALATE: [{"level": wo.LEVELS[1 + k % 3], "note": "n"},
                       {"level": "ordinary", "note": "n"}, {"level": "x", "note": "n"}],
         wo.NOTE: [{"text": "日结"}, {"text": ""}],
+        wo.REPORT: [{"text": "质量反馈报告", "attachment": "QF-1.pdf"}, {"text": ""}],
         wo.NOTIFY: [{"receiver": "supervisors", "text": "t"}, {"receiver": ""}],
         wo.SLA_MARK: [{"clock": wo.FIRST_CONTACT, "due": "2026-12-02 09:15:00",
                        "level": "breach"}, {"clock": "x", "due": "", "level": "y"}],
@@ -90,6 +91,7 @@ STILL: dict[str, set[str]] = {
     wo.NOTE: set(wo.STATES) - {wo.CLOSED},
     wo.NOTIFY: set(wo.STATES),
     wo.SLA_MARK: set(wo.STATES),
+    wo.REPORT: set(wo.STATES),
 }
 
 
@@ -149,7 +151,7 @@ def invariants(before: wo.WorkOrderState, after: wo.WorkOrderState, e: Event) ->
         assert e.actor.startswith("system:")
     assert e.actor.strip()
     if before.state == wo.CLOSED:
-        assert e.kind in (wo.REOPEN, wo.NOTIFY, wo.SLA_MARK)
+        assert e.kind in (wo.REOPEN, wo.NOTIFY, wo.SLA_MARK, wo.REPORT)
     # first times never move once set (a reopen does not reset the clocks)
     for name in ("contacted_at", "responded_at", "arrived_at", "opened_at"):
         if getattr(before, name) is not None:
