@@ -4,7 +4,7 @@ pipeline/store/queries.py.
 Each takes the week as [start, end) of naive CST text, the web app's region scope
 (``all_regions``, ``regions``) and ``enterprise`` ('' = every enterprise in scope), so
 the report of one enterprise (the page) and those of all of them (``hj212 report weekly
---all``, the benchmark) are the same five queries: rendering all reports asks each query
+--all``, the benchmark) are the same six queries: rendering all reports asks each query
 once, not once per enterprise. Stations are the active ones of the registry.
 """
 
@@ -146,6 +146,73 @@ NAMED: tuple[NamedQuery, ...] = (
         WHERE window_start < {T.format("end")} AND window_end >= {T.format("start")}
           AND mn IN ({_STATIONS_IN})
         ORDER BY mn, cn, window_start
+        """,
+        ("start", "end", *_PARAMS),
+    ),
+    NamedQuery(
+        "report_actions",
+        "what people did about the alarms of the stations in scope of %(enterprise)s in "
+        "[start, end), from the ledger: the alarm stream's ack, notify, dispatch, resolve "
+        "and close, and the arrive, resolve and close of the work orders opened from "
+        "those alarms (their open event's alarm_id); each event with the alarm_id it "
+        "belongs to, the actor's and the dispatched engineer's display names ('' for a "
+        "user name the users table does not know) and the payload fields its sentence "
+        "needs, in time order per alarm",
+        f"""
+        SELECT alarm_id, stream, record_id, seq, kind, actor, actor_name, at, at_ms,
+               channel, receiver, recipient, work_order_id, engineer, engineer_name,
+               verification, cause, action_taken, result
+        FROM
+        (
+            SELECT alarm_id, stream, record_id, seq, kind, actor, actor_name, at, at_ms,
+                   channel, receiver, recipient, work_order_id, engineer, verification,
+                   cause, action_taken, result
+            FROM
+            (
+                SELECT if(stream = 'alarm', record_id, order_alarm) AS alarm_id,
+                       stream, record_id, seq, kind, actor, at, at_ms,
+                       visitParamExtractString(payload, 'channel') AS channel,
+                       visitParamExtractString(payload, 'receiver') AS receiver,
+                       visitParamExtractString(payload, 'recipient') AS recipient,
+                       visitParamExtractString(payload, 'work_order_id') AS work_order_id,
+                       visitParamExtractString(payload, 'engineer') AS engineer,
+                       visitParamExtractString(payload, 'verification') AS verification,
+                       visitParamExtractString(payload, 'cause') AS cause,
+                       visitParamExtractString(payload, 'action') AS action_taken,
+                       visitParamExtractString(payload, 'result') AS result
+                FROM
+                (
+                    SELECT stream, record_id, seq, kind, actor, at, at_ms, payload
+                    FROM ledger_events
+                    WHERE at >= {T.format("start")} AND at < {T.format("end")}
+                      AND ((stream = 'alarm'
+                            AND kind IN ('ack', 'notify', 'dispatch', 'resolve', 'close'))
+                           OR (stream = 'work_order'
+                               AND kind IN ('arrive', 'resolve', 'close')))
+                ) AS e
+                -- a work order's alarm is named once, by its open event (which may be
+                -- older than the week); an alarm's own events find no row here
+                ANY LEFT JOIN
+                (
+                    SELECT stream, record_id,
+                           visitParamExtractString(payload, 'alarm_id') AS order_alarm
+                    FROM ledger_events
+                    WHERE stream = 'work_order' AND kind = 'open'
+                ) AS o USING (stream, record_id)
+                WHERE alarm_id != ''
+                  AND splitByChar('/', alarm_id)[1] IN ({_STATIONS_IN})
+            ) AS ev
+            ANY LEFT JOIN
+            (
+                SELECT username AS actor, display_name AS actor_name FROM users FINAL
+            ) AS ua USING (actor)
+        ) AS named
+        ANY LEFT JOIN
+        (
+            SELECT username AS engineer, display_name AS engineer_name FROM users FINAL
+        ) AS ue USING (engineer)
+        ORDER BY alarm_id, at_ms, stream, record_id, seq
+        LIMIT 1 BY stream, record_id, seq
         """,
         ("start", "end", *_PARAMS),
     ),

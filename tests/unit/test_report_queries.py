@@ -282,6 +282,125 @@ WINDOWS = (
 )
 
 
+def alarm_of(mn: str, code: str, rule: str, opened: datetime) -> str:
+    return f"{mn}/{code}/{rule}/{opened:%Y%m%d%H%M%S}"
+
+
+A_OVER = alarm_of(W1, "w01018", "over_limit", hour(5))  # JIA: the whole story in the week
+A_OFFLINE = alarm_of(W1, "", "offline", hour(-24))  # JIA: from before the week
+A_W3 = alarm_of(W3, "w01018", "spike", hour(40))  # YI: not in the alarms table (no matter)
+A_W4 = alarm_of(W4, "", "offline", hour(30))  # an inactive station
+A_W5 = alarm_of(W5, "", "missing", hour(100))  # BING
+A_NOWHERE = "RPTNOWHERE00000000000009//offline/20261124000000"  # no such station
+
+
+@dataclass(frozen=True)
+class Ev:
+    """A ledger event (``ledger_events``); ``ms`` is the millisecond within ``at``."""
+
+    stream: str
+    record_id: str
+    seq: int
+    kind: str
+    actor: str
+    at: datetime
+    payload: dict[str, Any]
+    ms: int = 0
+
+    @property
+    def at_ms(self) -> int:
+        return unix_s_from_local(self.at) * 1000 + self.ms
+
+    def row(self) -> dict[str, Any]:
+        from pipeline.ledger.codec import payload_json  # the writer's JSON: compact, UTF-8
+        return {"stream": self.stream, "record_id": self.record_id, "seq": self.seq,
+                "request_id": f"{self.stream}-{self.record_id}-{self.seq}",
+                "kind": self.kind, "actor": self.actor, "at": self.at,
+                "at_ms": self.at_ms, "payload": payload_json(self.payload), "source": "web"}
+
+
+def _m(i: int, minutes: int) -> datetime:
+    return hour(i) + timedelta(minutes=minutes)
+
+
+EVENTS = (
+    # the over-limit episode of W1: acknowledged, the enterprise phoned, dispatched,
+    # resolved, closed; a comment (not a report line) between
+    Ev("alarm", A_OVER, 1, "ack", "zhang.wei", _m(5, 4), {}, 250),
+    Ev("alarm", A_OVER, 2, "notify", "zhang.wei", _m(5, 10),
+       {"channel": "phone", "receiver": "", "recipient": "王工",
+        "text": "COD 超标，请排查"}, 100),
+    Ev("alarm", A_OVER, 3, "comment", "zhang.wei", _m(5, 12), {"text": "已电话联系"}),
+    Ev("alarm", A_OVER, 4, "dispatch", "zhang.wei", _m(5, 15),
+       {"work_order_id": "WO-20261123-001", "engineer": "li.na", "region": JS}),
+    Ev("alarm", A_OVER, 5, "resolve", "zhang.wei", _m(10, 5),
+       {"verification": "10:00 起小时均值回到限值内"}),
+    Ev("alarm", A_OVER, 6, "close", "zhang.wei", _m(10, 10), {}),
+    # the work order opened by that dispatch, in the same millisecond as the dispatch
+    Ev("work_order", "WO-20261123-001", 1, "open", "zhang.wei", _m(5, 15),
+       {"source": "alarm", "alarm_id": A_OVER, "station": W1, "engineer": "li.na",
+        "stops_system": False}),
+    Ev("work_order", "WO-20261123-001", 2, "assign", "zhang.wei", _m(5, 15),
+       {"engineer": "li.na"}),
+    Ev("work_order", "WO-20261123-001", 3, "arrive", "li.na", _m(7, 2), {}, 999),
+    Ev("work_order", "WO-20261123-001", 4, "resolve", "li.na", _m(9, 30),
+       {"cause": "采样管堵塞", "action": "疏通采样管并校准", "result": "数据恢复正常",
+        "report": ""}),
+    Ev("work_order", "WO-20261123-001", 5, "verify", "zhang.wei", _m(10, 1),
+       {"verification": "ok"}),
+    Ev("work_order", "WO-20261123-001", 6, "close", "zhang.wei", _m(10, 20), {}),
+    # the offline episode from before the week: its ack is before the week, the robot's
+    # notification inside; its work order opened before the week resolves inside and
+    # closes at the week's end (outside: [start, end))
+    Ev("alarm", A_OFFLINE, 1, "ack", "zhang.wei", _m(-23, 0), {}),
+    Ev("alarm", A_OFFLINE, 2, "notify", "system:notify", _m(2, 0),
+       {"channel": "wecom", "receiver": "甲化工环保群", "recipient": "", "text": "离线"}),
+    Ev("alarm", A_OFFLINE, 3, "dispatch", "zhang.wei", _m(-20, 0),
+       {"work_order_id": "WO-20261122-007", "engineer": "li.na", "region": JS}),
+    Ev("work_order", "WO-20261122-007", 1, "open", "zhang.wei", _m(-20, 0),
+       {"source": "alarm", "alarm_id": A_OFFLINE, "engineer": "li.na"}),
+    Ev("work_order", "WO-20261122-007", 2, "arrive", "li.na", _m(-10, 0), {}),
+    Ev("work_order", "WO-20261122-007", 3, "resolve", "li.na", _m(3, 0),
+       {"cause": "数采仪断电", "action": "", "result": "已恢复上传"}),
+    Ev("work_order", "WO-20261122-007", 4, "close", "zhang.wei", END, {}),
+    # YI: an operator the users table does not know
+    Ev("alarm", A_W3, 1, "ack", "wang.wu", _m(40, 30), {}),
+    # an inactive station's alarm, and an alarm id naming no station
+    Ev("alarm", A_W4, 1, "ack", "zhang.wei", _m(31, 0), {}),
+    Ev("alarm", A_NOWHERE, 1, "ack", "zhang.wei", _m(31, 0), {}),
+    # BING: dispatched to an engineer without an account; the order's arrival
+    Ev("alarm", A_W5, 1, "ack", "zhang.wei", _m(100, 20), {}),
+    Ev("alarm", A_W5, 2, "dispatch", "zhang.wei", _m(100, 40),
+       {"work_order_id": "WO-20261127-003", "engineer": "zhao.liu", "region": ZM}),
+    Ev("work_order", "WO-20261127-003", 1, "open", "zhang.wei", _m(100, 40),
+       {"source": "alarm", "alarm_id": A_W5, "engineer": "zhao.liu"}),
+    Ev("work_order", "WO-20261127-003", 2, "arrive", "zhao.liu", _m(101, 5), {}),
+    # a phone call's work order names no alarm; another stream's 'close'
+    Ev("work_order", "WO-20261124-002", 1, "open", "zhang.wei", _m(20, 0),
+       {"source": "phone", "caller": "王工", "station": W1}),
+    Ev("work_order", "WO-20261124-002", 2, "arrive", "li.na", _m(22, 0), {}),
+    Ev("inspection", "IN-1", 1, "close", "li.na", _m(22, 0), {"alarm_id": A_OVER}),
+)
+#: a twin of an appended event (a replayed write): read once
+EVENT_TWIN = EVENTS[1]
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    display_name: str
+    version: int
+
+    def row(self) -> dict[str, Any]:
+        return {"username": self.username, "display_name": self.display_name,
+                "roles": ["duty_operator"], "regions": [], "password_hash": "$argon2id$x",
+                "active": 1, "changed_by": "test", "changed_at": START - timedelta(days=9),
+                "version": self.version}
+
+
+USERS = (User("zhang.wei", "张伟", 1), User("li.na", "李 娜", 1), User("li.na", "李娜", 2))
+
+
 # --- writing the seed ----------------------------------------------------------------------
 
 
@@ -304,6 +423,9 @@ def seed(ch: Any) -> None:
         ("alarms", [a for a in ALARMS if a.version == 2]),
     ]
     batches += [("missing_windows", [w for w in WINDOWS if w.version == v]) for v in (1, 2, 3)]
+    batches += [("ledger_events", list(EVENTS)), ("ledger_events", [EVENT_TWIN]),
+                ("users", [u for u in USERS if u.version == 1]),
+                ("users", [u for u in USERS if u.version == 2])]
     for table, items in batches:
         ch.insert_columns(table, _columns([x.row() for x in items]))
 
@@ -459,6 +581,53 @@ def expected_windows(start: datetime, end: datetime, scope: Scope,
     return sorted(out, key=lambda r: (r["mn"], r["cn"], r["window_start"]))
 
 
+#: the kinds the report tells, per stream
+ALARM_KINDS = {"ack", "notify", "dispatch", "resolve", "close"}
+ORDER_KINDS = {"arrive", "resolve", "close"}
+PAYLOAD_FIELDS = {"channel": "channel", "receiver": "receiver", "recipient": "recipient",
+                  "work_order_id": "work_order_id", "engineer": "engineer",
+                  "verification": "verification", "cause": "cause",
+                  "action_taken": "action", "result": "result"}
+
+
+def expected_actions(start: datetime, end: datetime, scope: Scope,
+                     enterprise: str) -> list[dict[str, Any]]:
+    names: dict[str, User] = {}
+    for u in USERS:
+        if u.username not in names or u.version > names[u.username].version:
+            names[u.username] = u
+
+    def name(user: str) -> str:
+        return names[user].display_name if user in names else ""
+
+    events: dict[tuple[str, str, int], Ev] = {}
+    for e in (*EVENTS, EVENT_TWIN):
+        events.setdefault((e.stream, e.record_id, e.seq), e)
+    order_alarm = {e.record_id: str(e.payload.get("alarm_id", ""))
+                   for e in events.values() if e.stream == "work_order" and e.kind == "open"}
+    mns = covered(scope, enterprise)
+    out = []
+    for e in events.values():
+        if not start <= e.at < end:
+            continue
+        if e.stream == "alarm" and e.kind in ALARM_KINDS:
+            alarm_id = e.record_id
+        elif e.stream == "work_order" and e.kind in ORDER_KINDS:
+            alarm_id = order_alarm.get(e.record_id, "")
+        else:
+            continue
+        if alarm_id.split("/")[0] not in mns:
+            continue
+        row = {"alarm_id": alarm_id, "stream": e.stream, "record_id": e.record_id,
+               "seq": e.seq, "kind": e.kind, "actor": e.actor, "actor_name": name(e.actor),
+               "at": e.at, "at_ms": e.at_ms}
+        row.update({col: str(e.payload.get(key, "")) for col, key in PAYLOAD_FIELDS.items()})
+        row["engineer_name"] = name(row["engineer"])
+        out.append(row)
+    return sorted(out, key=lambda r: (r["alarm_id"], r["at_ms"], r["stream"],
+                                      r["record_id"], r["seq"]))
+
+
 def checks() -> list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]:
     """(id, query, params, expected rows) for every report query, scope and enterprise."""
     out = []
@@ -480,6 +649,8 @@ def checks() -> list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]:
                  expected_alarms(START, END, scope, enterprise)),
                 (f"windows-{tag}", "report_missing_windows", w,
                  expected_windows(START, END, scope, enterprise)),
+                (f"actions-{tag}", "report_actions", w,
+                 expected_actions(START, END, scope, enterprise)),
             ]
     # a week still running: the hours counted end early
     mid = START + timedelta(days=2, hours=7)
@@ -511,6 +682,13 @@ def test_the_seed_exercises_every_case():
     assert len(by_id["windows-all-every"]) == 3  # three windows in or across the week
     assert by_id["stations-js-乙水务有限公司"] == []
     assert [r["enterprise"] for r in by_id["enterprises-all"]] == sorted([JIA, YI, BING])
+    acts = by_id["actions-all-every"]
+    assert {r["alarm_id"] for r in acts} == {A_OVER, A_OFFLINE, A_W3, A_W5}
+    assert {(r["stream"], r["kind"]) for r in acts} == {
+        ("alarm", k) for k in ALARM_KINDS} | {("work_order", k) for k in ORDER_KINDS}
+    assert {"李娜", "张伟", ""} <= {r["actor_name"] for r in acts}  # newest name; unknown
+    assert {r["alarm_id"] for r in by_id["actions-js-every"]} == {A_OVER, A_OFFLINE}
+    assert [r["kind"] for r in by_id["actions-all-乙水务有限公司"]] == ["ack"]
 
 
 @pytest.mark.parametrize(("query", "params", "expected"),
