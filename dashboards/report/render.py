@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from dashboards.report.data import WeeklyReport, build_reports, fetch_rows
+from dashboards.report import handling
+from dashboards.report.data import HANDLING_SOURCES, WeeklyReport, build_reports, fetch_rows
 from dashboards.report.html import file_name, render_batch, render_html, report_title
 from dashboards.report.pdf import Printer
 from dashboards.report.week import Week, parse_week
@@ -43,6 +44,10 @@ class Connection(Protocol):
 def _connect(dsn: str) -> Connection:
     return ClickHouse(dsn, connect_timeout=3.0, send_receive_timeout=60.0)
 
+
+# the duty desk's and the engineers' handling in every report's anomaly table (here, as
+# the package's __init__ imports this module: the page and the CLI both get it)
+handling.register(HANDLING_SOURCES)
 
 #: how the reports get their connection; unit tests put a chDB stand-in here
 connect: Callable[[str], Connection] = _connect
