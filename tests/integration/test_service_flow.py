@@ -510,7 +510,7 @@ def test_two_people_edit_one_order_at_once(env: Env) -> None:
         assert replies[winner].seq == n + 1
         lost = replies[loser]
         # the refusal names who moved the record and what to do
-        assert f"changed by {winner}" in lost.message and "refresh" in lost.message, lost
+        assert f"changed by {winner}" in lost.message and "submit again" in lost.message, lost
         assert lost.seq == n + 1, lost
 
         # nothing lost: the loser refreshes and resubmits at n + 1
