@@ -17,6 +17,7 @@ import streamlit.components.v1 as components
 from admin.accounts import User
 from dashboards.data import bucket, fetch
 from dashboards.labels import bi, query_caption
+from dashboards.report import handling
 from dashboards.report.data import (
     QUERY_NAMES,
     WeeklyReport,
@@ -105,7 +106,7 @@ def _show(report: WeeklyReport) -> None:
                            file_name=file_name(report, ".pdf"), mime="application/pdf",
                            icon=":material/picture_as_pdf:", key="report_pdf")
     st.caption(bi("以下为报告预览，与下载的文件相同。", "The report as the files hold it.")
-               + " " + query_caption(*QUERY_NAMES))
+               + " " + query_caption(*QUERY_NAMES, "report_actions"))
     components.html(html, height=PREVIEW_HEIGHT, scrolling=True)
 
 
@@ -116,5 +117,7 @@ def calls(scope: Scope, now: datetime, mn: str, enterprise: str
     default is the first enterprise of the list; ``mn`` is not used)."""
     now = bucket(now)
     params = scope_params(scope)
+    week = last_full_week(now)
     return [("report_enterprises", dict(params)),
-            *query_params(last_full_week(now), now, params, enterprise)]
+            *query_params(week, now, params, enterprise),
+            ("report_actions", handling.params(week, {"enterprise": enterprise, **params}))]

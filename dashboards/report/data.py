@@ -477,7 +477,9 @@ def _episode(r: Mapping[str, Any], station: Station, now: datetime, gaps: Sequen
                  last_seen=_time(r["last_seen"]), cleared_at=cleared,
                  occurrences=int(r["occurrences"]), message=r["message"],
                  duration=max(until - opened, timedelta(0)))
-    actions = [*own_actions(ep, gaps), *extra.get(ep.alarm_id, ())]
+    # in the order they happened (the episode's own undated lines, e.g. "still open", last)
+    actions = sorted([*own_actions(ep, gaps), *extra.get(ep.alarm_id, ())],
+                     key=lambda a: (a.at is None, a.at or datetime.min))
     return replace(ep, actions=tuple(actions))
 
 

@@ -178,7 +178,7 @@ def test_the_source_asks_the_query_with_the_week_and_scope():
     assert HANDLING_SOURCES.count(handling.report_actions) == 1
 
 
-def test_an_episode_lists_its_handling_after_its_own_in_time_order():
+def test_an_episode_lists_its_own_lines_and_its_handling_in_time_order():
     base = model.rows()
     a1 = "a1"  # test_report_model's cleared over-limit episode of A1, 05:00 to 10:00
     handled = [
@@ -198,10 +198,11 @@ def test_an_episode_lists_its_handling_after_its_own_in_time_order():
     reports = build_reports(fetch_rows(run, WEEK, model.NOW, scope), WEEK, model.NOW)
     jia = next(r for r in reports if r.enterprise == "甲化工有限公司")
     ep = next(e for e in jia.episodes if e.alarm_id == a1)
-    assert [a.text for a in ep.actions] == ["已恢复正常",
-                                            "值守员 张伟 11-23 05:03 确认告警",
+    # the episode cleared at 10:00: after the handling, which all came before
+    assert [a.text for a in ep.actions] == ["值守员 张伟 11-23 05:03 确认告警",
                                             "11-23 05:20 电话通知企业（王工）",
-                                            "工程师 李娜 11-23 07:00 到场"]
+                                            "工程师 李娜 11-23 07:00 到场",
+                                            "已恢复正常"]
     # the others keep only their own (a row of an alarm not in the report goes nowhere)
     assert {a.kind for e in jia.episodes if e.alarm_id != a1 for a in e.actions} == {
         "backfill", "cleared", "open"}
@@ -226,20 +227,22 @@ def test_the_seeded_report_tells_the_story(seeded):
     jia = reports[seed.JIA]
     over = next(e for e in jia.episodes if e.alarm_id == seed.A_OVER)
     assert [a.text for a in over.actions] == [
-        "已恢复正常",
         "值守员 张伟 11-23 05:04 确认告警",
         "11-23 05:10 电话通知企业（王工）",
         "11-23 05:15 派单 WO-20261123-001 给 李娜",
         "工程师 李娜 11-23 07:02 到场",
         "11-23 09:30 处理完成，原因：采样管堵塞；措施：疏通采样管并校准；结果：数据恢复正常",
+        "已恢复正常",
         "11-23 10:05 值守确认数据恢复：10:00 起小时均值回到限值内",
         "11-23 10:10 确认数据恢复后关闭",
         "11-23 10:20 工单 WO-20261123-001 关闭",
     ]
     offline = next(e for e in jia.episodes if e.alarm_id == seed.A_OFFLINE)
     # its ack and dispatch were before the week, its order's close at the week's end
-    assert [a.text for a in offline.actions][-2:] == [
+    # ... and the undated "still open" line last
+    assert [a.text for a in offline.actions][-3:] == [
         "11-23 02:00 企业微信通知企业（甲化工环保群）",
-        "11-23 03:00 处理完成，原因：数采仪断电；结果：已恢复上传"]
+        "11-23 03:00 处理完成，原因：数采仪断电；结果：已恢复上传",
+        "尚未恢复，持续跟进中"]
     html = render_html(jia)
     assert "11-23 05:15 派单 WO-20261123-001 给 李娜" in html
