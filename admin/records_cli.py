@@ -133,16 +133,8 @@ def _first(state: Any, names: Sequence[str]) -> str:
 
 
 def next_verbs(rtype: RecordType, state: Any) -> tuple[str, ...]:
-    """The verbs the record's state may allow. Record modules differ on what
-    ``next_kinds`` takes (the derived state, or its state name): both are tried."""
-    for arg in (state, state.state):
-        try:
-            kinds = rtype.next_kinds(arg)
-        except (TypeError, AttributeError):
-            continue
-        if kinds:
-            return kinds
-    return ()
+    """The verbs the record's state may allow (``RecordType.next_kinds``)."""
+    return rtype.next_kinds(state)
 
 
 def is_mine(state: Any, username: str) -> bool:

@@ -23,7 +23,6 @@ clear "not available" instead of breaking the app.
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -169,23 +168,9 @@ def guarded_records(user: User, draw: Callable[[], None], *,
 
 def offered(rtype: RecordType, state: Any, user: User) -> list[str]:
     """The verbs the record's state offers (the type's next_kinds) that the user's roles
-    allow; a type that names roles per record (inspections' ``roles_for``) narrows it."""
-    nk = rtype.module.next_kinds
-    params = list(inspect.signature(nk).parameters.values())
-    # some types take the state's name, others the derived state itself
-    takes_name = bool(params) and params[0].annotation in ("str", str)
-    kinds = tuple(nk(state.state if takes_name else state))
-    out = [k for k in kinds if allowed(user, rtype, k)]
-    roles_for = getattr(rtype.module, "roles_for", None)
-    sub_kind = getattr(state, "kind", "")
-    if callable(roles_for) and isinstance(sub_kind, str) and sub_kind:
-        narrowed = []
-        for k in out:
-            roles: frozenset[Role] = roles_for(k, sub_kind)
-            if user.has(*sorted(roles)):
-                narrowed.append(k)
-        out = narrowed
-    return out
+    allow on this record (admin.records.allowed: inspections judge by platform or site)."""
+    on = state if state.opened else None
+    return [k for k in rtype.next_kinds(state) if allowed(user, rtype, k, on)]
 
 
 #: how a page names a record it creates, from the create form's payload ('' or an
