@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from admin import inspections as ins
 from admin import work_orders as wo
 from admin.record_types import TYPES, RecordActionError, allowed
-from pipeline.ledger.model import Reply
 
 if TYPE_CHECKING:
     from admin.record_types import Action, RecordStore
@@ -44,5 +43,3 @@ class InspectionHooks:
                                     f"opened: {reply.message}")
         p["work_order_id"] = rid
 
-    def after(self, records: RecordStore, action: Action, reply: Reply) -> None:
-        return None

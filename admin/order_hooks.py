@@ -17,7 +17,6 @@ from admin.accounts import Accounts
 from admin.order_routing import pick_engineer
 from pipeline.config import Settings
 from pipeline.detect.names import rule_zh
-from pipeline.ledger.model import Reply
 
 if TYPE_CHECKING:
     from admin.record_types import Action, RecordStore
@@ -82,8 +81,6 @@ class OrderHooks:
                                                           "text": text, "level": level,
                                                           "station": state.station}))
 
-    def after(self, records: RecordStore, action: Action, reply: Reply) -> None:
-        return None
 
 
 @dataclass

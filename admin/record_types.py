@@ -122,9 +122,10 @@ class RecordStore(Protocol):
 
 
 class Hook(Protocol):
-    def prepare(self, records: RecordStore, action: Action) -> None: ...
+    """Prepares a change before it is sent: fills the payload, adds follow-ups, or
+    refuses with RecordActionError."""
 
-    def after(self, records: RecordStore, action: Action, reply: Reply) -> None: ...
+    def prepare(self, records: RecordStore, action: Action) -> None: ...
 
 
 def allowed(user: User, rtype: RecordType, kind: str, state: Any = None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -167,17 +167,24 @@ class Records:
             raise
         done(reply, reply.outcome)
         if reply.ok:
-            seq = reply.seq
-            for kind2, payload2 in action.follow_ups:
-                follow = self.system_act(rtype, record_id, kind2, seq, payload2,
-                                         actor=user.username, source=source,
-                                         wait_s=wait_s)
-                if not follow.ok:
-                    break
-                seq = follow.seq
-            if hook is not None:
-                hook.after(self, action, reply)
+            self.system_chain(rtype, record_id, reply.seq, action.follow_ups,
+                              actor=user.username, source=source, wait_s=wait_s)
         return reply
+
+    def system_chain(self, rtype: RecordType, record_id: str, after_seq: int,
+                     changes: Sequence[tuple[str, Mapping[str, Any]]], *, actor: str,
+                     source: str = "system", wait_s: float | None = None) -> int:
+        """Append ``changes`` (verb, payload) one after another to a record whose last
+        seq is ``after_seq``, as ``system_act`` does; stops at the first not appended.
+        Returns the record's last seq as far as these changes went."""
+        seq = after_seq
+        for kind, payload in changes:
+            reply = self.system_act(rtype, record_id, kind, seq, payload, actor=actor,
+                                    source=source, wait_s=wait_s)
+            if not reply.ok:
+                break
+            seq = reply.seq
+        return seq
 
     def system_act(self, rtype: RecordType, record_id: str, kind: str, expected_seq: int,
                    payload: Mapping[str, Any], *, actor: str, source: str = "system",

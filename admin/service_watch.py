@@ -72,14 +72,11 @@ def sla_round(records: Records, now: datetime, stats: RoundStats) -> None:
                     f"站点 {state.station} · {state.organisation} · {state.region}\n"
                     f"工程师 {state.engineer or '-'} · 状态 "
                     f"{wo.STATE_LABELS.get(state.state, state.state)}")
-            for receiver in records.service.sla_notify:
-                reply = records.system_act(rtype, state.record_id, wo.NOTIFY, seq,
-                                           {"receiver": receiver, "text": text,
-                                            "station": state.station},
-                                           actor=SLA_ACTOR, source="service-watch")
-                if not reply.ok:
-                    break
-                seq = reply.seq
+            seq = records.system_chain(
+                rtype, state.record_id, seq,
+                [(wo.NOTIFY, {"receiver": receiver, "text": text, "station": state.station})
+                 for receiver in records.service.sla_notify],
+                actor=SLA_ACTOR, source="service-watch")
 
 
 def closed_orders(records: Records) -> list[vi.ClosedOrder]:
@@ -142,16 +139,12 @@ def reminders_round(records: Records, now: datetime, stats: RoundStats) -> None:
             stats.refused += 1
             continue
         stats.add("renewal_reminder")
-        seq = reply.seq
-        for receiver in records.service.subscriptions.remind_notify:
-            reply = records.system_act(rtype, r.enterprise, sub.NOTIFY, seq,
-                                       {"receiver": receiver, "text": text,
-                                        "station": state.stations[0] if state.stations
-                                        else ""},
-                                       actor=REMINDER_ACTOR, source="service-watch")
-            if not reply.ok:
-                break
-            seq = reply.seq
+        station = state.stations[0] if state.stations else ""
+        records.system_chain(
+            rtype, r.enterprise, reply.seq,
+            [(sub.NOTIFY, {"receiver": receiver, "text": text, "station": station})
+             for receiver in records.service.subscriptions.remind_notify],
+            actor=REMINDER_ACTOR, source="service-watch")
 
 
 #: the rounds, in order (name, function)

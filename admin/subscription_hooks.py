@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from admin import subscriptions as sub
 from pipeline.ledger import queries as lq
-from pipeline.ledger.model import Reply
 from pipeline.timebase import now_local
 
 if TYPE_CHECKING:
@@ -67,8 +66,6 @@ class SubscriptionHooks:
         # the system's figures, whatever the form sent
         action.payload["stability"] = sub.stability_check(rows, today, rules)
 
-    def after(self, records: RecordStore, action: Action, reply: Reply) -> None:
-        return None
 
 
 def subscribed_enterprises(ch: Any, today: date | None = None) -> frozenset[str]:
