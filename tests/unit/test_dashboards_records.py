@@ -34,9 +34,9 @@ from dashboards import (
 from dashboards import records_figures as fig
 from pipeline.ledger import queries as lq
 from pipeline.ledger.codec import event_columns
-from pipeline.ledger.model import APPENDED, Change, Event, Reply
-from pipeline.ledger.rules import decide
+from pipeline.ledger.model import Change, Event
 from tests.unit.chdb_client import ChdbClickHouse, migrate
+from tests.unit.records_ledger import ChdbLedger
 from tests.unit.test_dashboards_app import APP, USERS, FakeAccounts, KeepOpen, sign_in, texts
 from tests.unit.test_dashboards_app import user as make_user
 
@@ -80,26 +80,15 @@ SEED: list[Event] = [
 ]
 
 
-class RecordingLedger:
-    """The ledger's writer without Kafka: the record's history from ledger_events, the
-    writer's ``decide`` with the record type's real rule, the event appended."""
+class RecordingLedger(ChdbLedger):
+    """The ledger's writer without Kafka (tests/unit/records_ledger.py): the writer's
+    ``decide`` with the record type's real rule, the event appended a minute after NOW;
+    every instance records into the one class-wide ``changes``."""
 
     changes: ClassVar[list[Change]] = []
 
     def __init__(self, ch: ChdbClickHouse) -> None:
-        self.ch = ch
-
-    def submit(self, change: Change, wait_s: float | None = None) -> Reply:
-        self.changes.append(change)
-        rtype = next(t for t in TYPES.values() if t.stream == change.stream)
-        history = lq.history(self.ch, change.stream, change.record_id)
-        reply = decide(history, change, rtype.module.check)
-        if reply.outcome == APPENDED:
-            self.ch.insert_columns("ledger_events", event_columns([Event(
-                change.stream, change.record_id, reply.seq, change.request_id, change.kind,
-                change.actor, NOW + timedelta(minutes=1), dict(change.payload),
-                change.source)]))
-        return reply
+        super().__init__(ch, lambda: NOW + timedelta(minutes=1), RecordingLedger.changes)
 
 
 class NoClose:

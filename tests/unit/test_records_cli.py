@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 from admin import records_cli
 from admin.records import TYPES, RecordType
 from admin.records_cli import jsonable, parse_sets, records_group
-from pipeline.ledger import codec, rules
 from pipeline.ledger import queries as lq
-from pipeline.ledger.model import APPENDED, PENDING, Change, Event, Reply
+from pipeline.ledger.model import APPENDED, Event
 from pipeline.timebase import unix_s_from_local
 from tests.unit.chdb_client import ChdbClickHouse, migrate
+from tests.unit.records_ledger import ChdbLedger
 
 DAY = datetime(2026, 12, 2, 8, 0)
 SERVICE = """
@@ -68,42 +68,10 @@ class Clock:
         return self.at
 
 
-class RecordingLedger:
+def RecordingLedger(ch: ChdbClickHouse, clock: Clock) -> ChdbLedger:
     """The writer's decision on each change, its event in chDB; ``pending`` answers
     nothing (queued), as when no writer runs."""
-
-    def __init__(self, ch: ChdbClickHouse, clock: Clock) -> None:
-        self.ch = ch
-        self.clock = clock
-        self.changes: list[Change] = []
-        self.pending = False
-
-    def submit(self, change: Change, wait_s: float | None = None) -> Reply:
-        self.changes.append(change)
-        if self.pending:
-            return Reply(change.request_id, PENDING, change.expected_seq, "")
-        history = lq.history(self.ch, change.stream, change.record_id)
-        reply = rules.decide(history, change, _check(change.stream))
-        if reply.outcome == APPENDED:
-            event = Event(change.stream, change.record_id, reply.seq, change.request_id,
-                          change.kind, change.actor, self.clock(), change.payload,
-                          change.source)
-            self.ch.insert_columns("ledger_events", codec.event_columns([event]))
-        return reply
-
-
-def _check(stream: str):
-    found = rules.streams().get(stream)
-    if found is not None:
-        return found
-    # a stream pyproject.toml does not register yet: its module's check, as it will be
-    for rtype in TYPES.values():
-        try:
-            if rtype.stream == stream:
-                return rules.load_check(f"{rtype.module_name}:check")
-        except ImportError:
-            continue
-    return None
+    return ChdbLedger(ch, clock)
 
 
 @pytest.fixture
