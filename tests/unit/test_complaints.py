@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from admin import complaints as co
 from admin.roles import Role
 from pipeline.ledger.model import Change, Event
+from tests.unit.rule_log import RuleLog
 
 T0 = datetime(2026, 12, 2, 9, 0)
 TS = "TS-20261202-0001"
@@ -39,28 +40,11 @@ def change(kind: str, payload: Mapping[str, Any] | None = None, seq: int = 0,
                   actor=actor, expected_seq=seq, payload=dict(payload or {}))
 
 
-class Log:
-    """Applies the rule as the ledger writer does, and appends."""
+class Log(RuleLog):
+    """Applies the rule as the ledger writer does, and appends (tests/unit/rule_log.py)."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def do(self, kind: str, payload: Mapping[str, Any] | None = None, *,
-           at: datetime = T0, actor: str = "qa") -> None:
-        c = change(kind, payload, len(self.events), actor)
-        why = co.check(self.events, c)
-        assert why is None, why
-        self.events.append(Event(co.STREAM, TS, len(self.events) + 1, c.request_id, kind,
-                                 actor, at, dict(payload or {})))
-
-    def refused(self, kind: str, payload: Mapping[str, Any] | None = None) -> str:
-        why = co.check(self.events, change(kind, payload, len(self.events)))
-        assert why is not None
-        assert " / " in why
-        return why
-
-    def state(self) -> co.ComplaintState:
-        return co.derive(self.events)
+        super().__init__(co, TS, at=T0, actor="qa")
 
 
 def full_flow() -> Log:

@@ -15,6 +15,7 @@ from admin import inspections as ins
 from admin.roles import Role
 from admin.service_settings import InspectionRules, load
 from pipeline.ledger.model import Change, Event
+from tests.unit.rule_log import RuleLog
 
 T0 = datetime(2026, 12, 2, 9, 0)
 RID = "IN-20261202-ABC123"
@@ -38,32 +39,11 @@ def change(kind: str, payload: Mapping[str, Any] | None = None, seq: int = 0,
                   kind=kind, actor=actor, expected_seq=seq, payload=dict(payload or {}))
 
 
-class Log:
-    """Applies the rule as the ledger writer does, and appends."""
+class Log(RuleLog):
+    """Applies the rule as the ledger writer does, and appends (tests/unit/rule_log.py)."""
 
     def __init__(self, record_id: str = RID) -> None:
-        self.record_id = record_id
-        self.events: list[Event] = []
-
-    def do(self, kind: str, payload: Mapping[str, Any] | None = None, *,
-           at: datetime = T0, actor: str = "duty1") -> Log:
-        c = change(kind, payload, len(self.events), actor, self.record_id)
-        why = ins.check(self.events, c)
-        assert why is None, why
-        self.events.append(Event(ins.STREAM, self.record_id, len(self.events) + 1,
-                                 c.request_id, kind, actor, at, dict(payload or {})))
-        return self
-
-    def refused(self, kind: str, payload: Mapping[str, Any] | None = None,
-                actor: str = "duty1") -> str:
-        why = ins.check(self.events, change(kind, payload, len(self.events), actor,
-                                            self.record_id))
-        assert why is not None
-        assert " / " in why  # Chinese / English
-        return why
-
-    def state(self) -> ins.InspectionState:
-        return ins.derive(self.events)
+        super().__init__(ins, record_id, at=T0, actor="duty1")
 
 
 def site_in_progress() -> Log:

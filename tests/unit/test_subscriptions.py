@@ -16,6 +16,7 @@ from admin import subscriptions as su
 from admin.roles import Role
 from admin.service_settings import SubscriptionRules
 from pipeline.ledger.model import Change, Event
+from tests.unit.rule_log import RuleLog
 
 ENT = "苏州某化工有限公司"
 T0 = datetime(2026, 12, 1, 9, 0)
@@ -46,29 +47,11 @@ def change(kind: str, payload: Mapping[str, Any] | None = None, seq: int = 0,
                   submitted_at=at)
 
 
-class Log:
-    """Applies the rule as the ledger writer does, and appends."""
+class Log(RuleLog):
+    """Applies the rule as the ledger writer does, and appends (tests/unit/rule_log.py)."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def do(self, kind: str, payload: Mapping[str, Any] | None = None, *,
-           at: datetime = T0, actor: str = "sup") -> None:
-        c = change(kind, payload, len(self.events), actor, at)
-        why = su.check(self.events, c)
-        assert why is None, why
-        self.events.append(Event(su.STREAM, ENT, len(self.events) + 1, c.request_id, kind,
-                                 actor, at, dict(payload or {})))
-
-    def refused(self, kind: str, payload: Mapping[str, Any] | None = None, *,
-                at: datetime | None = T0) -> str:
-        why = su.check(self.events, change(kind, payload, len(self.events), at=at))
-        assert why is not None
-        assert " / " in why
-        return why
-
-    def state(self) -> su.SubscriptionState:
-        return su.derive(self.events)
+        super().__init__(su, ENT, at=T0, actor="sup")
 
 
 def opened(trial: bool = False) -> Log:

@@ -15,6 +15,7 @@ from admin import visits as rv
 from admin.roles import Role
 from admin.service_settings import VisitRules
 from pipeline.ledger.model import Change, Event
+from tests.unit.rule_log import RuleLog
 
 T0 = datetime(2026, 12, 2, 9, 0)
 RID = "RV-WO-20261201-0001"
@@ -37,32 +38,11 @@ def change(kind: str, payload: Mapping[str, Any] | None = None, seq: int = 0,
                   kind=kind, actor=actor, expected_seq=seq, payload=dict(payload or {}))
 
 
-class Log:
-    """Applies the rule as the ledger writer does, and appends."""
+class Log(RuleLog):
+    """Applies the rule as the ledger writer does, and appends (tests/unit/rule_log.py)."""
 
     def __init__(self, record_id: str = RID) -> None:
-        self.record_id = record_id
-        self.events: list[Event] = []
-
-    def do(self, kind: str, payload: Mapping[str, Any] | None = None, *,
-           at: datetime = T0, actor: str = "duty1") -> Log:
-        c = change(kind, payload, len(self.events), actor, self.record_id)
-        why = rv.check(self.events, c)
-        assert why is None, why
-        self.events.append(Event(rv.STREAM, self.record_id, len(self.events) + 1,
-                                 c.request_id, kind, actor, at, dict(payload or {})))
-        return self
-
-    def refused(self, kind: str, payload: Mapping[str, Any] | None = None,
-                actor: str = "duty1") -> str:
-        why = rv.check(self.events, change(kind, payload, len(self.events), actor,
-                                           self.record_id))
-        assert why is not None
-        assert " / " in why  # Chinese / English
-        return why
-
-    def state(self) -> rv.VisitState:
-        return rv.derive(self.events)
+        super().__init__(rv, record_id, at=T0, actor="duty1")
 
 
 # --- derived state ----------------------------------------------------------------------

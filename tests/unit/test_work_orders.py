@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from admin import work_orders as wo
-from pipeline.ledger.model import Change, Event
+from pipeline.ledger.model import Change
+from tests.unit.rule_log import RuleLog
 
 T0 = datetime(2026, 12, 2, 9, 0)
 WO = "WO-20261202-0001"
@@ -35,28 +36,11 @@ def change(kind: str, payload: Mapping[str, Any] | None = None, seq: int = 0,
                   actor=actor, expected_seq=seq, payload=dict(payload or {}))
 
 
-class Log:
-    """Applies the rule as the ledger writer does, and appends."""
+class Log(RuleLog):
+    """Applies the rule as the ledger writer does, and appends (tests/unit/rule_log.py)."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def do(self, kind: str, payload: Mapping[str, Any] | None = None, *,
-           at: datetime, actor: str = "duty1") -> None:
-        c = change(kind, payload, len(self.events), actor)
-        why = wo.check(self.events, c)
-        assert why is None, why
-        self.events.append(Event(wo.STREAM, WO, len(self.events) + 1, c.request_id, kind,
-                                 actor, at, dict(payload or {})))
-
-    def refused(self, kind: str, payload: Mapping[str, Any] | None = None) -> str:
-        why = wo.check(self.events, change(kind, payload, len(self.events)))
-        assert why is not None
-        assert " / " in why
-        return why
-
-    def state(self) -> wo.WorkOrderState:
-        return wo.derive(self.events)
+        super().__init__(wo, WO, at=T0, actor="duty1")
 
 
 def full_flow() -> Log:
