@@ -113,8 +113,7 @@ class RecordStore(Protocol):
 
     def clock(self) -> datetime: ...
 
-    def all(self, rtype: RecordType, user: User | None = None,
-            since: datetime | None = None) -> list[Any]: ...
+    def all(self, rtype: RecordType, user: User | None = None) -> list[Any]: ...
 
     def create(self, user: User, rtype: RecordType, payload: Mapping[str, Any],
                source: str, *, record_id: str = "", address: str = "",

@@ -91,14 +91,13 @@ class Records:
     def get(self, rtype: RecordType, record_id: str) -> Any:
         return rtype.derive(lq.history(self.ch, rtype.stream, record_id), record_id)
 
-    def all(self, rtype: RecordType, user: User | None = None,
-            since: datetime | None = None) -> list[Any]:
+    def all(self, rtype: RecordType, user: User | None = None) -> list[Any]:
         """The records' derived states (those ``user`` may see), newest opened first."""
-        if self.cache is not None and since is None:
+        if self.cache is not None:
             states = self.cache.states(rtype, self.ch)
         else:
             states = [rtype.derive(ev, rid) for rid, ev in
-                      lq.stream_histories(self.ch, rtype.stream, since).items()]
+                      lq.stream_histories(self.ch, rtype.stream).items()]
         if user is not None:
             states = [s for s in states if s.opened and _sees(user, s.region)]
         return sorted(states, key=lambda s: (s.opened_at or datetime.min, s.record_id),

@@ -106,19 +106,12 @@ def recent_events(ch: Reader, stream: str, start: datetime, end: datetime,
     return [event_from_row(r) for r in rows]
 
 
-def stream_histories(ch: Reader, stream: str, since: datetime | None = None
-                     ) -> dict[str, list[Event]]:
-    """Every record of ``stream`` with its whole history (events in seq order), or only
-    the records with an event at or after ``since``: a list page derives their states."""
-    where = "stream = %(stream)s"
-    params: dict[str, Any] = {"stream": stream}
-    if since is not None:
-        where += (" AND record_id IN (SELECT record_id FROM ledger_events "
-                  "WHERE stream = %(stream)s AND at_ms >= %(since)s)")
-        params["since"] = ms_of(since)
+def stream_histories(ch: Reader, stream: str) -> dict[str, list[Event]]:
+    """Every record of ``stream`` with its whole history (events in seq order): a list
+    page derives their states."""
     rows = ch.query_dicts(
-        f"SELECT {_EVENT_FIELDS} FROM ledger_events WHERE {where} "
-        "ORDER BY record_id, seq LIMIT 1 BY record_id, seq", params)
+        f"SELECT {_EVENT_FIELDS} FROM ledger_events WHERE stream = %(stream)s "
+        "ORDER BY record_id, seq LIMIT 1 BY record_id, seq", {"stream": stream})
     out: dict[str, list[Event]] = {}
     for r in rows:
         out.setdefault(r["record_id"], []).append(event_from_row(r))
