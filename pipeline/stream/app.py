@@ -23,7 +23,10 @@ the design needs directly:
   memory is bounded by one batch plus the client's fetch buffer;
 * per-station detector state lives in ``StationTable`` with a compacted changelog topic
   co-partitioned with ``hj212.frames``; a partition's state is rebuilt from it when the
-  partition is assigned, before any of its frames is processed.
+  partition is assigned, before any of its frames is processed: the consumer starts
+  fetching as soon as it is assigned, and a batch fetched while the state loads is read
+  again once it is there (detected against a state the load then replaced, its episodes
+  were lost with their offsets committed).
 """
 
 from __future__ import annotations
@@ -130,6 +133,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         parts = sorted(tp.partition for tp in assigned if tp.topic == self.worker.topics.frames)
         started = time.monotonic()
+        # a batch taken before this point was fetched against the old assignment
+        self.worker.generation += 1
         try:
             n = await self.worker.table.load(parts)
         except StateVersionError as exc:
@@ -221,7 +226,12 @@ class Worker:
             while not self._stop.is_set():
                 generation = self.generation
                 batch = await self._take(consumer)
-                if batch and generation != self.generation:
+                if batch and (generation != self.generation or not self._state_ready(batch)):
+                    # fetched before a rebalance, or while its partitions' state loads
+                    # (the consumer fetches as soon as it is assigned): read it again
+                    # once the state is there. No await between this check and the
+                    # detection in _process, so no load can start in between.
+                    await self.table.loads_done()
                     await self._drop(consumer, batch)
                     batch = {}
                 if batch:
@@ -256,6 +266,9 @@ class Worker:
                 await producer.stop()
             self.agents.close()
             log.info("worker.stop", **self.agents.stats)
+
+    def _state_ready(self, batch: dict[TopicPartition, list[Any]]) -> bool:
+        return self.table.ready(tp.partition for tp in batch if tp.topic == self.topics.frames)
 
     async def _take(self, consumer: AIOKafkaConsumer
                     ) -> dict[TopicPartition, list[Any]]:

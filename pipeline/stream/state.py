@@ -11,6 +11,7 @@ with an error naming the MN). Compaction keeps the latest value per MN.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,6 +35,13 @@ class StationTable:
         self.producer: AIOKafkaProducer | None = None
         self._data: dict[int, dict[str, StationState]] = {}
         self._dirty: dict[tuple[int, str], StationState] = {}
+        #: partitions whose state is loaded and not since revoked: the only ones whose
+        #: frames may be detected (a frame read against a state still loading would build
+        #: a state the load then throws away, with the frame's offset already committed)
+        self._ready: set[int] = set()
+        self._loading = 0
+        self._no_load = asyncio.Event()
+        self._no_load.set()
 
     async def ensure_topic(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -64,7 +72,17 @@ class StationTable:
         self._dirty[(partition, mn)] = state
 
     def stations(self) -> list[tuple[int, str]]:
-        return [(p, mn) for p, d in self._data.items() for mn in d]
+        """The stations of the loaded partitions (a clock tick must not touch a state
+        that is still being read)."""
+        return [(p, mn) for p, d in self._data.items() if p in self._ready for mn in d]
+
+    def ready(self, partitions: Iterable[int]) -> bool:
+        """Whether every one of ``partitions`` has its state loaded."""
+        return self._ready.issuperset(partitions)
+
+    async def loads_done(self) -> None:
+        """Return once no partition's state is being loaded."""
+        await self._no_load.wait()
 
     def __len__(self) -> int:
         return sum(len(d) for d in self._data.values())
@@ -89,6 +107,7 @@ class StationTable:
 
     def drop(self, partitions: Iterable[int]) -> None:
         for p in partitions:
+            self._ready.discard(p)
             self._data.pop(p, None)
             for key in [k for k in self._dirty if k[0] == p]:
                 del self._dirty[key]
@@ -96,10 +115,29 @@ class StationTable:
     async def load(self, partitions: Iterable[int]) -> int:
         """Rebuild the given partitions' state from the changelog; returns the keys read.
         A state this release cannot read raises ``StateVersionError`` (naming the MN and
-        the version) rather than being misread."""
-        parts = [TopicPartition(self.topic, p) for p in partitions]
+        the version) rather than being misread.
+
+        Until it returns, the partitions are not ``ready``; whatever was made of their
+        state before (from frames fetched ahead of the load) is dropped when it is
+        called, before its first await, so a caller that checks ``ready`` right before
+        detecting never detects against a state that is about to be replaced."""
+        numbers = list(partitions)
+        self.drop(numbers)
+        parts = [TopicPartition(self.topic, p) for p in numbers]
         if not parts:
             return 0
+        self._loading += 1
+        self._no_load.clear()
+        try:
+            n = await self._read(parts)
+        finally:
+            self._loading -= 1
+            if not self._loading:
+                self._no_load.set()
+        self._ready.update(numbers)
+        return n
+
+    async def _read(self, parts: list[TopicPartition]) -> int:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await consumer.start()
         n = 0

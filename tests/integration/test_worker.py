@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from pipeline.config import load_settings
 from pipeline.gateway import envelope
 from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
+from pipeline.stream.app import StreamOptions
+from pipeline.stream.app import Worker as StreamWorker
+from pipeline.stream.builtin import wiring_detector
+from pipeline.stream.state import StationTable
 from tests.integration.worker_env import log_tail, worker_env
 
 pytestmark = pytest.mark.integration
@@ -491,6 +496,54 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(r: Run) -> 
     redelivered = r.count("SELECT count() FROM readings") - want
     print(f"\n[worker] killed with {killed_at} readings stored; {redelivered} readings "
           "written twice by the redelivery (not yet merged away)")
+
+
+class SlowChangelog(StationTable):
+    """A changelog that takes seconds to read, as on a loaded machine: frames the
+    consumer fetches meanwhile must wait for the state, not be detected against none."""
+
+    def __init__(self, table: StationTable) -> None:
+        super().__init__(table.bootstrap, table.topic, table.partitions, table.replication)
+        self.loaded = asyncio.Event()
+
+    async def load(self, partitions: Iterable[int]) -> int:
+        await asyncio.sleep(3.0)
+        n = await super().load(partitions)
+        self.loaded.set()
+        return n
+
+
+def test_frames_fetched_while_the_state_loads_are_detected_against_it(r: Run) -> None:
+    neg_mn = mn_of(r.run, 555)
+    app_id = f"wk-slow-{r.tag}"
+    r.workers.append(Worker(r, app_id, r.tmp / "slow.log"))  # its changelog is cleaned up
+    r.produce([(neg_mn, enveloped(frame(neg_mn, T0 + timedelta(minutes=k), {CODES[0]: v}, k),
+                                  k)) for k, v in enumerate([-1.0, -2.0])])
+    settings = load_settings(env=r.env())
+
+    async def main() -> None:
+        # no commit while the state loads: the changelog read is the one from before
+        worker = StreamWorker(settings, StreamOptions(app_id=app_id, batch_frames=2000,
+                                                      batch_seconds=0.3, commit_seconds=60),
+                              wiring_detector())
+        slow = worker.table = worker.agents.table = SlowChangelog(worker.table)
+        running = asyncio.create_task(worker.run())
+        try:
+            await asyncio.wait_for(slow.loaded.wait(), 60)
+            await asyncio.to_thread(wait_for, "alarm opened", lambda: r.count(
+                "SELECT count() FROM alarms FINAL WHERE state = 'open' AND occurrences = 2"),
+                1, 60, [])
+            await _produce(r.bootstrap, r.topics["frames"], [(neg_mn, enveloped(
+                frame(neg_mn, T0 + timedelta(minutes=2), {CODES[0]: 3.0}, 2), 2))])
+            # the clear needs the episode the first batch opened, in the loaded state
+            await asyncio.to_thread(wait_for, "alarm cleared", lambda: r.count(
+                "SELECT count() FROM alarms FINAL WHERE state = 'cleared' AND "
+                "occurrences = 3"), 1, 30, [])
+        finally:
+            worker.stop()
+            await asyncio.wait_for(running, 30)
+
+    asyncio.run(main())
 
 
 def test_clickhouse_down_pauses_the_worker_and_loses_nothing(r: Run) -> None:
