@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from pipeline.detect.names import RULE_ZH as RULE_ZH  # the one map, shared with pipeline
-from pipeline.detect.names import RULES
+from pipeline.detect.names import RULES, canonical
 
 
 def bi(zh: str, en: str) -> str:
@@ -33,7 +33,7 @@ RULE_LABELS: Final = {rule: bi(zh, en) for rule, (zh, en) in RULES.items()}
 
 def rule_label(rule: str) -> str:
     """``超标 over limit (over_limit)``: the rule's name with its code beside it."""
-    label = RULE_LABELS.get(rule)
+    label = RULE_LABELS.get(canonical(rule))
     return f"{label} ({rule})" if label else rule
 
 

@@ -14,15 +14,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from pipeline.detect import names
 from pipeline.detect.model import Severity
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "default.toml"
-SEVERITIES: tuple[Severity, ...] = ("info", "warning", "major", "critical")
-RULE_NAMES = (
-    "over_limit", "negative", "zero_streak", "constant_streak", "out_of_range", "spike",
-    "non_n_flag", "logic_min_avg_max", "logic_zs_without_o2", "logic_cou", "time_future",
-    "time_stale", "time_conflict", "offline", "missing",
-)
+SEVERITIES: tuple[Severity, ...] = names.SEVERITIES
+#: the rules a rules file may name: the stream detectors' (``names.DETECTOR_RULES``)
+RULE_NAMES = names.DETECTOR_RULES
 
 
 class RulesError(ValueError):
