@@ -111,6 +111,10 @@ class EpisodeRecord(TypedDict):
     reported_at: int  # data time of the last open or update event
     alarm_opened_at: int  # first_seen as the opening event gave it: the alarm's id
     alarm_steps: int  # events so far: the open is 1, each update and the clear add 1
+    #: wall time (epoch s, receive time of the opening reading) the alarm was raised;
+    #: absent in states written before it was kept
+    raised_at: NotRequired[int]
+    opened_cn: NotRequired[int]  # data type of the hit that opened it
 
 
 # --- missing data (pipeline/detect/missing.py) ----------------------------------------------
