@@ -14,6 +14,7 @@ Connections are seen through the ``Connection`` protocol, so this module needs n
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -69,6 +70,16 @@ class DownlinkHost(Protocol):
     def metrics(self) -> Metrics: ...
 
 
+#: writes a read's answers once its records are kept (Session._answer)
+AnswerWriter = Callable[["asyncio.Future[None]", list[bytes]], None]
+
+
+def _answer_all(kept: asyncio.Future[None],
+                waiting: list[tuple[AnswerWriter, list[bytes]]]) -> None:
+    for write, answers in waiting:
+        write(kept, answers)
+
+
 class GatewayContext:
     def __init__(self, settings: Settings, *, gateway_id: str, metrics: Metrics, spool: Spool,
                  directory: StationDirectory, log: Any,
@@ -87,6 +98,9 @@ class GatewayContext:
         #: the downlink, while it runs
         self.command_answers: CommandAnswers | None = None
         self.rates = TokenBuckets(settings.gateway.frames_per_s_per_mn, clock)
+        #: the spool fsync the latest reads wait for, and their answer writers
+        self._kept: asyncio.Future[None] | None = None
+        self._kept_waiting: list[tuple[AnswerWriter, list[bytes]]] = []
         self.guard = AuthGuard(AuthLimits.of(settings.gateway), clock)
         self.settings = settings
 
@@ -101,6 +115,22 @@ class GatewayContext:
         self.policy = Policy.of(settings)
         self.rates.rate = settings.gateway.frames_per_s_per_mn
         self.guard.limits = AuthLimits.of(settings.gateway)
+
+    # --- answers -----------------------------------------------------------------------
+
+    def when_kept(self, kept: asyncio.Future[None], write: AnswerWriter, answers: list[bytes]
+                  ) -> None:
+        """Call ``write(kept, answers)`` once ``kept`` (a spool fsync group) completes.
+
+        Every read appended in one fsync group waits on the same future, so one callback
+        answers them all, in the order they were read: a callback per read would cost the
+        event loop a handle per frame when loggers send one frame per read."""
+        if kept is not self._kept or kept.done():
+            self._kept = kept
+            waiting: list[tuple[AnswerWriter, list[bytes]]] = []
+            self._kept_waiting = waiting
+            kept.add_done_callback(lambda f: _answer_all(f, waiting))
+        self._kept_waiting.append((write, answers))
 
     # --- connections -------------------------------------------------------------------
 

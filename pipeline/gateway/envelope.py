@@ -83,6 +83,23 @@ def encode(kind: int, receive_ns: int, seq: int, gateway: bytes, peer: bytes, re
     ))
 
 
+def sender_part(gateway: bytes, peer: bytes) -> bytes:
+    """The envelope's gateway and peer fields, encoded once per connection."""
+    return b"".join((len(gateway).to_bytes(1, "big"), gateway, len(peer).to_bytes(1, "big"),
+                     peer))
+
+
+_NO_REASON: Final = b"\x00\x00"
+
+
+def encode_accepted(receive_ns: int, seq: int, sender: bytes, raw: bytes) -> bytes:
+    """``encode(ACCEPTED, receive_ns, seq, gateway, peer, b"", raw)`` with ``sender`` =
+    ``sender_part(gateway, peer)``: the gateway's hot path (one join, no per-frame
+    re-encoding of what is the same for every frame of a connection)."""
+    return b"".join((_HEAD.pack(MAGIC, VERSION, ACCEPTED, receive_ns, seq), sender, _NO_REASON,
+                     len(raw).to_bytes(4, "big"), raw))
+
+
 def decode(value: bytes) -> Envelope:
     """Read one envelope; raises EnvelopeError naming what is wrong."""
     try:

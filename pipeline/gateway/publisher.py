@@ -277,8 +277,12 @@ class KafkaPublisher:
                 await asyncio.sleep(min(0.5 * attempt, 5.0))
                 failed = await self._settle(
                     await self._send(producer, batch.records, failed, batch.first_seq))
-            for topic, _key, _value in batch.records:
-                self.metrics.published[self.topics[topic]] += 1
+            frames = sum(1 for rec in batch.records if rec[0] == FRAMES)
+            published = self.metrics.published
+            if frames:
+                published[self.topics[FRAMES]] += frames
+            if len(batch.records) > frames:
+                published[self.topics[REJECTS]] += len(batch.records) - frames
             self.spool.ack(batch)
 
     async def _settle(self, sent: list[tuple[Any, list[int]]]) -> list[int]:

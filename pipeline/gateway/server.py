@@ -35,8 +35,8 @@ from pipeline.logs import get_logger
 
 class Gateway:
     def __init__(self, settings: Settings, *, directory: StationDirectory | None = None,
-                 publish: bool = True, downlink: bool = True, spool_dir: Path | None = None
-                 ) -> None:
+                 publish: bool = True, downlink: bool = True, spool_dir: Path | None = None,
+                 reuse_port: bool = False) -> None:
         g = settings.gateway
         self.id = g.id or socket.gethostname()
         self.log = get_logger("gateway", gateway=self.id)
@@ -63,6 +63,9 @@ class Gateway:
         self._metrics_server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.port = g.port
+        #: SO_REUSEPORT: several gateway processes share the port (the kernel spreads the
+        #: connections over them; ``hj212 gateway --processes N``)
+        self.reuse_port = reuse_port
 
     @staticmethod
     def _make_directory(settings: Settings) -> CachedDirectory:
@@ -120,7 +123,8 @@ class Gateway:
         ctx = self.context
         try:
             self._server = await loop.create_server(
-                lambda: Session(ctx), g.host, g.port, backlog=4096, reuse_address=True)
+                lambda: Session(ctx), g.host, g.port, backlog=4096, reuse_address=True,
+                reuse_port=self.reuse_port or None)
         except OSError as exc:
             raise OSError(f"the gateway cannot listen on {g.host}:{g.port}: {exc}; fix: stop "
                           "what holds the port or set HJ212_GATEWAY__PORT") from exc

@@ -41,6 +41,8 @@ from pipeline.gateway.verdict import ACCEPT, LOG_REJECT, Action, answer_to, judg
 #: 100th is
 _LOG_REJECTS = 20
 _ACCEPT = Action.ACCEPT
+#: answer CN bytes -> the label (a handful of CNs: decoded once)
+_ANSWER_CNS: dict[bytes, str] = {}
 
 
 class Session(asyncio.Protocol):
@@ -49,7 +51,9 @@ class Session(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.ip = "?"
+        self._ip_b = b"?"
         self._peer_b = b"?"
+        self._sender = envelope.sender_part(ctx.id_bytes, self._peer_b)
         self.framer = hj212.Framer(strict=ctx.settings.strict)
         self.last_active = 0.0
         self.mns: set[str] = set()
@@ -69,8 +73,10 @@ class Session(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.ip = str(peer[0])
+            self._ip_b = self.ip.encode()
             self.peer = f"[{peer[0]}]:{peer[1]}" if ":" in self.ip else f"{peer[0]}:{peer[1]}"
         self._peer_b = self.peer.encode("ascii", "replace")[:255]
+        self._sender = envelope.sender_part(self.ctx.id_bytes, self._peer_b)
         self.log = self.ctx.log.bind(peer=self.peer)
         self.last_active = time.monotonic()
         refused = self.ctx.admit(self)
@@ -145,7 +151,10 @@ class Session(asyncio.Protocol):
         now_ns = time.time_ns()
         answers: list[bytes] = []
         fut: asyncio.Future[None] | None = None
-        counted: dict[str, int] = {}
+        rates = ctx.rates
+        rate_delay = 0.0
+        frames_counter = metrics.frames
+        live = ctx.live
         try:
             for item in items:
                 v = judge(item, directory, policy, blocked)
@@ -176,13 +185,22 @@ class Session(asyncio.Protocol):
                     continue
                 mn = frame.mn or ""
                 cn = frame.cn
-                fut = self._keep(envelope.ACCEPTED, mn, v.reason, item.raw, now_ns)
-                metrics.frames[(cn, "accepted")] += 1
-                counted[mn] = counted.get(mn, 0) + 1
+                if v is ACCEPT:
+                    # the hot path: the envelope's per-connection part is encoded already
+                    fut = spool.append(FRAMES, mn.encode("ascii", "replace") if mn
+                                       else self._ip_b,
+                                       envelope.encode_accepted(now_ns, spool.next_seq,
+                                                                self._sender, item.raw))
+                else:
+                    fut = self._keep(envelope.ACCEPTED, mn, v.reason, item.raw, now_ns)
+                frames_counter[(cn, "accepted")] += 1
+                delay = rates.take(mn, 1)
+                if delay > rate_delay:
+                    rate_delay = delay
                 if mn not in self.mns:
                     self.mns.add(mn)
                     self.log = self.log.bind(mn=mn)
-                ctx.live[mn] = self
+                live[mn] = self
                 if cn in ("9011", "9012") and ctx.command_answers is not None:
                     ctx.command_answers.on_answer(frame, self)
                 if v.crc_variant is not None:
@@ -207,22 +225,21 @@ class Session(asyncio.Protocol):
                     lambda f, a=answers: loop.call_later(  # type: ignore[misc]
                         delay, self._answer, f, a))
             else:
-                fut.add_done_callback(lambda f, a=answers: self._answer(f, a))  # type: ignore[misc]
+                ctx.when_kept(fut, self._answer, answers)
         if slowed:
             self._slow_down()
         if not spool.has_room():
             self.pause("spool")
             spool.wait_room(lambda: self.resume("spool"))
-        for mn, n in counted.items():
-            delay = ctx.rates.take(mn, n)
-            if delay > 0:
-                metrics.throttled_total += 1
-                self.pause("rate")
-                loop = asyncio.get_running_loop()
-                until = loop.time() + delay
-                if until > self._rate_until:
-                    self._rate_until = until
-                    loop.call_at(until, self._rate_resume)
+        if rate_delay > 0:
+            # one pause for the read, as long as its most throttled MN needs
+            metrics.throttled_total += 1
+            self.pause("rate")
+            loop = asyncio.get_running_loop()
+            until = loop.time() + rate_delay
+            if until > self._rate_until:
+                self._rate_until = until
+                loop.call_at(until, self._rate_resume)
 
     def _rate_resume(self) -> None:
         # an earlier, shorter pause must not end a later, longer one
@@ -249,7 +266,7 @@ class Session(asyncio.Protocol):
         value = envelope.encode(kind, now_ns, spool.next_seq, ctx.id_bytes, self._peer_b,
                                 reason.encode()[:65535], raw)
         # a reject without a readable MN is keyed by the peer's address, to keep its order
-        key = mn.encode("ascii", "replace") if mn else self.ip.encode()
+        key = mn.encode("ascii", "replace") if mn else self._ip_b
         return spool.append(FRAMES if kind == envelope.ACCEPTED else REJECTS, key, value)
 
     def _answer(self, fut: asyncio.Future[None], answers: list[bytes]) -> None:
@@ -258,14 +275,20 @@ class Session(asyncio.Protocol):
                            error=str(fut.exception()))
             self.close()
             return
-        if self.transport is None or self.transport.is_closing():
+        transport = self.transport
+        if transport is None or transport.is_closing():
             return
-        data = b"".join(answers)
-        self.transport.write(data)
+        data = answers[0] if len(answers) == 1 else b"".join(answers)
+        transport.write(data)
         metrics = self.ctx.metrics
         metrics.bytes_out += len(data)
+        counts = metrics.answers
         for a in answers:
-            metrics.answers[a[a.find(b"CN=") + 3:a.find(b"CN=") + 7].decode()] += 1
+            i = a.find(b"CN=") + 3
+            cn = _ANSWER_CNS.get(a[i:i + 4])
+            if cn is None:
+                cn = _ANSWER_CNS[a[i:i + 4]] = a[i:i + 4].decode("ascii", "replace")
+            counts[cn] += 1
 
     def _log_reject(self, mn: str, cn: str, reason: str) -> None:
         self._rejects += 1

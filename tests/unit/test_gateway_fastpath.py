@@ -1,0 +1,122 @@
+"""The gateway's one-frame-per-read path: the accepted envelope built from a per-connection
+prefix, answers of one fsync group written by one callback, and several gateway processes
+on one port (SO_REUSEPORT)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import struct
+from pathlib import Path
+from typing import Any
+
+from pipeline.gateway import envelope
+from pipeline.gateway.cli import process_settings
+from pipeline.gateway.context import GatewayContext
+from pipeline.gateway.metrics import Metrics
+from pipeline.gateway.server import Gateway
+from pipeline.gateway.spool import Spool
+from pipeline.logs import get_logger
+from tests.unit.gateway_helpers import MN, directory, read_answers, settings, upload
+
+
+def test_accepted_envelope_from_the_connection_prefix_is_the_full_encoding() -> None:
+    raw = upload(7)
+    sender = envelope.sender_part(b"gw-1", b"10.0.0.9:40000")
+    fast = envelope.encode_accepted(1_700_000_000_123_456_789, 42, sender, raw)
+    # the layout written out by hand from envelope.py's table, not from encode()
+    by_hand = (b"HJGW" + bytes([1, 1]) + struct.pack(">QQ", 1_700_000_000_123_456_789, 42)
+               + bytes([4]) + b"gw-1" + bytes([14]) + b"10.0.0.9:40000" + b"\x00\x00"
+               + struct.pack(">I", len(raw)) + raw)
+    assert fast == by_hand
+    env = envelope.decode(fast)
+    assert (env.kind, env.seq, env.gateway, env.peer, env.reason, env.raw) == (
+        envelope.ACCEPTED, 42, "gw-1", "10.0.0.9:40000", "", raw)
+
+
+def _context(tmp: Path) -> GatewayContext:
+    s = settings(tmp)
+    spool = Spool(tmp / "spool", max_bytes=1 << 30)
+    return GatewayContext(s, gateway_id="gw", metrics=Metrics(), spool=spool,
+                          directory=directory(), log=get_logger("test"))
+
+
+def test_answers_of_one_fsync_group_are_written_once_each_in_order(tmp_path: Path) -> None:
+    async def main() -> list[tuple[str, Any]]:
+        ctx = _context(tmp_path)
+        loop = asyncio.get_running_loop()
+        written: list[tuple[str, Any]] = []
+
+        def writer(name: str) -> Any:
+            return lambda fut, answers: written.append((name, answers))
+
+        first: asyncio.Future[None] = loop.create_future()
+        ctx.when_kept(first, writer("a"), [b"1"])
+        ctx.when_kept(first, writer("b"), [b"2"])
+        ctx.when_kept(first, writer("a"), [b"3"])
+        second: asyncio.Future[None] = loop.create_future()
+        ctx.when_kept(second, writer("c"), [b"4"])
+        await asyncio.sleep(0)
+        assert written == []  # nothing before the fsync
+        first.set_result(None)
+        await asyncio.sleep(0)
+        assert written == [("a", [b"1"]), ("b", [b"2"]), ("a", [b"3"])]
+        # a completed group is never joined: a late waiter still gets its answer
+        ctx.when_kept(first, writer("late"), [b"5"])
+        second.set_result(None)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return written
+
+    written = asyncio.run(main())
+    assert sorted(written[3:]) == [("c", [b"4"]), ("late", [b"5"])]
+
+
+def test_each_process_of_several_has_its_own_id_spool_and_metrics_port(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    s = dataclasses.replace(s, gateway=dataclasses.replace(s.gateway, metrics_port=9300))
+    p0, p1 = process_settings(s, 0), process_settings(s, 1)
+    assert (p0.gateway.id, p1.gateway.id) == ("gw-test-p0", "gw-test-p1")
+    assert (p0.gateway.metrics_port, p1.gateway.metrics_port) == (9300, 9301)
+    assert p0.spool_dir == tmp_path / "spool" / "p0"
+    assert p1.spool_dir == tmp_path / "spool" / "p1"
+    assert p0.gateway.port == s.gateway.port
+    off = process_settings(dataclasses.replace(s, gateway=dataclasses.replace(
+        s.gateway, metrics_port=0)), 3)
+    assert off.gateway.metrics_port == 0
+
+
+def test_two_gateways_share_one_port_with_reuse_port(tmp_path: Path) -> None:
+    async def main() -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        gws = []
+        for i in range(2):
+            s = settings(tmp_path / f"g{i}")
+            s = dataclasses.replace(s, gateway=dataclasses.replace(s.gateway, port=port,
+                                                                    host="127.0.0.1"))
+            gw = Gateway(s, directory=directory(), publish=False, downlink=False,
+                         reuse_port=True)
+            await gw.start()  # the second one fails to bind without SO_REUSEPORT
+            gws.append(gw)
+        try:
+            conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(40)]
+            for k, (_r, w) in enumerate(conns):
+                w.write(upload(k))
+            for r, _w in conns:
+                [ans] = await read_answers(r, 1)
+                assert (ans.cn, ans.mn) == ("9014", MN)
+            for _r, w in conns:
+                w.close()
+            # every connection was answered by one of the two, and both took some
+            # (the kernel hashes connections over the listeners)
+            kept = [gw.spool.next_seq for gw in gws]
+            assert sum(kept) == 40
+        finally:
+            for gw in gws:
+                await gw.stop()
+
+    asyncio.run(main())
