@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from bisect import bisect_left, bisect_right
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -40,7 +41,16 @@ from datetime import datetime, timedelta
 import hj212
 
 from pipeline.simulator.corpus import PROFILES, ST_GAS, damage, junk
-from pipeline.simulator.faults import FRAME_KINDS, VALUE_KINDS, Fault, GroundTruth
+from pipeline.simulator.faults import (
+    AIR_O2,
+    FLOW_CODES,
+    FRAME_KINDS,
+    O2_CODE,
+    VALUE_KINDS,
+    Fault,
+    GroundTruth,
+    sampling_step,
+)
 from pipeline.simulator.profiles import Signal, fmt, zs_factor
 from pipeline.simulator.stations import SimStation
 from pipeline.simulator.wire import Header, QnSource, edition_flag, encode_message
@@ -173,11 +183,19 @@ class VirtualLogger:
                         for code in sim.station.pollutants}
         self.fault_rng = random.Random(f"{seed}:{self.mn}:faults")
         self.value_faults: dict[str, list[Fault]] = {}
+        #: value faults on every pollutant of the station (a stop not flagged, a twin ...)
+        self.wide_faults: list[Fault] = []
+        #: hour_vs_minute's hourly scaling, o2_conversion: applied where records are built
+        self.record_faults: list[Fault] = []
         self.frame_faults: list[Fault] = []
         self.link_faults: list[Fault] = []
         for f in faults:
-            if f.kind in VALUE_KINDS and f.pollutant is not None:
+            if f.kind in ("o2_conversion", "hour_vs_minute") and f.pollutant is not None:
+                self.record_faults.append(f)
+            elif f.kind in VALUE_KINDS and f.pollutant is not None:
                 self.value_faults.setdefault(f.pollutant, []).append(f)
+            elif f.kind in VALUE_KINDS:
+                self.wide_faults.append(f)
             elif f.kind in FRAME_KINDS:
                 self.frame_faults.append(f)
             else:
@@ -196,6 +214,16 @@ class VirtualLogger:
         first = to_s(start)
         self.next_t = first + (-first) % self._step  # the first sample on the grid
         self._periods: dict[int, _Period] = {}
+        # twin_stations: the source's clean series, drawn as its own logger draws them
+        twin = next((f.source for f in self.wide_faults
+                     if f.kind == "twin_stations" and f.source is not None), None)
+        self._shadow = _Shadow(twin, start, seed) if twin is not None else None
+        # repeated_day: the clean samples of the days a copy may reach back to
+        self._memory_s = max((int(f.spec.params.get("days_back", 1)) * 86400
+                              for f in self.wide_faults if f.kind == "repeated_day"), default=0)
+        self._memory: dict[int, dict[str, float]] = {}
+        #: resend faults -> the frames sent in their window, again at its end
+        self._resend: dict[int, list[bytes]] = {}
 
     # --- driving --------------------------------------------------------------------------
 
@@ -240,6 +268,7 @@ class VirtualLogger:
             self.next_t = t + self._step
         if online:
             self._resend_due(wall, out)
+            self._resend_window(now, out)
         if self.truth is not None:
             self.truth.flush(now, self.mn)
         return out
@@ -250,9 +279,32 @@ class VirtualLogger:
         when = from_s(t)
         values: dict[str, float] = {}
         flags: dict[str, str] = {}
+        clean = {code: signal.sample(when) for code, signal in self.signals.items()}
+        # the shadow and the memory see every sample, in the window or not, so a copy is
+        # of the source's (the earlier day's) clean series exactly
+        shadow = self._shadow.at(t) if self._shadow is not None else {}
+        if self._memory_s:
+            self._memory[t] = dict(clean)
+            for old in [k for k in self._memory if k < t - self._memory_s]:
+                del self._memory[old]
+        wide = [f for f in self.wide_faults if f.active(when)]
+        for fault in wide:
+            self.stats.faults[fault.kind] += 1
+            if self.truth is not None:
+                self.truth.hit(fault, when, samples=1)
+            if fault.kind == "twin_stations":
+                clean.update({c: v for c, v in shadow.items() if c in clean})
+            elif fault.kind == "repeated_day":
+                back = t - int(fault.spec.params.get("days_back", 1)) * 86400
+                clean.update(self._memory.get(back, {}))
         for code, signal in self.signals.items():
-            value = signal.sample(when)
+            value = clean[code]
             flag = "N"
+            for fault in wide:
+                if fault.kind == "stopped_unflagged":
+                    value = _stopped(code, value)
+                elif fault.kind == "flagged_running":
+                    flag = str(fault.spec.params["flag"])
             for fault in self.value_faults.get(code, ()):
                 if fault.active(when):
                     value, flag = self._apply(fault, value, flag, signal.baseline)
@@ -261,6 +313,10 @@ class VirtualLogger:
                         self.truth.hit(fault, when, samples=1)
             values[code] = value
             flags[code] = flag
+        for fault in self.record_faults:
+            # o2_conversion reaches the real-time ZsRtd too: its samples count
+            if fault.kind == "o2_conversion" and fault.active(when) and self.truth is not None:
+                self.truth.hit(fault, when, samples=1)
         # close the records whose period ended before this sample; minute before hour
         # before day, as a logger sends them at a boundary
         for cn, length in ((cn, cn_period(cn, min_interval=self.min_interval) or 0)
@@ -274,12 +330,13 @@ class VirtualLogger:
             period.add(values, flags)
         if t % self.rtd_interval == 0 and 2011 not in self.skip:
             groups = []
-            zs = zs_factor(values.get("a19001", self.station.baselines.get("a19001", 9.0)))
+            o2 = values.get("a19001", self.station.baselines.get("a19001", 9.0))
             for code, value in values.items():
                 prof = PROFILES[code]
                 wire = self.station.wire_code(code)
                 parts = [f"{wire}-Rtd={fmt(value, prof.decimals)}"]
                 if prof.zs:
+                    zs = zs_factor(o2 + self._o2_offset(code, when))
                     parts.append(f"{wire}-ZsRtd={fmt(value * zs, prof.decimals)}")
                 parts.append(f"{wire}-Flag={flags[code]}")
                 groups.append(",".join(parts))
@@ -307,11 +364,62 @@ class VirtualLogger:
             return fault.reference * float(params["factor"]) * wobble, flag
         if kind == "flag":
             return value, str(params["flag"])
+        code = fault.pollutant or ""
+        if kind == "stop":
+            return _stopped(code, value), str(params["flag"])
+        if kind == "low_resolution":
+            decimals = int(params["decimals"])
+            dec = PROFILES[code].decimals if decimals < 0 else decimals
+            step = 10.0 ** -dec
+            if fault.held is None:
+                fault.held = round(value, dec)
+            moved = fault.held + self.fault_rng.gauss(0.0, float(params["spread"])) * step
+            return round(moved, dec), flag
+        if kind == "held_under_limit":
+            assert fault.reference is not None
+            target = fault.reference * float(params["level"])
+            if PROFILES[code].zs:
+                # the limit holds the converted value: hold that one under it
+                target /= zs_factor(self.station.baselines.get(O2_CODE, 9.0))
+            spread = float(params["wobble"])
+            return target * (1 + self.fault_rng.uniform(-spread, spread)), flag
         raise AssertionError(kind)  # pragma: no cover - VALUE_KINDS are all handled
+
+    def _o2_offset(self, code: str, when: datetime) -> float:
+        """o2_conversion: the O2 error the logger's conversion of ``code`` makes now."""
+        return sum(float(f.spec.params["o2_offset"]) for f in self.record_faults
+                   if f.kind == "o2_conversion" and f.pollutant == code and f.active(when))
+
+    def _hour_factor(self, cn: int, code: str, when: datetime) -> float:
+        """hour_vs_minute: what the hourly record of ``code`` stamped ``when`` is scaled by."""
+        factor = 1.0
+        if cn != 2061:
+            return factor
+        for f in self.record_faults:
+            if f.kind == "hour_vs_minute" and f.pollutant == code and f.active(when):
+                factor *= float(f.spec.params["factor"])
+                if self.truth is not None:
+                    self.truth.hit(f, when, cn=cn)
+        return factor
+
+    def _drops_minutes(self, cn: int, when: datetime) -> bool:
+        """hour_vs_minute with drop_minutes: the minute records of the hour are lost."""
+        if cn != 2051:
+            return False
+        dropping = [f for f in self.wide_faults if f.kind == "hour_vs_minute"
+                    and f.spec.params.get("drop_minutes") and f.active(when)]
+        for f in dropping:
+            self.stats.faults[f.kind] += 1
+            if self.truth is not None:
+                self.truth.hit(f, when, cn=cn, frames=1)
+        return bool(dropping)
 
     def _close(self, cn: int, period: _Period, wall: float, online: bool,
                out: list[bytes]) -> None:
         if not period.count:
+            return
+        when = from_s(period.start)
+        if self._drops_minutes(cn, when):
             return
         gas = self.st == ST_GAS
         length = period.length
@@ -320,25 +428,27 @@ class VirtualLogger:
         flow = avg.get(flow_code, self.station.baselines.get(flow_code, 50.0))
         # m3 over the period: gas flow is m3/s, water flow L/s
         volume = max(flow, 0.0) * length * (1.0 if gas else 0.001)
-        zs = zs_factor(avg.get("a19001", self.station.baselines.get("a19001", 9.0)))
+        o2 = avg.get("a19001", self.station.baselines.get("a19001", 9.0))
         groups = []
-        for code, mean in avg.items():
+        for code, true_mean in avg.items():
             prof = PROFILES[code]
             wire = self.station.wire_code(code)
             dec = prof.decimals
-            parts = [f"{wire}-Min={fmt(period.mins[code], dec)}",
+            scale = self._hour_factor(cn, code, when)
+            mean = true_mean * scale
+            parts = [f"{wire}-Min={fmt(period.mins[code] * scale, dec)}",
                      f"{wire}-Avg={fmt(mean, dec)}",
-                     f"{wire}-Max={fmt(period.maxs[code], dec)}"]
+                     f"{wire}-Max={fmt(period.maxs[code] * scale, dec)}"]
             if prof.zs:
+                zs = zs_factor(o2 + self._o2_offset(code, when))
                 parts.append(f"{wire}-ZsAvg={fmt(mean * zs, dec)}")
             if prof.cou == "volume":
-                parts.append(f"{wire}-Cou={fmt(volume, 1)}")
+                parts.append(f"{wire}-Cou={fmt(volume * scale, 1)}")
             elif prof.cou == "mass":
                 # kg: mg/m3 x m3 = mg, mg/L x m3 = g
                 parts.append(f"{wire}-Cou={fmt(mean * volume * (1e-6 if gas else 1e-3), 4)}")
             parts.append(f"{wire}-Flag={period.flag(code)}")
             groups.append(",".join(parts))
-        when = from_s(period.start)
         # a "lost" drop-out (the logger itself was down) loses the records stamped in it
         lost = any(f.kind == "dropout" and f.spec.params.get("lost") and f.active(when)
                    for f in self.link_faults)
@@ -379,6 +489,29 @@ class VirtualLogger:
             return
         head = f"DataTime={stamp(when)}"
         out.extend(self._send_message(cn, [head, *groups], at, wall, data_time=when))
+        for fault in self.frame_faults:
+            if (fault.kind == "conflict" and fault.active(at)
+                    and cn in fault.spec.params.get("cns", DATA_CNS)):
+                # the same data time again, every value changed: a conflict, not a resend
+                factor = float(fault.spec.params.get("factor", 1.05))
+                other = [_conflicting(g, factor) for g in groups]
+                out.extend(self._send_message(cn, [head, *other], at, wall, data_time=when))
+                self.stats.faults[fault.kind] += 1
+                if self.truth is not None:
+                    self.truth.hit(fault, when, cn=cn, frames=1)
+
+    def _resend_window(self, now: datetime, out: list[bytes]) -> None:
+        """resend faults whose window has passed: their frames again, byte for byte."""
+        for fault in self.frame_faults:
+            held = self._resend.get(id(fault))
+            if fault.kind == "resend" and held and fault.end <= now:
+                out.extend(held)
+                self.stats.resent += len(held)
+                for raw in held:
+                    cn = int(raw[raw.index(b"CN=") + 3: raw.index(b"CN=") + 7])
+                    self.stats.sent[cn] += 1
+                    self.stats.bytes_sent += len(raw)
+                del self._resend[id(fault)]
 
     def _send_message(self, cn: int, items: list[str], at: datetime, wall: float, *,
                       data_time: datetime, rf: str | None = None,
@@ -401,6 +534,14 @@ class VirtualLogger:
                 self.pending[qn_i] = _Pending(raw, cn, wall)
             wire = raw
             for f in active:
+                if f.kind == "resend":
+                    self._resend.setdefault(id(f), []).append(raw)
+                    self.stats.faults[f.kind] += 1
+                    if self.truth is not None:
+                        self.truth.hit(f, data_time, cn=cn, frames=1)
+                    continue
+                if f.kind == "conflict":
+                    continue  # _upload sends the conflicting copy
                 wire = self._mangle(f, wire, raw, data_time, cn, is_split=len(frames) > 1)
             out.append(wire)
             self.stats.sent[cn] += 1
@@ -618,6 +759,54 @@ class VirtualLogger:
             self.replays[0].waiting.discard(qn)
             return self._pump(wall)
         return []
+
+
+#: a value of a record's data area that a conflicting copy changes
+_CHANGE = re.compile(r"(-(?:Rtd|ZsRtd|Min|Avg|Max|ZsAvg|ZsMin|ZsMax)=)(-?\d+(?:\.\d+)?)")
+
+
+def _changed(text: str, factor: float) -> str:
+    """``text`` x ``factor`` plus one step of its resolution, in its decimals: a zero
+    changes too."""
+    decimals = len(text.partition(".")[2])
+    return fmt(float(text) * factor + 10.0 ** -decimals, decimals)
+
+
+def _conflicting(group: str, factor: float) -> str:
+    """A pollutant group with every value changed (see ``_changed``)."""
+    return _CHANGE.sub(lambda m: m[1] + _changed(m[2], factor), group)
+
+
+def _stopped(code: str, value: float) -> float:
+    """A channel of a stopped source: O2 at air, no flow, no concentration; the rest
+    (temperature, pressure, humidity, pH) reads on."""
+    if code == O2_CODE:
+        return AIR_O2
+    if code in FLOW_CODES or PROFILES[code].cou == "mass":
+        return 0.0
+    return value
+
+
+class _Shadow:
+    """The clean series of another station, drawn as its own logger draws them (the same
+    seed, pollutant order and sampling grid), for twin_stations."""
+
+    def __init__(self, source: SimStation, start: datetime, seed: int) -> None:
+        rng = random.Random(f"{seed}:{source.mn}")
+        self.signals = {code: Signal(code, source.station.baselines.get(code, _mid(code)), rng)
+                        for code in source.station.pollutants}
+        self.step = sampling_step(source)
+        first = to_s(start)
+        self.next_t = first + (-first) % self.step
+        self.values: dict[str, float] = {}
+
+    def at(self, t: int) -> dict[str, float]:
+        """The source's latest sample at or before ``t``."""
+        while self.next_t <= t:
+            when = from_s(self.next_t)
+            self.values = {c: s.sample(when) for c, s in self.signals.items()}
+            self.next_t += self.step
+        return self.values
 
 
 def _mid(code: str) -> float:

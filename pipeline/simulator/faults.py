@@ -21,12 +21,21 @@ times of the first and last data it touched (``first``/``last``; value faults co
 samples they changed, which every data type built from them carries; frame and link
 faults count frames, with the data-time window per CN in ``windows``: a drop-out from
 16:00 to 18:00 withholds the hourly record stamped 15:00, sent at 16:00). Later work
-scores detectors against these lines.
+scores detectors against these lines (``benchmarks/score_detectors.py``).
+
+Besides faults the detectors must find, a script holds traps: cases that look like a
+fault to a careless rule but are ordinary operation, whose truth names what alone may be
+raised (``stop``: only the flag alarm) or nothing (``low_resolution``, ``resend``:
+``rule`` null). And the data-authenticity clues (异常线索, ``pipeline/clues/``): data a
+logger could fake, each with its clue rule. Station-wide kinds (``STATION_WIDE``) touch
+every pollutant of the station but leave one truth line per station (pollutant null):
+their alarm is about the station, not one channel.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,15 +47,28 @@ from typing import IO, Any
 import hj212
 
 from pipeline.simulator.clock import parse_span
-from pipeline.simulator.stations import SimStation
+from pipeline.simulator.corpus import PROFILES
+from pipeline.simulator.stations import Limits, SimStation
 
-#: faults on a pollutant's readings (at sampling, so every data type carries them)
-VALUE_KINDS = ("constant", "zero", "negative", "spike", "over_limit", "out_of_range", "flag")
+#: faults on a pollutant's readings (at sampling, so every data type carries them); the
+#: last ones are traps (stop, low_resolution) and clues, some of them applied where a
+#: record is built (o2_conversion: its Zs values; hour_vs_minute: the hourly record)
+VALUE_KINDS = ("constant", "zero", "negative", "spike", "over_limit", "out_of_range", "flag",
+               "stop", "low_resolution", "o2_conversion", "stopped_unflagged",
+               "flagged_running", "hour_vs_minute", "held_under_limit", "repeated_day",
+               "twin_stations")
 #: faults on the frames as they leave
-FRAME_KINDS = ("bad_crc", "garbage", "split", "duplicate")
+FRAME_KINDS = ("bad_crc", "garbage", "split", "duplicate", "resend", "conflict")
 #: faults on the link
 LINK_KINDS = ("dropout", "disconnect")
 KINDS = VALUE_KINDS + FRAME_KINDS + LINK_KINDS
+#: value kinds applied to every pollutant of the station, truth one line per station
+STATION_WIDE = ("stopped_unflagged", "flagged_running", "repeated_day", "twin_stations")
+#: O2, the flue-gas and water flows and the gas velocity: what a stop sets to air / zero
+O2_CODE = "a19001"
+FLOW_CODES = ("a00000", "w00000", "a01011")
+#: O2 of air, what a stopped stack's analyser reads
+AIR_O2 = 20.9
 
 #: the rule each kind should trip (names of pipeline/detect/rules/default.toml); None: none
 RULES: Mapping[str, str | None] = {
@@ -63,6 +85,31 @@ RULES: Mapping[str, str | None] = {
     "garbage": "garbage",
     "split": None,  # a split message is legal; the platform must join it, not alarm
     "duplicate": None,  # an identical resend is normal; the store must not double it
+    # a declared stop (F, zeros, O2 at air): the flag alarm, and no zero/constant streak
+    "stop": "non_n_flag",
+    # an analyser at its real resolution, barely moving: Min < Max, nothing is stuck
+    "low_resolution": None,
+    # an hour of 2011/2051 frames sent again byte for byte (an answer was lost)
+    "resend": None,
+    # the same data time again with other values
+    "conflict": "time_conflict",
+    "o2_conversion": "clue_o2_conversion",
+    "stopped_unflagged": "clue_stopped_unflagged",
+    "flagged_running": "clue_flagged_running",
+    "hour_vs_minute": "clue_hour_vs_minute",
+    "held_under_limit": "clue_held_under_limit",
+    "repeated_day": "clue_repeated_day",
+    "twin_stations": "clue_twin_stations",
+}
+#: rules besides its own that a kind makes true (a scorer counts them as true alarms, not
+#: as found): a stop not flagged is really zero and at air; a running source flagged F
+#: really carries F flags; minute records withheld are really missing
+ALSO_TRUE: Mapping[str, frozenset[str]] = {
+    "dropout": frozenset({"offline"}),
+    "disconnect": frozenset({"missing"}),
+    "stopped_unflagged": frozenset({"zero_streak", "constant_streak"}),
+    "flagged_running": frozenset({"non_n_flag"}),
+    "hour_vs_minute": frozenset({"missing"}),
 }
 #: parameters each kind takes, with defaults
 PARAMS: Mapping[str, Mapping[str, Any]] = {
@@ -80,6 +127,29 @@ PARAMS: Mapping[str, Mapping[str, Any]] = {
     # lost: the logger did not store the records either, so a back-fill finds nothing
     "dropout": {"lost": False},
     "disconnect": {},
+    "stop": {"flag": "F"},
+    # the value sits at its start level rounded to `decimals` (default: the pollutant's
+    # reporting resolution) with white noise of `spread` resolution steps: the samples
+    # (and every period's Min/Max) move by a step or two, the averages do not
+    "low_resolution": {"decimals": -1, "spread": 0.6},
+    # the frames of `cns` sent in the window go out again at its end, byte for byte
+    "resend": {"cns": [2011, 2051]},
+    # each frame of `cns` is followed by one of the same data time, values x `factor`
+    "conflict": {"cns": [2011], "factor": 1.05},
+    # Zs values converted with O2 = measured + `o2_offset` (a lower O2: a smaller ZsAvg)
+    "o2_conversion": {"o2_offset": -3.0},
+    "stopped_unflagged": {},
+    "flagged_running": {"flag": "F"},
+    # the hourly record (Min/Avg/Max/ZsAvg/Cou) x `factor`; drop_minutes: the minute
+    # records of the hour are neither sent nor kept, the hourly is (one line per station)
+    "hour_vs_minute": {"factor": 0.7, "drop_minutes": False},
+    # the value held at `level` x the limit (on the limit's basis: the Zs value for
+    # converted pollutants) with a uniform wobble of +- `wobble` (relative)
+    "held_under_limit": {"level": 0.94, "wobble": 0.01},
+    # the samples of `days_back` days before, again
+    "repeated_day": {"days_back": 1},
+    # the clean series of the station `source` selects (same ST and sampling step)
+    "twin_stations": {"source": "*"},
 }
 _FIELDS = {"id", "kind", "stations", "count", "pollutant", "start", "duration"}
 _FLAGS = "FMSDCTB"
@@ -123,7 +193,11 @@ def _spec(entry: Mapping[str, Any], index: int, source: str) -> FaultSpec:
     stations = entry.get("stations", "*")
     selectors = (stations,) if isinstance(stations, str) else tuple(map(str, stations))
     pollutant = entry.get("pollutant")
-    if kind in VALUE_KINDS:
+    # station-wide kinds touch every pollutant: the truth and the clue are the station's
+    wide = kind in STATION_WIDE or (kind == "hour_vs_minute" and bool(entry.get("drop_minutes")))
+    if wide:
+        pollutant = None
+    elif kind in VALUE_KINDS:
         if pollutant is None:
             raise FaultScriptError(f"{where}: {kind} needs pollutant = \"<code>\" or \"*\"")
         pollutant = str(pollutant)
@@ -146,7 +220,8 @@ def _spec(entry: Mapping[str, Any], index: int, source: str) -> FaultSpec:
     if duration <= 0:
         raise FaultScriptError(f"{where}: duration must be above 0")
     params = {**defaults, **{k: v for k, v in entry.items() if k in defaults}}
-    if kind == "flag" and (len(str(params["flag"])) != 1 or str(params["flag"]) not in _FLAGS):
+    if kind in ("flag", "stop", "flagged_running") and (
+            len(str(params["flag"])) != 1 or str(params["flag"]) not in _FLAGS):
         raise FaultScriptError(f"{where}: flag={params['flag']!r}; choose one of {_FLAGS}")
     count = entry.get("count")
     if count is not None and (not isinstance(count, int) or count < 1):
@@ -194,9 +269,17 @@ class Fault:
     #: the constant fault's frozen value, set when it first applies
     held: float | None = None
 
+    #: twin_stations: the station whose series this one sends
+    source: SimStation | None = None
+
     @property
     def kind(self) -> str:
         return self.spec.kind
+
+    @property
+    def station_wide(self) -> bool:
+        """Applied to every pollutant of the station, one truth line (pollutant None)."""
+        return self.spec.kind in VALUE_KINDS and self.pollutant is None
 
     def active(self, when: datetime) -> bool:
         return self.start <= when < self.end
@@ -216,35 +299,86 @@ def _matches(selector: str, index: int, station: SimStation) -> bool:
     return station.mn == sel
 
 
+def sampling_step(station: SimStation) -> int:
+    """Seconds between a logger's samples (its real-time and minute cadences' grid)."""
+    return math.gcd(station.rtd_interval, station.min_interval * 60)
+
+
+def _fits(kind: str, station: SimStation, code: str) -> bool:
+    """Whether a value kind given pollutant "*" means this pollutant."""
+    if kind == "o2_conversion":
+        return PROFILES[code].zs
+    if kind == "held_under_limit":
+        return not math.isnan(station.limits.get(code, Limits()).limit_high)
+    return True
+
+
+def _twin_source(spec: FaultSpec, station: SimStation, fleet: Sequence[SimStation],
+                 taken: set[str]) -> SimStation | None:
+    """A station for ``station`` to copy: selected by the ``source`` parameter, of the same
+    ST and sampling step (so the copy is exact, sample for sample), sharing pollutants,
+    not faulted itself as a twin; the first such in fleet order."""
+    sel = str(spec.params.get("source", "*"))
+    for i, other in enumerate(fleet):
+        if (other.mn != station.mn and other.mn not in taken and _matches(sel, i, other)
+                and other.station.st == station.station.st
+                and sampling_step(other) == sampling_step(station)
+                and set(other.station.pollutants) & set(station.station.pollutants)):
+            return other
+    return None
+
+
 def assign(specs: Sequence[FaultSpec], fleet: Sequence[SimStation], sim_start: datetime,
            seed: int) -> dict[str, list[Fault]]:
     """Resolve each spec onto stations (MN -> faults). Deterministic from ``seed``."""
     rng = random.Random(seed ^ 0xFA17)
     out: dict[str, list[Fault]] = {}
+    twins: set[str] = set()  # stations copying or copied: a pair stays a pair
     for spec in specs:
         start, end = spec.window(sim_start)
         matching = [s for i, s in enumerate(fleet)
                     if any(_matches(sel, i, s) for sel in spec.stations)]
         if spec.pollutant not in (None, "*"):
             matching = [s for s in matching if spec.pollutant in s.station.pollutants]
+        if spec.kind == "held_under_limit":
+            matching = [s for s in matching if any(
+                _fits(spec.kind, s, c) for c in ([spec.pollutant] if spec.pollutant not in
+                                                  (None, "*") else s.station.pollutants))]
+        if spec.kind == "o2_conversion":
+            matching = [s for s in matching if any(PROFILES[c].zs for c in s.station.pollutants)]
+        sources: dict[str, SimStation] = {}
+        if spec.kind == "twin_stations":
+            paired: list[SimStation] = []
+            for s in matching:
+                if s.mn in twins:
+                    continue
+                src = _twin_source(spec, s, fleet, twins | {p.mn for p in paired})
+                if src is not None:
+                    sources[s.mn] = src
+                    paired.append(s)
+            matching = paired
         if spec.count is not None and spec.count < len(matching):
             matching = rng.sample(matching, spec.count)
         for station in matching:
             codes: Iterable[str | None]
-            if spec.kind not in VALUE_KINDS:
+            if spec.kind not in VALUE_KINDS or spec.pollutant is None:
                 codes = [None]
             elif spec.pollutant == "*":
-                codes = station.station.pollutants
+                codes = [c for c in station.station.pollutants
+                         if _fits(spec.kind, station, c)]
             else:
                 codes = [spec.pollutant]
+            source = sources.get(station.mn)
+            if source is not None:
+                twins.update((station.mn, source.mn))
             for code in codes:
                 reference = None
-                if code is not None and spec.kind == "over_limit":
+                if code is not None and spec.kind in ("over_limit", "held_under_limit"):
                     reference = station.limit_high(code)
                 elif code is not None and spec.kind == "out_of_range":
                     reference = station.range_high(code)
                 out.setdefault(station.mn, []).append(
-                    Fault(spec, station, code, start, end, reference))
+                    Fault(spec, station, code, start, end, reference, source=source))
     return out
 
 
@@ -329,7 +463,11 @@ class GroundTruth:
             "windows": {str(cn): [lo.isoformat(), hi.isoformat()]
                         for cn, (lo, hi) in sorted(ep.cns.items())},
             "params": dict(f.spec.params),
+            "rtd_interval": f.station.rtd_interval,
+            "min_interval": f.station.min_interval,
         }
+        if f.source is not None:
+            line["source"] = f.source.mn
         if f.reference is not None:
             line["reference"] = f.reference
         if f.kind in LINK_KINDS:
