@@ -1,10 +1,12 @@
 //! Columnar batch decode: many whole frames into flat columns, one row per pollutant per
 //! frame, with no per-field allocation. The stream workers hand these to NumPy and ClickHouse.
 
+use crate::cp::{check_cp, Accepted, CpSummary};
 use crate::cp::{NUMERIC_SUFFIXES, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::error::FrameError;
+use crate::fastpath::fast_cp;
 use crate::frame::{Options, Span};
-use crate::segment::parse_frame_with;
+use crate::segment::{parse_frame_head, parse_frame_with, Parsed};
 use crate::WarnCount;
 
 /// Widths of the fixed-width text columns (bytes, zero padded, longer values cut).
@@ -89,9 +91,20 @@ impl Columns {
         self.row_frame.len()
     }
 
+    /// Equal column for column, numbers compared bit for bit (NaN marks an absent value, and
+    /// `==` would find two NaN unequal).
+    pub fn same_as(&self, other: &Columns) -> bool {
+        let bits = |c: &Columns| c.numeric.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let strip = |c: &Columns| Columns {
+            numeric: Vec::new(),
+            ..c.clone()
+        };
+        bits(self) == bits(other) && strip(self) == strip(other)
+    }
+
     /// Open a row for one pollutant; the frame-wide columns are filled once the frame is
     /// accepted (`fill_frame_rows`).
-    fn open_row(&mut self, frame: i32, code: &[u8]) {
+    pub(crate) fn open_row(&mut self, frame: i32, code: &[u8]) {
         self.row_frame.push(frame);
         let mut cell = [0u8; CODE_WIDTH];
         for (c, &b) in cell.iter_mut().zip(code) {
@@ -126,7 +139,62 @@ impl Columns {
         self.eflag.truncate(from * EFLAG_WIDTH);
     }
 
-    fn push_frame_meta(&mut self, buf: &[u8], p: Option<&crate::segment::Parsed>, status: u8) {
+    /// Fill the row of an accepted data-area field (the validating path's visitor).
+    fn visit_field(&mut self, buf: &[u8], first_row: usize, frame: usize, a: &Accepted<'_>) {
+        let Some(group) = a.group else { return };
+        let row = first_row + group;
+        if row == self.n_rows() {
+            // groups are numbered in order of first appearance: a new one is the next row
+            let code = a.field.code.map_or(&b""[..], |s| s.of(buf));
+            self.open_row(frame as i32, code);
+        }
+        let col = usize::from(a.suffix);
+        if col < N_NUMERIC {
+            if let Some(x) = a.number {
+                self.numeric[row * N_NUMERIC + col] = x;
+            }
+        } else if a.suffix == SUFFIX_FLAG {
+            let v = a.field.value.of(buf);
+            let n = v.len().min(FLAG_WIDTH);
+            self.flag[row * FLAG_WIDTH..row * FLAG_WIDTH + n].copy_from_slice(&v[..n]);
+        } else if a.suffix == SUFFIX_EFLAG {
+            let v = a.field.value.of(buf);
+            let n = v.len().min(EFLAG_WIDTH);
+            let at = row * EFLAG_WIDTH;
+            self.eflag[at..at + EFLAG_WIDTH].fill(0);
+            self.eflag[at..at + n].copy_from_slice(&v[..n]);
+        }
+    }
+
+    /// The frame columns of frame `i`, and the frame-wide row columns if it was accepted.
+    fn finish_frame(
+        &mut self,
+        buf: &[u8],
+        i: usize,
+        first_row: usize,
+        result: Result<Parsed, FrameError>,
+        warnings: WarnCount,
+    ) {
+        match result {
+            Ok(parsed) => {
+                self.push_frame_meta(buf, Some(&parsed), 0);
+                let h = &parsed.header;
+                let mn = h.mn.map_or(&b""[..], |s| s.of(buf));
+                let st = h.st.map_or(&b""[..], |s| s.of(buf));
+                let dt = parsed.cp.data_time_secs.unwrap_or(NAT);
+                self.fill_frame_rows(first_row, mn, st, h.cn_num, dt);
+            }
+            Err(e) => {
+                self.drop_rows_from(first_row);
+                self.push_frame_meta(buf, None, e.kind.code());
+                self.errors.push((i, e));
+            }
+        }
+        self.frame_rows.push((self.n_rows() - first_row) as i32);
+        self.frame_warnings.push(warnings.0);
+    }
+
+    fn push_frame_meta(&mut self, buf: &[u8], p: Option<&Parsed>, status: u8) {
         self.status.push(status);
         let h = p.map(|p| &p.header);
         let text = |s: Option<Span>| s.map_or(&b""[..], |s| s.of(buf));
@@ -143,56 +211,58 @@ impl Columns {
 }
 
 /// Decode whole frames into columns. Rejected frames get a status (1 + ErrorKind index), an
-/// entry in `errors`, and no rows. Each data area is scanned once: rows are filled while it
-/// is validated.
+/// entry in `errors`, and no rows.
+///
+/// Framing, CRC and header go through the validating parser; each data area is first read
+/// by the fast path (`fastpath::fast_cp`), and only when that gives up, by `check_cp`. The
+/// result equals `decode_batch_validating`'s, column for column (the differential tests
+/// and the `parse` fuzz target hold the two to it).
 pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
     let bytes = frames.iter().map(|f| f.len()).sum();
     let mut c = Columns::with_capacity(frames.len(), bytes);
     for (i, &buf) in frames.iter().enumerate() {
         let mut warnings = WarnCount::default();
         let first_row = c.n_rows();
+        let result =
+            parse_frame_head(buf, opts, &mut warnings).and_then(|(segment, crc, header)| {
+                let cp = match fast_cp(buf, header.cp, &mut c, i as i32) {
+                    Ok(data_time_secs) => CpSummary {
+                        data_time: None,
+                        data_time_secs,
+                        fields: 0,
+                    },
+                    Err(_) => {
+                        c.drop_rows_from(first_row);
+                        check_cp(buf, header.cp, opts, &mut warnings, &mut |a| {
+                            c.visit_field(buf, first_row, i, a)
+                        })?
+                    }
+                };
+                Ok(Parsed {
+                    segment,
+                    crc,
+                    header,
+                    cp,
+                })
+            });
+        c.finish_frame(buf, i, first_row, result, warnings);
+    }
+    c
+}
+
+/// Decode whole frames into columns. Rejected frames get a status (1 + ErrorKind index), an
+/// entry in `errors`, and no rows. Each data area is scanned once: rows are filled while it
+/// is validated.
+pub fn decode_batch_validating(frames: &[&[u8]], opts: &Options) -> Columns {
+    let bytes = frames.iter().map(|f| f.len()).sum();
+    let mut c = Columns::with_capacity(frames.len(), bytes);
+    for (i, &buf) in frames.iter().enumerate() {
+        let mut warnings = WarnCount::default();
+        let first_row = c.n_rows();
         let result = parse_frame_with(buf, opts, &mut warnings, &mut |a| {
-            let Some(group) = a.group else { return };
-            let row = first_row + group;
-            if row == c.n_rows() {
-                // groups are numbered in order of first appearance: a new one is the next row
-                let code = a.field.code.map_or(&b""[..], |s| s.of(buf));
-                c.open_row(i as i32, code);
-            }
-            let col = usize::from(a.suffix);
-            if col < N_NUMERIC {
-                if let Some(x) = a.number {
-                    c.numeric[row * N_NUMERIC + col] = x;
-                }
-            } else if a.suffix == SUFFIX_FLAG {
-                let v = a.field.value.of(buf);
-                let n = v.len().min(FLAG_WIDTH);
-                c.flag[row * FLAG_WIDTH..row * FLAG_WIDTH + n].copy_from_slice(&v[..n]);
-            } else if a.suffix == SUFFIX_EFLAG {
-                let v = a.field.value.of(buf);
-                let n = v.len().min(EFLAG_WIDTH);
-                let at = row * EFLAG_WIDTH;
-                c.eflag[at..at + EFLAG_WIDTH].fill(0);
-                c.eflag[at..at + n].copy_from_slice(&v[..n]);
-            }
+            c.visit_field(buf, first_row, i, a)
         });
-        match result {
-            Ok(parsed) => {
-                c.push_frame_meta(buf, Some(&parsed), 0);
-                let h = &parsed.header;
-                let mn = h.mn.map_or(&b""[..], |s| s.of(buf));
-                let st = h.st.map_or(&b""[..], |s| s.of(buf));
-                let dt = parsed.cp.data_time_secs.unwrap_or(NAT);
-                c.fill_frame_rows(first_row, mn, st, h.cn_num, dt);
-            }
-            Err(e) => {
-                c.drop_rows_from(first_row);
-                c.push_frame_meta(buf, None, e.kind.code());
-                c.errors.push((i, e));
-            }
-        }
-        c.frame_rows.push((c.n_rows() - first_row) as i32);
-        c.frame_warnings.push(warnings.0);
+        c.finish_frame(buf, i, first_row, result, warnings);
     }
     c
 }

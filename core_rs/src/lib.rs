@@ -9,6 +9,7 @@ pub mod cp;
 pub mod crc;
 pub mod encode;
 pub mod error;
+pub mod fastpath;
 pub mod frame;
 pub mod framer;
 pub mod hint;

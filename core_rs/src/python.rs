@@ -499,14 +499,15 @@ fn column_name(suffix: &str) -> String {
 
 #[pyfunction]
 #[pyo3(
-    signature = (frames, *, strict = false, crc_variants = Vec::new()),
-    text_signature = "(frames, *, strict=False, crc_variants=())"
+    signature = (frames, *, strict = false, crc_variants = Vec::new(), fast = true),
+    text_signature = "(frames, *, strict=False, crc_variants=(), fast=True)"
 )]
 fn decode_batch_raw<'py>(
     py: Python<'py>,
     frames: &Bound<'py, PyAny>,
     strict: bool,
     crc_variants: Vec<String>,
+    fast: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let o = opts_with(strict, &crc_variants)?;
     let mut held: Vec<Bound<'py, PyBytes>> = Vec::new();
@@ -530,7 +531,14 @@ fn decode_batch_raw<'py>(
     let slices: Vec<&[u8]> = held.iter().map(|b| b.as_bytes()).collect();
     // bytes objects are immutable and `held` keeps them alive, so the slices stay valid
     // while other Python threads run
-    let cols = py.detach(|| batch::decode_batch(&slices, &o));
+    // `fast=False` forces the validating path for every data area (the differential tests)
+    let cols = py.detach(|| {
+        if fast {
+            batch::decode_batch(&slices, &o)
+        } else {
+            batch::decode_batch_validating(&slices, &o)
+        }
+    });
     columns_dict(py, cols)
 }
 

@@ -128,6 +128,20 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     sink: &mut S,
     visit: &mut V,
 ) -> Result<(Header, CpSummary), FrameError> {
+    let h = parse_header_at(buf, seg, opts, sink)?;
+    let summary = check_cp(buf, h.cp, opts, sink, visit)?;
+    Ok((h, summary))
+}
+
+/// The header of the segment at `seg`, validated, with `cp` the data area between its `&&`s;
+/// the data area itself is not looked into (`check_cp` does that, and always after this, so
+/// a frame's first fault is the same whoever checks its data area).
+pub fn parse_header_at<S: WarnSink>(
+    buf: &[u8],
+    seg: Span,
+    opts: &Options,
+    sink: &mut S,
+) -> Result<Header, FrameError> {
     let s = seg.of(buf);
     let base = seg.start as usize;
     // Control bytes never belong in a segment; bytes over 0x7F only in UTF-8 text values.
@@ -680,8 +694,7 @@ pub fn parse_segment_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
         cp_value.end as usize
     };
     h.cp = Span::new(cp_value.start as usize + 2, inner_end);
-    let summary = check_cp(buf, h.cp, opts, sink, visit)?;
-    Ok((h, summary))
+    Ok(h)
 }
 
 /// Where the data area `value` (the CP value from its opening `&&`) ends when the segment
@@ -748,6 +761,24 @@ pub fn parse_frame_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
     sink: &mut S,
     visit: &mut V,
 ) -> Result<Parsed, FrameError> {
+    let (segment, crc, header) = parse_frame_head(buf, opts, sink)?;
+    let cp = check_cp(buf, header.cp, opts, sink, visit)?;
+    Ok(Parsed {
+        segment,
+        crc,
+        header,
+        cp,
+    })
+}
+
+/// Framing, CRC and the validated header of one whole frame: everything `parse_frame` does
+/// but look into the data area (`header.cp`). Returns the segment, the carried CRC and the
+/// header.
+pub fn parse_frame_head<S: WarnSink>(
+    buf: &[u8],
+    opts: &Options,
+    sink: &mut S,
+) -> Result<(Span, u16, Header), FrameError> {
     if !buf.starts_with(b"##") {
         return Err(FrameError::at_field(
             ErrorKind::Header,
@@ -785,13 +816,8 @@ pub fn parse_frame_with<S: WarnSink, V: FnMut(&Accepted<'_>)>(
             "bytes after the frame's \\r\\n",
         ));
     }
-    let (header, cp) = parse_segment_with(buf, segment, opts, sink, visit)?;
-    Ok(Parsed {
-        segment,
-        crc,
-        header,
-        cp,
-    })
+    let header = parse_header_at(buf, segment, opts, sink)?;
+    Ok((segment, crc, header))
 }
 
 #[cfg(test)]

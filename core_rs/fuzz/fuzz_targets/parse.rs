@@ -1,6 +1,7 @@
 //! Whole-frame parsing, both modes, a bare segment, the batch decoder and the header scan:
 //! none may panic on any input, and what lenient mode accepts must re-encode and parse again.
-//! Allowing CRC variants never changes a frame that was accepted without them.
+//! Allowing CRC variants never changes a frame that was accepted without them. The batch
+//! decoder's fast path and its validating path give the same columns.
 #![no_main]
 
 use hj212::crc::known_variants;
@@ -36,4 +37,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = hint::scan(data);
     let cols = batch::decode_batch(&[data], &Options::lenient());
     assert_eq!(cols.status[0] == 0, lenient.is_ok());
+    // the fast path for plain data areas gives what the validating path gives, in both modes
+    let slow = batch::decode_batch_validating(&[data], &Options::lenient());
+    assert!(cols.same_as(&slow), "fast {cols:?}\nvalidating {slow:?}");
+    let fast = batch::decode_batch(&[data], &Options::strict());
+    let slow = batch::decode_batch_validating(&[data], &Options::strict());
+    assert!(fast.same_as(&slow), "strict: fast {fast:?}\nvalidating {slow:?}");
 });

@@ -191,8 +191,10 @@ class Reassembler:
     def pending_bytes(self) -> int: ...
 
 def decode_batch_raw(frames: Sequence[bytes], *, strict: bool = False,
-                     crc_variants: Sequence[str] = ()) -> dict[str, Any]:
-    """Columnar decode; see hj212.decode_batch, which wraps this in a Batch."""
+                     crc_variants: Sequence[str] = (), fast: bool = True) -> dict[str, Any]:
+    """Columnar decode; see hj212.decode_batch, which wraps this in a Batch.
+
+    ``fast=False`` reads every data area with the validating path (same result, slower)."""
 
 def encode(*, cn: int | str, st: int | str, mn: str | None, pw: str | None,
            qn: str | None = None, flag: int | None = None, pnum: int | None = None,

@@ -1,0 +1,270 @@
+//! The batch decoder's fast path for well-formed data areas.
+//!
+//! `check_cp` validates any data area and reports every deviation; it builds a field struct
+//! per `name=value`, classifies names and values in separate passes and goes through the
+//! general value checker for each. Nearly every data area on the wire is plain: `DataTime`
+//! once, then `code-Suffix=value` fields with standard suffixes, short codes of appendix B,
+//! numbers within N14.6 and one-letter flags of table 8. This module reads exactly that shape
+//! in one pass over the bytes, writing each value into its column as it is read (numbers are
+//! folded digit by digit, no text is copied). At the first byte that could lead the
+//! validating path to a warning or an error it gives up (`Bail`), and the caller drops the
+//! rows it wrote and runs `check_cp` on the same data area, so results are identical by
+//! construction: the fast path only accepts what the validating path accepts silently,
+//! with the same values.
+
+use crate::batch::{Columns, EFLAG_WIDTH, FLAG_WIDTH, N_NUMERIC};
+use crate::codes;
+use crate::cp::{suffix_id, SUFFIX_EFLAG, SUFFIX_FLAG};
+use crate::frame::Span;
+use crate::text::read_stamp;
+
+/// The data area is not of the plain shape: let the validating path decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bail;
+
+/// The longest data area the standard allows (longer ones are a deviation).
+const CP_MAX: usize = 950;
+/// Groups kept on the stack; more (rare) means the validating path.
+const MAX_GROUPS: usize = 32;
+
+const POW10: [f64; 7] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
+
+// Byte classes of a field name.
+const C_NAME: u8 = 0; // letters, digits, '_'
+const C_DASH: u8 = 1;
+const C_EQ: u8 = 2;
+const C_BAD: u8 = 3; // anything else: separators, spaces, other bytes
+
+const fn name_classes() -> [u8; 256] {
+    let mut t = [C_BAD; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            t[b] = C_NAME;
+        }
+        b += 1;
+    }
+    t[b'-' as usize] = C_DASH;
+    t[b'=' as usize] = C_EQ;
+    t
+}
+
+static NAME_CLASS: [u8; 256] = name_classes();
+
+/// A code packed for comparison (at most 8 bytes; longer codes bail).
+#[inline]
+fn pack_code(code: &[u8]) -> u64 {
+    let mut k: u64 = 0;
+    for &b in code {
+        k = (k << 8) | u64::from(b);
+    }
+    k | ((code.len() as u64) << 60)
+}
+
+/// Read a number within N14.6 from `at` up to the next separator or `end`: optional sign,
+/// digits, optional '.' and digits, at least one digit, at most 14 digits and 6 decimals.
+/// The value is `read_number`'s for such text (the digits fold into an integer below 2^53
+/// and one division by an exact power of ten rounds correctly). Returns the value and where
+/// it stopped (at a separator or `end`).
+#[inline]
+fn read_plain_number(cp: &[u8], mut at: usize) -> Result<(f64, usize), Bail> {
+    let mut neg = false;
+    match cp.get(at) {
+        Some(b'-') => {
+            neg = true;
+            at += 1;
+        }
+        Some(b'+') => at += 1,
+        _ => {}
+    }
+    let mut mant: u64 = 0;
+    let mut digits = 0usize;
+    while let Some(&b) = cp.get(at) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        mant = mant * 10 + u64::from(d);
+        digits += 1;
+        at += 1;
+        if digits > 14 {
+            return Err(Bail);
+        }
+    }
+    let mut frac = 0usize;
+    if cp.get(at) == Some(&b'.') {
+        at += 1;
+        while let Some(&b) = cp.get(at) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            mant = mant * 10 + u64::from(d);
+            frac += 1;
+            at += 1;
+            if digits + frac > 14 || frac > 6 {
+                return Err(Bail);
+            }
+        }
+    }
+    if digits + frac == 0 {
+        return Err(Bail);
+    }
+    let v = mant as f64 / POW10[frac];
+    Ok((if neg { -v } else { v }, at))
+}
+
+/// Whether a value ends at `at`: the data area's end or a separator.
+#[inline]
+fn ends_value(cp: &[u8], at: usize) -> bool {
+    matches!(cp.get(at), None | Some(b';' | b','))
+}
+
+/// Read the data area `span` of `buf` into rows of `c` for frame `frame` (rows from
+/// `c.n_rows()` on, one per pollutant in order of first appearance). Returns the DataTime's
+/// wall-clock seconds (None without DataTime). On `Bail` the rows written so far are the
+/// caller's to drop.
+pub fn fast_cp(buf: &[u8], span: Span, c: &mut Columns, frame: i32) -> Result<Option<i64>, Bail> {
+    let cp = span.of(buf);
+    if cp.len() > CP_MAX {
+        return Err(Bail);
+    }
+    let first_row = c.n_rows();
+    let mut data_time: Option<i64> = None;
+    // groups: packed code and the suffixes seen (a bit per suffix id)
+    let mut keys = [0u64; MAX_GROUPS];
+    let mut masks = [0u32; MAX_GROUPS];
+    let mut n_groups = 0usize;
+    // the previous field's group, if it had a code (',' may only join fields of one group)
+    let mut prev: Option<usize> = None;
+    let mut sep = 0u8;
+    let mut at = 0usize;
+    while at < cp.len() {
+        // the name, up to '=', noting the last '-'
+        let start = at;
+        let mut dash = usize::MAX;
+        loop {
+            let Some(&b) = cp.get(at) else {
+                return Err(Bail);
+            };
+            match NAME_CLASS[usize::from(b)] {
+                C_NAME => {}
+                C_DASH => dash = at,
+                C_EQ => break,
+                _ => return Err(Bail),
+            }
+            at += 1;
+        }
+        let eq = at;
+        at += 1;
+        if dash == usize::MAX {
+            // a plain field: only DataTime, once
+            if &cp[start..eq] != b"DataTime" || data_time.is_some() || sep == b',' {
+                return Err(Bail);
+            }
+            let v = cp.get(at..at + 14).ok_or(Bail)?;
+            if !ends_value(cp, at + 14) {
+                return Err(Bail);
+            }
+            let stamp = read_stamp(v).map_err(|_| Bail)?;
+            // the validating path carries it through an f64: exact below 2^53
+            data_time = Some(stamp.wall_seconds() as f64 as i64);
+            at += 14;
+            prev = None;
+        } else {
+            if dash == start || dash + 1 == eq || dash - start > 8 {
+                return Err(Bail);
+            }
+            let code = &cp[start..dash];
+            let suffix = suffix_id(&cp[dash + 1..eq]);
+            let key = pack_code(code);
+            // which group: the previous field's, an earlier one, or a new one
+            let g = match prev {
+                Some(g) if keys[g] == key => g,
+                _ => {
+                    if sep == b',' {
+                        return Err(Bail);
+                    }
+                    match keys[..n_groups].iter().position(|&k| k == key) {
+                        Some(g) => g,
+                        None => {
+                            if n_groups == MAX_GROUPS || !codes::is_known_field_code(code) {
+                                return Err(Bail);
+                            }
+                            keys[n_groups] = key;
+                            n_groups += 1;
+                            c.open_row(frame, code);
+                            n_groups - 1
+                        }
+                    }
+                }
+            };
+            if suffix >= 32 || masks[g] & (1 << suffix) != 0 {
+                return Err(Bail);
+            }
+            masks[g] |= 1 << suffix;
+            let row = first_row + g;
+            let col = usize::from(suffix);
+            if col < N_NUMERIC {
+                let x = if col == 9 {
+                    // RS: a whole number 0..5
+                    let d = cp.get(at).map_or(10, |b| b.wrapping_sub(b'0'));
+                    if d > 5 || !ends_value(cp, at + 1) {
+                        return Err(Bail);
+                    }
+                    at += 1;
+                    f64::from(d)
+                } else {
+                    let (x, stop) = read_plain_number(cp, at)?;
+                    if !ends_value(cp, stop) || (col == 10 && !(0.0..=24.0).contains(&x)) {
+                        return Err(Bail);
+                    }
+                    at = stop;
+                    x
+                };
+                c.numeric[row * N_NUMERIC + col] = x;
+            } else if suffix == SUFFIX_FLAG {
+                let f = *cp.get(at).ok_or(Bail)?;
+                if !ends_value(cp, at + 1) || !f.is_ascii_alphanumeric() {
+                    return Err(Bail);
+                }
+                if !codes::is_known_data_flag(&[f]) {
+                    return Err(Bail);
+                }
+                c.flag[row * FLAG_WIDTH] = f;
+                at += 1;
+            } else if suffix == SUFFIX_EFLAG {
+                let v_start = at;
+                while at < cp.len() && at - v_start <= 4 && cp[at].is_ascii_alphanumeric() {
+                    at += 1;
+                }
+                let n = at - v_start;
+                if n == 0 || n > 4 || !ends_value(cp, at) {
+                    return Err(Bail);
+                }
+                let cell = &mut c.eflag[row * EFLAG_WIDTH..(row + 1) * EFLAG_WIDTH];
+                cell.fill(0);
+                cell[..n].copy_from_slice(&cp[v_start..at]);
+            } else {
+                // SampleTime, Info, SN and unknown suffixes: the validating path
+                return Err(Bail);
+            }
+            prev = Some(g);
+        }
+        // `at` is at a separator or the end; a separator right at the end ends the data
+        // area with no empty field (as the validating path reads it)
+        match cp.get(at) {
+            None => break,
+            Some(&s) => {
+                sep = s;
+                at += 1;
+                if at < cp.len() && matches!(cp[at], b';' | b',') {
+                    // an empty field between separators
+                    return Err(Bail);
+                }
+            }
+        }
+    }
+    Ok(data_time)
+}

@@ -1,0 +1,315 @@
+//! The batch decoder's fast path (`decode_batch`) against its validating path
+//! (`decode_batch_validating`): the same columns, rows, statuses, warning counts and errors,
+//! in lenient and strict mode, on generated frames (well formed, and with every deviation the
+//! fast path must hand over) and on the fuzz corpus.
+
+use std::path::Path;
+
+use hj212::batch::{decode_batch, decode_batch_validating, Columns};
+use hj212::frame::wrap;
+use hj212::Options;
+use proptest::prelude::*;
+
+fn assert_same(frames: &[Vec<u8>]) -> (Columns, Columns) {
+    let slices: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    let mut last = None;
+    for opts in [Options::lenient(), Options::strict()] {
+        let fast = decode_batch(&slices, &opts);
+        let slow = decode_batch_validating(&slices, &opts);
+        assert!(
+            fast.same_as(&slow),
+            "strict={}: fast path {fast:?}\nvalidating {slow:?}\nframes {:?}",
+            opts.strict,
+            frames
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect::<Vec<_>>()
+        );
+        last = Some((fast, slow));
+    }
+    last.expect("two modes ran")
+}
+
+const HEADERS: [&str; 4] = [
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "ST=31;CN=2051;PW=123456;MN=12370EA6BA22796C227CA23E;Flag=4;",
+    "QN=20160801085857223;ST=32;CN=2061;PW=123456;MN=88888880000001;Flag=1;",
+    // a lenient deviation in the header (PW of 5): warnings come from the header too
+    "ST=22;CN=2031;PW=12345;MN=010000A8900016F000169DC0;Flag=9;",
+];
+
+const CODES: [&str; 10] = [
+    "w01018",
+    "a21026",
+    "w00000",
+    "a34013",
+    "SB1",
+    "B02",
+    "zz999",
+    "w01018ab9",
+    "a-b",
+    "w21003",
+];
+const SUFFIXES: [&str; 16] = [
+    "Rtd",
+    "Min",
+    "Avg",
+    "Max",
+    "Cou",
+    "ZsRtd",
+    "RS",
+    "RT",
+    "Flag",
+    "EFlag",
+    "SampleTime",
+    "Info",
+    "SN",
+    "Foo",
+    "Data",
+    "rtd",
+];
+const VALUES: [&str; 30] = [
+    "1.5",
+    "-0.25",
+    "+3",
+    "0",
+    ".5",
+    "5.",
+    "12345678901234",
+    "123456789012345",
+    "00000000000000001",
+    "1.1234567",
+    "1e3",
+    "",
+    "abc",
+    "N",
+    "D",
+    "X",
+    "ab",
+    "A1",
+    "ABCDE",
+    "7",
+    "25",
+    "3",
+    "05",
+    "20240101000000",
+    " 1.5",
+    "1.5 ",
+    "-",
+    "-0",
+    "24",
+    "1.5&x",
+];
+const SEPARATORS: [&str; 5] = [";", ",", ";", ",", ";;"];
+
+/// A data-area piece: mostly `code-Suffix=value`, sometimes a plain field or a stray piece.
+fn piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => (0..CODES.len(), 0..SUFFIXES.len(), 0..VALUES.len())
+            .prop_map(|(c, s, v)| format!("{}-{}={}", CODES[c], SUFFIXES[s], VALUES[v])),
+        1 => (0..VALUES.len()).prop_map(|v| format!("DataTime={}", ["20240301080000", "20240230120000", "2024030108000", VALUES[v]][v % 4])),
+        1 => prop::sample::select(vec![
+            "Foo=1", "DataTime =20240301080000", " w01018-Rtd=1", "w01018-Rtd", "=5", "-Rtd=1",
+            "w01018-=1", "RtdInterval=30", "w01 018-Rtd=1", "w01018-Rtd=1=2", "w\u{e9}-Rtd=1",
+        ]).prop_map(str::to_string),
+    ]
+}
+
+/// A well-formed data area: DataTime, then groups of standard fields with good values.
+fn plain_cp() -> impl Strategy<Value = String> {
+    let group = (
+        0..CODES.len() - 3,
+        prop::collection::vec(
+            (
+                0..6usize,
+                0u32..1_000_000,
+                0u32..1000,
+                0..4usize,
+                any::<bool>(),
+            ),
+            1..5,
+        ),
+        prop::sample::select(vec!["N", "D", "F", "M"]),
+    );
+    (
+        any::<bool>(),
+        prop::collection::vec(group, 0..12),
+        any::<bool>(),
+    )
+        .prop_map(|(with_time, groups, trailing)| {
+            let code_of = |c: usize| {
+                [
+                    "w01018", "a21026", "w00000", "a34013", "SB1", "B02", "w21003",
+                ][c]
+            };
+            let mut parts = Vec::new();
+            if with_time {
+                parts.push("DataTime=20240301080000".to_string());
+            }
+            let mut codes_seen = Vec::new();
+            for (c, fields, flag) in groups {
+                // a code once, each suffix once: repeats are deviations
+                if codes_seen.contains(&c) {
+                    continue;
+                }
+                codes_seen.push(c);
+                let code = code_of(c);
+                let mut g = Vec::new();
+                let mut suffixes_seen = Vec::new();
+                for (s, int, frac, digits, neg) in fields {
+                    if suffixes_seen.contains(&s) {
+                        continue;
+                    }
+                    suffixes_seen.push(s);
+                    let sfx = ["Rtd", "Min", "Avg", "Max", "Cou", "ZsRtd"][s];
+                    let sign = if neg { "-" } else { "" };
+                    let v = match digits {
+                        0 => format!("{sign}{int}"),
+                        d => format!(
+                            "{sign}{int}.{:0width$}",
+                            frac % 10u32.pow(d as u32),
+                            width = d
+                        ),
+                    };
+                    g.push(format!("{code}-{sfx}={v}"));
+                }
+                g.push(format!("{code}-Flag={flag}"));
+                parts.push(g.join(","));
+            }
+            let mut cp = parts.join(";");
+            if trailing && !cp.is_empty() {
+                cp.push(';');
+            }
+            cp
+        })
+}
+
+fn frame(header: usize, cp: &str) -> Vec<u8> {
+    wrap(format!("{}CP=&&{cp}&&", HEADERS[header]).as_bytes())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Data areas built from good and bad pieces with any separators.
+    #[test]
+    fn mixed_pieces_decode_the_same(
+        frames in prop::collection::vec(
+            (0..HEADERS.len(), prop::collection::vec((piece(), 0..SEPARATORS.len()), 0..14), any::<bool>()),
+            1..8,
+        )
+    ) {
+        let frames: Vec<Vec<u8>> = frames
+            .into_iter()
+            .map(|(h, pieces, lead)| {
+                let mut cp = String::new();
+                if lead {
+                    cp.push(';');
+                }
+                for (i, (p, s)) in pieces.iter().enumerate() {
+                    if i > 0 {
+                        cp.push_str(SEPARATORS[*s]);
+                    }
+                    cp.push_str(p);
+                }
+                frame(h, &cp)
+            })
+            .collect();
+        assert_same(&frames);
+    }
+
+    /// Well-formed data areas (the fast path's own shape) decode the same, and are accepted.
+    #[test]
+    fn plain_data_areas_decode_the_same(cps in prop::collection::vec((0..3usize, plain_cp()), 1..8)) {
+        let frames: Vec<Vec<u8>> = cps.iter().map(|(h, cp)| frame(*h, cp)).collect();
+        let (fast, _) = assert_same(&frames);
+        prop_assert!(fast.status.iter().all(|&s| s == 0), "{:?}", fast.errors);
+    }
+
+    /// A well-formed data area with one piece of any kind put in at any field boundary: each
+    /// deviation alone, with nothing else sending the frame to the validating path.
+    #[test]
+    fn one_deviation_in_a_plain_data_area(
+        cases in prop::collection::vec((0..3usize, plain_cp(), piece(), any::<prop::sample::Index>(), 0..SEPARATORS.len()), 1..8)
+    ) {
+        let frames: Vec<Vec<u8>> = cases
+            .iter()
+            .map(|(h, cp, p, at, sep)| {
+                let bounds: Vec<usize> = std::iter::once(0)
+                    .chain(cp.match_indices([';', ',']).map(|(i, _)| i))
+                    .chain(std::iter::once(cp.len()))
+                    .collect();
+                let i = bounds[at.index(bounds.len())];
+                let cp = if i == 0 {
+                    format!("{p}{}{cp}", SEPARATORS[*sep])
+                } else {
+                    format!("{}{}{p}{}", &cp[..i], SEPARATORS[*sep], &cp[i..])
+                };
+                frame(*h, &cp)
+            })
+            .collect();
+        assert_same(&frames);
+    }
+
+    /// Any bytes at all between the data area's `&&`s.
+    #[test]
+    fn arbitrary_data_areas_decode_the_same(cps in prop::collection::vec(
+        prop::collection::vec(prop::sample::select(b"w01018-RtdFlagN=;,. 1234567890-+&eE\xc3\xa9".to_vec()), 0..60),
+        1..6,
+    )) {
+        let frames: Vec<Vec<u8>> = cps
+            .iter()
+            .map(|cp| {
+                let mut seg = HEADERS[0].as_bytes().to_vec();
+                seg.extend_from_slice(b"CP=&&");
+                seg.extend_from_slice(cp);
+                seg.extend_from_slice(b"&&");
+                wrap(&seg)
+            })
+            .collect();
+        assert_same(&frames);
+    }
+}
+
+/// The fast path is taken for a plain data area and gives what an independent reading of the
+/// frame says (values written here by hand, not taken from either path).
+#[test]
+fn plain_frame_values() {
+    let f = frame(
+        0,
+        "DataTime=20240301080000;w01018-Rtd=30.2,w01018-Flag=N;a21026-Min=-1.25,a21026-RS=3,a21026-EFlag=A1,a21026-Flag=D",
+    );
+    let (c, _) = assert_same(&[f.clone(), f]);
+    assert_eq!(c.status, vec![0, 0]);
+    assert_eq!(c.row_frame, vec![0, 0, 1, 1]);
+    let n = hj212::batch::N_NUMERIC;
+    assert_eq!(c.numeric[0], 30.2); // w01018-Rtd
+    assert_eq!(c.numeric[n + 1], -1.25); // a21026-Min
+    assert_eq!(c.numeric[n + 9], 3.0); // a21026-RS
+    assert!(c.numeric[n].is_nan());
+    assert_eq!(&c.flag, b"NDND");
+    assert_eq!(&c.eflag[4..8], b"A1\0\0");
+    // 2024-03-01 08:00:00 as wall seconds: 19783 days since 1970 (by hand: 54 years with 13
+    // leap days to 2024-01-01 = 19723 days, + 31 + 29 days of January and February)
+    assert_eq!(c.data_time[0], (19_723 + 60) * 86_400 + 8 * 3600);
+}
+
+/// Every input of the fuzz corpus and seeds, as one batch.
+#[test]
+fn fuzz_corpus_decodes_the_same() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut frames = Vec::new();
+    for dir in ["seeds", "corpus/parse"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if let Ok(bytes) = std::fs::read(e.path()) {
+                frames.push(bytes);
+            }
+        }
+    }
+    assert!(frames.len() > 100, "the fuzz corpus is missing");
+    let (fast, _) = assert_same(&frames);
+    assert!(fast.status.iter().filter(|&&s| s == 0).count() > 10);
+}
