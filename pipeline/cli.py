@@ -12,6 +12,7 @@ from typing import BinaryIO
 import click
 
 from pipeline.cli_context import CONTEXT, CliContext, pass_cli
+from pipeline.clues.cli import clues
 from pipeline.config import settings_rows
 from pipeline.gateway.cli import gateway
 from pipeline.registry.cli import stations
@@ -282,6 +283,7 @@ main.add_command(gateway)
 main.add_command(db)
 main.add_command(stations)
 main.add_command(worker)
+main.add_command(clues)
 
 #: entry-point group through which the rooms above pipeline/ (dashboards/, admin/) add
 #: their commands (``hj212 users``, ``hj212 ui``, ...): pipeline/ may not import them

@@ -262,6 +262,9 @@ def children(settings: Settings, stations: int, speed: float, faults: Path | Non
     # overdue-data ticks must follow the data, or every station looks late at once
     clock = ["--clock", "data"] if speed != 1 else []
     out.append(Child("worker", _cli("worker", *clock), logs / "worker.log"))
+    # the data-authenticity clues (异常线索): closed hours and days of stored data, on the
+    # worker's clock
+    out.append(Child("clues", _cli("clues", *clock), logs / "clues.log"))
     sim = ["simulate", "--stations", str(stations), "--speed", str(speed)]
     if faults is not None:
         sim += ["--faults", str(faults)]
