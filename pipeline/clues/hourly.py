@@ -310,7 +310,7 @@ def judge_hour_vs_minute(stats: HourStats, hour: datetime,
                       "from minute data: check whether this hour was typed in or made up.")
                 out.findings.append(Finding(mn, "", rule.rule, 2061, hour, hour,
                                             explain(zh, en), evidence))
-            continue
+            # the real-time records, where they came, are still compared below
         per_hour = 60 / max(info.min_interval, 1)
         per_hour_rt = 3600 / max(info.rtd_interval, 1)
         for code, i in hourly.items():
