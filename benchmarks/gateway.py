@@ -176,6 +176,7 @@ def loadgen_run(gw: GatewayUnderTest, port: int, frames_file: Path, *, connectio
     # sample the gateway over the load generator's measured window
     time.sleep(warmup + 0.5)  # connect + warm-up (connecting 2,000 takes ~0.3 s)
     m0, cpu0, t0 = gw.metrics(), gw.cpu_s(), time.perf_counter()
+    busy0 = psutil.cpu_times()
     samples: list[tuple[float, float, float]] = []
     while lg.poll() is None and time.perf_counter() - t0 < seconds - 0.5:
         time.sleep(0.25)
@@ -183,6 +184,7 @@ def loadgen_run(gw: GatewayUnderTest, port: int, frames_file: Path, *, connectio
         samples.append((time.perf_counter(), published(m),
                         m.get("hj212_gateway_spool_depth_records", 0.0)))
     m1, cpu1, t1 = gw.metrics(), gw.cpu_s(), time.perf_counter()
+    busy1 = psutil.cpu_times()
     out, err = lg.communicate(timeout=seconds + warmup + 120)
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if lg.returncode != 0:
@@ -190,6 +192,10 @@ def loadgen_run(gw: GatewayUnderTest, port: int, frames_file: Path, *, connectio
     res: dict[str, Any] = json.loads(out)
     wall = t1 - t0
     res["gateway_cpu_cores"] = round((cpu1 - cpu0) / wall, 2)
+    # the whole machine (Kafka, the load generator, and whatever else runs meanwhile)
+    idle = (busy1.idle + getattr(busy1, "iowait", 0.0)) - (busy0.idle
+                                                            + getattr(busy0, "iowait", 0.0))
+    res["machine_busy_cores"] = round((os.cpu_count() or 1) - idle / wall, 2)
     # the load generator's whole life (connecting and warm-up included): an upper bound
     res["loadgen_cpu_cores"] = round((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime
                                       - ru0.ru_stime) / (seconds + warmup), 2)
@@ -227,7 +233,8 @@ def wait_drained(gw: GatewayUnderTest, limit_s: float = 120.0) -> float:
 def show(label: str, r: dict[str, Any]) -> None:
     keys = ("rate_offered_per_s", "answered_per_s", "ack_ms_p50", "ack_ms_p99", "ack_ms_max",
             "stall_max_ms", "published_per_s", "spool_growth_per_s", "publish_stall_max_s",
-            "gateway_cpu_cores", "loadgen_cpu_cores", "gateway_cpu_us_per_frame", "errors")
+            "gateway_cpu_cores", "loadgen_cpu_cores", "machine_busy_cores",
+            "gateway_cpu_us_per_frame", "errors")
     print(f"[bench] {label}: " + json.dumps({k: r.get(k) for k in keys}), flush=True)
 
 
@@ -246,6 +253,8 @@ def main() -> None:
     ap.add_argument("--fsync-interval", type=float, default=0.0)
     ap.add_argument("--only-max", action="store_true",
                     help="measure only the sustainable rate (for profiling)")
+    ap.add_argument("--only-rate", type=float, default=None,
+                    help="measure only this offered rate (frames/s; for profiling)")
     ap.add_argument("--py-spy", type=Path, default=None,
                     help="record the gateway with py-spy during the first run (collapsed "
                          "stacks to this file; py-spy must be installed)")
@@ -330,9 +339,13 @@ def main() -> None:
                                     "-r", "250", "-f", "raw", "-o", str(args.py_spy),
                                     "--nonblocking"], stdout=subprocess.DEVNULL)
         # 1. as fast as the answers come back, one frame in flight per connection
-        r = loadgen_run(gw, port, frames_file, rate=0, window=1, **common)
+        if args.only_rate is not None:
+            r = loadgen_run(gw, port, frames_file, rate=args.only_rate, window=1, **common)
+            args.only_max = True
+        else:
+            r = loadgen_run(gw, port, frames_file, rate=0, window=1, **common)
         r["spool_drained_after_s"] = wait_drained(gw)
-        runs["max_window1"] = r
+        runs["max_window1" if args.only_rate is None else f"rate_{int(args.only_rate)}"] = r
         show("max, one frame in flight", r)
         sustainable = float(r["answered_per_s"])
         if spy is not None:

@@ -36,6 +36,12 @@ FRAMES = 0
 REJECTS = 1
 
 _MAX_BATCH_BYTES = 512 * 1024
+#: after a read of fewer records than this, wait ``_GATHER_S`` before the next read: the
+#: spool fsyncs a group every millisecond or two under load, and a Kafka request per
+#: small group costs the gateway's one core more than the frames in it (a few ms of
+#: publishing delay; a full read goes on at once)
+_GATHER_BELOW = 2000
+_GATHER_S = 0.005
 
 
 class KafkaPublisher:
@@ -199,6 +205,8 @@ class KafkaPublisher:
                 sent = await self._send(producer, batch.records, range(len(batch.records)),
                                         batch.first_seq)
                 await windows.put((batch, sent))
+                if len(batch.records) < _GATHER_BELOW:
+                    await asyncio.sleep(_GATHER_S)
         finally:
             if not acker.done():
                 acker.cancel()
