@@ -17,12 +17,27 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped,unused-ignore]
 
+from pipeline.detect.names import canonical, raised_line
+
 
 def alarm_line(msg: dict[str, Any]) -> str:
-    """``ALARM  major     MN  w01018  zero_streak  message`` from an alarm message."""
+    """``ALARM  major     MN  w01018  zero_streak  message · 发出 ...`` from an alarm
+    message: the rule under its vocabulary name (an older name mapped), and when, from
+    what it was raised (a message from before those fields: when its evidence began)."""
     code = msg.get("code") or "-"
+    rule = canonical(str(msg.get("rule", "")))
+    when = raised_line(msg.get("raised_at"), msg.get("raised_data_time"),
+                       msg.get("evidence_began") or msg.get("opened_at"),
+                       _int(msg.get("opened_cn")) or _int(msg.get("cn")))
     return (f"ALARM  {msg.get('severity', ''):<8} {msg.get('mn', '')}  {code:<7} "
-            f"{msg.get('rule', ''):<20} {msg.get('message', '')}")
+            f"{rule:<20} {msg.get('message', '')}" + (f" · {when}" if when else ""))
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 class AlarmFeed:

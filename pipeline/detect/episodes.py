@@ -10,8 +10,9 @@ clean, but a data type that never showed it does not hold the alarm open.
 
 State: ``{"<code>|<rule>": EpisodeRecord}`` (``state.py``), one record per open episode.
 The record is also its alarm's: it counts the events sent (the open, each update, the
-clear) and keeps the opening's first_seen, which the alarm row and message carry
-(``fold_alarms`` hands them out with each event as an ``AlarmStep``).
+clear) and keeps the opening's first_seen, data time, data type and wall time (when the
+alarm was raised), which the alarm row and message carry on every step (``fold_alarms``
+hands them out with each event as an ``AlarmStep``).
 """
 
 from __future__ import annotations
@@ -63,8 +64,13 @@ class Episodes:
         return state, [step.event for step in self.fold_alarms(state, observations, st)]
 
     def fold_alarms(self, state: EpisodesState, observations: Iterable[Observation],
-                    st: str = "") -> list[AlarmStep]:
+                    st: str = "", *, received: datetime | None = None) -> list[AlarmStep]:
+        """The alarm steps of ``observations``. ``received`` is the wall time (receive
+        time, the standard's clock) of the frame they came from: an episode opened here
+        records it as the time its alarm was raised, and every later step of the alarm
+        carries it (None: not known, as for a caller replaying data without times)."""
         steps: list[AlarmStep] = []
+        raised = to_s(received) if received is not None else None
         for ob in observations:
             key = f"{ob.code}|{ob.rule}"
             ep = state.get(key)
@@ -80,7 +86,10 @@ class Episodes:
                         "severity": ob.severity, "hits": 1, "cn": ob.cn,
                         "clean_runs": {str(ob.cn): 0}, "evidence": ob.evidence,
                         "message": ob.message, "reported_at": at,
-                        "alarm_opened_at": first, "alarm_steps": 0}
+                        "alarm_opened_at": first, "alarm_steps": 0,
+                        "opened_cn": ob.cn}
+                    if raised is not None:
+                        ep["raised_at"] = raised
                     steps.append(self._step(ob.mn, ob.code, ob.rule, "open", ep))
                     continue
                 escalated = _rank(ob.severity) > _rank(ep["severity"])
@@ -119,4 +128,8 @@ class Episodes:
                            first_seen=from_s(ep["first_seen"]),
                            last_seen=from_s(ep["last_seen"]), cn=int(ep["cn"]),
                            message=ep["message"], evidence=evidence)
-        return AlarmStep(event, from_s(ep["alarm_opened_at"]), ep["alarm_steps"])
+        raised = ep.get("raised_at")
+        return AlarmStep(event, from_s(ep["alarm_opened_at"]), ep["alarm_steps"],
+                         raised_at=from_s(raised) if raised is not None else None,
+                         raised_data_time=from_s(ep["opening_hit_at"]),
+                         opened_cn=int(ep.get("opened_cn", 0)))

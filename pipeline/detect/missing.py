@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pipeline.detect.context import StationContext
 from pipeline.detect.model import AlarmEvent, AlarmStep
@@ -107,12 +107,33 @@ def window_row(mn: str, w: MissingWindow) -> dict[str, Any]:
             "detected_at": from_s(w["detected_at"]), "updated_at": from_s(w["updated_at"])}
 
 
-def alarm_step(event: AlarmEvent) -> AlarmStep:
+def alarm_step(event: AlarmEvent, state: MissingState | None = None) -> AlarmStep:
     """The place of an ``offline`` or ``missing`` event in its alarm. Neither alarm has
     updates, and both of its events carry the opening's first_seen (offline: when the
     station was last heard; missing: the start of the earliest late gap), so the open is
-    step 1, the clear step 2, and the event's own first_seen is the alarm's."""
-    return AlarmStep(event, event.first_seen, 1 if event.transition == "open" else 2)
+    step 1, the clear step 2, and the event's own first_seen is the alarm's.
+
+    With the station's missing-data ``state`` (after the call that made the event) the
+    step also says when the alarm was raised: the tick's clock and the due time missed,
+    as the opening kept them (``raised``), on the open and on the clear alike."""
+    kept = raised_of(state).get(event.rule) if state is not None else None
+    raised_at, due = (from_s(kept[0]), from_s(kept[1])) if kept else (None, None)
+    return AlarmStep(event, event.first_seen, 1 if event.transition == "open" else 2,
+                     raised_at=raised_at, raised_data_time=due, opened_cn=event.cn)
+
+
+def raised_of(state: MissingState) -> dict[str, list[int]]:
+    """rule (offline, missing) -> [wall time raised, due time missed] of its latest
+    opening, in the state's seconds; kept after the clear (the clear's row carries it)
+    until the next opening replaces it.
+
+    Under the key ``"raised"``, which ``MissingState`` (state.py) does not declare yet:
+    the state is plain JSON, so it is saved and loaded all the same."""
+    bag = cast(dict[str, Any], state)
+    kept = bag.get("raised")
+    if not isinstance(kept, dict):
+        kept = bag["raised"] = {}
+    return kept
 
 
 def _send_delay(cn: int, cadence: int) -> int:
@@ -234,6 +255,8 @@ class MissingData:
         if state.get("online") and now - seen > offline_after:
             state["online"] = False
             state["offline_since"] = seen
+            # due: when the station should have been heard at the latest
+            raised_of(state)["offline"] = [now, seen + int(offline_after)]
             events.append(self._event(ctx.mn, "offline", "open", seen, now,
                                       {"silent_s": now - seen}, "major",
                                       f"站点离线 station silent for {now - seen} s"))
@@ -330,6 +353,8 @@ class MissingData:
         if late and alarm is None:
             first = min(w["start"] for w in late)
             alarm = state["missing_alarm"] = {"first_seen": first, "cn": late[0]["cn"]}
+            # due: the data time of the first record that did not come
+            raised_of(state)["missing"] = [now, first]
             events.append(self._event(
                 ctx.mn, "missing", "open", first, max(w["end"] for w in late),
                 {"windows": _summary(late)}, "major",

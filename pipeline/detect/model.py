@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pipeline.detect import names
+
 #: what an alarm event does to its episode
 Transition = Literal["open", "update", "clear"]
 Severity = Literal["info", "warning", "major", "critical"]
@@ -47,9 +49,7 @@ class AlarmEvent:
 
     mn: str
     code: str
-    rule: str  # e.g. "over_limit", "negative", "zero_streak", "constant", "out_of_range",
-    #            "spike", "flag", "logic_min_avg_max", "logic_zs_without_o2", "logic_cou",
-    #            "time_future", "time_stale", "time_conflict", "offline", "missing"
+    rule: str  # a name of ``pipeline.detect.names.VOCABULARY`` (its class: names.rule_class)
     transition: Transition
     severity: Severity
     first_seen: datetime  # data time the episode began
@@ -70,3 +70,24 @@ class AlarmStep:
     opened_at: datetime
     #: 1 for the open, one more for each update and for the clear (``alarms.occurrences``)
     number: int
+    #: wall time (the standard's local clock, naive) the alarm was raised: the receive time
+    #: of the reading whose observation opened it, or the clock tick that found a station
+    #: offline or data missing; None when the producer does not know (older states)
+    raised_at: datetime | None = None
+    #: data time the alarm was raised for: that reading's data time, or for offline and
+    #: missing the due time that was missed; None when unknown
+    raised_data_time: datetime | None = None
+    #: data type (CN) of the observation that opened the alarm; 0: unknown (then the
+    #: event's ``cn``, the latest evidence's, is the best guess)
+    opened_cn: int = 0
+
+    @property
+    def evidence_began(self) -> datetime:
+        """Data time the evidence began (the episode's first_seen: late evidence may move
+        it before ``opened_at``, which stays put as part of the alarm's id)."""
+        return self.event.first_seen
+
+    @property
+    def rule_class(self) -> str:
+        """The rule's class in the vocabulary (value, time, station, clue; '' unknown)."""
+        return names.rule_class(self.event.rule) or ""

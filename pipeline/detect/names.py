@@ -15,6 +15,7 @@ Rows written before this list was one may carry older names; ``canonical`` maps 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Literal
 
 RuleClass = Literal["value", "time", "station", "clue"]
@@ -91,3 +92,43 @@ def rule_class(rule: str) -> RuleClass | None:
 
 def rule_zh(rule: str) -> str:
     return RULE_ZH.get(canonical(rule), rule)
+
+
+#: rule classes in the users' words (value, time, station, clue)
+CLASS_ZH: Final = {"value": "数值", "time": "时间", "station": "站点", "clue": "异常线索"}
+
+#: data types (CN) an alarm can come from, in the users' words and in English
+DATA_TYPES: Final = {2011: ("实时", "real-time"), 2051: ("分钟", "minute"),
+                     2061: ("小时", "hourly"), 2031: ("日", "daily")}
+
+
+def data_type_zh(cn: int) -> str:
+    """``实时``, ``分钟``, ``小时``, ``日``; another CN by number, 0 as ``站点`` (the
+    station as a whole: offline, missing data)."""
+    if cn in DATA_TYPES:
+        return DATA_TYPES[cn][0]
+    return "站点" if not cn else str(cn)
+
+
+def _clock(t: datetime | str | None) -> str:
+    """``MM-DD HH:MM:SS`` of a time or of its ISO text ('' when unknown)."""
+    if t is None or t == "":
+        return ""
+    text = t.isoformat(sep=" ") if isinstance(t, datetime) else str(t).replace("T", " ")
+    return text[5:19] if len(text) >= 19 else text
+
+
+def raised_line(raised_at: datetime | str | None, raised_data_time: datetime | str | None,
+                evidence_began: datetime | str | None, opened_cn: int) -> str:
+    """When, from what: ``发出 05-10 12:01:07（数据 12:00:00），证据始于 05-10 11:00:00，来自
+    小时数据`` for the notices, the duty desk and the run screen. An older alarm row
+    knows no raised time: the line then says only when its evidence began."""
+    parts = []
+    if raised_at:
+        data = _clock(raised_data_time)
+        parts.append(f"发出 {_clock(raised_at)}" + (f"（数据 {data}）" if data else ""))
+    if evidence_began:
+        parts.append(f"证据始于 {_clock(evidence_began)}")
+    if opened_cn:
+        parts.append(f"来自{data_type_zh(opened_cn)}数据")
+    return "，".join(parts)

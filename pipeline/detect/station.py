@@ -85,18 +85,19 @@ class DetectorBundle:
                                                         readings, ctx, resent=resent,
                                                         open_episodes=episodes)
             if observations:  # nearly every frame has none: nothing to fold
-                out.alarms.extend(self.episodes.fold_alarms(episodes, observations, ctx.st))
-        _, events, rows = self.missing.on_frame(state.setdefault("missing", {}), ctx, cn,
-                                                data_time, receive_time)
+                out.alarms.extend(self.episodes.fold_alarms(episodes, observations, ctx.st,
+                                                            received=receive_time))
+        missing = state.setdefault("missing", {})
+        _, events, rows = self.missing.on_frame(missing, ctx, cn, data_time, receive_time)
         if events:
-            out.alarms.extend(alarm_step(e) for e in events)
+            out.alarms.extend(alarm_step(e, missing) for e in events)
         if rows:
             out.windows.extend(rows)
         return out
 
     def tick(self, state: StationState, mn: str, now: datetime) -> Result:
         ctx = self.contexts.get(mn) or self.context(mn)
-        _, events, requests, rows = self.missing.tick(state.setdefault("missing", {}), ctx,
-                                                      now)
-        return Result(alarms=[alarm_step(e) for e in events], windows=rows,
+        missing = state.setdefault("missing", {})
+        _, events, requests, rows = self.missing.tick(missing, ctx, now)
+        return Result(alarms=[alarm_step(e, missing) for e in events], windows=rows,
                       requests=requests)

@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
 
-from pipeline.detect.names import SEVERITY_ZH, rule_zh
-from pipeline.notify.model import Item, Notification, Receiver
+from pipeline.detect.names import SEVERITY_ZH, canonical, raised_line, rule_zh
+from pipeline.notify.model import Alarm, Item, Notification, Receiver
 
 #: WeCom's documented markdown limit (bytes of UTF-8)
 WECOM_BYTES: Final = 4096
@@ -77,7 +77,9 @@ def item_line(item: Item, *, markdown: bool = True, wecom: bool = False) -> str:
     if item.kind == "repeat":
         kind += f"(第{item.n}次)"
     code = f"{a.code} " if a.code else ""
-    when = a.cleared_at if a.cleared and a.cleared_at else a.opened_at
+    when = timing(a)
+    if a.cleared and a.cleared_at:
+        when = f"恢复 {a.cleared_at[5:16]}" + (f"，{when}" if when else "")
     value = ""
     if "value" in a.evidence:
         value = f" 值 {a.evidence['value']}"
@@ -86,8 +88,20 @@ def item_line(item: Item, *, markdown: bool = True, wecom: bool = False) -> str:
             value += f" 限值 {limit}"
     state = " 已恢复" if a.cleared and item.kind != "resolved" else ""
     station = "" if not markdown else f"{a.mn} "
-    return (f"{sev} {kind}{state} · {station}{code}{rule_zh(a.rule)}({a.rule}){value}"
-            f" · {when[5:16] if len(when) >= 16 else when}")
+    rule = canonical(a.rule)
+    return (f"{sev} {kind}{state} · {station}{code}{rule_zh(rule)}({rule}){value}"
+            + (f" · {when}" if when else ""))
+
+
+def timing(a: Alarm) -> str:
+    """When and from what the alarm was raised, Chinese: ``发出 06-01 08:00:05（数据
+    07:59:00），证据始于 06-01 07:00:00，来自小时数据``. The alarm message carries
+    ``raised_at``, ``raised_data_time``, ``evidence_began`` and ``opened_cn``
+    (pipeline/stream/sinks.py); an alarm that lacks them (an older message, or a model
+    without those fields) is told by when its evidence began and its data type."""
+    began = getattr(a, "evidence_began", None) or a.opened_at
+    return raised_line(getattr(a, "raised_at", None), getattr(a, "raised_data_time", None),
+                       began, int(getattr(a, "opened_cn", 0) or a.cn))
 
 
 def _digest_table(items: Sequence[Item]) -> list[str]:

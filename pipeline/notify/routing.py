@@ -9,7 +9,9 @@ child, and keeps it itself when none matches; an alarm no route takes goes to
 parent (``[defaults]`` at the top) unless it sets them.
 
 Matchers (all must hold; a list means any of its values): region, severity, rule, mn,
-code, enterprise (strings or lists of strings) and service_365 (true/false). Whether an
+code, enterprise (strings or lists of strings) and service_365 (true/false). Rules are
+compared under their names in ``pipeline/detect/names.py`` (``canonical``: an alarm row
+written under an older name still matches). Whether an
 enterprise has the 365 service is read from ``[service365] enterprises`` of this file:
 the registry has no such attribute yet (stations carry enterprise, region, province).
 """
@@ -23,6 +25,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any, Final
 
+from pipeline.detect.names import canonical
 from pipeline.notify.model import RECEIVER_KINDS, SEVERITIES, Alarm, Receiver
 
 SAMPLE: Final = Path(__file__).parent / "routes.toml"
@@ -63,6 +66,9 @@ class Route:
             have = labels.get(key)
             if key == "service_365":
                 if bool(have) != want:
+                    return False
+            elif key == "rule":
+                if canonical(str(have or "")) not in want:
                     return False
             elif have not in want:
                 return False
@@ -305,6 +311,11 @@ def _route(spec: Mapping[str, Any], i: int, parent: RouteParams, where: str, pat
             if key == "severity" and (bad := [s for s in vals if s not in SEVERITIES]):
                 raise RoutingError(f"routing file {where!r}: {what} severity {bad[0]!r}; "
                                    f"fix: one of {', '.join(SEVERITIES)}")
+            if key == "rule":
+                # one vocabulary (pipeline/detect/names.py): an older name in the file
+                # and an older row's name (missing_data, constant, flag) both mean the
+                # rule's name today
+                vals = tuple(canonical(v) for v in vals)
             match[key] = frozenset(vals)
     params = _params(spec, parent, where, what)
     children = tuple(_route(c, j, params, where, f"{name}.routes")

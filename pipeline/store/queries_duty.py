@@ -37,8 +37,11 @@ MN_OF_ID = "splitByChar('/', %(alarm_id)s)[1]"
 #: seen) since then, whose people's side may still be going on
 ON_DESK = f"(state = 'open' OR ifNull(cleared_at, last_seen) >= {T.format('since')})"
 
+#: raised_at .. rule_class: migration 015 (NULL, NULL, 0, '' on a row written before it:
+#: dashboards/duty_figures.py falls back to opened_at, cn and names.rule_class)
 ALARM_COLUMNS = ("alarm_id, mn, cn, code, rule, severity, state, opened_at, last_seen, "
-                 "cleared_at, occurrences, value, threshold, message")
+                 "cleared_at, occurrences, value, threshold, message, raised_at, "
+                 "raised_data_time, opened_cn, rule_class")
 
 #: what pipeline.ledger.codec.event_from_row reads
 EVENT_COLUMNS = "stream, record_id, seq, request_id, kind, actor, at_ms, payload, source"
@@ -51,10 +54,12 @@ NAMED: tuple[NamedQuery, ...] = (
         "duty_feed",
         "the alarm episodes on the duty desk: open ones and those cleared at or after "
         "%(since)s, in scope, with their station's enterprise, outlet and region ('' for "
-        "a station not in the registry); open first, then newest, at most %(limit)s",
+        "a station not in the registry) and when, from what data type and by which class "
+        "of rule each was raised; open first, then newest, at most %(limit)s",
         f"""
         SELECT alarm_id, mn, enterprise, outlet, region, cn, code, rule, severity, state,
-               opened_at, last_seen, cleared_at, occurrences, value, threshold, message
+               opened_at, last_seen, cleared_at, occurrences, value, threshold, message,
+               raised_at, raised_data_time, opened_cn, rule_class
         FROM
         (
             SELECT {ALARM_COLUMNS}
@@ -96,7 +101,7 @@ NAMED: tuple[NamedQuery, ...] = (
         f"""
         SELECT alarm_id, mn, enterprise, outlet, region, cn, code, rule, severity, state,
                opened_at, last_seen, cleared_at, occurrences, value, threshold, message,
-               evidence
+               raised_at, raised_data_time, opened_cn, rule_class, evidence
         FROM
         (
             SELECT {ALARM_COLUMNS}, evidence

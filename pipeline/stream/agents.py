@@ -226,7 +226,8 @@ class Agents:
         for r in records:
             if r.row["state"] == "open" and r.row["occurrences"] == 1:
                 log.info("alarm.opened", alarm_id=r.row["alarm_id"], rule=r.row["rule"],
-                         severity=r.row["severity"], message=r.row["message"])
+                         rule_class=r.row["rule_class"], severity=r.row["severity"],
+                         opened_cn=r.row["opened_cn"], message=r.row["message"])
 
     async def _store_events(self, records: Sequence[AlarmRecord], out: Outputs,
                             idle: Idle) -> None:

@@ -43,7 +43,8 @@ class NegativeValue:
                 value = min(negative)
                 transition: Transition = "open" if ep is None else "update"
                 if ep is None:
-                    ep = episodes[key] = _record(at, reading.cn, value)
+                    ep = episodes[key] = _record(at, reading.cn, value,
+                                                 to_s(reading.receive_time))
                 ep["hits"] += 1
                 ep["last_seen"] = at
                 out.alarms.append(_step(ep, AlarmEvent(
@@ -66,15 +67,22 @@ class NegativeValue:
         return Result()
 
 
-def _record(at: int, cn: int, value: float) -> EpisodeRecord:
+def _record(at: int, cn: int, value: float, received: int) -> EpisodeRecord:
     return {"first_seen": at, "last_seen": at, "opening_hit_at": at, "severity": "warning",
             "hits": 0, "cn": cn, "clean_runs": {str(cn): 0}, "evidence": {"value": value},
-            "message": "", "reported_at": at, "alarm_opened_at": at, "alarm_steps": 0}
+            "message": "", "reported_at": at, "alarm_opened_at": at, "alarm_steps": 0,
+            "raised_at": received, "opened_cn": cn}
 
 
 def _step(ep: EpisodeRecord, event: AlarmEvent) -> AlarmStep:
+    """The event in its alarm, with when and from what the alarm was raised (kept by the
+    opening: an update or clear carries the opening's)."""
     ep["alarm_steps"] += 1
-    return AlarmStep(event, from_s(ep["alarm_opened_at"]), ep["alarm_steps"])
+    raised = ep.get("raised_at")
+    return AlarmStep(event, from_s(ep["alarm_opened_at"]), ep["alarm_steps"],
+                     raised_at=from_s(raised) if raised is not None else None,
+                     raised_data_time=from_s(ep["opening_hit_at"]),
+                     opened_cn=int(ep.get("opened_cn", ep["cn"])))
 
 
 def wiring_detector() -> NegativeValue:

@@ -107,7 +107,10 @@ def alarm_record(step: AlarmStep, now: float | None = None) -> AlarmRecord:
     """The episode row and message for one alarm step. The alarm's opening time and the
     step's number come from the detector's episode record (``AlarmStep``), which lives in
     the station's state: that is what keeps the row's id and count stable across a
-    worker restart."""
+    worker restart. So do when and from what the alarm was raised (``raised_at``,
+    ``raised_data_time``, ``opened_cn``), the same on every step of the alarm; the
+    message also says when the evidence began (``evidence_began``: the episode's
+    first_seen, which late evidence may move before ``opened_at``)."""
     event = step.event
     opened_at = step.opened_at
     version = int((time.time() if now is None else now) * 1000)
@@ -124,6 +127,10 @@ def alarm_record(step: AlarmStep, now: float | None = None) -> AlarmRecord:
         "value": _finite(event.evidence.get("value")),
         "threshold": _finite(event.evidence.get("threshold", event.evidence.get("limit"))),
         "message": event.message, "evidence": evidence, "version": version,
+        "raised_at": local_epoch(step.raised_at) if step.raised_at else None,
+        "raised_data_time": (local_epoch(step.raised_data_time) if step.raised_data_time
+                             else None),
+        "opened_cn": step.opened_cn, "rule_class": step.rule_class,
     }
     payload = {
         "alarm_id": alarm_id, "mn": event.mn, "cn": event.cn, "code": event.code,
@@ -131,6 +138,9 @@ def alarm_record(step: AlarmStep, now: float | None = None) -> AlarmRecord:
         "state": state, "opened_at": _iso(opened_at), "last_seen": _iso(event.last_seen),
         "cleared_at": _iso(cleared_at), "occurrences": step.number,
         "message": event.message, "evidence": event.evidence, "version": version,
+        "raised_at": _iso(step.raised_at), "raised_data_time": _iso(step.raised_data_time),
+        "evidence_began": _iso(step.evidence_began), "opened_cn": step.opened_cn,
+        "rule_class": step.rule_class,
     }
     message = json.dumps(payload, ensure_ascii=False, default=str).encode()
     return AlarmRecord(row=row, message=message, key=event.mn.encode())
@@ -141,7 +151,8 @@ class AlarmSink:
 
     COLUMNS = ("alarm_id", "mn", "cn", "code", "rule", "severity", "state", "opened_at",
                "last_seen", "cleared_at", "occurrences", "value", "threshold", "message",
-               "evidence", "version")
+               "evidence", "version", "raised_at", "raised_data_time", "opened_cn",
+               "rule_class")
 
     def __init__(self, ch: ClickHouse) -> None:
         self.ch = ch

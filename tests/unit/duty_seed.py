@@ -69,6 +69,12 @@ class Alarm:
     threshold: float = NAN
     message: str = ""
     evidence: str = "{}"
+    #: when and from what it was raised (migration 015); None: a row written before it,
+    #: which leaves those columns out (the server's defaults fill them)
+    raised_at: datetime | None = None
+    raised_data_time: datetime | None = None
+    opened_cn: int = 0
+    rule_class: str = ""
 
     @property
     def alarm_id(self) -> str:
@@ -84,11 +90,25 @@ class Alarm:
                     opened_at=epoch(self.opened_at), last_seen=epoch(self.last_seen),
                     cleared_at=None if self.cleared_at is None else epoch(self.cleared_at),
                     occurrences=self.occurrences, value=self.value, threshold=self.threshold,
-                    message=self.message, evidence=self.evidence, version=self.version)
+                    message=self.message, evidence=self.evidence, version=self.version,
+                    **self.raised_cols())
+
+    def raised_cols(self) -> dict[str, Any]:
+        """Migration 015's columns as the writer gives them; none for an older row."""
+        if self.raised_at is None:
+            return {}
+        return dict(raised_at=epoch(self.raised_at),
+                    raised_data_time=(None if self.raised_data_time is None
+                                      else epoch(self.raised_data_time)),
+                    opened_cn=self.opened_cn, rule_class=self.rule_class)
 
 
+# raised at 11:10:07 on the minute record of 11:00 (its evidence began then), by a
+# value rule; an update carries the opening's raised values
 _A1 = Alarm(P1, "w01018", "over_limit", "critical", at(10, 11), at(10, 11, 10), None, 1,
-            value=110.0, threshold=100.0, message="COD 超标", evidence='{"avg": 110.0}')
+            value=110.0, threshold=100.0, message="COD 超标", evidence='{"avg": 110.0}',
+            raised_at=datetime(2024, 5, 10, 11, 10, 7), raised_data_time=at(10, 11),
+            opened_cn=2051, rule_class="value")
 ALARMS = (
     _A1,
     # the same episode rewritten: FINAL keeps this one
@@ -97,7 +117,8 @@ ALARMS = (
     Alarm(P2, "a21026", "spike", "warning", at(10, 10, 30), at(10, 11), None, 1,
           message="SO2 突变"),
     Alarm(P1, "", "offline", "major", at(10, 7), at(10, 9), at(10, 9), 1, cn=0,
-          message="站点离线"),
+          message="站点离线", raised_at=at(10, 7, 15), raised_data_time=at(10, 7, 15),
+          rule_class="station"),
     Alarm(P1, "w01001", "negative", "info", at(8, 7), at(8, 8), at(8, 8), 1,
           message="pH 负值"),  # cleared two days ago: off the desk
     Alarm(U, "w01018", "zero_streak", "warning", at(10, 9, 30), at(10, 11), None, 1,
@@ -242,8 +263,13 @@ def seed(ch: Any) -> None:
         ch.insert_columns(table, {k: [r[k] for r in rows] for k in rows[0]})
 
     put("stations", [_station_row(s) for s in STATIONS])
-    put("alarms", [a.row() for a in ALARMS if a.version == 1])
-    put("alarms", [a.row() for a in ALARMS if a.version == 2])
+    for version in (1, 2):
+        # rows written before migration 015 (without its columns) apart from newer ones
+        for old in (True, False):
+            rows = [a.row() for a in ALARMS if a.version == version
+                    and (a.raised_at is None) == old]
+            if rows:
+                put("alarms", rows)
     put("ledger_events", _event_rows())
     put("silences", [s.row() for s in SILENCES])
     put("users", [_user_row(u) for u in USERS])
@@ -268,7 +294,10 @@ def _alarm_cols(a: Alarm) -> dict[str, Any]:
     return dict(alarm_id=a.alarm_id, mn=a.mn, cn=a.cn, code=a.code, rule=a.rule,
                 severity=a.severity, state=a.state, opened_at=a.opened_at,
                 last_seen=a.last_seen, cleared_at=a.cleared_at, occurrences=a.occurrences,
-                value=a.value, threshold=a.threshold, message=a.message)
+                value=a.value, threshold=a.threshold, message=a.message,
+                # an older row reads the defaults of migration 015
+                raised_at=a.raised_at, raised_data_time=a.raised_data_time,
+                opened_cn=a.opened_cn, rule_class=a.rule_class)
 
 
 def on_desk(a: Alarm, since: datetime) -> bool:
