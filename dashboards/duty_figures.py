@@ -19,8 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, Final
 
-from dashboards.labels import bi, region_label, rule_label, severity_label
+from dashboards.labels import (
+    bi,
+    data_type_label,
+    region_label,
+    rule_class_label,
+    rule_label,
+    severity_label,
+)
 from dashboards.station_figures import pollutant_name, series_step
+from pipeline.detect.names import raised_line
 from pipeline.duty import lifecycle as lc
 from pipeline.duty import sla
 from pipeline.duty.silences import Silence
@@ -72,7 +80,7 @@ OPEN_STATES: Final = frozenset(PEOPLE_STATES) - {RESOLVED, CLOSED}
 DETECTOR_LABELS: Final = {lc.ACTIVE: bi("告警中", "active"), lc.CLEARED: bi("已恢复", "cleared")}
 
 _TIMES: Final = ("opened_at", "last_seen", "cleared_at", "starts_at", "ends_at",
-                 "created_at", "cancelled_at", "at")
+                 "created_at", "cancelled_at", "at", "raised_at", "raised_data_time")
 
 
 def local_row(row: Row) -> dict[str, Any]:
@@ -225,6 +233,24 @@ def alarm_label(a: Row) -> str:
             f"{rule_label(str(a['rule']))} · {a['opened_at']:%m-%d %H:%M}")
 
 
+def opened_cn(a: Row) -> int:
+    """The data type that opened the alarm; a row from before migration 015 knows only
+    its latest evidence's (``cn``)."""
+    return int(a.get("opened_cn") or a.get("cn") or 0)
+
+
+def raised_text(a: Row) -> str:
+    """``发出 05-10 11:10:07（数据 05-10 11:00:00），证据始于 05-10 11:00:00，来自分钟数据``;
+    a row from before migration 015 (no raised_at) says when its evidence began."""
+    return raised_line(a.get("raised_at"), a.get("raised_data_time"), a["opened_at"],
+                       opened_cn(a))
+
+
+def _raised_short(a: Row) -> str:
+    raised = a.get("raised_at")
+    return f"{raised:%m-%d %H:%M}" if isinstance(raised, datetime) else "—"
+
+
 def feed_table(items: Iterable[Item], now: datetime) -> Table:
     out = []
     for it in items:
@@ -242,6 +268,8 @@ def feed_table(items: Iterable[Item], now: datetime) -> Table:
             "silenced": "🔕 " + bi("静默", "silenced") if it.state.silenced else "",
             "assignee": it.state.assignee,
             "opened_at": f"{a['opened_at']:%m-%d %H:%M}",
+            "raised_at": _raised_short(a),
+            "source": data_type_label(opened_cn(a)),
         })
     return out
 
@@ -250,6 +278,8 @@ FEED_HEADERS: Final = {
     "people": bi("处置状态", "people"), "detector": bi("检测状态", "detector"),
     "age": bi("持续", "age"), "response": bi("响应时限", "response time"),
     "silenced": bi("静默", "silenced"), "assignee": bi("指派", "assignee"),
+    "opened_at": bi("证据始于", "evidence since"), "raised_at": bi("发出", "raised"),
+    "source": bi("数据类型", "from"),
 }
 
 
@@ -269,10 +299,16 @@ def episode_table(a: Row) -> Table:
         (bi("服务区域", "region"), region_label(str(a.get("region", "")))),
         (bi("因子", "pollutant"), pollutant_name(str(a["code"])) if a["code"] else "—"),
         (bi("规则", "rule"), rule_label(str(a["rule"]))),
+        (bi("规则类别", "rule class"), rule_class_label(str(a["rule"]),
+                                                     str(a.get("rule_class") or ""))),
         (bi("级别", "severity"), severity_label(str(a["severity"]))),
         (bi("检测状态", "detector"), DETECTOR_LABELS.get(
             lc.CLEARED if a["state"] == "cleared" else lc.ACTIVE, str(a["state"]))),
-        (bi("开始", "opened"), _stamp(a["opened_at"])),
+        (bi("发出", "raised"), raised_text(a)),
+        (bi("发出时间", "raised at"), _stamp(a.get("raised_at")) or "—"),
+        (bi("发出数据时间", "raised for data time"), _stamp(a.get("raised_data_time")) or "—"),
+        (bi("证据始于", "evidence since"), _stamp(a["opened_at"])),
+        (bi("数据类型", "from"), data_type_label(opened_cn(a))),
         (bi("最近", "last seen"), _stamp(a["last_seen"])),
         (bi("恢复", "cleared"), _stamp(a.get("cleared_at")) or "—"),
         (bi("次数", "occurrences"), str(a["occurrences"])),

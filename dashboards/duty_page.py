@@ -229,6 +229,8 @@ def _detail(page: PageContext) -> None:
     it = fig.item(rows[0], events, [fig.silence_of(r) for r in silences], now)
     a = it.alarm
     st.subheader(bi("告警详情", "Alarm") + f" · {fig.alarm_label(a)}")
+    # when and from what it was raised, before anything else: the first question asked
+    st.markdown(f"**{bi('发出', 'raised')}:** {fig.raised_text(a)}")
     _outcome(alarm_id)
     st.markdown(
         f"**{bi('处置状态', 'people')}:** {fig.PEOPLE_LABELS[it.people]} · "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from pipeline.detect.names import CLASS_ZH, DATA_TYPES, RULES, canonical, rule_class
 from pipeline.detect.names import RULE_ZH as RULE_ZH  # the one map, shared with pipeline
-from pipeline.detect.names import RULES, canonical
 
 
 def bi(zh: str, en: str) -> str:
@@ -35,6 +35,21 @@ def rule_label(rule: str) -> str:
     """``超标 over limit (over_limit)``: the rule's name with its code beside it."""
     label = RULE_LABELS.get(canonical(rule))
     return f"{label} ({rule})" if label else rule
+
+
+def rule_class_label(rule: str, stored: str = "") -> str:
+    """``数值 value``: the rule's class as the row stored it (migration 015), or for an
+    older row as the vocabulary gives it; '—' for a rule the vocabulary does not know."""
+    cls = stored or rule_class(rule) or ""
+    return bi(CLASS_ZH[cls], cls) if cls in CLASS_ZH else "—"
+
+
+def data_type_label(cn: int) -> str:
+    """``小时 hourly``: a data type (CN) in the users' words; 0 is the station as a whole
+    (offline, missing data)."""
+    if cn in DATA_TYPES:
+        return bi(*DATA_TYPES[cn])
+    return bi("整站", "station") if not cn else str(cn)
 
 
 def region_label(region: str) -> str:
