@@ -60,7 +60,10 @@ fn main() {
                 let mut bails = 0;
                 for f in &slices {
                     if let Ok((_, _, h)) = parse_frame_head(f, &opts, &mut WarnCount::default()) {
-                        bails += usize::from(hj212::fastpath::fast_cp(f, h.cp, &mut c, 0).is_err());
+                        bails += usize::from(
+                            hj212::fastpath::fast_cp(f, h.cp, &mut c, 0, &mut Default::default())
+                                .is_err(),
+                        );
                     }
                 }
                 println!("{bails} frames with a good head leave the fast path");

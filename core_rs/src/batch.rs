@@ -4,7 +4,7 @@
 use crate::cp::{check_cp, Accepted, CpSummary};
 use crate::cp::{NUMERIC_SUFFIXES, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::error::FrameError;
-use crate::fastpath::fast_cp;
+use crate::fastpath::{fast_cp, KnownCodes};
 use crate::frame::{Options, Span};
 use crate::segment::{parse_frame_head, parse_frame_with, Parsed};
 use crate::WarnCount;
@@ -104,6 +104,7 @@ impl Columns {
 
     /// Open a row for one pollutant; the frame-wide columns are filled once the frame is
     /// accepted (`fill_frame_rows`).
+    #[inline]
     pub(crate) fn open_row(&mut self, frame: i32, code: &[u8]) {
         self.row_frame.push(frame);
         let mut cell = [0u8; CODE_WIDTH];
@@ -111,9 +112,11 @@ impl Columns {
             *c = b;
         }
         self.code.extend_from_slice(&cell);
-        self.numeric.extend_from_slice(&[f64::NAN; N_NUMERIC]);
-        self.flag.extend_from_slice(&[0; FLAG_WIDTH]);
-        self.eflag.extend_from_slice(&[0; EFLAG_WIDTH]);
+        // resize, not extend_from_slice: a fill loop rather than a memcpy call per row
+        self.numeric
+            .resize(self.numeric.len() + N_NUMERIC, f64::NAN);
+        self.flag.resize(self.flag.len() + FLAG_WIDTH, 0);
+        self.eflag.resize(self.eflag.len() + EFLAG_WIDTH, 0);
     }
 
     fn fill_frame_rows(&mut self, from: usize, mn: &[u8], st: &[u8], cn: u16, dt: i64) {
@@ -220,12 +223,13 @@ impl Columns {
 pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
     let bytes = frames.iter().map(|f| f.len()).sum();
     let mut c = Columns::with_capacity(frames.len(), bytes);
+    let mut known = KnownCodes::default();
     for (i, &buf) in frames.iter().enumerate() {
         let mut warnings = WarnCount::default();
         let first_row = c.n_rows();
         let result =
             parse_frame_head(buf, opts, &mut warnings).and_then(|(segment, crc, header)| {
-                let cp = match fast_cp(buf, header.cp, &mut c, i as i32) {
+                let cp = match fast_cp(buf, header.cp, &mut c, i as i32, &mut known) {
                     Ok(data_time_secs) => CpSummary {
                         data_time: None,
                         data_time_secs,

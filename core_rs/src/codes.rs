@@ -221,6 +221,12 @@ pub fn is_known_cn(cn: u16) -> bool {
     cn < 10_000 && tables().cn[usize::from(cn) / 64] & (1 << (cn % 64)) != 0
 }
 
+/// The one-character data flags of table 8, as a bitmap over ASCII (bit `c` for flag `c`):
+/// read once by a caller that checks many.
+pub fn data_flag_set() -> u128 {
+    tables().data_flags
+}
+
 pub fn is_known_data_flag(flag: &[u8]) -> bool {
     match flag {
         [c] if c.is_ascii() => tables().data_flags & (1u128 << c) != 0,

@@ -67,7 +67,7 @@ fn pack_code(code: &[u8]) -> u64 {
 /// The value is `read_number`'s for such text (the digits fold into an integer below 2^53
 /// and one division by an exact power of ten rounds correctly). Returns the value and where
 /// it stopped (at a separator or `end`).
-#[inline]
+#[inline(always)]
 fn read_plain_number(cp: &[u8], mut at: usize) -> Result<(f64, usize), Bail> {
     let mut neg = false;
     match cp.get(at) {
@@ -121,11 +121,183 @@ fn ends_value(cp: &[u8], at: usize) -> bool {
     matches!(cp.get(at), None | Some(b';' | b','))
 }
 
+/// Codes of appendix B already found in it, so the next frames of a batch (which name the
+/// same pollutants) need no table lookup: a small direct-mapped cache of packed codes.
+#[derive(Debug, Clone)]
+pub struct KnownCodes {
+    slots: [u64; 64],
+}
+
+impl Default for KnownCodes {
+    fn default() -> Self {
+        // 0 is no packed code (a packed code carries its length in the top bits)
+        KnownCodes { slots: [0; 64] }
+    }
+}
+
+impl KnownCodes {
+    /// Whether `code` (packed as `key`) is a code of appendix B.
+    #[inline]
+    fn contains(&mut self, key: u64, code: &[u8]) -> bool {
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        if self.slots[slot] == key {
+            return true;
+        }
+        let known = codes::is_known_field_code(code);
+        if known {
+            self.slots[slot] = key;
+        }
+        known
+    }
+}
+
+/// The eight bytes at `at`, little-endian, zero bytes past the end (no name or value byte is
+/// zero, so a zero never completes a match); None at the end.
+#[inline(always)]
+fn word_at(cp: &[u8], at: usize) -> Option<u64> {
+    if let Some(b) = cp.get(at..at + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(b);
+        return Some(u64::from_le_bytes(w));
+    }
+    let tail = cp.get(at..).filter(|t| !t.is_empty())?;
+    let mut w = 0u64;
+    for (i, &b) in tail.iter().enumerate() {
+        w |= u64::from(b) << (8 * i);
+    }
+    Some(w)
+}
+
+/// `text` as a little-endian word (at most 8 bytes).
+const fn le(text: &[u8]) -> u64 {
+    let mut w = 0u64;
+    let mut i = 0;
+    while i < text.len() {
+        w |= (text[i] as u64) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+/// A standard suffix followed by '=' at the start of `w`: its id and length. Suffixes of
+/// eight bytes or more (`DayData`, `NightData`, `UpValue`, `LowValue`, ...) and unknown ones
+/// take the byte-by-byte path.
+#[inline(always)]
+fn known_suffix(w: u64) -> Option<(u8, usize)> {
+    // the first '=' in the word
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = w ^ (ONES * u64::from(b'='));
+    let z = x.wrapping_sub(ONES) & !x & HIGH;
+    if z == 0 {
+        return None;
+    }
+    let len = (z.trailing_zeros() / 8) as usize;
+    let name = w & ((1u64 << (8 * len)) - 1);
+    const RTD: u64 = le(b"Rtd");
+    const MIN: u64 = le(b"Min");
+    const AVG: u64 = le(b"Avg");
+    const MAX: u64 = le(b"Max");
+    const COU: u64 = le(b"Cou");
+    const ZSRTD: u64 = le(b"ZsRtd");
+    const ZSMIN: u64 = le(b"ZsMin");
+    const ZSAVG: u64 = le(b"ZsAvg");
+    const ZSMAX: u64 = le(b"ZsMax");
+    const RS: u64 = le(b"RS");
+    const RT: u64 = le(b"RT");
+    const DATA: u64 = le(b"Data");
+    const ALA: u64 = le(b"Ala");
+    const FLAG: u64 = le(b"Flag");
+    const EFLAG: u64 = le(b"EFlag");
+    let id = match name {
+        RTD => 0,
+        MIN => 1,
+        AVG => 2,
+        MAX => 3,
+        COU => 4,
+        ZSRTD => 5,
+        ZSMIN => 6,
+        ZSAVG => 7,
+        ZSMAX => 8,
+        RS => 9,
+        RT => 10,
+        DATA => 11,
+        ALA => 14,
+        FLAG => SUFFIX_FLAG,
+        EFLAG => SUFFIX_EFLAG,
+        _ => return None,
+    };
+    Some((id, len))
+}
+
+/// Read the value of a field with suffix id `suffix` at `at` into row `row`; where it ends
+/// (at a separator or the end).
+#[inline(always)]
+fn read_value(
+    cp: &[u8],
+    mut at: usize,
+    suffix: u8,
+    row: usize,
+    c: &mut Columns,
+    flags: u128,
+) -> Result<usize, Bail> {
+    let col = usize::from(suffix);
+    if col < N_NUMERIC {
+        let x = if col == 9 {
+            // RS: a whole number 0..5
+            let d = cp.get(at).map_or(10, |b| b.wrapping_sub(b'0'));
+            if d > 5 || !ends_value(cp, at + 1) {
+                return Err(Bail);
+            }
+            at += 1;
+            f64::from(d)
+        } else {
+            let (x, stop) = read_plain_number(cp, at)?;
+            if !ends_value(cp, stop) || (col == 10 && !(0.0..=24.0).contains(&x)) {
+                return Err(Bail);
+            }
+            at = stop;
+            x
+        };
+        c.numeric[row * N_NUMERIC + col] = x;
+    } else if suffix == SUFFIX_FLAG {
+        let f = *cp.get(at).ok_or(Bail)?;
+        // table 8's flags are letters and digits; the bitmap says which
+        if !ends_value(cp, at + 1) || !f.is_ascii_alphanumeric() || flags & (1u128 << f) == 0 {
+            return Err(Bail);
+        }
+        c.flag[row * FLAG_WIDTH] = f;
+        at += 1;
+    } else if suffix == SUFFIX_EFLAG {
+        let v_start = at;
+        while at < cp.len() && at - v_start <= 4 && cp[at].is_ascii_alphanumeric() {
+            at += 1;
+        }
+        let n = at - v_start;
+        if n == 0 || n > 4 || !ends_value(cp, at) {
+            return Err(Bail);
+        }
+        let cell = &mut c.eflag[row * EFLAG_WIDTH..(row + 1) * EFLAG_WIDTH];
+        cell.fill(0);
+        cell[..n].copy_from_slice(&cp[v_start..at]);
+    } else {
+        // SampleTime, Info, SN and unknown suffixes: the validating path
+        return Err(Bail);
+    }
+    Ok(at)
+}
+
 /// Read the data area `span` of `buf` into rows of `c` for frame `frame` (rows from
 /// `c.n_rows()` on, one per pollutant in order of first appearance). Returns the DataTime's
 /// wall-clock seconds (None without DataTime). On `Bail` the rows written so far are the
 /// caller's to drop.
-pub fn fast_cp(buf: &[u8], span: Span, c: &mut Columns, frame: i32) -> Result<Option<i64>, Bail> {
+pub fn fast_cp(
+    buf: &[u8],
+    span: Span,
+    c: &mut Columns,
+    frame: i32,
+    known: &mut KnownCodes,
+) -> Result<Option<i64>, Bail> {
     let cp = span.of(buf);
     if cp.len() > CP_MAX {
         return Err(Bail);
@@ -136,13 +308,44 @@ pub fn fast_cp(buf: &[u8], span: Span, c: &mut Columns, frame: i32) -> Result<Op
     let mut keys = [0u64; MAX_GROUPS];
     let mut masks = [0u32; MAX_GROUPS];
     let mut n_groups = 0usize;
+    let mut seen = 0u64;
     // the previous field's group, if it had a code (',' may only join fields of one group)
     let mut prev: Option<usize> = None;
     let mut sep = 0u8;
     let mut at = 0usize;
+    // the previous field's `code-` as little-endian bytes, and the mask of its length
+    let mut prev_word = 0u64;
+    let mut prev_mask = 0u64;
+    let flags = codes::data_flag_set();
     while at < cp.len() {
-        // the name, up to '=', noting the last '-'
         let start = at;
+        // Most fields continue the previous field's group: its `code-` (at most 8 bytes,
+        // known to be a good name) and a standard suffix are recognised a word at a time.
+        if let (Some(g), Some(w)) = (prev, word_at(cp, at)) {
+            if w & prev_mask == prev_word {
+                let dash = at + (prev_mask.count_ones() / 8) as usize - 1;
+                if let Some((suffix, len)) = word_at(cp, dash + 1).and_then(known_suffix) {
+                    at = dash + 1 + len + 1;
+                    if masks[g] & (1 << suffix) != 0 {
+                        return Err(Bail);
+                    }
+                    masks[g] |= 1 << suffix;
+                    at = read_value(cp, at, suffix, first_row + g, c, flags)?;
+                    match cp.get(at) {
+                        None => break,
+                        Some(&s) => {
+                            sep = s;
+                            at += 1;
+                            if at < cp.len() && matches!(cp[at], b';' | b',') {
+                                return Err(Bail);
+                            }
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
+        // the name, up to '=', noting the last '-'
         let mut dash = usize::MAX;
         loop {
             let Some(&b) = cp.get(at) else {
@@ -186,10 +389,20 @@ pub fn fast_cp(buf: &[u8], span: Span, c: &mut Columns, frame: i32) -> Result<Op
                     if sep == b',' {
                         return Err(Bail);
                     }
-                    match keys[..n_groups].iter().position(|&k| k == key) {
+                    // a bit per code hash: a code not seen in this data area (the usual
+                    // case for a new group) needs no search
+                    let bit = 1u64 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
+                    let seen_before = seen & bit != 0;
+                    seen |= bit;
+                    let found = if seen_before {
+                        keys[..n_groups].iter().position(|&k| k == key)
+                    } else {
+                        None
+                    };
+                    match found {
                         Some(g) => g,
                         None => {
-                            if n_groups == MAX_GROUPS || !codes::is_known_field_code(code) {
+                            if n_groups == MAX_GROUPS || !known.contains(key, code) {
                                 return Err(Bail);
                             }
                             keys[n_groups] = key;
@@ -204,51 +417,18 @@ pub fn fast_cp(buf: &[u8], span: Span, c: &mut Columns, frame: i32) -> Result<Op
                 return Err(Bail);
             }
             masks[g] |= 1 << suffix;
-            let row = first_row + g;
-            let col = usize::from(suffix);
-            if col < N_NUMERIC {
-                let x = if col == 9 {
-                    // RS: a whole number 0..5
-                    let d = cp.get(at).map_or(10, |b| b.wrapping_sub(b'0'));
-                    if d > 5 || !ends_value(cp, at + 1) {
-                        return Err(Bail);
-                    }
-                    at += 1;
-                    f64::from(d)
-                } else {
-                    let (x, stop) = read_plain_number(cp, at)?;
-                    if !ends_value(cp, stop) || (col == 10 && !(0.0..=24.0).contains(&x)) {
-                        return Err(Bail);
-                    }
-                    at = stop;
-                    x
-                };
-                c.numeric[row * N_NUMERIC + col] = x;
-            } else if suffix == SUFFIX_FLAG {
-                let f = *cp.get(at).ok_or(Bail)?;
-                if !ends_value(cp, at + 1) || !f.is_ascii_alphanumeric() {
-                    return Err(Bail);
-                }
-                if !codes::is_known_data_flag(&[f]) {
-                    return Err(Bail);
-                }
-                c.flag[row * FLAG_WIDTH] = f;
-                at += 1;
-            } else if suffix == SUFFIX_EFLAG {
-                let v_start = at;
-                while at < cp.len() && at - v_start <= 4 && cp[at].is_ascii_alphanumeric() {
-                    at += 1;
-                }
-                let n = at - v_start;
-                if n == 0 || n > 4 || !ends_value(cp, at) {
-                    return Err(Bail);
-                }
-                let cell = &mut c.eflag[row * EFLAG_WIDTH..(row + 1) * EFLAG_WIDTH];
-                cell.fill(0);
-                cell[..n].copy_from_slice(&cp[v_start..at]);
+            at = read_value(cp, at, suffix, first_row + g, c, flags)?;
+            let n = dash + 1 - start;
+            prev_mask = if n >= 8 {
+                u64::MAX
             } else {
-                // SampleTime, Info, SN and unknown suffixes: the validating path
-                return Err(Bail);
+                (1u64 << (8 * n)) - 1
+            };
+            prev_word = word_at(cp, start).map_or(!0, |w| w & prev_mask);
+            if n > 8 {
+                // a code of 8 bytes and its '-' do not fit a word: never predicted
+                prev_mask = 0;
+                prev_word = !0;
             }
             prev = Some(g);
         }

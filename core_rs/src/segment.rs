@@ -569,12 +569,15 @@ pub fn parse_header_at<S: WarnSink>(
         Some(mn) => {
             let v = mn.of(buf);
             let epc = v.len() == 24 && v.iter().all(is_upper_hex);
-            let loose = !v.is_empty()
-                && v.len() <= 32
-                && v.iter()
-                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+            // only wanted for an MN that is not of its edition's form
+            let loose = || {
+                !v.is_empty()
+                    && v.len() <= 32
+                    && v.iter()
+                        .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+            };
             if h.edition >= 2017 && !epc {
-                if opts.strict || !loose {
+                if opts.strict || !loose() {
                     return Err(field_err(
                         "MN",
                         v,
@@ -589,7 +592,7 @@ pub fn parse_header_at<S: WarnSink>(
             } else if h.edition == 2005 {
                 let ok2005 =
                     !v.is_empty() && v.len() <= 24 && v.iter().all(u8::is_ascii_alphanumeric);
-                if !ok2005 && (opts.strict || !loose) {
+                if !ok2005 && (opts.strict || !loose()) {
                     return Err(field_err(
                         "MN",
                         v,
