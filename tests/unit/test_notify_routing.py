@@ -102,3 +102,21 @@ def test_quiet_hours_across_midnight():
     assert r.is_quiet("warning", time(23, 0)) and r.is_quiet("info", time(6, 59))
     assert not r.is_quiet("warning", time(7, 0)) and not r.is_quiet("critical", time(23))
     assert not r.is_quiet("major", time(23, 0))
+
+
+def test_rules_match_under_their_vocabulary_names_old_and_new():
+    """An alarm row written under an older name (missing_data) goes where ``missing``
+    goes, and a routing file still naming the older one matches today's alarms."""
+    r = load_routing()
+    new = names(r, alarm(rule="missing", code=""))
+    assert ("云贵川渝-engineers", "yunguichuanyu_eng") in new
+    assert names(r, alarm(rule="missing_data", code="")) == new
+    old_file = routing("""
+[[routes]]
+name = "gaps"
+match = { rule = ["missing_data", "constant"] }
+receivers = ["b"]
+""")
+    assert [t.route for t in old_file.targets(alarm(rule="missing", code=""))] == ["gaps"]
+    assert [t.route for t in old_file.targets(alarm(rule="constant_streak"))] == ["gaps"]
+    assert [t.route for t in old_file.targets(alarm(rule="over_limit"))] == ["root"]
