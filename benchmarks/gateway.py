@@ -238,6 +238,99 @@ def show(label: str, r: dict[str, Any]) -> None:
     print(f"[bench] {label}: " + json.dumps({k: r.get(k) for k in keys}), flush=True)
 
 
+class _FakeTransport:
+    """Just enough of a transport for a Session: collects what is written."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.out: list[bytes] = []
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", self.port) if name == "peername" else default
+
+    def write(self, data: bytes) -> None:
+        self.out.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+def in_process(connections: int, rounds: int, profile: Path | None) -> dict[str, Any]:
+    """The gateway's own per-frame cost without sockets or Kafka: ``connections`` sessions
+    over fake transports each get one frame per read, ``rounds`` times; each round waits for
+    the spool's fsync and the answers (as one frame in flight per logger does). CPU time per
+    frame of this process (the fsync thread included); deterministic enough to compare
+    code versions on a busy machine."""
+    import cProfile
+    import pstats
+
+    from pipeline.config import load_settings
+    from pipeline.gateway.auth import StaticDirectory, StationEntry
+    from pipeline.gateway.server import Gateway
+    from pipeline.gateway.session import Session
+
+    work = Path(tempfile.mkdtemp(prefix="hj212-gw-inproc-"))
+    s = load_settings(env={})
+    import dataclasses
+
+    s = dataclasses.replace(
+        s, gateway=dataclasses.replace(s.gateway, id="inproc", frames_per_s_per_mn=1e9,
+                                         max_per_ip=connections + 1,
+                                         max_connections=connections + 1),
+        spool=dataclasses.replace(s.spool, dir=str(work / "spool"), fsync_interval=0.0),
+        run_dir=work)
+    directory = StaticDirectory([StationEntry(mn_of(i), PW) for i in range(connections)])
+    frames = [frame_for(i, i) for i in range(connections)]
+
+    async def run() -> dict[str, Any]:
+        gw = Gateway(s, directory=directory, publish=False, downlink=False)
+        await gw.spool.open()
+        sessions = []
+        for i in range(connections):
+            sess = Session(gw.context)
+            t = _FakeTransport(10000 + i)
+            sess.connection_made(t)  # type: ignore[arg-type]
+            sessions.append((sess, t))
+        prof = cProfile.Profile() if profile is not None else None
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        if prof is not None:
+            prof.enable()
+        reading = answering = 0.0
+        for _ in range(rounds):
+            r0 = time.thread_time()
+            for (sess, _t), frame in zip(sessions, frames, strict=True):
+                sess.data_received(frame)
+            r1 = time.thread_time()
+            await gw.spool.flushed()
+            a0 = time.thread_time()
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            reading += r1 - r0
+            answering += time.thread_time() - a0
+        if prof is not None:
+            prof.disable()
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+        answered = sum(len(t.out) for _s, t in sessions)
+        await gw.spool.close()
+        if prof is not None and profile is not None:
+            prof.dump_stats(str(profile))
+            pstats.Stats(str(profile)).sort_stats("tottime").print_stats(18)
+        n = connections * rounds
+        return {"frames": n, "answered": answered, "cpu_us_per_frame": round(1e6 * cpu / n, 2),
+                "read_path_us_per_frame": round(1e6 * reading / n, 2),
+                "answer_path_us_per_frame": round(1e6 * answering / n, 2),
+                "wall_us_per_frame": round(1e6 * wall / n, 2)}
+
+    import uvloop
+
+    return uvloop.run(run())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--connections", type=int, default=2000)
@@ -258,8 +351,19 @@ def main() -> None:
     ap.add_argument("--py-spy", type=Path, default=None,
                     help="record the gateway with py-spy during the first run (collapsed "
                          "stacks to this file; py-spy must be installed)")
+    ap.add_argument("--in-process", type=int, default=0, metavar="ROUNDS",
+                    help="only the gateway's own per-frame cost: sessions over fake "
+                         "transports, no sockets, no Kafka (prints JSON; no stack needed)")
+    ap.add_argument("--cprofile", type=Path, default=None,
+                    help="with --in-process: cProfile stats to this file (and the top 18)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
+    if args.in_process:
+        from pipeline.logs import configure_logging
+
+        configure_logging("console", "warning")
+        print(json.dumps(in_process(args.connections, args.in_process, args.cprofile)))
+        return
 
     build_loadgen()
     nofile = raise_nofile(max(args.idle, args.connections) + 1000)

@@ -43,6 +43,7 @@ _LOG_REJECTS = 20
 _ACCEPT = Action.ACCEPT
 #: answer CN bytes -> the label (a handful of CNs: decoded once)
 _ANSWER_CNS: dict[bytes, str] = {}
+_FRAME = hj212.Frame
 
 
 class Session(asyncio.Protocol):
@@ -63,6 +64,9 @@ class Session(asyncio.Protocol):
         self._rejects = 0
         self._warned = 0
         self._rate_until = 0.0
+        #: the Kafka key of the MN last kept by the fast path
+        self._key_mn = ""
+        self._key = b""
         self.log: Any = ctx.log
 
     # --- connection life ----------------------------------------------------------------
@@ -132,10 +136,55 @@ class Session(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
-        self.ctx.metrics.bytes_in += len(data)
+        ctx = self.ctx
+        ctx.metrics.bytes_in += len(data)
         items = self.framer.feed(data)
-        if items:
-            self._handle(items, answer=True)
+        if not items:
+            return
+        if len(items) == 1 and self._accept_one(items[0]):
+            return
+        self._handle(items, answer=True)
+
+    def _accept_one(self, item: Any) -> bool:
+        """The case loggers make most: one well-formed frame in a read, from a known MN
+        with its PW, already seen on this connection, not a command answer. Kept, counted
+        and answered as ``_handle`` does for an ACCEPT verdict, without its loop and
+        bookkeeping; False (nothing done) for anything else, which ``_handle`` takes."""
+        if type(item) is not _FRAME:
+            return False
+        ctx = self.ctx
+        mn = item.mn
+        if mn is None or mn not in self.mns:
+            return False  # a connection's first frame of an MN binds its log: _handle
+        station = ctx.directory.lookup(mn)
+        if station is None or station.pw != item.pw or ctx.guard.is_blocked(self.ip):
+            return False
+        cn = item.cn
+        if cn == "9011" or cn == "9012":
+            return False  # the downlink's answers
+        spool = ctx.spool
+        if mn != self._key_mn:
+            self._key_mn, self._key = mn, mn.encode("ascii", "replace")
+        try:
+            fut = spool.append(FRAMES, self._key, envelope.encode_accepted(
+                time.time_ns(), spool.next_seq, self._sender, item.raw))
+        except SpoolError as exc:
+            self.log.error("spool.refused", error=str(exc),
+                           why="closing the connection unanswered so the logger resends")
+            self.close()
+            return True
+        ctx.metrics.frames[(cn, "accepted")] += 1
+        ctx.live[mn] = self
+        reply = hj212.answer(item)
+        if reply is not None:
+            ctx.when_kept(fut, self._answer, [reply])
+        if not spool.has_room():
+            self.pause("spool")
+            spool.wait_room(lambda: self.resume("spool"))
+        delay = ctx.rates.take(mn, 1)
+        if delay > 0:
+            self._throttle(delay)
+        return True
 
     def eof_received(self) -> bool | None:
         return None  # close our side too; connection_lost handles the Framer's leftovers
@@ -232,14 +281,18 @@ class Session(asyncio.Protocol):
             self.pause("spool")
             spool.wait_room(lambda: self.resume("spool"))
         if rate_delay > 0:
-            # one pause for the read, as long as its most throttled MN needs
-            metrics.throttled_total += 1
-            self.pause("rate")
-            loop = asyncio.get_running_loop()
-            until = loop.time() + rate_delay
-            if until > self._rate_until:
-                self._rate_until = until
-                loop.call_at(until, self._rate_resume)
+            self._throttle(rate_delay)
+
+    def _throttle(self, delay: float) -> None:
+        """An MN is over its frame rate: one pause for the read, as long as its most
+        throttled MN needs."""
+        self.ctx.metrics.throttled_total += 1
+        self.pause("rate")
+        loop = asyncio.get_running_loop()
+        until = loop.time() + delay
+        if until > self._rate_until:
+            self._rate_until = until
+            loop.call_at(until, self._rate_resume)
 
     def _rate_resume(self) -> None:
         # an earlier, shorter pause must not end a later, longer one

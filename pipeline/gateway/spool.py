@@ -40,6 +40,7 @@ from pathlib import Path
 from pipeline.logs import get_logger
 
 _HEAD = struct.Struct(">II")
+_BODY_HEAD = struct.Struct(">BH")  # topic, key length
 _SEG_SUFFIX = ".seg"
 #: a segment is rolled past this size; whole acknowledged segments are deleted
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
@@ -269,7 +270,7 @@ class Spool:
         if not chunks or chunks[-1][0] != self._write_seg:
             chunks.append((self._write_seg, bytearray()))
         buf = chunks[-1][1]
-        body = b"".join((topic.to_bytes(1, "big"), len(key).to_bytes(2, "big"), key, value))
+        body = b"".join((_BODY_HEAD.pack(topic, len(key)), key, value))
         buf += _HEAD.pack(body_len, zlib.crc32(body))
         buf += body
         self._pending.records += 1
@@ -279,7 +280,9 @@ class Spool:
         if self._epoch is None:
             self._epoch = asyncio.get_running_loop().create_future()
             self._wake.set()
-        self._check_depth()
+            # the depth gauge and the cap warning: once per fsync group (here and when the
+            # flusher takes the group), not per record
+            self._check_depth()
         return self._epoch
 
     def _check_depth(self) -> None:
@@ -309,6 +312,8 @@ class Spool:
             self._wake.clear()
             pending, self._pending = self._pending, _Pending()
             epoch, self._epoch = self._epoch, None
+            if pending.records:
+                self._check_depth()
             self._inflight = epoch
             if pending.records:
                 try:
