@@ -234,8 +234,66 @@ def show(label: str, r: dict[str, Any]) -> None:
     keys = ("rate_offered_per_s", "answered_per_s", "ack_ms_p50", "ack_ms_p99", "ack_ms_max",
             "stall_max_ms", "published_per_s", "spool_growth_per_s", "publish_stall_max_s",
             "gateway_cpu_cores", "loadgen_cpu_cores", "machine_busy_cores",
-            "gateway_cpu_us_per_frame", "errors")
+            "gateway_cpu_us_per_frame", "server_cpu_cores", "errors")
     print(f"[bench] {label}: " + json.dumps({k: r.get(k) for k in keys}), flush=True)
+
+
+#: the trivial server of the ceiling run: answers every line at once (no framing, no
+#: spool, no Kafka); what the machine's sockets and event loop allow, gateway or not
+_CEILING_SERVER = """
+import asyncio, sys, uvloop
+ANSWER = b"##0087QN=20240101000000001;ST=91;CN=9014;PW=123456;MN=X;Flag=4;CP=&&&&0000\\r\\n"
+class Answer(asyncio.Protocol):
+    def connection_made(self, t):
+        self.t = t
+    def data_received(self, data):
+        self.t.write(ANSWER * data.count(b"\\n"))
+async def main():
+    await asyncio.get_running_loop().create_server(Answer, "127.0.0.1", int(sys.argv[1]),
+                                                   backlog=4096)
+    await asyncio.Event().wait()
+uvloop.run(main())
+"""
+
+
+def ceiling_run(frames_file: Path, *, connections: int, seconds: float, threads: int
+                ) -> dict[str, Any]:
+    """The same load against a server that only answers: the machine's ceiling for one
+    Python (uvloop) process with this many connections and one frame in flight each."""
+    port = free_port()
+    srv = subprocess.Popen([sys.executable, "-c", _CEILING_SERVER, str(port)])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if srv.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the ceiling server did not start") from None
+                time.sleep(0.1)
+        ps = psutil.Process(srv.pid)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        c0, busy0, t0 = ps.cpu_times(), psutil.cpu_times(), time.perf_counter()
+        out = subprocess.run([str(LOADGEN), "--addr", f"127.0.0.1:{port}", "--frames",
+                              str(frames_file), "--connections", str(connections),
+                              "--seconds", str(seconds), "--warmup", "1", "--rate", "0",
+                              "--threads", str(threads)],
+                             capture_output=True, check=True).stdout
+        c1, busy1, t1 = ps.cpu_times(), psutil.cpu_times(), time.perf_counter()
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finally:
+        srv.terminate()
+        srv.wait(10)
+    res: dict[str, Any] = json.loads(out)
+    wall = t1 - t0
+    res["server_cpu_cores"] = round((c1.user + c1.system - c0.user - c0.system) / wall, 2)
+    res["loadgen_cpu_cores"] = round((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime
+                                      - ru0.ru_stime) / wall, 2)
+    idle = (busy1.idle + getattr(busy1, "iowait", 0.0)) - (busy0.idle
+                                                            + getattr(busy0, "iowait", 0.0))
+    res["machine_busy_cores"] = round((os.cpu_count() or 1) - idle / wall, 2)
+    return res
 
 
 class _FakeTransport:
@@ -391,6 +449,11 @@ def main() -> None:
     # one pre-encoded frame per connection (its own MN), resent: the gateway does not dedupe
     frames_file = work / "frames.bin"
     frames_file.write_bytes(b"".join(frame_for(i, i) for i in range(args.connections)))
+    ceiling: dict[str, Any] = {}
+    if not args.only_max and args.only_rate is None:
+        ceiling = ceiling_run(frames_file, connections=args.connections, seconds=args.seconds,
+                              threads=args.threads)
+        show("ceiling (a server that only answers)", ceiling)
     port = free_port()
     mbase = free_port()  # process i serves its metrics on mbase + i
     mports = [mbase + i for i in range(args.processes)]
@@ -510,7 +573,7 @@ def main() -> None:
                      "client": "benchmarks/loadgen (Rust, epoll)",
                      "loadgen_threads": args.threads},
         "gateway_rss_mb_start": round(rss_start / 2**20, 1),
-        "runs": runs, "idle": idle,
+        "ceiling": ceiling, "runs": runs, "idle": idle,
         "targets": {"answered_per_s_window1": 100_000, "ack_ms_p99_at_50k": 50,
                     "stall_max_ms_at_2x": 1000, "idle_10k_rss_mb": 1024},
     }

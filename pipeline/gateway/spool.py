@@ -27,6 +27,7 @@ dropped. Past ``warn_ratio`` of the cap the spool logs a warning every 10 s.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -46,6 +47,9 @@ _SEG_SUFFIX = ".seg"
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 _WARN_EVERY_S = 10.0
 _CHECKPOINT_EVERY_S = 0.2
+#: fsynced records kept in memory for the publisher at most (bytes); past it (Kafka slow or
+#: away) the publisher reads them back from the segments
+MEMORY_BYTES = 32 * 1024 * 1024
 
 
 class SpoolError(RuntimeError):
@@ -72,6 +76,24 @@ class ReadBatch:
 class _Pending:
     chunks: list[tuple[int, bytearray]] = field(default_factory=list)
     records: int = 0
+    #: the records themselves, so the publisher takes them once fsynced without reading
+    #: them back from the disk
+    kept: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    nbytes: int = 0
+    #: where the first record lands, and its sequence number
+    start: Position = Position(0, 0)
+    first_seq: int = 0
+
+
+@dataclass(slots=True)
+class _KeptGroup:
+    """An fsynced group of records still in memory: seqs first_seq.., bytes [start, end)."""
+
+    start: Position
+    first_seq: int
+    records: list[tuple[int, bytes, bytes]]
+    end: Position
+    nbytes: int
 
 
 def _seg_name(index: int) -> str:
@@ -105,6 +127,8 @@ class Spool:
         self.appended_bytes = 0
         self.acked_bytes = 0
         self._pending = _Pending()
+        self._kept: collections.deque[_KeptGroup] = collections.deque()
+        self._kept_bytes = 0
         #: completes when the records appended since the last hand-off are fsynced
         self._epoch: asyncio.Future[None] | None = None
         #: the epoch being written and fsynced now
@@ -266,7 +290,13 @@ class Spool:
             self._write_seg += 1
             self._write_size = 0
             self._sizes[self._write_seg] = 0
-        chunks = self._pending.chunks
+        pending = self._pending
+        if not pending.records:
+            pending.start = Position(self._write_seg, self._write_size)
+            pending.first_seq = self.next_seq
+        pending.kept.append((topic, key, value))
+        pending.nbytes += size
+        chunks = pending.chunks
         if not chunks or chunks[-1][0] != self._write_seg:
             chunks.append((self._write_seg, bytearray()))
         buf = chunks[-1][1]
@@ -327,6 +357,10 @@ class Spool:
                     return
                 self._durable = end
                 self.durable_seq += pending.records
+                if self._kept_bytes + pending.nbytes <= MEMORY_BYTES:
+                    self._kept.append(_KeptGroup(pending.start, pending.first_seq,
+                                                 pending.kept, end, pending.nbytes))
+                    self._kept_bytes += pending.nbytes
                 self._durable_event.set()
             self._inflight = None
             if epoch is not None and not epoch.done():
@@ -381,6 +415,9 @@ class Spool:
             await self._durable_event.wait()
 
     def read_nowait(self, max_records: int, max_bytes: int) -> ReadBatch | None:
+        kept = self._take_kept(max_records, max_bytes)
+        if kept is not None:
+            return kept
         records: list[tuple[int, bytes, bytes]] = []
         nbytes = 0
         first_seq = self._read_seq
@@ -407,6 +444,36 @@ class Spool:
             pos = Position(pos.segment, pos.offset + used)
         if not records:
             return None
+        self._reader = pos
+        self._read_seq += len(records)
+        return ReadBatch(records, first_seq, pos, nbytes)
+
+    def _take_kept(self, max_records: int, max_bytes: int) -> ReadBatch | None:
+        """The next records from memory when they are the reader's next (the publisher
+        keeps up); None to read the segments (a group skipped at the memory cap or larger
+        than one read, a rewind, records recovered at start)."""
+        # sequence numbers say which records are next (the reader's position may be the
+        # end of one segment where the group starts the next)
+        kept = self._kept
+        seq = self._read_seq
+        while kept and kept[0].first_seq < seq:
+            self._kept_bytes -= kept.popleft().nbytes  # read from the segments already
+        if not kept or kept[0].first_seq != seq:
+            return None
+        records: list[tuple[int, bytes, bytes]] = []
+        nbytes = 0
+        pos = self._reader
+        while (kept and kept[0].first_seq == seq + len(records)
+               and len(records) + len(kept[0].records) <= max_records
+               and nbytes + kept[0].nbytes <= max_bytes):
+            group = kept.popleft()
+            self._kept_bytes -= group.nbytes
+            records.extend(group.records)
+            nbytes += group.nbytes
+            pos = group.end
+        if not records:
+            return None  # a group larger than one read: the segments give part of it
+        first_seq = self._read_seq
         self._reader = pos
         self._read_seq += len(records)
         return ReadBatch(records, first_seq, pos, nbytes)
