@@ -6,7 +6,7 @@ use crate::cp::{NUMERIC_SUFFIXES, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::error::FrameError;
 use crate::fastpath::{fast_cp, KnownCodes};
 use crate::frame::{Options, Span};
-use crate::segment::{parse_frame_head, parse_frame_with, Parsed};
+use crate::segment::{parse_frame_head_fast, parse_frame_with, Parsed};
 use crate::WarnCount;
 
 /// Widths of the fixed-width text columns (bytes, zero padded, longer values cut).
@@ -228,7 +228,7 @@ pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
         let mut warnings = WarnCount::default();
         let first_row = c.n_rows();
         let result =
-            parse_frame_head(buf, opts, &mut warnings).and_then(|(segment, crc, header)| {
+            parse_frame_head_fast(buf, opts, &mut warnings).and_then(|(segment, crc, header)| {
                 let cp = match fast_cp(buf, header.cp, &mut c, i as i32, &mut known) {
                     Ok(data_time_secs) => CpSummary {
                         data_time: None,

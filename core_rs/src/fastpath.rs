@@ -16,7 +16,8 @@ use crate::batch::{Columns, EFLAG_WIDTH, FLAG_WIDTH, N_NUMERIC};
 use crate::codes;
 use crate::cp::{suffix_id, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::frame::Span;
-use crate::text::read_stamp;
+use crate::segment::{edition_of, first_unprintable, is_upload_cn, Header, FLAG_D};
+use crate::text::{read_stamp, read_uint};
 
 /// The data area is not of the plain shape: let the validating path decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,29 +29,6 @@ const CP_MAX: usize = 950;
 const MAX_GROUPS: usize = 32;
 
 const POW10: [f64; 7] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
-
-// Byte classes of a field name.
-const C_NAME: u8 = 0; // letters, digits, '_'
-const C_DASH: u8 = 1;
-const C_EQ: u8 = 2;
-const C_BAD: u8 = 3; // anything else: separators, spaces, other bytes
-
-const fn name_classes() -> [u8; 256] {
-    let mut t = [C_BAD; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        if c.is_ascii_alphanumeric() || c == b'_' {
-            t[b] = C_NAME;
-        }
-        b += 1;
-    }
-    t[b'-' as usize] = C_DASH;
-    t[b'=' as usize] = C_EQ;
-    t
-}
-
-static NAME_CLASS: [u8; 256] = name_classes();
 
 /// A code packed for comparison (at most 8 bytes; longer codes bail).
 #[inline]
@@ -168,6 +146,31 @@ fn word_at(cp: &[u8], at: usize) -> Option<u64> {
     Some(w)
 }
 
+// Byte classes of a field name.
+const C_NAME: u8 = 0; // letters, digits, '_'
+const C_DASH: u8 = 1;
+const C_EQ: u8 = 2;
+const C_BAD: u8 = 3; // anything else: separators, spaces, other bytes
+
+const fn name_classes() -> [u8; 256] {
+    let mut t = [C_BAD; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            t[b] = C_NAME;
+        }
+        b += 1;
+    }
+    t[b'-' as usize] = C_DASH;
+    t[b'=' as usize] = C_EQ;
+    t
+}
+
+static NAME_CLASS: [u8; 256] = name_classes();
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
 /// `text` as a little-endian word (at most 8 bytes).
 const fn le(text: &[u8]) -> u64 {
     let mut w = 0u64;
@@ -185,8 +188,6 @@ const fn le(text: &[u8]) -> u64 {
 #[inline(always)]
 fn known_suffix(w: u64) -> Option<(u8, usize)> {
     // the first '=' in the word
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let x = w ^ (ONES * u64::from(b'='));
     let z = x.wrapping_sub(ONES) & !x & HIGH;
     if z == 0 {
@@ -447,4 +448,129 @@ pub fn fast_cp(
         }
     }
     Ok(data_time)
+}
+
+/// The value of header field `key` at `at` in segment `s` (`key=value;`): its start and end.
+#[inline(always)]
+fn header_field(s: &[u8], at: usize, key: &[u8]) -> Option<(usize, usize)> {
+    let rest = s.get(at..)?;
+    if !rest.starts_with(key) || rest.get(key.len()) != Some(&b'=') {
+        return None;
+    }
+    let from = at + key.len() + 1;
+    let len = s[from..].iter().position(|&b| b == b';')?;
+    Some((from, from + len))
+}
+
+/// The header of the segment at `seg` when it has the plain shape: printable ASCII, the
+/// fields `[QN;]ST;CN;PW;MN;[Flag;]CP` in the standard's order, each of its standard form
+/// (a real QN of 17 digits, a known ST and CN, PW of 6, MN of the edition's form, a known
+/// edition, no split message), then `CP=&&...&&` to the segment's end. Equal to what
+/// `parse_header_at` returns for it, which reports nothing for such a header; anything else
+/// is `Bail`.
+pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
+    let s = seg.of(buf);
+    let base = seg.start as usize;
+    if first_unprintable(s).is_some() {
+        return Err(Bail);
+    }
+    let span = |(a, b): (usize, usize)| Span::new(base + a, base + b);
+    let mut h = Header::default();
+    let mut at = 0;
+    if let Some(v) = header_field(s, at, b"QN") {
+        let q = &s[v.0..v.1];
+        if q.len() != 17 || read_stamp(q).is_err() {
+            return Err(Bail);
+        }
+        h.qn = Some(span(v));
+        at = v.1 + 1;
+    }
+    let v = header_field(s, at, b"ST").ok_or(Bail)?;
+    let st = &s[v.0..v.1];
+    if st.len() != 2
+        || !st
+            .iter()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        || !codes::is_known_st(std::str::from_utf8(st).map_err(|_| Bail)?)
+    {
+        return Err(Bail);
+    }
+    h.st = Some(span(v));
+    at = v.1 + 1;
+    let v = header_field(s, at, b"CN").ok_or(Bail)?;
+    let cn = &s[v.0..v.1];
+    let n = if cn.len() == 4 { read_uint(cn) } else { None };
+    let n = n.ok_or(Bail)? as u16;
+    if !codes::is_known_cn(n) {
+        return Err(Bail);
+    }
+    h.cn = span(v);
+    h.cn_num = n;
+    at = v.1 + 1;
+    let v = header_field(s, at, b"PW").ok_or(Bail)?;
+    let pw = &s[v.0..v.1];
+    if pw.len() != 6 || !pw.iter().all(u8::is_ascii_alphanumeric) {
+        return Err(Bail);
+    }
+    h.pw = Some(span(v));
+    at = v.1 + 1;
+    let v = header_field(s, at, b"MN").ok_or(Bail)?;
+    let mn = &s[v.0..v.1];
+    h.mn = Some(span(v));
+    at = v.1 + 1;
+    if let Some(v) = header_field(s, at, b"Flag") {
+        let f = &s[v.0..v.1];
+        let n = if f.len() <= 3 { read_uint(f) } else { None };
+        match n {
+            Some(n) if n <= 255 && u16::try_from(n).is_ok_and(|n| n & FLAG_D == 0) => {
+                h.flag = Some(n as u16)
+            }
+            _ => return Err(Bail),
+        }
+        at = v.1 + 1;
+    }
+    h.edition = edition_of(h.flag).ok_or(Bail)?;
+    if h.qn.is_none() && !is_upload_cn(h.cn_num) {
+        return Err(Bail);
+    }
+    let mn_ok = if h.edition >= 2017 {
+        mn.len() == 24
+            && mn
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
+    } else {
+        !mn.is_empty() && mn.len() <= 24 && mn.iter().all(u8::is_ascii_alphanumeric)
+    };
+    if !mn_ok {
+        return Err(Bail);
+    }
+    // CP=&& ... && to the end of the segment
+    let rest = s.get(at..).ok_or(Bail)?;
+    let value = rest.strip_prefix(b"CP=").ok_or(Bail)?;
+    if value.len() < 4 || !value.starts_with(b"&&") || !value.ends_with(b"&&") {
+        return Err(Bail);
+    }
+    let cp_start = base + at + 3;
+    h.cp = Span::new(cp_start + 2, base + s.len() - 2);
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_by_word() {
+        let w = |t: &[u8]| {
+            let mut b = [0u8; 8];
+            b[..t.len()].copy_from_slice(t);
+            u64::from_le_bytes(b)
+        };
+        assert_eq!(known_suffix(w(b"Rtd=1.5,")), Some((0, 3)));
+        assert_eq!(known_suffix(w(b"ZsRtd=1,")), Some((5, 5)));
+        assert_eq!(known_suffix(w(b"Flag=N")), Some((SUFFIX_FLAG, 4)));
+        assert_eq!(known_suffix(w(b"Rtdx=1")), None);
+        assert_eq!(known_suffix(w(b"DayData=")), None);
+        assert_eq!(known_suffix(w(b"Rtd")), None);
+    }
 }

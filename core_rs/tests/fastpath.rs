@@ -6,8 +6,10 @@
 use std::path::Path;
 
 use hj212::batch::{decode_batch, decode_batch_validating, Columns};
+use hj212::fastpath::fast_header;
 use hj212::frame::wrap;
-use hj212::Options;
+use hj212::segment::parse_header_at;
+use hj212::{Options, Span};
 use proptest::prelude::*;
 
 fn assert_same(frames: &[Vec<u8>]) -> (Columns, Columns) {
@@ -36,6 +38,34 @@ const HEADERS: [&str; 4] = [
     "QN=20160801085857223;ST=32;CN=2061;PW=123456;MN=88888880000001;Flag=1;",
     // a lenient deviation in the header (PW of 5): warnings come from the header too
     "ST=22;CN=2031;PW=12345;MN=010000A8900016F000169DC0;Flag=9;",
+];
+
+/// Headers the fast header reader must hand over (or read exactly as the validating one).
+const ODD_HEADERS: [&str; 24] = [
+    "QN=2024030108000017;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240230080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000174;ST=ZZ;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000174;ST=3;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=9999;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=211;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=12345;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=12345!;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=cab2c89c46dd9b1ec36edc8d;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=88888880000001;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=8888888-0000001;Flag=1;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=13;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=256;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=7;PNUM=2;PNO=1;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;PNUM=2;PNO=1;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=9;RF=1;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;",
+    "ST=32;CN=1011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "ST=32;QN=20240301080000174;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5; ",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;XX=1;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=;Flag=5;",
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;CP=&&&&;",
 ];
 
 const CODES: [&str; 10] = [
@@ -188,6 +218,16 @@ fn frame(header: usize, cp: &str) -> Vec<u8> {
     wrap(format!("{}CP=&&{cp}&&", HEADERS[header]).as_bytes())
 }
 
+/// Any header (the plain ones and the odd ones) and data area.
+fn any_frame(header: usize, cp: &str) -> Vec<u8> {
+    let h = HEADERS
+        .iter()
+        .chain(ODD_HEADERS.iter())
+        .nth(header)
+        .expect("header index in range");
+    wrap(format!("{h}CP=&&{cp}&&").as_bytes())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -195,7 +235,7 @@ proptest! {
     #[test]
     fn mixed_pieces_decode_the_same(
         frames in prop::collection::vec(
-            (0..HEADERS.len(), prop::collection::vec((piece(), 0..SEPARATORS.len()), 0..14), any::<bool>()),
+            (0..HEADERS.len() + ODD_HEADERS.len(), prop::collection::vec((piece(), 0..SEPARATORS.len()), 0..14), any::<bool>()),
             1..8,
         )
     ) {
@@ -212,7 +252,7 @@ proptest! {
                     }
                     cp.push_str(p);
                 }
-                frame(h, &cp)
+                any_frame(h, &cp)
             })
             .collect();
         assert_same(&frames);
@@ -269,6 +309,31 @@ proptest! {
             .collect();
         assert_same(&frames);
     }
+}
+
+/// Each odd header alone in front of a well-formed data area, and the fast header reader
+/// equal to the validating one wherever it answers.
+#[test]
+fn odd_headers_decode_the_same() {
+    let cp = "DataTime=20240301080000;w01018-Rtd=30.2,w01018-Flag=N";
+    let frames: Vec<Vec<u8>> = (0..HEADERS.len() + ODD_HEADERS.len())
+        .map(|h| any_frame(h, cp))
+        .collect();
+    assert_same(&frames);
+    let mut fast_ones = 0;
+    for f in &frames {
+        let seg = Span::new(6, f.len() - 6);
+        if let Ok(h) = fast_header(f, seg) {
+            fast_ones += 1;
+            let mut warnings: Vec<hj212::Warning> = Vec::new();
+            for opts in [Options::lenient(), Options::strict()] {
+                assert_eq!(parse_header_at(f, seg, &opts, &mut warnings), Ok(h));
+            }
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
+    }
+    // the plain headers (and the odd ones that are only unusual, not deviations)
+    assert!(fast_ones >= 3, "{fast_ones}");
 }
 
 /// The fast path is taken for a plain data area and gives what an independent reading of the
