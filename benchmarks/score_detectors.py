@@ -35,7 +35,9 @@ rule is null (traps: a resend, a low-resolution channel) are no detector's to fi
 alarms during them are reported with them.
 
 Time to detect: the alarm's raised data time (``raised_data_time`` when the row has
-it, else its ``last_seen`` when it opened) minus the fault's start, judged against the
+it, else its ``last_seen`` when it opened; plus the period of a minute, hourly or daily
+record that opened it, ``opened_cn``, as such a record exists only at its period's end)
+minus the fault's start, judged against the
 issue's targets (``target_s``): a rule on single values within 2 real-time cadences
 (plus the flag's configured minimum duration for ``non_n_flag``), a streak within its
 configured length plus one cadence, a rule on hourly data at the end of the first
@@ -49,6 +51,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -70,6 +73,9 @@ from pipeline.simulator.faults import ALSO_TRUE  # noqa: E402
 
 #: rules a fault kind makes true besides its own (see the module docstring)
 EXPLAINS: dict[str, set[str]] = {kind: set(rules) for kind, rules in ALSO_TRUE.items()}
+#: clues judged per hour (the others per day)
+HOURLY_CLUES = ("clue_o2_conversion", "clue_stopped_unflagged", "clue_flagged_running",
+                "clue_hour_vs_minute")
 #: truth rules that are not this package's business (the gateway and worker count them)
 NOT_DETECTORS = {"rejected_crc", "garbage"}
 
@@ -86,6 +92,20 @@ class Episode:
     raised: datetime | None = None
     #: the fault it matched (its own rule or one the fault makes true)
     fault: str = ""
+    #: the data type that opened it (opened_cn; 0 when the row does not say)
+    opened_cn: int = 0
+
+    def raised_by(self, min_interval: int) -> datetime | None:
+        """When the opening evidence was complete, in data time: a period record (minute,
+        hour, day) is stamped with its period's start but exists only at its end."""
+        if self.raised is None:
+            return None
+        period = {2051: 60 * max(min_interval, 1), 2061: 3600, 2031: 86400}.get(
+            self.opened_cn, 0)
+        if not self.opened_cn and self.rule in CLUE_RULES:
+            # a clue's step stamps the start of the hour (day) it judged, once it closed
+            period = 3600 if self.rule in HOURLY_CLUES else 86400
+        return self.raised + timedelta(seconds=period)
 
 
 @dataclass(slots=True)
@@ -152,7 +172,8 @@ def load_alarms(lines: Iterable[str]) -> list[Episode]:
         if ep is None:
             # the first line of an episode is its opening (rows come in version order)
             ep = episodes[key] = Episode(mn, code, rule, _dt(first), _dt(last),
-                                         raised=_dt(raised or last))
+                                         raised=_dt(raised or last),
+                                         opened_cn=int(d.get("opened_cn") or 0))
         elif raised and ep.raised is not None:
             ep.raised = min(ep.raised, _dt(raised))
         ep.first = min(ep.first, _dt(first))
@@ -163,8 +184,9 @@ def load_alarms(lines: Iterable[str]) -> list[Episode]:
 
 
 def overlaps(t: Truth, ep: Episode, slack: timedelta) -> bool:
-    """Same station, same code (or either has none), data times within ``slack``."""
-    if t.mn != ep.mn or (t.code != ep.code and t.code and ep.code):
+    """Same station, same code (or either has none), data times within ``slack``. A twin
+    pair is one fault at both stations: the copy and the copied send the same series."""
+    if ep.mn not in (t.mn, t.line.get("source")) or (t.code != ep.code and t.code and ep.code):
         return False
     return not (ep.first > t.end + slack or ep.last < t.start - slack)
 
@@ -185,8 +207,9 @@ def score(truth: Sequence[Truth], alarms: Sequence[Episode], slack: timedelta
                 t.found = True
                 ep.matched = True
                 ep.fault = ep.fault or t.line["fault"]
-                if ep.raised is not None and (t.detected is None or ep.raised < t.detected):
-                    t.detected = ep.raised
+                raised = ep.raised_by(int(t.line.get("min_interval") or 1))
+                if raised is not None and (t.detected is None or raised < t.detected):
+                    t.detected = raised
             elif ep.rule in _explains(t):
                 ep.matched = True
                 ep.fault = ep.fault or t.line["fault"]
@@ -267,8 +290,6 @@ def run_offline(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 RULES_FILE = ROOT / "pipeline" / "detect" / "rules" / "default.toml"
 CLUES_FILE = ROOT / "pipeline" / "detect" / "rules" / "clues.toml"
-HOURLY_CLUES = ("clue_o2_conversion", "clue_stopped_unflagged", "clue_flagged_running",
-                "clue_hour_vs_minute")
 #: what each rule's target is, in words (the issue's targets)
 TARGET_WORDS = {
     **{r: "2 cadences" for r in ("negative", "out_of_range", "spike", "time_conflict")},
@@ -545,6 +566,37 @@ class LiveRun:
                 fh.write(json.dumps(d, ensure_ascii=False, default=str) + "\n")
         return len(rows)
 
+    async def export_events(self, path: Path) -> int:
+        """Every message of the run's alarms topic (every step of every alarm, worker's
+        and clue sweep's: the table keeps only the latest version once it merges)."""
+        from aiokafka import (  # type: ignore[import-untyped,unused-ignore]
+            AIOKafkaConsumer,
+            TopicPartition,
+        )
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        n = 0
+        try:
+            parts = [TopicPartition(self.topics["alarms"], p)
+                     for p in consumer.partitions_for_topic(self.topics["alarms"]) or {0, 1}]
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            ends = await consumer.end_offsets(parts)
+            with path.open("w", encoding="utf-8") as fh:
+                while True:
+                    behind = [tp for tp in parts if await consumer.position(tp) < ends[tp]]
+                    if not behind:
+                        break
+                    batch = await consumer.getmany(*parts, timeout_ms=1000)
+                    for records in batch.values():
+                        for rec in records:
+                            fh.write(rec.value.decode() + "\n")
+                            n += 1
+        finally:
+            await consumer.stop()
+        return n
+
     async def cleanup(self) -> None:
         from aiokafka.admin import (  # type: ignore[import-untyped,unused-ignore]
             AIOKafkaAdminClient,
@@ -636,7 +688,10 @@ def run_live(args: argparse.Namespace) -> list[dict[str, Any]]:
             (out / "clues-once.log").write_text(sweep.stdout + sweep.stderr, encoding="utf-8")
             if sweep.returncode:
                 print(f"hj212 clues --once failed: see {out / 'clues-once.log'}", flush=True)
-        n = run.export_alarms(out / "alarms.jsonl")
+        n = run.export_alarms(out / "alarms-table.jsonl")
+        events = asyncio.run(run.export_events(out / "alarms.jsonl"))
+        if not events:  # no messages: score the table's rows
+            shutil.copyfile(out / "alarms-table.jsonl", out / "alarms.jsonl")
     finally:
         run.stop()
         if not args.keep:
@@ -652,8 +707,9 @@ def run_live(args: argparse.Namespace) -> list[dict[str, Any]]:
         f"script `{script}`"
         f", seed {args.seed}, through `hj212 gateway` and `hj212 worker --clock data` at "
         f"{args.speed:g}x{'' if clues else ' (no clue sweep: hj212 clues missing)'}; {n} alarm "
-        f"rows; {took:.0f} s wall. Matching slack {_span(args.slack.total_seconds())}; time "
-        "to detect (TTD) = alarm raised data time - fault start.")
+        f"rows, {events} alarm messages (scored); {took:.0f} s wall. Matching slack "
+        f"{_span(args.slack.total_seconds())}; time to detect (TTD) = alarm raised data time "
+        "(+ the period of the record that opened it) - fault start.")
     return score_files(out / "truth.jsonl", out / "alarms.jsonl", args.slack, header,
                        args.results)
 
