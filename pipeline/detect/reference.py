@@ -25,7 +25,15 @@ What every rule shares:
   record can raise an alarm but not clear one or break a streak;
 - a clean look counts toward closing an episode, so with ``open_episodes`` (the
   episodes open before the frame) the looks at anything else are left out: a frame does
-  not clear what it opens.
+  not clear what it opens;
+- flags first: a rule judges a reading only if ``judged_flags`` lets it judge the
+  reading's *effective* flag: its own flag, N when it has none, and F when it is N in a
+  frame where any reading is flagged F (the source stopped: the whole frame is of a
+  stopped source). A reading a rule does not judge gives that rule nothing, neither hit
+  nor look; for the streaks, F ends the run and every other flag leaves it as it was;
+- a frame equal to one already received (``record_digest`` at the same data type and
+  data time, within ``resend_memory_s``) is a resend: no rule sees it and no state
+  changes.
 """
 
 from __future__ import annotations
@@ -40,7 +48,13 @@ from pipeline.detect.context import StationContext
 from pipeline.detect.episodes import Episodes, Observation
 from pipeline.detect.model import AlarmEvent, Reading, Severity
 from pipeline.detect.rules import Rules, Thresholds, default_rules
-from pipeline.detect.state import RememberedTime, SeriesState, StationState, ValuesState
+from pipeline.detect.state import (
+    RememberedTime,
+    SeriesState,
+    StationState,
+    ValuesState,
+    record_digest,
+)
 from pipeline.registry.model import Limit
 from pipeline.timebase import from_s, to_s
 
@@ -76,8 +90,35 @@ def judged_value(r: Reading) -> float | None:
     return None if value is None or value != value else value
 
 
-def is_zero(v: float, th: Thresholds) -> bool:
-    return abs(v) <= th.zero_tolerance
+def effective_flag(r: Reading, stopped: bool) -> str:
+    """The flag the rules judge a reading by: its own, N if it has none, F if it is N in a
+    frame of a stopped source (``stopped``: a reading of the frame is flagged F)."""
+    flag = r.flag or "N"
+    return "F" if flag == "N" and stopped else flag
+
+
+def is_zero(r: Reading, v: float, th: Thresholds) -> bool:
+    """``v`` within ``zero_tolerance``; a period record (not 2011) only if its Min, Max
+    and Cou, where given, are too: a period that read anything else was not all zeros."""
+    if abs(v) > th.zero_tolerance:
+        return False
+    if r.cn == 2011:
+        return True
+    for key in ("min", "max", "cou"):
+        x = r.values.get(key)
+        if x is not None and abs(x) > th.zero_tolerance:  # NaN compares false: no evidence
+            return False
+    return True
+
+
+def moved(r: Reading, th: Thresholds) -> bool:
+    """A period record (not 2011) whose Max is above its Min by more than
+    ``constant_tolerance``: the analyser moved within the period, so it was not stuck,
+    whatever its Avg."""
+    if r.cn == 2011:
+        return False
+    low, high = r.values.get("min"), r.values.get("max")
+    return low is not None and high is not None and high - low > th.constant_tolerance
 
 
 def finite(x: float | None) -> bool:
@@ -87,9 +128,9 @@ def finite(x: float | None) -> bool:
 # --- rules over one reading ----------------------------------------------------------------
 
 
-def negative(f: Frame, r: Reading, v: float | None, in_order: bool,
-             th: Thresholds) -> list[Observation]:
-    if not th.on("negative") or v is None:
+def negative(f: Frame, r: Reading, v: float | None, in_order: bool, th: Thresholds,
+             flag: str) -> list[Observation]:
+    if not th.on("negative") or v is None or not th.judges("negative", flag):
         return []
     if v < 0:
         return [f.hit(r.code, "negative", th.sev("negative"),
@@ -98,11 +139,19 @@ def negative(f: Frame, r: Reading, v: float | None, in_order: bool,
 
 
 def zero_streak(f: Frame, s: SeriesState, r: Reading, v: float | None, t: int,
-                in_order: bool, th: Thresholds) -> list[Observation]:
-    """``zero_streak[cn]`` zeros in a row. A zero below that length says nothing."""
-    if not in_order or not th.on("zero_streak") or v is None:
+                in_order: bool, th: Thresholds, flag: str) -> list[Observation]:
+    """``zero_streak[cn]`` zeros in a row. A zero below that length says nothing. A
+    reading the rule does not judge by its flag ends the run if it is F (the source
+    stopped) and leaves it as it was otherwise."""
+    if not in_order or not th.on("zero_streak"):
         return []
-    if not is_zero(v, th):
+    if not th.judges("zero_streak", flag):
+        if flag == "F":
+            s["zero_run"] = 0
+        return []
+    if v is None:
+        return []
+    if not is_zero(r, v, th):
         s["zero_run"] = 0
         return [f.look(r.code, "zero_streak")]
     if not s.get("zero_run"):
@@ -117,16 +166,30 @@ def zero_streak(f: Frame, s: SeriesState, r: Reading, v: float | None, t: int,
 
 
 def constant_streak(f: Frame, s: SeriesState, r: Reading, v: float | None, t: int,
-                    in_order: bool, th: Thresholds, period: int) -> list[Observation]:
+                    in_order: bool, th: Thresholds, period: int, flag: str
+                    ) -> list[Observation]:
     """``constant_streak[cn]`` values in a row within ``constant_tolerance`` of the first
     of them, lasting ``constant_min_duration_s``. Zeros end a run (they are the zero
-    streak's); only a value that starts a new run is a clean look."""
-    if not in_order or not th.on("constant_streak") or v is None:
+    streak's); only a value that starts a new run is a clean look. A period record that
+    ``moved`` ends the run and starts none (a clean look). A reading the rule does not
+    judge by its flag ends the run if it is F and leaves it as it was otherwise."""
+    if not in_order or not th.on("constant_streak"):
         return []
-    if is_zero(v, th):
+    if not th.judges("constant_streak", flag):
+        if flag == "F":
+            s["constant_run"] = 0
+            s.pop("constant_value", None)
+        return []
+    if v is None:
+        return []
+    if is_zero(r, v, th):
         s["constant_run"] = 0
         s.pop("constant_value", None)
         return []
+    if moved(r, th):
+        s["constant_run"] = 0
+        s.pop("constant_value", None)
+        return [f.look(r.code, "constant_streak")]
     held = s.get("constant_value")
     if held is not None and abs(v - held) <= th.constant_tolerance:
         run = s["constant_run"] = s.get("constant_run", 1) + 1
@@ -144,10 +207,11 @@ def constant_streak(f: Frame, s: SeriesState, r: Reading, v: float | None, t: in
 
 
 def out_of_range(f: Frame, r: Reading, v: float | None, limit: Limit | None,
-                 in_order: bool, th: Thresholds) -> list[Observation]:
+                 in_order: bool, th: Thresholds, flag: str) -> list[Observation]:
     """Outside the instrument range of the station's limits; a negative value is the
     negative rule's."""
-    if limit is None or not th.on("out_of_range") or v is None or v < 0:
+    if (limit is None or not th.on("out_of_range") or v is None or v < 0
+            or not th.judges("out_of_range", flag)):
         return []
     low, high = limit.range_low, limit.range_high
     if (finite(high) and v > high) or (finite(low) and v < low):
@@ -158,7 +222,7 @@ def out_of_range(f: Frame, r: Reading, v: float | None, limit: Limit | None,
 
 
 def spike(f: Frame, s: SeriesState, r: Reading, v: float | None, t: int, in_order: bool,
-          th: Thresholds, period: int) -> list[Observation]:
+          th: Thresholds, period: int, flag: str) -> list[Observation]:
     """A short excursion far from the recent values that comes back.
 
     The window holds the latest ``spike_window`` values that were not part of an
@@ -166,9 +230,10 @@ def spike(f: Frame, s: SeriesState, r: Reading, v: float | None, t: int, in_orde
     ``spike_rel`` x |median| and ``spike_z`` robust sigmas from the median starts (or
     continues) an excursion. The first value back inside reports it as a spike; an
     excursion longer than ``spike_max_s`` is a level shift, not a spike: its values
-    become the window."""
+    become the window. A reading the rule does not judge by its flag is not seen at all:
+    it neither enters the window nor an excursion."""
     if (not in_order or r.cn not in th.spike_cns or not th.on("spike") or v is None
-            or v < 0):
+            or v < 0 or not th.judges("spike", flag)):
         return []
     window = s.setdefault("spike_window", [])
     pending = s.setdefault("spike_pending", [])
@@ -231,13 +296,13 @@ def non_n_flag(f: Frame, s: SeriesState, r: Reading, t: int, in_order: bool,
 
 
 def over_limit(f: Frame, r: Reading, v: float | None, limit: Limit | None, in_order: bool,
-               th: Thresholds) -> list[Observation]:
+               th: Thresholds, flag: str) -> list[Observation]:
     """The limit's basis value (Avg, or Zs Avg where the reading has it) beyond the
     emission limits, for the data types of ``over_limit_cns``. Only valid data count:
-    flag N (or none), not negative, inside the instrument range."""
+    a flag it judges (``judged_flags``: N), not negative, inside the instrument range."""
     if limit is None or r.cn not in th.over_limit_cns or not th.on("over_limit"):
         return []
-    if v is None or r.flag not in (None, "N") or v < 0:
+    if v is None or not th.judges("over_limit", flag) or v < 0:
         return []
     if (finite(limit.range_high) and v > limit.range_high) or (
             finite(limit.range_low) and v < limit.range_low):
@@ -258,10 +323,11 @@ def over_limit(f: Frame, r: Reading, v: float | None, limit: Limit | None, in_or
     return [f.look(r.code, "over_limit")] if in_order else []
 
 
-def logic_min_avg_max(f: Frame, r: Reading, th: Thresholds) -> list[Observation]:
+def logic_min_avg_max(f: Frame, r: Reading, th: Thresholds, flag: str
+                      ) -> list[Observation]:
     """Min <= Avg <= Max (and the same of the Zs values), with a relative tolerance of
     1e-6; one observation per triple the reading has whole."""
-    if not th.on("logic_min_avg_max"):
+    if not th.on("logic_min_avg_max") or not th.judges("logic_min_avg_max", flag):
         return []
     out = []
     for low_k, mid_k, high_k in TRIPLES:
@@ -414,6 +480,37 @@ def remembered_values(state: ValuesState, cn: int, t: int, keep: int
     return entry["values"]
 
 
+# --- resends --------------------------------------------------------------------------------
+
+
+def is_resend(state: ValuesState, head: Reading, digest: int) -> bool:
+    """The frame was received before: its data type remembers its data time with the same
+    digest."""
+    memory = state.get("resend_memory", {}).get(str(head.cn), [])
+    return [to_s(head.data_time), digest] in memory
+
+
+def remember_frame(state: ValuesState, head: Reading, digest: int, th: Thresholds) -> None:
+    """Remember the frame's [data time, digest] in its data type's memory, oldest first (a
+    time that came before stays before it), keeping ``resend_memory_s[cn]`` seconds of data
+    time before the newest and at most ``resend_memory_max`` entries. A time already older
+    than the memory keeps is not remembered."""
+    memory = state.setdefault("resend_memory", {}).setdefault(str(head.cn), [])
+    t = to_s(head.data_time)
+    span = th.resend_memory_s.get(head.cn, 0)
+    if memory and t < memory[-1][0] - span:
+        return
+    at = len(memory)
+    while at > 0 and memory[at - 1][0] > t:
+        at -= 1
+    memory.insert(at, [t, digest])
+    oldest = memory[-1][0] - span
+    while memory and memory[0][0] < oldest:
+        del memory[0]
+    if len(memory) > th.resend_memory_max:
+        del memory[: len(memory) - th.resend_memory_max]
+
+
 # --- a frame --------------------------------------------------------------------------------
 
 
@@ -430,6 +527,12 @@ class ReferenceValueRules:
             return []
         head = readings[0]
         ctx = ctx or StationContext(head.mn, head.st)
+        station = self.rules.for_(head.mn, ctx.st, "")
+        digest = record_digest(readings)
+        if is_resend(state, head, digest):
+            return []
+        remember_frame(state, head, digest, station)
+        stopped = any(r.flag == "F" for r in readings)
         f = Frame(head.mn, head.cn, head.data_time)
         out: list[Observation] = []
         series = state.setdefault("series", {})
@@ -443,15 +546,15 @@ class ReferenceValueRules:
             if in_order:
                 s["last_time"] = t
             v = judged_value(r)
-            out += negative(f, r, v, in_order, th)
-            out += zero_streak(f, s, r, v, t, in_order, th)
-            out += constant_streak(f, s, r, v, t, in_order, th, period)
-            out += out_of_range(f, r, v, limit, in_order, th)
-            out += spike(f, s, r, v, t, in_order, th, period)
+            flag = effective_flag(r, stopped)
+            out += negative(f, r, v, in_order, th, flag)
+            out += zero_streak(f, s, r, v, t, in_order, th, flag)
+            out += constant_streak(f, s, r, v, t, in_order, th, period, flag)
+            out += out_of_range(f, r, v, limit, in_order, th, flag)
+            out += spike(f, s, r, v, t, in_order, th, period, flag)
             out += non_n_flag(f, s, r, t, in_order, th, period)
-            out += over_limit(f, r, v, limit, in_order, th)
-            out += logic_min_avg_max(f, r, th)
-        station = self.rules.for_(head.mn, ctx.st, "")
+            out += over_limit(f, r, v, limit, in_order, th, flag)
+            out += logic_min_avg_max(f, r, th, flag)
         out += zs_without_o2(f, readings, station)
         out += logic_cou(f, readings, ctx, self.rules)
         out += time_future(f, head, station)

@@ -58,6 +58,13 @@ class Thresholds:
     flag_min_duration_s: Mapping[str, float]
     flag_severity: Mapping[str, Severity]
     conflict_memory: Mapping[int, int]
+    #: rule -> the instrument flags it judges (a reading without a flag counts as N); a
+    #: rule not listed judges every flag (``JUDGED_PER_FLAG`` may be listed)
+    judged_flags: Mapping[str, frozenset[str]]
+    #: data type -> seconds of data time over which records are remembered to recognise
+    #: an exact resend; at most ``resend_memory_max`` data times per data type
+    resend_memory_s: Mapping[int, int]
+    resend_memory_max: int
     severity: Mapping[str, Severity]
 
     def on(self, rule: str) -> bool:
@@ -66,9 +73,22 @@ class Thresholds:
     def sev(self, rule: str) -> Severity:
         return self.severity.get(rule, "warning")
 
+    def judges(self, rule: str, flag: str) -> bool:
+        """Whether ``rule`` judges a reading whose (effective) flag is ``flag``."""
+        flags = self.judged_flags.get(rule)
+        return flags is None or flag in flags
+
 
 _FIELDS = {f.name for f in fields(Thresholds)} - {"version"}
-_CN_KEYED = {"clear_after", "zero_streak", "constant_streak", "conflict_memory"}
+_CN_KEYED = {"clear_after", "zero_streak", "constant_streak", "conflict_memory",
+             "resend_memory_s"}
+#: the instrument flags of HJ 212 (N valid; F source stopped; M maintenance; S set by hand;
+#: D instrument fault; C calibration; T above the measuring range; B communication fault)
+FLAGS = "NFMSDCTB"
+#: the rules that judge one reading's value, and so may skip a reading by its flag
+#: (``judged_flags``); the others judge a frame or a data time, whatever its flags
+JUDGED_PER_FLAG = ("negative", "zero_streak", "constant_streak", "out_of_range", "spike",
+                   "over_limit", "logic_min_avg_max")
 
 
 def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,6 +109,14 @@ def _check_layer(layer: Mapping[str, Any], where: str) -> None:
         if rule not in RULE_NAMES:
             raise RulesError(f"{where}: disabled = [{rule!r}] is no rule; choose from "
                              f"{', '.join(RULE_NAMES)}")
+    for rule, letters in dict(layer.get("judged_flags", {})).items():
+        if rule not in JUDGED_PER_FLAG:
+            raise RulesError(f"{where}: judged_flags.{rule}: only the rules on one reading's "
+                             f"value skip readings by flag; choose from "
+                             f"{', '.join(JUDGED_PER_FLAG)}")
+        if not isinstance(letters, str) or not set(letters) <= set(FLAGS):
+            raise RulesError(f"{where}: judged_flags.{rule} = {letters!r}; give the flags it "
+                             f"judges as letters of {FLAGS!r}, e.g. \"N\"")
     for key in ("severity", "flag_severity"):
         for name, sev in dict(layer.get(key, {})).items():
             if sev not in SEVERITIES:
@@ -112,6 +140,8 @@ def _build(merged: Mapping[str, Any], version: str, where: str) -> Thresholds:
                 kwargs[name] = frozenset(int(v) for v in value)
             elif name == "disabled":
                 kwargs[name] = frozenset(str(v) for v in value)
+            elif name == "judged_flags":
+                kwargs[name] = {str(k): frozenset(str(v)) for k, v in dict(value).items()}
             elif name == "flag_min_duration_s":
                 kwargs[name] = {str(k): float(v) for k, v in dict(value).items()}
             elif name in ("flag_severity", "severity"):

@@ -20,16 +20,27 @@ Versions:
    detector's episode (by the worker's alarm sink); ``migrate_v1`` reads it.
 2. this layout: readable keys, and each episode record carries its alarm's opening time
    and step count (``alarm_opened_at``, ``alarm_steps``): one owner per episode.
+
+Additions that need no new version (a state without them reads as it did, an older
+release keeps them untouched): ``values.resend_memory`` (the digests of the frames
+received, to recognise an exact resend; a state without it starts remembering at its
+next frame), the episode's ``raised_at`` and ``opened_cn``, ``missing.raised``.
 """
 
 from __future__ import annotations
 
+import struct
+import zlib
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict
 
 import orjson
 
 from pipeline.timebase import to_s
+
+if TYPE_CHECKING:
+    from pipeline.detect.model import Reading
 
 #: the layout this release writes
 STATE_VERSION: Final = 2
@@ -86,6 +97,30 @@ class ValuesState(TypedDict, total=False):
     series: dict[str, SeriesState]
     #: "<cn>" -> the newest data times seen, oldest first (time_conflict's memory)
     conflict_memory: dict[str, list[RememberedTime]]
+    #: "<cn>" -> [data time, ``record_digest``] of each frame received within
+    #: ``resend_memory_s`` of the newest, oldest first (a time twice if it came twice with
+    #: other content): an exact resend is recognised by it. About 25 bytes a frame.
+    resend_memory: dict[str, list[list[int]]]
+
+
+def record_digest(readings: Sequence[Reading]) -> int:
+    """A frame's content as one number: CRC-32 over its codes, flags and field names (text)
+    and then its values (little-endian IEEE doubles), in frame order.
+
+    Part of the persisted form (``ValuesState.resend_memory``): change it and every
+    remembered frame stops matching its resend once. Values are compared exactly, not
+    rounded: a resend decodes from the same text to the same doubles (NaN included), and
+    the standard's numbers have at most 6 decimals anyway. A frame with its readings or
+    fields in another order is another frame (it goes through the rules as a late one).
+    A collision (another frame at the same data time taken for a resend) has a chance of
+    one in 2**32."""
+    names: list[str] = []
+    numbers: list[float] = []
+    for r in readings:
+        names.append(f"{r.code}\x1f{r.flag or ''}\x1f{','.join(r.values)}")
+        numbers.extend(r.values.values())
+    text = "\x1e".join(names).encode()
+    return zlib.crc32(struct.pack(f"<{len(numbers)}d", *numbers), zlib.crc32(text))
 
 
 # --- episodes (pipeline/detect/episodes.py) -----------------------------------------------
@@ -154,6 +189,9 @@ class MissingState(TypedDict, total=False):
     requests_sent: list[int]  # times of the back-fill requests inside the rate window
     request_count: int  # back-fill requests ever sent (the QN's last digits)
     missing_alarm: MissingAlarm | None
+    #: rule (offline, missing) -> [wall time raised, due time missed] of its latest opening
+    #: (``missing.raised_of``); absent in states written before it was kept
+    raised: dict[str, list[int]]
 
 
 # --- the station ---------------------------------------------------------------------------

@@ -9,11 +9,20 @@ Which value a rule looks at: the real-time value (Rtd) of 2011, the period mean 
 back-filled record still gets the point rules (negative, range, limit, flag, logic) so an
 exceedance inside a refilled gap is seen, but it cannot clear an episode or break a streak.
 
+Flags first: each rule judges a reading only if ``judged_flags`` (rules file) lets it
+judge the reading's effective flag (its own; N if none; F if N in a frame where a reading
+is flagged F: a stopped source). For the streaks a stopped source ends the run and any
+other unjudged flag leaves it as it was. Period records carry their own evidence: Min
+below Max ends a constant run, and a zero Avg is a zero only with zero Min, Max and Cou.
+
+Resends: a frame whose ``state.record_digest`` its data type remembers at its data time
+(``resend_memory``) was received before and is left out whole: no rule sees it.
+
 State, per station: ``ValuesState`` (``state.py``): each series ("<cn>/<code>") keeps its
 last data time, its zero and constant runs, the spike window and a pending excursion, and
 the running non-N flag; ``conflict_memory`` keeps the values of the latest data times per
 data type, as received, rounded to 6 decimals when compared (values that were stored
-rounded compare the same).
+rounded compare the same); ``resend_memory`` the digests of the frames received.
 
 Speed: this runs for every reading the worker stores, so ``observe_frame`` resolves
 thresholds once per series (``_Plan``) and writes the common path of every rule out in one
@@ -26,6 +35,8 @@ states and events, so change the two together.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -34,8 +45,8 @@ from typing import Any
 from pipeline.detect.context import StationContext, finite
 from pipeline.detect.episodes import Observation
 from pipeline.detect.model import Reading, Severity
-from pipeline.detect.rules import Rules, Thresholds, default_rules
-from pipeline.detect.state import RememberedTime, SeriesState, ValuesState
+from pipeline.detect.rules import FLAGS, Rules, Thresholds, default_rules
+from pipeline.detect.state import RememberedTime, SeriesState, ValuesState, record_digest
 from pipeline.timebase import from_s, to_s
 
 O2_CODE = "a19001"
@@ -49,6 +60,12 @@ def _median(xs: list[float]) -> float:
     n = len(s)
     mid = n // 2
     return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def _moved(vals: Mapping[str, float], tol: float) -> bool:
+    """``reference.moved`` for a period record: Max above Min by more than ``tol``."""
+    lo, hi = vals.get("min"), vals.get("max")
+    return lo is not None and hi is not None and hi - lo > tol
 
 
 def _scale(window: list[float], med: float, th: Thresholds) -> float:
@@ -76,12 +93,32 @@ class _Keys:
         self.conflict = f"{code}|time_conflict"
 
 
+class _Judge:
+    """Which rules of one series judge a reading of one effective flag (each already
+    and-ed with the rule being on); ``ends``: the flag (F) ends the streaks' runs."""
+
+    __slots__ = ("constant", "ends", "limit", "logic", "negative", "range", "spike", "zero")
+
+    def __init__(self, p: _Plan, flag: str) -> None:
+        th = p.th
+        self.negative = p.negative and th.judges("negative", flag)
+        self.zero = p.zero and th.judges("zero_streak", flag)
+        self.constant = p.constant and th.judges("constant_streak", flag)
+        self.range = p.out_of_range and th.judges("out_of_range", flag)
+        self.spike = p.spike and th.judges("spike", flag)
+        self.limit = p.over_limit and th.judges("over_limit", flag)
+        self.logic = p.logic and th.judges("logic_min_avg_max", flag)
+        self.ends = flag == "F" and ((p.zero and not self.zero)
+                                     or (p.constant and not self.constant))
+
+
 class _Plan:
     """One series' (station, ST, CN, pollutant) thresholds flattened into what the
     per-reading path reads: ``Thresholds.on``/``.get`` calls per reading and rule cost
     more than the rules themselves."""
 
     __slots__ = ("const_min_s", "const_need", "const_tol", "constant", "cou", "flag",
+                 "judge_f", "judge_n", "judge_other", "judges",
                  "keys", "logic", "negative", "ordered", "out_of_range", "over_limit", "series",
                  "snapshot", "spike",
                  "spike_min_history", "spike_rel", "spike_window", "th", "zero", "zero_need",
@@ -111,6 +148,11 @@ class _Plan:
         self.over_limit = cn in th.over_limit_cns and th.on("over_limit")
         self.logic = th.on("logic_min_avg_max")
         self.cou = th.on("logic_cou")
+        # what each effective flag lets the rules judge: resolved once, one look-up a reading
+        self.judges = {flag: _Judge(self, flag) for flag in FLAGS}
+        self.judge_n = self.judges["N"]
+        self.judge_f = self.judges["F"]
+        self.judge_other = _Judge(self, "?")  # a flag HJ 212 does not define
 
 
 class _Out:
@@ -206,6 +248,28 @@ class ValueRules:
         # time_conflict's memory of this data time, filled in the loop below; readings
         # that need a look after it (a code seen before, or a clean look wanted) wait in
         # ``conflict_later``, in frame order
+        # a resend is possible only at a data time the memory has reached: in-order frames
+        # (nearly all) skip the look-up, and their digest is gathered in the loop below
+        resends = state.get("resend_memory")
+        memory = resends.get(str(cn)) if resends else None
+        digest = None
+        if memory and t_head <= memory[-1][0]:
+            digest = record_digest(readings)
+            for entry in reversed(memory):
+                if entry[0] < t_head:
+                    break
+                if entry[0] == t_head and entry[1] == digest:
+                    return state, []  # received before: nothing new to judge
+        names: list[str] = []
+        numbers: list[float] = []
+        name = names.append
+        number = numbers.extend
+        # a source stopped: any reading flagged F makes every N reading of the frame F
+        stopped = False
+        for r in readings:
+            if r.flag == "F":
+                stopped = True
+                break
         before = (self._conflict_entry(state, head, t_head, th0) if th0.on("time_conflict")
                   else None)
         conflict_later: list[tuple[Reading, bool]] = []
@@ -233,6 +297,14 @@ class ValueRules:
             lim = limits.get(code) if limits else None  # most stations have no limits here
             keys = p.keys
             vals = r.values
+            flag = r.flag
+            if digest is None:  # record_digest, written out
+                name(f"{code}\x1f{flag or ''}\x1f{','.join(vals)}")
+                number(vals.values())
+            if not flag or flag == "N":
+                j = p.judge_f if stopped else p.judge_n
+            else:
+                j = p.judges.get(flag) or p.judge_other
             if not _ZS.isdisjoint(vals):
                 with_zs.append(code)
             v = vals[one] if one in vals else vals.get(other)
@@ -256,15 +328,26 @@ class ValueRules:
             in_order = t > s.get("last_time", -1)
             if in_order:
                 s["last_time"] = t
+                if j.ends:  # a stopped source ends the runs of the streaks it is not in
+                    if p.zero and not j.zero:
+                        s["zero_run"] = 0
+                    if p.constant and not j.constant:
+                        s["constant_run"] = 0
+                        s.pop("constant_value", None)
             if v is not None:
                 is_zero = abs(v) <= p.zero_tol  # zero and constant streaks both ask
-                if p.negative:
+                if is_zero and one == "avg":  # a period record: all of it must be zero
+                    for x in (vals.get("min"), vals.get("max"), vals.get("cou")):
+                        if x is not None and abs(x) > p.zero_tol:
+                            is_zero = False
+                            break
+                if j.negative:
                     if v < 0:
                         out.hit(code, "negative", p.th.sev("negative"),
                                 f"{code} 负值 negative value {v:g}", value=v)
                     elif in_order and (want and (opened is None or keys.negative in opened)):
                         out.look(code, "negative")
-                if in_order and p.zero:
+                if in_order and j.zero:
                     if is_zero:
                         z = s.get("zero_run")
                         if not z:
@@ -279,10 +362,15 @@ class ValueRules:
                         s["zero_run"] = 0
                         if want and (opened is None or keys.zero in opened):
                             out.look(code, "zero_streak")
-                if in_order and p.constant:
+                if in_order and j.constant:
                     if is_zero:
                         s["constant_run"] = 0  # zeros are the zero streak's business
                         s.pop("constant_value", None)
+                    elif one == "avg" and _moved(vals, p.const_tol):
+                        s["constant_run"] = 0  # Min below Max: the analyser moved
+                        s.pop("constant_value", None)
+                        if want and (opened is None or keys.constant in opened):
+                            out.look(code, "constant_streak")
                     else:
                         held = s.get("constant_value")
                         if held is not None and abs(v - held) <= p.const_tol:
@@ -298,7 +386,7 @@ class ValueRules:
                                     first=from_s(s["constant_since"]), streak=c, value=v)
                         elif c == 1 and (want and (opened is None or keys.constant in opened)):
                             out.look(code, "constant_streak")
-                if lim is not None and p.out_of_range and v >= 0:
+                if lim is not None and j.range and v >= 0:
                     lo, hi = lim.range_low, lim.range_high
                     # finite() without the calls: a comparison with NaN is false anyway
                     if (hi is not None and v > hi) or (lo is not None and v < lo):
@@ -307,7 +395,7 @@ class ValueRules:
                                 f"{v:g}", value=v, range_low=lo, range_high=hi)
                     elif in_order and (want and (opened is None or keys.range in opened)):
                         out.look(code, "out_of_range")
-                if in_order and p.spike and v >= 0:
+                if in_order and j.spike and v >= 0:
                     window = s.setdefault("spike_window", [])
                     if s.setdefault("spike_pending", []) or len(window) < p.spike_min_history:
                         self._spike(s, v, t, code, p, r_period, out)
@@ -346,7 +434,6 @@ class ValueRules:
                                         del ordered[bisect_left(ordered, x)]
                                 del window[:drop]
                                 del snapshot[:drop]
-            flag = r.flag
             if p.flag and flag:
                 if flag == "N":
                     if in_order:
@@ -355,10 +442,14 @@ class ValueRules:
                             out.look(code, "non_n_flag")
                 else:
                     self._flag(s, code, flag, t, in_order, p.th, r_period, out)
-            if lim is not None and p.over_limit:
+            if lim is not None and j.limit:
                 self._over_limit(r, v, lim, p.th, in_order, out)
-            if p.logic and ("avg" in vals or "zs_avg" in vals):
+            if j.logic and ("avg" in vals or "zs_avg" in vals):
                 self._logic_triples(r, p, out)  # real-time records have no triple
+        if digest is None:
+            text = "\x1e".join(names).encode()
+            digest = zlib.crc32(struct.pack(f"<{len(numbers)}d", *numbers), zlib.crc32(text))
+        self._remember(state, cn, t_head, digest, th0)
         if with_zs:
             self._zs_without_o2(readings, with_zs, th0, out)
         if head.cn != 2011:
@@ -421,8 +512,9 @@ class ValueRules:
 
     def _over_limit(self, r: Reading, v: float | None, lim: Any, th: Thresholds,
                     in_order: bool, out: _Out) -> None:
-        # only valid data decide compliance: N flag and inside the instrument range
-        if v is None or (r.flag not in (None, "N")) or v < 0:
+        # only valid data decide compliance: a judged flag (the caller's) and inside the
+        # instrument range
+        if v is None or v < 0:
             return
         if (finite(lim.range_high) and v > lim.range_high) or (
                 finite(lim.range_low) and v < lim.range_low):
@@ -516,6 +608,32 @@ class ValueRules:
                     extra={"cou": cou, "expected": expected, **evidence})
         else:
             out.clean(code, "logic_cou")
+
+    # --- resends ----------------------------------------------------------------------
+
+    @staticmethod
+    def _remember(state: ValuesState, cn: int, t: int, digest: int, th: Thresholds) -> None:
+        """``reference.remember_frame``: [t, digest] into the data type's memory, oldest
+        first, ``resend_memory_s`` before the newest and ``resend_memory_max`` long."""
+        memory = state.setdefault("resend_memory", {}).setdefault(str(cn), [])
+        span = th.resend_memory_s.get(cn, 0)
+        if not memory or t >= memory[-1][0]:
+            memory.append([t, digest])  # in order: nearly every frame
+        else:
+            if t < memory[-1][0] - span:
+                return
+            at = len(memory)
+            while at > 0 and memory[at - 1][0] > t:
+                at -= 1
+            memory.insert(at, [t, digest])
+        oldest = memory[-1][0] - span
+        if memory[0][0] < oldest:
+            drop = 1
+            while memory[drop][0] < oldest:  # the newest entry is never older: stops
+                drop += 1
+            del memory[:drop]
+        if len(memory) > th.resend_memory_max:
+            del memory[: len(memory) - th.resend_memory_max]
 
     # --- time -------------------------------------------------------------------------
 

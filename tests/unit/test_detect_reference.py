@@ -3,11 +3,14 @@
 order, the same state after every frame, and the same alarm events.
 
 The streams mix what the field sends and what it should not: zeros, constants, negatives,
-spikes, NaN, every instrument flag, out-of-order and repeated data times (resends with
-the same or other values), a pollutant twice in one frame, Zs values with and without O2,
+spikes, NaN, every instrument flag (and one HJ 212 does not define), stopped sources
+(frames with F on some channels, O2 at 20.9 beside them), period records whose Min is
+below Max around an unmoving Avg and records with Min = Max, out-of-order and repeated
+data times (resends with the same or other values, exact resends of single frames and of
+whole runs of frames), a pollutant twice in one frame, Zs values with and without O2,
 Cou with and without flow, limits present or absent (NaN bounds too), several pollutants
-and data types, and rules with short thresholds so streaks, spikes and clears happen
-within a few frames.
+and data types, and rules with short thresholds (judged flags drawn too, resend memories
+short enough to forget) so streaks, spikes and clears happen within a few frames.
 """
 
 from __future__ import annotations
@@ -60,10 +63,15 @@ def canon(x: Any) -> Any:
 #: zeros, a constant, a steady level (for spikes to stand out from), negatives, spikes, NaN
 values = st.one_of(
     st.sampled_from([0.0, 0.0, 5.0, 5.0, 5.0, 10.0, 10.2, 9.8, 10.1, 9.9, 10.0, 10.3, -1.5,
-                     100.0, 1000.0, 300.0, NAN]),
+                     100.0, 1000.0, 300.0, NAN, 20.9, 20.9, 7.21]),
     st.floats(min_value=-50, max_value=600, allow_nan=False, allow_infinity=False),
 )
-flags = st.sampled_from([None, "N", "N", "N", "N", "", "D", "C", "M", "F", "B", "T", "S"])
+flags = st.sampled_from([None, "N", "N", "N", "N", "", "D", "C", "M", "F", "F", "B", "T", "S",
+                         "X"])
+#: judged_flags drawn per rule: the default's, every flag, or a few
+judged = st.sampled_from(["N", "NST", "NS", "NFMSDCTB", "NF", "NC"])
+PER_FLAG = ("negative", "zero_streak", "constant_streak", "out_of_range", "spike",
+            "over_limit", "logic_min_avg_max")
 
 
 @st.composite
@@ -95,7 +103,13 @@ def rules(draw: st.DrawFn) -> Rules:
                                 "B": 60},
         "conflict_memory": {"2011": draw(st.integers(1, 4)), "2051": draw(st.integers(1, 4)),
                             "2061": draw(st.integers(1, 3))},
+        "resend_memory_s": {"2011": draw(st.sampled_from([0, 120, 600, 7200])),
+                            "2051": draw(st.sampled_from([0, 300, 86400]))},
+        "resend_memory_max": draw(st.integers(1, 6)),
     }
+    if draw(st.booleans()):  # the packaged table, or one drawn rule by rule
+        defaults["judged_flags"] = {rule: draw(judged) for rule in
+                                    draw(st.lists(st.sampled_from(PER_FLAG), unique=True))}
     return Rules({**raw, "version": "test", "defaults": {**raw["defaults"], **defaults}})
 
 
@@ -120,7 +134,13 @@ def readings(draw: st.DrawFn, cn: int, when: datetime, received: datetime) -> Re
     fields = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=5, unique=True))
     if cn != 2011 and draw(st.booleans()):  # a whole triple, often in order
         base = draw(values)
-        fields_values = {"min": base * 0.9, "avg": base, "max": base * 1.1}
+        how = draw(st.sampled_from(["spread", "flat", "resolution"]))
+        if how == "spread":
+            fields_values = {"min": base * 0.9, "avg": base, "max": base * 1.1}
+        elif how == "flat":  # a stuck analyser: Min = Avg = Max
+            fields_values = {"min": base, "avg": base, "max": base}
+        else:  # a channel at its resolution: the Avg does not move, Min and Max do
+            fields_values = {"min": base - 0.01, "avg": base, "max": base + 0.01}
     else:
         fields_values = {}
     fields_values.update({f: draw(values) for f in fields})
@@ -132,13 +152,21 @@ def readings(draw: st.DrawFn, cn: int, when: datetime, received: datetime) -> Re
 @st.composite
 def streams(draw: st.DrawFn) -> list[tuple[list[Reading], bool]]:
     """Frames (readings, resent): mostly in order, with late and repeated data times."""
-    out = []
+    out: list[tuple[list[Reading], bool]] = []
     seen: list[datetime] = []
     step = 0
     for _ in range(draw(st.integers(1, 40))):
         cn = draw(st.sampled_from([2011, 2011, 2011, 2051, 2061]))
-        how = draw(st.sampled_from(["next"] * 6 + ["late", "again"]))
-        if how == "next" or not seen:
+        how = draw(st.sampled_from(["next"] * 6 + ["late", "again", "resend", "stopped"]))
+        if how == "resend" and out:  # earlier frames again, byte for byte, maybe a run
+            first = draw(st.integers(0, len(out) - 1))
+            last = draw(st.integers(first, min(len(out) - 1, first + 5)))
+            for frame, _resent in out[first:last + 1]:
+                late = timedelta(seconds=draw(st.sampled_from([0, 60, 7200])))
+                out.append(([dataclasses.replace(r, receive_time=r.receive_time + late)
+                             for r in frame], draw(st.booleans())))
+            continue
+        if how in ("next", "stopped") or not seen:
             step += draw(st.integers(1, 3))
             when = T0 + timedelta(seconds=60 * step)
             seen.append(when)
@@ -146,6 +174,12 @@ def streams(draw: st.DrawFn) -> list[tuple[list[Reading], bool]]:
             when = draw(st.sampled_from(seen)) if how == "late" else seen[-1]
         received = when + timedelta(seconds=draw(st.sampled_from([0, 30, -3600, 7200])))
         frame = draw(st.lists(readings(cn, when, received), min_size=1, max_size=4))
+        if how == "stopped":  # a source stopped: some channels F, O2 at air, flow zero
+            frame = [dataclasses.replace(r, flag=draw(st.sampled_from(["F", "F", "N", None])))
+                     for r in frame]
+            frame.append(Reading(mn=MN, st="", cn=cn, code="a19001", data_time=when,
+                                 receive_time=received, values={"rtd": 20.9, "avg": 20.9},
+                                 flag=draw(st.sampled_from(["N", "F"]))))
         if draw(st.integers(0, 9)) == 0 and len(frame) > 1:  # not one frame after all
             other = frame[-1]
             frame[-1] = dataclasses.replace(other, cn=2051 if cn == 2011 else 2011,
