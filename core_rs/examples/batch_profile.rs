@@ -120,7 +120,8 @@ fn main() {
                 .count()
         }),
     );
-    for batch in [10_000usize] {
+    let batch = 10_000usize;
+    {
         report(
             &format!("decode_batch_validating, batches of {batch}"),
             best(repeats, || {

@@ -11,6 +11,7 @@ from typing import Any
 import hj212
 import numpy as np
 import pytest
+
 from pipeline.simulator.corpus import Corpus
 
 FUZZ = Path(__file__).resolve().parents[2] / "core_rs" / "fuzz"
