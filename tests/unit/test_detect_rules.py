@@ -40,3 +40,22 @@ def test_errors_name_the_section_the_key_and_the_choices():
         _rules('[station."M"]\ndisabled = ["spikes"]\n')
     with pytest.raises(RulesError, match="version"):
         Rules({"defaults": {}})
+
+
+def test_judged_flags_layer_and_are_checked():
+    rules = _rules('[station."MN1".pollutant.w01018]\njudged_flags = { zero_streak = "NF" }\n')
+    mine, other = rules.for_("MN1", "32", "w01018"), rules.for_("MN2", "32", "w01018")
+    assert mine.judges("zero_streak", "F") and not other.judges("zero_streak", "F")
+    # the other rules keep the packaged table
+    assert not mine.judges("spike", "C") and mine.judges("negative", "S")
+    assert mine.judges("logic_min_avg_max", "D")  # not listed: every flag
+    with pytest.raises(RulesError, match=r"judged_flags.time_stale: .*choose from"):
+        _rules('[station."M"]\njudged_flags = { time_stale = "N" }\n')
+    with pytest.raises(RulesError, match=r"judged_flags.spike = 'NX'.*'NFMSDCTB'"):
+        _rules('[station."M"]\njudged_flags = { spike = "NX" }\n')
+
+
+def test_resend_memory_is_a_time_span_per_data_type():
+    th = default_rules().for_("X", "32", "w01018")
+    assert th.resend_memory_s[2011] >= 3600 + 1800  # a resent hour, arriving late
+    assert th.resend_memory_max >= th.resend_memory_s[2011] // 30
