@@ -103,13 +103,13 @@ fn ends_value(cp: &[u8], at: usize) -> bool {
 /// same pollutants) need no table lookup: a small direct-mapped cache of packed codes.
 #[derive(Debug, Clone)]
 pub struct KnownCodes {
-    slots: [u64; 64],
+    slots: [u64; 256],
 }
 
 impl Default for KnownCodes {
     fn default() -> Self {
         // 0 is no packed code (a packed code carries its length in the top bits)
-        KnownCodes { slots: [0; 64] }
+        KnownCodes { slots: [0; 256] }
     }
 }
 
@@ -117,7 +117,7 @@ impl KnownCodes {
     /// Whether `code` (packed as `key`) is a code of appendix B.
     #[inline]
     fn contains(&mut self, key: u64, code: &[u8]) -> bool {
-        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize;
         if self.slots[slot] == key {
             return true;
         }
