@@ -419,12 +419,17 @@ def markdown(rows: Sequence[dict[str, Any]], truth: Sequence[Truth], traps: Sequ
     out += [f"- {x.rule} at {x.mn} {x.code or '-'} (fault {x.line['fault']}): raised "
             f"{_span((x.detected - x.fault_start).total_seconds() if x.detected else None)} "
             f"after the start" for x in late] or ["- none"]
-    out += ["", "Traps (no rule may fire; alarms during them are counted above as false):",
-            ""]
-    for x in traps:
-        during = [e for e in alarms if overlaps(x, e, timedelta(0)) and not e.matched]
-        out.append(f"- {x.line['fault']} ({x.kind}) at {x.mn} {x.code or '-'}: "
-                   f"{len(during)} false alarm(s) during it")
+    out += ["", "Traps (a stop may raise only its flag alarms, the others nothing; alarms "
+            "during them are counted above as false):", ""]
+    groups: dict[tuple[str, str], list[Truth]] = {}
+    for x in [*traps, *(t for t in truth if t.kind == "stop")]:
+        groups.setdefault((x.line["fault"], x.mn), []).append(x)
+    for (fault, mn), xs in groups.items():
+        during = {id(e): e for x in xs for e in alarms
+                  if overlaps(x, e, timedelta(0)) and not e.matched}
+        codes = ", ".join(sorted({x.code or "-" for x in xs}))
+        out.append(f"- {fault} ({xs[0].kind}) at {mn} {codes}: {len(during)} false "
+                   "alarm(s) during it")
     return "\n".join(out) + "\n"
 
 
@@ -699,6 +704,10 @@ def run_live(args: argparse.Namespace) -> list[dict[str, Any]]:
     took = time.monotonic() - began
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "pipeline"],
+                           capture_output=True, text=True).stdout.strip()
+    if dirty:
+        commit += " with uncommitted changes in pipeline/"
     script = args.faults.relative_to(ROOT) if args.faults.is_relative_to(ROOT) else args.faults
     header = (
         f"Scored through the live pipeline ({datetime.now():%Y-%m-%d %H:%M}, commit {commit}): "
