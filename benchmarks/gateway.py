@@ -1,19 +1,30 @@
-"""Gateway benchmark: one `hj212 gateway` process against the real local Kafka.
+"""Gateway benchmark: `hj212 gateway` alone against the real local Kafka, loaded by a Rust
+load generator (benchmarks/loadgen, built here on demand; not a workspace member).
 
-1. Load: N concurrent loopback connections (default 2,000), one MN each, every one
-   sending real-time uploads (Flag=5, six pollutants) with a window of W unanswered
-   frames. Measured: frames/s accepted + answered (answers are only sent after the spool
-   fsync), frames/s published (Kafka acknowledged, from the gateway's metrics), and the
-   ack latency (send -> answer) p50/p99.
-2. Idle: 10,000 connections that each sent one frame and then stay silent; measured: the
-   gateway process's RSS.
+The load generator opens N connections (default 2,000), one MN each, and sends pre-encoded
+real-time uploads (Flag=5, six pollutants) with one frame in flight per connection, as
+loggers do, timing every answer (send -> 9014). Runs, each `--seconds` after a 2 s warm-up:
 
-The load client runs in this process (uvloop) and competes for the same 2 cores as the
-gateway and the Kafka broker, so the numbers are a floor for a gateway with its own
-machine. Results go to benchmarks/results/gateway.json.
+0. ceiling: the same load against a server that only answers (uvloop, no framing, spool or
+   Kafka): what one Python process's sockets allow on this machine right now;
+1. as fast as possible: the sustainable rate (answers only follow the spool's fsync);
+2. set rates (`--rates`, default 10 k, 25 k, 50 k frames/s offered): ack p50/p90/p99/max;
+3. twice the sustainable rate: the longest time without any answer (`stall_max_ms`), and
+   whether publishing keeps up (published frames/s, spool growth, the longest time the
+   published counter stood still while the spool held records);
+4. a window of `--window` frames in flight (the old benchmark's shape);
+5. 10,000 idle connections: the gateway's RSS.
+For each: the gateway's CPU (cores, and us per accepted frame), the load generator's, and
+the whole machine's busy cores (the 2 cores are shared with Kafka and anything else).
 
-    python benchmarks/gateway.py [--connections 2000] [--seconds 20] [--window 4]
-                                 [--idle 10000]
+`--in-process ROUNDS` measures only the gateway's own per-frame cost (sessions over fake
+transports, a real spool, no sockets, no Kafka; `--cprofile FILE` adds a profile).
+`--processes N` runs N gateway processes on the port (SO_REUSEPORT). `--py-spy FILE`
+records the gateway during run 1 (py-spy must be installed). Results go to
+benchmarks/results/gateway.json.
+
+    python benchmarks/gateway.py [--connections 2000] [--seconds 10] [--rates 10000,...]
+                                 [--window 4] [--processes 1] [--idle 10000]
 """
 
 from __future__ import annotations
