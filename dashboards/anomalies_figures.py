@@ -19,6 +19,7 @@ import altair as alt
 
 from dashboards.labels import RULE_LABELS, SEVERITIES, bi, region_label, severity_label
 from dashboards.labels import rule_label as rule_label  # the page's, from the shared map
+from pipeline.detect.names import canonical
 from pipeline.detect.rules import RULE_NAMES
 from pipeline.store.queries_anomalies import DURATION_EDGES_S
 from pipeline.timebase import to_local
@@ -85,8 +86,9 @@ def _sum_by(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, int]:
 
 
 def by_rule(rows: Iterable[Mapping[str, Any]]) -> Table:
-    """Episodes per rule, most first, with how many are still open."""
-    rows = list(rows)
+    """Episodes per rule, most first, with how many are still open; a row written under
+    an older name (missing_data) counts with its rule's name today (names.canonical)."""
+    rows = [{**r, "rule": canonical(str(r["rule"]))} for r in rows]
     counts = _sum_by(rows, "rule")
     still = _sum_by([r for r in rows if r["state"] == "open"], "rule")
     table: Table = [{"rule": rule_label(rule), "episodes": n, "open": still.get(rule, 0)}

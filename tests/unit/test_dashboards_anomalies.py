@@ -44,6 +44,12 @@ def test_every_detector_rule_has_a_chinese_label():
     assert fig.severity_text("critical") == "严重 critical"
 
 
+def test_rows_under_an_older_rule_name_count_with_todays():
+    rows = [{**COUNTS[0], "rule": "missing"}, {**COUNTS[1], "rule": "missing_data"}]
+    assert fig.by_rule(rows) == [
+        {"rule": "数据缺失 missing data (missing)", "episodes": 5, "open": 2}]
+
+
 def test_counts_by_rule_region_enterprise_and_day():
     assert fig.total(COUNTS) == 6
     assert fig.by_rule(COUNTS) == [  # a tie: in label order
