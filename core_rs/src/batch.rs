@@ -1,12 +1,12 @@
 //! Columnar batch decode: many whole frames into flat columns, one row per pollutant per
 //! frame, with no per-field allocation. The stream workers hand these to NumPy and ClickHouse.
 
-use crate::cp::{check_cp, Accepted, CpSummary};
+use crate::cp::{Accepted, CpSummary};
 use crate::cp::{NUMERIC_SUFFIXES, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::error::FrameError;
-use crate::fastpath::{fast_cp, KnownCodes};
+use crate::fastpath::{fast_cp, fast_header, KnownCodes};
 use crate::frame::{Options, Span};
-use crate::segment::{parse_frame_head_fast, parse_frame_with, Parsed};
+use crate::segment::{locate_plain, parse_frame_with, Parsed};
 use crate::WarnCount;
 
 /// Widths of the fixed-width text columns (bytes, zero padded, longer values cut).
@@ -225,33 +225,49 @@ pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
     let mut c = Columns::with_capacity(frames.len(), bytes);
     let mut known = KnownCodes::default();
     for (i, &buf) in frames.iter().enumerate() {
-        let mut warnings = WarnCount::default();
         let first_row = c.n_rows();
-        let result =
-            parse_frame_head_fast(buf, opts, &mut warnings).and_then(|(segment, crc, header)| {
-                let cp = match fast_cp(buf, header.cp, &mut c, i as i32, &mut known) {
-                    Ok(data_time_secs) => CpSummary {
-                        data_time: None,
-                        data_time_secs,
-                        fields: 0,
-                    },
-                    Err(_) => {
-                        c.drop_rows_from(first_row);
-                        check_cp(buf, header.cp, opts, &mut warnings, &mut |a| {
-                            c.visit_field(buf, first_row, i, a)
-                        })?
-                    }
-                };
-                Ok(Parsed {
-                    segment,
-                    crc,
-                    header,
-                    cp,
+        let mut warnings = WarnCount::default();
+        let result = match fast_frame(buf, opts, &mut c, i, &mut known) {
+            Some(parsed) => Ok(parsed),
+            None => {
+                // anything but the plain shape: the whole frame again, by the validating path
+                c.drop_rows_from(first_row);
+                parse_frame_with(buf, opts, &mut warnings, &mut |a| {
+                    c.visit_field(buf, first_row, i, a)
                 })
-            });
+            }
+        };
         c.finish_frame(buf, i, first_row, result, warnings);
     }
     c
+}
+
+/// One frame of the plain shape, its rows written into `c` as frame `i`: a frame that
+/// `locate` finds whole with no warning, a header `fast_header` reads and a data area
+/// `fast_cp` reads. None for anything else (the rows written so far are the caller's to
+/// drop), and the validating path decides. `fast_header` leaves the data area's bytes
+/// unchecked; `fast_cp` accepts only printable ASCII there, so an accepted frame has a
+/// printable segment, as `parse_header_at` demands.
+pub fn fast_frame(
+    buf: &[u8],
+    opts: &Options,
+    c: &mut Columns,
+    i: usize,
+    known: &mut KnownCodes,
+) -> Option<Parsed> {
+    let (segment, crc) = locate_plain(buf, opts)?;
+    let header = fast_header(buf, segment).ok()?;
+    let data_time_secs = fast_cp(buf, header.cp, c, i as i32, known).ok()?;
+    Some(Parsed {
+        segment,
+        crc,
+        header,
+        cp: CpSummary {
+            data_time: None,
+            data_time_secs,
+            fields: 0,
+        },
+    })
 }
 
 /// Decode whole frames into columns. Rejected frames get a status (1 + ErrorKind index), an

@@ -16,7 +16,7 @@ use crate::batch::{Columns, EFLAG_WIDTH, FLAG_WIDTH, N_NUMERIC};
 use crate::codes;
 use crate::cp::{suffix_id, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::frame::Span;
-use crate::segment::{edition_of, first_unprintable, is_upload_cn, Header, FLAG_D};
+use crate::segment::{edition_of, is_upload_cn, Header, FLAG_D};
 use crate::text::{read_stamp, read_uint};
 
 /// The data area is not of the plain shape: let the validating path decide.
@@ -451,33 +451,38 @@ pub fn fast_cp(
 }
 
 /// The value of header field `key` at `at` in segment `s` (`key=value;`): its start and end.
+/// `usual` is the value's standard length: when a ';' stands there, the value is taken to end
+/// there without a scan. Every caller then checks the value's bytes against a class without
+/// ';', so an accepted value has no earlier ';' and is the one the validating path finds.
 #[inline(always)]
-fn header_field(s: &[u8], at: usize, key: &[u8]) -> Option<(usize, usize)> {
+fn header_field(s: &[u8], at: usize, key: &[u8], usual: usize) -> Option<(usize, usize)> {
     let rest = s.get(at..)?;
     if !rest.starts_with(key) || rest.get(key.len()) != Some(&b'=') {
         return None;
     }
     let from = at + key.len() + 1;
+    if s.get(from + usual) == Some(&b';') {
+        return Some((from, from + usual));
+    }
     let len = s[from..].iter().position(|&b| b == b';')?;
     Some((from, from + len))
 }
 
-/// The header of the segment at `seg` when it has the plain shape: printable ASCII, the
-/// fields `[QN;]ST;CN;PW;MN;[Flag;]CP` in the standard's order, each of its standard form
-/// (a real QN of 17 digits, a known ST and CN, PW of 6, MN of the edition's form, a known
-/// edition, no split message), then `CP=&&...&&` to the segment's end. Equal to what
-/// `parse_header_at` returns for it, which reports nothing for such a header; anything else
-/// is `Bail`.
+/// The header of the segment at `seg` when it has the plain shape: the fields
+/// `[QN;]ST;CN;PW;MN;[Flag;][RF;]CP` in the standard's order, each of its standard form (a real QN
+/// of 17 digits, a known ST and CN, PW of 6, MN of the edition's form, a known edition, no
+/// split message), then `CP=&&...&&` to the segment's end. Each value is checked against a
+/// class of printable bytes, so the header part is printable ASCII; the data area's bytes are
+/// the caller's to check (`fast_cp` accepts only printable ASCII). For a segment whose data
+/// area is printable, equal to what `parse_header_at` returns, which reports nothing for such
+/// a header; anything else is `Bail`.
 pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
     let s = seg.of(buf);
     let base = seg.start as usize;
-    if first_unprintable(s).is_some() {
-        return Err(Bail);
-    }
     let span = |(a, b): (usize, usize)| Span::new(base + a, base + b);
     let mut h = Header::default();
     let mut at = 0;
-    if let Some(v) = header_field(s, at, b"QN") {
+    if let Some(v) = header_field(s, at, b"QN", 17) {
         let q = &s[v.0..v.1];
         if q.len() != 17 || read_stamp(q).is_err() {
             return Err(Bail);
@@ -485,7 +490,7 @@ pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
         h.qn = Some(span(v));
         at = v.1 + 1;
     }
-    let v = header_field(s, at, b"ST").ok_or(Bail)?;
+    let v = header_field(s, at, b"ST", 2).ok_or(Bail)?;
     let st = &s[v.0..v.1];
     if st.len() != 2
         || !st
@@ -497,7 +502,7 @@ pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
     }
     h.st = Some(span(v));
     at = v.1 + 1;
-    let v = header_field(s, at, b"CN").ok_or(Bail)?;
+    let v = header_field(s, at, b"CN", 4).ok_or(Bail)?;
     let cn = &s[v.0..v.1];
     let n = if cn.len() == 4 { read_uint(cn) } else { None };
     let n = n.ok_or(Bail)? as u16;
@@ -507,18 +512,18 @@ pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
     h.cn = span(v);
     h.cn_num = n;
     at = v.1 + 1;
-    let v = header_field(s, at, b"PW").ok_or(Bail)?;
+    let v = header_field(s, at, b"PW", 6).ok_or(Bail)?;
     let pw = &s[v.0..v.1];
     if pw.len() != 6 || !pw.iter().all(u8::is_ascii_alphanumeric) {
         return Err(Bail);
     }
     h.pw = Some(span(v));
     at = v.1 + 1;
-    let v = header_field(s, at, b"MN").ok_or(Bail)?;
+    let v = header_field(s, at, b"MN", 24).ok_or(Bail)?;
     let mn = &s[v.0..v.1];
     h.mn = Some(span(v));
     at = v.1 + 1;
-    if let Some(v) = header_field(s, at, b"Flag") {
+    if let Some(v) = header_field(s, at, b"Flag", 1) {
         let f = &s[v.0..v.1];
         let n = if f.len() <= 3 { read_uint(f) } else { None };
         match n {
@@ -529,7 +534,16 @@ pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
         }
         at = v.1 + 1;
     }
+    if let Some(v) = header_field(s, at, b"RF", 1) {
+        // RF (2025 only): a number
+        read_uint(&s[v.0..v.1]).ok_or(Bail)?;
+        h.rf = Some(span(v));
+        at = v.1 + 1;
+    }
     h.edition = edition_of(h.flag).ok_or(Bail)?;
+    if h.rf.is_some() && h.edition < 2025 {
+        return Err(Bail);
+    }
     if h.qn.is_none() && !is_upload_cn(h.cn_num) {
         return Err(Bail);
     }

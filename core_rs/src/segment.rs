@@ -83,7 +83,7 @@ fn is_upper_hex(b: &u8) -> bool {
 /// Position of the first byte outside printable ASCII (0x20..=0x7E), eight bytes at a time:
 /// every segment is checked, and nearly all are clean.
 #[inline]
-pub(crate) fn first_unprintable(s: &[u8]) -> Option<usize> {
+fn first_unprintable(s: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut chunks = s.chunks_exact(8);
@@ -782,25 +782,30 @@ pub fn parse_frame_head<S: WarnSink>(
     opts: &Options,
     sink: &mut S,
 ) -> Result<(Span, u16, Header), FrameError> {
-    frame_head(buf, opts, sink, false)
+    frame_head(buf, opts, sink)
 }
 
-/// `parse_frame_head`, reading a header of the plain shape with `fastpath::fast_header` and
-/// any other with `parse_header_at` (the same result either way).
-pub fn parse_frame_head_fast<S: WarnSink>(
-    buf: &[u8],
-    opts: &Options,
-    sink: &mut S,
-) -> Result<(Span, u16, Header), FrameError> {
-    frame_head(buf, opts, sink, true)
+/// The segment and carried CRC of a whole frame that `locate` finds with no warning (the
+/// batch decoder's fast path); None for anything else, which `parse_frame_head` judges.
+pub fn locate_plain(buf: &[u8], opts: &Options) -> Option<(Span, u16)> {
+    if !buf.starts_with(b"##") {
+        return None;
+    }
+    let mut early = Vec::new();
+    match locate(buf, true, opts, &mut early) {
+        Located::Frame {
+            segment,
+            crc,
+            consumed,
+        } if early.is_empty() && consumed == buf.len() => Some((segment, crc)),
+        _ => None,
+    }
 }
 
-#[inline(always)]
 fn frame_head<S: WarnSink>(
     buf: &[u8],
     opts: &Options,
     sink: &mut S,
-    fast: bool,
 ) -> Result<(Span, u16, Header), FrameError> {
     if !buf.starts_with(b"##") {
         return Err(FrameError::at_field(
@@ -839,10 +844,7 @@ fn frame_head<S: WarnSink>(
             "bytes after the frame's \\r\\n",
         ));
     }
-    let header = match fast.then(|| crate::fastpath::fast_header(buf, segment)) {
-        Some(Ok(h)) => h,
-        _ => parse_header_at(buf, segment, opts, sink)?,
-    };
+    let header = parse_header_at(buf, segment, opts, sink)?;
     Ok((segment, crc, header))
 }
 
