@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.offline_fleet import OfflineRun, _json, event_json  # noqa: E402
 from pipeline.detect.context import StationContext  # noqa: E402
 from pipeline.detect.model import Reading  # noqa: E402
+from pipeline.detect.state import dump_station_state  # noqa: E402
 from pipeline.detect.station import DetectorBundle, Result  # noqa: E402
 
 #: ("f", mn, st, cn, data_time, receive_time, resent, readings) or ("t", mn, now)
@@ -200,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     best = min(runs, key=lambda r: r.on_frame_s + r.tick_s)
+    sizes = [len(dump_station_state(s)) for s in best.states.values()]  # type: ignore[arg-type]
     total = best.on_frame_s + best.tick_s
     report = {
         "frames": work.frames, "readings": work.readings, "ticks": work.ticks,
@@ -208,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "frames_per_s_with_ticks": round(work.frames / total),
         "readings_per_s_with_ticks": round(work.readings / total),
         "ticks_per_s": round(work.ticks / best.tick_s) if best.tick_s else None,
+        # what the worker persists per station at the end (the changelog's record size)
+        "state_bytes_per_station": round(sum(sizes) / max(1, len(sizes))),
         "fingerprint": prints[0],
     }
     print(json.dumps(report, indent=2))

@@ -573,5 +573,7 @@ class ReferenceValueRules:
         observations = self.observe_frame(state.setdefault("values", {}), readings, ctx,
                                            resent=resent, open_episodes=set(episodes))
         st = ctx.st if ctx is not None else (readings[0].st if readings else "")
-        _, events = Episodes(self.rules).fold(episodes, observations, st)
-        return events
+        # the wall time the alarm is raised at: the frame's arrival, as the worker gives it
+        received = readings[0].receive_time if readings else None
+        steps = Episodes(self.rules).fold_alarms(episodes, observations, st, received=received)
+        return [step.event for step in steps]

@@ -104,8 +104,9 @@ class ValuesState(TypedDict, total=False):
 
 
 def record_digest(readings: Sequence[Reading]) -> int:
-    """A frame's content as one number: CRC-32 over its codes, flags and field names (text)
-    and then its values (little-endian IEEE doubles), in frame order.
+    """A frame's content as one number: CRC-32 over its codes, flags and field names (text:
+    per reading its code, flag and field names, then RS; all joined by US) and then its
+    values (little-endian IEEE doubles), in frame order.
 
     Part of the persisted form (``ValuesState.resend_memory``): change it and every
     remembered frame stops matching its resend once. Values are compared exactly, not
@@ -117,9 +118,10 @@ def record_digest(readings: Sequence[Reading]) -> int:
     names: list[str] = []
     numbers: list[float] = []
     for r in readings:
-        names.append(f"{r.code}\x1f{r.flag or ''}\x1f{','.join(r.values)}")
+        # code, flag, field names, then a record separator: unit-separated below
+        names += (r.code, r.flag or "", *r.values, "\x1e")
         numbers.extend(r.values.values())
-    text = "\x1e".join(names).encode()
+    text = "\x1f".join(names).encode()
     return zlib.crc32(struct.pack(f"<{len(numbers)}d", *numbers), zlib.crc32(text))
 
 

@@ -263,6 +263,7 @@ class ValueRules:
         names: list[str] = []
         numbers: list[float] = []
         name = names.append
+        names_extend = names.extend
         number = numbers.extend
         # a source stopped: any reading flagged F makes every N reading of the frame F
         stopped = False
@@ -299,7 +300,10 @@ class ValueRules:
             vals = r.values
             flag = r.flag
             if digest is None:  # record_digest, written out
-                name(f"{code}\x1f{flag or ''}\x1f{','.join(vals)}")
+                name(code)
+                name(flag or "")
+                names_extend(vals)
+                name("\x1e")
                 number(vals.values())
             if not flag or flag == "N":
                 j = p.judge_f if stopped else p.judge_n
@@ -447,7 +451,7 @@ class ValueRules:
             if j.logic and ("avg" in vals or "zs_avg" in vals):
                 self._logic_triples(r, p, out)  # real-time records have no triple
         if digest is None:
-            text = "\x1e".join(names).encode()
+            text = "\x1f".join(names).encode()
             digest = zlib.crc32(struct.pack(f"<{len(numbers)}d", *numbers), zlib.crc32(text))
         self._remember(state, cn, t_head, digest, th0)
         if with_zs:
