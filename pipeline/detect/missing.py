@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from pipeline.detect.context import StationContext
 from pipeline.detect.model import AlarmEvent, AlarmStep
@@ -125,15 +125,8 @@ def alarm_step(event: AlarmEvent, state: MissingState | None = None) -> AlarmSte
 def raised_of(state: MissingState) -> dict[str, list[int]]:
     """rule (offline, missing) -> [wall time raised, due time missed] of its latest
     opening, in the state's seconds; kept after the clear (the clear's row carries it)
-    until the next opening replaces it.
-
-    Under the key ``"raised"``, which ``MissingState`` (state.py) does not declare yet:
-    the state is plain JSON, so it is saved and loaded all the same."""
-    bag = cast(dict[str, Any], state)
-    kept = bag.get("raised")
-    if not isinstance(kept, dict):
-        kept = bag["raised"] = {}
-    return kept
+    until the next opening replaces it (absent in states written before it was kept)."""
+    return state.setdefault("raised", {})
 
 
 def _send_delay(cn: int, cadence: int) -> int:
