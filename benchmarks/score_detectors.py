@@ -700,7 +700,11 @@ def run_live(args: argparse.Namespace) -> list[dict[str, Any]]:
     finally:
         run.stop()
         if not args.keep:
-            asyncio.run(run.cleanup())
+            try:
+                asyncio.run(run.cleanup())
+            except Exception as exc:  # a busy server must not lose the score
+                print(f"cleanup failed ({exc}); drop database hj212_score_{run.tag} and "
+                      f"topics score.{run.tag}.* by hand", flush=True)
     took = time.monotonic() - began
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
