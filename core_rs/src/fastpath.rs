@@ -114,6 +114,23 @@ impl Default for KnownCodes {
 }
 
 impl KnownCodes {
+    /// The length of the code before the first '-' of the word `w` (the data area's next
+    /// bytes, little-endian), if that code (of 1 to 7 bytes) is in the cache.
+    #[inline(always)]
+    fn cached_code(&self, w: u64) -> Option<usize> {
+        let x = w ^ (ONES * u64::from(b'-'));
+        let z = x.wrapping_sub(ONES) & !x & HIGH;
+        // the lowest flagged byte is exactly the first '-'
+        let d = (z.trailing_zeros() / 8) as usize;
+        if d == 0 || d > 7 {
+            return None;
+        }
+        // the code's bytes, first byte most significant, as `pack_code` packs them
+        let key = ((w << (64 - 8 * d)).swap_bytes()) | ((d as u64) << 60);
+        let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize;
+        (self.slots[slot] == key).then_some(d)
+    }
+
     /// Whether `code` (packed as `key`) is a code of appendix B.
     #[inline]
     fn contains(&mut self, key: u64, code: &[u8]) -> bool {
@@ -348,7 +365,17 @@ pub fn fast_cp(
         }
         // the name, up to '=', noting the last '-'
         let mut dash = usize::MAX;
-        loop {
+        // The first field of a group: a code already found in appendix B (so a good name)
+        // and a standard suffix are recognised a word at a time, without the byte loop.
+        let mut scanned = false;
+        if let Some(d) = word_at(cp, at).and_then(|w| known.cached_code(w)) {
+            if let Some((_, len)) = word_at(cp, at + d + 1).and_then(known_suffix) {
+                dash = at + d;
+                at = dash + 1 + len;
+                scanned = true;
+            }
+        }
+        while !scanned {
             let Some(&b) = cp.get(at) else {
                 return Err(Bail);
             };
@@ -572,6 +599,26 @@ pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_codes_by_word() {
+        let w = |t: &[u8]| {
+            let mut b = [0u8; 8];
+            b[..t.len()].copy_from_slice(t);
+            u64::from_le_bytes(b)
+        };
+        let mut known = KnownCodes::default();
+        assert_eq!(known.cached_code(w(b"w01018-R")), None);
+        assert!(known.contains(pack_code(b"w01018"), b"w01018"));
+        assert!(known.contains(pack_code(b"B01"), b"B01"));
+        assert_eq!(known.cached_code(w(b"w01018-R")), Some(6));
+        assert_eq!(known.cached_code(w(b"B01-Rtd=")), Some(3));
+        assert_eq!(known.cached_code(w(b"w01019-R")), None);
+        assert_eq!(known.cached_code(w(b"B01x-Rtd")), None);
+        assert_eq!(known.cached_code(w(b"-Rtd=1;x")), None);
+        assert!(!known.contains(pack_code(b"zz999"), b"zz999"));
+        assert_eq!(known.cached_code(w(b"zz999-Rt")), None);
+    }
 
     #[test]
     fn suffixes_by_word() {
