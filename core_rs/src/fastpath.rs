@@ -375,17 +375,19 @@ pub fn fast_cp(
                 scanned = true;
             }
         }
-        while !scanned {
-            let Some(&b) = cp.get(at) else {
-                return Err(Bail);
-            };
-            match NAME_CLASS[usize::from(b)] {
-                C_NAME => {}
-                C_DASH => dash = at,
-                C_EQ => break,
-                _ => return Err(Bail),
+        if !scanned {
+            loop {
+                let Some(&b) = cp.get(at) else {
+                    return Err(Bail);
+                };
+                match NAME_CLASS[usize::from(b)] {
+                    C_NAME => {}
+                    C_DASH => dash = at,
+                    C_EQ => break,
+                    _ => return Err(Bail),
+                }
+                at += 1;
             }
-            at += 1;
         }
         let eq = at;
         at += 1;
