@@ -150,7 +150,8 @@ def _stopped(h: _Hours, info: StationInfo, mn: str, hour: datetime,
     if not math.isfinite(flow):
         return None
     o2 = h.mean(mn, O2_CODE, hour)
-    stopped = flow <= info.setup.flow_stopped_max
+    # near zero, not below it: a negative flow is a faulty meter (the negative rule's)
+    stopped = abs(flow) <= info.setup.flow_stopped_max
     if info.st == "31":  # flue gas: a stopped stack breathes air
         stopped = stopped and math.isfinite(o2) and o2 >= o2_air_min
     return stopped, flow, o2

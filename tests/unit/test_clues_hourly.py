@@ -167,6 +167,16 @@ def test_no_flow_but_o2_of_a_burning_stack_is_not_a_stop():
     assert hourly.judge_stopped_unflagged(stats(rows), H, STATIONS, rule).findings == []
 
 
+def test_a_negative_flow_is_a_faulty_meter_not_a_stop():
+    rule = S.rule("clue_stopped_unflagged")
+    rows = []
+    for back in range(2):
+        at = H - back * timedelta(hours=1)
+        rows += [(WATER, 2051, "w00000", at, 6, -24.3, 6, 0),
+                 (WATER, 2051, "w01018", at, 6, 12.0, 6, 0)]
+    assert hourly.judge_stopped_unflagged(stats(rows), H, STATIONS, rule).findings == []
+
+
 def test_waste_water_with_zero_flow_flagged_n_raises_from_minute_records():
     rule = S.rule("clue_stopped_unflagged")
     rows = []
