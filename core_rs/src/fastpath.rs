@@ -1,16 +1,17 @@
-//! The batch decoder's fast path for well-formed data areas.
+//! The batch decoder's fast path for well-formed frames.
 //!
-//! `check_cp` validates any data area and reports every deviation; it builds a field struct
-//! per `name=value`, classifies names and values in separate passes and goes through the
-//! general value checker for each. Nearly every data area on the wire is plain: `DataTime`
-//! once, then `code-Suffix=value` fields with standard suffixes, short codes of appendix B,
-//! numbers within N14.6 and one-letter flags of table 8. This module reads exactly that shape
-//! in one pass over the bytes, writing each value into its column as it is read (numbers are
-//! folded digit by digit, no text is copied). At the first byte that could lead the
-//! validating path to a warning or an error it gives up (`Bail`), and the caller drops the
-//! rows it wrote and runs `check_cp` on the same data area, so results are identical by
-//! construction: the fast path only accepts what the validating path accepts silently,
-//! with the same values.
+//! The validating path (`parse_header_at`, `check_cp`) reads any frame and reports every
+//! deviation; for the data area it builds a field struct per `name=value`, classifies names
+//! and values in separate passes and goes through the general value checker for each. Nearly
+//! every frame on the wire is plain: the header fields in the standard's order and form, then
+//! `DataTime` once and `code-Suffix=value` fields with standard suffixes, short codes of
+//! appendix B, numbers within N14.6 and one-letter flags of table 8. This module reads exactly
+//! that shape in one pass over the bytes, writing each value into its column as it is read
+//! (numbers are folded digit by digit, no text is copied). At the first byte that could lead
+//! the validating path to a warning or an error it gives up (`Bail`); `batch::decode_batch`
+//! then drops the rows written and decodes the whole frame with the validating path, so
+//! results are identical by construction: the fast path only accepts what the validating
+//! path accepts silently, with the same values.
 
 use crate::batch::{Columns, EFLAG_WIDTH, FLAG_WIDTH, N_NUMERIC};
 use crate::codes;
@@ -19,7 +20,7 @@ use crate::frame::Span;
 use crate::segment::{edition_of, is_upload_cn, Header, FLAG_D};
 use crate::text::{read_stamp, read_uint};
 
-/// The data area is not of the plain shape: let the validating path decide.
+/// The frame is not of the plain shape: let the validating path decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bail;
 
