@@ -718,8 +718,9 @@ def run_live(args: argparse.Namespace) -> list[dict[str, Any]]:
         f"`python benchmarks/score_detectors.py live` — {args.stations} stations, "
         f"{args.duration / 86400:g} simulated days from {args.start:%Y-%m-%d %H:%M}, fault "
         f"script `{script}`"
-        f", seed {args.seed}, through `hj212 gateway` and `hj212 worker --clock data` at "
-        f"{args.speed:g}x{'' if clues else ' (no clue sweep: hj212 clues missing)'}; {n} alarm "
+        f", seed {args.seed}, through `hj212 gateway`, `hj212 worker --clock data` and "
+        f"{'`hj212 clues --clock data`' if clues else 'no clue sweep (hj212 clues missing)'} at "
+        f"{args.speed:g}x; {n} alarm "
         f"rows, {events} alarm messages (scored); {took:.0f} s wall. Matching slack "
         f"{_span(args.slack.total_seconds())}; time to detect (TTD) = alarm raised data time "
         "(+ the period of the record that opened it) - fault start.")
