@@ -34,11 +34,12 @@ NAMED: tuple[NamedQuery, ...] = (
     NamedQuery(
         "clue_limits",
         "active upper emission limits per station and pollutant, with the value they "
-        "apply to (basis avg or zs_avg)",
+        "apply to (basis avg or zs_avg); a band with a lower bound too (pH 6-9) is no "
+        "emission limit to sit under and is left out",
         """
         SELECT mn, code, limit_high, basis
         FROM limits FINAL
-        WHERE active = 1 AND isFinite(limit_high)
+        WHERE active = 1 AND isFinite(limit_high) AND NOT isFinite(limit_low)
         ORDER BY mn, code
         """,
         (),

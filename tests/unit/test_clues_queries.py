@@ -119,7 +119,9 @@ def seed(ch: Any) -> None:
                                               (HONEST, water)])]
     write_stations(ch, stations, version=1)
     write_limits(ch, [Limit(HELD, "w01018", NAN, 50.0, "avg", 0, 200, "mg/L"),
-                      Limit(GAS, "a21026", NAN, 100.0, "zs_avg", 0, 500, "mg/m3")], version=1)
+                      Limit(GAS, "a21026", NAN, 100.0, "zs_avg", 0, 500, "mg/m3"),
+                      # pH's band: flat at 8.2 all day (pH barely moves) is no clue
+                      Limit(HELD, "w01001", 6.0, 9.0, "avg", 0, 14, "-")], version=1)
     r = Readings()
     # GAS: SO2 40 at O2 10 %: to 6 % it is 40 x 15 / 11 = 54.55; sent 40 x 17.5 / 11
     for when in (H - HOUR, H):
@@ -145,6 +147,7 @@ def seed(ch: Any) -> None:
         r.day(HELD, water, D - timedelta(days=back), "w01018", curve(10 + back, 30.0))
     rng = random.Random(5)
     r.day(HELD, water, D, "w01018", [round(46 + rng.uniform(-0.3, 0.3), 2) for _ in range(24)])
+    r.day(HELD, water, D, "w01001", [round(8.2 + 0.01 * (h % 3), 2) for h in range(24)])
     ch.insert_columns("readings", r.columns())
 
 
@@ -187,7 +190,8 @@ def test_day_series_arrays(chdb):
 def test_registry_minute_last_and_the_data_clock(chdb):
     stations = load.stations(chdb, ClueSettings.load())
     assert stations[GAS].st == "31" and stations[GAS].min_interval == 10
-    assert load.limits(chdb)[(HELD, "w01018")] == (50.0, "avg")
+    assert load.limits(chdb) == {(HELD, "w01018"): (50.0, "avg"),
+                                 (GAS, "a21026"): (100.0, "zs_avg")}
     last = load.minute_last(chdb, H - 24 * HOUR, H)
     assert last[HOURX] == H - timedelta(minutes=10)
     # the last hourly record of the day series (23:00 of day D)
