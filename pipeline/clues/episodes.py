@@ -44,6 +44,11 @@ class KnownAlarm:
     occurrences: int
     message: str = ""
     evidence: dict[str, Any] | None = None
+    #: when the alarm was raised: the sweep's wall time, and the data time (start) and
+    #: data type of the period judged (2061 an hour, 2031 a day); kept on every step
+    raised_at: datetime | None = None
+    raised_data_time: datetime | None = None
+    opened_cn: int = 0
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -67,8 +72,11 @@ class ClueBook:
     def _covered(self, key: tuple[str, str, str], at: datetime) -> bool:
         return any(start <= at <= end for start, end in self.closed.get(key, ()))
 
-    def apply(self, judgement: Judgement, period: datetime, rule: ClueRule) -> list[AlarmStep]:
-        """The alarm steps of one period's judgement (``period``: its start)."""
+    def apply(self, judgement: Judgement, period: datetime, rule: ClueRule, *,
+              period_cn: int = 2061, now: datetime | None = None) -> list[AlarmStep]:
+        """The alarm steps of one period's judgement (``period``: its start; ``period_cn``
+        the data type whose period it is: 2061 an hour, 2031 a day; ``now``: the wall
+        time of the sweep, the ``raised_at`` of the alarms it opens)."""
         steps: list[AlarmStep] = []
         found: set[tuple[str, str, str]] = set()
         for f in judgement.findings:
@@ -83,7 +91,8 @@ class ClueBook:
             if self._covered(key, f.at):
                 continue
             opened = KnownAlarm(f.mn, f.code, f.rule, "open", rule.severity, f.cn, f.began,
-                                f.at, 0, f.message, f.evidence)
+                                f.at, 0, f.message, f.evidence, raised_at=now,
+                                raised_data_time=f.at, opened_cn=period_cn)
             steps.append(self._step(f, opened, "open", 1))
         for (mn, code) in sorted(judgement.judged):
             key = (mn, code, judgement.rule)
@@ -96,7 +105,9 @@ class ClueBook:
                 cn=held.cn, message=held.message,
                 evidence={**(held.evidence or {}), "cleared_by": period.isoformat(sep=" ")})
             steps.append(AlarmStep(event=event, opened_at=held.opened_at,
-                                   number=held.occurrences + 1))
+                                   number=held.occurrences + 1, raised_at=held.raised_at,
+                                   raised_data_time=held.raised_data_time,
+                                   opened_cn=held.opened_cn))
             del self.open[key]
             self.closed.setdefault(key, []).append((held.opened_at, period))
         return steps
@@ -109,4 +120,6 @@ class ClueBook:
             message=f.message, evidence={"class": "clue", **f.evidence})
         self.open[held.key] = replace(held, last_seen=f.at, occurrences=number, cn=f.cn,
                                       message=f.message, evidence=event.evidence)
-        return AlarmStep(event=event, opened_at=held.opened_at, number=number)
+        return AlarmStep(event=event, opened_at=held.opened_at, number=number,
+                         raised_at=held.raised_at, raised_data_time=held.raised_data_time,
+                         opened_cn=held.opened_cn)

@@ -99,7 +99,11 @@ def known_alarms(ch: Any, since: datetime) -> list[KnownAlarm]:
             mn=row["mn"], code=row["code"], rule=row["rule"], state=row["state"],
             severity=row["severity"], cn=int(row["cn"]), opened_at=_local(row["opened_at"]),
             last_seen=_local(row["last_seen"]), occurrences=int(row["occurrences"]),
-            message=row["message"], evidence=evidence if isinstance(evidence, dict) else {}))
+            message=row["message"], evidence=evidence if isinstance(evidence, dict) else {},
+            raised_at=_local(row["raised_at"]) if row["raised_at"] else None,
+            raised_data_time=(_local(row["raised_data_time"]) if row["raised_data_time"]
+                              else None),
+            opened_cn=int(row["opened_cn"] or 0)))
     return out
 
 

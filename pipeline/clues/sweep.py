@@ -24,6 +24,7 @@ from pipeline.clues.episodes import ClueBook
 from pipeline.clues.model import Judgement, StationInfo
 from pipeline.clues.settings import ClueSettings
 from pipeline.detect.model import AlarmStep
+from pipeline.timebase import now_local
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -120,9 +121,11 @@ def _with_seen(base: dict[str, StationInfo], settings: ClueSettings, stats: Any
 
 
 def sweep(ch: Any, settings: ClueSettings, hours: Sequence[datetime],
-          days: Sequence[datetime]) -> SweepResult:
-    """Judge ``hours`` and ``days`` (starts, CST) with every enabled clue; the steps."""
+          days: Sequence[datetime], now: datetime | None = None) -> SweepResult:
+    """Judge ``hours`` and ``days`` (starts, CST) with every enabled clue; the steps.
+    ``now``: the wall time the alarms it opens are raised at (default: now, CST)."""
     result = SweepResult()
+    now = now or now_local()
     if not hours and not days:
         return result
     first = min([*hours, *days])
@@ -155,7 +158,7 @@ def sweep(ch: Any, settings: ClueSettings, hours: Sequence[datetime],
                 stats, hour, stations, rules["clue_hour_vs_minute"],
                 load.minute_last(ch, hour - history, hour)))
         for j in judgements:
-            result.add(j, book.apply(j, hour, rules[j.rule]))
+            result.add(j, book.apply(j, hour, rules[j.rule], period_cn=2061, now=now))
     limits = load.limits(ch) if "clue_held_under_limit" in on else {}
     back = max(rules["clue_held_under_limit"].int("history_days"),
                rules["clue_repeated_day"].int("lookback_days"))
@@ -176,5 +179,5 @@ def sweep(ch: Any, settings: ClueSettings, hours: Sequence[datetime],
             judgements.append(daily.judge_twin_stations(series, day,
                                                         rules["clue_twin_stations"]))
         for j in judgements:
-            result.add(j, book.apply(j, day_start, rules[j.rule]))
+            result.add(j, book.apply(j, day_start, rules[j.rule], period_cn=2031, now=now))
     return result

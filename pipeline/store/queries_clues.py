@@ -128,7 +128,7 @@ NAMED: tuple[NamedQuery, ...] = (
         "newest version",
         f"""
         SELECT alarm_id, mn, code, rule, severity, state, cn, opened_at, last_seen,
-               occurrences, message, evidence
+               occurrences, message, evidence, raised_at, raised_data_time, opened_cn
         FROM alarms FINAL
         WHERE rule IN %(rules)s
           AND (state = 'open' OR last_seen >= {T.format("since")})

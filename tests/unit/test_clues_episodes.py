@@ -68,3 +68,17 @@ def test_steps_carry_the_evidence_and_the_class():
     assert step.event.evidence["class"] == "clue"
     assert step.event.evidence["value"] == 1.0
     assert step.event.first_seen == H and step.event.cn == 2061
+
+
+def test_when_and_from_what_it_was_raised_stays_on_every_step():
+    book = ClueBook()
+    wall = datetime(2026, 11, 10, 13, 2, 5)
+    (opened,) = book.apply(judged(H, True), H, RULE, period_cn=2061, now=wall)
+    (updated,) = book.apply(judged(H + HOUR, True), H + HOUR, RULE, now=wall + HOUR)
+    (cleared,) = book.apply(judged(H + 2 * HOUR, False), H + 2 * HOUR, RULE,
+                            now=wall + 2 * HOUR)
+    for step in (opened, updated, cleared):
+        assert (step.raised_at, step.raised_data_time, step.opened_cn) == (wall, H, 2061)
+    day = datetime(2026, 11, 10)
+    (daily,) = ClueBook().apply(judged(day, True), day, RULE, period_cn=2031, now=wall)
+    assert daily.opened_cn == 2031 and daily.raised_data_time == day

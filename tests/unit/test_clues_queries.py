@@ -203,13 +203,20 @@ def test_one_sweep_opens_each_clue_and_a_second_writes_nothing(chdb):
     settings = ClueSettings.load()
     hours, days = in_range(H, DAY0 + timedelta(days=1))
     assert hours[0] == H and days == []
-    result = sweep(chdb, settings, [H], [DAY0])
+    wall = datetime(2026, 11, 11, 2, 3, 4)
+    result = sweep(chdb, settings, [H], [DAY0], now=wall)
     opened = {(s.event.mn, s.event.code, s.event.rule) for s in result.steps
               if s.event.transition == "open"}
     assert opened == EXPECTED
     AlarmSink(chdb).write(records_of(result))
-    rows = chdb.query_dicts("SELECT mn, code, rule, state, opened_at, severity, message "
+    rows = chdb.query_dicts("SELECT mn, code, rule, state, opened_at, severity, message, "
+                            "raised_at, raised_data_time, opened_cn, rule_class "
                             "FROM alarms FINAL")
+    assert {r["rule_class"] for r in rows} == {"clue"}
+    assert {r["raised_at"].replace(tzinfo=None) for r in rows} == {wall}
+    assert {(r["rule"], r["opened_cn"], r["raised_data_time"].replace(tzinfo=None))
+            for r in rows if r["rule"] in ("clue_repeated_day", "clue_stopped_unflagged")} == {
+        ("clue_repeated_day", 2031, DAY0), ("clue_stopped_unflagged", 2061, H)}
     assert {(r["mn"], r["code"], r["rule"]) for r in rows} == EXPECTED
     by_rule = {r["rule"]: r for r in rows}
     assert by_rule["clue_repeated_day"]["opened_at"].replace(tzinfo=None) == DAY0
@@ -219,9 +226,11 @@ def test_one_sweep_opens_each_clue_and_a_second_writes_nothing(chdb):
     # the same periods again (a restart): nothing new
     assert sweep(chdb, settings, [H], [DAY0]).steps == []
     # the next hour converts right: the O2 clue clears; the others were not judged there
-    later = sweep(chdb, settings, [H + HOUR], [])
+    later = sweep(chdb, settings, [H + HOUR], [], now=wall + HOUR)
     assert [(s.event.mn, s.event.rule, s.event.transition) for s in later.steps] == [
         (GAS, "clue_o2_conversion", "clear")]
+    # read back from the row: raised when it was, not at the clearing sweep
+    assert (later.steps[0].raised_at, later.steps[0].raised_data_time) == (wall, H)
 
 
 def test_a_switched_off_clue_is_not_judged(chdb):
