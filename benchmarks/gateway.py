@@ -66,6 +66,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_run(n: int) -> list[int]:
+    """``n`` consecutive free ports (the gateway's processes take metrics_port + i)."""
+    for _ in range(100):
+        base = free_port()
+        if base + n > 65535:
+            continue
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in range(base, base + n):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            return list(range(base, base + n))
+        except OSError:
+            continue
+    raise SystemExit(f"no {n} consecutive free ports found")
+
+
 def mn_of(i: int) -> str:
     return f"BE{i:022d}"
 
@@ -466,8 +483,7 @@ def main() -> None:
                               threads=args.threads)
         show("ceiling (a server that only answers)", ceiling)
     port = free_port()
-    mbase = free_port()  # process i serves its metrics on mbase + i
-    mports = [mbase + i for i in range(args.processes)]
+    mports = free_run(args.processes)  # process i serves its metrics on mports[0] + i
     env = {k: v for k, v in os.environ.items() if not k.startswith("HJ212_")}
     env.update({
         "HJ212_LOG_FORMAT": "json", "HJ212_LOG_LEVEL": "warning",
