@@ -69,6 +69,14 @@ class Alarm:
     outlet: str = ""
     #: the enterprise is on the 365 service (routes.toml [service365] enterprises)
     service_365: bool = False
+    #: when and from what the alarm was raised (sinks.alarm_record; None/0/'' in a
+    #: message from before they were sent): wall time, the data time it was raised for,
+    #: when its evidence began, the data type that opened it, the rule's class
+    raised_at: str | None = None
+    raised_data_time: str | None = None
+    evidence_began: str | None = None
+    opened_cn: int = 0
+    rule_class: str = ""
 
     @property
     def cleared(self) -> bool:
@@ -89,7 +97,10 @@ class Alarm:
                 "message": self.message, "evidence": dict(self.evidence),
                 "version": self.version, "cn": self.cn, "region": self.region,
                 "enterprise": self.enterprise, "outlet": self.outlet,
-                "service_365": self.service_365}
+                "service_365": self.service_365, "raised_at": self.raised_at,
+                "raised_data_time": self.raised_data_time,
+                "evidence_began": self.evidence_began, "opened_cn": self.opened_cn,
+                "rule_class": self.rule_class}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Alarm:
@@ -125,7 +136,15 @@ def parse_alarm(value: bytes | None) -> Alarm:
         cleared_at=msg.get("cleared_at"), occurrences=int(msg.get("occurrences") or 1),
         message=str(msg.get("message") or ""),
         evidence=ev if isinstance(ev := msg.get("evidence"), dict) else {},
-        version=int(msg.get("version") or 0), cn=int(msg.get("cn") or 0))
+        version=int(msg.get("version") or 0), cn=int(msg.get("cn") or 0),
+        raised_at=_text(msg.get("raised_at")),
+        raised_data_time=_text(msg.get("raised_data_time")),
+        evidence_began=_text(msg.get("evidence_began")),
+        opened_cn=int(msg.get("opened_cn") or 0), rule_class=str(msg.get("rule_class") or ""))
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,6 +191,8 @@ class Migrator:
                 say(f"applying {mig.name} ({len(mig.statements())} statements)")
                 start = time.monotonic()
                 for stmt in mig.statements():
+                    if _column_already_added(ch, stmt):
+                        continue  # a re-run after a failure half way through the file
                     try:
                         ch.execute(stmt)
                     except StoreError as exc:
@@ -210,6 +212,21 @@ class Migrator:
             return done
         finally:
             ch.close()
+
+
+_ADD_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+)\b", re.I)
+
+
+def _column_already_added(ch: ClickHouse, stmt: str) -> bool:
+    """Whether ``stmt`` adds a column that is already there. ClickHouse 18.16 has no
+    ``ADD COLUMN IF NOT EXISTS``, and a migration must be safe to run again when it
+    failed half way."""
+    m = _ADD_COLUMN.match(stmt.strip())
+    if m is None:
+        return False
+    rows = ch.execute("SELECT count() FROM system.columns WHERE database = currentDatabase() "
+                      "AND table = %(t)s AND name = %(c)s", {"t": m.group(1), "c": m.group(2)})
+    return bool(rows and rows[0][0])
 
 
 def _states(files: list[Migration], applied: dict[str, tuple[str, datetime]]

@@ -65,6 +65,24 @@ def test_migrate_from_empty_then_again_is_a_no_op(dsn):
         assert rows == [(m.name, m.checksum) for m in load_migrations()]
 
 
+def test_a_migration_that_adds_columns_runs_again_after_failing_half_way(migrated):
+    # as if 015 had failed after its first ADD COLUMN: the column is there, the
+    # migration is not recorded; running again must finish it, not fail on the column
+    with ClickHouse(migrated) as ch:
+        ch.execute("ALTER TABLE alarms DROP COLUMN rule_class")
+        ch.execute("ALTER TABLE schema_migrations DELETE WHERE name = '015_alarm_raised.sql'")
+        deadline = time.monotonic() + 30
+        while ch.execute("SELECT count() FROM schema_migrations "
+                         "WHERE name = '015_alarm_raised.sql'")[0][0]:
+            assert time.monotonic() < deadline, "the mutation did not finish"
+            time.sleep(0.2)
+    assert Migrator(migrated).migrate() == ["015_alarm_raised.sql"]
+    with ClickHouse(migrated) as ch:
+        cols = {r[0] for r in ch.execute("SELECT name FROM system.columns WHERE "
+                                         "database = currentDatabase() AND table = 'alarms'")}
+    assert {"raised_at", "raised_data_time", "opened_cn", "rule_class"} <= cols
+
+
 def test_a_changed_applied_migration_stops_the_run(stack, tmp_path: Path):
     url = dsn_for(stack, "hj212_it_drift")
     fresh(url)

@@ -46,6 +46,15 @@ def test_statements_are_rerunnable_creates_in_new_syntax(mig):
             assert any(re.match(rf"CREATE TABLE IF NOT EXISTS {target.group(1)}\b", s)
                        for s in stmts), f"{mig.name} fills a table it does not create"
             continue
+        if upper.startswith("ALTER TABLE"):
+            # a column added with a default, so rows written before read a value; the
+            # migrator skips it when the column is already there (18.16 has no IF NOT
+            # EXISTS here)
+            assert re.match(r"ALTER TABLE \w+ ADD COLUMN \w+ .+ DEFAULT .+$", stmt, re.S), \
+                stmt[:80]
+            for m in re.finditer(r"\bDateTime\b(\(?)", stmt):
+                assert m.group(1) == "(", f"{mig.name}: DateTime without 'Asia/Shanghai'"
+            continue
         assert upper.startswith("CREATE TABLE IF NOT EXISTS"), stmt[:60]
         engine = re.search(r"ENGINE\s*=\s*(\w+)", stmt)
         assert engine and engine.group(1) in ("MergeTree", "ReplacingMergeTree")
