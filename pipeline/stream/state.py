@@ -80,6 +80,15 @@ class StationTable:
         """Whether every one of ``partitions`` has its state loaded."""
         return self._ready.issuperset(partitions)
 
+    def start_empty(self, partitions: Iterable[int]) -> None:
+        """Take the partitions as having no saved state (a table kept in memory only, with
+        no changelog to read), ready at once."""
+        numbers = list(partitions)
+        self.drop(numbers)
+        for p in numbers:
+            self._data[p] = {}
+        self._ready.update(numbers)
+
     async def loads_done(self) -> None:
         """Return once no partition's state is being loaded."""
         await self._no_load.wait()

@@ -178,6 +178,7 @@ async def _simulate(env: Env, start: datetime, rules: Path, alarms_topic: str) -
     detector = load_detector("auto", registry_contexts(env.dsn), rules)
     # the station table stays in memory: nothing here sends it to a changelog
     table = StationTable(env.bootstrap, f"hj212_it_service_state_{env.tag}", 1, 1)
+    table.start_empty([0])
     topics = dataclasses.replace(env.settings.topics, alarms=alarms_topic)
     frames_topic = f"hj212_it_service_frames_{env.tag}"  # named only: nothing is sent
     agents = Agents(env.settings, topics, table, detector, clock=DataClock())
