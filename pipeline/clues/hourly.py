@@ -172,16 +172,14 @@ def judge_stopped_unflagged(stats: HourStats, hour: datetime,
         if now is None:
             continue
         out.judged.add((mn, ""))
-        run = 0
         flows: list[float] = []
-        while run < need:
-            at = hour - run * HOUR
+        for k in range(need):
+            at = hour - k * HOUR
             seen = _stopped(h, info, mn, at, rule["o2_air_min"])
-            share = h.n_share(mn, at)
-            if seen is None or not seen[0] or not (share >= rule["n_share"]):
+            if seen is None or not seen[0] or not (h.n_share(mn, at) >= rule["n_share"]):
                 break
             flows.append(seen[1])
-            run += 1
+        run = len(flows)
         if run < need:
             continue
         began = hour - (run - 1) * HOUR
@@ -223,9 +221,8 @@ def judge_flagged_running(stats: HourStats, hour: datetime,
                 continue
             out.judged.add((mn, code))
             run = 0
-            while run < need:
-                at = hour - run * HOUR
-                if not _flagged_running(h, info, mn, code, at, rule):
+            for k in range(need):
+                if not _flagged_running(h, info, mn, code, hour - k * HOUR, rule):
                     break
                 run += 1
             if run < need:
