@@ -254,8 +254,26 @@ def continue_from(settings: Settings, now: datetime | None = None) -> str | None
     return start.isoformat()
 
 
+def fleet_start(start: str | None, now: datetime | None = None) -> datetime:
+    """The simulated time the fleet starts at (CST): ``start`` (``continue_from``), else
+    now to the minute, as ``hj212 simulate`` takes it."""
+    from pipeline.timebase import now_local
+
+    if start is not None:
+        return datetime.fromisoformat(start)
+    return (now or now_local()).replace(second=0, microsecond=0)
+
+
+def clues_not_before(began: datetime) -> datetime:
+    """The first hour the clue sweep may judge: the first whole hour after the fleet
+    began. The hour it began in holds records from before (seeded history, an earlier
+    run) beside a logger's hourly record of the part since: they would disagree."""
+    start = began.replace(minute=0, second=0, microsecond=0)
+    return start if start == began else start + timedelta(hours=1)
+
+
 def children(settings: Settings, stations: int, speed: float, faults: Path | None,
-             start: str | None = None) -> list[Child]:
+             start: str | None = None, clues_from: datetime | None = None) -> list[Child]:
     logs = settings.run_dir / "logs"
     out = [Child("gateway", _cli("gateway"), logs / "gateway.log")]
     # the simulator's clock runs `speed` times the wall's: the worker's offline and
@@ -263,8 +281,10 @@ def children(settings: Settings, stations: int, speed: float, faults: Path | Non
     clock = ["--clock", "data"] if speed != 1 else []
     out.append(Child("worker", _cli("worker", *clock), logs / "worker.log"))
     # the data-authenticity clues (异常线索): closed hours and days of stored data, on the
-    # worker's clock
-    out.append(Child("clues", _cli("clues", *clock), logs / "clues.log"))
+    # worker's clock, from the first whole hour of the fleet on
+    floor = (["--not-before", clues_from.isoformat(timespec="minutes")]
+             if clues_from is not None else [])
+    out.append(Child("clues", _cli("clues", *clock, *floor), logs / "clues.log"))
     sim = ["simulate", "--stations", str(stations), "--speed", str(speed)]
     if faults is not None:
         sim += ["--faults", str(faults)]
@@ -362,7 +382,8 @@ def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
     if start is not None:
         print(f"[run] the stored data reach into the simulated future: the fleet goes on "
               f"from {start} (CST)", flush=True)
-    procs = children(settings, stations, speed, faults, start)
+    procs = children(settings, stations, speed, faults, start,
+                     clues_from=clues_not_before(fleet_start(start)))
     if ui is not None:
         procs.insert(0, ui)  # stopped last
     tty = sys.stdout.isatty()

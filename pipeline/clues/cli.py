@@ -40,18 +40,25 @@ def _when(value: str | None, hint: str) -> datetime | None:
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The watermark (next hour and day to sweep); default "
                    "<run_dir>/clues/watermark-<database>.json.")
+@click.option("--not-before", "not_before", default=None, metavar="DATETIME",
+              help="Judge no hour or day that begins before this data time (CST, e.g. "
+                   "2026-12-01T09:00): the hours before it are skipped, and the watermark "
+                   "moves past them. hj212 run passes the first whole hour after its fleet "
+                   "started (the hour it started in also holds records from before).")
 @click.option("--no-publish", is_flag=True,
               help="Write alarm rows only; publish nothing on the alarms topic.")
 @pass_cli
 def clues(cli: CliContext, once: bool, start: str | None, end: str | None, clock: str,
           every_s: float, rules_file: Path | None, state_file: Path | None,
-          no_publish: bool) -> None:
+          not_before: str | None, no_publish: bool) -> None:
     """Find data-authenticity clues (异常线索) in the stored data and raise them as alarms
     of class clue: converted values that disagree with O2, stopped sources flagged valid,
     sources flagged stopped while running, hourly records that disagree with their minute
     data, values held just under the limit, repeated days and twin stations.
 
-    Each closed hour and day (by the data clock or the wall) is swept once; the settings
+    Each closed hour and day (by the data clock or the wall) is swept once (none that
+    begins before --not-before); an hour in which a station's link began (a logger
+    started mid-hour) is not judged for hourly against minute data. The settings
     (a switch, a severity and thresholds per clue) are in pipeline/detect/rules/clues.toml.
     """
     from pipeline.clues.service import ClueOptions, run_clues
@@ -59,6 +66,7 @@ def clues(cli: CliContext, once: bool, start: str | None, end: str | None, clock
     from pipeline.store.client import StoreError
 
     begin, until = _when(start, "--from"), _when(end, "--to")
+    floor = _when(not_before, "--not-before")
     if (begin is None) != (until is None):
         raise click.BadParameter("give both --from and --to, or neither",
                                  param_hint="--from/--to")
@@ -70,7 +78,7 @@ def clues(cli: CliContext, once: bool, start: str | None, end: str | None, clock
         raise click.ClickException(str(exc)) from None
     options = ClueOptions(clock=clock, every_s=every_s, once=once or begin is not None,
                           start=begin, end=until, publish=not no_publish,
-                          state_file=state_file)
+                          state_file=state_file, not_before=floor)
     try:
         written = asyncio.run(run_clues(cli.settings, settings, options))
     except StoreError as exc:

@@ -6,13 +6,15 @@
 - ``judge_flagged_running``: data flagged F (stopped) while flow and the pollutant show
   the source running;
 - ``judge_hour_vs_minute``: the hourly record against the minute (2051) and real-time
-  (2011) records of the same hour, or an hourly record with no minute record behind it.
+  (2011) records of the same hour, or an hourly record with no minute record behind it;
+  not on a station whose link began in the hour (``links_begun``): a logger (re)started
+  mid-hour sends an hourly record of part of the hour only.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -273,19 +275,62 @@ def _flagged_running(h: _Hours, info: StationInfo, mn: str, code: str, hour: dat
 
 # --- hourly record against minute and real-time records ------------------------------------
 
+def link_silence(rule: ClueRule, info: StationInfo | None) -> timedelta:
+    """How long a station must have sent no frame for its next frame to begin a link:
+    ``link_gap_min``, and at least one and a half times its minute-record interval (a
+    station sending minute records every 30 minutes is silent 30 minutes between them)."""
+    minutes = rule["link_gap_min"]
+    if info is not None:
+        minutes = max(minutes, 1.5 * info.min_interval)
+    return timedelta(minutes=minutes)
+
+
+def link_lookback(rule: ClueRule, stations: Mapping[str, StationInfo]) -> timedelta:
+    """How far before an hour ``links_begun`` needs the frames' receive times."""
+    return max([link_silence(rule, None),
+                *(link_silence(rule, info) for info in stations.values())])
+
+
+def links_begun(received: Mapping[str, Sequence[datetime]], hour: datetime,
+               stations: Mapping[str, StationInfo], rule: ClueRule) -> set[str]:
+    """The stations whose link began in ``hour``: a frame of theirs was received in the
+    hour after a silence longer than ``link_silence``, or with no frame before it in the
+    look-back. ``received``: per station the (minute) receive times of its frames from
+    ``link_lookback`` before the hour to its end; a station with no frame there is not
+    in the set (no frames say nothing of its link)."""
+    out: set[str] = set()
+    end = hour + HOUR
+    for mn, times in received.items():
+        silence = link_silence(rule, stations.get(mn))
+        before: datetime | None = None
+        for at in sorted(times):
+            if at >= end:
+                break
+            if at >= hour and (before is None or at - before > silence):
+                out.add(mn)
+                break
+            before = at
+    return out
+
+
 def judge_hour_vs_minute(stats: HourStats, hour: datetime,
                          stations: Mapping[str, StationInfo], rule: ClueRule,
-                         minute_last: Mapping[str, datetime]) -> Judgement:
+                         minute_last: Mapping[str, datetime], *,
+                         link_began: Collection[str] = frozenset()) -> Judgement:
     """Hourly (2061) records of ``hour`` against the mean of the hour's minute (2051)
     and real-time (2011) records; and hourly records with no minute record of the hour
     from a station that sent minute records within ``minute_history_hours`` before
-    (``minute_last``: each station's latest minute record before the hour)."""
+    (``minute_last``: each station's latest minute record before the hour).
+
+    Stations in ``link_began`` (``links_begun()``) are not judged at all: their
+    hourly record covers only the part of the hour since the link began, their stored
+    minute records may not. Nothing is raised on them, and nothing cleared."""
     out = Judgement(rule.rule)
     h = _Hours(stats)
     history = timedelta(hours=rule["minute_history_hours"])
     for mn in h.stations(hour):
         info = stations.get(mn)
-        if info is None:
+        if info is None or mn in link_began:
             continue
         codes = sorted(h.codes.get((mn, hour), ()))
         hourly = {c: h.row(mn, c, hour, 2061) for c in codes}

@@ -15,7 +15,7 @@ from pipeline.clues.model import DaySeries, HourStats, O2Records, StationInfo, c
 from pipeline.clues.settings import ClueSettings
 from pipeline.detect import names
 from pipeline.store.queries_clues import run
-from pipeline.timebase import to_local
+from pipeline.timebase import local_from_unix, to_local
 
 
 def _local(value: Any) -> datetime:
@@ -68,6 +68,13 @@ def o2_records(ch: Any, start: datetime, end: datetime) -> O2Records:
 def minute_last(ch: Any, start: datetime, end: datetime) -> dict[str, datetime]:
     return {row["mn"]: _local(row["last"])
             for row in run(ch, "clue_minute_last", start=start, end=end)}
+
+
+def frame_minutes(ch: Any, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+    """Per station, the minutes (naive CST, in time order) in which a frame of it was
+    received in [start, end)."""
+    return {row["mn"]: sorted(local_from_unix(int(m) * 60) for m in row["minutes"])
+            for row in run(ch, "clue_frame_minutes", start=start, end=end)}
 
 
 def day_series(ch: Any, start: datetime, end: datetime) -> DaySeries:

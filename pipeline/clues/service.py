@@ -45,6 +45,9 @@ class ClueOptions:
     end: datetime | None = None
     publish: bool = True
     state_file: Path | None = None
+    #: no hour or day beginning before this data time is judged (``hj212 run``: the
+    #: first whole hour of its fleet)
+    not_before: datetime | None = None
 
 
 def state_path(settings: Settings, ch: ClickHouse) -> Path:
@@ -124,11 +127,11 @@ async def run_clues(settings: Settings, clues: ClueSettings, options: ClueOption
                 after = None
                 if ranged:
                     assert options.start is not None and options.end is not None
-                    hours, days = in_range(options.start, options.end)
+                    hours, days = in_range(options.start, options.end, options.not_before)
                 else:
                     now = await asyncio.to_thread(clock_now, ch, options.clock, mark)
-                    hours, days, after = (due(now, clues, mark) if now is not None
-                                          else ([], [], None))
+                    hours, days, after = (due(now, clues, mark, options.not_before)
+                                          if now is not None else ([], [], None))
                 if hours or days:
                     result, records = await asyncio.to_thread(sweep_once, ch, clues, hours,
                                                               days)

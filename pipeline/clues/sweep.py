@@ -42,6 +42,17 @@ def floor_day(when: datetime) -> datetime:
     return when.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def ceil_hour(when: datetime) -> datetime:
+    """The start of the first whole hour at or after ``when``."""
+    start = floor_hour(when)
+    return start if start == when else start + HOUR
+
+
+def ceil_day(when: datetime) -> datetime:
+    start = floor_day(when)
+    return start if start == when else start + DAY
+
+
 @dataclass(frozen=True, slots=True)
 class Watermark:
     """The next hour and the next day (their starts, CST) a sweep will judge."""
@@ -65,15 +76,20 @@ class Watermark:
             return None
 
 
-def due(now: datetime, settings: ClueSettings, mark: Watermark | None
+def due(now: datetime, settings: ClueSettings, mark: Watermark | None,
+        not_before: datetime | None = None
         ) -> tuple[list[datetime], list[datetime], Watermark]:
     """The closed hours and days (starts) from the watermark (or ``lookback_hours`` back
     from ``now``) whose end plus the grace has passed ``now``, and the watermark once
-    they are swept."""
+    they are swept. ``not_before``: no hour or day that begins before it is taken (the
+    watermark moves past them), e.g. the first whole hour of a fleet started mid-hour."""
     sweep = settings.sweep
     if mark is None:
         first_hour = floor_hour(now) - sweep.lookback_hours * HOUR
         mark = Watermark(first_hour, floor_day(first_hour))
+    if not_before is not None:
+        mark = Watermark(max(mark.hour, ceil_hour(not_before)),
+                         max(mark.day, ceil_day(not_before)))
     hours = periods(mark.hour, now - timedelta(minutes=sweep.hour_grace_min), HOUR)
     days = periods(mark.day, now - timedelta(minutes=sweep.day_grace_min), DAY)
     after = Watermark(hours[-1] + HOUR if hours else mark.hour,
@@ -91,8 +107,12 @@ def periods(first: datetime, end: datetime, step: timedelta) -> list[datetime]:
     return out
 
 
-def in_range(start: datetime, end: datetime) -> tuple[list[datetime], list[datetime]]:
-    """The whole hours and whole CST days inside [start, end)."""
+def in_range(start: datetime, end: datetime, not_before: datetime | None = None
+             ) -> tuple[list[datetime], list[datetime]]:
+    """The whole hours and whole CST days inside [start, end) (and not beginning before
+    ``not_before``)."""
+    if not_before is not None:
+        start = max(start, not_before)
     first_hour = floor_hour(start) + (HOUR if floor_hour(start) < start else timedelta(0))
     first_day = floor_day(start) + (DAY if floor_day(start) < start else timedelta(0))
     return periods(first_hour, end, HOUR), periods(first_day, end, DAY)
@@ -154,9 +174,12 @@ def sweep(ch: Any, settings: ClueSettings, hours: Sequence[datetime],
             judgements.append(hourly.judge_flagged_running(
                 stats, hour, stations, rules["clue_flagged_running"]))
         if "clue_hour_vs_minute" in on:
+            rule = rules["clue_hour_vs_minute"]
+            received = load.frame_minutes(ch, hour - hourly.link_lookback(rule, stations),
+                                          hour + HOUR)
             judgements.append(hourly.judge_hour_vs_minute(
-                stats, hour, stations, rules["clue_hour_vs_minute"],
-                load.minute_last(ch, hour - history, hour)))
+                stats, hour, stations, rule, load.minute_last(ch, hour - history, hour),
+                link_began=hourly.links_begun(received, hour, stations, rule)))
         for j in judgements:
             result.add(j, book.apply(j, hour, rules[j.rule], period_cn=2061, now=now))
     limits = load.limits(ch) if "clue_held_under_limit" in on else {}

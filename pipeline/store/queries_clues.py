@@ -102,6 +102,21 @@ NAMED: tuple[NamedQuery, ...] = (
         ("start", "end"),
     ),
     NamedQuery(
+        "clue_frame_minutes",
+        "per station, the minutes (Unix epoch minutes) in which it had a frame received "
+        "(accepted or rejected) in [start, end): where its link was up, for the hours in "
+        "which it began; from frame_times, ordered by receive time (migration 011)",
+        f"""
+        SELECT mn, groupUniqArray(toUInt32(intDiv(toUInt32(receive_time), 60))) AS minutes
+        FROM frame_times
+        WHERE mn != ''
+          AND receive_time >= {T.format("start")} AND receive_time < {T.format("end")}
+        GROUP BY mn
+        ORDER BY mn
+        """,
+        ("start", "end"),
+    ),
+    NamedQuery(
         "clue_day_series",
         "hourly (2061) records of [start, end) per station, pollutant and CST day: the "
         "hours (0..23), Avg, ZsAvg and flag of each, in time order",

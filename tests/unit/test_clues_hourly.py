@@ -270,3 +270,90 @@ def test_nan_means_are_not_judged():
     rule = S.rule("clue_hour_vs_minute")
     rows = [(WATER, 2061, "w01018", H, 1, NAN, 1, 0), (WATER, 2051, "w01018", H, 6, 45.0, 6, 0)]
     assert hourly.judge_hour_vs_minute(stats(rows), H, STATIONS, rule, {}).findings == []
+
+
+# --- an hour in which the station's link began ----------------------------------------------
+
+def _every(start: datetime, end: datetime, minutes: int = 5) -> list[datetime]:
+    """Receive times (to the minute) of a station heard every ``minutes`` in [start, end)."""
+    out, at = [], start
+    while at < end:
+        out.append(at)
+        at += timedelta(minutes=minutes)
+    return out
+
+
+MIN = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+
+def test_the_link_began_in_the_hour_after_a_silence_or_with_no_frame_before():
+    rule = S.rule("clue_hour_vs_minute")
+    assert rule["link_gap_min"] == 15.0
+    restarted, fresh, steady, gone = "RESTARTED", "FRESH", "STEADY", "GONE"
+    slow = "SLOW30"  # minute records every 30 minutes, nothing between
+    stations = {**STATIONS, slow: StationInfo(slow, "32", 30, 60, S.station(slow, "32"))}
+    assert hourly.link_lookback(rule, stations) == timedelta(minutes=45)
+    received = {
+        # heard until 10:05, silent 20 minutes, heard again from 10:25: a restart
+        restarted: _every(H - 2 * HOUR, H + 6 * MIN) + _every(H + 25 * MIN, H + HOUR),
+        # first heard at 10:20, nothing in the look-back before
+        fresh: _every(H + 20 * MIN, H + HOUR),
+        # a 10-minute gap at 10:30 is no silence
+        steady: _every(H - HOUR, H + 30 * MIN) + _every(H + 40 * MIN, H + HOUR),
+        # heard before the hour only: nothing began in it
+        gone: _every(H - HOUR, H - 30 * MIN),
+        slow: _every(H - HOUR, H + HOUR, 30),
+    }
+    assert hourly.links_begun(received, H, stations, rule) == {restarted, fresh}
+    # the hour after: all steady (the restarted one from 10:25 on)
+    later = {mn: [*times, *_every(H + HOUR, H + 2 * HOUR)] for mn, times in received.items()
+             if mn != gone}
+    assert hourly.links_begun(later, H + HOUR, stations, rule) == set()
+    # a silence of exactly 15 minutes is not more than link_gap_min
+    edge = {steady: _every(H - HOUR, H + 6 * MIN) + _every(H + 20 * MIN, H + HOUR)}
+    assert hourly.links_begun(edge, H, stations, rule) == set()
+
+
+def test_an_hour_in_which_the_link_began_is_not_judged_nor_cleared():
+    # the logger restarted at 10:25: its hourly record (30) is of 10:25-11:00 only, the
+    # stored minute records (45) of the whole hour, several sent before the restart
+    rule = S.rule("clue_hour_vs_minute")
+    rows = [(WATER, 2061, "w01018", H, 1, 30.0, 1, 0), (WATER, 2051, "w01018", H, 6, 45.0, 6, 0),
+            (GAS, 2061, "a21026", H, 1, 30.0, 1, 0), (GAS, 2051, "a21026", H, 6, 45.0, 6, 0)]
+    j = hourly.judge_hour_vs_minute(stats(rows), H, STATIONS, rule, {}, link_began={WATER})
+    # WATER: nothing raised and nothing judged (an open clue of it is not cleared)
+    assert keys(j) == {(GAS, "a21026")}
+    assert {mn for mn, _ in j.judged} == {GAS}
+    # the honest twin: the same records with a steady link are judged and raise
+    j = hourly.judge_hour_vs_minute(stats(rows), H, STATIONS, rule, {})
+    assert keys(j) == {(WATER, "w01018"), (GAS, "a21026")}
+    # an hourly record with no minute record behind it: not judged either
+    alone = [(WATER, 2061, "w01018", H, 1, 30.0, 1, 0)]
+    before = {WATER: H - timedelta(minutes=10)}
+    assert keys(hourly.judge_hour_vs_minute(stats(alone), H, STATIONS, rule, before)) == {
+        (WATER, "")}
+    skipped = hourly.judge_hour_vs_minute(stats(alone), H, STATIONS, rule, before,
+                                          link_began={WATER})
+    assert skipped.findings == [] and skipped.judged == set()
+
+
+def test_a_clue_open_before_the_link_began_stays_open_through_that_hour():
+    from pipeline.clues.episodes import ClueBook
+
+    rule = S.rule("clue_hour_vs_minute")
+    book = ClueBook()
+    bad = [(WATER, 2061, "w01018", H - HOUR, 1, 30.0, 1, 0),
+           (WATER, 2051, "w01018", H - HOUR, 6, 45.0, 6, 0)]
+    opened = book.apply(hourly.judge_hour_vs_minute(stats(bad), H - HOUR, STATIONS, rule, {}),
+                        H - HOUR, rule)
+    assert [s.event.transition for s in opened] == ["open"]
+    # the hour the link began in agrees (or not): no evidence either way
+    fine = [(WATER, 2061, "w01018", H, 1, 45.0, 1, 0), (WATER, 2051, "w01018", H, 6, 45.0, 6, 0)]
+    j = hourly.judge_hour_vs_minute(stats(fine), H, STATIONS, rule, {}, link_began={WATER})
+    assert book.apply(j, H, rule) == []
+    # the next hour, judged and agreeing, clears it
+    later = [(WATER, 2061, "w01018", H + HOUR, 1, 45.0, 1, 0),
+             (WATER, 2051, "w01018", H + HOUR, 6, 45.0, 6, 0)]
+    j = hourly.judge_hour_vs_minute(stats(later), H + HOUR, STATIONS, rule, {})
+    assert [s.event.transition for s in book.apply(j, H + HOUR, rule)] == ["clear"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.clues import load
+from pipeline.clues import hourly, load
 from pipeline.clues.service import records_of
 from pipeline.clues.settings import ClueSettings
 from pipeline.clues.sweep import in_range, sweep
@@ -42,6 +42,13 @@ TWIN_A = "C1EE0000000000000TWINA06"  # day D equal to TWIN_B's
 TWIN_B = "C1EE0000000000000TWINB07"
 HELD = "C1EE000000000000000HELD8"  # COD at 46 +- 0.3 under a limit of 50, all day
 HONEST = "C1EE00000000000000HONES9"  # a station with nothing to say
+#: HOURX's case in the hour its logger restarted (10:25, after 20 minutes unheard): the
+#: hourly record is of the part since, the stored minute records of the whole hour; not
+#: judged (HOURX, heard all along, is)
+LATE = "C1EE000000000000000LATE10"
+#: when LATE's frames were received: until 10:05, and again from 10:25 on
+LATE_RECEIVED = ([H - 2 * HOUR + timedelta(minutes=5 * i) for i in range(26)]
+                 + [H + timedelta(minutes=25 + 5 * i) for i in range(19)])
 
 #: (mn, code, rule) of the alarms the sweep of hour H and day D opens
 EXPECTED = {
@@ -104,6 +111,19 @@ class Readings:
         return {n: [r[n] for r in self.rows] for n in names}
 
 
+def frame_columns(received: dict[str, list[datetime]]) -> dict[str, list[Any]]:
+    """Rows for ``frames`` (accepted real-time frames, one per receive time); frame_times
+    is filled from them by its materialized view."""
+    rows = [(mn, when) for mn, times in received.items() for when in times]
+    return {"receive_time": [unix_s_from_local(when) for _, when in rows],
+            "gateway": ["test"] * len(rows), "peer": ["127.0.0.1:1"] * len(rows),
+            "mn": [mn for mn, _ in rows], "st": ["32"] * len(rows),
+            "cn": ["2011"] * len(rows), "qn": [f"{when:%Y%m%d%H%M%S}000" for _, when in rows],
+            "flag": [5] * len(rows), "edition": [2017] * len(rows),
+            "status": ["accepted"] * len(rows), "n_readings": [2] * len(rows),
+            "raw": [f"##{mn}{when:%H%M}" for mn, when in rows]}
+
+
 def curve(seed: int, level: float, noise: float = 0.08) -> list[float]:
     rng = random.Random(seed)
     return [round(level * (1 + 0.2 * math.cos(2 * math.pi * (h - 14) / 24))
@@ -116,7 +136,7 @@ def seed(ch: Any) -> None:
                 for i, (mn, st) in enumerate([(GAS, gas), (WATER, water), (FLAGF, water),
                                               (HOURX, water), (COPY, water), (TWIN_A, water),
                                               (TWIN_B, water), (HELD, water),
-                                              (HONEST, water)])]
+                                              (HONEST, water), (LATE, water)])]
     write_stations(ch, stations, version=1)
     write_limits(ch, [Limit(HELD, "w01018", NAN, 50.0, "avg", 0, 200, "mg/L"),
                       Limit(GAS, "a21026", NAN, 100.0, "zs_avg", 0, 500, "mg/m3"),
@@ -137,6 +157,9 @@ def seed(ch: Any) -> None:
     r.hour(HOURX, water, H - HOUR, {"w00000": 20.0, "w01018": 45.0})
     r.hour(HOURX, water, H, {"w00000": 20.0, "w01018": 30.0},
            minute_values={"w01018": 45.0})
+    r.hour(LATE, water, H - HOUR, {"w00000": 20.0, "w01018": 45.0})
+    r.hour(LATE, water, H, {"w00000": 20.0, "w01018": 30.0},
+           minute_values={"w01018": 45.0})
     copied = curve(1, 40.0)
     r.day(COPY, water, D - timedelta(days=1), "w01018", copied)
     r.day(COPY, water, D, "w01018", copied)
@@ -149,6 +172,8 @@ def seed(ch: Any) -> None:
     r.day(HELD, water, D, "w01018", [round(46 + rng.uniform(-0.3, 0.3), 2) for _ in range(24)])
     r.day(HELD, water, D, "w01001", [round(8.2 + 0.01 * (h % 3), 2) for h in range(24)])
     ch.insert_columns("readings", r.columns())
+    steady = [H - 2 * HOUR + timedelta(minutes=5 * i) for i in range(48)]
+    ch.insert_columns("frames", frame_columns({HOURX: steady, LATE: LATE_RECEIVED}))
 
 
 # --- on chDB ------------------------------------------------------------------------------
@@ -197,6 +222,22 @@ def test_registry_minute_last_and_the_data_clock(chdb):
     # the last hourly record of the day series (23:00 of day D)
     assert load.latest_data_time(chdb, DAY0 - timedelta(days=30)) == DAY0 + 23 * HOUR
     assert load.latest_data_time(chdb, DAY0 + timedelta(days=5)) is None
+
+
+def test_frame_minutes_say_where_a_clue_station_link_began(chdb):
+    rule = ClueSettings.load().rule("clue_hour_vs_minute")
+    stations = load.stations(chdb, ClueSettings.load())
+    back = hourly.link_lookback(rule, stations)
+    assert back == timedelta(minutes=15)  # link_gap_min; 1.5 x 10-minute records
+    received = load.frame_minutes(chdb, H - back, H + HOUR)
+    assert set(received) == {HOURX, LATE}
+    assert received[LATE] == [t for t in LATE_RECEIVED if H - back <= t < H + HOUR]
+    assert received[HOURX][0] == H - back and received[HOURX][-1] == H + timedelta(minutes=55)
+    assert hourly.links_begun(received, H, stations, rule) == {LATE}
+    # the hour before and the hour after: steady
+    for hour in (H - HOUR, H + HOUR):
+        got = load.frame_minutes(chdb, hour - back, hour + HOUR)
+        assert hourly.links_begun(got, hour, stations, rule) == set()
 
 
 def test_one_sweep_opens_each_clue_and_a_second_writes_nothing(chdb):

@@ -72,3 +72,51 @@ def test_rows_of_one_sweep_get_increasing_versions():
     assert versions == sorted(set(versions))
     assert len({r.row["alarm_id"] for r in records}) == 1
     assert records[0].row["alarm_id"] == "MN/w01018/clue_hour_vs_minute/20261110100000"
+
+
+def test_not_before_floors_the_first_sweep_and_a_saved_watermark():
+    # a fleet started at 08:37 (data time): its first whole hour is 09:00
+    now = datetime(2026, 11, 10, 10, 25)
+    floor = datetime(2026, 11, 10, 8, 37)
+    hours, days, after = due(now, S, None, not_before=floor)
+    assert hours == [datetime(2026, 11, 10, 9)]
+    assert days == []  # 11-10 began before the floor, 11-11 has not closed
+    assert after == Watermark(datetime(2026, 11, 10, 10), datetime(2026, 11, 11))
+    # a watermark from an earlier run behind the floor: the hours between are skipped
+    old = Watermark(datetime(2026, 11, 10, 3), datetime(2026, 11, 10))
+    assert due(now, S, old, not_before=floor)[0] == [datetime(2026, 11, 10, 9)]
+    # ... and one ahead of it goes on from itself
+    ahead = Watermark(datetime(2026, 11, 10, 9), datetime(2026, 11, 11))
+    assert due(now, S, ahead, not_before=datetime(2026, 11, 10, 6))[0] == [
+        datetime(2026, 11, 10, 9)]
+    # a floor on the hour takes that hour
+    assert due(now, S, None, not_before=datetime(2026, 11, 10, 9))[0] == [
+        datetime(2026, 11, 10, 9)]
+
+
+def test_not_before_floors_an_explicit_range():
+    hours, days = in_range(datetime(2026, 11, 9, 22, 30), datetime(2026, 11, 11, 1),
+                           not_before=datetime(2026, 11, 10, 23, 10))
+    assert hours == [datetime(2026, 11, 11, 0)] and days == []
+
+
+def test_clues_command_takes_not_before(monkeypatch):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+    from pipeline.clues import service
+
+    seen = []
+
+    async def fake_run(settings, clues, options):
+        seen.append(options)
+        return 0
+
+    monkeypatch.setattr(service, "run_clues", fake_run)
+    runner = CliRunner()
+    done = runner.invoke(main, ["clues", "--once", "--not-before", "2026-12-03T11:00"])
+    assert done.exit_code == 0, done.output
+    assert seen[0].not_before == datetime(2026, 12, 3, 11) and seen[0].once
+    bad = runner.invoke(main, ["clues", "--not-before", "noon"])
+    assert bad.exit_code != 0 and "--not-before" in bad.output
+    assert "--not-before" in runner.invoke(main, ["clues", "--help"]).output

@@ -56,3 +56,23 @@ def test_the_screen_shows_the_web_app_and_how_to_log_in(tmp_path):
     child.proc = subprocess.Popen([sys.executable, "-c", "pass"])
     child.proc.wait()
     assert wait_for_ui("http://127.0.0.1:8650/", child, timeout=30) is False
+
+
+def test_the_clue_sweep_starts_at_the_first_whole_hour_of_the_fleet(tmp_path):
+    from datetime import datetime
+
+    from pipeline.config import load_settings
+    from pipeline.run import children, clues_not_before, fleet_start
+
+    # a fleet going on from 10:24 (continue_from), or started now (to the minute)
+    assert fleet_start("2026-12-03T10:24:00") == datetime(2026, 12, 3, 10, 24)
+    assert fleet_start(None, now=datetime(2026, 12, 3, 10, 24, 31, 5)) == datetime(
+        2026, 12, 3, 10, 24)
+    # its first hour holds records from before it began: the sweep starts at the next
+    assert clues_not_before(datetime(2026, 12, 3, 10, 24)) == datetime(2026, 12, 3, 11)
+    assert clues_not_before(datetime(2026, 12, 3, 11)) == datetime(2026, 12, 3, 11)
+    settings = load_settings(env={"HJ212_RUN_DIR": str(tmp_path)})
+    procs = {c.name: c for c in children(settings, 5, 60.0, None, "2026-12-03T10:24:00",
+                                         clues_from=datetime(2026, 12, 3, 11))}
+    assert procs["clues"].argv[3:] == ["clues", "--clock", "data",
+                                       "--not-before", "2026-12-03T11:00"]
