@@ -17,6 +17,7 @@ pub mod model;
 pub mod reassemble;
 pub mod segment;
 pub mod text;
+pub mod values;
 
 #[cfg(feature = "python")]
 mod python;

@@ -20,6 +20,8 @@ use crate::hint;
 use crate::model::{Frame as RsFrame, Value};
 use crate::reassemble::Reassembler as RsReassembler;
 
+mod values;
+
 create_exception!(
     hj212,
     FrameError,
@@ -760,5 +762,6 @@ fn _hj212(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(code_table, m)?)?;
     m.add_function(wrap_pyfunction!(lookup, m)?)?;
     m.add_function(wrap_pyfunction!(pollutant_2017, m)?)?;
+    values::register(m)?;
     Ok(())
 }

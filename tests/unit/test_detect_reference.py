@@ -20,6 +20,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,7 @@ from pipeline.detect.rules import Rules, default_rules
 from pipeline.detect.state import StationState, ValuesState
 from pipeline.detect.station import DetectorBundle
 from pipeline.detect.values import ValueRules
+from pipeline.detect.values_rs import KernelValueRules
 from pipeline.registry.model import Limit
 
 MN = "ED9086BB27E018C0216944ED"
@@ -191,22 +193,63 @@ def streams(draw: st.DrawFn) -> list[tuple[list[Reading], bool]]:
 # --- the properties --------------------------------------------------------------------------
 
 
+def fast_rules(kind: str, r: Rules) -> ValueRules | KernelValueRules:
+    """The implementation under test: the Python fast path, or the Rust kernel with the
+    state in the dict (loaded and written back per frame) or kept in the kernel."""
+    if kind == "python":
+        return ValueRules(r)
+    return KernelValueRules(r, resident=kind == "rust-resident")
+
+
+@pytest.mark.parametrize("kind", ["python", "rust", "rust-resident"])
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules(), contexts(), streams())
 def test_every_look_and_the_state_match_the_reference(
-        r: Rules, ctx: StationContext, stream: list[tuple[list[Reading], bool]]) -> None:
-    fast, plain = ValueRules(r), ReferenceValueRules(r)
+        kind: str, r: Rules, ctx: StationContext, stream: list[tuple[list[Reading], bool]]
+) -> None:
+    fast, plain = fast_rules(kind, r), ReferenceValueRules(r)
     fast_state: ValuesState = {}
     plain_state: ValuesState = {}
+    if isinstance(fast, KernelValueRules) and fast.resident:
+        fast.adopt(MN, {})
     hits: set[str] = set()
     for i, (frame, resent) in enumerate(stream):
         _, got = fast.observe_frame(fast_state, frame, ctx, resent=resent)
         want = plain.observe_frame(plain_state, frame, ctx, resent=resent)
         assert canon(got) == canon(want), f"frame {i}"
+        if isinstance(fast, KernelValueRules) and fast.resident:
+            fast_state = fast.export(MN)
         assert canon(fast_state) == canon(plain_state), f"frame {i}"
         hits.update(o.rule for o in want if o.hit)
     for rule in sorted(hits):  # what the examples exercised: --hypothesis-show-statistics
         event(f"hit {rule}")
+
+
+@pytest.mark.parametrize("kind", ["python", "rust-resident"])
+@settings(max_examples=EXAMPLES // 2, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(rules(), contexts(), streams())
+def test_the_looks_wanted_by_open_episodes_match_the_reference(
+        kind: str, r: Rules, ctx: StationContext, stream: list[tuple[list[Reading], bool]]
+) -> None:
+    """With the open episodes given, only their clean looks (and every hit) come out."""
+    fast, plain = fast_rules(kind, r), ReferenceValueRules(r)
+    fast_state: ValuesState = {}
+    plain_state: ValuesState = {}
+    if isinstance(fast, KernelValueRules):
+        fast.adopt(MN, {})
+    opened: dict[str, Any] = {}
+    for i, (frame, resent) in enumerate(stream):
+        _, got = fast.observe_frame(fast_state, frame, ctx, resent=resent,
+                                    open_episodes=opened)
+        want = plain.observe_frame(plain_state, frame, ctx, resent=resent,
+                                   open_episodes=set(opened))
+        assert canon(got) == canon(want), f"frame {i}"
+        for o in want:  # a hit opens its key; every other frame, one closes
+            if o.hit:
+                opened[f"{o.code}|{o.rule}"] = {}
+        if i % 2 and opened:
+            opened.pop(next(iter(opened)))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -33,6 +33,8 @@ __all__ = [
     "FrameError",
     "Framer",
     "Reassembler",
+    "VALUE_RULES",
+    "ValueKernel",
     "__version__",
     "answer",
     "answer_error",
@@ -56,6 +58,8 @@ ErrorKind = Literal["header", "length", "crc", "tail", "encoding", "field", "cp"
 ERROR_KINDS: Final[tuple[str, ...]]
 #: numeric suffix columns of `decode_batch`, in order
 NUMERIC_SUFFIXES: Final[tuple[str, ...]]
+#: the rules `ValueKernel` runs, in the order it reports them for one reading, then a frame's
+VALUE_RULES: Final[tuple[str, ...]]
 #: the CRC algorithms `crc16` computes and `crc_variants` may name: "hj212" (the standard's,
 #: appendix A) and "modbus" (CRC-16/MODBUS)
 CRC_VARIANTS: Final[tuple[str, ...]]
@@ -189,6 +193,31 @@ class Reassembler:
     def pending(self) -> int: ...
     @property
     def pending_bytes(self) -> int: ...
+
+@final
+class ValueKernel:
+    """The abnormal-value rules (core_rs/src/values.rs) over one frame at a time, each
+    station's values state kept on the Rust side; see pipeline/detect/values_rs.py."""
+
+    def __new__(cls) -> Self: ...
+    def add_plan(self, plan: Mapping[str, Any]) -> int:
+        """Register one series' resolved thresholds; the id readings name it by."""
+    def add_station_plan(self, plan: Mapping[str, Any]) -> int:
+        """Register a station's thresholds for one data type; its id."""
+    def load(self, mn: str, state: Mapping[str, Any]) -> None:
+        """Take a station's values state (the dict of pipeline.detect.state)."""
+    def dump(self, mn: str) -> dict[str, Any]:
+        """A station's values state as that dict ({} for a station never seen)."""
+    def forget(self, mn: str) -> None: ...
+    def __contains__(self, mn: str, /) -> bool: ...
+    def observe(self, mn: str, station_plan: int, cn: int, t: int, ahead_s: float,
+                resent: bool, period: int,
+                readings: Sequence[tuple[str, str, int, int, Sequence[tuple[str, float]], int]],
+                open: Sequence[tuple[str, str]] | None
+                ) -> list[tuple[int, str, bool, int | None, tuple[Any, ...]]]:
+        """One frame's observations, each (reading index or -1 for the station, rule, hit,
+        data time the evidence began or None, the rule's evidence numbers); ``open``: the (code, rule) keys of the open episodes
+        whose clean looks are wanted (None: every look)."""
 
 def decode_batch_raw(frames: Sequence[bytes], *, strict: bool = False,
                      crc_variants: Sequence[str] = (), fast: bool = True) -> dict[str, Any]:

@@ -1,0 +1,572 @@
+//! `hj212.ValueKernel`: the value rules of `crate::values` for Python. It keeps each
+//! station's `ValuesState` on the Rust side between frames (the worker loads it from, and
+//! dumps it to, the dict of `pipeline/detect/state.py`), the resolved plans by id, and
+//! hands observations back as plain tuples for `pipeline/detect/values_rs.py` to word.
+
+use std::collections::HashMap;
+
+use pyo3::conversion::FromPyObjectOwned;
+use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::values::{
+    field_id, observe_frame, Ev, FrameIn, LimitPlan, Obs, Plan, ReadingIn, Remembered, Rule,
+    Series, StationPlan, ValuesState, Wanted, FIELD_NAMES,
+};
+
+fn bad(what: &str, detail: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(format!("{what}: {detail}"))
+}
+
+fn req<'py, T: FromPyObjectOwned<'py>>(
+    d: &Bound<'py, PyDict>,
+    key: &str,
+    what: &str,
+) -> PyResult<T> {
+    match d.get_item(key)? {
+        Some(x) => x
+            .extract::<T>()
+            .map_err(|e| bad(what, format!("{key} = {x}: {}", e.into()))),
+        None => Err(bad(what, format!("no {key}"))),
+    }
+}
+
+fn opt<'py, T: FromPyObjectOwned<'py>>(
+    d: &Bound<'py, PyDict>,
+    key: &str,
+    what: &str,
+) -> PyResult<Option<T>> {
+    match d.get_item(key)? {
+        Some(x) if !x.is_none() => x
+            .extract::<T>()
+            .map(Some)
+            .map_err(|e| bad(what, format!("{key} = {x}: {}", e.into()))),
+        _ => Ok(None),
+    }
+}
+
+fn field_of(name: &str, what: &str) -> PyResult<u8> {
+    field_id(name).ok_or_else(|| {
+        bad(
+            what,
+            format!("field {name:?} is none of {}", FIELD_NAMES.join(", ")),
+        )
+    })
+}
+
+fn check_keys(d: &Bound<'_, PyDict>, allowed: &[&str], what: &str) -> PyResult<()> {
+    for k in d.keys() {
+        let k: String = k.extract()?;
+        if !allowed.contains(&k.as_str()) {
+            return Err(bad(
+                what,
+                format!("unknown key {k:?} (known: {})", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+const PLAN_KEYS: [&str; 29] = [
+    "negative",
+    "zero",
+    "constant",
+    "out_of_range",
+    "spike",
+    "non_n_flag",
+    "over_limit",
+    "logic",
+    "cou",
+    "judged",
+    "zero_tol",
+    "zero_need",
+    "const_tol",
+    "const_need",
+    "const_min_s",
+    "spike_window",
+    "spike_min_history",
+    "spike_z",
+    "spike_rel",
+    "spike_floor",
+    "spike_max_s",
+    "flag_min_s",
+    "cou_tolerance",
+    "cou_abs_tolerance",
+    "cou_mass_factor",
+    "cou_volume_factor",
+    "period",
+    "limit",
+    "code",
+];
+
+fn plan_of(d: &Bound<'_, PyDict>) -> PyResult<Plan> {
+    let w = "plan";
+    check_keys(d, &PLAN_KEYS, w)?;
+    let judged: Vec<u16> = req(d, "judged", w)?;
+    let judged: [u16; 7] = judged
+        .try_into()
+        .map_err(|j: Vec<u16>| bad(w, format!("judged has {} masks, not 7", j.len())))?;
+    let flag_min: HashMap<String, f64> = req(d, "flag_min_s", w)?;
+    let limit = match d.get_item("limit")? {
+        Some(l) if !l.is_none() => {
+            let l = l.cast::<PyDict>()?;
+            let basis: String = req(l, "basis", "plan.limit")?;
+            Some(LimitPlan {
+                range_low: opt(l, "range_low", "plan.limit")?,
+                range_high: opt(l, "range_high", "plan.limit")?,
+                limit_low: opt(l, "limit_low", "plan.limit")?,
+                limit_high: opt(l, "limit_high", "plan.limit")?,
+                basis: field_id(&basis),
+            })
+        }
+        _ => None,
+    };
+    Ok(Plan {
+        negative: req(d, "negative", w)?,
+        zero: req(d, "zero", w)?,
+        constant: req(d, "constant", w)?,
+        out_of_range: req(d, "out_of_range", w)?,
+        spike: req(d, "spike", w)?,
+        non_n_flag: req(d, "non_n_flag", w)?,
+        over_limit: req(d, "over_limit", w)?,
+        logic: req(d, "logic", w)?,
+        cou: req(d, "cou", w)?,
+        judged,
+        zero_tol: req(d, "zero_tol", w)?,
+        zero_need: req(d, "zero_need", w)?,
+        const_tol: req(d, "const_tol", w)?,
+        const_need: req(d, "const_need", w)?,
+        const_min_s: req(d, "const_min_s", w)?,
+        spike_window: req(d, "spike_window", w)?,
+        spike_min_history: req(d, "spike_min_history", w)?,
+        spike_z: req(d, "spike_z", w)?,
+        spike_rel: req(d, "spike_rel", w)?,
+        spike_floor: req(d, "spike_floor", w)?,
+        spike_max_s: req(d, "spike_max_s", w)?,
+        flag_min_s: flag_min.into_iter().collect(),
+        cou_tolerance: req(d, "cou_tolerance", w)?,
+        cou_abs_tolerance: req(d, "cou_abs_tolerance", w)?,
+        cou_mass_factor: req(d, "cou_mass_factor", w)?,
+        cou_volume_factor: req(d, "cou_volume_factor", w)?,
+        period: req(d, "period", w)?,
+        limit,
+    })
+}
+
+const STATION_KEYS: [&str; 10] = [
+    "time_conflict",
+    "conflict_keep",
+    "resend_span",
+    "resend_max",
+    "zs_without_o2",
+    "time_future",
+    "future_tol",
+    "time_stale",
+    "stale_tol",
+    "flow_code",
+];
+
+fn station_plan_of(d: &Bound<'_, PyDict>) -> PyResult<StationPlan> {
+    let w = "station plan";
+    check_keys(d, &STATION_KEYS, w)?;
+    Ok(StationPlan {
+        time_conflict: req(d, "time_conflict", w)?,
+        conflict_keep: req(d, "conflict_keep", w)?,
+        resend_span: req(d, "resend_span", w)?,
+        resend_max: req(d, "resend_max", w)?,
+        zs_without_o2: req(d, "zs_without_o2", w)?,
+        time_future: req(d, "time_future", w)?,
+        future_tol: req(d, "future_tol", w)?,
+        time_stale: req(d, "time_stale", w)?,
+        stale_tol: req(d, "stale_tol", w)?,
+        flow_code: req(d, "flow_code", w)?,
+    })
+}
+
+// --- the state, dict <-> Rust ------------------------------------------------------------
+
+const SERIES_KEYS: [&str; 9] = [
+    "last_time",
+    "zero_run",
+    "zero_since",
+    "constant_run",
+    "constant_value",
+    "constant_since",
+    "spike_window",
+    "spike_pending",
+    "flag_run",
+];
+
+fn series_of(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Series> {
+    let w = format!("values state: series {key:?}");
+    check_keys(d, &SERIES_KEYS, &w)?;
+    let pending = match d.get_item("spike_pending")? {
+        Some(list) => {
+            let mut out = Vec::new();
+            for q in list.cast::<PyList>()?.iter() {
+                let q = q.cast_into::<PyDict>()?;
+                out.push((req(&q, "time", &w)?, req(&q, "value", &w)?));
+            }
+            Some(out)
+        }
+        None => None,
+    };
+    let flag_run = match d.get_item("flag_run")? {
+        Some(r) if !r.is_none() => {
+            let r = r.cast_into::<PyDict>()?;
+            Some((req(&r, "flag", &w)?, req(&r, "since", &w)?))
+        }
+        _ => None,
+    };
+    Ok(Series {
+        last_time: opt(d, "last_time", &w)?,
+        zero_run: opt(d, "zero_run", &w)?,
+        zero_since: opt(d, "zero_since", &w)?,
+        constant_run: opt(d, "constant_run", &w)?,
+        constant_value: opt(d, "constant_value", &w)?,
+        constant_since: opt(d, "constant_since", &w)?,
+        spike_window: opt(d, "spike_window", &w)?,
+        spike_pending: pending,
+        flag_run,
+    })
+}
+
+fn fields_of(d: &Bound<'_, PyDict>, what: &str) -> PyResult<Vec<(u8, f64)>> {
+    let mut out = Vec::with_capacity(d.len());
+    for (k, x) in d.iter() {
+        let k: String = k.extract()?;
+        out.push((field_of(&k, what)?, x.extract()?));
+    }
+    Ok(out)
+}
+
+fn state_of(d: &Bound<'_, PyDict>) -> PyResult<ValuesState> {
+    let mut state = ValuesState::default();
+    if let Some(series) = d.get_item("series")? {
+        let mut map = HashMap::new();
+        for (k, s) in series.cast::<PyDict>()?.iter() {
+            let k: String = k.extract()?;
+            let s = series_of(s.cast::<PyDict>()?, &k)?;
+            map.insert(k, s);
+        }
+        state.series = Some(map);
+    }
+    if let Some(memory) = d.get_item("conflict_memory")? {
+        let mut out = Vec::new();
+        for (cn, entries) in memory.cast::<PyDict>()?.iter() {
+            let cn: String = cn.extract()?;
+            let w = format!("values state: conflict_memory {cn:?}");
+            let mut list = Vec::new();
+            for e in entries.cast::<PyList>()?.iter() {
+                let e = e.cast_into::<PyDict>()?;
+                let mut values = Vec::new();
+                if let Some(vals) = e.get_item("values")? {
+                    for (code, fields) in vals.cast::<PyDict>()?.iter() {
+                        values.push((code.extract()?, fields_of(fields.cast()?, &w)?));
+                    }
+                }
+                list.push(Remembered {
+                    time: req(&e, "time", &w)?,
+                    values,
+                });
+            }
+            out.push((cn, list));
+        }
+        state.conflict_memory = Some(out);
+    }
+    if let Some(memory) = d.get_item("resend_memory")? {
+        let mut out = Vec::new();
+        for (cn, entries) in memory.cast::<PyDict>()?.iter() {
+            let cn: String = cn.extract()?;
+            let what = || format!("resend_memory {cn:?}: not [[time, digest], ...]");
+            let pairs: Vec<Vec<i64>> = entries
+                .extract()
+                .map_err(|e| bad("values state", format!("{}: {e}", what())))?;
+            let mut list = Vec::with_capacity(pairs.len());
+            for pair in pairs {
+                match pair[..] {
+                    [t, d] => list.push((t, d)),
+                    _ => return Err(bad("values state", what())),
+                }
+            }
+            out.push((cn, list));
+        }
+        state.resend_memory = Some(out);
+    }
+    Ok(state)
+}
+
+fn fields_dict<'py>(py: Python<'py>, fields: &[(u8, f64)]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (f, x) in fields {
+        d.set_item(FIELD_NAMES[*f as usize], x)?;
+    }
+    Ok(d)
+}
+
+fn state_dict<'py>(py: Python<'py>, state: &ValuesState) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    if let Some(series) = &state.series {
+        let all = PyDict::new(py);
+        for (k, s) in series {
+            let d = PyDict::new(py);
+            let ints = [
+                ("last_time", s.last_time),
+                ("zero_run", s.zero_run),
+                ("zero_since", s.zero_since),
+                ("constant_run", s.constant_run),
+            ];
+            for (name, x) in ints {
+                if let Some(x) = x {
+                    d.set_item(name, x)?;
+                }
+            }
+            if let Some(x) = s.constant_value {
+                d.set_item("constant_value", x)?;
+            }
+            if let Some(x) = s.constant_since {
+                d.set_item("constant_since", x)?;
+            }
+            if let Some(w) = &s.spike_window {
+                d.set_item("spike_window", PyList::new(py, w)?)?;
+            }
+            if let Some(p) = &s.spike_pending {
+                let list = PyList::empty(py);
+                for (t, x) in p {
+                    let q = PyDict::new(py);
+                    q.set_item("time", t)?;
+                    q.set_item("value", x)?;
+                    list.append(q)?;
+                }
+                d.set_item("spike_pending", list)?;
+            }
+            if let Some((flag, since)) = &s.flag_run {
+                let r = PyDict::new(py);
+                r.set_item("flag", flag)?;
+                r.set_item("since", since)?;
+                d.set_item("flag_run", r)?;
+            }
+            all.set_item(k, d)?;
+        }
+        out.set_item("series", all)?;
+    }
+    if let Some(memory) = &state.conflict_memory {
+        let all = PyDict::new(py);
+        for (cn, entries) in memory {
+            let list = PyList::empty(py);
+            for e in entries {
+                let vals = PyDict::new(py);
+                for (code, fields) in &e.values {
+                    vals.set_item(code, fields_dict(py, fields)?)?;
+                }
+                let d = PyDict::new(py);
+                d.set_item("time", e.time)?;
+                d.set_item("values", vals)?;
+                list.append(d)?;
+            }
+            all.set_item(cn, list)?;
+        }
+        out.set_item("conflict_memory", all)?;
+    }
+    if let Some(memory) = &state.resend_memory {
+        let all = PyDict::new(py);
+        for (cn, entries) in memory {
+            let list = PyList::empty(py);
+            for (t, d) in entries {
+                list.append(PyList::new(py, [*t, *d])?)?;
+            }
+            all.set_item(cn, list)?;
+        }
+        out.set_item("resend_memory", all)?;
+    }
+    Ok(out)
+}
+
+fn ev_tuple<'py>(py: Python<'py>, ev: &Ev) -> PyResult<Bound<'py, PyTuple>> {
+    Ok(match ev {
+        Ev::None => PyTuple::empty(py),
+        Ev::Value(x) | Ev::Seconds(x) => (x,).into_pyobject(py)?,
+        Ev::Streak { run, value } => (run, value).into_pyobject(py)?,
+        Ev::Spike {
+            peak,
+            median,
+            sigma,
+            samples,
+        } => (peak, median, sigma, samples).into_pyobject(py)?,
+        Ev::Flag { lasted } => (lasted,).into_pyobject(py)?,
+        Ev::Limit { value, high } => (value, high).into_pyobject(py)?,
+        Ev::Triple {
+            which,
+            low,
+            mid,
+            high,
+        } => (which, low, mid, high).into_pyobject(py)?,
+        Ev::Zs(readings) => PyTuple::new(py, readings)?,
+        Ev::Cou {
+            cou,
+            expected,
+            flow,
+            a,
+            b,
+        } => (cou, expected, flow, a, b).into_pyobject(py)?,
+        Ev::Changed(changes) => PyTuple::new(
+            py,
+            changes
+                .iter()
+                .map(|(f, was, now)| (FIELD_NAMES[*f as usize], *was, *now)),
+        )?,
+    })
+}
+
+fn obs_tuple<'py>(py: Python<'py>, o: &Obs) -> PyResult<Bound<'py, PyTuple>> {
+    let reading: i64 = o.reading.map_or(-1, |i| i as i64);
+    (reading, o.rule.name(), o.hit, o.first, ev_tuple(py, &o.ev)?).into_pyobject(py)
+}
+
+/// One reading as the binding takes it: (code, flag, cn, data time s, [(field, value)],
+/// plan id).
+type ReadingTuple = (String, String, i64, i64, Vec<(String, f64)>, usize);
+
+#[pyclass(module = "hj212", name = "ValueKernel")]
+pub struct ValueKernel {
+    plans: Vec<Plan>,
+    stations: Vec<StationPlan>,
+    states: HashMap<String, ValuesState>,
+    scratch: Vec<Obs>,
+}
+
+#[pymethods]
+impl ValueKernel {
+    #[new]
+    fn new() -> Self {
+        ValueKernel {
+            plans: Vec::new(),
+            stations: Vec::new(),
+            states: HashMap::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Register a series plan (a dict of `crate::values::Plan`'s fields); its id.
+    fn add_plan(&mut self, plan: &Bound<'_, PyDict>) -> PyResult<usize> {
+        self.plans.push(plan_of(plan)?);
+        Ok(self.plans.len() - 1)
+    }
+
+    /// Register a station plan; its id.
+    fn add_station_plan(&mut self, plan: &Bound<'_, PyDict>) -> PyResult<usize> {
+        self.stations.push(station_plan_of(plan)?);
+        Ok(self.stations.len() - 1)
+    }
+
+    /// Take a station's values state (the dict of `pipeline.detect.state.ValuesState`).
+    fn load(&mut self, mn: String, state: &Bound<'_, PyDict>) -> PyResult<()> {
+        let s = state_of(state).map_err(|e| bad(&format!("station {mn}"), e))?;
+        self.states.insert(mn, s);
+        Ok(())
+    }
+
+    /// A station's values state as the dict (empty for a station never seen).
+    fn dump<'py>(&self, py: Python<'py>, mn: &str) -> PyResult<Bound<'py, PyDict>> {
+        match self.states.get(mn) {
+            Some(s) => state_dict(py, s),
+            None => Ok(PyDict::new(py)),
+        }
+    }
+
+    /// Forget a station's state (its partition went to another worker).
+    fn forget(&mut self, mn: &str) {
+        self.states.remove(mn);
+    }
+
+    fn __contains__(&self, mn: &str) -> bool {
+        self.states.contains_key(mn)
+    }
+
+    /// The observations of one frame: (reading index or -1, rule, hit, evidence began or
+    /// None, evidence tuple) each. `open`: the (code, rule) of the station's open
+    /// episodes, whose clean looks are wanted; None: every look.
+    #[pyo3(signature = (mn, station_plan, cn, t, ahead_s, resent, period, readings, open))]
+    #[allow(clippy::too_many_arguments)] // one per frame fact, as the adapter has them
+    fn observe<'py>(
+        &mut self,
+        py: Python<'py>,
+        mn: &str,
+        station_plan: usize,
+        cn: i64,
+        t: i64,
+        ahead_s: f64,
+        resent: bool,
+        period: i64,
+        readings: Vec<ReadingTuple>,
+        open: Option<Vec<(String, String)>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let plan = self
+            .stations
+            .get(station_plan)
+            .ok_or_else(|| PyKeyError::new_err(format!("no station plan {station_plan}")))?;
+        let mut fields: Vec<Vec<(u8, f64)>> = Vec::with_capacity(readings.len());
+        for r in &readings {
+            let mut fs = Vec::with_capacity(r.4.len());
+            for (name, x) in &r.4 {
+                fs.push((field_of(name, &format!("reading {}", r.0))?, *x));
+            }
+            fields.push(fs);
+        }
+        let mut ins: Vec<ReadingIn<'_>> = Vec::with_capacity(readings.len());
+        for (r, fs) in readings.iter().zip(&fields) {
+            let p = self
+                .plans
+                .get(r.5)
+                .ok_or_else(|| PyKeyError::new_err(format!("no plan {}", r.5)))?;
+            ins.push(ReadingIn {
+                code: &r.0,
+                flag: &r.1,
+                cn: r.2,
+                t: r.3,
+                fields: fs,
+                plan: p,
+            });
+        }
+        let wanted = match open {
+            None => Wanted::All,
+            Some(keys) => {
+                let mut out = Vec::with_capacity(keys.len());
+                for (code, rule) in keys {
+                    // an episode of another detector (offline, missing, a clue) wants no look
+                    if let Some(r) = Rule::from_name(&rule) {
+                        out.push((code, r));
+                    }
+                }
+                Wanted::Open(out)
+            }
+        };
+        let frame = FrameIn {
+            cn,
+            t,
+            ahead_s,
+            resent,
+            period,
+            readings: &ins,
+        };
+        let state = self.states.entry(mn.to_owned()).or_default();
+        self.scratch.clear();
+        observe_frame(state, plan, &frame, &wanted, &mut self.scratch);
+        let out = PyList::empty(py);
+        for o in &self.scratch {
+            out.append(obs_tuple(py, o)?)?;
+        }
+        Ok(out)
+    }
+}
+
+/// The names the binding exports with the class.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ValueKernel>()?;
+    m.add(
+        "VALUE_RULES",
+        PyTuple::new(m.py(), Rule::ALL.iter().map(|r| r.name()))?,
+    )?;
+    Ok(())
+}
