@@ -45,7 +45,12 @@ from benchmarks.offline_fleet import OfflineRun, _json, event_json  # noqa: E402
 from pipeline.detect.context import StationContext  # noqa: E402
 from pipeline.detect.model import Reading  # noqa: E402
 from pipeline.detect.state import dump_station_state  # noqa: E402
-from pipeline.detect.station import DetectorBundle, Result  # noqa: E402
+from pipeline.detect.station import (  # noqa: E402
+    VALUES_IMPLS,
+    DetectorBundle,
+    Result,
+    ValuesImpl,
+)
 
 #: ("f", mn, st, cn, data_time, receive_time, resent, readings) or ("t", mn, now)
 Call = tuple[Any, ...]
@@ -107,9 +112,9 @@ class Replay:
     states: dict[str, dict[str, Any]]
 
 
-def replay(work: Workload) -> Replay:
+def replay(work: Workload, values: ValuesImpl = "rust") -> Replay:
     """All calls into a fresh detector; the two kinds of call are timed apart."""
-    detector = DetectorBundle(contexts=work.contexts)
+    detector = DetectorBundle(contexts=work.contexts, values=values)
     states: dict[str, dict[str, Any]] = {}
     results: list[Result] = []
     on_frame = detector.on_frame
@@ -132,6 +137,8 @@ def replay(work: Workload) -> Replay:
             spent_t += clock() - t0
         if result.events or result.windows or result.requests:
             results.append(result)
+    for mn, state in states.items():  # what the worker would write to its changelog
+        detector.sync(state, mn)  # type: ignore[arg-type]
     return Replay(spent_f, spent_t, results, states)
 
 
@@ -165,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--faults", type=Path,
                         default=ROOT / "pipeline" / "simulator" / "faults" / "sample.toml")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--values", choices=VALUES_IMPLS, default="rust",
+                        help="the value rules' implementation (the worker's --values)")
     parser.add_argument("--workload", type=Path,
                         help="pickle of the built workload: read it if it exists, else "
                              "build and write it (saves the simulator's time between runs)")
@@ -191,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[Replay] = []
     for i in range(args.repeats):
         gc.collect()
-        rep = replay(work)
+        rep = replay(work, args.values)
         runs.append(rep)
         print(f"run {i + 1}: on_frame {rep.on_frame_s:.2f} s, tick {rep.tick_s:.2f} s",
               file=sys.stderr)
@@ -205,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = best.on_frame_s + best.tick_s
     report = {
         "frames": work.frames, "readings": work.readings, "ticks": work.ticks,
+        "values": args.values,
         "on_frame_s": round(best.on_frame_s, 3), "tick_s": round(best.tick_s, 3),
         "on_frame_frames_per_s": round(work.frames / best.on_frame_s),
         "frames_per_s_with_ticks": round(work.frames / total),
@@ -219,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.profile is not None:
         import cProfile
 
-        cProfile.runctx("replay(work)", globals(), {"work": work}, str(args.profile))
+        cProfile.runctx("replay(work, values)", globals(),
+                        {"work": work, "values": args.values}, str(args.profile))
         print(f"profile in {args.profile}", file=sys.stderr)
     if args.save is not None:
         args.save.write_text(json.dumps(prints[0], indent=2) + "\n", encoding="utf-8")

@@ -614,7 +614,7 @@ def run_stations(plan: SeedPlan, indices: Sequence[int], contexts: Mapping[str, 
     # detector state and Reading objects are many small containers that live for a
     # station's whole run; the collector walking them cost more than the detection
     gc.set_threshold(100_000, 50, 100)
-    detector = DetectorBundle(contexts=contexts)
+    detector = DetectorBundle(contexts=contexts, values="rust")
     faults = {day: plan.day_faults(day) for day in plan.days}
     with ClickHouse(dsn) as ch:
         writer = SeedWriter(ch, unix_from_local(plan.end))

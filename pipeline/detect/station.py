@@ -7,12 +7,16 @@ one ``StationState`` per MN and folds each frame in):
                              receive_time=..., mn=..., st=...)
     result = bundle.tick(state, mn, now)             # every few seconds per station
 
-``on_frame`` runs the value rules (``values``) over the frame, folds their observations
+``on_frame`` runs the value rules over the frame (``values="rust"``: ``hj212.ValueKernel``
+through ``values_rs``, with each station's values state kept in the kernel; ``"python"``:
+``values.ValueRules`` on the dict; both are held to ``reference.py``), folds their observations
 into episodes (``episodes``) and moves the missing-data tracker (``missing``); ``tick``
 runs the clock-driven part of missing data. Outputs are alarm steps (each event with its
 alarm's opening time and step number, for ``alarms`` and ``hj212.alarms``), missing-window
 rows (for ``missing_windows``) and back-fill requests (for ``hj212.commands``). The state
-(``state.py``): ``{"values", "episodes", "missing"}``, each made when first needed.
+(``state.py``): ``{"values", "episodes", "missing"}``, each made when first needed. With
+the kernel, ``state["values"]`` is brought up to date by ``sync(state, mn)``: call it
+before the state is written anywhere (the worker's changelog does).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pipeline.detect.context import StationContext
 from pipeline.detect.episodes import Episodes
@@ -29,6 +33,11 @@ from pipeline.detect.model import AlarmEvent, AlarmStep, Reading
 from pipeline.detect.rules import Rules, default_rules
 from pipeline.detect.state import StationState
 from pipeline.detect.values import ValueRules
+from pipeline.detect.values_rs import KernelValueRules
+
+#: which implementation runs the value rules: the Rust kernel, or the Python fast path
+ValuesImpl = Literal["rust", "python"]
+VALUES_IMPLS: tuple[ValuesImpl, ...] = ("rust", "python")
 
 
 @dataclass(slots=True)
@@ -56,15 +65,34 @@ class Detector(Protocol):
     def tick(self, state: StationState, mn: str, now: datetime) -> Result: ...
 
 
+def sync_state(detector: object, state: StationState, mn: str) -> None:
+    """Bring ``state`` up to date with what ``detector`` keeps elsewhere (a
+    ``DetectorBundle`` on the Rust kernel); nothing for any other detector."""
+    sync = getattr(detector, "sync", None)
+    if sync is not None:
+        sync(state, mn)
+
+
 class DetectorBundle:
     """Values, episodes and missing data for one station at a time: pure, state in and
     results out."""
 
     def __init__(self, rules: Rules | None = None,
-                 contexts: Mapping[str, StationContext] | None = None) -> None:
+                 contexts: Mapping[str, StationContext] | None = None,
+                 values: ValuesImpl = "python") -> None:
         self.rules = rules or default_rules()
         self.contexts = dict(contexts or {})
-        self.values = ValueRules(self.rules)
+        self.kernel: KernelValueRules | None = None
+        self.values: ValueRules | KernelValueRules
+        if values == "rust":
+            self.values = self.kernel = KernelValueRules(self.rules, resident=True)
+        elif values == "python":
+            self.values = ValueRules(self.rules)
+        else:
+            raise ValueError(f"values {values!r}: choose from {', '.join(VALUES_IMPLS)}")
+        # MN -> the values dict the kernel last took for it (or gave back): a state
+        # replaced since (read from the changelog, made anew) is handed over again
+        self._adopted: dict[str, object] = {}
         self.episodes = Episodes(self.rules)
         self.missing = MissingData(self.rules)
 
@@ -81,7 +109,11 @@ class DetectorBundle:
         out = Result()
         if readings:
             episodes = state.setdefault("episodes", {})
-            _, observations = self.values.observe_frame(state.setdefault("values", {}),
+            values = state.setdefault("values", {})
+            if self.kernel is not None and self._adopted.get(mn) is not values:
+                self.kernel.adopt(mn, values)
+                self._adopted[mn] = values
+            _, observations = self.values.observe_frame(values,
                                                         readings, ctx, resent=resent,
                                                         open_episodes=episodes)
             if observations:  # nearly every frame has none: nothing to fold
@@ -94,6 +126,14 @@ class DetectorBundle:
         if rows:
             out.windows.extend(rows)
         return out
+
+    def sync(self, state: StationState, mn: str) -> None:
+        """Write the kernel's values state of ``mn`` into ``state`` (nothing to do on the
+        Python path, whose state is the dict)."""
+        if self.kernel is None or self._adopted.get(mn) is not state.get("values"):
+            return  # not the kernel's, or never handed to it: the dict is current
+        values = state["values"] = self.kernel.export(mn)
+        self._adopted[mn] = values
 
     def tick(self, state: StationState, mn: str, now: datetime) -> Result:
         ctx = self.contexts.get(mn) or self.context(mn)

@@ -29,6 +29,12 @@ from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
               help="Rules file for --detectors auto instead of the packaged "
                    "pipeline/detect/rules/default.toml (e.g. one with time rules disabled "
                    "for a simulator whose data times are not the gateway's clock).")
+@click.option("--values", "values_impl", type=click.Choice(["rust", "python"]), default="rust",
+              show_default=True,
+              help="Who runs the value rules of --detectors auto: rust (hj212.ValueKernel, "
+                   "each station's values state kept in the kernel) or python "
+                   "(pipeline/detect/values.py); both are held to reference.py and give "
+                   "the same alarms and the same saved state.")
 @click.option("--clock", type=click.Choice(["wall", "data"]), default="wall",
               show_default=True,
               help="What now is for offline, overdue data and back-fill retries: wall "
@@ -47,7 +53,8 @@ from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
                    "(2051) and days (2061) that got records.")
 @pass_cli
 def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float,
-           detectors: str, rules_file: Path | None, clock: str, tick_seconds: float,
+           detectors: str, rules_file: Path | None, values_impl: str, clock: str,
+           tick_seconds: float,
            commit_seconds: float, completeness_seconds: float) -> None:
     """Run a stream worker: hj212.frames and hj212.rejects into ClickHouse, readings
     through the detectors, alarms to hj212.alarms and the alarms table.
@@ -77,7 +84,7 @@ def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float
             raise click.ClickException(str(exc)) from None
     try:
         contexts = registry_contexts(settings.clickhouse.dsn) if detectors == "auto" else None
-        detector = load_detector(detectors, contexts, rules_file)
+        detector = load_detector(detectors, contexts, rules_file, values=values_impl)
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.ClickException(f"--detectors {detectors!r}: {exc}") from None
     opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds,
@@ -88,7 +95,8 @@ def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float
         "worker.start", app_id=app_id, broker=settings.kafka.bootstrap,
         clickhouse=settings.clickhouse.dsn.split("@")[-1], frames=settings.topics.frames,
         rejects=settings.topics.rejects, alarms=settings.topics.alarms,
-        detectors=detectors, clock=clock, rules=str(rules_file) if rules_file else "default")
+        detectors=detectors, values=values_impl, clock=clock,
+        rules=str(rules_file) if rules_file else "default")
     try:
         run_worker(settings, opts, detector)
     except StateVersionError as exc:

@@ -147,16 +147,21 @@ def fold_frames(detector: Detector, state: StationState,
 
 
 def load_detector(spec: str, contexts: Mapping[str, StationContext] | None = None,
-                  rules_path: Path | None = None) -> Detector | None:
+                  rules_path: Path | None = None, values: str = "rust") -> Detector | None:
     """The detector a worker wires, from ``hj212 worker --detectors``: ``auto`` (the
-    ``DetectorBundle`` with ``contexts`` and the rules file at ``rules_path``, the packaged
-    one when None), ``none`` (store only), or ``module:function`` (a factory returning a
-    detector, e.g. ``pipeline.stream.builtin:wiring_detector``)."""
+    ``DetectorBundle`` with ``contexts``, the rules file at ``rules_path``, the packaged
+    one when None, and the value rules of ``values``: rust or python), ``none`` (store
+    only), or ``module:function`` (a factory returning a detector, e.g.
+    ``pipeline.stream.builtin:wiring_detector``)."""
     if spec == "auto":
         from pipeline.detect.rules import Rules
+        from pipeline.detect.station import VALUES_IMPLS
 
         rules = Rules.load(rules_path) if rules_path is not None else None
-        return DetectorBundle(rules=rules, contexts=contexts)
+        impl = next((v for v in VALUES_IMPLS if v == values), None)
+        if impl is None:
+            raise ValueError(f"values {values!r}: choose from {', '.join(VALUES_IMPLS)}")
+        return DetectorBundle(rules=rules, contexts=contexts, values=impl)
     if spec == "none":
         return None
     module, _, name = spec.partition(":")

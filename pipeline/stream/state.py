@@ -12,7 +12,7 @@ with an error naming the MN). Compaction keeps the latest value per MN.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped,unused-ignore]
@@ -42,6 +42,9 @@ class StationTable:
         self._loading = 0
         self._no_load = asyncio.Event()
         self._no_load.set()
+        #: called with (MN, state) right before a state is written: a detector that keeps
+        #: part of it elsewhere (the value kernel) brings the dict up to date
+        self.before_write: Callable[[str, StationState], None] | None = None
 
     async def ensure_topic(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -104,6 +107,9 @@ class StationTable:
             return {}, []
         assert self.producer is not None, "StationTable.send_dirty before the producer started"
         sent, self._dirty = self._dirty, {}
+        if self.before_write is not None:
+            for (_, mn), state in sent.items():
+                self.before_write(mn, state)
         acks = [await self.producer.send(self.topic, dump_station_state(state),
                                          key=mn.encode(), partition=partition)
                 for (partition, mn), state in sent.items()]
