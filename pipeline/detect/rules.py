@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -124,11 +125,18 @@ def _check_layer(layer: Mapping[str, Any], where: str) -> None:
                                  f"{', '.join(SEVERITIES)}")
 
 
+@cache
+def _hints() -> dict[str, Any]:
+    """Thresholds' field types, read once: ``get_type_hints`` evaluates every annotation
+    anew, and it was most of the first resolution of each series."""
+    return get_type_hints(Thresholds)
+
+
 def _build(merged: Mapping[str, Any], version: str, where: str) -> Thresholds:
     missing = sorted(_FIELDS - set(merged))
     if missing:
         raise RulesError(f"{where}: no value for {missing}; set them in [defaults]")
-    hints = get_type_hints(Thresholds)
+    hints = _hints()
     kwargs: dict[str, Any] = {"version": version}
     try:
         for name in _FIELDS:

@@ -27,11 +27,11 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pipeline.detect.context import StationContext
-from pipeline.detect.episodes import Episodes
+from pipeline.detect.episodes import Episodes, Observation
 from pipeline.detect.missing import BackfillRequest, MissingData, alarm_step
 from pipeline.detect.model import AlarmEvent, AlarmStep, Reading
 from pipeline.detect.rules import Rules, default_rules
-from pipeline.detect.state import StationState
+from pipeline.detect.state import StationState, ValuesState
 from pipeline.detect.values import ValueRules
 from pipeline.detect.values_rs import KernelValueRules
 
@@ -93,12 +93,29 @@ class DetectorBundle:
         # MN -> the values dict the kernel last took for it (or gave back): a state
         # replaced since (read from the changelog, made anew) is handed over again
         self._adopted: dict[str, object] = {}
+        self._made: dict[tuple[str, str], StationContext] = {}
         self.episodes = Episodes(self.rules)
         self.missing = MissingData(self.rules)
 
     def context(self, mn: str, st: str = "") -> StationContext:
+        """The registry's context of ``mn``; for a station it does not know, one from the
+        frame (ST only), made once: the kernel's plans are cached per context object."""
         ctx = self.contexts.get(mn)
-        return ctx if ctx is not None else StationContext(mn, st)
+        if ctx is not None:
+            return ctx
+        made = self._made.get((mn, st))
+        if made is None:
+            made = self._made[(mn, st)] = StationContext(mn, st)
+        return made
+
+    def adopt(self, state: StationState, mn: str) -> ValuesState:
+        """The station's values dict, handed to the kernel if it has not got this one
+        (a state read from the changelog, or made anew)."""
+        values = state.setdefault("values", {})
+        if self.kernel is not None and self._adopted.get(mn) is not values:
+            self.kernel.adopt(mn, values)
+            self._adopted[mn] = values
+        return values
 
     def on_frame(self, state: StationState, readings: Sequence[Reading], *, mn: str, st: str,
                  cn: int, data_time: datetime | None, receive_time: datetime,
@@ -106,19 +123,24 @@ class DetectorBundle:
         """One accepted frame (``readings`` may be empty: a 2081 or an answer still says
         the station is alive)."""
         ctx = self.contexts.get(mn) or self.context(mn, st)
-        out = Result()
+        observations: list[Observation] = []
         if readings:
+            values = self.adopt(state, mn)
+            _, observations = self.values.observe_frame(
+                values, readings, ctx, resent=resent,
+                open_episodes=state.setdefault("episodes", {}))
+        return self.fold(state, observations, ctx, cn, data_time, receive_time)
+
+    def fold(self, state: StationState, observations: Sequence[Observation],
+             ctx: StationContext, cn: int, data_time: datetime | None,
+             receive_time: datetime) -> Result:
+        """The rest of a frame once the value rules have looked at it: their observations
+        into episodes, and the frame into the missing-data tracker."""
+        out = Result()
+        if observations:  # nearly every frame has none: nothing to fold
             episodes = state.setdefault("episodes", {})
-            values = state.setdefault("values", {})
-            if self.kernel is not None and self._adopted.get(mn) is not values:
-                self.kernel.adopt(mn, values)
-                self._adopted[mn] = values
-            _, observations = self.values.observe_frame(values,
-                                                        readings, ctx, resent=resent,
-                                                        open_episodes=episodes)
-            if observations:  # nearly every frame has none: nothing to fold
-                out.alarms.extend(self.episodes.fold_alarms(episodes, observations, ctx.st,
-                                                            received=receive_time))
+            out.alarms.extend(self.episodes.fold_alarms(episodes, observations, ctx.st,
+                                                        received=receive_time))
         missing = state.setdefault("missing", {})
         _, events, rows = self.missing.on_frame(missing, ctx, cn, data_time, receive_time)
         if events:
@@ -130,7 +152,8 @@ class DetectorBundle:
     def sync(self, state: StationState, mn: str) -> None:
         """Write the kernel's values state of ``mn`` into ``state`` (nothing to do on the
         Python path, whose state is the dict)."""
-        if self.kernel is None or self._adopted.get(mn) is not state.get("values"):
+        values = state.get("values")
+        if self.kernel is None or values is None or self._adopted.get(mn) is not values:
             return  # not the kernel's, or never handed to it: the dict is current
         values = state["values"] = self.kernel.export(mn)
         self._adopted[mn] = values

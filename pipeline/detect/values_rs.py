@@ -126,13 +126,15 @@ class KernelValueRules:
 
     # --- plans ---------------------------------------------------------------------------
 
-    def _fresh(self) -> None:
+    def fresh(self) -> None:
+        """Drop the resolved plans if the rules were swapped (a reload)."""
         if self._rules_of is not self.rules:  # rules swapped (a reload): resolve anew
             self._plans.clear()
             self._stations.clear()
             self._rules_of = self.rules
 
-    def _plan(self, mn: str, ctx: StationContext, cn: int, code: str) -> int:
+    def plan(self, mn: str, ctx: StationContext, cn: int, code: str) -> int:
+        """The kernel's plan id of one series (resolved and registered once)."""
         key = (mn, ctx.st, cn, code)
         known = self._plans.get(key)
         if known is not None and known[0] is ctx:
@@ -142,7 +144,8 @@ class KernelValueRules:
         self._plans[key] = (ctx, pid)
         return pid
 
-    def _station(self, mn: str, st: str, cn: int) -> int:
+    def station(self, mn: str, st: str, cn: int) -> int:
+        """The kernel's station plan id of one data type."""
         key = (mn, st, cn)
         sid = self._stations.get(key)
         if sid is None:
@@ -174,7 +177,7 @@ class KernelValueRules:
         and written after; resident: ``state`` is not looked at (the kernel's is used)."""
         if not readings:
             return state, []
-        self._fresh()
+        self.fresh()
         head = readings[0]
         ctx = ctx or StationContext(head.mn, head.st)
         mn, cn = head.mn, head.cn
@@ -183,14 +186,14 @@ class KernelValueRules:
         for r in readings:
             rows.append((r.code, r.flag or "", r.cn,
                          t if r.data_time == head.data_time else to_s(r.data_time),
-                         list(r.values.items()), self._plan(r.mn, ctx, r.cn, r.code)))
+                         list(r.values.items()), self.plan(r.mn, ctx, r.cn, r.code)))
         resent = resent or any(r.resent for r in readings)
         ahead = (head.data_time - head.receive_time).total_seconds()
         opened = None if open_episodes is None else [
             _open_key(key) for key in open_episodes]
         if not self.resident:
             self.kernel.load(mn, state)
-        found = self.kernel.observe(mn, self._station(mn, ctx.st, cn), cn, t, ahead, resent,
+        found = self.kernel.observe(mn, self.station(mn, ctx.st, cn), cn, t, ahead, resent,
                                     ctx.period_s(cn), rows, opened)
         if not self.resident:
             for key, value in self.kernel.dump(mn).items():

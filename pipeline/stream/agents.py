@@ -32,14 +32,14 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped,unused-igno
 
 from pipeline.config import Settings
 from pipeline.detect.state import dump_part
-from pipeline.detect.station import Detector
+from pipeline.detect.station import Detector, DetectorBundle
 from pipeline.gateway.envelope import Envelope, EnvelopeError, decode
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse
 from pipeline.store.completeness import Period, periods_of
 from pipeline.store.frame_rows import VETTED_CRC_VARIANTS, FrameSink, local_to_epoch
 from pipeline.stream.clock import WallClock
-from pipeline.stream.detection import Outputs, fold_frames, frames_by_station
+from pipeline.stream.detection import Outputs, fold_batch, fold_frames, frames_by_station
 from pipeline.stream.sinks import (
     AlarmRecord,
     AlarmSink,
@@ -178,9 +178,18 @@ class Agents:
         partition_of = {m.decode("ascii", "replace"): records[i].partition
                         for i, m in enumerate(batch.columns["frame_mn"].tolist())}
         out = Outputs()
+        detector = self.detector
+        if isinstance(detector, DetectorBundle) and detector.kernel is not None:
+            # the value rules of the whole batch in one kernel call over its columns
+            changed = fold_batch(detector, batch, received, offsets,
+                                 lambda mn: self.table.get(partition_of[mn], mn), out)
+            for mn in changed:
+                part = partition_of[mn]
+                self.table.put(part, mn, self.table.get(part, mn))
+            return out
         for mn, frames in frames_by_station(batch, received, offsets).items():
             part = partition_of[mn]
-            state = fold_frames(self.detector, self.table.get(part, mn), frames, out)
+            state = fold_frames(detector, self.table.get(part, mn), frames, out)
             self.table.put(part, mn, state)
         return out
 

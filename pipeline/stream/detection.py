@@ -12,7 +12,7 @@ state itself (``pipeline.detect.state.StationState``) is the detectors' but for
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,12 +23,14 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.detect.context import StationContext
+from pipeline.detect.episodes import Observation
 from pipeline.detect.missing import BackfillRequest
 from pipeline.detect.model import AlarmStep, Reading
 from pipeline.detect.state import StationState
 from pipeline.detect.station import Detector, DetectorBundle, Result
+from pipeline.detect.values_rs import KernelValueRules
 from pipeline.store.frame_rows import VALUE_COLUMNS, normalise_codes
-from pipeline.timebase import CST_OFFSET_S, UNIX_EPOCH
+from pipeline.timebase import CST_OFFSET_S, STATE_EPOCH, UNIX_EPOCH
 
 
 def _receive_times(receive_epoch: npt.NDArray[np.int64]) -> list[datetime]:
@@ -144,6 +146,149 @@ def fold_frames(detector: Detector, state: StationState,
         out.add(detector.on_frame(state, readings, mn=f.mn, st=f.st, cn=f.cn,
                                   data_time=f.data_time, receive_time=f.receive_time))
     return state
+
+
+# --- the columnar path: the value rules over the batch's columns in the kernel --------------
+
+#: seconds from the Unix epoch to ``timebase.STATE_EPOCH`` (2000-01-01, naive local)
+_STATE_EPOCH_UNIX = int((STATE_EPOCH - UNIX_EPOCH).total_seconds())
+
+
+def _plan_ids(kernel: KernelValueRules, bundle: DetectorBundle, stations: list[tuple[str, str]],
+              row_station: npt.NDArray[np.int64], row_cn: npt.NDArray[np.int64],
+              codes: npt.NDArray[np.bytes_], rows: npt.NDArray[np.intp]
+              ) -> npt.NDArray[np.int64]:
+    """The kernel's plan id of each row of ``rows`` (indices into the batch's rows; -1
+    elsewhere), resolved once per distinct (station, data type, code) of the batch;
+    ``row_station`` indexes ``stations`` ((MN, ST) pairs)."""
+    out = np.full(len(codes), -1, dtype=np.int64)
+    if not len(rows):
+        return out
+    key = np.empty(len(rows), dtype=[("f", np.int64), ("cn", np.int64),
+                                      ("code", codes.dtype)])
+    key["f"], key["cn"], key["code"] = row_station[rows], row_cn[rows], codes[rows]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    ids = np.empty(len(uniq), dtype=np.int64)
+    for j, (f, cn, code) in enumerate(uniq.tolist()):
+        mn, st = stations[f]
+        ids[j] = kernel.plan(mn, bundle.context(mn, st), int(cn),
+                             code.decode("ascii", "replace"))
+    out[rows] = ids[inverse.reshape(-1)]
+    return out
+
+
+def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
+               receive_epoch: npt.NDArray[np.int64], offsets: Sequence[int],
+               state_of: Callable[[str], StationState], out: Outputs) -> list[str]:
+    """``frames_by_station`` + ``fold_frames`` for a ``DetectorBundle`` on the Rust kernel:
+    the value rules of every frame of the batch in one kernel call over its columns (no
+    ``Reading`` object, no per-reading Python), then per station and frame, in arrival
+    order, the observations folded into episodes and the frame into the missing-data
+    tracker. Same skips (by offset), same results; returns the MNs whose state it
+    changed (``state_of(mn)`` gives each station's state, made if new)."""
+    kernel = bundle.kernel
+    assert kernel is not None, "fold_batch needs DetectorBundle(values='rust')"
+    kernel.fresh()
+    c = batch.columns
+    n_frames = len(receive_epoch)
+    received = _receive_times(receive_epoch)
+    bounds = np.searchsorted(c["row_frame"], np.arange(n_frames + 1))
+    status = c["status"].tolist()
+    mns = [m.decode("ascii", "replace") for m in c["frame_mn"].tolist()]
+    sts = [s.decode("ascii", "replace") for s in c["frame_st"].tolist()]
+    cns = c["frame_cn"].tolist()
+    times = c["frame_data_time"].astype("datetime64[us]").tolist()
+    # the frames to detect, one station's together in arrival order, past its offset
+    by_mn: dict[str, list[int]] = {}
+    for i, mn in enumerate(mns):
+        if status[i] == 0:
+            by_mn.setdefault(mn, []).append(i)
+    taken: list[int] = []
+    states: dict[str, StationState] = {}
+    for mn, frames in by_mn.items():
+        state = states[mn] = state_of(mn)
+        done = int(state.get("offset", -1))
+        for i in frames:
+            if offsets[i] > done:
+                done = offsets[i]
+                taken.append(i)
+        state["offset"] = done
+    if not taken:
+        return list(states)
+    # the rows of the taken frames that have readings, for the kernel
+    with_rows = [i for i in taken if bounds[i + 1] > bounds[i]]
+    row_frame = c["row_frame"]
+    codes = normalise_codes(c["code"], c["frame_edition"][row_frame])
+    row_cn = c["cn"].astype(np.int64)
+    recv_local = receive_epoch.astype(np.int64) + CST_OFFSET_S - _STATE_EPOCH_UNIX
+    data_s = c["data_time"].astype("datetime64[s]")
+    row_t = np.where(np.isnat(data_s), recv_local[row_frame],
+                     data_s.astype(np.int64) - _STATE_EPOCH_UNIX)
+    open_keys: dict[str, list[tuple[str, str]]] = {}
+    for mn in {mns[i] for i in with_rows}:
+        bundle.adopt(states[mn], mn)
+        episodes = states[mn].setdefault("episodes", {})  # as on_frame makes it
+        if episodes:
+            open_keys[mn] = [(k.partition("|")[0], k.partition("|")[2]) for k in episodes]
+    starts = bounds[with_rows]
+    row_index = (np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in with_rows])
+                 if with_rows else np.empty(0, dtype=np.intp))
+    station_index: dict[tuple[str, str], int] = {}
+    frame_station = np.fromiter(
+        (station_index.setdefault(pair, len(station_index)) for pair in zip(mns, sts, strict=True)),
+        dtype=np.int64, count=n_frames)
+    plans = _plan_ids(kernel, bundle, list(station_index), frame_station[row_frame], row_cn,
+                      codes, row_index)
+    heads = starts.astype(np.int64)
+    frame_plan = np.empty(len(with_rows), dtype=np.int64)
+    frame_period = np.empty(len(with_rows), dtype=np.int64)
+    head_cn = row_cn[heads]
+    for k, i in enumerate(with_rows):
+        ctx = bundle.context(mns[i], sts[i])
+        cn = int(head_cn[k])
+        frame_plan[k] = kernel.station(mns[i], ctx.st, cn)
+        frame_period[k] = ctx.period_s(cn)
+    head_t = row_t[heads]
+    flags = c["flag"]
+    found = kernel.kernel.observe_batch(
+        [mns[i] for i in with_rows], heads, bounds[[i + 1 for i in with_rows]].astype(np.int64),
+        head_cn, head_t, (head_t - recv_local[with_rows]).astype(np.float64), frame_period,
+        frame_plan, codes.tobytes(), codes.dtype.itemsize, flags.tobytes(),
+        flags.dtype.itemsize, row_cn, row_t, np.ascontiguousarray(c["numeric"], np.float64),
+        plans, open_keys)
+    by_frame: dict[int, list[tuple[int, str, bool, int | None, tuple[Any, ...]]]] = {}
+    for k, reading, rule, hit, first, ev in found:
+        by_frame.setdefault(with_rows[k], []).append((reading, rule, hit, first, ev))
+    for i in taken:
+        mn = mns[i]
+        ctx = bundle.context(mn, sts[i])
+        observations: list[Observation] = []
+        seen = by_frame.get(i)
+        if seen:
+            readings = _readings_of(batch, codes, bounds[i], bounds[i + 1], received[i])
+            observations = kernel.word(seen, readings, ctx)
+        out.add(bundle.fold(states[mn], observations, ctx, cns[i], times[i], received[i]))
+    return list(states)
+
+
+def _readings_of(batch: hj212.Batch, codes: npt.NDArray[np.bytes_], start: int, end: int,
+                 received: datetime) -> list[Reading]:
+    """The ``Reading``s of one frame's rows (only for a frame the kernel found something
+    in: its hits are worded from them)."""
+    c = batch.columns
+    out = []
+    for row in range(start, end):
+        values = {VALUE_COLUMNS[j]: float(x) for j, x in enumerate(c["numeric"][row].tolist())
+                  if x == x}
+        when = c["data_time"][row]
+        out.append(Reading(
+            mn=c["mn"][row].decode("ascii", "replace"), st=c["st"][row].decode("ascii", "replace"),
+            cn=int(c["cn"][row]), code=codes[row].decode("ascii", "replace"),
+            data_time=received if np.isnat(when) else when.astype("datetime64[us]").item(),
+            receive_time=received, values=values,
+            flag=c["flag"][row].decode("ascii", "replace") or None,
+            eflag=c["eflag"][row].decode("ascii", "replace") or None))
+    return out
 
 
 def load_detector(spec: str, contexts: Mapping[str, StationContext] | None = None,

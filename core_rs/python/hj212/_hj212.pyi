@@ -216,8 +216,22 @@ class ValueKernel:
                 open: Sequence[tuple[str, str]] | None
                 ) -> list[tuple[int, str, bool, int | None, tuple[Any, ...]]]:
         """One frame's observations, each (reading index or -1 for the station, rule, hit,
-        data time the evidence began or None, the rule's evidence numbers); ``open``: the (code, rule) keys of the open episodes
-        whose clean looks are wanted (None: every look)."""
+        data time the evidence began or None, the rule's evidence numbers); ``open``: the
+        (code, rule) keys of the open episodes whose clean looks are wanted (None: every
+        look)."""
+    def observe_batch(self, frame_mn: Sequence[str], frame_start: npt.NDArray[np.int64],
+                      frame_end: npt.NDArray[np.int64], frame_cn: npt.NDArray[np.int64],
+                      frame_t: npt.NDArray[np.int64], frame_ahead: npt.NDArray[np.float64],
+                      frame_period: npt.NDArray[np.int64], frame_plan: npt.NDArray[np.int64],
+                      codes: bytes, code_width: int, flags: bytes, flag_width: int,
+                      row_cn: npt.NDArray[np.int64], row_t: npt.NDArray[np.int64],
+                      numeric: npt.NDArray[np.float64], row_plan: npt.NDArray[np.int64],
+                      open: Mapping[str, Sequence[tuple[str, str]]]
+                      ) -> list[tuple[int, int, str, bool, int | None, tuple[Any, ...]]]:
+        """A batch's frames straight from its columns (rows frame_start[k]..frame_end[k]
+        of the row columns); each observation with its frame's position k first. ``open``:
+        MN -> the (code, rule) keys of its open episodes; a key hit in the batch is wanted
+        from then on too."""
 
 def decode_batch_raw(frames: Sequence[bytes], *, strict: bool = False,
                      crc_variants: Sequence[str] = (), fast: bool = True) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
@@ -559,6 +560,205 @@ impl ValueKernel {
         }
         Ok(out)
     }
+
+    /// The observations of a batch's frames, straight from its columns: frame k (in the
+    /// order given; one station's frames in arrival order) is the rows
+    /// `frame_start[k]..frame_end[k]` of the row columns. Per frame: its MN, data type,
+    /// data time (s), data time minus receive time (s), the data type's period and
+    /// station plan. Per row: code and flag (NumPy bytes columns as buffer and item
+    /// width), data type, data time (s), the numeric matrix (NaN: absent) and plan id.
+    /// `open`: MN -> the (code, rule) of its open episodes (a station not in it has
+    /// none); a key hit in the batch is wanted from then on too (the episode it opens
+    /// counts the looks; a look at an episode that is not open is ignored by the fold).
+    /// Returns (frame k, reading index in the frame or -1, rule, hit, evidence began or
+    /// None, evidence) per observation, frames in order.
+    #[pyo3(signature = (frame_mn, frame_start, frame_end, frame_cn, frame_t, frame_ahead,
+                        frame_period, frame_plan, codes, code_width, flags, flag_width,
+                        row_cn, row_t, numeric, row_plan, open))]
+    #[allow(clippy::too_many_arguments)] // one per column, as the batch holds them
+    fn observe_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        frame_mn: Vec<String>,
+        frame_start: PyReadonlyArray1<'py, i64>,
+        frame_end: PyReadonlyArray1<'py, i64>,
+        frame_cn: PyReadonlyArray1<'py, i64>,
+        frame_t: PyReadonlyArray1<'py, i64>,
+        frame_ahead: PyReadonlyArray1<'py, f64>,
+        frame_period: PyReadonlyArray1<'py, i64>,
+        frame_plan: PyReadonlyArray1<'py, i64>,
+        codes: &[u8],
+        code_width: usize,
+        flags: &[u8],
+        flag_width: usize,
+        row_cn: PyReadonlyArray1<'py, i64>,
+        row_t: PyReadonlyArray1<'py, i64>,
+        numeric: PyReadonlyArray2<'py, f64>,
+        row_plan: PyReadonlyArray1<'py, i64>,
+        open: HashMap<String, Vec<(String, String)>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (fs, fe) = (frame_start.as_slice()?, frame_end.as_slice()?);
+        let (fcn, ft, fa) = (
+            frame_cn.as_slice()?,
+            frame_t.as_slice()?,
+            frame_ahead.as_slice()?,
+        );
+        let (fp, fpl) = (frame_period.as_slice()?, frame_plan.as_slice()?);
+        let n = frame_mn.len();
+        for (name, len) in [
+            ("frame_start", fs.len()),
+            ("frame_end", fe.len()),
+            ("frame_cn", fcn.len()),
+            ("frame_t", ft.len()),
+            ("frame_ahead", fa.len()),
+            ("frame_period", fp.len()),
+            ("frame_plan", fpl.len()),
+        ] {
+            if len != n {
+                return Err(bad(
+                    "observe_batch",
+                    format!("{name} has {len} items, not {n}"),
+                ));
+            }
+        }
+        let b = BatchCols {
+            codes,
+            code_width: code_width.max(1),
+            flags,
+            flag_width: flag_width.max(1),
+            row_cn: row_cn.as_slice()?,
+            row_t: row_t.as_slice()?,
+            numeric: numeric.as_array(),
+            row_plan: row_plan.as_slice()?,
+        };
+        let rows = b.row_cn.len();
+        if b.row_t.len() != rows || b.row_plan.len() != rows || b.numeric.nrows() != rows {
+            return Err(bad("observe_batch", "the row columns differ in length"));
+        }
+        // per station, the keys whose looks are wanted: open at the start, or hit since
+        let mut wanted: HashMap<&str, Wanted> = HashMap::new();
+        for (mn, keys) in &open {
+            let keys = keys
+                .iter()
+                .filter_map(|(c, r)| Rule::from_name(r).map(|r| (c.clone(), r)))
+                .collect();
+            wanted.insert(mn.as_str(), Wanted::Open(keys));
+        }
+        let out = PyList::empty(py);
+        for k in 0..n {
+            let (start, end) = (fs[k], fe[k]);
+            if start < 0 || end < start || end as usize > rows {
+                return Err(bad(
+                    "observe_batch",
+                    format!("frame {k}: rows {start}..{end}"),
+                ));
+            }
+            let (start, end) = (start as usize, end as usize);
+            let plan = usize::try_from(fpl[k])
+                .ok()
+                .and_then(|i| self.stations.get(i))
+                .ok_or_else(|| PyKeyError::new_err(format!("no station plan {}", fpl[k])))?;
+            let texts = frame_rows(&b, start, end)?;
+            let mut ins: Vec<ReadingIn<'_>> = Vec::with_capacity(texts.len());
+            for (j, (code, flag, fields)) in texts.iter().enumerate() {
+                let row = start + j;
+                let p = usize::try_from(b.row_plan[row])
+                    .ok()
+                    .and_then(|i| self.plans.get(i))
+                    .ok_or_else(|| PyKeyError::new_err(format!("no plan {}", b.row_plan[row])))?;
+                ins.push(ReadingIn {
+                    code,
+                    flag,
+                    cn: b.row_cn[row],
+                    t: b.row_t[row],
+                    fields,
+                    plan: p,
+                });
+            }
+            let frame = FrameIn {
+                cn: fcn[k],
+                t: ft[k],
+                ahead_s: fa[k],
+                resent: false,
+                period: fp[k],
+                readings: &ins,
+            };
+            let mn = frame_mn[k].as_str();
+            let want = wanted.entry(mn).or_insert_with(|| Wanted::Open(Vec::new()));
+            let state = self.states.entry(mn.to_owned()).or_default();
+            self.scratch.clear();
+            observe_frame(state, plan, &frame, want, &mut self.scratch);
+            for o in &self.scratch {
+                if o.hit {
+                    let code = o.reading.map_or("", |i| ins[i].code);
+                    if let Wanted::Open(keys) = want {
+                        if !keys.iter().any(|(c, r)| *r == o.rule && c == code) {
+                            keys.push((code.to_owned(), o.rule));
+                        }
+                    }
+                }
+                let reading: i64 = o.reading.map_or(-1, |i| i as i64);
+                let t = (
+                    k,
+                    reading,
+                    o.rule.name(),
+                    o.hit,
+                    o.first,
+                    ev_tuple(py, &o.ev)?,
+                );
+                out.append(t.into_pyobject(py)?)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The text of fixed-width item `i` of a NumPy bytes column handed over as its buffer
+/// (`arr.tobytes()`, `arr.dtype.itemsize`): NUL padding cut, each byte outside ASCII read
+/// as U+FFFD (as Python's `decode("ascii", "replace")`).
+fn item(blob: &[u8], width: usize, i: usize) -> PyResult<String> {
+    let raw = blob
+        .get(i * width..(i + 1) * width)
+        .ok_or_else(|| bad("value kernel", format!("bytes column has no item {i}")))?;
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    Ok(raw[..end]
+        .iter()
+        .map(|&b| if b.is_ascii() { b as char } else { '\u{fffd}' })
+        .collect())
+}
+
+/// The kernel's columns of one batch, borrowed from NumPy.
+struct BatchCols<'a> {
+    codes: &'a [u8],
+    code_width: usize,
+    flags: &'a [u8],
+    flag_width: usize,
+    row_cn: &'a [i64],
+    row_t: &'a [i64],
+    numeric: numpy::ndarray::ArrayView2<'a, f64>,
+    row_plan: &'a [i64],
+}
+
+/// One row's code, flag and present fields.
+type RowText = (String, String, Vec<(u8, f64)>);
+
+/// One frame's readings from the batch columns: (code, flag, fields) per row.
+fn frame_rows(b: &BatchCols<'_>, start: usize, end: usize) -> PyResult<Vec<RowText>> {
+    let mut out = Vec::with_capacity(end.saturating_sub(start));
+    for row in start..end {
+        let mut fields = Vec::with_capacity(4);
+        for (col, x) in b.numeric.row(row).iter().enumerate() {
+            if !x.is_nan() && col < FIELD_NAMES.len() {
+                fields.push((col as u8, *x));
+            }
+        }
+        out.push((
+            item(b.codes, b.code_width, row)?,
+            item(b.flags, b.flag_width, row)?,
+            fields,
+        ));
+    }
+    Ok(out)
 }
 
 /// The names the binding exports with the class.
