@@ -579,14 +579,40 @@ fn finite(x: Option<f64>) -> Option<f64> {
 }
 
 /// `statistics.median` of a window (no NaN in it: judged values never are).
+///
+/// By selection, not a sort (this runs for every reading the spike rule judges). The
+/// value is the same order statistic a sort gives, but for its sign when it is zero:
+/// Python's stable sort puts -0.0 and 0.0 in their window order, so a zero median is
+/// taken from a stable sort, as Python takes it.
 fn median(xs: &[f64]) -> f64 {
+    use std::cmp::Ordering;
     if xs.is_empty() {
         return f64::NAN; // Python raises here; a window is never judged empty
     }
+    let cmp = |a: &f64, b: &f64| a.partial_cmp(b).unwrap_or(Ordering::Equal);
     let mut s = xs.to_vec();
-    s.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     let n = s.len();
     let mid = n / 2;
+    let (left, upper, _) = s.select_nth_unstable_by(mid, cmp);
+    let upper = *upper;
+    let m = if n % 2 == 1 {
+        upper
+    } else {
+        // the largest of the lower half is the other middle value
+        let lower = left.iter().copied().fold(f64::NEG_INFINITY, |a, b| {
+            if cmp(&b, &a) == Ordering::Greater {
+                b
+            } else {
+                a
+            }
+        });
+        (lower + upper) / 2.0
+    };
+    if m != 0.0 {
+        return m;
+    }
+    let mut s = xs.to_vec();
+    s.sort_by(cmp);
     if n % 2 == 1 {
         s[mid]
     } else {
@@ -752,9 +778,16 @@ fn spike(j: &Judging<'_, '_>, s: &mut Series, out: &mut Out<'_>) {
         return;
     }
     let med = median(window);
-    let sigma = robust_sigma(window, med, p);
     let dev = (v - med).abs();
-    if dev > p.spike_rel * med.abs() && dev > p.spike_z * sigma {
+    // the relative test first: it needs no MAD, and it settles nearly every reading (the
+    // spike needs both, so the order changes no outcome)
+    let far = dev > p.spike_rel * med.abs();
+    let sigma = if far || !pending.is_empty() {
+        robust_sigma(window, med, p)
+    } else {
+        f64::NAN // not needed: a clean look follows
+    };
+    if far && dev > p.spike_z * sigma {
         pending.push((j.t, v));
         let (t0, t1) = (pending[0].0, pending[pending.len() - 1].0);
         if (t1 - t0 + p.period) as f64 > p.spike_max_s {
@@ -1315,6 +1348,17 @@ mod tests {
             record_digest(&rs),
             crc32_update(crc32_update(0, text.as_bytes()), &nums)
         );
+    }
+
+    #[test]
+    fn the_median_is_pythons_even_for_the_sign_of_zero() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[5.0, 5.0, 1.0, 9.0, 5.0, 2.0]), 5.0);
+        // statistics.median([0.0, -0.0, 1.0]) is -0.0 and ([-0.0, 0.0, 1.0]) is 0.0
+        assert!(median(&[0.0, -0.0, 1.0]).is_sign_negative());
+        assert!(median(&[-0.0, 0.0, 1.0]).is_sign_positive());
+        assert!(median(&[-0.0, -0.0]).is_sign_negative());
     }
 
     #[test]

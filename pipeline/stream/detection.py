@@ -154,26 +154,28 @@ def fold_frames(detector: Detector, state: StationState,
 _STATE_EPOCH_UNIX = int((STATE_EPOCH - UNIX_EPOCH).total_seconds())
 
 
-def _plan_ids(kernel: KernelValueRules, bundle: DetectorBundle, stations: list[tuple[str, str]],
-              row_station: npt.NDArray[np.int64], row_cn: npt.NDArray[np.int64],
-              codes: npt.NDArray[np.bytes_], rows: npt.NDArray[np.intp]
+def _plan_ids(kernel: KernelValueRules, bundle: DetectorBundle, mns: list[str],
+              sts: list[str], frames: list[int], bounds: npt.NDArray[np.intp],
+              row_cn: npt.NDArray[np.int64], codes: npt.NDArray[np.bytes_]
               ) -> npt.NDArray[np.int64]:
-    """The kernel's plan id of each row of ``rows`` (indices into the batch's rows; -1
-    elsewhere), resolved once per distinct (station, data type, code) of the batch;
-    ``row_station`` indexes ``stations`` ((MN, ST) pairs)."""
+    """The kernel's plan id of each row of ``frames`` (-1 elsewhere). A station sends the
+    same pollutants frame after frame: the ids of a frame's rows are looked up once per
+    (MN, ST, data type, its codes) and reused."""
     out = np.full(len(codes), -1, dtype=np.int64)
-    if not len(rows):
-        return out
-    key = np.empty(len(rows), dtype=[("f", np.int64), ("cn", np.int64),
-                                      ("code", codes.dtype)])
-    key["f"], key["cn"], key["code"] = row_station[rows], row_cn[rows], codes[rows]
-    uniq, inverse = np.unique(key, return_inverse=True)
-    ids = np.empty(len(uniq), dtype=np.int64)
-    for j, (f, cn, code) in enumerate(uniq.tolist()):
-        mn, st = stations[f]
-        ids[j] = kernel.plan(mn, bundle.context(mn, st), int(cn),
-                             code.decode("ascii", "replace"))
-    out[rows] = ids[inverse.reshape(-1)]
+    seen: dict[tuple[str, str, int, bytes], npt.NDArray[np.int64]] = {}
+    blob = codes.tobytes()
+    width = codes.dtype.itemsize
+    cn_of = row_cn.tolist()
+    for i in frames:
+        start, end = int(bounds[i]), int(bounds[i + 1])
+        key = (mns[i], sts[i], cn_of[start], blob[start * width:end * width])
+        ids = seen.get(key)
+        if ids is None:
+            ctx = bundle.context(mns[i], sts[i])
+            ids = seen[key] = np.array(
+                [kernel.plan(mns[i], ctx, cn_of[row], codes[row].decode("ascii", "replace"))
+                 for row in range(start, end)], dtype=np.int64)
+        out[start:end] = ids
     return out
 
 
@@ -231,14 +233,7 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
         if episodes:
             open_keys[mn] = [(k.partition("|")[0], k.partition("|")[2]) for k in episodes]
     starts = bounds[with_rows]
-    row_index = (np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in with_rows])
-                 if with_rows else np.empty(0, dtype=np.intp))
-    station_index: dict[tuple[str, str], int] = {}
-    frame_station = np.fromiter(
-        (station_index.setdefault(pair, len(station_index)) for pair in zip(mns, sts, strict=True)),
-        dtype=np.int64, count=n_frames)
-    plans = _plan_ids(kernel, bundle, list(station_index), frame_station[row_frame], row_cn,
-                      codes, row_index)
+    plans = _plan_ids(kernel, bundle, mns, sts, with_rows, bounds, row_cn, codes)
     heads = starts.astype(np.int64)
     frame_plan = np.empty(len(with_rows), dtype=np.int64)
     frame_period = np.empty(len(with_rows), dtype=np.int64)
@@ -265,30 +260,53 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
         observations: list[Observation] = []
         seen = by_frame.get(i)
         if seen:
-            readings = _readings_of(batch, codes, bounds[i], bounds[i + 1], received[i])
+            readings = _FrameReadings(batch, codes, bounds[i], bounds[i + 1], received[i])
             observations = kernel.word(seen, readings, ctx)
         out.add(bundle.fold(states[mn], observations, ctx, cns[i], times[i], received[i]))
     return list(states)
 
 
-def _readings_of(batch: hj212.Batch, codes: npt.NDArray[np.bytes_], start: int, end: int,
-                 received: datetime) -> list[Reading]:
-    """The ``Reading``s of one frame's rows (only for a frame the kernel found something
-    in: its hits are worded from them)."""
-    c = batch.columns
-    out = []
-    for row in range(start, end):
-        values = {VALUE_COLUMNS[j]: float(x) for j, x in enumerate(c["numeric"][row].tolist())
+class _FrameReadings(Sequence[Reading]):
+    """The ``Reading``s of one frame's rows, each made when first asked for: only a frame
+    the kernel found something in is worded, and only the readings its hits name (and
+    the first, whose data time and type every observation carries) are needed."""
+
+    def __init__(self, batch: hj212.Batch, codes: npt.NDArray[np.bytes_], start: int,
+                 end: int, received: datetime) -> None:
+        self.c = batch.columns
+        self.codes = codes
+        self.start, self.end = start, end
+        self.received = received
+        self.made: dict[int, Reading] = {}
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        made = self.made.get(i)
+        if made is None:
+            made = self.made[i] = self._make(self.start + i)
+        return made
+
+    def _make(self, row: int) -> Reading:
+        c = self.c
+        values = {VALUE_COLUMNS[j]: x for j, x in enumerate(c["numeric"][row].tolist())
                   if x == x}
         when = c["data_time"][row]
-        out.append(Reading(
-            mn=c["mn"][row].decode("ascii", "replace"), st=c["st"][row].decode("ascii", "replace"),
-            cn=int(c["cn"][row]), code=codes[row].decode("ascii", "replace"),
-            data_time=received if np.isnat(when) else when.astype("datetime64[us]").item(),
-            receive_time=received, values=values,
+        return Reading(
+            mn=c["mn"][row].decode("ascii", "replace"),
+            st=c["st"][row].decode("ascii", "replace"), cn=int(c["cn"][row]),
+            code=self.codes[row].decode("ascii", "replace"),
+            data_time=self.received if np.isnat(when) else when.astype("datetime64[us]").item(),
+            receive_time=self.received, values=values,
             flag=c["flag"][row].decode("ascii", "replace") or None,
-            eflag=c["eflag"][row].decode("ascii", "replace") or None))
-    return out
+            eflag=c["eflag"][row].decode("ascii", "replace") or None)
 
 
 def load_detector(spec: str, contexts: Mapping[str, StationContext] | None = None,
