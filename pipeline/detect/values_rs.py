@@ -20,7 +20,7 @@ Two ways to hold the state:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -210,14 +210,24 @@ class KernelValueRules:
         """The kernel's observations as ``Observation``s, hits worded as ``reference.py``
         words them."""
         head = readings[0]
-        mn, cn, at = head.mn, head.cn, head.data_time
+        return self.word_frame(found, head.mn, head.cn, head.data_time, ctx,
+                               lambda i: readings[i].code, readings.__getitem__,
+                               readings)
+
+    def word_frame(self, found: Sequence[tuple[int, str, bool, int | None, tuple[Any, ...]]],
+                   mn: str, cn: int, at: datetime, ctx: StationContext,
+                   code_of: Callable[[int], str], reading_of: Callable[[int], Reading],
+                   readings: Sequence[Reading]) -> list[Observation]:
+        """``word`` for a frame given by its MN, data type and data time (its first
+        reading's), the code of its reading i, and its readings (asked for only by the
+        hits)."""
         out: list[Observation] = []
         for i, rule, hit, first, ev in found:
-            r = readings[i] if i >= 0 else None
-            code = r.code if r is not None else ""
             if not hit:
-                out.append(Observation(mn, code, rule, cn, at, False))
+                out.append(Observation(mn, code_of(i) if i >= 0 else "", rule, cn, at, False))
                 continue
+            r = reading_of(i) if i >= 0 else None
+            code = r.code if r is not None else ""
             th = (self.rules.for_(mn, ctx.st, "") if rule in _STATION_RULES or r is None
                   else self.rules.for_(r.mn, ctx.st, code))
             message, evidence = _words(rule, ev, r, readings, ctx, at)

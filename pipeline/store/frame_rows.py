@@ -203,6 +203,9 @@ class FrameSink:
         self.strict = strict
         #: CRC variants accepted when decoding (VETTED_CRC_VARIANTS for hj212.frames)
         self.crc_variants = tuple(crc_variants)
+        # clickhouse-driver imports its NumPy support (and with it pandas, half a second)
+        # at the first NumPy insert: here, so that the first batch does not wait for it
+        import clickhouse_driver.numpy.helpers  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
 
     def write(self, raws: Sequence[bytes], receive_times: Sequence[float] | npt.NDArray[Any]
               | float, gateway: str | Sequence[str] = "", peer: str | Sequence[str] = "", *,

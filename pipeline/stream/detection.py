@@ -261,7 +261,9 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
         seen = by_frame.get(i)
         if seen:
             readings = _FrameReadings(batch, codes, bounds[i], bounds[i + 1], received[i])
-            observations = kernel.word(seen, readings, ctx)
+            head = readings.head()
+            observations = kernel.word_frame(seen, head[0], head[1], head[2], ctx,
+                                             readings.code, readings.__getitem__, readings)
         out.add(bundle.fold(states[mn], observations, ctx, cns[i], times[i], received[i]))
     return list(states)
 
@@ -293,6 +295,17 @@ class _FrameReadings(Sequence[Reading]):
         if made is None:
             made = self.made[i] = self._make(self.start + i)
         return made
+
+    def code(self, i: int) -> str:
+        text: str = self.codes[self.start + i].decode("ascii", "replace")
+        return text
+
+    def head(self) -> tuple[str, int, datetime]:
+        """MN, data type and data time of the first reading, without making it."""
+        c, row = self.c, self.start
+        when = c["data_time"][row]
+        at = self.received if np.isnat(when) else when.astype("datetime64[us]").item()
+        return c["mn"][row].decode("ascii", "replace"), int(c["cn"][row]), at
 
     def _make(self, row: int) -> Reading:
         c = self.c
