@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from pipeline.detect.context import StationContext
 from pipeline.detect.model import Reading
@@ -15,6 +18,20 @@ WATER_MN = "ED9086BB27E018C0216944ED"
 GAS_MN = "228C4A3FFFFCA92407172A0B"
 T0 = datetime(2024, 3, 1, 8, 0, 0)
 NAN = float("nan")
+
+
+def canon(x: Any) -> Any:
+    """Comparable form of observations, events and states: NaN equal to NaN, dicts
+    without their order."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return canon({f.name: getattr(x, f.name) for f in dataclasses.fields(x)})
+    if isinstance(x, dict):
+        return sorted((str(k), canon(v)) for k, v in x.items())
+    if isinstance(x, list | tuple):
+        return [canon(v) for v in x]
+    if isinstance(x, float) and math.isnan(x):
+        return "NaN"
+    return x
 
 
 def limit(mn: str, code: str, high: float, rng_high: float, basis: str = "avg",

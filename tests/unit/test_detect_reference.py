@@ -16,7 +16,6 @@ short enough to forget) so streaks, spikes and clears happen within a few frames
 from __future__ import annotations
 
 import dataclasses
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +32,7 @@ from pipeline.detect.station import DetectorBundle
 from pipeline.detect.values import ValueRules
 from pipeline.detect.values_rs import KernelValueRules
 from pipeline.registry.model import Limit
+from tests.unit.detect_helpers import canon
 
 MN = "ED9086BB27E018C0216944ED"
 T0 = datetime(2024, 3, 1, 8, 0)
@@ -45,19 +45,6 @@ EXAMPLES = 150
 VALUE_RULES = ("over_limit", "negative", "zero_streak", "constant_streak", "out_of_range",
                "spike", "non_n_flag", "logic_min_avg_max", "logic_zs_without_o2",
                "logic_cou", "time_future", "time_stale", "time_conflict")
-
-
-def canon(x: Any) -> Any:
-    """Comparable form: NaN equal to NaN, dicts without their order."""
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return canon({f.name: getattr(x, f.name) for f in dataclasses.fields(x)})
-    if isinstance(x, dict):
-        return sorted((str(k), canon(v)) for k, v in x.items())
-    if isinstance(x, list | tuple):
-        return [canon(v) for v in x]
-    if isinstance(x, float) and math.isnan(x):
-        return "NaN"
-    return x
 
 
 # --- strategies -----------------------------------------------------------------------------

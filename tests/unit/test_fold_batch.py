@@ -15,10 +15,7 @@ replay after a restart, skipped by offset).
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from datetime import datetime, timedelta
-from typing import Any
 
 import hj212
 import numpy as np
@@ -32,23 +29,12 @@ from pipeline.detect.station import DetectorBundle
 from pipeline.registry.model import Limit
 from pipeline.stream.detection import Outputs, fold_batch, fold_frames, frames_by_station
 from pipeline.timebase import CST_OFFSET_S, UNIX_EPOCH
+from tests.unit.detect_helpers import canon
 
 MNS = ("AB0000010000000000000001", "AB0000010000000000000002", "AB0000010000000000000003")
 CODES = ("w01018", "w00000", "a21026", "a19001", "a34013")
 T0 = datetime(2024, 3, 1, 8, 0)
 NAN = float("nan")
-
-
-def canon(x: Any) -> Any:
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return canon({f.name: getattr(x, f.name) for f in dataclasses.fields(x)})
-    if isinstance(x, dict):
-        return sorted((str(k), canon(v)) for k, v in x.items())
-    if isinstance(x, list | tuple):
-        return [canon(v) for v in x]
-    if isinstance(x, float) and math.isnan(x):
-        return "NaN"
-    return x
 
 
 def contexts() -> dict[str, StationContext]:
