@@ -134,6 +134,11 @@ def test_operator_notify_sent_once_skipped_logged_restart_safe(stack, tmp_path):
         with run.ch() as ch:
             r5 = notify_event(ch, 5, "yg", "复查：数据已恢复正常，谢谢配合。")
         run.wait("the event after the restart", lambda: len(srv.messages("yg")) >= 2, 20)
+        # idle means its 'sent' row is written: a kill between the answer and that row
+        # resends under the same id (the receiver dedupes by it), shown in
+        # test_notify_service's kill -9 storm, not here
+        run.wait("the 'sent' row of the event after the restart",
+                 lambda: final(run).get(f"OP-{r5}", {}).get("state") == "sent", 20)
 
         # kill -9 while idle, an event while down: sent once after the restart
         run.kill9()
