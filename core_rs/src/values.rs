@@ -481,42 +481,114 @@ const CRC32_TABLE: [u32; 256] = {
     table
 };
 
+/// `CRC32_TABLE` extended for eight bytes a step (slicing-by-8): `[k][b]` is the CRC
+/// register after byte `b` followed by `k` zero bytes.
+const CRC32_SLICES: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
+    t[0] = CRC32_TABLE;
+    let mut i = 0;
+    while i < 256 {
+        let mut c = CRC32_TABLE[i];
+        let mut k = 1;
+        while k < 8 {
+            c = CRC32_TABLE[(c & 0xff) as usize] ^ (c >> 8);
+            t[k][i] = c;
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// zlib's CRC-32 of `data`, continuing from `crc` (0 to start).
 pub fn crc32_update(crc: u32, data: &[u8]) -> u32 {
+    let t = &CRC32_SLICES;
     let mut c = !crc;
-    for &b in data {
-        c = CRC32_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let lo = c ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
+        c = t[7][(lo & 0xff) as usize]
+            ^ t[6][((lo >> 8) & 0xff) as usize]
+            ^ t[5][((lo >> 16) & 0xff) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][(hi & 0xff) as usize]
+            ^ t[2][((hi >> 8) & 0xff) as usize]
+            ^ t[1][((hi >> 16) & 0xff) as usize]
+            ^ t[0][(hi >> 24) as usize];
+    }
+    for &b in words.remainder() {
+        c = t[0][((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
     }
     !c
+}
+
+/// A CRC-32 fed in small pieces through a buffer on the stack, so that a digest of many
+/// short texts neither allocates nor runs the byte-at-a-time loop.
+struct CrcStream {
+    crc: u32,
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl CrcStream {
+    fn new() -> Self {
+        CrcStream {
+            crc: 0,
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > self.buf.len() {
+            self.crc = crc32_update(self.crc, &self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() > self.buf.len() {
+                self.crc = crc32_update(self.crc, bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn finish(mut self) -> u32 {
+        self.crc = crc32_update(self.crc, &self.buf[..self.len]);
+        self.crc
+    }
 }
 
 /// `pipeline.detect.state.record_digest`: CRC-32 over the text (per reading its code, flag
 /// and field names, then RS; all joined by US), continued over the values as
 /// little-endian doubles, in frame order.
 pub fn record_digest(readings: &[ReadingIn<'_>]) -> u32 {
-    let mut text = String::with_capacity(16 * readings.len());
-    let mut numbers: Vec<u8> = Vec::with_capacity(24 * readings.len());
+    let mut crc = CrcStream::new();
     let mut first = true;
-    let mut put = |text: &mut String, s: &str| {
+    let mut put = |crc: &mut CrcStream, s: &str| {
         if !first {
-            text.push('\u{1f}');
+            crc.put(b"\x1f");
         }
         first = false;
-        text.push_str(s);
+        crc.put(s.as_bytes());
     };
     for r in readings {
-        put(&mut text, r.code);
-        put(&mut text, r.flag);
-        for (f, v) in r.fields {
+        put(&mut crc, r.code);
+        put(&mut crc, r.flag);
+        for (f, _) in r.fields {
             put(
-                &mut text,
+                &mut crc,
                 FIELD_NAMES.get(*f as usize).copied().unwrap_or(""),
             );
-            numbers.extend_from_slice(&v.to_le_bytes());
         }
-        put(&mut text, "\u{1e}");
+        put(&mut crc, "\u{1e}");
     }
-    crc32_update(crc32_update(0, text.as_bytes()), &numbers)
+    for r in readings {
+        for (_, v) in r.fields {
+            crc.put(&v.to_le_bytes());
+        }
+    }
+    crc.finish()
 }
 
 fn is_resend(state: &ValuesState, cn: &str, t: i64, digest: i64) -> bool {
@@ -578,6 +650,20 @@ fn finite(x: Option<f64>) -> Option<f64> {
     x.filter(|v| !v.is_nan())
 }
 
+/// An integer that orders as the float does (by IEEE 754 total order: -0.0 below 0.0).
+fn order_key(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+}
+
+/// The float of an `order_key` (the map is its own inverse).
+fn from_order_key(k: i64) -> f64 {
+    f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64)
+}
+
+/// Windows up to this length are worked on in a copy on the stack.
+const STACK_WINDOW: usize = 64;
+
 /// `statistics.median` of a window (no NaN in it: judged values never are).
 ///
 /// By selection, not a sort (this runs for every reading the spike rule judges). The
@@ -585,44 +671,68 @@ fn finite(x: Option<f64>) -> Option<f64> {
 /// Python's stable sort puts -0.0 and 0.0 in their window order, so a zero median is
 /// taken from a stable sort, as Python takes it.
 fn median(xs: &[f64]) -> f64 {
-    use std::cmp::Ordering;
     if xs.is_empty() {
         return f64::NAN; // Python raises here; a window is never judged empty
     }
-    let cmp = |a: &f64, b: &f64| a.partial_cmp(b).unwrap_or(Ordering::Equal);
-    let mut s = xs.to_vec();
-    let n = s.len();
-    let mid = n / 2;
-    let (left, upper, _) = s.select_nth_unstable_by(mid, cmp);
-    let upper = *upper;
-    let m = if n % 2 == 1 {
-        upper
+    // Selected as integers that order as the floats do (-0.0 just under 0.0, which only
+    // a zero median can tell, and that case is settled below), in a copy on the stack for
+    // the usual window: integer compares make the small-slice selection branch-free.
+    let mut stack = [0i64; STACK_WINDOW];
+    let mut heap = Vec::new();
+    let keys: &mut [i64] = if xs.len() <= STACK_WINDOW {
+        &mut stack[..xs.len()]
     } else {
-        // the largest of the lower half is the other middle value
-        let lower = left.iter().copied().fold(f64::NEG_INFINITY, |a, b| {
-            if cmp(&b, &a) == Ordering::Greater {
-                b
-            } else {
-                a
-            }
-        });
-        (lower + upper) / 2.0
+        heap.resize(xs.len(), 0);
+        &mut heap
+    };
+    for (k, x) in keys.iter_mut().zip(xs) {
+        *k = order_key(*x);
+    }
+    let n = keys.len();
+    let mid = n / 2;
+    let (left, upper, _) = keys.select_nth_unstable(mid);
+    let upper = from_order_key(*upper);
+    // for an even count, the largest of the lower half is the other middle value
+    let lower =
+        (n % 2 == 0).then(|| from_order_key(left.iter().copied().max().unwrap_or(i64::MIN)));
+    let m = match lower {
+        None => upper,
+        Some(lower) => (lower + upper) / 2.0,
     };
     if m != 0.0 {
         return m;
     }
-    let mut s = xs.to_vec();
-    s.sort_by(cmp);
-    if n % 2 == 1 {
-        s[mid]
-    } else {
-        (s[mid - 1] + s[mid]) / 2.0
+    // A zero median takes its sign as Python's stable sort gives it: the zero at sorted
+    // position q is the (q - below)-th zero of the window in window order, `below`
+    // counting the values under zero (no sort, no copy: zero series are common).
+    let below = xs.iter().filter(|&&x| x < 0.0).count();
+    let at = |q: usize, v: f64| -> f64 {
+        if v != 0.0 {
+            return v;
+        }
+        q.checked_sub(below)
+            .and_then(|k| xs.iter().copied().filter(|&x| x == 0.0).nth(k))
+            .unwrap_or(v)
+    };
+    match lower {
+        None => at(mid, upper),
+        Some(lower) => (at(mid - 1, lower) + at(mid, upper)) / 2.0,
     }
 }
 
 fn robust_sigma(window: &[f64], med: f64, p: &Plan) -> f64 {
-    let deviations: Vec<f64> = window.iter().map(|x| (x - med).abs()).collect();
-    let mad = median(&deviations);
+    let mut stack = [0.0f64; STACK_WINDOW];
+    let heap: Vec<f64>;
+    let deviations: &[f64] = if window.len() <= STACK_WINDOW {
+        for (d, x) in stack.iter_mut().zip(window) {
+            *d = (x - med).abs();
+        }
+        &stack[..window.len()]
+    } else {
+        heap = window.iter().map(|x| (x - med).abs()).collect();
+        &heap
+    };
+    let mad = median(deviations);
     let sigma = MAD_TO_SIGMA * mad;
     // Python's max(a, b): a unless b is greater
     if p.spike_floor > sigma {
@@ -1084,34 +1194,42 @@ fn time_conflict(state: &mut ValuesState, f: &FrameIn<'_>, plan: &StationPlan, o
     let memory = keyed(state.conflict_memory.get_or_insert_with(Vec::new), &cn);
     // the entry of this data time, taken out while the frame is judged and put back (a
     // new time older than every remembered one is forgotten at once, after serving it)
-    let (mut entry, at) = match memory.iter().position(|e| e.time == f.t) {
-        Some(i) => (std::mem::take(&mut memory[i]), Some(i)),
-        None => (
+    let at = memory.iter().position(|e| e.time == f.t);
+    // a new time that pushes the oldest out: the oldest's strings and vectors are reused
+    // for it (the memory turns over once a frame, and this spares its allocations)
+    let mut spare: Vec<(String, Vec<(u8, f64)>)> = Vec::new();
+    let mut entry = match at {
+        Some(i) => std::mem::take(&mut memory[i]),
+        None => {
+            if plan.conflict_keep > 0
+                && memory.len() >= plan.conflict_keep
+                && memory.first().is_some_and(|e| e.time < f.t)
+            {
+                spare = memory.remove(0).values;
+            }
             Remembered {
                 time: f.t,
-                values: Vec::new(),
-            },
-            None,
-        ),
+                values: Vec::with_capacity(f.readings.len()),
+            }
+        }
     };
     for (i, r) in f.readings.iter().enumerate() {
-        let present: Vec<(u8, f64)> = r
-            .fields
-            .iter()
-            .copied()
-            .filter(|(_, x)| !x.is_nan())
-            .collect();
+        let present = r.fields.iter().copied().filter(|(_, x)| !x.is_nan());
         let Some(k) = entry.position(r.code) else {
-            entry.values.push((r.code.to_owned(), present));
+            let (mut code, mut fields) = spare.pop().unwrap_or_default();
+            code.clear();
+            code.push_str(r.code);
+            fields.clear();
+            fields.extend(present);
+            entry.values.push((code, fields));
             out.look(Some(i), r.code, Rule::TimeConflict);
             continue;
         };
-        let now: Vec<(u8, f64)> = present.iter().map(|&(fid, x)| (fid, round6(x))).collect();
         let old = &entry.values[k].1;
         let mut changed: Vec<(u8, f64, f64)> = Vec::new();
         for &(fid, was) in old {
-            if let Some(&(_, x)) = now.iter().find(|(g, _)| *g == fid) {
-                let was = round6(was);
+            if let Some((_, x)) = present.clone().find(|(g, _)| *g == fid) {
+                let (was, x) = (round6(was), round6(x));
                 // != as Python compares: NaN never is remembered, so no NaN here
                 if was != x {
                     changed.push((fid, was, x));
@@ -1120,7 +1238,7 @@ fn time_conflict(state: &mut ValuesState, f: &FrameIn<'_>, plan: &StationPlan, o
         }
         if !changed.is_empty() {
             out.hit(Some(i), Rule::TimeConflict, None, Ev::Changed(changed));
-            entry.values[k].1 = now;
+            entry.values[k].1 = present.map(|(fid, x)| (fid, round6(x))).collect();
         }
     }
     match at {
@@ -1163,7 +1281,13 @@ pub fn observe_frame(
     let mut key = String::with_capacity(24);
     for (i, r) in readings.iter().enumerate() {
         key.clear();
-        let _ = write!(key, "{}/{}", r.cn, r.code);
+        if r.cn == frame.cn {
+            key.push_str(&cn); // the frame's data type, written once a frame
+        } else {
+            let _ = write!(key, "{}", r.cn);
+        }
+        key.push('/');
+        key.push_str(r.code);
         let s = match series.get_mut(key.as_str()) {
             Some(s) => s,
             None => series.entry(key.clone()).or_default(),
@@ -1359,6 +1483,38 @@ mod tests {
         assert!(median(&[0.0, -0.0, 1.0]).is_sign_negative());
         assert!(median(&[-0.0, 0.0, 1.0]).is_sign_positive());
         assert!(median(&[-0.0, -0.0]).is_sign_negative());
+    }
+
+    /// `statistics.median` as Python computes it: a stable sort, then the middle.
+    fn median_by_stable_sort(xs: &[f64]) -> f64 {
+        let mut s = xs.to_vec();
+        s.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        let mid = s.len() / 2;
+        if s.len() % 2 == 1 {
+            s[mid]
+        } else {
+            (s[mid - 1] + s[mid]) / 2.0
+        }
+    }
+
+    #[test]
+    fn the_median_by_selection_is_the_stable_sorts_to_the_bit() {
+        // windows full of ties and signed zeros, on both sides of the stack copy's size
+        let values = [-2.0, -1.0, -0.0, 0.0, 0.0, 1.0, 1.0, 3.5];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..20_000 {
+            let len = 1 + round % (STACK_WINDOW + 9);
+            let xs: Vec<f64> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    values[(seed % values.len() as u64) as usize]
+                })
+                .collect();
+            let (got, want) = (median(&xs), median_by_stable_sort(&xs));
+            assert_eq!(got.to_bits(), want.to_bits(), "{xs:?}: {got} vs {want}");
+        }
     }
 
     #[test]

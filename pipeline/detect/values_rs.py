@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, cast
 
 import hj212
@@ -106,6 +107,20 @@ def station_plan(th: Thresholds, cn: int) -> dict[str, Any]:
     }
 
 
+#: frame shapes kept by ``KernelValueRules.frame_plan`` before they are dropped
+FRAME_PLANS_MAX = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class FramePlan:
+    """The plans one frame shape needs: ``rows`` the series plan id of each row."""
+
+    ctx: StationContext
+    rows: tuple[int, ...]
+    station: int
+    period: int
+
+
 def _open_key(key: str) -> tuple[str, str]:
     code, _, rule = key.partition("|")
     return code, rule
@@ -123,6 +138,9 @@ class KernelValueRules:
         # (mn, st, cn, code) -> (the context it was resolved with, plan id)
         self._plans: dict[tuple[str, str, int, str], tuple[StationContext, int]] = {}
         self._stations: dict[tuple[str, str, int], int] = {}
+        #: what the rows of a frame of one shape need, by (MN, ST, data type, code width,
+        #: the codes' bytes): see ``frame_plan``
+        self.frame_plans: dict[tuple[str, str, int, int, bytes], FramePlan] = {}
 
     # --- plans ---------------------------------------------------------------------------
 
@@ -131,6 +149,7 @@ class KernelValueRules:
         if self._rules_of is not self.rules:  # rules swapped (a reload): resolve anew
             self._plans.clear()
             self._stations.clear()
+            self.frame_plans.clear()
             self._rules_of = self.rules
 
     def plan(self, mn: str, ctx: StationContext, cn: int, code: str) -> int:
@@ -143,6 +162,20 @@ class KernelValueRules:
         pid = self.kernel.add_plan(series_plan(th, cn, ctx.period_s(cn), ctx.limits.get(code)))
         self._plans[key] = (ctx, pid)
         return pid
+
+    def frame_plan(self, key: tuple[str, str, int, int, bytes], ctx: StationContext, cn: int,
+                   rows: Sequence[tuple[int, str]]) -> FramePlan:
+        """Resolve and keep under ``key`` the plans of a frame whose rows are ``rows``
+        ((data type, code) each) for the station of context ``ctx``. The keys are bounded
+        by the shapes stations send; a station sending ever new code sets could grow them
+        without end, so past ``FRAME_PLANS_MAX`` they start again."""
+        if len(self.frame_plans) >= FRAME_PLANS_MAX:
+            self.frame_plans.clear()
+        mn = key[0]
+        found = self.frame_plans[key] = FramePlan(
+            ctx, tuple(self.plan(mn, ctx, c, code) for c, code in rows),
+            self.station(mn, ctx.st, cn), ctx.period_s(cn))
+        return found
 
     def station(self, mn: str, st: str, cn: int) -> int:
         """The kernel's station plan id of one data type."""

@@ -154,29 +154,39 @@ def fold_frames(detector: Detector, state: StationState,
 _STATE_EPOCH_UNIX = int((STATE_EPOCH - UNIX_EPOCH).total_seconds())
 
 
-def _plan_ids(kernel: KernelValueRules, bundle: DetectorBundle, mns: list[str],
-              sts: list[str], frames: list[int], bounds: npt.NDArray[np.intp],
-              row_cn: npt.NDArray[np.int64], codes: npt.NDArray[np.bytes_]
-              ) -> npt.NDArray[np.int64]:
-    """The kernel's plan id of each row of ``frames`` (-1 elsewhere). A station sends the
-    same pollutants frame after frame: the ids of a frame's rows are looked up once per
-    (MN, ST, data type, its codes) and reused."""
-    out = np.full(len(codes), -1, dtype=np.int64)
-    seen: dict[tuple[str, str, int, bytes], npt.NDArray[np.int64]] = {}
+def _frame_plans(kernel: KernelValueRules, bundle: DetectorBundle, mns: list[str],
+                 sts: list[str], frames: list[int], bounds: npt.NDArray[np.intp],
+                 row_cn: npt.NDArray[np.int64], codes: npt.NDArray[np.bytes_]
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The kernel's plan id of each row of ``frames`` (-1 elsewhere), and each frame's
+    station plan id and period. A station sends the same pollutants frame after frame:
+    what a frame's rows need is looked up once per (MN, ST, data type, its codes) and
+    kept across batches (``kernel.frame_plans``) while the station's context is the same
+    object, so a frame of a known shape costs one dict lookup."""
+    out = [-1] * len(codes)
+    station: list[int] = []
+    period: list[int] = []
+    cache = kernel.frame_plans
     blob = codes.tobytes()
     width = codes.dtype.itemsize
     cn_of = row_cn.tolist()
+    edges = bounds.tolist()
+    context = bundle.context
     for i in frames:
-        start, end = int(bounds[i]), int(bounds[i + 1])
-        key = (mns[i], sts[i], cn_of[start], blob[start * width:end * width])
-        ids = seen.get(key)
-        if ids is None:
-            ctx = bundle.context(mns[i], sts[i])
-            ids = seen[key] = np.array(
-                [kernel.plan(mns[i], ctx, cn_of[row], codes[row].decode("ascii", "replace"))
-                 for row in range(start, end)], dtype=np.int64)
-        out[start:end] = ids
-    return out
+        start, end = edges[i], edges[i + 1]
+        mn, st, cn = mns[i], sts[i], cn_of[start]
+        ctx = context(mn, st)
+        key = (mn, st, cn, width, blob[start * width:end * width])
+        known = cache.get(key)
+        if known is None or known.ctx is not ctx:
+            known = kernel.frame_plan(key, ctx, cn, [
+                (cn_of[row], codes[row].decode("ascii", "replace"))
+                for row in range(start, end)])
+        out[start:end] = known.rows
+        station.append(known.station)
+        period.append(known.period)
+    return (np.array(out, dtype=np.int64), np.array(station, dtype=np.int64),
+            np.array(period, dtype=np.int64))
 
 
 def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
@@ -233,16 +243,10 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
         if episodes:
             open_keys[mn] = [(k.partition("|")[0], k.partition("|")[2]) for k in episodes]
     starts = bounds[with_rows]
-    plans = _plan_ids(kernel, bundle, mns, sts, with_rows, bounds, row_cn, codes)
+    plans, frame_plan, frame_period = _frame_plans(kernel, bundle, mns, sts, with_rows,
+                                                   bounds, row_cn, codes)
     heads = starts.astype(np.int64)
-    frame_plan = np.empty(len(with_rows), dtype=np.int64)
-    frame_period = np.empty(len(with_rows), dtype=np.int64)
     head_cn = row_cn[heads]
-    for k, i in enumerate(with_rows):
-        ctx = bundle.context(mns[i], sts[i])
-        cn = int(head_cn[k])
-        frame_plan[k] = kernel.station(mns[i], ctx.st, cn)
-        frame_period[k] = ctx.period_s(cn)
     head_t = row_t[heads]
     flags = c["flag"]
     found = kernel.kernel.observe_batch(

@@ -187,3 +187,31 @@ def test_a_batch_whose_stations_have_open_episodes_clears_them_in_the_kernel() -
     assert clear_after <= 2, "the test needs an episode that clears within two clean looks"
     assert transitions == ["negative:open", "negative:clear", "negative:open",
                            "negative:clear"]
+
+
+def test_a_registry_reload_reaches_the_frame_plans_kept_across_batches() -> None:
+    """The plans of a frame shape are kept from batch to batch; a new context for the
+    station (a registry reload with a narrower range) makes them resolved again."""
+    def frame(minute: int) -> bytes:
+        when = T0 + timedelta(minutes=minute)
+        return hj212.encode(cn=2051, st=32, mn=MNS[0], pw="123456",
+                            qn=when.strftime("%Y%m%d%H%M%S") + "000", flag=4,
+                            cp=[("DataTime", when.strftime("%Y%m%d%H%M%S")),
+                                ("w01018-Avg", "40.0")])
+
+    def out_of_range(bundle: DetectorBundle, minute: int) -> list[str]:
+        out = Outputs()
+        when = int((T0 + timedelta(minutes=minute) - UNIX_EPOCH).total_seconds())
+        fold_batch(bundle, hj212.decode_batch([frame(minute)]),
+                   np.array([when - CST_OFFSET_S]), [minute],
+                   lambda mn: states.setdefault(mn, {}), out)
+        return [a.event.transition for a in out.alarms if a.event.rule == "out_of_range"]
+
+    bundle = DetectorBundle(short_rules(), contexts(), values="rust")
+    states: dict[str, StationState] = {}
+    assert out_of_range(bundle, 1) == [] and out_of_range(bundle, 2) == []  # 40 in 0..250
+    assert bundle.kernel is not None and bundle.kernel.frame_plans  # kept
+    lower = {"w01018": Limit(MNS[0], "w01018", NAN, 50.0, "avg", 0.0, 30.0, "mg/L")}
+    bundle.contexts = {**bundle.contexts,
+                       MNS[0]: StationContext(MNS[0], "32", 30, 1, lower)}
+    assert out_of_range(bundle, 3) == ["open"]  # 40 over the reloaded 0..30

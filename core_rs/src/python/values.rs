@@ -3,6 +3,7 @@
 //! dumps it to, the dict of `pipeline/detect/state.py`), the resolved plans by id, and
 //! hands observations back as plain tuples for `pipeline/detect/values_rs.py` to word.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
@@ -645,6 +646,7 @@ impl ValueKernel {
             wanted.insert(mn.as_str(), Wanted::Open(keys));
         }
         let out = PyList::empty(py);
+        let mut fields: Vec<(u8, f64)> = Vec::new();
         for k in 0..n {
             let (start, end) = (fs[k], fe[k]);
             if start < 0 || end < start || end as usize > rows {
@@ -658,9 +660,9 @@ impl ValueKernel {
                 .ok()
                 .and_then(|i| self.stations.get(i))
                 .ok_or_else(|| PyKeyError::new_err(format!("no station plan {}", fpl[k])))?;
-            let texts = frame_rows(&b, start, end)?;
+            let texts = frame_rows(&b, start, end, &mut fields)?;
             let mut ins: Vec<ReadingIn<'_>> = Vec::with_capacity(texts.len());
-            for (j, (code, flag, fields)) in texts.iter().enumerate() {
+            for (j, (code, flag, span)) in texts.iter().enumerate() {
                 let row = start + j;
                 let p = usize::try_from(b.row_plan[row])
                     .ok()
@@ -671,7 +673,7 @@ impl ValueKernel {
                     flag,
                     cn: b.row_cn[row],
                     t: b.row_t[row],
-                    fields,
+                    fields: &fields[span.clone()],
                     plan: p,
                 });
             }
@@ -685,7 +687,10 @@ impl ValueKernel {
             };
             let mn = frame_mn[k].as_str();
             let want = wanted.entry(mn).or_insert_with(|| Wanted::Open(Vec::new()));
-            let state = self.states.entry(mn.to_owned()).or_default();
+            let state = match self.states.get_mut(mn) {
+                Some(state) => state,
+                None => self.states.entry(mn.to_owned()).or_default(),
+            };
             self.scratch.clear();
             observe_frame(state, plan, &frame, want, &mut self.scratch);
             for o in &self.scratch {
@@ -715,16 +720,24 @@ impl ValueKernel {
 
 /// The text of fixed-width item `i` of a NumPy bytes column handed over as its buffer
 /// (`arr.tobytes()`, `arr.dtype.itemsize`): NUL padding cut, each byte outside ASCII read
-/// as U+FFFD (as Python's `decode("ascii", "replace")`).
-fn item(blob: &[u8], width: usize, i: usize) -> PyResult<String> {
+/// as U+FFFD (as Python's `decode("ascii", "replace")`). Borrowed when it is ASCII, as
+/// codes and flags are.
+fn item(blob: &[u8], width: usize, i: usize) -> PyResult<Cow<'_, str>> {
     let raw = blob
         .get(i * width..(i + 1) * width)
         .ok_or_else(|| bad("value kernel", format!("bytes column has no item {i}")))?;
     let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-    Ok(raw[..end]
-        .iter()
-        .map(|&b| if b.is_ascii() { b as char } else { '\u{fffd}' })
-        .collect())
+    let raw = &raw[..end];
+    if raw.is_ascii() {
+        if let Ok(text) = std::str::from_utf8(raw) {
+            return Ok(Cow::Borrowed(text));
+        }
+    }
+    Ok(Cow::Owned(
+        raw.iter()
+            .map(|&b| if b.is_ascii() { b as char } else { '\u{fffd}' })
+            .collect(),
+    ))
 }
 
 /// The kernel's columns of one batch, borrowed from NumPy.
@@ -739,14 +752,21 @@ struct BatchCols<'a> {
     row_plan: &'a [i64],
 }
 
-/// One row's code, flag and present fields.
-type RowText = (String, String, Vec<(u8, f64)>);
+/// One row's code, flag, and where its present fields are in the frame's field buffer.
+type RowText<'a> = (Cow<'a, str>, Cow<'a, str>, std::ops::Range<usize>);
 
-/// One frame's readings from the batch columns: (code, flag, fields) per row.
-fn frame_rows(b: &BatchCols<'_>, start: usize, end: usize) -> PyResult<Vec<RowText>> {
+/// One frame's readings from the batch columns: per row its code and flag, and where its
+/// present fields are in `fields` (which this fills, after clearing it).
+fn frame_rows<'a>(
+    b: &BatchCols<'a>,
+    start: usize,
+    end: usize,
+    fields: &mut Vec<(u8, f64)>,
+) -> PyResult<Vec<RowText<'a>>> {
+    fields.clear();
     let mut out = Vec::with_capacity(end.saturating_sub(start));
     for row in start..end {
-        let mut fields = Vec::with_capacity(4);
+        let from = fields.len();
         for (col, x) in b.numeric.row(row).iter().enumerate() {
             if !x.is_nan() && col < FIELD_NAMES.len() {
                 fields.push((col as u8, *x));
@@ -755,7 +775,7 @@ fn frame_rows(b: &BatchCols<'_>, start: usize, end: usize) -> PyResult<Vec<RowTe
         out.push((
             item(b.codes, b.code_width, row)?,
             item(b.flags, b.flag_width, row)?,
-            fields,
+            from..fields.len(),
         ));
     }
     Ok(out)
