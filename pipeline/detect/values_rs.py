@@ -21,8 +21,8 @@ Two ways to hold the state:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 import hj212
