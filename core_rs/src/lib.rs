@@ -8,6 +8,7 @@ pub mod codes;
 pub mod cp;
 pub mod crc;
 pub mod encode;
+pub mod envelope;
 pub mod error;
 pub mod fastpath;
 pub mod frame;

@@ -13,6 +13,7 @@ use crate::batch::{self, Columns};
 use crate::cp::NUMERIC_SUFFIXES;
 use crate::crc::{CrcVariant, CrcVariants};
 use crate::encode::{self as enc, Fields, Reply};
+use crate::envelope;
 use crate::error::{ErrorKind, FrameError as RsError, Rejected};
 use crate::frame::Options;
 use crate::framer::Framer as RsFramer;
@@ -544,6 +545,79 @@ fn decode_batch_raw<'py>(
     columns_dict(py, cols)
 }
 
+/// Gateway envelopes (`pipeline/gateway/envelope.py`) read a batch at a time: the
+/// columns (kind, receive ns, sequence, gateway, peer, reason, raw) of the values that
+/// are envelopes, and (index, what is wrong) of those that are not. Texts are read as
+/// the reference reads them (gateway and reason UTF-8, peer ASCII, each undecodable byte
+/// U+FFFD); a gateway or peer repeated in the batch is one string object.
+#[pyfunction]
+fn decode_envelopes<'py>(
+    py: Python<'py>,
+    values: &Bound<'py, PyList>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let n = values.len();
+    let mut kinds: Vec<u8> = Vec::with_capacity(n);
+    let mut receive: Vec<i64> = Vec::with_capacity(n);
+    let mut seqs: Vec<u64> = Vec::with_capacity(n);
+    let gateways = PyList::empty(py);
+    let peers = PyList::empty(py);
+    let reasons = PyList::empty(py);
+    let raws = PyList::empty(py);
+    let errors = PyList::empty(py);
+    // per batch, each distinct gateway id and peer made into a string once
+    let mut seen: [HashMap<Vec<u8>, Bound<'py, PyString>>; 2] = [HashMap::new(), HashMap::new()];
+    let mut text = |ascii: bool, bytes: &[u8]| -> Bound<'py, PyString> {
+        let known = &mut seen[usize::from(ascii)];
+        if let Some(s) = known.get(bytes) {
+            return s.clone();
+        }
+        let s = if ascii {
+            let decoded: String = bytes
+                .iter()
+                .map(|&b| if b.is_ascii() { b as char } else { '\u{fffd}' })
+                .collect();
+            PyString::new(py, &decoded)
+        } else {
+            PyString::new(py, &String::from_utf8_lossy(bytes))
+        };
+        known.insert(bytes.to_vec(), s.clone());
+        s
+    };
+    for (i, item) in values.iter().enumerate() {
+        let value = item
+            .cast::<PyBytes>()
+            .map_err(|_| PyTypeError::new_err("decode_envelopes takes a list of bytes"))?;
+        match envelope::read(value.as_bytes()) {
+            Ok(e) => {
+                kinds.push(e.kind);
+                // ns since 1970 in a u64 exceeds i64 only after the year 2262
+                receive.push(i64::try_from(e.receive_ns).unwrap_or(i64::MAX));
+                seqs.push(e.seq);
+                gateways.append(text(false, e.gateway))?;
+                peers.append(text(true, e.peer))?;
+                if e.reason.is_empty() {
+                    reasons.append(PyString::new(py, ""))?;
+                } else {
+                    reasons.append(String::from_utf8_lossy(e.reason))?;
+                }
+                raws.append(PyBytes::new(py, e.raw))?;
+            }
+            Err(message) => errors.append((i, message))?,
+        }
+    }
+    (
+        PyArray1::from_vec(py, kinds),
+        PyArray1::from_vec(py, receive),
+        PyArray1::from_vec(py, seqs),
+        gateways,
+        peers,
+        reasons,
+        raws,
+        errors,
+    )
+        .into_pyobject(py)
+}
+
 /// CP given as name/value pairs, or as raw text (the second).
 type CpInput = (Vec<(String, String)>, Option<String>);
 
@@ -754,6 +828,7 @@ fn _hj212(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse, m)?)?;
     m.add_function(wrap_pyfunction!(parse_segment, m)?)?;
     m.add_function(wrap_pyfunction!(decode_batch_raw, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_envelopes, m)?)?;
     m.add_function(wrap_pyfunction!(encode, m)?)?;
     m.add_function(wrap_pyfunction!(answer, m)?)?;
     m.add_function(wrap_pyfunction!(answer_error, m)?)?;

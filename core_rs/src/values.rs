@@ -1324,6 +1324,194 @@ pub fn observe_frame(
     time_conflict(state, frame, plan, &mut o);
 }
 
+// --- the state as JSON ------------------------------------------------------------------
+
+/// A station's values state as the JSON text of the dict `pipeline.detect.state` keeps
+/// (the same keys and values `orjson.dumps` writes for it, so that loading either gives
+/// the same dict): the worker writes each changed station's state at every commit, and
+/// making that dict in Python first cost more than the rules.
+pub fn state_json(state: &ValuesState) -> String {
+    let mut w = Json::default();
+    w.open('{');
+    if let Some(series) = &state.series {
+        w.key("series");
+        w.open('{');
+        for (k, s) in series {
+            w.key(k);
+            w.open('{');
+            let ints = [
+                ("last_time", s.last_time),
+                ("zero_run", s.zero_run),
+                ("zero_since", s.zero_since),
+                ("constant_run", s.constant_run),
+            ];
+            for (name, x) in ints {
+                if let Some(x) = x {
+                    w.key(name);
+                    w.int(x);
+                }
+            }
+            if let Some(x) = s.constant_value {
+                w.key("constant_value");
+                w.float(x);
+            }
+            if let Some(x) = s.constant_since {
+                w.key("constant_since");
+                w.int(x);
+            }
+            if let Some(window) = &s.spike_window {
+                w.key("spike_window");
+                w.open('[');
+                for x in window {
+                    w.item();
+                    w.float(*x);
+                }
+                w.close(']');
+            }
+            if let Some(pending) = &s.spike_pending {
+                w.key("spike_pending");
+                w.open('[');
+                for (t, x) in pending {
+                    w.item();
+                    w.open('{');
+                    w.key("time");
+                    w.int(*t);
+                    w.key("value");
+                    w.float(*x);
+                    w.close('}');
+                }
+                w.close(']');
+            }
+            if let Some((flag, since)) = &s.flag_run {
+                w.key("flag_run");
+                w.open('{');
+                w.key("flag");
+                w.string(flag);
+                w.key("since");
+                w.int(*since);
+                w.close('}');
+            }
+            w.close('}');
+        }
+        w.close('}');
+    }
+    if let Some(memory) = &state.conflict_memory {
+        w.key("conflict_memory");
+        w.open('{');
+        for (cn, entries) in memory {
+            w.key(cn);
+            w.open('[');
+            for e in entries {
+                w.item();
+                w.open('{');
+                w.key("time");
+                w.int(e.time);
+                w.key("values");
+                w.open('{');
+                for (code, fields) in &e.values {
+                    w.key(code);
+                    w.open('{');
+                    for (f, x) in fields {
+                        w.key(FIELD_NAMES.get(*f as usize).copied().unwrap_or(""));
+                        w.float(*x);
+                    }
+                    w.close('}');
+                }
+                w.close('}');
+                w.close('}');
+            }
+            w.close(']');
+        }
+        w.close('}');
+    }
+    if let Some(memory) = &state.resend_memory {
+        w.key("resend_memory");
+        w.open('{');
+        for (cn, entries) in memory {
+            w.key(cn);
+            w.open('[');
+            for (t, d) in entries {
+                w.item();
+                w.open('[');
+                w.item();
+                w.int(*t);
+                w.item();
+                w.int(*d);
+                w.close(']');
+            }
+            w.close(']');
+        }
+        w.close('}');
+    }
+    w.close('}');
+    w.out
+}
+
+/// A small JSON writer: commas between members and items, strings escaped.
+#[derive(Default)]
+struct Json {
+    out: String,
+    /// whether the innermost open object or array has a member yet
+    filled: Vec<bool>,
+}
+
+impl Json {
+    fn open(&mut self, c: char) {
+        self.out.push(c);
+        self.filled.push(false);
+    }
+
+    fn close(&mut self, c: char) {
+        self.out.push(c);
+        self.filled.pop();
+    }
+
+    /// Before an array item: a comma unless it is the first.
+    fn item(&mut self) {
+        if let Some(filled) = self.filled.last_mut() {
+            if *filled {
+                self.out.push(',');
+            }
+            *filled = true;
+        }
+    }
+
+    fn key(&mut self, k: &str) {
+        self.item();
+        self.string(k);
+        self.out.push(':');
+    }
+
+    fn string(&mut self, text: &str) {
+        self.out.push('"');
+        for c in text.chars() {
+            match c {
+                '"' => self.out.push_str("\\\""),
+                '\\' => self.out.push_str("\\\\"),
+                c if u32::from(c) < 0x20 => {
+                    let _ = write!(self.out, "\\u{:04x}", u32::from(c));
+                }
+                c => self.out.push(c),
+            }
+        }
+        self.out.push('"');
+    }
+
+    fn int(&mut self, x: i64) {
+        let _ = write!(self.out, "{x}");
+    }
+
+    /// The shortest text that reads back as the same double (Rust's `Debug`: "1.0",
+    /// "1e-7"), as orjson writes; not-a-number and infinities as null, as orjson does.
+    fn float(&mut self, x: f64) {
+        if x.is_finite() {
+            let _ = write!(self.out, "{x:?}");
+        } else {
+            self.out.push_str("null");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1515,6 +1703,35 @@ mod tests {
             let (got, want) = (median(&xs), median_by_stable_sort(&xs));
             assert_eq!(got.to_bits(), want.to_bits(), "{xs:?}: {got} vs {want}");
         }
+    }
+
+    #[test]
+    fn the_state_as_json_escapes_its_strings_and_writes_floats_as_floats() {
+        let mut series = HashMap::new();
+        series.insert(
+            "2011/a\"b\\".to_owned(),
+            Series {
+                last_time: Some(7),
+                constant_value: Some(1.0),
+                spike_window: Some(vec![-0.0, 1e-7, f64::NAN]),
+                flag_run: Some(("D\u{1}".to_owned(), 3)),
+                ..Series::default()
+            },
+        );
+        let state = ValuesState {
+            series: Some(series),
+            conflict_memory: None,
+            resend_memory: Some(vec![("2011".to_owned(), vec![(5, 4_294_967_295)])]),
+        };
+        assert_eq!(
+            state_json(&state),
+            concat!(
+                r#"{"series":{"2011/a\"b\\":{"last_time":7,"constant_value":1.0,"#,
+                r#""spike_window":[-0.0,1e-7,null],"flag_run":{"flag":"D\u0001","since":3}}},"#,
+                r#""resend_memory":{"2011":[[5,4294967295]]}}"#
+            )
+        );
+        assert_eq!(state_json(&ValuesState::default()), "{}");
     }
 
     #[test]

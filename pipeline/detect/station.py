@@ -24,14 +24,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from pipeline.detect.context import StationContext
 from pipeline.detect.episodes import Episodes, Observation
 from pipeline.detect.missing import BackfillRequest, MissingData, alarm_step
 from pipeline.detect.model import AlarmEvent, AlarmStep, Reading
 from pipeline.detect.rules import Rules, default_rules
-from pipeline.detect.state import StationState, ValuesState
+from pipeline.detect.state import StationState, ValuesState, dump_station_state
 from pipeline.detect.values import ValueRules
 from pipeline.detect.values_rs import KernelValueRules
 
@@ -63,14 +63,6 @@ class Detector(Protocol):
                  resent: bool = False) -> Result: ...
 
     def tick(self, state: StationState, mn: str, now: datetime) -> Result: ...
-
-
-def sync_state(detector: object, state: StationState, mn: str) -> None:
-    """Bring ``state`` up to date with what ``detector`` keeps elsewhere (a
-    ``DetectorBundle`` on the Rust kernel); nothing for any other detector."""
-    sync = getattr(detector, "sync", None)
-    if sync is not None:
-        sync(state, mn)
 
 
 class DetectorBundle:
@@ -114,6 +106,11 @@ class DetectorBundle:
         values = state.setdefault("values", {})
         if self.kernel is not None and self._adopted.get(mn) is not values:
             self.kernel.adopt(mn, values)
+            # the kernel's copy is the state now: the dict is emptied (not replaced, it
+            # stays the mark of adoption) so that tens of kB of objects per station do not
+            # sit in the heap for the garbage collector to walk; ``sync`` or
+            # ``dump_state`` write the kernel's copy
+            cast(dict[str, Any], values).clear()
             self._adopted[mn] = values
         return values
 
@@ -157,6 +154,14 @@ class DetectorBundle:
             return  # not the kernel's, or never handed to it: the dict is current
         values = state["values"] = self.kernel.export(mn)
         self._adopted[mn] = values
+
+    def dump_state(self, mn: str, state: StationState) -> bytes:
+        """The persisted form of ``state``; its values state as the kernel keeps it, as
+        JSON text straight from the kernel (no dict made) when the kernel holds it."""
+        values = state.get("values")
+        if self.kernel is None or values is None or self._adopted.get(mn) is not values:
+            return dump_station_state(state)
+        return dump_station_state(state, values_json=self.kernel.export_json(mn))
 
     def tick(self, state: StationState, mn: str, now: datetime) -> Result:
         ctx = self.contexts.get(mn) or self.context(mn)

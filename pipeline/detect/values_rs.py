@@ -197,6 +197,10 @@ class KernelValueRules:
         out: Any = self.kernel.dump(mn)
         return cast(ValuesState, out)
 
+    def export_json(self, mn: str) -> bytes:
+        """That dict as JSON text, made by the kernel without the dict."""
+        return self.kernel.dump_json(mn)
+
     def forget(self, mn: str) -> None:
         self.kernel.forget(mn)
 

@@ -36,6 +36,10 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
+import hj212
+import numpy as np
+import numpy.typing as npt
+
 MAGIC: Final = b"HJGW"
 VERSION: Final = 1
 ACCEPTED: Final = 1
@@ -100,31 +104,73 @@ def encode_accepted(receive_ns: int, seq: int, sender: bytes, raw: bytes) -> byt
                      len(raw).to_bytes(4, "big"), raw))
 
 
+def _cut(value: bytes, pos: int, n: int, field: str) -> EnvelopeError:
+    return EnvelopeError(f"envelope of {len(value)} bytes is too short: its {field} needs "
+                         f"{n} bytes at offset {pos}")
+
+
 def decode(value: bytes) -> Envelope:
-    """Read one envelope; raises EnvelopeError naming what is wrong."""
-    try:
-        magic, version, kind, receive_ns, seq = _HEAD.unpack_from(value, 0)
-        if magic != MAGIC:
-            raise EnvelopeError(f"value starts with {value[:4]!r}, not {MAGIC!r}: not a gateway "
-                                "envelope (is this topic written by something else?)")
-        if version != VERSION:
-            raise EnvelopeError(f"envelope version {version} is not {VERSION}; upgrade the "
-                                "reader to the gateway's version")
-        pos = _HEAD.size
-        glen = value[pos]
-        gateway = value[pos + 1:pos + 1 + glen].decode()
-        pos += 1 + glen
-        plen = value[pos]
-        peer = value[pos + 1:pos + 1 + plen].decode("ascii", "replace")
-        pos += 1 + plen
-        rlen = int.from_bytes(value[pos:pos + 2], "big")
-        reason = value[pos + 2:pos + 2 + rlen].decode("utf-8", "replace")
-        pos += 2 + rlen
-        nlen = int.from_bytes(value[pos:pos + 4], "big")
-        raw = bytes(value[pos + 4:pos + 4 + nlen])
-        if len(raw) != nlen:
-            raise EnvelopeError(f"envelope says the frame has {nlen} bytes but only {len(raw)} "
-                                "follow: the value was cut")
-    except (struct.error, IndexError) as exc:
-        raise EnvelopeError(f"envelope of {len(value)} bytes is too short: {exc}") from None
-    return Envelope(kind, receive_ns, seq, gateway, peer, reason, raw)
+    """Read one envelope; raises EnvelopeError naming what is wrong. The reference for
+    ``hj212.decode_envelopes`` (the worker's batch reader in Rust): every field must be
+    there whole; texts are read with each undecodable byte as U+FFFD."""
+    if len(value) < _HEAD.size:
+        raise EnvelopeError(f"envelope of {len(value)} bytes is too short: its head needs "
+                            f"{_HEAD.size} bytes")
+    magic, version, kind, receive_ns, seq = _HEAD.unpack_from(value, 0)
+    if magic != MAGIC:
+        raise EnvelopeError(f"value starts with {value[:4]!r}, not {MAGIC!r}: not a gateway "
+                            "envelope (is this topic written by something else?)")
+    if version != VERSION:
+        raise EnvelopeError(f"envelope version {version} is not {VERSION}; upgrade the "
+                            "reader to the gateway's version")
+    pos = _HEAD.size
+    texts: list[bytes] = []
+    for field, width in (("gateway id", 1), ("peer", 1), ("reason", 2)):
+        if pos + width > len(value):
+            raise _cut(value, pos, width, f"{field} length")
+        size = int.from_bytes(value[pos:pos + width], "big")
+        pos += width
+        if pos + size > len(value):
+            raise _cut(value, pos, size, field)
+        texts.append(value[pos:pos + size])
+        pos += size
+    if pos + 4 > len(value):
+        raise _cut(value, pos, 4, "frame length")
+    nlen = int.from_bytes(value[pos:pos + 4], "big")
+    pos += 4
+    if pos + nlen > len(value):
+        raise EnvelopeError(f"envelope says the frame has {nlen} bytes but only "
+                            f"{len(value) - pos} follow: the value was cut")
+    gateway, peer, reason = texts
+    return Envelope(kind, receive_ns, seq, gateway.decode("utf-8", "replace"),
+                    peer.decode("ascii", "replace"), reason.decode("utf-8", "replace"),
+                    bytes(value[pos:pos + nlen]))
+
+
+@dataclass(frozen=True, slots=True)
+class Envelopes:
+    """A batch of envelopes as columns (``decode_many``), in the order read."""
+
+    kind: npt.NDArray[np.uint8]
+    receive_ns: npt.NDArray[np.int64]
+    seq: npt.NDArray[np.uint64]
+    gateway: list[str]
+    peer: list[str]
+    reason: list[str]
+    raw: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @property
+    def receive_s(self) -> npt.NDArray[np.int64]:
+        """Receive times, whole seconds since the epoch."""
+        return self.receive_ns // 1_000_000_000
+
+
+def decode_many(values: list[bytes]) -> tuple[Envelopes, list[tuple[int, str]]]:
+    """The envelopes among ``values`` as columns (read in Rust: the worker takes
+    thousands a batch), and (index in ``values``, what is wrong) for each value that is
+    not one. The same reading as ``decode``, value by value."""
+    kind, receive_ns, seq, gateway, peer, reason, raw, errors = hj212.decode_envelopes(values)
+    return Envelopes(kind, receive_ns, seq, gateway, peer, reason, raw), errors

@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped,unused-igno
 from pipeline.config import Settings
 from pipeline.detect.state import dump_part
 from pipeline.detect.station import Detector, DetectorBundle
-from pipeline.gateway.envelope import Envelope, EnvelopeError, decode
+from pipeline.gateway.envelope import Envelope, EnvelopeError, Envelopes, decode, decode_many
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse
 from pipeline.store.completeness import Period, periods_of
@@ -73,6 +73,20 @@ def _envelopes(records: Sequence[Any]) -> tuple[list[Envelope], list[Any]]:
             continue
         kept.append(rec)
     return envs, kept
+
+
+def _envelope_columns(records: Sequence[Any]) -> tuple[Envelopes, list[Any]]:
+    """``_envelopes`` for the frames topic: the envelopes as columns, read in Rust."""
+    envs, errors = decode_many([rec.value for rec in records])
+    if not errors:
+        return envs, list(records)
+    bad = set()
+    for i, error in errors:
+        rec = records[i]
+        bad.add(i)
+        log.error("envelope.invalid", topic=rec.topic, partition=rec.partition,
+                  offset=rec.offset, error=error)
+    return envs, [rec for i, rec in enumerate(records) if i not in bad]
 
 
 class Agents:
@@ -117,11 +131,11 @@ class Agents:
         """Decode and detect a batch now (its alarms and back-fill requests are published
         before this returns); return the job that stores its rows, alarm rows and windows.
         The runtime runs that job while it fetches and detects the next batch."""
-        envs, kept = _envelopes(records)
-        if not envs:
+        envs, kept = _envelope_columns(records)
+        if not len(envs):
             return _nothing
-        raws = [e.raw for e in envs]
-        received = np.array([e.receive_ns // 1_000_000_000 for e in envs], dtype=np.int64)
+        raws = envs.raw
+        received = envs.receive_s
         batch = hj212.decode_batch(raws, strict=self.strict, crc_variants=VETTED_CRC_VARIANTS)
         self._touch_periods(batch)
         out: Outputs | None = None
@@ -136,8 +150,7 @@ class Agents:
         async def store(idle: Idle) -> None:
             result = await retry_store(
                 "frames", lambda: self.frame_sink.write(
-                    raws, received, [e.gateway for e in envs], [e.peer for e in envs],
-                    batch=batch),
+                    raws, received, envs.gateway, envs.peer, batch=batch),
                 max_backoff=self.max_backoff, idle=idle)
             self.stats["frames"] += result.frames
             self.stats["readings"] += result.readings

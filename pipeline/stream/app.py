@@ -46,7 +46,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition  # type: ignore[i
 
 from pipeline.config import Settings
 from pipeline.detect.state import StateVersionError
-from pipeline.detect.station import Detector, sync_state
+from pipeline.detect.station import Detector
 from pipeline.logs import get_logger
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.store.completeness import refresh
@@ -163,9 +163,10 @@ class Worker:
         self.bootstrap = settings.kafka.servers
         self.table = StationTable(self.bootstrap, self.topics.state,
                                   settings.partitions.frames, settings.kafka.replication)
-        if detector is not None and hasattr(detector, "sync"):
-            # the value kernel keeps each station's values state: written back on commit
-            self.table.before_write = lambda mn, state: sync_state(detector, state, mn)
+        dump = getattr(detector, "dump_state", None)
+        if dump is not None:
+            # the value kernel keeps each station's values state: written from there
+            self.table.dump = dump
         self.clock = make_clock(options.clock)
         self.agents = Agents(settings, self.topics, self.table, detector,
                              commands_topic=settings.topics.commands,

@@ -42,9 +42,10 @@ class StationTable:
         self._loading = 0
         self._no_load = asyncio.Event()
         self._no_load.set()
-        #: called with (MN, state) right before a state is written: a detector that keeps
-        #: part of it elsewhere (the value kernel) brings the dict up to date
-        self.before_write: Callable[[str, StationState], None] | None = None
+        #: (MN, state) -> the bytes written for it: a detector that keeps part of the
+        #: state elsewhere (the value kernel) writes that part from where it is
+        self.dump: Callable[[str, StationState], bytes] = lambda mn, state: (
+            dump_station_state(state))
 
     async def ensure_topic(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -107,10 +108,7 @@ class StationTable:
             return {}, []
         assert self.producer is not None, "StationTable.send_dirty before the producer started"
         sent, self._dirty = self._dirty, {}
-        if self.before_write is not None:
-            for (_, mn), state in sent.items():
-                self.before_write(mn, state)
-        acks = [await self.producer.send(self.topic, dump_station_state(state),
+        acks = [await self.producer.send(self.topic, self.dump(mn, state),
                                          key=mn.encode(), partition=partition)
                 for (partition, mn), state in sent.items()]
         return sent, acks

@@ -41,6 +41,7 @@ __all__ = [
     "code_table",
     "crc16",
     "decode_batch_raw",
+    "decode_envelopes",
     "encode",
     "lookup",
     "now_qn",
@@ -208,6 +209,8 @@ class ValueKernel:
         """Take a station's values state (the dict of pipeline.detect.state)."""
     def dump(self, mn: str) -> dict[str, Any]:
         """A station's values state as that dict ({} for a station never seen)."""
+    def dump_json(self, mn: str) -> bytes:
+        """That dict as JSON text (b"{}" for a station never seen), made without it."""
     def forget(self, mn: str) -> None: ...
     def __contains__(self, mn: str, /) -> bool: ...
     def observe(self, mn: str, station_plan: int, cn: int, t: int, ahead_s: float,
@@ -238,6 +241,13 @@ def decode_batch_raw(frames: Sequence[bytes], *, strict: bool = False,
     """Columnar decode; see hj212.decode_batch, which wraps this in a Batch.
 
     ``fast=False`` reads every data area with the validating path (same result, slower)."""
+
+def decode_envelopes(values: list[bytes]) -> tuple[
+        npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.uint64], list[str],
+        list[str], list[str], list[bytes], list[tuple[int, str]]]:
+    """Gateway envelopes (pipeline/gateway/envelope.py) a batch at a time: the columns
+    kind, receive ns, sequence, gateway, peer, reason and raw of the values that are
+    envelopes, and (index, what is wrong) for each that is not."""
 
 def encode(*, cn: int | str, st: int | str, mn: str | None, pw: str | None,
            qn: str | None = None, flag: int | None = None, pnum: int | None = None,

@@ -10,11 +10,11 @@ use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::values::{
-    field_id, observe_frame, Ev, FrameIn, LimitPlan, Obs, Plan, ReadingIn, Remembered, Rule,
-    Series, StationPlan, ValuesState, Wanted, FIELD_NAMES,
+    field_id, observe_frame, state_json, Ev, FrameIn, LimitPlan, Obs, Plan, ReadingIn, Remembered,
+    Rule, Series, StationPlan, ValuesState, Wanted, FIELD_NAMES,
 };
 
 fn bad(what: &str, detail: impl std::fmt::Display) -> PyErr {
@@ -474,6 +474,15 @@ impl ValueKernel {
         match self.states.get(mn) {
             Some(s) => state_dict(py, s),
             None => Ok(PyDict::new(py)),
+        }
+    }
+
+    /// A station's values state as the JSON text of that dict (b"{}" for a station never
+    /// seen), made without the dict: what the changelog stores.
+    fn dump_json<'py>(&self, py: Python<'py>, mn: &str) -> Bound<'py, PyBytes> {
+        match self.states.get(mn) {
+            Some(s) => PyBytes::new(py, state_json(s).as_bytes()),
+            None => PyBytes::new(py, b"{}"),
         }
     }
 
