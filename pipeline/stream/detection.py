@@ -258,16 +258,23 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
     by_frame: dict[int, list[tuple[int, str, bool, int | None, tuple[Any, ...]]]] = {}
     for k, reading, rule, hit, first, ev in found:
         by_frame.setdefault(with_rows[k], []).append((reading, rule, hit, first, ev))
+    # what wording needs of each frame's first row, made for the whole batch at once
+    # (numpy's scalar access per frame cost more than the rules)
+    edges = bounds.tolist()
+    row_cn_of = c["cn"].tolist()
+    row_when = c["data_time"].astype("datetime64[us]").tolist()  # None where NaT
     for i in taken:
         mn = mns[i]
         ctx = bundle.context(mn, sts[i])
         observations: list[Observation] = []
         seen = by_frame.get(i)
         if seen:
-            readings = _FrameReadings(batch, codes, bounds[i], bounds[i + 1], received[i])
-            head = readings.head()
-            observations = kernel.word_frame(seen, head[0], head[1], head[2], ctx,
-                                             readings.code, readings.__getitem__, readings)
+            first = edges[i]
+            readings = _FrameReadings(batch, codes, first, edges[i + 1], received[i])
+            when = row_when[first]
+            observations = kernel.word_frame(
+                seen, mn, row_cn_of[first], received[i] if when is None else when, ctx,
+                readings.code, readings.__getitem__, readings)
         out.add(bundle.fold(states[mn], observations, ctx, cns[i], times[i], received[i]))
     return list(states)
 
@@ -303,13 +310,6 @@ class _FrameReadings(Sequence[Reading]):
     def code(self, i: int) -> str:
         text: str = self.codes[self.start + i].decode("ascii", "replace")
         return text
-
-    def head(self) -> tuple[str, int, datetime]:
-        """MN, data type and data time of the first reading, without making it."""
-        c, row = self.c, self.start
-        when = c["data_time"][row]
-        at = self.received if np.isnat(when) else when.astype("datetime64[us]").item()
-        return c["mn"][row].decode("ascii", "replace"), int(c["cn"][row]), at
 
     def _make(self, row: int) -> Reading:
         c = self.c
