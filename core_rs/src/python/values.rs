@@ -299,92 +299,6 @@ fn state_of(d: &Bound<'_, PyDict>) -> PyResult<ValuesState> {
     Ok(state)
 }
 
-fn fields_dict<'py>(py: Python<'py>, fields: &[(u8, f64)]) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (f, x) in fields {
-        d.set_item(FIELD_NAMES[*f as usize], x)?;
-    }
-    Ok(d)
-}
-
-fn state_dict<'py>(py: Python<'py>, state: &ValuesState) -> PyResult<Bound<'py, PyDict>> {
-    let out = PyDict::new(py);
-    if let Some(series) = &state.series {
-        let all = PyDict::new(py);
-        for (k, s) in series {
-            let d = PyDict::new(py);
-            let ints = [
-                ("last_time", s.last_time),
-                ("zero_run", s.zero_run),
-                ("zero_since", s.zero_since),
-                ("constant_run", s.constant_run),
-            ];
-            for (name, x) in ints {
-                if let Some(x) = x {
-                    d.set_item(name, x)?;
-                }
-            }
-            if let Some(x) = s.constant_value {
-                d.set_item("constant_value", x)?;
-            }
-            if let Some(x) = s.constant_since {
-                d.set_item("constant_since", x)?;
-            }
-            if let Some(w) = &s.spike_window {
-                d.set_item("spike_window", PyList::new(py, w)?)?;
-            }
-            if let Some(p) = &s.spike_pending {
-                let list = PyList::empty(py);
-                for (t, x) in p {
-                    let q = PyDict::new(py);
-                    q.set_item("time", t)?;
-                    q.set_item("value", x)?;
-                    list.append(q)?;
-                }
-                d.set_item("spike_pending", list)?;
-            }
-            if let Some((flag, since)) = &s.flag_run {
-                let r = PyDict::new(py);
-                r.set_item("flag", flag)?;
-                r.set_item("since", since)?;
-                d.set_item("flag_run", r)?;
-            }
-            all.set_item(k, d)?;
-        }
-        out.set_item("series", all)?;
-    }
-    if let Some(memory) = &state.conflict_memory {
-        let all = PyDict::new(py);
-        for (cn, entries) in memory {
-            let list = PyList::empty(py);
-            for e in entries {
-                let vals = PyDict::new(py);
-                for (code, fields) in &e.values {
-                    vals.set_item(code, fields_dict(py, fields)?)?;
-                }
-                let d = PyDict::new(py);
-                d.set_item("time", e.time)?;
-                d.set_item("values", vals)?;
-                list.append(d)?;
-            }
-            all.set_item(cn, list)?;
-        }
-        out.set_item("conflict_memory", all)?;
-    }
-    if let Some(memory) = &state.resend_memory {
-        let all = PyDict::new(py);
-        for (cn, entries) in memory {
-            let list = PyList::empty(py);
-            for (t, d) in entries {
-                list.append(PyList::new(py, [*t, *d])?)?;
-            }
-            all.set_item(cn, list)?;
-        }
-        out.set_item("resend_memory", all)?;
-    }
-    Ok(out)
-}
-
 fn ev_tuple<'py>(py: Python<'py>, ev: &Ev) -> PyResult<Bound<'py, PyTuple>> {
     Ok(match ev {
         Ev::None => PyTuple::empty(py),
@@ -469,10 +383,15 @@ impl ValueKernel {
         Ok(())
     }
 
-    /// A station's values state as the dict (empty for a station never seen).
+    /// A station's values state as the dict (empty for a station never seen): its JSON
+    /// text (`dump_json`) read by Python's json, so that the shape is written in one
+    /// place (`values::state_json`).
     fn dump<'py>(&self, py: Python<'py>, mn: &str) -> PyResult<Bound<'py, PyDict>> {
         match self.states.get(mn) {
-            Some(s) => state_dict(py, s),
+            Some(s) => Ok(py
+                .import("json")?
+                .call_method1("loads", (state_json(s),))?
+                .cast_into::<PyDict>()?),
             None => Ok(PyDict::new(py)),
         }
     }
