@@ -15,8 +15,10 @@ runs the clock-driven part of missing data. Outputs are alarm steps (each event 
 alarm's opening time and step number, for ``alarms`` and ``hj212.alarms``), missing-window
 rows (for ``missing_windows``) and back-fill requests (for ``hj212.commands``). The state
 (``state.py``): ``{"values", "episodes", "missing"}``, each made when first needed. With
-the kernel, ``state["values"]`` is brought up to date by ``sync(state, mn)``: call it
-before the state is written anywhere (the worker's changelog does).
+the kernel, ``state["values"]`` is emptied when the kernel takes it: ``sync(state, mn)``
+writes the kernel's copy back into the dict, and ``dump_state(mn, state)`` gives the
+persisted bytes with the values part straight from the kernel (the worker's changelog
+writes those).
 """
 
 from __future__ import annotations
