@@ -148,21 +148,28 @@ class DetectorBundle:
             out.windows.extend(rows)
         return out
 
+    def _kernel_holds(self, state: StationState, mn: str) -> bool:
+        """Whether the kernel holds the values state of ``state`` (it took this dict);
+        if not, the dict is current."""
+        values = state.get("values")
+        return self.kernel is not None and values is not None and \
+            self._adopted.get(mn) is values
+
     def sync(self, state: StationState, mn: str) -> None:
         """Write the kernel's values state of ``mn`` into ``state`` (nothing to do on the
         Python path, whose state is the dict)."""
-        values = state.get("values")
-        if self.kernel is None or values is None or self._adopted.get(mn) is not values:
-            return  # not the kernel's, or never handed to it: the dict is current
+        if not self._kernel_holds(state, mn):
+            return
+        assert self.kernel is not None
         values = state["values"] = self.kernel.export(mn)
         self._adopted[mn] = values
 
     def dump_state(self, mn: str, state: StationState) -> bytes:
         """The persisted form of ``state``; its values state as the kernel keeps it, as
         JSON text straight from the kernel (no dict made) when the kernel holds it."""
-        values = state.get("values")
-        if self.kernel is None or values is None or self._adopted.get(mn) is not values:
+        if not self._kernel_holds(state, mn):
             return dump_station_state(state)
+        assert self.kernel is not None
         return dump_station_state(state, values_json=self.kernel.export_json(mn))
 
     def tick(self, state: StationState, mn: str, now: datetime) -> Result:

@@ -155,8 +155,8 @@ _STATE_EPOCH_UNIX = int((STATE_EPOCH - UNIX_EPOCH).total_seconds())
 
 
 def _frame_plans(kernel: KernelValueRules, bundle: DetectorBundle, mns: list[str],
-                 sts: list[str], frames: list[int], bounds: npt.NDArray[np.intp],
-                 row_cn: npt.NDArray[np.int64], codes: npt.NDArray[np.bytes_]
+                 sts: list[str], frames: list[int], edges: list[int], cn_of: list[int],
+                 codes: npt.NDArray[np.bytes_]
                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """The kernel's plan id of each row of ``frames`` (-1 elsewhere), and each frame's
     station plan id and period. A station sends the same pollutants frame after frame:
@@ -169,8 +169,6 @@ def _frame_plans(kernel: KernelValueRules, bundle: DetectorBundle, mns: list[str
     cache = kernel.frame_plans
     blob = codes.tobytes()
     width = codes.dtype.itemsize
-    cn_of = row_cn.tolist()
-    edges = bounds.tolist()
     context = bundle.context
     for i in frames:
         start, end = edges[i], edges[i + 1]
@@ -243,8 +241,11 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
         if episodes:
             open_keys[mn] = [(k.partition("|")[0], k.partition("|")[2]) for k in episodes]
     starts = bounds[with_rows]
+    # the batch's rows as lists, made once: for the plans and for wording
+    edges = bounds.tolist()
+    row_cn_of = row_cn.tolist()
     plans, frame_plan, frame_period = _frame_plans(kernel, bundle, mns, sts, with_rows,
-                                                   bounds, row_cn, codes)
+                                                   edges, row_cn_of, codes)
     heads = starts.astype(np.int64)
     head_cn = row_cn[heads]
     head_t = row_t[heads]
@@ -260,8 +261,6 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
         by_frame.setdefault(with_rows[k], []).append((reading, rule, hit, first, ev))
     # what wording needs of each frame's first row, made for the whole batch at once
     # (numpy's scalar access per frame cost more than the rules)
-    edges = bounds.tolist()
-    row_cn_of = c["cn"].tolist()
     row_when = c["data_time"].astype("datetime64[us]").tolist()  # None where NaT
     for i in taken:
         mn = mns[i]
