@@ -174,13 +174,16 @@ def test_rate_limit_slows_but_answers_everything(tmp_path: Path) -> None:
         gw = await start(tmp_path, frames_per_s_per_mn=20.0)
         r, w = await _connect(gw)
         loop = asyncio.get_running_loop()
+        # timed from the first write: the bucket's lower bound holds however slowly a
+        # loaded machine reads the first answers (timed from the 61st frame, a slow read
+        # had let the bucket refill and the test fail)
+        t0 = loop.time()
         for i in range(60):
             w.write(upload(i))
             await w.drain()
             await asyncio.sleep(0.001)
         answers = await read_answers(r, 60, timeout=10)
         assert len(answers) == 60  # what was read is answered; the next reads wait
-        t0 = loop.time()
         w.write(upload(60))
         await read_answers(r, 1, timeout=10)
         # 61 frames at 20/s with a burst of 20: reading resumes ~2 s after the start
