@@ -142,7 +142,11 @@ class Agents:
         alarms: list[AlarmRecord] = []
         if self.detector is not None:
             # the stored receive time stays the gateway's; only detection runs on the clock
-            seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received)
+            # records of a partition keep the gateway's order; across partitions they do not
+            partitions = np.fromiter((rec.partition for rec in kept), dtype=np.int32,
+                                     count=len(kept))
+            seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received,
+                                             partitions)
             out = self._detect(batch, seen, kept)
             alarms = self._alarm_records(out)
             await self._publish(alarms, out)

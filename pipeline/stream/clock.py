@@ -9,9 +9,14 @@ time any frame of this worker has carried, one clock for all its stations (a sta
 that went quiet must fall behind the others, or it would never be found offline). A
 simulator running hours per minute stamps data times far from the wall, so wall ticks
 would find every station overdue, or none; the data clock moves as fast as the data.
-Detectors then see a frame's receive time as the data clock at that frame (the wall
-receive time is still what ``frames``/``readings`` store). It trusts data times: a logger
-sending from the future drags the clock with it, which is why production keeps ``wall``.
+Detectors then see a frame's receive time as the data clock of its Kafka partition at
+that frame: the latest data time read so far from that partition (the wall receive time
+is still what ``frames``/``readings`` store). Per partition, because the worker reads its
+partitions unevenly (a fetch takes a run of records from one, then from another): on one
+clock for all, frames of a partition read a little behind the rest would look late and
+raise time_stale on healthy stations. Within a partition records keep the gateway's
+order, which is what "received" means. It trusts data times: a logger sending from the
+future drags the clock with it, which is why production keeps ``wall``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ class WallClock:
         return now_local()
 
     def receive_epochs(self, data_times: npt.NDArray[np.datetime64],
-                       received: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+                       received: npt.NDArray[np.int64],
+                       partitions: npt.NDArray[np.int32] | None = None,
+                       ) -> npt.NDArray[np.int64]:
         return received
 
 
@@ -45,8 +52,11 @@ class DataClock:
     name = "data"
 
     def __init__(self) -> None:
-        #: latest data time seen, as UTC epoch seconds (the unit of receive epochs)
+        #: latest data time seen on any partition, as UTC epoch seconds (the unit of
+        #: receive epochs): the clock the ticks run on
         self.latest: int | None = None
+        #: latest data time seen per Kafka partition: the clock its frames are received on
+        self.by_partition: dict[int, int] = {}
 
     def now(self) -> datetime | None:
         """None until a frame with a data time has been seen: nothing to tick yet."""
@@ -55,22 +65,37 @@ class DataClock:
         return local_from_unix(self.latest)
 
     def receive_epochs(self, data_times: npt.NDArray[np.datetime64],
-                       received: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """Each frame's receive time on the data clock: the clock as it stood once that
-        frame was read (a running maximum, so a back-filled record stamped hours ago is
-        received now, not then). Frames without a data time take the clock as it is, or
-        their wall receive time before the clock has started."""
+                       received: npt.NDArray[np.int64],
+                       partitions: npt.NDArray[np.int32] | None = None,
+                       ) -> npt.NDArray[np.int64]:
+        """Each frame's receive time on the data clock: its partition's clock as it stood
+        once that frame was read (a running maximum, so a back-filled record stamped
+        hours ago is received now, not then). Frames without a data time take their
+        partition's clock as it is, or the worker's clock before that partition has
+        one, or their wall receive time before any clock has started. Without
+        ``partitions`` all frames count as one partition's."""
         if len(received) == 0:
             return received
+        none = np.iinfo(np.int64).min
         local = data_times.astype("datetime64[s]")
         known = ~np.isnat(local)
         # naive CST data times -> UTC epoch seconds, as the gateway's receive times are
-        epochs = np.where(known, local.astype(np.int64) - CST_OFFSET_S, np.iinfo(np.int64).min)
-        start = self.latest if self.latest is not None else np.iinfo(np.int64).min
-        running = np.maximum.accumulate(np.maximum(epochs, start))
-        out = np.where(running == np.iinfo(np.int64).min, received, running)
-        if known.any() or self.latest is not None:
-            self.latest = int(running[-1]) if running[-1] != np.iinfo(np.int64).min else None
+        epochs = np.where(known, local.astype(np.int64) - CST_OFFSET_S, none)
+        parts = np.zeros(len(received), dtype=np.int32) if partitions is None else partitions
+        running = np.empty(len(received), dtype=np.int64)
+        for part in np.unique(parts).tolist():
+            rows = np.flatnonzero(parts == part)
+            start = self.by_partition.get(part, none)
+            mine = np.maximum.accumulate(np.maximum(epochs[rows], start))
+            running[rows] = mine
+            if mine[-1] != none:
+                self.by_partition[part] = int(mine[-1])
+        if self.latest is not None:
+            running = np.where(running == none, self.latest, running)
+        out = np.where(running == none, received, running)
+        top = int(running.max())
+        if top != none and (self.latest is None or top > self.latest):
+            self.latest = top
         return out.astype(np.int64)
 
 

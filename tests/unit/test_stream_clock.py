@@ -49,3 +49,25 @@ def test_make_clock_names_the_choices() -> None:
     assert make_clock("data").name == "data"
     with pytest.raises(ValueError, match="wall, data"):
         make_clock("sundial")
+
+
+def test_data_clock_receives_each_partition_on_its_own_clock() -> None:
+    # a fetch reads a run of partition 1 before partition 0 catches up: partition 0's
+    # frames are not late for that, though the worker's clock has run ahead
+    clock = DataClock()
+    parts = np.array([1, 1, 0, 0, 1], dtype=np.int32)
+    got = clock.receive_epochs(times("2024-03-01T09:00", "2024-03-01T09:30",
+                                     "2024-03-01T08:00", None, "2024-03-01T09:10"),
+                               np.arange(5, dtype=np.int64), parts)
+    assert got.tolist() == [epoch("2024-03-01T09:00"), epoch("2024-03-01T09:30"),
+                            epoch("2024-03-01T08:00"), epoch("2024-03-01T08:00"),
+                            epoch("2024-03-01T09:30")]
+    # ticks run on the worker's clock: a partition gone quiet falls behind the others
+    assert clock.now() == datetime(2024, 3, 1, 9, 30)
+    # each partition carries its clock into the next batch; a partition not heard from
+    # yet takes the worker's clock for a frame without a data time
+    got = clock.receive_epochs(times("2024-03-01T07:00", "2024-03-01T08:05", None),
+                               np.array([7, 8, 9]), np.array([0, 0, 2], dtype=np.int32))
+    assert got.tolist() == [epoch("2024-03-01T08:00"), epoch("2024-03-01T08:05"),
+                            epoch("2024-03-01T09:30")]
+    assert clock.now() == datetime(2024, 3, 1, 9, 30)
