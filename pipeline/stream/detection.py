@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,9 @@ from pipeline.timebase import CST_OFFSET_S, STATE_EPOCH, UNIX_EPOCH
 
 def _receive_times(receive_epoch: npt.NDArray[np.int64]) -> list[datetime]:
     """Each frame's receive time (UTC epoch seconds) as a naive CST datetime."""
-    return [UNIX_EPOCH + timedelta(seconds=s) for s in (receive_epoch + CST_OFFSET_S).tolist()]
+    # numpy makes the datetimes in C: a timedelta sum per frame cost 0.5 us
+    local = (np.asarray(receive_epoch, dtype=np.int64) + CST_OFFSET_S).astype("datetime64[s]")
+    return local.astype("datetime64[us]").tolist()  # type: ignore[no-any-return]
 
 
 def _readings(batch: hj212.Batch, frame_recv: Sequence[datetime]) -> list[Reading]:
