@@ -216,12 +216,16 @@ class Agents:
         if self.detector is None:
             return
         out = Outputs()
+        at: dict[int, datetime] = {}
         for part, mn in self.table.stations():
             state = self.table.get(part, mn)
             # a tick moves only the missing-data part of the state; comparing that alone
             # keeps a tick cheap for stations with long value history
             before = dump_part(state.get("missing"))
-            result = self.detector.tick(state, mn, now)
+            when = at.get(part)
+            if when is None:
+                when = at[part] = self.clock.now_for(part, now)
+            result = self.detector.tick(state, mn, when)
             out.add(result)
             if (result.alarms or result.windows or result.requests
                     or dump_part(state.get("missing")) != before):

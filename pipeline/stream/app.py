@@ -299,6 +299,10 @@ class Worker:
                        batch: dict[TopicPartition, list[Any]], pauser: Pauser,
                        generation: int) -> None:
         frames = [r for tp, rs in batch.items() if tp.topic == self.topics.frames for r in rs]
+        for tp, rs in batch.items():
+            if tp.topic == self.topics.frames and rs:
+                end = consumer.highwater(tp)
+                self.clock.note_backlog(tp.partition, end is not None and rs[-1].offset + 1 < end)
         rejects = [r for tp, rs in batch.items() if tp.topic == self.topics.rejects for r in rs]
         jobs = []
         if frames:

@@ -15,8 +15,12 @@ is still what ``frames``/``readings`` store). Per partition, because the worker 
 partitions unevenly (a fetch takes a run of records from one, then from another): on one
 clock for all, frames of a partition read a little behind the rest would look late and
 raise time_stale on healthy stations. Within a partition records keep the gateway's
-order, which is what "received" means. It trusts data times: a logger sending from the
-future drags the clock with it, which is why production keeps ``wall``.
+order, which is what "received" means. Ticks follow the same rule: a partition with
+records still unread (the worker behind it) is ticked at its own clock, or its stations
+would look silent for the time its backlog spans; a partition read to its end is ticked
+at the worker's clock, so a station gone quiet there still falls behind. It trusts data
+times: a logger sending from the future drags the clock with it, which is why production
+keeps ``wall``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,13 @@ class WallClock:
     def now(self) -> datetime | None:
         return now_local()
 
+    def now_for(self, partition: int, now: datetime) -> datetime:
+        """The time to tick ``partition``'s stations at: the wall's, for all."""
+        return now
+
+    def note_backlog(self, partition: int, behind: bool) -> None:
+        """Nothing: the wall does not wait for the worker."""
+
     def receive_epochs(self, data_times: npt.NDArray[np.datetime64],
                        received: npt.NDArray[np.int64],
                        partitions: npt.NDArray[np.int32] | None = None,
@@ -57,12 +68,36 @@ class DataClock:
         self.latest: int | None = None
         #: latest data time seen per Kafka partition: the clock its frames are received on
         self.by_partition: dict[int, int] = {}
+        #: partitions whose last read left records unread (``note_backlog``)
+        self.behind: set[int] = set()
+        #: the last tick time handed out per partition
+        self._ticked: dict[int, datetime] = {}
 
     def now(self) -> datetime | None:
         """None until a frame with a data time has been seen: nothing to tick yet."""
         if self.latest is None:
             return None
         return local_from_unix(self.latest)
+
+    def now_for(self, partition: int, now: datetime) -> datetime:
+        """The time to tick ``partition``'s stations at, ``now`` being ``self.now()``:
+        the partition's own clock while records of it wait unread, else ``now``."""
+        own = self.by_partition.get(partition)
+        if partition in self.behind and own is not None:
+            # never back past a tick already made: time does not run backwards for a
+            # station (a gap's window would shrink and grow again)
+            at = max(min(now, local_from_unix(own)), self._ticked.get(partition, now.min))
+        else:
+            at = now
+        self._ticked[partition] = at
+        return at
+
+    def note_backlog(self, partition: int, behind: bool) -> None:
+        """After a read of ``partition``: whether records of it are still unread."""
+        if behind:
+            self.behind.add(partition)
+        else:
+            self.behind.discard(partition)
 
     def receive_epochs(self, data_times: npt.NDArray[np.datetime64],
                        received: npt.NDArray[np.int64],

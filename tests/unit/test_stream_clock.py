@@ -71,3 +71,31 @@ def test_data_clock_receives_each_partition_on_its_own_clock() -> None:
     assert got.tolist() == [epoch("2024-03-01T08:00"), epoch("2024-03-01T08:05"),
                             epoch("2024-03-01T09:30")]
     assert clock.now() == datetime(2024, 3, 1, 9, 30)
+
+
+def test_data_clock_ticks_a_partition_with_a_backlog_at_its_own_clock() -> None:
+    clock = DataClock()
+    clock.receive_epochs(times("2024-03-01T09:30", "2024-03-01T08:00"),
+                         np.array([1, 2]), np.array([0, 1], dtype=np.int32))
+    now = clock.now()
+    assert now == datetime(2024, 3, 1, 9, 30)
+    # partition 1 read to its end: its quiet stations must fall behind at the worker's time
+    assert clock.now_for(1, now) == now
+    # records of partition 1 wait unread: its stations are not silent, only unread yet
+    clock.note_backlog(1, True)
+    assert clock.now_for(1, now) == datetime(2024, 3, 1, 9, 30)  # never back past a tick
+    clock.note_backlog(1, False)
+    clock.receive_epochs(times("2024-03-01T10:00", "2024-03-01T09:00"),
+                         np.array([3, 4]), np.array([0, 2], dtype=np.int32))
+    clock.note_backlog(2, True)
+    later = clock.now()
+    assert later == datetime(2024, 3, 1, 10, 0)
+    assert clock.now_for(2, later) == datetime(2024, 3, 1, 9, 0)
+    assert clock.now_for(0, later) == later
+    # caught up: the worker's clock again
+    clock.note_backlog(2, False)
+    assert clock.now_for(2, later) == later
+    # the wall ticks every partition at the wall's time
+    wall = WallClock()
+    wall.note_backlog(0, True)
+    assert wall.now_for(0, later) == later
