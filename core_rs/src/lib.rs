@@ -15,6 +15,7 @@ pub mod frame;
 pub mod framer;
 pub mod hint;
 pub mod model;
+pub mod native;
 pub mod reassemble;
 pub mod segment;
 pub mod text;

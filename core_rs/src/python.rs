@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use numpy::PyArray1;
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -278,6 +278,33 @@ impl Frame {
 
 fn frame_object(py: Python<'_>, f: RsFrame) -> PyResult<Bound<'_, PyAny>> {
     Ok(Bound::new(py, Frame { inner: f })?.into_any())
+}
+
+/// ClickHouse's Native form of a `String` column whose values are NumPy `S<width>` items
+/// (``column.view(np.uint8)``, contiguous): each value's LEB128 length, then its bytes,
+/// trailing NULs dropped as NumPy drops them. The GIL is released while it writes.
+#[pyfunction]
+fn native_strings<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray1<'py, u8>,
+    width: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let blob = data.as_slice().map_err(|_| {
+        PyValueError::new_err(
+            "native_strings: data is not contiguous; fix: pass \
+             np.ascontiguousarray(column).view(np.uint8)",
+        )
+    })?;
+    if width == 0 && !blob.is_empty() || width > 0 && blob.len() % width != 0 {
+        return Err(PyValueError::new_err(format!(
+            "native_strings: width={width} does not divide the {} bytes of data; fix: pass \
+             the column's dtype.itemsize",
+            blob.len()
+        )));
+    }
+    let mut out = Vec::new();
+    py.detach(|| crate::native::write_strings(blob, width, &mut out));
+    Ok(PyBytes::new(py, &out))
 }
 
 #[pyfunction]
@@ -825,6 +852,7 @@ fn _hj212(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Framer>()?;
     m.add_class::<Reassembler>()?;
     m.add_function(wrap_pyfunction!(crc16, m)?)?;
+    m.add_function(wrap_pyfunction!(native_strings, m)?)?;
     m.add_function(wrap_pyfunction!(parse, m)?)?;
     m.add_function(wrap_pyfunction!(parse_segment, m)?)?;
     m.add_function(wrap_pyfunction!(decode_batch_raw, m)?)?;

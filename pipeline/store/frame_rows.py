@@ -29,6 +29,7 @@ import hj212
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.store import native_strings
 from pipeline.store.client import ClickHouse
 from pipeline.timebase import CST_OFFSET_S
 
@@ -206,6 +207,7 @@ class FrameSink:
         # clickhouse-driver imports its NumPy support (and with it pandas, half a second)
         # at the first NumPy insert: here, so that the first batch does not wait for it
         import clickhouse_driver.numpy.helpers  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+        native_strings.install()
 
     def write(self, raws: Sequence[bytes], receive_times: Sequence[float] | npt.NDArray[Any]
               | float, gateway: str | Sequence[str] = "", peer: str | Sequence[str] = "", *,

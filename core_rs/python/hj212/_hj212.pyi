@@ -138,6 +138,12 @@ class Frame:
     def to_dict(self) -> dict[str, Any]: ...
     def __eq__(self, other: object, /) -> bool: ...
 
+def native_strings(data: npt.NDArray[np.uint8], width: int) -> bytes:
+    """ClickHouse's Native form of a String column of NumPy ``S<width>`` items, given as
+    the contiguous ``column.view(np.uint8)``: each value's LEB128 length and bytes,
+    trailing NULs dropped. Raises ValueError if the data is not contiguous or ``width``
+    does not divide it."""
+
 def crc16(data: bytes, variant: str = "hj212") -> int:
     """CRC16 over `data` (the data segment): HJ 212 appendix A's, or the named variant's
     ("modbus": CRC-16/MODBUS). Raises ValueError for an unknown name."""
