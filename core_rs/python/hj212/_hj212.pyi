@@ -44,6 +44,7 @@ __all__ = [
     "decode_envelopes",
     "encode",
     "lookup",
+    "native_strings",
     "now_qn",
     "parse",
     "parse_segment",
