@@ -48,6 +48,7 @@ def install() -> None:
 
 
 def installed() -> bool:
+    """Whether the driver's writers are wrapped now."""
     return bool(_WRAPPED)
 
 

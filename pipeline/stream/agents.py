@@ -142,9 +142,10 @@ class Agents:
         alarms: list[AlarmRecord] = []
         if self.detector is not None:
             # the stored receive time stays the gateway's; only detection runs on the clock
-            # records of a partition keep the gateway's order; across partitions they do not
+            # records of a partition keep the gateway's order; across partitions they do not.
+            # Only a clock that reads them gets them: the wall's path pays nothing per frame
             partitions = np.fromiter((rec.partition for rec in kept), dtype=np.int32,
-                                     count=len(kept))
+                                     count=len(kept)) if self.clock.per_partition else None
             seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received,
                                              partitions)
             out = self._detect(batch, seen, kept)

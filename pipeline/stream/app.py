@@ -298,9 +298,10 @@ class Worker:
     async def _process(self, consumer: AIOKafkaConsumer,
                        batch: dict[TopicPartition, list[Any]], pauser: Pauser,
                        generation: int) -> None:
-        frames = [r for tp, rs in batch.items() if tp.topic == self.topics.frames for r in rs]
+        frames: list[Any] = []
         for tp, rs in batch.items():
             if tp.topic == self.topics.frames and rs:
+                frames.extend(rs)
                 end = consumer.highwater(tp)
                 self.clock.note_backlog(tp.partition, end is not None and rs[-1].offset + 1 < end)
         rejects = [r for tp, rs in batch.items() if tp.topic == self.topics.rejects for r in rs]

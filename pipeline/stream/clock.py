@@ -39,6 +39,8 @@ class WallClock:
     """Production: ticks at wall time, receive times as stamped by the gateway."""
 
     name = "wall"
+    #: whether ``receive_epochs`` reads the frames' Kafka partitions
+    per_partition = False
 
     def now(self) -> datetime | None:
         return now_local()
@@ -61,6 +63,7 @@ class DataClock:
     """Now = the latest frame data time seen (see the module docstring)."""
 
     name = "data"
+    per_partition = True
 
     def __init__(self) -> None:
         #: latest data time seen on any partition, as UTC epoch seconds (the unit of
