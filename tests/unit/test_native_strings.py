@@ -59,6 +59,28 @@ def test_the_codec_writes_what_the_driver_writes(items: np.ndarray[Any, Any]) ->
             written(cls, items, through_codec=False)
 
 
+def test_long_values_and_their_two_byte_lengths_are_written_as_the_driver_writes() -> None:
+    items = np.array([b"x" * 127, b"y" * 128, b"z" * 300, b"", b"\xff" * 200], dtype="S300")
+    assert written(stringcolumn.NumpyByteStringColumn, items, through_codec=True) == \
+        written(stringcolumn.NumpyByteStringColumn, items, through_codec=False)
+
+
+class NoList(np.ndarray):  # type: ignore[type-arg]
+    """An ``S`` column that refuses to become a list of ``bytes``: the driver's own
+    writer needs that list; the codec reads the array's memory."""
+
+    def tolist(self) -> Any:  # type: ignore[override]
+        raise AssertionError("the column was turned into Python objects")
+
+
+def test_installed_an_s_column_is_written_without_a_python_object_per_value() -> None:
+    items = np.array([b"a01012", b"N", b""], dtype="S8").view(NoList)
+    with pytest.raises(AssertionError, match="Python objects"):
+        written(stringcolumn.NumpyByteStringColumn, items, through_codec=False)
+    assert written(stringcolumn.NumpyByteStringColumn, items, through_codec=True) == \
+        b"\x06a01012\x01N\x00"
+
+
 def test_slices_and_strided_views_are_written_as_their_values() -> None:
     base = np.array([b"a01012", b"", b"w00000\x00x", b"N"] * 5, dtype="S10")
     for items in (base[3:11], base[::3], base[:0]):
