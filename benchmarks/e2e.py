@@ -479,6 +479,11 @@ def spine(b: Bench, traffic: list[tuple[str, bytes]], probes: Probes, rate: floa
                               for k in kinds},
         "alarms_total": b.count("SELECT count() FROM alarms"),
     }
+    # the latencies in send order and the stored count over time, to line a slow spell
+    # up with the worker's and ClickHouse's logs (system.part_log)
+    series = {"visible": sorted(visible), "alarm": sorted(alarmed), "stored": counts,
+              "marks": marks}
+    (b.tmp / f"series-{b.tag}-{int(rate)}.json").write_text(json.dumps(series))
     print(f"[bench] spine {json.dumps(out)}", flush=True)
     return out
 

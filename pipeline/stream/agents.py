@@ -211,11 +211,13 @@ class Agents:
             self.table.put(part, mn, state)
         return out
 
-    async def tick(self, now: datetime, pauser: Any) -> None:
+    async def tick(self, now: datetime) -> Store:
         """The clock-driven part of detection (offline, overdue data, back-fill retries)
-        for every station this worker holds."""
+        for every station this worker holds, published before this returns; return the
+        job that stores its alarm rows and windows (the runtime runs it after the batch
+        being stored, in order)."""
         if self.detector is None:
-            return
+            return _nothing
         out = Outputs()
         at: dict[int, datetime] = {}
         for part, mn in self.table.stations():
@@ -233,7 +235,11 @@ class Agents:
                 self.table.put(part, mn, state)
         alarms = self._alarm_records(out)
         await self._publish(alarms, out)
-        await self._store_events(alarms, out, pauser.idle)
+
+        async def store(idle: Idle) -> None:
+            await self._store_events(alarms, out, idle)
+
+        return store
 
     @staticmethod
     def _alarm_records(out: Outputs) -> list[AlarmRecord]:

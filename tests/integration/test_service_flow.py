@@ -31,7 +31,6 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -185,7 +184,6 @@ async def _simulate(env: Env, start: datetime, rules: Path, alarms_topic: str) -
     producer = AIOKafkaProducer(bootstrap_servers=env.bootstrap)
     await producer.start()
     agents.producer = producer
-    pauser = SimpleNamespace(idle=None)
     offset = 0
     try:
         t = start
@@ -205,7 +203,7 @@ async def _simulate(env: Env, start: datetime, rules: Path, alarms_topic: str) -
                 await store(None)
             now = agents.clock.now()
             if now is not None:
-                await agents.tick(now, pauser)
+                await (await agents.tick(now))(None)
     finally:
         await producer.stop()
         agents.close()
