@@ -430,7 +430,9 @@ class Worker:
         # taking the offsets; the second would then commit offsets whose state the first
         # still holds, and a kill right after would lose that state.
         async with self._commit_lock:
-            if wait:
+            if wait or (self._storing is not None and self._storing.done()):
+                # a finished store job's offsets are taken at once (when the traffic
+                # stops, no next batch would take them)
                 await self.settle()
             if self._committing is not None:
                 await self._committing

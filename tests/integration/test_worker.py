@@ -399,6 +399,9 @@ def test_frames_rejects_and_alarms_land_and_a_replay_adds_nothing(r: Run) -> Non
                                         "'accepted'"), 3, 30, r.workers)
     wait_for("alarm cleared", lambda: r.count(
         "SELECT count() FROM alarms FINAL WHERE state = 'cleared'"), 1, 30, r.workers)
+    # the traffic has stopped: the next commits (every 5 s) take the last batch's offsets,
+    # with no later batch to wait for (the completeness refresh, once a minute, is too late)
+    wait_for("all committed", lambda: caught_up(r, f"wk-a-{r.tag}"), 1, 20, r.workers)
 
     with r.ch() as ch:
         rows = ch.execute("SELECT status, error_kind, n_readings FROM frames FINAL "
