@@ -423,16 +423,19 @@ class Worker:
         detection. The state is handed to the producer here; its delivery and then the
         offset commit finish in the background while the next batches run (``wait``
         waits for them: on a rebalance and at the end, where the batch being stored is
-        waited for first; otherwise its offsets wait for the next commit)."""
+        waited for first). The batch still being stored joins the commit once it is in:
+        its state changes are already in what is sent. A periodic commit that finds the
+        last one still delivering (Kafka slow, or ClickHouse slow to take that batch)
+        leaves it to the next turn rather than hold up the loop."""
         self._last_commit = time.monotonic()
         # One commit at a time, in order. The lock matters: a rebalance calls this while
         # the loop's own commit may be suspended between taking the changed state and
         # taking the offsets; the second would then commit offsets whose state the first
         # still holds, and a kill right after would lose that state.
         async with self._commit_lock:
+            if not wait and self._committing is not None and not self._committing.done():
+                return
             if wait or (self._storing is not None and self._storing.done()):
-                # a finished store job's offsets are taken at once (when the traffic
-                # stops, no next batch would take them)
                 await self.settle()
             if self._committing is not None:
                 await self._committing
@@ -441,16 +444,19 @@ class Worker:
             # states at least as new (each is dumped when the job comes to it)
             sent = self.table.take_dirty()
             offsets, self._pending = self._pending, {}
-            task = asyncio.create_task(self._deliver(sent, offsets))
+            task = asyncio.create_task(self._deliver(sent, offsets, self._storing))
             self._committing = task
         if wait:
             await task
 
     async def _deliver(self, sent: dict[Any, Any],
-                       offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+                       offsets: dict[TopicPartition, OffsetAndMetadata],
+                       storing: asyncio.Task[dict[TopicPartition, OffsetAndMetadata]] | None,
+                       ) -> None:
         """Beside the loop: the states to the changelog (the producer holds this back
         while its buffer is full: in the loop, that held every alarm back by up to
-        0.8 s each commit at 10 k frames/s), their delivery, then the offsets."""
+        0.8 s each commit at 10 k frames/s), their delivery, then the offsets, with
+        those of the batch that was being stored (``storing``) once it is in."""
         try:
             await asyncio.gather(*await self.table.send(sent))
         except Exception as exc:  # Kafka gave up on a state record: resend it, next time
@@ -461,6 +467,14 @@ class Worker:
             log.warning("commit.state_not_delivered", error=repr(exc),
                         stations=len(sent))
             return
+        if storing is not None:
+            try:
+                stored = await asyncio.shield(storing)
+            except Exception:  # a bug in the job: the loop's settle raises it
+                stored = {}
+            for tp, meta in stored.items():
+                if tp not in offsets or offsets[tp].offset < meta.offset:
+                    offsets[tp] = meta
         if not offsets or self.consumer is None:
             return
         try:
