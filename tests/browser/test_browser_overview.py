@@ -12,10 +12,16 @@ from tests.browser.browser_expect import as_of, expected, metric, table_with
 
 pytestmark = pytest.mark.integration
 
+#: what the overview's sections of today's figures say between 00:00 and 01:00 CST
+NO_HOUR_YET = "No whole hour has passed today yet"
+
 
 def _overview(app, driver, username):
     driver.sign_in(app.url, username, browser_seed.PASSWORD)
-    driver.wait_for("the overview", lambda: "overview_worst_stations" in driver.text())
+    # the last section drawn: its figures and their source, or, in the first hour of a
+    # day (CST), the note that no whole hour has passed yet
+    driver.wait_for("the overview", lambda: any(
+        mark in driver.text() for mark in ("overview_worst_stations", NO_HOUR_YET)))
     driver.idle()
     assert driver.exceptions() == []
     return driver.text()
@@ -34,6 +40,8 @@ def _check(driver, ch, text, regions):
         rows = table_with(driver.tables(), "传输有效率 efficiency")
         shown = {r["服务区域 region"]: r["传输有效率 efficiency"] for r in rows}
         assert shown == {region_label(k): v for k, v in want.efficiency.items()}
+    else:
+        assert NO_HOUR_YET in text
     return want
 
 
