@@ -100,8 +100,10 @@ def test_operator_notify_sent_once_skipped_logged_restart_safe(stack, tmp_path):
         run.wait("the operator's messages", lambda: len(srv.messages("yg")) >= 1
                  and len(srv.messages("boss")) >= 1, 30)
         took = time.monotonic() - t0
+        # a receiver has its message before the notifier logs it as sent: wait for both
         run.wait("the log's rows", lambda: len(final(run)) >= 4
-                 and final(run)[f"OP-{r1}"]["state"] == "sent", 15)
+                 and final(run)[f"OP-{r1}"]["state"] == "sent"
+                 and final(run)[f"OP-{r2}"]["state"] == "sent", 15)
 
         # the WeCom robot got the operator's words, who, which enterprise and alarm
         (got,) = srv.messages("yg")
