@@ -262,8 +262,8 @@ class Worker:
                         self._then_store(await self.agents.tick(now))
                     last_tick = time.monotonic()
                 if time.monotonic() - self._last_commit >= self.options.commit_seconds:
-                    # the batch still being stored is committed next time: waiting for
-                    # it here held every alarm back by an insert's time every commit
+                    # not waiting for the batch being stored (it joins the commit once
+                    # in): waiting held every alarm back by an insert's time each commit
                     await self.commit()
                 if time.monotonic() - self._last_refresh >= self.options.completeness_seconds:
                     await self.settle(pauser)  # the rows the refresh counts are stored
@@ -461,9 +461,7 @@ class Worker:
             await asyncio.gather(*await self.table.send(sent))
         except Exception as exc:  # Kafka gave up on a state record: resend it, next time
             self.table.restore(sent)
-            for tp, meta in offsets.items():
-                if tp not in self._pending or self._pending[tp].offset < meta.offset:
-                    self._pending[tp] = meta
+            _merge_offsets(self._pending, offsets)
             log.warning("commit.state_not_delivered", error=repr(exc),
                         stations=len(sent))
             return
@@ -472,9 +470,7 @@ class Worker:
                 stored = await asyncio.shield(storing)
             except Exception:  # a bug in the job: the loop's settle raises it
                 stored = {}
-            for tp, meta in stored.items():
-                if tp not in offsets or offsets[tp].offset < meta.offset:
-                    offsets[tp] = meta
+            _merge_offsets(offsets, stored)
         if not offsets or self.consumer is None:
             return
         try:
@@ -484,6 +480,14 @@ class Worker:
             # new owner reads them again, and the keyed tables absorb the replay
             log.warning("commit.skipped", reason=str(exc).splitlines()[0],
                         partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in offsets))
+
+def _merge_offsets(into: dict[TopicPartition, OffsetAndMetadata],
+                   more: dict[TopicPartition, OffsetAndMetadata]) -> None:
+    """The later of two next-offsets per partition, into ``into``."""
+    for tp, meta in more.items():
+        if tp not in into or into[tp].offset < meta.offset:
+            into[tp] = meta
+
 
 def run_worker(settings: Settings, options: StreamOptions,
                detector: Detector | None = None) -> None:

@@ -137,15 +137,6 @@ class StationTable:
                                               round(took * 1000))
         return acks
 
-    async def send_dirty(self) -> tuple[dict[tuple[int, str], StationState], list[Any]]:
-        """``take_dirty`` and ``send``: the changed stations and their delivery futures.
-        They count as written only once every future is done: on a failure, ``restore``
-        marks them changed again so that the next commit sends them."""
-        sent = self.take_dirty()
-        if not sent:
-            return {}, []
-        return sent, await self.send(sent)
-
     def restore(self, sent: dict[tuple[int, str], StationState]) -> None:
         for key, state in sent.items():
             if key[0] in self._data:  # not since revoked
