@@ -4,6 +4,15 @@
 //!     cargo run --release --example batch_profile -- corpus.bin [repeats]
 //!
 //! Each stage adds work to the one before, so the differences are the cost of each step.
+//! A third argument runs one stage alone: `fast` or `validating` (`decode_batch` or
+//! `decode_batch_validating`, for a profiler), `bails` (how many accepted frames leave the
+//! fast path) or `same` (the two paths give the same columns on this corpus). Instructions
+//! per frame, as the README gives them:
+//!
+//!     valgrind --tool=callgrind target/release/examples/batch_profile corpus.bin 1 fast
+//!     callgrind_annotate --inclusive=yes callgrind.out.<pid> | grep -E 'decode_batch|fast_cp|locate_plain|fast_header|finish_frame'
+//!
+//! (divide by the frame count).
 
 use std::time::Instant;
 
@@ -66,6 +75,16 @@ fn main() {
                     }
                 }
                 println!("{bails} accepted frames leave the fast path");
+                return;
+            }
+            "same" => {
+                // the fast path against the validating path on this corpus
+                for (k, c) in slices.chunks(10_000).enumerate() {
+                    let fast = decode_batch(c, &opts);
+                    let slow = decode_batch_validating(c, &opts);
+                    assert!(fast.same_as(&slow), "batch {k}: the two paths differ");
+                }
+                println!("the fast path and the validating path give the same columns");
                 return;
             }
             "fast" => best(repeats, || {

@@ -119,6 +119,20 @@ impl Columns {
         self.eflag.resize(self.eflag.len() + EFLAG_WIDTH, 0);
     }
 
+    /// `open_row` for a code of at most eight bytes given as a little-endian word (its
+    /// bytes past the code zero).
+    #[inline]
+    pub(crate) fn open_row_word(&mut self, frame: i32, code: u64) {
+        self.row_frame.push(frame);
+        let mut cell = [0u8; CODE_WIDTH];
+        cell[..8].copy_from_slice(&code.to_le_bytes());
+        self.code.extend_from_slice(&cell);
+        self.numeric
+            .resize(self.numeric.len() + N_NUMERIC, f64::NAN);
+        self.flag.resize(self.flag.len() + FLAG_WIDTH, 0);
+        self.eflag.resize(self.eflag.len() + EFLAG_WIDTH, 0);
+    }
+
     fn fill_frame_rows(&mut self, from: usize, mn: &[u8], st: &[u8], cn: u16, dt: i64) {
         let n = self.n_rows() - from;
         let mut mn_cell = [0u8; MN_WIDTH];

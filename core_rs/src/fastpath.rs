@@ -94,10 +94,81 @@ fn read_plain_number(cp: &[u8], mut at: usize) -> Result<(f64, usize), Bail> {
     Ok((if neg { -v } else { v }, at))
 }
 
-/// Whether a value ends at `at`: the data area's end or a separator.
-#[inline]
-fn ends_value(cp: &[u8], at: usize) -> bool {
-    matches!(cp.get(at), None | Some(b';' | b','))
+/// The eight bytes at `at`, little-endian; 0 when fewer than eight bytes are left (`fast_cp`
+/// reads a slice with eight bytes after the data area, so that only happens past its end).
+/// No name or value byte is 0, so a 0 word never completes a match.
+#[inline(always)]
+fn load(d: &[u8], at: usize) -> u64 {
+    match d.get(at..).and_then(|s| s.first_chunk::<8>()) {
+        Some(b) => u64::from_le_bytes(*b),
+        None => 0,
+    }
+}
+
+/// The high bit of each byte of `w` that is not an ASCII digit.
+#[inline(always)]
+fn non_digits(w: u64) -> u64 {
+    // with the high bits cleared no addition below carries into the next byte
+    let x = w & (ONES * 0x7F);
+    let ge0 = x.wrapping_add(ONES * 0x50); // high bit set iff x >= '0'
+    let gt9 = x.wrapping_add(ONES * 0x46); // high bit set iff x > '9'
+    (!ge0 | gt9 | w) & HIGH
+}
+
+/// The value of the `n` (1 to 8) ASCII digits in the low bytes of `w` (the first digit in
+/// the lowest byte), eight digits folded in three multiplications.
+#[inline(always)]
+fn swar_digits(w: u64, n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n));
+    // the digits to the top bytes: the bytes below them are zeros, i.e. leading zeros
+    let v = (w & (ONES * 0x0F)) << ((8 * (8 - n)) & 63);
+    let v = v.wrapping_mul(2561) >> 8;
+    let v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    (v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32
+}
+
+/// `read_plain_number` for the data area `d` (the area is `d[..end]`, `d` holds at least
+/// eight bytes more): a number of at most seven digits (with or without a '.') is read a word
+/// at a time, a longer one by `read_plain_number`. Same value and stop.
+#[inline(always)]
+fn read_number_at(d: &[u8], end: usize, start: usize) -> Result<(f64, usize), Bail> {
+    let mut p = start;
+    let first = d.get(p).copied().unwrap_or(0);
+    let neg = first == b'-';
+    if neg || first == b'+' {
+        p += 1;
+    }
+    if p > end {
+        return Err(Bail);
+    }
+    let w = load(d, p);
+    let nd = non_digits(w);
+    let n = (nd.trailing_zeros() / 8) as usize; // digits before the first other byte
+    let slow = || read_plain_number(&d[..end.min(d.len())], start);
+    let (digits, t, frac, stop) = if n < 8 && (w >> (8 * n)) as u8 == b'.' {
+        // drop the '.': the fraction's digits move down one byte next to the integer's
+        let low = (1u64 << (8 * n)) - 1;
+        let w2 = (w & low) | ((w >> 8) & !low);
+        // the top byte of w2 is 0, so at most seven digits
+        let t = (non_digits(w2).trailing_zeros() / 8) as usize;
+        if t == 7 && d.get(p + 8).is_some_and(u8::is_ascii_digit) {
+            return slow(); // more digits past the word
+        }
+        (w2, t, t - n, p + t + 1)
+    } else {
+        if n == 8 {
+            return slow(); // more digits past the word
+        }
+        (w, n, 0, p + n)
+    };
+    if stop > end {
+        return slow();
+    }
+    if t == 0 || frac > 6 {
+        return Err(Bail);
+    }
+    let v = swar_digits(digits, t) as f64 / POW10[frac];
+    Ok((if neg { -v } else { v }, stop))
 }
 
 /// Codes of appendix B already found in it, so the next frames of a batch (which name the
@@ -118,7 +189,7 @@ impl KnownCodes {
     /// The length of the code before the first '-' of the word `w` (the data area's next
     /// bytes, little-endian), if that code (of 1 to 7 bytes) is in the cache.
     #[inline(always)]
-    fn cached_code(&self, w: u64) -> Option<usize> {
+    fn cached_code(&self, w: u64) -> Option<(usize, u64)> {
         let x = w ^ (ONES * u64::from(b'-'));
         let z = x.wrapping_sub(ONES) & !x & HIGH;
         // the lowest flagged byte is exactly the first '-'
@@ -129,7 +200,7 @@ impl KnownCodes {
         // the code's bytes, first byte most significant, as `pack_code` packs them
         let key = ((w << (64 - 8 * d)).swap_bytes()) | ((d as u64) << 60);
         let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize;
-        (self.slots[slot] == key).then_some(d)
+        (self.slots[slot] == key).then_some((d, key))
     }
 
     /// Whether `code` (packed as `key`) is a code of appendix B.
@@ -145,23 +216,6 @@ impl KnownCodes {
         }
         known
     }
-}
-
-/// The eight bytes at `at`, little-endian, zero bytes past the end (no name or value byte is
-/// zero, so a zero never completes a match); None at the end.
-#[inline(always)]
-fn word_at(cp: &[u8], at: usize) -> Option<u64> {
-    if let Some(b) = cp.get(at..at + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(b);
-        return Some(u64::from_le_bytes(w));
-    }
-    let tail = cp.get(at..).filter(|t| !t.is_empty())?;
-    let mut w = 0u64;
-    for (i, &b) in tail.iter().enumerate() {
-        w |= u64::from(b) << (8 * i);
-    }
-    Some(w)
 }
 
 // Byte classes of a field name.
@@ -249,11 +303,18 @@ fn known_suffix(w: u64) -> Option<(u8, usize)> {
     Some((id, len))
 }
 
-/// Read the value of a field with suffix id `suffix` at `at` into row `row`; where it ends
-/// (at a separator or the end).
+/// Whether a value ends at `at` of the data area `d[..end]`: its end or a separator.
+#[inline(always)]
+fn ends_at(d: &[u8], end: usize, at: usize) -> bool {
+    at == end || (at < end && matches!(d.get(at), Some(b';' | b',')))
+}
+
+/// Read the value of a field with suffix id `suffix` at `at` of the data area `d[..end]` into
+/// row `row`; where it ends (at a separator or the end).
 #[inline(always)]
 fn read_value(
-    cp: &[u8],
+    d: &[u8],
+    end: usize,
     mut at: usize,
     suffix: u8,
     row: usize,
@@ -264,47 +325,57 @@ fn read_value(
     if col < N_NUMERIC {
         let x = if col == 9 {
             // RS: a whole number 0..5
-            let d = cp.get(at).map_or(10, |b| b.wrapping_sub(b'0'));
-            if d > 5 || !ends_value(cp, at + 1) {
+            let digit = d.get(at).map_or(10, |b| b.wrapping_sub(b'0'));
+            if digit > 5 || at >= end || !ends_at(d, end, at + 1) {
                 return Err(Bail);
             }
             at += 1;
-            f64::from(d)
+            f64::from(digit)
         } else {
-            let (x, stop) = read_plain_number(cp, at)?;
-            if !ends_value(cp, stop) || (col == 10 && !(0.0..=24.0).contains(&x)) {
+            let (x, stop) = read_number_at(d, end, at)?;
+            if !ends_at(d, end, stop) || (col == 10 && !(0.0..=24.0).contains(&x)) {
                 return Err(Bail);
             }
             at = stop;
             x
         };
-        c.numeric[row * N_NUMERIC + col] = x;
+        *c.numeric.get_mut(row * N_NUMERIC + col).ok_or(Bail)? = x;
     } else if suffix == SUFFIX_FLAG {
-        let f = *cp.get(at).ok_or(Bail)?;
+        let f = d.get(at).copied().unwrap_or(0);
         // table 8's flags are letters and digits; the bitmap says which
-        if !ends_value(cp, at + 1) || !f.is_ascii_alphanumeric() || flags & (1u128 << f) == 0 {
+        if at >= end
+            || !ends_at(d, end, at + 1)
+            || !f.is_ascii_alphanumeric()
+            || flags & (1u128 << f) == 0
+        {
             return Err(Bail);
         }
-        c.flag[row * FLAG_WIDTH] = f;
+        *c.flag.get_mut(row * FLAG_WIDTH).ok_or(Bail)? = f;
         at += 1;
     } else if suffix == SUFFIX_EFLAG {
         let v_start = at;
-        while at < cp.len() && at - v_start <= 4 && cp[at].is_ascii_alphanumeric() {
+        while at < end && at - v_start <= 4 && d[at].is_ascii_alphanumeric() {
             at += 1;
         }
         let n = at - v_start;
-        if n == 0 || n > 4 || !ends_value(cp, at) {
+        if n == 0 || n > 4 || !ends_at(d, end, at) {
             return Err(Bail);
         }
-        let cell = &mut c.eflag[row * EFLAG_WIDTH..(row + 1) * EFLAG_WIDTH];
+        let cell = c
+            .eflag
+            .get_mut(row * EFLAG_WIDTH..(row + 1) * EFLAG_WIDTH)
+            .ok_or(Bail)?;
         cell.fill(0);
-        cell[..n].copy_from_slice(&cp[v_start..at]);
+        cell[..n].copy_from_slice(&d[v_start..at]);
     } else {
         // SampleTime, Info, SN and unknown suffixes: the validating path
         return Err(Bail);
     }
     Ok(at)
 }
+
+/// `DataTime` as a little-endian word.
+const DATA_TIME: u64 = le(b"DataTime");
 
 /// Read the data area `span` of `buf` into rows of `c` for frame `frame` (rows from
 /// `c.n_rows()` on, one per pollutant in order of first appearance). Returns the DataTime's
@@ -317,10 +388,26 @@ pub fn fast_cp(
     frame: i32,
     known: &mut KnownCodes,
 ) -> Result<Option<i64>, Bail> {
-    let cp = span.of(buf);
-    if cp.len() > CP_MAX {
+    let start = span.start as usize;
+    let end = span.len();
+    if end > CP_MAX {
         return Err(Bail);
     }
+    // The data area `d[..end]` and eight bytes after it, the first of them '&' (no name or
+    // value byte): every word load within the area is whole, and every scan stops at its end.
+    // In a frame these are the '&&' closing CP=, the CRC and "\r\n"; otherwise a padded copy.
+    let padded: [u8; CP_MAX + 8];
+    let d: &[u8] = match buf.get(start..start + end + 8) {
+        Some(d) if d[end] == b'&' => d,
+        _ => {
+            let cp = buf.get(start..start + end).ok_or(Bail)?;
+            let mut p = [0u8; CP_MAX + 8];
+            p[..end].copy_from_slice(cp);
+            p[end] = b'&';
+            padded = p;
+            &padded[..end + 8]
+        }
+    };
     let first_row = c.n_rows();
     let mut data_time: Option<i64> = None;
     // groups: packed code and the suffixes seen (a bit per suffix id)
@@ -332,87 +419,77 @@ pub fn fast_cp(
     let mut prev: Option<usize> = None;
     let mut sep = 0u8;
     let mut at = 0usize;
-    // the previous field's `code-` as little-endian bytes, and the mask of its length
-    let mut prev_word = 0u64;
+    // the previous field's `code-` as little-endian bytes, the mask of its length and its
+    // length (a mask of 0 and a word of !0 never match)
+    let mut prev_word = !0u64;
     let mut prev_mask = 0u64;
+    let mut prev_len = 0usize;
     let flags = codes::data_flag_set();
-    while at < cp.len() {
-        let start = at;
-        // Most fields continue the previous field's group: its `code-` (at most 8 bytes,
-        // known to be a good name) and a standard suffix are recognised a word at a time.
-        if let (Some(g), Some(w)) = (prev, word_at(cp, at)) {
-            if w & prev_mask == prev_word {
-                let dash = at + (prev_mask.count_ones() / 8) as usize - 1;
-                if let Some((suffix, len)) = word_at(cp, dash + 1).and_then(known_suffix) {
-                    at = dash + 1 + len + 1;
-                    if masks[g] & (1 << suffix) != 0 {
+    while at < end {
+        let field = at;
+        let w = load(d, at);
+        let (suffix, g, value_at) = 'name: {
+            // Most fields continue the previous field's group: its `code-` (at most 8 bytes,
+            // known to be a good name) and a standard suffix are recognised a word at a time.
+            if let Some(g) = prev {
+                if w & prev_mask == prev_word {
+                    if let Some((suffix, len)) = known_suffix(load(d, at + prev_len)) {
+                        break 'name (suffix, g, at + prev_len + len + 1);
+                    }
+                }
+            }
+            if w == DATA_TIME && d.get(at + 8) == Some(&b'=') {
+                // a plain field: only DataTime, once
+                if data_time.is_some() || sep == b',' {
+                    return Err(Bail);
+                }
+                let v = at + 9;
+                if v + 14 > end || !ends_at(d, end, v + 14) {
+                    return Err(Bail);
+                }
+                let stamp = read_stamp(&d[v..v + 14]).map_err(|_| Bail)?;
+                // the validating path carries it through an f64: exact below 2^53
+                data_time = Some(stamp.wall_seconds() as f64 as i64);
+                at = v + 14;
+                prev = None;
+                prev_word = !0;
+                prev_mask = 0;
+                break 'name (u8::MAX, 0, 0);
+            }
+            // The first field of a group: a code already found in appendix B (so a good
+            // name) and a standard suffix are recognised a word at a time; anything else
+            // goes through the byte loop.
+            let cached = known.cached_code(w).and_then(|(n, key)| {
+                known_suffix(load(d, at + n + 1)).map(|(suffix, len)| (n, key, suffix, len))
+            });
+            let (code_len, key, suffix, value_at, checked) = match cached {
+                Some((n, key, suffix, len)) => (n, key, suffix, at + n + 1 + len + 1, true),
+                None => {
+                    // the name, up to '=', noting the last '-'
+                    let mut dash = usize::MAX;
+                    loop {
+                        if at >= end {
+                            return Err(Bail);
+                        }
+                        match NAME_CLASS[usize::from(d[at])] {
+                            C_NAME => {}
+                            C_DASH => dash = at,
+                            C_EQ => break,
+                            _ => return Err(Bail),
+                        }
+                        at += 1;
+                    }
+                    let eq = at;
+                    if dash == usize::MAX || dash == field || dash + 1 == eq || dash - field > 8 {
+                        // DataTime is read above; any other plain name, an empty code or
+                        // suffix, a long code: the validating path
                         return Err(Bail);
                     }
-                    masks[g] |= 1 << suffix;
-                    at = read_value(cp, at, suffix, first_row + g, c, flags)?;
-                    match cp.get(at) {
-                        None => break,
-                        Some(&s) => {
-                            sep = s;
-                            at += 1;
-                            if at < cp.len() && matches!(cp[at], b';' | b',') {
-                                return Err(Bail);
-                            }
-                        }
-                    }
-                    continue;
+                    let code = &d[field..dash];
+                    let suffix = suffix_id(&d[dash + 1..eq]);
+                    (dash - field, pack_code(code), suffix, eq + 1, false)
                 }
-            }
-        }
-        // the name, up to '=', noting the last '-'
-        let mut dash = usize::MAX;
-        // The first field of a group: a code already found in appendix B (so a good name)
-        // and a standard suffix are recognised a word at a time, without the byte loop.
-        let mut scanned = false;
-        if let Some(d) = word_at(cp, at).and_then(|w| known.cached_code(w)) {
-            if let Some((_, len)) = word_at(cp, at + d + 1).and_then(known_suffix) {
-                dash = at + d;
-                at = dash + 1 + len;
-                scanned = true;
-            }
-        }
-        if !scanned {
-            loop {
-                let Some(&b) = cp.get(at) else {
-                    return Err(Bail);
-                };
-                match NAME_CLASS[usize::from(b)] {
-                    C_NAME => {}
-                    C_DASH => dash = at,
-                    C_EQ => break,
-                    _ => return Err(Bail),
-                }
-                at += 1;
-            }
-        }
-        let eq = at;
-        at += 1;
-        if dash == usize::MAX {
-            // a plain field: only DataTime, once
-            if &cp[start..eq] != b"DataTime" || data_time.is_some() || sep == b',' {
-                return Err(Bail);
-            }
-            let v = cp.get(at..at + 14).ok_or(Bail)?;
-            if !ends_value(cp, at + 14) {
-                return Err(Bail);
-            }
-            let stamp = read_stamp(v).map_err(|_| Bail)?;
-            // the validating path carries it through an f64: exact below 2^53
-            data_time = Some(stamp.wall_seconds() as f64 as i64);
-            at += 14;
-            prev = None;
-        } else {
-            if dash == start || dash + 1 == eq || dash - start > 8 {
-                return Err(Bail);
-            }
-            let code = &cp[start..dash];
-            let suffix = suffix_id(&cp[dash + 1..eq]);
-            let key = pack_code(code);
+            };
             // which group: the previous field's, an earlier one, or a new one
             let g = match prev {
                 Some(g) if keys[g] == key => g,
@@ -433,51 +510,62 @@ pub fn fast_cp(
                     match found {
                         Some(g) => g,
                         None => {
-                            if n_groups == MAX_GROUPS || !known.contains(key, code) {
+                            let code = &d[field..field + code_len];
+                            if n_groups == MAX_GROUPS || !(checked || known.contains(key, code)) {
                                 return Err(Bail);
                             }
                             keys[n_groups] = key;
                             n_groups += 1;
-                            c.open_row(frame, code);
+                            c.open_row_word(frame, w & low_bytes(code_len));
                             n_groups - 1
                         }
                     }
                 }
             };
-            if suffix >= 32 || masks[g] & (1 << suffix) != 0 {
-                return Err(Bail);
-            }
-            masks[g] |= 1 << suffix;
-            at = read_value(cp, at, suffix, first_row + g, c, flags)?;
-            let n = dash + 1 - start;
-            prev_mask = if n >= 8 {
-                u64::MAX
+            // the next field continues this group when it starts with the same `code-`
+            let n = code_len + 1;
+            if n <= 8 {
+                prev_mask = low_bytes(n);
+                prev_word = w & prev_mask;
+                prev_len = n;
             } else {
-                (1u64 << (8 * n)) - 1
-            };
-            prev_word = word_at(cp, start).map_or(!0, |w| w & prev_mask);
-            if n > 8 {
                 // a code of 8 bytes and its '-' do not fit a word: never predicted
                 prev_mask = 0;
                 prev_word = !0;
             }
             prev = Some(g);
+            break 'name (suffix, g, value_at);
+        };
+        if suffix != u8::MAX {
+            if suffix >= 32 || masks[g] & (1 << suffix) != 0 {
+                return Err(Bail);
+            }
+            masks[g] |= 1 << suffix;
+            at = read_value(d, end, value_at, suffix, first_row + g, c, flags)?;
         }
         // `at` is at a separator or the end; a separator right at the end ends the data
         // area with no empty field (as the validating path reads it)
-        match cp.get(at) {
-            None => break,
-            Some(&s) => {
-                sep = s;
-                at += 1;
-                if at < cp.len() && matches!(cp[at], b';' | b',') {
-                    // an empty field between separators
-                    return Err(Bail);
-                }
-            }
+        if at >= end {
+            break;
+        }
+        sep = d[at];
+        at += 1;
+        if at < end && matches!(d[at], b';' | b',') {
+            // an empty field between separators
+            return Err(Bail);
         }
     }
     Ok(data_time)
+}
+
+/// A mask of the low `n` (0 to 8) bytes of a word.
+#[inline(always)]
+fn low_bytes(n: usize) -> u64 {
+    if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    }
 }
 
 /// The value of header field `key` at `at` in segment `s` (`key=value;`): its start and end.
@@ -614,8 +702,14 @@ mod tests {
         assert_eq!(known.cached_code(w(b"w01018-R")), None);
         assert!(known.contains(pack_code(b"w01018"), b"w01018"));
         assert!(known.contains(pack_code(b"B01"), b"B01"));
-        assert_eq!(known.cached_code(w(b"w01018-R")), Some(6));
-        assert_eq!(known.cached_code(w(b"B01-Rtd=")), Some(3));
+        assert_eq!(
+            known.cached_code(w(b"w01018-R")),
+            Some((6, pack_code(b"w01018")))
+        );
+        assert_eq!(
+            known.cached_code(w(b"B01-Rtd=")),
+            Some((3, pack_code(b"B01")))
+        );
         assert_eq!(known.cached_code(w(b"w01019-R")), None);
         assert_eq!(known.cached_code(w(b"B01x-Rtd")), None);
         assert_eq!(known.cached_code(w(b"-Rtd=1;x")), None);
@@ -636,5 +730,55 @@ mod tests {
         assert_eq!(known_suffix(w(b"Rtdx=1")), None);
         assert_eq!(known_suffix(w(b"DayData=")), None);
         assert_eq!(known_suffix(w(b"Rtd")), None);
+    }
+
+    /// `read_number_at` (a word at a time) against `read_plain_number` (byte by byte) on
+    /// numbers of every length and '.' position, with each kind of byte after them.
+    #[test]
+    fn numbers_by_word_equal_numbers_by_byte() {
+        let mut texts: Vec<String> = Vec::new();
+        for sign in ["", "-", "+"] {
+            for int in 0..=16usize {
+                for frac in [
+                    None,
+                    Some(0),
+                    Some(1),
+                    Some(2),
+                    Some(3),
+                    Some(6),
+                    Some(7),
+                    Some(9),
+                ] {
+                    let mut t = sign.to_string();
+                    t.extend((0..int).map(|i| char::from(b'0' + ((i * 7 + 3) % 10) as u8)));
+                    if let Some(f) = frac {
+                        t.push('.');
+                        t.extend((0..f).map(|i| char::from(b'9' - (i % 10) as u8)));
+                    }
+                    for after in ["", ";", ",", "x", ".", "5", "-", "&"] {
+                        texts.push(format!("{t}{after}"));
+                    }
+                }
+            }
+        }
+        for t in texts {
+            for lead in 0..3usize {
+                // the area, then '&' and padding as in a frame
+                let area = format!("{}{t}", "a=;".get(..lead).unwrap_or(""));
+                let mut d = area.clone().into_bytes();
+                let end = d.len();
+                d.extend_from_slice(b"&&1234\r\n");
+                let cp = &d[..end];
+                let want = read_plain_number(cp, lead);
+                let got = read_number_at(&d, end, lead);
+                match (want, got) {
+                    (Ok((a, sa)), Ok((b, sb))) => {
+                        assert_eq!((a.to_bits(), sa), (b.to_bits(), sb), "{area:?}")
+                    }
+                    (Err(_), Err(_)) => {}
+                    (a, b) => panic!("{area:?}: {a:?} by byte, {b:?} by word"),
+                }
+            }
+        }
     }
 }
