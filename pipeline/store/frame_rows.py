@@ -215,9 +215,16 @@ class FrameSink:
         """Decode (unless ``batch`` is given) and insert; ``receive_times`` are epoch
         seconds (or UTC datetime64), one per frame or one for all."""
         start = time.perf_counter()
+        return self.insert([self.rows(raws, receive_times, gateway, peer, batch=batch)],
+                           start=start)
+
+    def rows(self, raws: Sequence[bytes], receive_times: Sequence[float] | npt.NDArray[Any]
+             | float, gateway: str | Sequence[str] = "", peer: str | Sequence[str] = "", *,
+             batch: hj212.Batch | None = None) -> FrameRows:
+        """The rows ``write`` would insert, for ``insert`` to send with others."""
         n = len(raws)
         if n == 0:
-            return SinkResult(0, 0, 0, 0.0)
+            return FrameRows({}, {}, 0, 0, 0)
         if batch is None:
             batch = hj212.decode_batch(raws, strict=self.strict,
                                           crc_variants=self.crc_variants)
@@ -227,9 +234,41 @@ class FrameSink:
         received = _as_epoch(receive_times, n)
         frames = frame_columns(batch, raws, received, _per_frame(gateway, n, "gateway"),
                                _per_frame(peer, n, "peer"), strict=self.strict)
-        self.ch.insert_columns("frames", frames)
+        readings = reading_columns(batch, received) if batch.n_rows else {}
+        return FrameRows(frames, readings, n, batch.n_rows, batch.n_rejected)
+
+    def insert(self, parts: Sequence[FrameRows], *, start: float | None = None
+               ) -> SinkResult:
+        """One block per table for all of ``parts`` (a worker behind ClickHouse sends the
+        batches detected meanwhile together: fewer, larger parts to merge)."""
+        start = time.perf_counter() if start is None else start
+        parts = [p for p in parts if p.frames]
+        if not parts:
+            return SinkResult(0, 0, 0, 0.0)
+        self.ch.insert_columns("frames", _joined(
+            [p.frame_cols for p in parts], lambda cols: [v for c in cols for v in c]))
         rows = 0
-        if batch.n_rows:
-            rows = self.ch.insert_columns("readings", reading_columns(batch, received),
+        with_rows = [p.reading_cols for p in parts if p.readings]
+        if with_rows:
+            rows = self.ch.insert_columns("readings", _joined(with_rows, np.concatenate),
                                           numpy=True)
-        return SinkResult(n, rows, batch.n_rejected, time.perf_counter() - start)
+        return SinkResult(sum(p.frames for p in parts), rows,
+                          sum(p.rejected for p in parts), time.perf_counter() - start)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRows:
+    """A batch's ``frames`` columns (lists) and ``readings`` columns (NumPy arrays)."""
+
+    frame_cols: dict[str, list[Any]]
+    reading_cols: dict[str, npt.NDArray[Any]]
+    frames: int
+    readings: int
+    rejected: int
+
+
+def _joined(blocks: Sequence[dict[str, Any]], join: Any) -> dict[str, Any]:
+    """Column-wise concatenation of blocks with the same columns (one block as it is)."""
+    if len(blocks) == 1:
+        return blocks[0]
+    return {name: join([b[name] for b in blocks]) for name in blocks[0]}

@@ -6,10 +6,11 @@ Order of a frames batch, and why:
 1. decoded, and its readings through the detectors, with each station's state from the
    table; alarm messages to ``hj212.alarms`` and back-fill requests to
    ``hj212.commands`` (awaited): an alarm is out without waiting for any insert;
-2. its store job: frames and readings into ClickHouse (in a thread, retried until they
-   are in), then alarm rows into ``alarms`` and windows into ``missing_windows``. The
-   runtime runs one job at a time, in batch order, while it fetches and detects the
-   next batch;
+2. its rows queued (``store_queue``) and the job that stores them: frames and readings
+   into ClickHouse (in a thread, retried until they are in), then alarm rows into
+   ``alarms`` and windows into ``missing_windows``. The runtime runs one job at a time,
+   in batch order, while it fetches and detects the next batches; a job writes all that
+   queued before it, so batches detected during a slow insert go in together;
 3. (the runtime, every few seconds, once the jobs before are done) changed states to the
    changelog, then the offsets.
 A kill between any two steps replays what was not committed: ClickHouse tables are keyed
@@ -50,12 +51,10 @@ from pipeline.stream.sinks import (
     retry_store,
 )
 from pipeline.stream.state import StationTable
+from pipeline.stream.store_queue import Idle, StoreQueue
 
 log = get_logger("stream.agents")
 
-#: what a store job waits with between retries: None sleeps; the runtime's Pauser.idle
-#: polls the paused consumer (only where the runtime is not itself fetching)
-Idle = Callable[[float], Awaitable[None]] | None
 #: a batch's storing, run by the runtime while it fetches and detects the next batch
 Store = Callable[[Idle], Awaitable[None]]
 
@@ -95,7 +94,8 @@ class Agents:
 
     def __init__(self, settings: Settings, topics: Any, table: StationTable,
                  detector: Detector | None, *, commands_topic: str = "",
-                 max_backoff: float = 30.0, clock: Any = None) -> None:
+                 max_backoff: float = 30.0, clock: Any = None,
+                 store_interval: float = 0.0) -> None:
         self.topics = topics
         #: a pipeline.stream.clock clock: which receive times the detectors see
         self.clock = clock if clock is not None else WallClock()
@@ -116,11 +116,18 @@ class Agents:
         self.commands_topic = commands_topic
         self.missing_sink = MissingSink(self.events_ch)
         self.max_backoff = max_backoff
+        #: detected, not yet stored: a store job writes all of it (``store_interval``:
+        #: least seconds between two such writes)
+        self.queue = StoreQueue(self.frame_sink, self.alarm_sink, self.missing_sink,
+                                max_backoff=max_backoff, min_interval=store_interval)
         self.producer: AIOKafkaProducer | None = None
         #: (MN, hour or day) with new records since the last completeness refresh
         self.touched: set[tuple[str, Period]] = set()
-        self.stats = {"frames": 0, "readings": 0, "rejects": 0, "alarms": 0, "windows": 0,
-                      "backfill_requests": 0}
+        self._stats = {"rejects": 0, "alarms": 0, "backfill_requests": 0}
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {**self.queue.stats, **self._stats}
 
     def close(self) -> None:
         self.frames_ch.close()
@@ -152,20 +159,10 @@ class Agents:
             alarms = self._alarm_records(out)
             await self._publish(alarms, out)
 
-        async def store(idle: Idle) -> None:
-            result = await retry_store(
-                "frames", lambda: self.frame_sink.write(
-                    raws, received, envs.gateway, envs.peer, batch=batch),
-                max_backoff=self.max_backoff, idle=idle)
-            self.stats["frames"] += result.frames
-            self.stats["readings"] += result.readings
-            if result.seconds > 0.5:  # ClickHouse merging or starved: worth seeing
-                log.info("store.slow", frames=result.frames, readings=result.readings,
-                         seconds=round(result.seconds, 3))
-            if out is not None:
-                await self._store_events(alarms, out, idle)
-
-        return store
+        self.queue.add_frames(raws, received, envs.gateway, envs.peer, batch)
+        if out is not None:
+            self.queue.add_events(alarms, out.windows)
+        return self.queue.flush
 
     def _touch_periods(self, batch: hj212.Batch) -> None:
         """Remember the hours (2051) and days (2061) that got records, for the next
@@ -235,11 +232,8 @@ class Agents:
                 self.table.put(part, mn, state)
         alarms = self._alarm_records(out)
         await self._publish(alarms, out)
-
-        async def store(idle: Idle) -> None:
-            await self._store_events(alarms, out, idle)
-
-        return store
+        self.queue.add_events(alarms, out.windows)
+        return self.queue.flush
 
     @staticmethod
     def _alarm_records(out: Outputs) -> list[AlarmRecord]:
@@ -257,26 +251,14 @@ class Agents:
             for request in out.requests:
                 key, value = command_message(request)
                 pending.append(await self.producer.send(self.commands_topic, value, key=key))
-            self.stats["backfill_requests"] += len(out.requests)
+            self._stats["backfill_requests"] += len(out.requests)
         await asyncio.gather(*pending)
-        self.stats["alarms"] += len(records)
+        self._stats["alarms"] += len(records)
         for r in records:
             if r.row["state"] == "open" and r.row["occurrences"] == 1:
                 log.info("alarm.opened", alarm_id=r.row["alarm_id"], rule=r.row["rule"],
                          rule_class=r.row["rule_class"], severity=r.row["severity"],
                          opened_cn=r.row["opened_cn"], message=r.row["message"])
-
-    async def _store_events(self, records: Sequence[AlarmRecord], out: Outputs,
-                            idle: Idle) -> None:
-        """Alarm rows into ``alarms`` and missing windows into ``missing_windows``, stored
-        before the runtime may commit."""
-        if records:
-            await retry_store("alarms", lambda: self.alarm_sink.write(records),
-                              max_backoff=self.max_backoff, idle=idle)
-        if out.windows:
-            await retry_store("missing_windows", lambda: self.missing_sink.write(out.windows),
-                              max_backoff=self.max_backoff, idle=idle)
-            self.stats["windows"] += len(out.windows)
 
     def on_rejects(self, records: Sequence[Any]) -> Store:
         """The job that stores a batch's rejected frames with their reasons."""
@@ -287,7 +269,7 @@ class Agents:
         async def store(idle: Idle) -> None:
             n = await retry_store("rejects", lambda: self.reject_sink.write(envs),
                                   max_backoff=self.max_backoff, idle=idle)
-            self.stats["rejects"] += n
+            self._stats["rejects"] += n
 
         return store
 

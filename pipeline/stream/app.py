@@ -70,6 +70,11 @@ class StreamOptions:
     batch_frames: int = 5_000
     #: seconds a partial batch waits for more messages before it is written
     batch_seconds: float = 0.2
+    #: least seconds between two inserts: batches detected meanwhile go in together
+    #: (fewer, larger parts for ClickHouse to merge)
+    store_seconds: float = 0.5
+    #: frames detected but not yet stored beyond which detection waits for ClickHouse
+    store_backlog_frames: int = 50_000
     #: longest pause between retries of a failed ClickHouse insert
     max_backoff: float = 30.0
     #: seconds between commits: station state to the changelog, then the offsets it covers
@@ -173,7 +178,8 @@ class Worker:
         self.clock = make_clock(options.clock)
         self.agents = Agents(settings, self.topics, self.table, detector,
                              commands_topic=settings.topics.commands,
-                             max_backoff=options.max_backoff, clock=self.clock)
+                             max_backoff=options.max_backoff, clock=self.clock,
+                             store_interval=options.store_seconds)
         self._stop = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
         #: the next offset to commit per partition: processed, not yet committed
@@ -188,7 +194,8 @@ class Worker:
         #: counts rebalances (and finished state loads): a batch fetched in an earlier
         #: generation is dropped, not stored or committed
         self.generation = 0
-        #: the store job of the last batch, running while the next one is fetched
+        #: the last of the store jobs, each run after the one before; its result is the
+        #: offsets of every batch stored by then
         self._storing: asyncio.Task[dict[TopicPartition, OffsetAndMetadata]] | None = None
         #: why the worker stopped on its own (a station state it cannot read)
         self.failure: Exception | None = None
@@ -259,14 +266,13 @@ class Worker:
                         # its rows after the batch being stored, on the same connection
                         # and in order (a window's version is the time it is written);
                         # waiting for that batch here held the alarms back each tick
-                        self._then_store(await self.agents.tick(now))
+                        self._then_store(await self.agents.tick(now), {})
                     last_tick = time.monotonic()
                 if time.monotonic() - self._last_commit >= self.options.commit_seconds:
                     # not waiting for the batch being stored (it joins the commit once
                     # in): waiting held every alarm back by an insert's time each commit
                     await self.commit()
                 if time.monotonic() - self._last_refresh >= self.options.completeness_seconds:
-                    await self.settle(pauser)  # the rows the refresh counts are stored
                     self._refresh_completeness()
                 if time.monotonic() - last_progress >= self.options.progress_seconds:
                     log.info("worker.progress", **self.agents.stats, **self.table.stats)
@@ -326,32 +332,34 @@ class Worker:
             jobs.append(await self.agents.on_frames(frames))
         if rejects:
             jobs.append(self.agents.on_rejects(rejects))
-        # one batch stored at a time, in order: this one's insert starts once the last
-        # one's is done, and runs while the next batch is fetched and detected
-        await self.settle(pauser)
+        if self.agents.queue.backlog > self.options.store_backlog_frames:
+            # ClickHouse has fallen this far behind (or is down): detect no more until
+            # what is queued is in; the consumer is paused and polled meanwhile
+            await self.settle(pauser)
         if generation != self.generation:
             # a rebalance came while this batch was detected: its alarms are out, but
-            # its offsets must not be committed (the state it changed may be gone)
+            # its offsets must not be committed (the state it changed may be gone). Its
+            # rows may still go in with the next store job: keyed, as a replay's would.
             await self._drop(consumer, batch)
             return
         offsets = {tp: OffsetAndMetadata(rs[-1].offset + 1, "") for tp, rs in batch.items()}
+        # one job at a time, in order, while the next batches are fetched and detected;
+        # the batch's offsets are done once its last job is
+        for i, job in enumerate(jobs):
+            self._then_store(job, offsets if i == len(jobs) - 1 else {})
 
-        async def store() -> dict[TopicPartition, OffsetAndMetadata]:
-            for job in jobs:
-                # no pauser here: the loop may be fetching; it polls for a stuck job
-                await job(None)
-            return offsets
-
-        self._storing = asyncio.create_task(store())
-
-    def _then_store(self, job: Store) -> None:
-        """Run ``job`` once the batch being stored is in; its offsets stay that batch's."""
+    def _then_store(self, job: Store,
+                    offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Run ``job`` once the jobs before it are done; its result is their offsets and
+        ``offsets``."""
         before = self._storing
 
         async def chained() -> dict[TopicPartition, OffsetAndMetadata]:
-            offsets = await before if before is not None else {}
+            done = dict(await before) if before is not None else {}
+            # no pauser here: the loop may be fetching; it pauses when the backlog grows
             await job(None)
-            return offsets
+            _merge_offsets(done, offsets)
+            return done
 
         self._storing = asyncio.create_task(chained())
 
@@ -398,12 +406,16 @@ class Worker:
         if not touched:
             return
         min_interval = self.agents.min_intervals()
+        # the rows it counts are those of the store jobs queued so far
+        stored = self._storing
 
         def run() -> int:
             with ClickHouse(self.settings.clickhouse.dsn) as ch:
                 return refresh(ch, touched, min_interval)
 
         async def task() -> int:
+            if stored is not None:
+                await asyncio.wait({stored})  # a failed job is raised by the loop's settle
             try:
                 n = await asyncio.to_thread(run)
             except StoreError as exc:

@@ -15,9 +15,17 @@ from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
               help="The Kafka consumer group, and the prefix of the station table's "
                    "changelog topic (<app-id>-station-state).")
 @click.option("--batch-frames", type=click.IntRange(min=1), default=5_000, show_default=True,
-              help="Most frames per ClickHouse insert.")
+              help="Most frames per detection batch.")
 @click.option("--batch-seconds", type=click.FloatRange(min=0.01), default=0.2,
-              show_default=True, help="Longest wait before a partial batch is written.")
+              show_default=True, help="Longest wait before a partial batch is detected.")
+@click.option("--store-seconds", type=click.FloatRange(min=0.0), default=0.5,
+              show_default=True,
+              help="Least seconds between two ClickHouse inserts: the batches detected "
+                   "meanwhile go in together (fewer, larger parts to merge).")
+@click.option("--store-backlog", type=click.IntRange(min=1), default=50_000,
+              show_default=True,
+              help="Frames detected but not yet in ClickHouse beyond which detection "
+                   "waits for the store (ClickHouse slow or down).")
 @click.option("--detectors", default="auto", show_default=True,
               help="auto (pipeline.detect's DetectorBundle: value rules, episodes, missing "
                    "data and back-fill, with the registry's limits and cadences), none "
@@ -53,8 +61,8 @@ from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
                    "(2051) and days (2061) that got records.")
 @pass_cli
 def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float,
-           detectors: str, rules_file: Path | None, values_impl: str, clock: str,
-           tick_seconds: float,
+           store_seconds: float, store_backlog: int, detectors: str,
+           rules_file: Path | None, values_impl: str, clock: str, tick_seconds: float,
            commit_seconds: float, completeness_seconds: float) -> None:
     """Run a stream worker: hj212.frames and hj212.rejects into ClickHouse, readings
     through the detectors, alarms to hj212.alarms and the alarms table.
@@ -88,6 +96,7 @@ def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.ClickException(f"--detectors {detectors!r}: {exc}") from None
     opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds,
+                         store_seconds=store_seconds, store_backlog_frames=store_backlog,
                          clock=clock, tick_seconds=tick_seconds,
                          commit_seconds=commit_seconds,
                          completeness_seconds=completeness_seconds)

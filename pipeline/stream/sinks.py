@@ -177,6 +177,9 @@ class MissingSink:
         if not rows:
             return 0
         version = int((time.time() if now is None else now) * 1000)
+        # the rows share one version, so of a window written twice (the worker stores
+        # several batches' windows together) only the last, the newest, may go in
+        rows = list({(r["mn"], r["cn"], r["window_start"]): r for r in rows}.values())
         cols: dict[str, list[Any]] = {}
         for name in self.COLUMNS:
             cols[name] = [local_epoch(v) if isinstance(v, datetime) else v

@@ -4,6 +4,7 @@ is true and the developer's data is never touched."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import shutil
 import time
@@ -20,6 +21,8 @@ from pipeline.store import queries
 from pipeline.store.client import ClickHouse
 from pipeline.store.frame_rows import VALUE_COLUMNS, FrameSink, local_to_epoch
 from pipeline.store.migrate import SCHEMA_DIR, MigrationError, Migrator, load_migrations
+from pipeline.stream.sinks import AlarmSink, MissingSink
+from pipeline.stream.store_queue import StoreQueue
 
 pytestmark = pytest.mark.integration
 
@@ -145,6 +148,49 @@ def test_readings_written_and_read_back_equal(migrated):
         got = ch.execute("SELECT min(toString(data_time)) FROM readings WHERE mn = %(mn)s",
                          {"mn": mn})[0][0]
         assert got == want.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_batches_queued_together_go_in_as_one_block_each(migrated):
+    # what the worker does when ClickHouse is slower than detection: three batches (and
+    # a missing-data window updated twice) queued, then one flush
+    corpus = Corpus(15, stations=40, cns={2011: 1.0}, step_s=30.0, resend_rate=0.0)
+    chunks = [corpus.frames(n) for n in (700, 1_200, 300)]
+    batches = [hj212.decode_batch(c) for c in chunks]
+    window = {"mn": "W1", "cn": 2011, "window_start": datetime(2024, 3, 1, 8),
+              "window_end": datetime(2024, 3, 1, 9), "state": "open", "expected": 120,
+              "received": 0, "requests": 0, "last_request_qn": "", "last_request_at": None,
+              "detected_at": datetime(2024, 3, 1, 9), "updated_at": datetime(2024, 3, 1, 9)}
+    with ClickHouse(migrated) as ch:
+        for table in ("readings", "frames", "missing_windows"):
+            ch.execute(f"TRUNCATE TABLE {table}")
+            ch.execute(f"SYSTEM STOP MERGES {table}")
+        try:
+            queue = StoreQueue(FrameSink(ch), AlarmSink(ch), MissingSink(ch))
+            for i, (raws, batch) in enumerate(zip(chunks, batches, strict=True)):
+                received = np.full(len(raws), int(time.time()) - 10 + i, dtype=np.int64)
+                queue.add_frames(raws, received, f"gw-{i}", "127.0.0.1:5", batch)
+                queue.add_events([], [{**window, "received": 40 * i,
+                                       "state": "open" if i < 2 else "partly_filled"}])
+            assert queue.backlog == 2_200
+            asyncio.run(queue.flush(None))
+            assert queue.backlog == 0
+            asyncio.run(queue.flush(None))  # nothing left: no empty insert
+            assert queue.stats["inserts"] == 1
+            assert queue.stats["frames"] == 2_200
+            assert _stored_rows(ch) == set().union(*(_expected_rows(b) for b in batches))
+            parts = dict(ch.execute("SELECT table, count() FROM system.parts WHERE active "
+                                    "AND database = currentDatabase() GROUP BY table"))
+            assert parts["frames"] == 1  # one month of receive times, one insert
+            assert parts["missing_windows"] == 1
+            gateways = ch.execute("SELECT gateway, count() FROM frames GROUP BY gateway "
+                                  "ORDER BY gateway")
+            assert gateways == [("gw-0", 700), ("gw-1", 1_200), ("gw-2", 300)]
+            # the window's rows share the flush's version: only its last state went in
+            assert ch.execute("SELECT state, received FROM missing_windows") == [
+                ("partly_filled", 80)]
+        finally:
+            for table in ("readings", "frames", "missing_windows"):
+                ch.execute(f"SYSTEM START MERGES {table}")
 
 
 def test_a_replayed_batch_leaves_no_duplicate(migrated):

@@ -564,23 +564,37 @@ def test_clickhouse_down_pauses_the_worker_and_loses_nothing(r: Run) -> None:
     rss_before = rss_mb(w.proc.pid)
 
     proxy.cut()
+    cut_at = time.monotonic()
     second = clean_frames(r.run, stations=50, per_station=400, start=20)  # 20,000 frames
     r.produce([(mn, enveloped(raw, len(first) + i)) for i, (mn, raw) in enumerate(second)])
-    time.sleep(15)
+    # after ten batches of those, a station's negative values: detection goes on while
+    # the store waits (it used to stop one batch after the insert that hung)
+    neg_mn = mn_of(r.run, 999)
+    neg = [(neg_mn, enveloped(frame(neg_mn, T0 + timedelta(minutes=k), {CODES[0]: v}, k),
+                              len(first) + len(second) + k)) for k, v in enumerate([-1.0, -2.0])]
+    r.produce(neg)
+    def published() -> int:
+        out = asyncio.run(_consume_all(r.bootstrap, r.topics["alarms"], settle=0.5))
+        return sum(1 for k, _ in out if k == neg_mn.encode())
+
+    wait_for("the alarm published while ClickHouse is cut", published, 1, 60, r.workers)
+    time.sleep(max(0.0, 15 - (time.monotonic() - cut_at)))
     assert w.alive(), w.tail()
     stalled = readings_final(r)
     lag = asyncio.run(_lag(r.bootstrap, w.app_id, [r.topics["frames"]]))
     rss_down = rss_mb(w.proc.pid)
     assert stalled == 2 * len(first), "rows went somewhere while ClickHouse was unreachable"
-    assert lag >= len(second), "offsets were committed for frames that are not stored"
+    assert lag >= len(second) + len(neg), "offsets were committed for frames not stored"
     assert "store.retry" in w.log.read_text()
 
     proxy.restore()
-    want = 2 * (len(first) + len(second))
+    want = 2 * (len(first) + len(second)) + len(neg)
     wait_for("everything after the outage", lambda: readings_final(r), want, 180, r.workers)
     wait_for("committed after the outage", lambda: caught_up(r, w.app_id), 1, 60, r.workers)
     assert readings_final(r) == want
     assert duplicate_keys(r) == 0
+    wait_for("the alarm row after the outage", lambda: r.count(
+        "SELECT count() FROM alarms FINAL WHERE state = 'open'"), 1, 30, r.workers)
     print(f"\n[worker] ClickHouse cut for 15 s with {len(second)} frames waiting: RSS "
           f"{rss_before:.0f} MB before, {rss_down:.0f} MB during; lag {lag}")
     proxy.cut()
