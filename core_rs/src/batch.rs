@@ -58,6 +58,39 @@ fn put_fixed(col: &mut Vec<u8>, value: &[u8], width: usize) {
     col.resize(col.len() + (width - n), 0);
 }
 
+/// The text `s` of `buf` (if any) as a zero-padded cell of `W` bytes, longer text cut: what
+/// `put_fixed` appends. `W` bytes are copied from the text's start when `buf` has them and
+/// those past the text cleared, which needs no call for a copy of unknown length.
+#[inline(always)]
+fn cell<const W: usize>(buf: &[u8], s: Option<Span>) -> [u8; W] {
+    let mut out = [0u8; W];
+    let Some(s) = s else { return out };
+    let (start, end) = (s.start as usize, s.end as usize);
+    let n = end.saturating_sub(start).min(W);
+    match buf.get(start..start + W) {
+        Some(src) if W % 8 == 0 => {
+            // a word at a time, the bytes past the text masked off
+            for (k, (o, i)) in out.chunks_exact_mut(8).zip(src.chunks_exact(8)).enumerate() {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(i);
+                let keep = n.saturating_sub(8 * k);
+                let mask = if keep >= 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * keep)) - 1
+                };
+                o.copy_from_slice(&(u64::from_le_bytes(w) & mask).to_le_bytes());
+            }
+            return out;
+        }
+        _ => {}
+    }
+    if let Some(v) = buf.get(start..start + n) {
+        out[..n].copy_from_slice(v);
+    }
+    out
+}
+
 impl Columns {
     fn with_capacity(frames: usize, bytes: usize) -> Self {
         // a pollutant takes ~30 bytes of a real-time frame and more elsewhere; reserving for
@@ -211,6 +244,32 @@ impl Columns {
         self.frame_warnings.push(warnings.0);
     }
 
+    /// `finish_frame` for a frame the fast path read (accepted, no warnings).
+    fn finish_plain(&mut self, buf: &[u8], first_row: usize, p: &Parsed) {
+        let h = &p.header;
+        let mn = cell::<MN_WIDTH>(buf, h.mn);
+        let st = cell::<ST_WIDTH>(buf, h.st);
+        let dt = p.cp.data_time_secs.unwrap_or(NAT);
+        self.status.push(0);
+        self.frame_mn.extend_from_slice(&mn);
+        self.frame_st.extend_from_slice(&st);
+        self.frame_cn.push(h.cn_num);
+        self.frame_qn
+            .extend_from_slice(&cell::<QN_WIDTH>(buf, h.qn));
+        self.frame_flag.push(h.flag.map_or(-1, |f| f as i16));
+        self.frame_edition.push(h.edition);
+        self.frame_data_time.push(dt);
+        let n = self.n_rows() - first_row;
+        for _ in 0..n {
+            self.mn.extend_from_slice(&mn);
+            self.st.extend_from_slice(&st);
+        }
+        self.cn.resize(self.cn.len() + n, h.cn_num);
+        self.data_time.resize(self.data_time.len() + n, dt);
+        self.frame_rows.push(n as i32);
+        self.frame_warnings.push(0);
+    }
+
     fn push_frame_meta(&mut self, buf: &[u8], p: Option<&Parsed>, status: u8) {
         self.status.push(status);
         let h = p.map(|p| &p.header);
@@ -240,17 +299,16 @@ pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
     let mut known = KnownCodes::default();
     for (i, &buf) in frames.iter().enumerate() {
         let first_row = c.n_rows();
+        if let Some(parsed) = fast_frame(buf, opts, &mut c, i, &mut known) {
+            c.finish_plain(buf, first_row, &parsed);
+            continue;
+        }
+        // anything but the plain shape: the whole frame again, by the validating path
+        c.drop_rows_from(first_row);
         let mut warnings = WarnCount::default();
-        let result = match fast_frame(buf, opts, &mut c, i, &mut known) {
-            Some(parsed) => Ok(parsed),
-            None => {
-                // anything but the plain shape: the whole frame again, by the validating path
-                c.drop_rows_from(first_row);
-                parse_frame_with(buf, opts, &mut warnings, &mut |a| {
-                    c.visit_field(buf, first_row, i, a)
-                })
-            }
-        };
+        let result = parse_frame_with(buf, opts, &mut warnings, &mut |a| {
+            c.visit_field(buf, first_row, i, a)
+        });
         c.finish_frame(buf, i, first_row, result, warnings);
     }
     c

@@ -18,7 +18,7 @@ use crate::codes;
 use crate::cp::{suffix_id, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::frame::Span;
 use crate::segment::{edition_of, is_upload_cn, Header, FLAG_D};
-use crate::text::{read_stamp, read_uint};
+use crate::text::{non_digits, read_stamp, read_uint};
 
 /// The frame is not of the plain shape: let the validating path decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,16 +105,6 @@ fn load(d: &[u8], at: usize) -> u64 {
     }
 }
 
-/// The high bit of each byte of `w` that is not an ASCII digit.
-#[inline(always)]
-fn non_digits(w: u64) -> u64 {
-    // with the high bits cleared no addition below carries into the next byte
-    let x = w & (ONES * 0x7F);
-    let ge0 = x.wrapping_add(ONES * 0x50); // high bit set iff x >= '0'
-    let gt9 = x.wrapping_add(ONES * 0x46); // high bit set iff x > '9'
-    (!ge0 | gt9 | w) & HIGH
-}
-
 /// The value of the `n` (1 to 8) ASCII digits in the low bytes of `w` (the first digit in
 /// the lowest byte), eight digits folded in three multiplications.
 #[inline(always)]
@@ -144,7 +134,7 @@ fn read_number_at(d: &[u8], end: usize, start: usize) -> Result<(f64, usize), Ba
     let w = load(d, p);
     let nd = non_digits(w);
     let n = (nd.trailing_zeros() / 8) as usize; // digits before the first other byte
-    let slow = || read_plain_number(&d[..end.min(d.len())], start);
+    let slow = || read_long_number(d, end, start);
     let (digits, t, frac, stop) = if n < 8 && (w >> (8 * n)) as u8 == b'.' {
         // drop the '.': the fraction's digits move down one byte next to the integer's
         let low = (1u64 << (8 * n)) - 1;
@@ -171,21 +161,79 @@ fn read_number_at(d: &[u8], end: usize, start: usize) -> Result<(f64, usize), Ba
     Ok((if neg { -v } else { v }, stop))
 }
 
-/// Codes of appendix B already found in it, so the next frames of a batch (which name the
-/// same pollutants) need no table lookup: a small direct-mapped cache of packed codes.
+/// What the frames of a batch read so far tell about the next ones, which name the same
+/// pollutants with the same suffixes: codes of appendix B already found (so they need no
+/// table lookup; a small direct-mapped cache of packed codes), and for each suffix the
+/// suffix that followed it in a group last time. Also table 8's flags as a byte table.
 #[derive(Debug, Clone)]
 pub struct KnownCodes {
     slots: [u64; 256],
+    /// by the suffix id of a group's previous field (`FIRST`: none, a group's first field)
+    next: [NextSuffix; FIRST + 1],
+    /// the one-byte flags of table 8 (letters and digits)
+    flag_ok: [bool; 256],
 }
+
+/// A suffix and its '=' as a little-endian word, the mask of its bytes, its id and length.
+#[derive(Debug, Clone, Copy)]
+struct NextSuffix {
+    word: u64,
+    mask: u64,
+    id: u8,
+    len: u8,
+}
+
+/// `KnownCodes::next`'s entry for a group's first field.
+const FIRST: usize = 32;
 
 impl Default for KnownCodes {
     fn default() -> Self {
-        // 0 is no packed code (a packed code carries its length in the top bits)
-        KnownCodes { slots: [0; 256] }
+        let flags = codes::data_flag_set();
+        let mut flag_ok = [false; 256];
+        for (b, ok) in flag_ok.iter_mut().enumerate().take(128) {
+            *ok = (b as u8).is_ascii_alphanumeric() && flags & (1u128 << b) != 0;
+        }
+        // 0 is no packed code (a packed code carries its length in the top bits); a mask of
+        // 0 with a word of !0 never matches
+        let none = NextSuffix {
+            word: !0,
+            mask: 0,
+            id: 0,
+            len: 0,
+        };
+        KnownCodes {
+            slots: [0; 256],
+            next: [none; FIRST + 1],
+            flag_ok,
+        }
     }
 }
 
 impl KnownCodes {
+    /// `known_suffix(w)` for a field after one with suffix id `prev` (`FIRST` for a group's
+    /// first field): first the suffix that followed `prev` last time, by one compare. A
+    /// match is that suffix and its '=' with no '=' before, so `known_suffix` would give the
+    /// same.
+    #[inline(always)]
+    fn suffix_after(&mut self, prev: usize, w: u64) -> Option<(u8, usize)> {
+        let n = self.next.get(prev)?;
+        if w & n.mask == n.word {
+            return Some((n.id, usize::from(n.len)));
+        }
+        let (id, len) = known_suffix(w)?;
+        // len < 8: the '=' is in the word
+        let mask = low_bytes(len + 1);
+        if let Some(slot) = self.next.get_mut(prev) {
+            *slot = NextSuffix {
+                word: w & mask,
+                mask,
+                id,
+                len: len as u8,
+            };
+        }
+        Some((id, len))
+    }
+
     /// The length of the code before the first '-' of the word `w` (the data area's next
     /// bytes, little-endian), if that code (of 1 to 7 bytes) is in the cache.
     #[inline(always)]
@@ -303,6 +351,13 @@ fn known_suffix(w: u64) -> Option<(u8, usize)> {
     Some((id, len))
 }
 
+/// `read_plain_number` over the data area `d[..end]`: the numbers `read_number_at` leaves.
+#[cold]
+#[inline(never)]
+fn read_long_number(d: &[u8], end: usize, start: usize) -> Result<(f64, usize), Bail> {
+    read_plain_number(d.get(..end).ok_or(Bail)?, start)
+}
+
 /// Whether a value ends at `at` of the data area `d[..end]`: its end or a separator.
 #[inline(always)]
 fn ends_at(d: &[u8], end: usize, at: usize) -> bool {
@@ -319,7 +374,7 @@ fn read_value(
     suffix: u8,
     row: usize,
     c: &mut Columns,
-    flags: u128,
+    flag_ok: &[bool; 256],
 ) -> Result<usize, Bail> {
     let col = usize::from(suffix);
     if col < N_NUMERIC {
@@ -343,11 +398,7 @@ fn read_value(
     } else if suffix == SUFFIX_FLAG {
         let f = d.get(at).copied().unwrap_or(0);
         // table 8's flags are letters and digits; the bitmap says which
-        if at >= end
-            || !ends_at(d, end, at + 1)
-            || !f.is_ascii_alphanumeric()
-            || flags & (1u128 << f) == 0
-        {
+        if at >= end || !ends_at(d, end, at + 1) || !flag_ok[usize::from(f)] {
             return Err(Bail);
         }
         *c.flag.get_mut(row * FLAG_WIDTH).ok_or(Bail)? = f;
@@ -424,7 +475,8 @@ pub fn fast_cp(
     let mut prev_word = !0u64;
     let mut prev_mask = 0u64;
     let mut prev_len = 0usize;
-    let flags = codes::data_flag_set();
+    // the previous field's suffix id (`FIRST` when it opened its group)
+    let mut prev_suffix = FIRST;
     while at < end {
         let field = at;
         let w = load(d, at);
@@ -433,7 +485,8 @@ pub fn fast_cp(
             // known to be a good name) and a standard suffix are recognised a word at a time.
             if let Some(g) = prev {
                 if w & prev_mask == prev_word {
-                    if let Some((suffix, len)) = known_suffix(load(d, at + prev_len)) {
+                    let sw = load(d, at + prev_len);
+                    if let Some((suffix, len)) = known.suffix_after(prev_suffix, sw) {
                         break 'name (suffix, g, at + prev_len + len + 1);
                     }
                 }
@@ -460,7 +513,9 @@ pub fn fast_cp(
             // name) and a standard suffix are recognised a word at a time; anything else
             // goes through the byte loop.
             let cached = known.cached_code(w).and_then(|(n, key)| {
-                known_suffix(load(d, at + n + 1)).map(|(suffix, len)| (n, key, suffix, len))
+                let sw = load(d, at + n + 1);
+                let (suffix, len) = known.suffix_after(FIRST, sw)?;
+                Some((n, key, suffix, len))
             });
             let (code_len, key, suffix, value_at, checked) = match cached {
                 Some((n, key, suffix, len)) => (n, key, suffix, at + n + 1 + len + 1, true),
@@ -541,7 +596,8 @@ pub fn fast_cp(
                 return Err(Bail);
             }
             masks[g] |= 1 << suffix;
-            at = read_value(d, end, value_at, suffix, first_row + g, c, flags)?;
+            prev_suffix = usize::from(suffix);
+            at = read_value(d, end, value_at, suffix, first_row + g, c, &known.flag_ok)?;
         }
         // `at` is at a separator or the end; a separator right at the end ends the data
         // area with no empty field (as the validating path reads it)

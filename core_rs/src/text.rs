@@ -23,6 +23,27 @@ fn digits(s: &[u8]) -> Option<u32> {
     Some(v)
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte of `w` that is not an ASCII digit.
+#[inline(always)]
+pub(crate) fn non_digits(w: u64) -> u64 {
+    // with the high bits cleared no addition below carries into the next byte
+    let x = w & (ONES * 0x7F);
+    let ge0 = x.wrapping_add(ONES * 0x50); // high bit set iff x >= '0'
+    let gt9 = x.wrapping_add(ONES * 0x46); // high bit set iff x > '9'
+    (!ge0 | gt9 | w) & (ONES * 0x80)
+}
+
+/// Eight ASCII digits (first in the lowest byte) as four two-digit numbers, one in the low
+/// byte of each 16-bit lane (the first pair in the lowest lane).
+#[inline(always)]
+fn digit_pairs(w: u64) -> u64 {
+    let d = w & (ONES * 0x0F);
+    // byte 2k: 10 * first digit + second digit (at most 99: nothing carries)
+    (d.wrapping_mul(10) + (d >> 8)) & 0x00FF_00FF_00FF_00FF
+}
+
 pub fn is_leap(year: u32) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -66,12 +87,22 @@ pub fn read_stamp(s: &[u8]) -> Result<Stamp, DateFault> {
     if s.len() != 14 && s.len() != 17 {
         return Err(DateFault::Form);
     }
-    let year = digits(&s[0..4]).ok_or(DateFault::Form)?;
-    let month = digits(&s[4..6]).ok_or(DateFault::Form)?;
-    let day = digits(&s[6..8]).ok_or(DateFault::Form)?;
-    let hour = digits(&s[8..10]).ok_or(DateFault::Form)?;
-    let minute = digits(&s[10..12]).ok_or(DateFault::Form)?;
-    let second = digits(&s[12..14]).ok_or(DateFault::Form)?;
+    // YYYYMMDD and DDhhmmss (the two words overlap by the day) as digit pairs
+    let (Some(a), Some(b)) = (s.first_chunk::<8>(), s[6..].first_chunk::<8>()) else {
+        return Err(DateFault::Form);
+    };
+    let (a, b) = (u64::from_le_bytes(*a), u64::from_le_bytes(*b));
+    if (non_digits(a) | non_digits(b)) != 0 {
+        return Err(DateFault::Form);
+    }
+    let (a, b) = (digit_pairs(a), digit_pairs(b));
+    let pair = |w: u64, k: u32| ((w >> (16 * k)) & 0xFF) as u32;
+    let year = pair(a, 0) * 100 + pair(a, 1);
+    let month = pair(a, 2);
+    let day = pair(a, 3);
+    let hour = pair(b, 1);
+    let minute = pair(b, 2);
+    let second = pair(b, 3);
     let millis = if s.len() == 17 {
         digits(&s[14..17]).ok_or(DateFault::Form)?
     } else {
@@ -314,6 +345,73 @@ mod tests {
         fn days_roundtrip(d in -800_000i64..800_000) {
             let (y, m, dd) = civil_from_days(d);
             prop_assert_eq!(days_from_civil(y, m, dd), d);
+        }
+    }
+
+    /// `read_stamp` (digit pairs a word at a time) against the digit-by-digit reading it
+    /// replaced, with every byte of good and bad stamps replaced by bytes around the digits.
+    #[test]
+    fn stamps_by_word_equal_stamps_by_digit() {
+        fn reference(s: &[u8]) -> Result<Stamp, DateFault> {
+            if s.len() != 14 && s.len() != 17 {
+                return Err(DateFault::Form);
+            }
+            let f = |r: std::ops::Range<usize>| digits(&s[r]).ok_or(DateFault::Form);
+            let (year, month, day) = (f(0..4)?, f(4..6)?, f(6..8)?);
+            let (hour, minute, second) = (f(8..10)?, f(10..12)?, f(12..14)?);
+            let millis = if s.len() == 17 { f(14..17)? } else { 0 };
+            if !(1..=12).contains(&month) {
+                return Err(DateFault::Month);
+            }
+            if day == 0 || day > days_in_month(year, month) {
+                return Err(DateFault::Day);
+            }
+            if hour > 23 {
+                return Err(DateFault::Hour);
+            }
+            if minute > 59 {
+                return Err(DateFault::Minute);
+            }
+            if second > 59 {
+                return Err(DateFault::Second);
+            }
+            Ok(Stamp {
+                year: year as u16,
+                month: month as u8,
+                day: day as u8,
+                hour: hour as u8,
+                minute: minute as u8,
+                second: second as u8,
+                millis: millis as u16,
+            })
+        }
+        let bases: [&[u8]; 6] = [
+            b"20240301080000",
+            b"20240229235959123",
+            b"19991231000000",
+            b"20230229120000",
+            b"20241399246060999",
+            b"00000000000000",
+        ];
+        for base in bases {
+            assert_eq!(read_stamp(base), reference(base));
+            for i in 0..base.len() {
+                for b in [
+                    b'/', b':', b'0', b'1', b'2', b'3', b'5', b'9', b'a', b' ', 0x80, 0xB9, 0xFF,
+                ] {
+                    let mut t = base.to_vec();
+                    t[i] = b;
+                    assert_eq!(
+                        read_stamp(&t),
+                        reference(&t),
+                        "{:?}",
+                        String::from_utf8_lossy(&t)
+                    );
+                }
+            }
+            for n in 0..base.len() {
+                assert_eq!(read_stamp(&base[..n]), reference(&base[..n]));
+            }
         }
     }
 }
