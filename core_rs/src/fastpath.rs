@@ -648,6 +648,51 @@ fn low_bytes(n: usize) -> u64 {
     }
 }
 
+/// Per byte of `w`, the high bit when the byte is at least `c` (an ASCII byte, below 0x80).
+#[inline(always)]
+fn at_least(w: u64, c: u8) -> u64 {
+    // the high bits cleared, no addition carries into the next byte
+    ((w & (ONES * 0x7F)) + ONES * u64::from(0x80 - c)) & HIGH
+}
+
+/// Per byte of `w`, the high bit when the byte is within `lo..=hi` (ASCII).
+#[inline(always)]
+fn within(w: u64, lo: u8, hi: u8) -> u64 {
+    at_least(w, lo) & !at_least(w, hi + 1)
+}
+
+/// Per byte of `w`, the high bit when the byte is not an ASCII letter or digit.
+#[inline(always)]
+fn not_alnum(w: u64) -> u64 {
+    let ok = within(w, b'0', b'9') | within(w, b'A', b'Z') | within(w, b'a', b'z');
+    (!ok | w) & HIGH
+}
+
+/// Per byte of `w`, the high bit when the byte is not a digit or one of `A` to `F`.
+#[inline(always)]
+fn not_upper_hex(w: u64) -> u64 {
+    let ok = within(w, b'0', b'9') | within(w, b'A', b'F');
+    (!ok | w) & HIGH
+}
+
+/// Whether every byte of `v` passes `class` (which flags the bytes that do not), eight
+/// bytes at a time; a short last word is filled with '0', which every class here passes.
+#[inline(always)]
+fn all_bytes(v: &[u8], class: fn(u64) -> u64) -> bool {
+    let mut words = v.chunks_exact(8);
+    for c in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        if class(u64::from_le_bytes(w)) != 0 {
+            return false;
+        }
+    }
+    let rest = words.remainder();
+    let mut w = [b'0'; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    class(u64::from_le_bytes(w)) == 0
+}
+
 /// The value of header field `key` at `at` in segment `s` (`key=value;`): its start and end.
 /// `usual` is the value's standard length: when a ';' stands there, the value is taken to end
 /// there without a scan. Every caller then checks the value's bytes against a class without
@@ -712,7 +757,7 @@ pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
     at = v.1 + 1;
     let v = header_field(s, at, b"PW", 6).ok_or(Bail)?;
     let pw = &s[v.0..v.1];
-    if pw.len() != 6 || !pw.iter().all(u8::is_ascii_alphanumeric) {
+    if pw.len() != 6 || !all_bytes(pw, not_alnum) {
         return Err(Bail);
     }
     h.pw = Some(span(v));
@@ -746,12 +791,9 @@ pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
         return Err(Bail);
     }
     let mn_ok = if h.edition >= 2017 {
-        mn.len() == 24
-            && mn
-                .iter()
-                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
+        mn.len() == 24 && all_bytes(mn, not_upper_hex)
     } else {
-        !mn.is_empty() && mn.len() <= 24 && mn.iter().all(u8::is_ascii_alphanumeric)
+        !mn.is_empty() && mn.len() <= 24 && all_bytes(mn, not_alnum)
     };
     if !mn_ok {
         return Err(Bail);
@@ -856,6 +898,32 @@ mod tests {
                         assert_eq!((a.to_bits(), sa), (x.to_bits(), stop), "{area:?}")
                     }
                     Err(_) => assert_eq!(stop, NO_NUMBER, "{area:?}"),
+                }
+            }
+        }
+    }
+
+    /// The word classes against the byte predicates they replace, on every byte in every
+    /// position.
+    #[test]
+    fn byte_classes_by_word() {
+        let hex = |b: &u8| b.is_ascii_digit() || (b'A'..=b'F').contains(b);
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut v = *b"0A9Fz1Za";
+                v[pos] = b;
+                assert_eq!(
+                    all_bytes(&v, not_alnum),
+                    v.iter().all(u8::is_ascii_alphanumeric)
+                );
+                let mut h = *b"0A9F3B7C";
+                h[pos] = b;
+                assert_eq!(all_bytes(&h, not_upper_hex), h.iter().all(hex), "{h:?}");
+                for n in 0..8 {
+                    assert_eq!(
+                        all_bytes(&v[..n], not_alnum),
+                        v[..n].iter().all(u8::is_ascii_alphanumeric)
+                    );
                 }
             }
         }
