@@ -5,8 +5,8 @@ use crate::cp::{Accepted, CpSummary};
 use crate::cp::{NUMERIC_SUFFIXES, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::error::FrameError;
 use crate::fastpath::{fast_cp, fast_header, KnownCodes};
-use crate::frame::{Options, Span};
-use crate::segment::{locate_plain, parse_frame_with, Parsed};
+use crate::frame::{locate, Located, Options, Span};
+use crate::segment::{parse_frame_with, Parsed};
 use crate::WarnCount;
 
 /// Widths of the fixed-width text columns (bytes, zero padded, longer values cut).
@@ -244,8 +244,9 @@ impl Columns {
         self.frame_warnings.push(warnings.0);
     }
 
-    /// `finish_frame` for a frame the fast path read (accepted, no warnings).
-    fn finish_plain(&mut self, buf: &[u8], first_row: usize, p: &Parsed) {
+    /// `finish_frame` for a frame the fast path read (accepted, with `warnings` from its
+    /// framing).
+    fn finish_plain(&mut self, buf: &[u8], first_row: usize, p: &Parsed, warnings: u32) {
         let h = &p.header;
         let mn = cell::<MN_WIDTH>(buf, h.mn);
         let st = cell::<ST_WIDTH>(buf, h.st);
@@ -267,7 +268,7 @@ impl Columns {
         self.cn.resize(self.cn.len() + n, h.cn_num);
         self.data_time.resize(self.data_time.len() + n, dt);
         self.frame_rows.push(n as i32);
-        self.frame_warnings.push(0);
+        self.frame_warnings.push(warnings);
     }
 
     fn push_frame_meta(&mut self, buf: &[u8], p: Option<&Parsed>, status: u8) {
@@ -299,8 +300,8 @@ pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
     let mut known = KnownCodes::default();
     for (i, &buf) in frames.iter().enumerate() {
         let first_row = c.n_rows();
-        if let Some(parsed) = fast_frame(buf, opts, &mut c, i, &mut known) {
-            c.finish_plain(buf, first_row, &parsed);
+        if let Some((parsed, warnings)) = fast_frame(buf, opts, &mut c, i, &mut known) {
+            c.finish_plain(buf, first_row, &parsed, warnings);
             continue;
         }
         // anything but the plain shape: the whole frame again, by the validating path
@@ -314,23 +315,40 @@ pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
     c
 }
 
-/// One frame of the plain shape, its rows written into `c` as frame `i`: a frame that
-/// `locate` finds whole with no warning, a header `fast_header` reads and a data area
-/// `fast_cp` reads. None for anything else (the rows written so far are the caller's to
-/// drop), and the validating path decides. `fast_header` leaves the data area's bytes
-/// unchecked; `fast_cp` accepts only printable ASCII there, so an accepted frame has a
-/// printable segment, as `parse_header_at` demands.
+/// One frame of the plain shape, its rows written into `c` as frame `i`, and the number of
+/// warnings the validating path gives it: a frame that `locate` finds whole, a header
+/// `fast_header` reads and a data area `fast_cp` reads. None for anything else (the rows
+/// written so far are the caller's to drop), and the validating path decides.
+/// `fast_header` leaves the data area's bytes unchecked; `fast_cp` accepts only printable
+/// ASCII there, so an accepted frame has a printable segment, as `parse_header_at` demands.
+///
+/// `locate`'s warnings (a lenient reading of the framing: a bare `\n`, a lower-case CRC)
+/// are the validating path's first ones: `parse_frame_with` passes them on as they are and
+/// reads the header and the data area the same way whatever they were. The fast header and
+/// data area accept only what gives no warning, so the frame's count is `locate`'s.
 pub fn fast_frame(
     buf: &[u8],
     opts: &Options,
     c: &mut Columns,
     i: usize,
     known: &mut KnownCodes,
-) -> Option<Parsed> {
-    let (segment, crc) = locate_plain(buf, opts)?;
+) -> Option<(Parsed, u32)> {
+    if !buf.starts_with(b"##") {
+        return None;
+    }
+    // no allocation unless there is a warning
+    let mut early = Vec::new();
+    let (segment, crc) = match locate(buf, true, opts, &mut early) {
+        Located::Frame {
+            segment,
+            crc,
+            consumed,
+        } if consumed == buf.len() => (segment, crc),
+        _ => return None,
+    };
     let header = fast_header(buf, segment).ok()?;
     let data_time_secs = fast_cp(buf, header.cp, c, i as i32, known).ok()?;
-    Some(Parsed {
+    let parsed = Parsed {
         segment,
         crc,
         header,
@@ -339,7 +357,8 @@ pub fn fast_frame(
             data_time_secs,
             fields: 0,
         },
-    })
+    };
+    Some((parsed, early.len() as u32))
 }
 
 /// Decode whole frames into columns. Rejected frames get a status (1 + ErrorKind index), an
