@@ -108,6 +108,13 @@ pub fn read_stamp(s: &[u8]) -> Result<Stamp, DateFault> {
     } else {
         0
     };
+    real_stamp([year, month, day, hour, minute, second, millis])
+}
+
+/// The stamp of these fields (year, month, day, hour, minute, second, millis) if it is a
+/// real time.
+fn real_stamp(f: [u32; 7]) -> Result<Stamp, DateFault> {
+    let [year, month, day, hour, minute, second, millis] = f;
     if !(1..=12).contains(&month) {
         return Err(DateFault::Month);
     }
@@ -360,30 +367,7 @@ mod tests {
             let (year, month, day) = (f(0..4)?, f(4..6)?, f(6..8)?);
             let (hour, minute, second) = (f(8..10)?, f(10..12)?, f(12..14)?);
             let millis = if s.len() == 17 { f(14..17)? } else { 0 };
-            if !(1..=12).contains(&month) {
-                return Err(DateFault::Month);
-            }
-            if day == 0 || day > days_in_month(year, month) {
-                return Err(DateFault::Day);
-            }
-            if hour > 23 {
-                return Err(DateFault::Hour);
-            }
-            if minute > 59 {
-                return Err(DateFault::Minute);
-            }
-            if second > 59 {
-                return Err(DateFault::Second);
-            }
-            Ok(Stamp {
-                year: year as u16,
-                month: month as u8,
-                day: day as u8,
-                hour: hour as u8,
-                minute: minute as u8,
-                second: second as u8,
-                millis: millis as u16,
-            })
+            real_stamp([year, month, day, hour, minute, second, millis])
         }
         let bases: [&[u8]; 6] = [
             b"20240301080000",

@@ -245,13 +245,15 @@ class FrameSink:
         parts = [p for p in parts if p.frames]
         if not parts:
             return SinkResult(0, 0, 0, 0.0)
-        self.ch.insert_columns("frames", _joined(
-            [p.frame_cols for p in parts], lambda cols: [v for c in cols for v in c]))
+        # readings first: they are what the pages show, and a frames insert (the raw
+        # bytes, about half the time) no longer stands before them
         rows = 0
         with_rows = [p.reading_cols for p in parts if p.readings]
         if with_rows:
             rows = self.ch.insert_columns("readings", _joined(with_rows, np.concatenate),
                                           numpy=True)
+        self.ch.insert_columns("frames", _joined(
+            [p.frame_cols for p in parts], lambda cols: [v for c in cols for v in c]))
         return SinkResult(sum(p.frames for p in parts), rows,
                           sum(p.rejected for p in parts), time.perf_counter() - start)
 

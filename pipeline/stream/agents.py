@@ -162,7 +162,7 @@ class Agents:
         self.queue.add_frames(raws, received, envs.gateway, envs.peer, batch)
         if out is not None:
             self.queue.add_events(alarms, out.windows)
-        return self.queue.flush
+        return self.queue.job()
 
     def _touch_periods(self, batch: hj212.Batch) -> None:
         """Remember the hours (2051) and days (2061) that got records, for the next
@@ -233,7 +233,7 @@ class Agents:
         alarms = self._alarm_records(out)
         await self._publish(alarms, out)
         self.queue.add_events(alarms, out.windows)
-        return self.queue.flush
+        return self.queue.job()
 
     @staticmethod
     def _alarm_records(out: Outputs) -> list[AlarmRecord]:

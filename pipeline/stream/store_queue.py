@@ -68,6 +68,9 @@ class StoreQueue:
         #: least seconds from one flush's start to the next one's
         self.min_interval = min_interval
         self._queued = _Queued()
+        #: additions so far, and how many of them a flush has taken
+        self._added = 0
+        self._taken = 0
         #: frames taken by the flush in progress, not yet stored
         self._flushing = 0
         self._last_flush = 0.0
@@ -82,10 +85,26 @@ class StoreQueue:
                    batch: hj212.Batch) -> None:
         self._queued.frames.append(_Frames(raws, received, gateway, peer, batch))
         self._queued.n_frames += batch.n_frames
+        self._added += 1
 
     def add_events(self, alarms: list[AlarmRecord], windows: list[dict[str, Any]]) -> None:
         self._queued.alarms.extend(alarms)
         self._queued.windows.extend(windows)
+        self._added += 1
+
+    def job(self) -> Callable[[Idle], Awaitable[None]]:
+        """The store job of what was added so far: it flushes, unless an earlier job's
+        flush has taken all of that already (the runtime runs jobs one at a time, in
+        order, so that flush is then done). Without this check every job of a batch
+        detected during a slow insert flushed again, each waiting ``min_interval``, and
+        the jobs (and the offsets they release) fell ever further behind the rows."""
+        mark = self._added
+
+        async def store(idle: Idle) -> None:
+            if self._taken < mark:
+                await self.flush(idle)
+
+        return store
 
     async def flush(self, idle: Idle) -> None:
         """Write everything queued (nothing when an earlier flush took it all), retrying
@@ -94,6 +113,7 @@ class StoreQueue:
         if wait > 0 and (self._queued.frames or self._queued.alarms or self._queued.windows):
             await asyncio.sleep(wait)
         queued, self._queued = self._queued, _Queued()
+        self._taken = self._added
         if not (queued.frames or queued.alarms or queued.windows):
             return
         self._last_flush = time.monotonic()

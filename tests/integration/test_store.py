@@ -10,6 +10,7 @@ import shutil
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import hj212
@@ -191,6 +192,30 @@ def test_batches_queued_together_go_in_as_one_block_each(migrated):
         finally:
             for table in ("readings", "frames", "missing_windows"):
                 ch.execute(f"SYSTEM START MERGES {table}")
+
+
+def test_a_store_job_whose_rows_an_earlier_flush_took_writes_nothing(migrated):
+    # the worker chains a job per batch; during a slow insert batches pile up, and the
+    # first job to run takes them all. The jobs of those batches must then be no-ops, or
+    # each flushes what arrived since (waiting the interval first) and the jobs, with the
+    # offsets they release, fall ever further behind the rows.
+    corpus = Corpus(16, stations=20, cns={2011: 1.0}, step_s=30.0, resend_rate=0.0)
+    a, b, c = (corpus.frames(n) for n in (200, 300, 400))
+    with ClickHouse(migrated) as ch:
+        queue = StoreQueue(FrameSink(ch), AlarmSink(ch), MissingSink(ch))
+
+        def add(raws: list[bytes]) -> Any:
+            received = np.full(len(raws), int(time.time()), dtype=np.int64)
+            queue.add_frames(raws, received, "gw", "127.0.0.1:6", hj212.decode_batch(raws))
+            return queue.job()
+
+        job_a, job_b = add(a), add(b)
+        asyncio.run(job_a(None))  # takes a and b
+        job_c = add(c)
+        asyncio.run(job_b(None))  # b is in: nothing to do, c waits for its own job
+        assert (queue.stats["inserts"], queue.backlog) == (1, 400)
+        asyncio.run(job_c(None))
+        assert (queue.stats["inserts"], queue.backlog, queue.stats["frames"]) == (2, 0, 900)
 
 
 def test_a_replayed_batch_leaves_no_duplicate(migrated):
