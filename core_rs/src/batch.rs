@@ -139,12 +139,26 @@ impl Columns {
     /// accepted (`fill_frame_rows`).
     #[inline]
     pub(crate) fn open_row(&mut self, frame: i32, code: &[u8]) {
-        self.row_frame.push(frame);
         let mut cell = [0u8; CODE_WIDTH];
         for (c, &b) in cell.iter_mut().zip(code) {
             *c = b;
         }
-        self.code.extend_from_slice(&cell);
+        self.push_row(frame, &cell);
+    }
+
+    /// `open_row` for a code of at most eight bytes given as a little-endian word (its
+    /// bytes past the code zero).
+    #[inline]
+    pub(crate) fn open_row_word(&mut self, frame: i32, code: u64) {
+        let mut cell = [0u8; CODE_WIDTH];
+        cell[..8].copy_from_slice(&code.to_le_bytes());
+        self.push_row(frame, &cell);
+    }
+
+    #[inline(always)]
+    fn push_row(&mut self, frame: i32, code: &[u8; CODE_WIDTH]) {
+        self.row_frame.push(frame);
+        self.code.extend_from_slice(code);
         // resize, not extend_from_slice: a fill loop rather than a memcpy call per row
         self.numeric
             .resize(self.numeric.len() + N_NUMERIC, f64::NAN);
@@ -152,32 +166,32 @@ impl Columns {
         self.eflag.resize(self.eflag.len() + EFLAG_WIDTH, 0);
     }
 
-    /// `open_row` for a code of at most eight bytes given as a little-endian word (its
-    /// bytes past the code zero).
-    #[inline]
-    pub(crate) fn open_row_word(&mut self, frame: i32, code: u64) {
-        self.row_frame.push(frame);
-        let mut cell = [0u8; CODE_WIDTH];
-        cell[..8].copy_from_slice(&code.to_le_bytes());
-        self.code.extend_from_slice(&cell);
-        self.numeric
-            .resize(self.numeric.len() + N_NUMERIC, f64::NAN);
-        self.flag.resize(self.flag.len() + FLAG_WIDTH, 0);
-        self.eflag.resize(self.eflag.len() + EFLAG_WIDTH, 0);
-    }
-
     fn fill_frame_rows(&mut self, from: usize, mn: &[u8], st: &[u8], cn: u16, dt: i64) {
-        let n = self.n_rows() - from;
         let mut mn_cell = [0u8; MN_WIDTH];
         mn_cell[..mn.len().min(MN_WIDTH)].copy_from_slice(&mn[..mn.len().min(MN_WIDTH)]);
         let mut st_cell = [0u8; ST_WIDTH];
         st_cell[..st.len().min(ST_WIDTH)].copy_from_slice(&st[..st.len().min(ST_WIDTH)]);
+        self.fill_row_cells(from, &mn_cell, &st_cell, cn, dt);
+    }
+
+    /// The frame-wide columns of the rows from `from` on; how many rows that is.
+    #[inline(always)]
+    fn fill_row_cells(
+        &mut self,
+        from: usize,
+        mn: &[u8; MN_WIDTH],
+        st: &[u8; ST_WIDTH],
+        cn: u16,
+        dt: i64,
+    ) -> usize {
+        let n = self.n_rows() - from;
         for _ in 0..n {
-            self.mn.extend_from_slice(&mn_cell);
-            self.st.extend_from_slice(&st_cell);
+            self.mn.extend_from_slice(mn);
+            self.st.extend_from_slice(st);
         }
         self.cn.resize(self.cn.len() + n, cn);
         self.data_time.resize(self.data_time.len() + n, dt);
+        n
     }
 
     /// Drop the rows a rejected frame had opened.
@@ -260,13 +274,7 @@ impl Columns {
         self.frame_flag.push(h.flag.map_or(-1, |f| f as i16));
         self.frame_edition.push(h.edition);
         self.frame_data_time.push(dt);
-        let n = self.n_rows() - first_row;
-        for _ in 0..n {
-            self.mn.extend_from_slice(&mn);
-            self.st.extend_from_slice(&st);
-        }
-        self.cn.resize(self.cn.len() + n, h.cn_num);
-        self.data_time.resize(self.data_time.len() + n, dt);
+        let n = self.fill_row_cells(first_row, &mn, &st, h.cn_num, dt);
         self.frame_rows.push(n as i32);
         self.frame_warnings.push(warnings);
     }

@@ -785,23 +785,6 @@ pub fn parse_frame_head<S: WarnSink>(
     frame_head(buf, opts, sink)
 }
 
-/// The segment and carried CRC of a whole frame that `locate` finds with no warning (the
-/// batch decoder's fast path); None for anything else, which `parse_frame_head` judges.
-pub fn locate_plain(buf: &[u8], opts: &Options) -> Option<(Span, u16)> {
-    if !buf.starts_with(b"##") {
-        return None;
-    }
-    let mut early = Vec::new();
-    match locate(buf, true, opts, &mut early) {
-        Located::Frame {
-            segment,
-            crc,
-            consumed,
-        } if early.is_empty() && consumed == buf.len() => Some((segment, crc)),
-        _ => None,
-    }
-}
-
 fn frame_head<S: WarnSink>(
     buf: &[u8],
     opts: &Options,

@@ -22,7 +22,7 @@ and ``version``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,12 +51,9 @@ from pipeline.stream.sinks import (
     retry_store,
 )
 from pipeline.stream.state import StationTable
-from pipeline.stream.store_queue import Idle, StoreQueue
+from pipeline.stream.store_queue import Idle, Store, StoreQueue
 
 log = get_logger("stream.agents")
-
-#: a batch's storing, run by the runtime while it fetches and detects the next batch
-Store = Callable[[Idle], Awaitable[None]]
 
 
 def _envelopes(records: Sequence[Any]) -> tuple[list[Envelope], list[Any]]:

@@ -54,7 +54,7 @@ from pipeline.stream.clock import make_clock
 from pipeline.stream.state import StationTable
 
 if TYPE_CHECKING:
-    from pipeline.stream.agents import Store
+    from pipeline.stream.store_queue import Store
 
 DEFAULT_APP_ID = "hj212-stream"
 
@@ -263,9 +263,9 @@ class Worker:
                 if time.monotonic() - last_tick >= self.options.tick_seconds:
                     now = self.clock.now()
                     if now is not None:  # a data clock that has seen no data yet
-                        # its rows after the batch being stored, on the same connection
-                        # and in order (a window's version is the time it is written);
-                        # waiting for that batch here held the alarms back each tick
+                        # its alarm rows and windows queue behind the batches detected
+                        # before it and go in with them, in order (a window's version is
+                        # the time it is written); the tick waits for no insert
                         self._then_store(await self.agents.tick(now), {})
                     last_tick = time.monotonic()
                 if time.monotonic() - self._last_commit >= self.options.commit_seconds:
@@ -492,6 +492,7 @@ class Worker:
             # new owner reads them again, and the keyed tables absorb the replay
             log.warning("commit.skipped", reason=str(exc).splitlines()[0],
                         partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in offsets))
+
 
 def _merge_offsets(into: dict[TopicPartition, OffsetAndMetadata],
                    more: dict[TopicPartition, OffsetAndMetadata]) -> None:

@@ -34,6 +34,8 @@ log = get_logger("stream.store")
 #: what a flush waits with between retries: None sleeps; the runtime's Pauser.idle polls
 #: the paused consumer (only where the runtime is not itself fetching)
 Idle = Callable[[float], Awaitable[None]] | None
+#: a store job, run by the runtime while it fetches and detects the next batches
+Store = Callable[[Idle], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -53,6 +55,10 @@ class _Queued:
     alarms: list[AlarmRecord] = field(default_factory=list)
     windows: list[dict[str, Any]] = field(default_factory=list)
     n_frames: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.frames or self.alarms or self.windows)
 
 
 class StoreQueue:
@@ -92,7 +98,7 @@ class StoreQueue:
         self._queued.windows.extend(windows)
         self._added += 1
 
-    def job(self) -> Callable[[Idle], Awaitable[None]]:
+    def job(self) -> Store:
         """The store job of what was added so far: it flushes, unless an earlier job's
         flush has taken all of that already (the runtime runs jobs one at a time, in
         order, so that flush is then done). Without this check every job of a batch
@@ -110,11 +116,11 @@ class StoreQueue:
         """Write everything queued (nothing when an earlier flush took it all), retrying
         until it is in. The runtime runs flushes one at a time."""
         wait = self._last_flush + self.min_interval - time.monotonic()
-        if wait > 0 and (self._queued.frames or self._queued.alarms or self._queued.windows):
+        if wait > 0 and not self._queued.empty:
             await asyncio.sleep(wait)
         queued, self._queued = self._queued, _Queued()
         self._taken = self._added
-        if not (queued.frames or queued.alarms or queued.windows):
+        if queued.empty:
             return
         self._last_flush = time.monotonic()
         self._flushing = queued.n_frames
