@@ -483,7 +483,9 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(r: Run) -> 
     # the negative station's episode opens before the kill and clears only after it, so
     # the clear needs the state the killed worker left in the table's changelog
     w1 = open_negative_episode(r, neg_mn, "wk-kill", "kill1")
-    producer, total = stream_in_waves(r, stations, per_station, waves)
+    # waves a second apart: the worker no longer waits for each insert and could store
+    # all of it between two looks at the count, so frames must still be arriving
+    producer, total = stream_in_waves(r, stations, per_station, waves, pause=1.0)
     # mid-stream: frames are still arriving and the worker is still writing
     wait_for("a third of the readings", lambda: readings_final(r), 2 * total // 3, 120,
              r.workers)
