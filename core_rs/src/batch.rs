@@ -4,7 +4,7 @@
 use crate::cp::{Accepted, CpSummary};
 use crate::cp::{NUMERIC_SUFFIXES, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::error::FrameError;
-use crate::fastpath::{fast_cp, fast_header, KnownCodes};
+use crate::fastpath::{fast_cp, fast_header, station_key, KnownCodes};
 use crate::frame::{locate, Located, Options, Span};
 use crate::segment::{parse_frame_with, Parsed};
 use crate::WarnCount;
@@ -155,6 +155,23 @@ impl Columns {
         self.push_row(frame, &cell);
     }
 
+    /// `open_row_word` for each of `codes` in turn, each column grown once for all of them.
+    #[inline]
+    pub(crate) fn open_rows_words(&mut self, frame: i32, codes: &[u64]) {
+        let n = codes.len();
+        self.row_frame.resize(self.row_frame.len() + n, frame);
+        self.code.reserve(n * CODE_WIDTH);
+        for &k in codes {
+            let mut cell = [0u8; CODE_WIDTH];
+            cell[..8].copy_from_slice(&k.to_le_bytes());
+            self.code.extend_from_slice(&cell);
+        }
+        self.numeric
+            .resize(self.numeric.len() + n * N_NUMERIC, f64::NAN);
+        self.flag.resize(self.flag.len() + n * FLAG_WIDTH, 0);
+        self.eflag.resize(self.eflag.len() + n * EFLAG_WIDTH, 0);
+    }
+
     #[inline(always)]
     fn push_row(&mut self, frame: i32, code: &[u8; CODE_WIDTH]) {
         self.row_frame.push(frame);
@@ -195,7 +212,7 @@ impl Columns {
     }
 
     /// Drop the rows a rejected frame had opened.
-    fn drop_rows_from(&mut self, from: usize) {
+    pub(crate) fn drop_rows_from(&mut self, from: usize) {
         self.row_frame.truncate(from);
         self.code.truncate(from * CODE_WIDTH);
         self.numeric.truncate(from * N_NUMERIC);
@@ -302,13 +319,29 @@ impl Columns {
 /// by the fast path (`fastpath::fast_cp`), and only when that gives up, by `check_cp`. The
 /// result equals `decode_batch_validating`'s, column for column (the differential tests
 /// and the `parse` fuzz target hold the two to it).
+///
+/// What the fast path learns from a batch (the codes found in appendix B, the shape of each
+/// station's data areas: `fastpath::KnownCodes`) is kept for the thread's next batch: it
+/// only decides how fast a frame is read, never what is read from it.
 pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
+    thread_local! {
+        static KNOWN: std::cell::RefCell<KnownCodes> = std::cell::RefCell::new(KnownCodes::default());
+    }
+    KNOWN.with(|k| match k.try_borrow_mut() {
+        Ok(mut known) => decode_batch_with(frames, opts, &mut known),
+        // not reachable (nothing here calls back), but no reason to fail either
+        Err(_) => decode_batch_with(frames, opts, &mut KnownCodes::default()),
+    })
+}
+
+/// `decode_batch` with the fast path's knowledge `known` (from earlier batches, or
+/// `KnownCodes::default()` for none); the columns are the same whatever it holds.
+pub fn decode_batch_with(frames: &[&[u8]], opts: &Options, known: &mut KnownCodes) -> Columns {
     let bytes = frames.iter().map(|f| f.len()).sum();
     let mut c = Columns::with_capacity(frames.len(), bytes);
-    let mut known = KnownCodes::default();
     for (i, &buf) in frames.iter().enumerate() {
         let first_row = c.n_rows();
-        if let Some((parsed, warnings)) = fast_frame(buf, opts, &mut c, i, &mut known) {
+        if let Some((parsed, warnings)) = fast_frame(buf, opts, &mut c, i, known) {
             c.finish_plain(buf, first_row, &parsed, warnings);
             continue;
         }
@@ -355,7 +388,8 @@ pub fn fast_frame(
         _ => return None,
     };
     let header = fast_header(buf, segment).ok()?;
-    let data_time_secs = fast_cp(buf, header.cp, c, i as i32, known).ok()?;
+    let station = station_key(buf, header.mn, header.cn_num);
+    let data_time_secs = fast_cp(buf, header.cp, c, i as i32, known, station).ok()?;
     let parsed = Parsed {
         segment,
         crc,

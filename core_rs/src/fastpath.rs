@@ -175,6 +175,8 @@ pub struct KnownCodes {
     next: [NextSuffix; FIRST + 1],
     /// the one-byte flags of table 8 (letters and digits)
     flag_ok: [bool; 256],
+    /// the data areas' shapes by station and CN (`Templates`)
+    templates: Templates,
 }
 
 /// A suffix and its '=' as a little-endian word, the mask of its bytes, its id and length.
@@ -217,6 +219,7 @@ impl Default for KnownCodes {
             slots: [0; SLOTS],
             next: [none; FIRST + 1],
             flag_ok,
+            templates: Templates::default(),
         }
     }
 }
@@ -285,6 +288,253 @@ impl KnownCodes {
         }
         known
     }
+}
+
+/// One field of a template: its name with the '=' (at most 16 bytes, as two little-endian
+/// words and the masks of their bytes), its name length, suffix id (`TPL_DATA_TIME` for
+/// `DataTime`), group and the byte after its value (';', ',' or 0 for the data area's end).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Entry {
+    name: [u64; 2],
+    mask: [u64; 2],
+    len: u8,
+    suffix: u8,
+    group: u8,
+    sep: u8,
+}
+
+/// `Entry::suffix` of `DataTime`.
+const TPL_DATA_TIME: u8 = u8::MAX;
+/// Suffix ids `read_value` reads specially.
+const SUFFIX_RS: u8 = 9;
+const SUFFIX_RT: u8 = 10;
+
+/// The longest name a template holds (two words).
+const TPL_NAME_MAX: usize = 16;
+
+/// The shape of a data area the fast path accepted: its fields in order, and the code of each
+/// group (a row) in order of first appearance. The fast path's verdict on a data area depends
+/// only on its names and separators and on each value read alone, so a data area with the
+/// same names and separators, each value accepted by `read_value` for its suffix, is accepted
+/// with the same rows; its values are all that is left to read.
+#[derive(Debug, Clone, Default)]
+struct Template {
+    /// `station_key` of the frame it was taken from (0: none)
+    key: u64,
+    entries: Vec<Entry>,
+    codes: Vec<u64>,
+}
+
+impl Template {
+    fn clear(&mut self) {
+        self.key = 0;
+        self.entries.clear();
+        self.codes.clear();
+    }
+}
+
+/// Sets of the template cache (two templates a set).
+const TPL_SETS: usize = 4096;
+
+/// The last accepted data area's shape for each station and CN seen (a two-way cache by
+/// `station_key`), and the template being recorded while the fast path reads a data area.
+#[derive(Debug, Clone)]
+struct Templates {
+    slots: Vec<Template>,
+    /// the fields of the data area being read; `ok` false once one is not recordable
+    scratch: Template,
+    ok: bool,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates {
+            slots: vec![Template::default(); 2 * TPL_SETS],
+            scratch: Template::default(),
+            ok: true,
+        }
+    }
+}
+
+impl Templates {
+    /// The first slot of `key`'s set.
+    #[inline(always)]
+    fn set_of(key: u64) -> usize {
+        2 * ((key >> 40) as usize % TPL_SETS)
+    }
+
+    /// The template of `key`, if any.
+    #[inline(always)]
+    fn find(&self, key: u64) -> Option<&Template> {
+        let set = Self::set_of(key);
+        let s = self.slots.get(set..set + 2)?;
+        if s[0].key == key {
+            Some(&s[0])
+        } else if s[1].key == key {
+            Some(&s[1])
+        } else {
+            None
+        }
+    }
+
+    /// Start recording a data area.
+    #[inline(always)]
+    fn start(&mut self) {
+        self.scratch.clear();
+        // room for a big data area: the vectors go round the slots and keep it
+        if self.scratch.entries.capacity() < 64 {
+            self.scratch.entries.reserve(64);
+            self.scratch.codes.reserve(32);
+        }
+        self.ok = true;
+    }
+
+    /// Record a field of `len` bytes of name (with its '=') whose words are `w0` and `w1`.
+    #[inline(always)]
+    fn field(&mut self, w0: u64, w1: u64, len: usize, suffix: u8, group: usize) {
+        if len > TPL_NAME_MAX || group > usize::from(u8::MAX) {
+            self.ok = false;
+            return;
+        }
+        let mask = [low_bytes(len), low_bytes(len.saturating_sub(8))];
+        self.scratch.entries.push(Entry {
+            name: [w0 & mask[0], w1 & mask[1]],
+            mask,
+            len: len as u8,
+            suffix,
+            group: group as u8,
+            sep: 0,
+        });
+    }
+
+    /// Record the byte after the last field's value.
+    #[inline(always)]
+    fn sep(&mut self, sep: u8) {
+        if let Some(e) = self.scratch.entries.last_mut() {
+            e.sep = sep;
+        }
+    }
+
+    /// Keep the recorded data area as `key`'s template: in its slot if it has one, else in
+    /// front of its set (the older moved behind, the oldest dropped). The vectors are swapped,
+    /// not copied, and reused.
+    #[inline]
+    fn keep(&mut self, key: u64) {
+        if !self.ok {
+            return;
+        }
+        self.scratch.key = key;
+        let set = Self::set_of(key);
+        let Some(s) = self.slots.get_mut(set..set + 2) else {
+            return;
+        };
+        if s[1].key == key {
+            std::mem::swap(&mut s[1], &mut self.scratch);
+        } else {
+            if s[0].key != key {
+                s.swap(0, 1);
+            }
+            std::mem::swap(&mut s[0], &mut self.scratch);
+        }
+    }
+}
+
+/// A key for a station's data areas of one CN: its MN's bytes and the CN, hashed (never 0).
+/// Only the template cache uses it, and a template is checked against the bytes whatever
+/// frame it came from, so two stations with one key cost time, never a wrong row.
+#[inline]
+pub fn station_key(buf: &[u8], mn: Option<Span>, cn: u16) -> u64 {
+    let (s, e) = mn.map_or((0, 0), |m| (m.start as usize, m.end as usize));
+    let n = e.saturating_sub(s);
+    let w = |k: usize| load(buf, s + 8 * k) & low_bytes(n.saturating_sub(8 * k));
+    let h = w(0) ^ w(1).rotate_left(21) ^ w(2).rotate_left(42) ^ (u64::from(cn) << 48) ^ n as u64;
+    (h ^ (h >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1
+}
+
+/// Whether the name of `e` (with its '=') starts at `at` of `d`: two masked word compares.
+#[inline(always)]
+fn name_at(d: &[u8], at: usize, e: &Entry) -> bool {
+    ((load(d, at) & e.mask[0]) ^ e.name[0]) | ((load(d, at + 8) & e.mask[1]) ^ e.name[1]) == 0
+}
+
+/// Read the data area `d[..end]` (as `fast_cp` lays it out) by the template `t`: each field's
+/// name and the separator after its value must be the template's, and each value is read by
+/// its suffix. Rows for the template's groups are opened first; on `Bail` they are the
+/// caller's to drop.
+#[inline(never)]
+fn by_template(
+    d: &[u8],
+    end: usize,
+    t: &Template,
+    c: &mut Columns,
+    frame: i32,
+    flag_ok: &[bool; 256],
+) -> Result<Option<i64>, Bail> {
+    let first_row = c.n_rows();
+    c.open_rows_words(frame, &t.codes);
+    let mut data_time = None;
+    let mut at = 0usize;
+    for e in &t.entries {
+        if !name_at(d, at, e) {
+            return Err(Bail);
+        }
+        // the name matched, so it and its value's first byte are within the area
+        let v = at + usize::from(e.len);
+        let row = first_row + usize::from(e.group);
+        // the value as `read_value` reads it, less its test of the byte after the value,
+        // which the separator's test below makes stricter
+        let stop = match e.suffix {
+            TPL_DATA_TIME => {
+                let stamp = d.get(v..v + 14).ok_or(Bail)?;
+                let stamp = read_stamp(stamp).map_err(|_| Bail)?;
+                data_time = Some(stamp.wall_seconds() as f64 as i64);
+                v + 14
+            }
+            SUFFIX_FLAG => {
+                let f = d.get(v).copied().unwrap_or(0);
+                if !flag_ok[usize::from(f)] {
+                    return Err(Bail);
+                }
+                *c.flag.get_mut(row * FLAG_WIDTH).ok_or(Bail)? = f;
+                v + 1
+            }
+            SUFFIX_RS => {
+                let digit = d.get(v).map_or(10, |b| b.wrapping_sub(b'0'));
+                if digit > 5 {
+                    return Err(Bail);
+                }
+                *c.numeric.get_mut(row * N_NUMERIC + 9).ok_or(Bail)? = f64::from(digit);
+                v + 1
+            }
+            col if usize::from(col) < N_NUMERIC => {
+                let (x, stop) = read_number_at(d, end, v);
+                if col == SUFFIX_RT && !(0.0..=24.0).contains(&x) {
+                    return Err(Bail);
+                }
+                *c.numeric
+                    .get_mut(row * N_NUMERIC + usize::from(col))
+                    .ok_or(Bail)? = x;
+                stop
+            }
+            _ => read_value(d, end, v, e.suffix, row, c, flag_ok)?,
+        };
+        // `stop` must be at the template's separator, or the end
+        if e.sep == 0 {
+            if stop != end {
+                return Err(Bail);
+            }
+            at = stop;
+        } else {
+            if stop >= end || d.get(stop) != Some(&e.sep) {
+                return Err(Bail);
+            }
+            at = stop + 1;
+        }
+    }
+    if at != end {
+        return Err(Bail);
+    }
+    Ok(data_time)
 }
 
 // Byte classes of a field name.
@@ -463,6 +713,7 @@ pub fn fast_cp(
     c: &mut Columns,
     frame: i32,
     known: &mut KnownCodes,
+    station: u64,
 ) -> Result<Option<i64>, Bail> {
     let start = span.start as usize;
     let end = span.len();
@@ -484,6 +735,30 @@ pub fn fast_cp(
             &padded[..end + 8]
         }
     };
+    let first_row = c.n_rows();
+    // the station's last data area of this CN, if it has the same shape: only values to read
+    if let Some(t) = known.templates.find(station) {
+        match by_template(d, end, t, c, frame, &known.flag_ok) {
+            Ok(data_time) => return Ok(data_time),
+            Err(Bail) => c.drop_rows_from(first_row),
+        }
+    }
+    known.templates.start();
+    let data_time = plain_cp(d, end, c, frame, known)?;
+    known.templates.keep(station);
+    Ok(data_time)
+}
+
+/// `fast_cp`'s reading of the data area `d[..end]` field by field, each field recorded in
+/// `known.templates`.
+#[inline(always)]
+fn plain_cp(
+    d: &[u8],
+    end: usize,
+    c: &mut Columns,
+    frame: i32,
+    known: &mut KnownCodes,
+) -> Result<Option<i64>, Bail> {
     let first_row = c.n_rows();
     let mut data_time: Option<i64> = None;
     // groups: packed code and the suffixes seen (a bit per suffix id)
@@ -529,6 +804,9 @@ pub fn fast_cp(
                 let stamp = read_stamp(&d[v..v + 14]).map_err(|_| Bail)?;
                 // the validating path carries it through an f64: exact below 2^53
                 data_time = Some(stamp.wall_seconds() as f64 as i64);
+                known
+                    .templates
+                    .field(DATA_TIME, u64::from(b'='), 9, TPL_DATA_TIME, 0);
                 at = v + 14;
                 prev = None;
                 prev_word = !0;
@@ -597,7 +875,9 @@ pub fn fast_cp(
                             }
                             keys[n_groups] = key;
                             n_groups += 1;
-                            c.open_row_word(frame, w & low_bytes(code_len));
+                            let code = w & low_bytes(code_len);
+                            c.open_row_word(frame, code);
+                            known.templates.scratch.codes.push(code);
                             n_groups - 1
                         }
                     }
@@ -623,6 +903,9 @@ pub fn fast_cp(
             }
             masks[g] |= 1 << suffix;
             prev_suffix = usize::from(suffix);
+            known
+                .templates
+                .field(w, load(d, field + 8), value_at - field, suffix, g);
             at = read_value(d, end, value_at, suffix, first_row + g, c, &known.flag_ok)?;
         }
         // `at` is at a separator or the end; a separator right at the end ends the data
@@ -631,6 +914,7 @@ pub fn fast_cp(
             break;
         }
         sep = d.get(at).copied().unwrap_or(0);
+        known.templates.sep(sep);
         at += 1;
         // d[end] is '&': a separator here is inside the area
         if matches!(d.get(at), Some(b';' | b',')) {
