@@ -452,4 +452,20 @@ mod tests {
         assert_eq!(c.errors[0].0, 1);
         assert_eq!(c.frame_rows, vec![2, 0, 2]);
     }
+
+    /// Rows opened together equal rows opened one by one.
+    #[test]
+    fn rows_opened_at_once() {
+        let codes = [u64::from_le_bytes(*b"w01018\0\0"), 0x3230_42, u64::MAX];
+        let mut one = Columns::default();
+        one.open_row_word(0, 0x31);
+        let mut all = one.clone();
+        for &k in &codes {
+            one.open_row_word(3, k);
+        }
+        all.open_rows_words(3, &codes);
+        assert!(one.same_as(&all));
+        all.open_rows_words(4, &[]);
+        assert!(one.same_as(&all));
+    }
 }

@@ -1191,6 +1191,114 @@ mod tests {
         }
     }
 
+    /// `name_at` (two masked word compares) against `starts_with` on the bytes, for names
+    /// of every length up to `TPL_NAME_MAX` at every position, with each byte of the text
+    /// changed in turn.
+    #[test]
+    fn template_names_by_word_equal_names_by_byte() {
+        let text = b"w01018ab-ZsRtd=12.5,a21026-Flag=N;DataTime=20240301080000&&1234\r\n";
+        // the area ends at the first '&': `load` reads whole words up to eight bytes past it
+        let end = text.iter().position(|&b| b == b'&').unwrap_or(text.len());
+        for len in 1..=TPL_NAME_MAX {
+            for from in 0..end {
+                // a name lies within the area (and is followed by its value)
+                let Some(name) = text.get(from..from + len).filter(|_| from + len < end) else {
+                    continue;
+                };
+                let mut t = Templates::default();
+                t.start();
+                let w1 = load(text, from + 8);
+                t.field(load(text, from), w1, len, 0, 0);
+                let e = t.scratch.entries[0];
+                for k in 0..end + 8 {
+                    let mut d = text.to_vec();
+                    if let Some(b) = d.get_mut(k) {
+                        *b ^= 0x20;
+                    }
+                    for at in 0..end {
+                        let want = d.get(at..).is_some_and(|r| r.starts_with(name));
+                        assert_eq!(name_at(&d, at, &e), want, "{len} {from} {k} {at}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A template keeps what the fast path read, and a data area with other names, other
+    /// separators or another end leaves it.
+    #[test]
+    fn templates_by_station() {
+        let mut known = KnownCodes::default();
+        let area = |cp: &str| {
+            let mut d = cp.as_bytes().to_vec();
+            let end = d.len();
+            d.extend_from_slice(b"&&1234\r\n");
+            (d, end)
+        };
+        let first = "DataTime=20240301080000;w01018-Rtd=1.5,w01018-Flag=N;B02-Rtd=7";
+        let (d, end) = area(first);
+        let mut c = Columns::default();
+        known.templates.start();
+        assert!(plain_cp(&d, end, &mut c, 0, &mut known).is_ok());
+        known.templates.keep(5);
+        let t = known.templates.find(5).expect("kept").clone();
+        assert_eq!(t.entries.len(), 4);
+        assert_eq!(
+            t.codes,
+            vec![u64::from_le_bytes(*b"w01018\0\0"), le(b"B02")]
+        );
+        assert_eq!(
+            t.entries.iter().map(|e| e.sep).collect::<Vec<_>>(),
+            b";,;\0"
+        );
+        assert!(known.templates.find(7).is_none());
+        for (cp, ok) in [
+            (
+                "DataTime=20240301080000;w01018-Rtd=123456.25,w01018-Flag=D;B02-Rtd=-7",
+                true,
+            ),
+            (
+                "DataTime=20240301080000;w01018-Rtd=1.5,w01018-Flag=N;B02-Rtd=7;",
+                false,
+            ),
+            (
+                "DataTime=20240301080000;w01018-Rtd=1.5,w01018-Flag=N;B02-Rtd=7,B02-Flag=N",
+                false,
+            ),
+            (
+                "DataTime=20240301080000;w01018-Rtd=1.5;w01018-Flag=N;B02-Rtd=7",
+                false,
+            ),
+            (
+                "DataTime=20240301080000;w01018-Min=1.5,w01018-Flag=N;B02-Rtd=7",
+                false,
+            ),
+            (
+                "DataTime=20240301080000;w01018-Rtd=1.5,w01018-Flag=N;B03-Rtd=7",
+                false,
+            ),
+            (
+                "DataTime=20240301080000;w01018-Rtd=1.5,w01018-Flag=NN;B02-Rtd=7",
+                false,
+            ),
+            (
+                "DataTime=20240301080000;w01018-Rtd=1.5,w01018-Flag=N",
+                false,
+            ),
+        ] {
+            let (d, end) = area(cp);
+            let mut c = Columns::default();
+            let got = by_template(&d, end, &t, &mut c, 0, &known.flag_ok);
+            assert_eq!(got.is_ok(), ok, "{cp}");
+        }
+        // the same key, another shape: the newer template replaces the older
+        let (d, end) = area("w01018-Rtd=1.5");
+        known.templates.start();
+        assert!(plain_cp(&d, end, &mut Columns::default(), 0, &mut known).is_ok());
+        known.templates.keep(5);
+        assert_eq!(known.templates.find(5).map(|t| t.entries.len()), Some(1));
+    }
+
     /// The word classes against the byte predicates they replace, on every byte in every
     /// position.
     #[test]

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use hj212::batch::{decode_batch, decode_batch_validating, Columns};
-use hj212::fastpath::fast_header;
+use hj212::batch::{decode_batch, decode_batch_validating, decode_batch_with, Columns};
+use hj212::fastpath::{fast_header, KnownCodes};
 use hj212::frame::wrap;
 use hj212::segment::parse_header_at;
 use hj212::{Options, Span};
@@ -16,8 +16,20 @@ fn assert_same(frames: &[Vec<u8>]) -> (Columns, Columns) {
     let slices: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
     let mut last = None;
     for opts in [Options::lenient(), Options::strict()] {
-        let fast = decode_batch(&slices, &opts);
         let slow = decode_batch_validating(&slices, &opts);
+        // with the fast path's knowledge fresh, and with what the thread's earlier batches
+        // (other cases) left
+        let fresh = decode_batch_with(&slices, &opts, &mut KnownCodes::default());
+        assert!(
+            fresh.same_as(&slow),
+            "strict={}, fresh: fast path {fresh:?}\nvalidating {slow:?}\nframes {:?}",
+            opts.strict,
+            frames
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect::<Vec<_>>()
+        );
+        let fast = decode_batch(&slices, &opts);
         assert!(
             fast.same_as(&slow),
             "strict={}: fast path {fast:?}\nvalidating {slow:?}\nframes {:?}",
@@ -230,8 +242,219 @@ fn any_frame(header: usize, cp: &str) -> Vec<u8> {
     wrap(format!("{h}CP=&&{cp}&&").as_bytes())
 }
 
+/// Headers of a few stations: two CNs and two flags for one MN, and a second MN (a 2005 one).
+const STATION_HEADERS: [&str; 5] = [
+    "QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000175;ST=32;CN=2051;PW=123456;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=5;",
+    "QN=20240301080000176;ST=32;CN=2011;PW=654321;MN=CAB2C89C46DD9B1EC36EDC8D;Flag=4;",
+    "QN=20240301080000177;ST=31;CN=2011;PW=123456;MN=12370EA6BA22796C227CA23E;Flag=9;",
+    "QN=20160801085857223;ST=32;CN=2011;PW=123456;MN=88888880000001;Flag=1;",
+];
+
+/// A data area as fields (`name`, '=' and value, or a stray piece with no '=') and the
+/// separators before each field after the first.
+fn fields_of(cp: &str) -> (Vec<String>, Vec<char>) {
+    let mut fields = vec![String::new()];
+    let mut seps = Vec::new();
+    for ch in cp.chars() {
+        if ch == ';' || ch == ',' {
+            seps.push(ch);
+            fields.push(String::new());
+        } else if let Some(f) = fields.last_mut() {
+            f.push(ch);
+        }
+    }
+    (fields, seps)
+}
+
+fn area_of(fields: &[String], seps: &[char]) -> String {
+    let mut cp = String::new();
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            cp.push(seps.get(i - 1).copied().unwrap_or(';'));
+        }
+        cp.push_str(f);
+    }
+    cp
+}
+
+/// A good number of any length: up to 9 integer digits and 6 decimals, either sign.
+fn good_number() -> impl Strategy<Value = String> {
+    (0u64..1_000_000_000, 0u32..7, 0u32..1_000_000, 0..3usize).prop_map(
+        |(int, digits, frac, sign)| {
+            let int = int >> (int % 31); // short numbers as often as long ones
+            let sign = ["", "-", "+"][sign];
+            match digits {
+                0 => format!("{sign}{int}"),
+                d => format!(
+                    "{sign}{int}.{:0width$}",
+                    frac % 10u32.pow(d),
+                    width = d as usize
+                ),
+            }
+        },
+    )
+}
+
+/// One way a station's next data area differs from the one before: only the values, or one
+/// field or separator as well.
+#[derive(Debug, Clone)]
+enum Change {
+    /// every value of a numeric field new (of any length)
+    Values(Vec<String>),
+    Code(prop::sample::Index, usize),
+    Suffix(prop::sample::Index, usize),
+    Value(prop::sample::Index, usize),
+    Remove(prop::sample::Index),
+    Insert(prop::sample::Index, String),
+    /// the same field twice
+    Repeat(prop::sample::Index),
+    Separator(prop::sample::Index, usize),
+    /// a separator after the last field
+    Trailing,
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    let i = any::<prop::sample::Index>;
+    prop_oneof![
+        6 => prop::collection::vec(good_number(), 60).prop_map(Change::Values),
+        1 => (i(), 0..CODES.len()).prop_map(|(i, c)| Change::Code(i, c)),
+        1 => (i(), 0..SUFFIXES.len()).prop_map(|(i, s)| Change::Suffix(i, s)),
+        1 => (i(), 0..VALUES.len()).prop_map(|(i, v)| Change::Value(i, v)),
+        1 => i().prop_map(Change::Remove),
+        1 => (i(), piece()).prop_map(|(i, p)| Change::Insert(i, p)),
+        1 => i().prop_map(Change::Repeat),
+        1 => (i(), 0..SEPARATORS.len()).prop_map(|(i, s)| Change::Separator(i, s)),
+        1 => Just(Change::Trailing),
+    ]
+}
+
+/// `cp` changed by `ch`.
+fn changed(cp: &str, ch: &Change) -> String {
+    let (mut fields, mut seps) = fields_of(cp);
+    let n = fields.len();
+    let split = |f: &str| -> Option<(String, String, String)> {
+        let (name, value) = f.split_once('=')?;
+        let (code, suffix) = name.rsplit_once('-')?;
+        Some((code.to_string(), suffix.to_string(), value.to_string()))
+    };
+    match ch {
+        Change::Values(values) => {
+            let mut next = values.iter().cycle();
+            for f in fields.iter_mut() {
+                if let Some((code, suffix, value)) = split(f) {
+                    let numeric = value.bytes().any(|b| b.is_ascii_digit()) && suffix != "RS";
+                    if numeric && suffix != "EFlag" && suffix != "Flag" {
+                        let v = next.next().cloned().unwrap_or_default();
+                        *f = format!("{code}-{suffix}={v}");
+                    }
+                }
+            }
+        }
+        Change::Code(i, c) => {
+            let f = &mut fields[i.index(n)];
+            if let Some((_, suffix, value)) = split(f) {
+                *f = format!("{}-{suffix}={value}", CODES[*c]);
+            }
+        }
+        Change::Suffix(i, s) => {
+            let f = &mut fields[i.index(n)];
+            if let Some((code, _, value)) = split(f) {
+                *f = format!("{code}-{}={value}", SUFFIXES[*s]);
+            }
+        }
+        Change::Value(i, v) => {
+            let f = &mut fields[i.index(n)];
+            if let Some((name, _)) = f.split_once('=') {
+                *f = format!("{name}={}", VALUES[*v]);
+            }
+        }
+        Change::Remove(i) => {
+            let k = i.index(n);
+            fields.remove(k);
+            if !seps.is_empty() {
+                seps.remove(k.min(seps.len() - 1));
+            }
+        }
+        Change::Insert(i, p) => {
+            let k = i.index(n + 1);
+            fields.insert(k, p.clone());
+            seps.insert(k.min(seps.len()), ';');
+        }
+        Change::Repeat(i) => {
+            let k = i.index(n);
+            let f = fields[k].clone();
+            fields.insert(k, f);
+            seps.insert(k.min(seps.len()), ',');
+        }
+        Change::Separator(i, s) => {
+            if !seps.is_empty() {
+                let k = i.index(seps.len());
+                let new = SEPARATORS[*s].chars().next().unwrap_or(';');
+                seps[k] = if seps[k] == new {
+                    if new == ';' {
+                        ','
+                    } else {
+                        ';'
+                    }
+                } else {
+                    new
+                };
+            }
+        }
+        Change::Trailing => {
+            let mut cp = area_of(&fields, &seps);
+            cp.push(';');
+            return cp;
+        }
+    }
+    area_of(&fields, &seps)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Frames from a few stations in turn, each station's data area changed a little from
+    /// its last one (mostly only its values, so that its template is used; sometimes a
+    /// field's code, suffix or value, a field missing, added or repeated, a separator, a
+    /// trailing separator; sometimes another CN, flag or station), in one batch and split
+    /// into batches: the fast path with templates equals the validating path.
+    #[test]
+    fn station_sequences_decode_the_same(
+        bases in prop::collection::vec(plain_cp(), 1..4),
+        steps in prop::collection::vec((0..STATION_HEADERS.len(), any::<prop::sample::Index>(), change()), 1..24),
+    ) {
+        // each station's current data area: the last one sent (kept even if it was a
+        // deviation, so that changes pile up as well)
+        let mut current: Vec<String> = (0..STATION_HEADERS.len())
+            .map(|h| bases[h % bases.len()].clone())
+            .collect();
+        let mut frames = Vec::new();
+        for (h, base, ch) in &steps {
+            let from = if matches!(ch, Change::Values(_)) {
+                current[*h].clone()
+            } else {
+                // now and then a station starts again from a plain area
+                bases[base.index(bases.len())].clone()
+            };
+            let cp = changed(&from, ch);
+            frames.push(wrap(format!("{}CP=&&{cp}&&", STATION_HEADERS[*h]).as_bytes()));
+            // a deviating area is not kept as the station's usual one half of the time
+            if matches!(ch, Change::Values(_)) || base.index(2) == 0 {
+                current[*h] = cp;
+            }
+        }
+        assert_same(&frames);
+        // the same frames a few at a time, the knowledge carried from batch to batch
+        let mut known = KnownCodes::default();
+        for part in frames.chunks(3) {
+            let slices: Vec<&[u8]> = part.iter().map(|f| f.as_slice()).collect();
+            let opts = Options::lenient();
+            let fast = decode_batch_with(&slices, &opts, &mut known);
+            let slow = decode_batch_validating(&slices, &opts);
+            prop_assert!(fast.same_as(&slow), "fast {fast:?}\nvalidating {slow:?}");
+        }
+    }
 
     /// Data areas built from good and bad pieces with any separators.
     #[test]
