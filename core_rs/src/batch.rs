@@ -456,7 +456,7 @@ mod tests {
     /// Rows opened together equal rows opened one by one.
     #[test]
     fn rows_opened_at_once() {
-        let codes = [u64::from_le_bytes(*b"w01018\0\0"), 0x3230_42, u64::MAX];
+        let codes = [u64::from_le_bytes(*b"w01018\0\0"), 0x0032_3042, u64::MAX];
         let mut one = Columns::default();
         one.open_row_word(0, 0x31);
         let mut all = one.clone();
