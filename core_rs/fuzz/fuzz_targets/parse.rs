@@ -5,6 +5,7 @@
 #![no_main]
 
 use hj212::crc::known_variants;
+use hj212::fastpath::KnownCodes;
 use hj212::{batch, hint, ErrorKind, Frame, Options};
 use libfuzzer_sys::fuzz_target;
 
@@ -43,4 +44,18 @@ fuzz_target!(|data: &[u8]| {
     let fast = batch::decode_batch(&[data], &Options::strict());
     let slow = batch::decode_batch_validating(&[data], &Options::strict());
     assert!(fast.same_as(&slow), "strict: fast {fast:?}\nvalidating {slow:?}");
+    // Several frames in one batch, so that the fast path's per-station templates are made
+    // and used: the input's lines (a frame each, as a seed of two frames from one station
+    // gives them), then all of them again (each station's template now in place), then the
+    // whole input. A template used where the data area differs from it must still give
+    // the validating path's columns.
+    let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').take(16).collect();
+    let mut frames = lines.clone();
+    frames.extend_from_slice(&lines);
+    frames.push(data);
+    for opts in [Options::lenient(), Options::strict()] {
+        let fast = batch::decode_batch_with(&frames, &opts, &mut KnownCodes::default());
+        let slow = batch::decode_batch_validating(&frames, &opts);
+        assert!(fast.same_as(&slow), "batch: fast {fast:?}\nvalidating {slow:?}");
+    }
 });
