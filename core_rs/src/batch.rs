@@ -4,7 +4,7 @@
 use crate::cp::{Accepted, CpSummary};
 use crate::cp::{NUMERIC_SUFFIXES, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::error::FrameError;
-use crate::fastpath::{fast_cp, fast_header, station_key, KnownCodes};
+use crate::fastpath::{fast_cp, fast_header_known, station_key, KnownCodes};
 use crate::frame::{locate, Located, Options, Span};
 use crate::segment::{parse_frame_with, Parsed};
 use crate::WarnCount;
@@ -20,6 +20,9 @@ pub const EFLAG_WIDTH: usize = 4;
 pub const NAT: i64 = i64::MIN;
 
 pub const N_NUMERIC: usize = NUMERIC_SUFFIXES.len();
+
+/// The numeric cells of 32 new rows (all absent).
+static NAN_ROWS: [f64; 32 * N_NUMERIC] = [f64::NAN; 32 * N_NUMERIC];
 
 /// The decoded columns.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -166,8 +169,13 @@ impl Columns {
             cell[..8].copy_from_slice(&k.to_le_bytes());
             self.code.extend_from_slice(&cell);
         }
-        self.numeric
-            .resize(self.numeric.len() + n * N_NUMERIC, f64::NAN);
+        // copied from a row of NaN per group (one memcpy), not filled value by value
+        let mut left = n * N_NUMERIC;
+        while left > 0 {
+            let k = left.min(NAN_ROWS.len());
+            self.numeric.extend_from_slice(&NAN_ROWS[..k]);
+            left -= k;
+        }
         self.flag.resize(self.flag.len() + n * FLAG_WIDTH, 0);
         self.eflag.resize(self.eflag.len() + n * EFLAG_WIDTH, 0);
     }
@@ -387,7 +395,7 @@ pub fn fast_frame(
         } if consumed == buf.len() => (segment, crc),
         _ => return None,
     };
-    let header = fast_header(buf, segment).ok()?;
+    let header = fast_header_known(buf, segment, known).ok()?;
     let station = station_key(buf, header.mn, header.cn_num);
     let data_time_secs = fast_cp(buf, header.cp, c, i as i32, known, station).ok()?;
     let parsed = Parsed {

@@ -214,7 +214,12 @@ fn st_index(st: &[u8]) -> Option<usize> {
 }
 
 pub fn is_known_st(st: &str) -> bool {
-    st_index(st.as_bytes()).is_some_and(|i| tables().st[i / 64] & (1 << (i % 64)) != 0)
+    is_known_st_bytes(st.as_bytes())
+}
+
+/// `is_known_st` for the code's bytes.
+pub fn is_known_st_bytes(st: &[u8]) -> bool {
+    st_index(st).is_some_and(|i| tables().st[i / 64] & (1 << (i % 64)) != 0)
 }
 
 pub fn is_known_cn(cn: u16) -> bool {

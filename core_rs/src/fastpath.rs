@@ -18,7 +18,7 @@ use crate::codes;
 use crate::cp::{suffix_id, SUFFIX_EFLAG, SUFFIX_FLAG};
 use crate::frame::Span;
 use crate::segment::{edition_of, is_upload_cn, Header, FLAG_D};
-use crate::text::{non_digits, read_stamp, read_uint};
+use crate::text::{non_digits, read_stamp, read_uint, time_of_known_date_ok};
 
 /// The frame is not of the plain shape: let the validating path decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +177,50 @@ pub struct KnownCodes {
     flag_ok: [bool; 256],
     /// the data areas' shapes by station and CN (`Templates`)
     templates: Templates,
+    /// the last DataTime read
+    stamp: LastStamp,
+    /// the header's last QN date and ST (`fast_header_with`)
+    header: HeaderMemo,
+}
+
+/// What the last headers read leave to the next: the date (`YYYYMMDD`, the first eight
+/// bytes) of the last QN accepted and the last ST accepted, as little-endian words (0: none;
+/// neither is ever 0).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderMemo {
+    qn_date: u64,
+    st: u64,
+}
+
+/// The last `DataTime` value read and its seconds: the frames of a batch mostly carry a
+/// few times, so most are the last one again (two word compares instead of a date check).
+#[derive(Debug, Clone, Copy, Default)]
+struct LastStamp {
+    /// the 14 digits as the words of bytes 0..8 and 6..14 (0: none; digits are never 0)
+    words: [u64; 2],
+    seconds: i64,
+}
+
+impl LastStamp {
+    /// The wall-clock seconds of the 14 bytes `v` when they are a real time (`read_stamp`),
+    /// carried through an f64 as the validating path does (exact below 2^53).
+    #[inline(always)]
+    fn seconds(&mut self, v: &[u8]) -> Result<i64, Bail> {
+        let (Some(a), Some(b)) = (
+            v.first_chunk::<8>(),
+            v.get(6..).and_then(|r| r.first_chunk::<8>()),
+        ) else {
+            return Err(Bail);
+        };
+        let words = [u64::from_le_bytes(*a), u64::from_le_bytes(*b)];
+        if v.len() == 14 && words == self.words {
+            return Ok(self.seconds);
+        }
+        let stamp = read_stamp(v).map_err(|_| Bail)?;
+        let seconds = stamp.wall_seconds() as f64 as i64;
+        *self = LastStamp { words, seconds };
+        Ok(seconds)
+    }
 }
 
 /// A suffix and its '=' as a little-endian word, the mask of its bytes, its id and length.
@@ -220,6 +264,8 @@ impl Default for KnownCodes {
             next: [none; FIRST + 1],
             flag_ok,
             templates: Templates::default(),
+            stamp: LastStamp::default(),
+            header: HeaderMemo::default(),
         }
     }
 }
@@ -301,6 +347,12 @@ struct Entry {
     suffix: u8,
     group: u8,
     sep: u8,
+}
+
+/// The masks of a text of `len` bytes (at most 16) in two words.
+#[inline(always)]
+fn masks_of(len: usize) -> [u64; 2] {
+    [low_bytes(len), low_bytes(len.saturating_sub(8))]
 }
 
 /// `Entry::suffix` of `DataTime`.
@@ -396,7 +448,7 @@ impl Templates {
             self.ok = false;
             return;
         }
-        let mask = [low_bytes(len), low_bytes(len.saturating_sub(8))];
+        let mask = masks_of(len);
         self.scratch.entries.push(Entry {
             name: [w0 & mask[0], w1 & mask[1]],
             mask,
@@ -469,6 +521,7 @@ fn by_template(
     c: &mut Columns,
     frame: i32,
     flag_ok: &[bool; 256],
+    stamps: &mut LastStamp,
 ) -> Result<Option<i64>, Bail> {
     let first_row = c.n_rows();
     c.open_rows_words(frame, &t.codes);
@@ -485,9 +538,7 @@ fn by_template(
         // which the separator's test below makes stricter
         let stop = match e.suffix {
             TPL_DATA_TIME => {
-                let stamp = d.get(v..v + 14).ok_or(Bail)?;
-                let stamp = read_stamp(stamp).map_err(|_| Bail)?;
-                data_time = Some(stamp.wall_seconds() as f64 as i64);
+                data_time = Some(stamps.seconds(d.get(v..v + 14).ok_or(Bail)?)?);
                 v + 14
             }
             SUFFIX_FLAG => {
@@ -738,7 +789,7 @@ pub fn fast_cp(
     let first_row = c.n_rows();
     // the station's last data area of this CN, if it has the same shape: only values to read
     if let Some(t) = known.templates.find(station) {
-        match by_template(d, end, t, c, frame, &known.flag_ok) {
+        match by_template(d, end, t, c, frame, &known.flag_ok, &mut known.stamp) {
             Ok(data_time) => return Ok(data_time),
             Err(Bail) => c.drop_rows_from(first_row),
         }
@@ -801,9 +852,7 @@ fn plain_cp(
                 if v + 14 > end || !ends_at(d, end, v + 14) {
                     return Err(Bail);
                 }
-                let stamp = read_stamp(&d[v..v + 14]).map_err(|_| Bail)?;
-                // the validating path carries it through an f64: exact below 2^53
-                data_time = Some(stamp.wall_seconds() as f64 as i64);
+                data_time = Some(known.stamp.seconds(&d[v..v + 14])?);
                 known
                     .templates
                     .field(DATA_TIME, u64::from(b'='), 9, TPL_DATA_TIME, 0);
@@ -1006,8 +1055,20 @@ fn header_field(s: &[u8], at: usize, key: &[u8], usual: usize) -> Option<(usize,
 /// the caller's to check (`fast_cp` accepts only printable ASCII). For a segment whose data
 /// area is printable, equal to what `parse_header_at` returns, which reports nothing for such
 /// a header; anything else is `Bail`.
-#[inline(never)]
 pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
+    fast_header_with(buf, seg, &mut HeaderMemo::default())
+}
+
+/// `fast_header` with what the headers read before leave (`known`'s): a QN whose date is
+/// the last QN's has only its time checked, an ST that is the last one needs no table. The
+/// same result whatever `known` holds.
+#[inline]
+pub fn fast_header_known(buf: &[u8], seg: Span, known: &mut KnownCodes) -> Result<Header, Bail> {
+    fast_header_with(buf, seg, &mut known.header)
+}
+
+#[inline(never)]
+fn fast_header_with(buf: &[u8], seg: Span, memo: &mut HeaderMemo) -> Result<Header, Bail> {
     let s = seg.of(buf);
     let base = seg.start as usize;
     let span = |(a, b): (usize, usize)| Span::new(base + a, base + b);
@@ -1015,21 +1076,32 @@ pub fn fast_header(buf: &[u8], seg: Span) -> Result<Header, Bail> {
     let mut at = 0;
     if let Some(v) = header_field(s, at, b"QN", 17) {
         let q = &s[v.0..v.1];
-        if q.len() != 17 || read_stamp(q).is_err() {
+        if q.len() != 17 {
             return Err(Bail);
+        }
+        let date = load(q, 0);
+        if date != memo.qn_date || !time_of_known_date_ok(q) {
+            read_stamp(q).map_err(|_| Bail)?;
+            memo.qn_date = date;
         }
         h.qn = Some(span(v));
         at = v.1 + 1;
     }
     let v = header_field(s, at, b"ST", 2).ok_or(Bail)?;
     let st = &s[v.0..v.1];
-    if st.len() != 2
-        || !st
+    if st.len() != 2 {
+        return Err(Bail);
+    }
+    let st_word = u64::from(st[0]) | (u64::from(st[1]) << 8);
+    if st_word != memo.st {
+        if !st
             .iter()
             .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-        || !codes::is_known_st(std::str::from_utf8(st).map_err(|_| Bail)?)
-    {
-        return Err(Bail);
+            || !codes::is_known_st_bytes(st)
+        {
+            return Err(Bail);
+        }
+        memo.st = st_word;
     }
     h.st = Some(span(v));
     at = v.1 + 1;
@@ -1288,7 +1360,8 @@ mod tests {
         ] {
             let (d, end) = area(cp);
             let mut c = Columns::default();
-            let got = by_template(&d, end, &t, &mut c, 0, &known.flag_ok);
+            let mut stamps = LastStamp::default();
+            let got = by_template(&d, end, &t, &mut c, 0, &known.flag_ok, &mut stamps);
             assert_eq!(got.is_ok(), ok, "{cp}");
         }
         // the same key, another shape: the newer template replaces the older
@@ -1297,6 +1370,31 @@ mod tests {
         assert!(plain_cp(&d, end, &mut Columns::default(), 0, &mut known).is_ok());
         known.templates.keep(5);
         assert_eq!(known.templates.find(5).map(|t| t.entries.len()), Some(1));
+    }
+
+    /// `LastStamp::seconds` (the last stamp by two words) against `read_stamp`, on a stamp
+    /// read again and with each byte changed in turn.
+    #[test]
+    fn last_stamp_equals_read_stamp() {
+        let want = |v: &[u8]| {
+            read_stamp(v)
+                .map(|s| s.wall_seconds() as f64 as i64)
+                .map_err(|_| Bail)
+        };
+        let mut last = LastStamp::default();
+        for base in [&b"20240301080000"[..], b"20240229235959", b"19991231000000"] {
+            assert_eq!(last.seconds(base), want(base));
+            assert_eq!(last.seconds(base), want(base));
+            for k in 0..base.len() {
+                for v in [b'0', b'1', b'5', b'9', b'/', b':', b'a', 0] {
+                    let mut s = base.to_vec();
+                    s[k] = v;
+                    assert_eq!(last.seconds(&s), want(&s), "{s:?}");
+                    assert_eq!(last.seconds(base), want(base));
+                }
+            }
+            assert_eq!(last.seconds(&base[..13]), Err(Bail));
+        }
     }
 
     /// The word classes against the byte predicates they replace, on every byte in every

@@ -111,6 +111,29 @@ pub fn read_stamp(s: &[u8]) -> Result<Stamp, DateFault> {
     real_stamp([year, month, day, hour, minute, second, millis])
 }
 
+/// `read_stamp(s).is_ok()` for a stamp whose first eight bytes (the date, `YYYYMMDD`) are
+/// those of a stamp `read_stamp` accepted: only the time of day (and the milliseconds of a
+/// 17-digit stamp) are left to check, a word at a time.
+pub(crate) fn time_of_known_date_ok(s: &[u8]) -> bool {
+    if s.len() != 14 && s.len() != 17 {
+        return false;
+    }
+    // DDhhmmss: the day's digits again (known), then the time
+    let Some(b) = s.get(6..).and_then(|r| r.first_chunk::<8>()) else {
+        return false;
+    };
+    let b = u64::from_le_bytes(*b);
+    if non_digits(b) != 0 {
+        return false;
+    }
+    let p = digit_pairs(b);
+    let pair = |k: u32| ((p >> (16 * k)) & 0xFF) as u32;
+    if pair(1) > 23 || pair(2) > 59 || pair(3) > 59 {
+        return false;
+    }
+    s.len() == 14 || s.get(14..17).and_then(digits).is_some()
+}
+
 /// The stamp of these fields (year, month, day, hour, minute, second, millis) if it is a
 /// real time.
 fn real_stamp(f: [u32; 7]) -> Result<Stamp, DateFault> {
@@ -286,6 +309,42 @@ pub fn read_uint(s: &[u8]) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+
+    /// `time_of_known_date_ok` against `read_stamp` on stamps of good dates, each time
+    /// byte and millisecond byte changed to every value.
+    #[test]
+    fn time_of_known_date_by_word() {
+        for base in [
+            &b"20240301080000174"[..],
+            b"20240229235959999",
+            b"19991231000000000",
+            b"20240301080000",
+            b"20230630125900",
+        ] {
+            assert!(read_stamp(base).is_ok());
+            for k in 8..base.len() {
+                for v in 0..=255u8 {
+                    let mut s = base.to_vec();
+                    s[k] = v;
+                    assert_eq!(
+                        time_of_known_date_ok(&s),
+                        read_stamp(&s).is_ok(),
+                        "{}",
+                        String::from_utf8_lossy(&s)
+                    );
+                }
+            }
+            for (h, m) in [(23, 59), (24, 0), (0, 60), (19, 5), (30, 30), (9, 99)] {
+                for sec in [0, 59, 60, 99] {
+                    let mut s = base.to_vec();
+                    s[8..14].copy_from_slice(format!("{h:02}{m:02}{sec:02}").as_bytes());
+                    assert_eq!(time_of_known_date_ok(&s), read_stamp(&s).is_ok());
+                }
+            }
+            assert!(!time_of_known_date_ok(&base[..13]));
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 
