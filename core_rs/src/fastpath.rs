@@ -537,6 +537,16 @@ fn by_template(
         // the value as `read_value` reads it, less its test of the byte after the value,
         // which the separator's test below makes stricter
         let stop = match e.suffix {
+            col if usize::from(col) < N_NUMERIC && col != SUFFIX_RS => {
+                let (x, stop) = read_number_at(d, end, v);
+                if col == SUFFIX_RT && !(0.0..=24.0).contains(&x) {
+                    return Err(Bail);
+                }
+                *c.numeric
+                    .get_mut(row * N_NUMERIC + usize::from(col))
+                    .ok_or(Bail)? = x;
+                stop
+            }
             TPL_DATA_TIME => {
                 data_time = Some(stamps.seconds(d.get(v..v + 14).ok_or(Bail)?)?);
                 v + 14
@@ -556,16 +566,6 @@ fn by_template(
                 }
                 *c.numeric.get_mut(row * N_NUMERIC + 9).ok_or(Bail)? = f64::from(digit);
                 v + 1
-            }
-            col if usize::from(col) < N_NUMERIC => {
-                let (x, stop) = read_number_at(d, end, v);
-                if col == SUFFIX_RT && !(0.0..=24.0).contains(&x) {
-                    return Err(Bail);
-                }
-                *c.numeric
-                    .get_mut(row * N_NUMERIC + usize::from(col))
-                    .ok_or(Bail)? = x;
-                stop
             }
             _ => read_value(d, end, v, e.suffix, row, c, flag_ok)?,
         };
@@ -1029,17 +1029,37 @@ fn all_bytes(v: &[u8], class: fn(u64) -> u64) -> bool {
     class(u64::from_le_bytes(w)) == 0
 }
 
+/// Whether the `n` (1 to 8) bytes of the little-endian word `key` stand at `at` of `s`: one
+/// masked compare where eight bytes are left, else byte by byte.
+#[inline(always)]
+fn key_at(s: &[u8], at: usize, key: u64, n: usize) -> bool {
+    let w = load(s, at);
+    if w != 0 {
+        // no byte of a segment is 0: eight bytes were there
+        return w & low_bytes(n) == key;
+    }
+    let key = key.to_le_bytes();
+    key.get(..n)
+        .is_some_and(|k| s.get(at..).is_some_and(|r| r.starts_with(k)))
+}
+
 /// The value of header field `key` at `at` in segment `s` (`key=value;`): its start and end.
 /// `usual` is the value's standard length: when a ';' stands there, the value is taken to end
 /// there without a scan. Every caller then checks the value's bytes against a class without
 /// ';', so an accepted value has no earlier ';' and is the one the validating path finds.
+/// `key` is the field's name and '=' as a little-endian word of `key_len` bytes (at most 8).
 #[inline(always)]
-fn header_field(s: &[u8], at: usize, key: &[u8], usual: usize) -> Option<(usize, usize)> {
-    let rest = s.get(at..)?;
-    if !rest.starts_with(key) || rest.get(key.len()) != Some(&b'=') {
+fn header_field(
+    s: &[u8],
+    at: usize,
+    key: u64,
+    key_len: usize,
+    usual: usize,
+) -> Option<(usize, usize)> {
+    if !key_at(s, at, key, key_len) {
         return None;
     }
-    let from = at + key.len() + 1;
+    let from = at + key_len;
     if s.get(from + usual) == Some(&b';') {
         return Some((from, from + usual));
     }
@@ -1074,7 +1094,7 @@ fn fast_header_with(buf: &[u8], seg: Span, memo: &mut HeaderMemo) -> Result<Head
     let span = |(a, b): (usize, usize)| Span::new(base + a, base + b);
     let mut h = Header::default();
     let mut at = 0;
-    if let Some(v) = header_field(s, at, b"QN", 17) {
+    if let Some(v) = header_field(s, at, le(b"QN="), 3, 17) {
         let q = &s[v.0..v.1];
         if q.len() != 17 {
             return Err(Bail);
@@ -1087,7 +1107,7 @@ fn fast_header_with(buf: &[u8], seg: Span, memo: &mut HeaderMemo) -> Result<Head
         h.qn = Some(span(v));
         at = v.1 + 1;
     }
-    let v = header_field(s, at, b"ST", 2).ok_or(Bail)?;
+    let v = header_field(s, at, le(b"ST="), 3, 2).ok_or(Bail)?;
     let st = &s[v.0..v.1];
     if st.len() != 2 {
         return Err(Bail);
@@ -1105,7 +1125,7 @@ fn fast_header_with(buf: &[u8], seg: Span, memo: &mut HeaderMemo) -> Result<Head
     }
     h.st = Some(span(v));
     at = v.1 + 1;
-    let v = header_field(s, at, b"CN", 4).ok_or(Bail)?;
+    let v = header_field(s, at, le(b"CN="), 3, 4).ok_or(Bail)?;
     let cn = &s[v.0..v.1];
     let n = if cn.len() == 4 { read_uint(cn) } else { None };
     let n = n.ok_or(Bail)? as u16;
@@ -1115,18 +1135,18 @@ fn fast_header_with(buf: &[u8], seg: Span, memo: &mut HeaderMemo) -> Result<Head
     h.cn = span(v);
     h.cn_num = n;
     at = v.1 + 1;
-    let v = header_field(s, at, b"PW", 6).ok_or(Bail)?;
+    let v = header_field(s, at, le(b"PW="), 3, 6).ok_or(Bail)?;
     let pw = &s[v.0..v.1];
     if pw.len() != 6 || !all_bytes(pw, not_alnum) {
         return Err(Bail);
     }
     h.pw = Some(span(v));
     at = v.1 + 1;
-    let v = header_field(s, at, b"MN", 24).ok_or(Bail)?;
+    let v = header_field(s, at, le(b"MN="), 3, 24).ok_or(Bail)?;
     let mn = &s[v.0..v.1];
     h.mn = Some(span(v));
     at = v.1 + 1;
-    if let Some(v) = header_field(s, at, b"Flag", 1) {
+    if let Some(v) = header_field(s, at, le(b"Flag="), 5, 1) {
         let f = &s[v.0..v.1];
         let n = if f.len() <= 3 { read_uint(f) } else { None };
         match n {
@@ -1137,7 +1157,7 @@ fn fast_header_with(buf: &[u8], seg: Span, memo: &mut HeaderMemo) -> Result<Head
         }
         at = v.1 + 1;
     }
-    if let Some(v) = header_field(s, at, b"RF", 1) {
+    if let Some(v) = header_field(s, at, le(b"RF="), 3, 1) {
         // RF (2025 only): a number
         read_uint(&s[v.0..v.1]).ok_or(Bail)?;
         h.rf = Some(span(v));
@@ -1394,6 +1414,35 @@ mod tests {
                 }
             }
             assert_eq!(last.seconds(&base[..13]), Err(Bail));
+        }
+    }
+
+    /// `key_at` (a masked word compare) against `starts_with`, for each header key at every
+    /// position of a header, with each byte changed in turn, and near the end where it
+    /// compares byte by byte.
+    #[test]
+    fn header_keys_by_word() {
+        let seg = b"QN=20240301080000174;ST=32;CN=2011;PW=123456;MN=ABC;Flag=5;RF=1;CP=&&&&";
+        for key in [
+            &b"QN="[..],
+            b"ST=",
+            b"CN=",
+            b"PW=",
+            b"MN=",
+            b"Flag=",
+            b"RF=",
+            b"CP=&&",
+        ] {
+            for k in 0..=seg.len() {
+                let mut s = seg.to_vec();
+                if let Some(b) = s.get_mut(k) {
+                    *b ^= 0x01;
+                }
+                for at in 0..=s.len() {
+                    let want = s.get(at..).is_some_and(|r| r.starts_with(key));
+                    assert_eq!(key_at(&s, at, le(key), key.len()), want, "{key:?} {k} {at}");
+                }
+            }
         }
     }
 
