@@ -138,6 +138,10 @@ class ClickHouseSettings:
     startup_timeout: float = _opt(
         60.0, "seconds the local ClickHouse server may take to answer queries", min=1
     )
+    merge_nice: int = _opt(
+        10, "nice level of the local server's background merge threads (0: as the "
+        "server's own)", min=0, max=19
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,6 +239,7 @@ def start(settings: Settings) -> bool:
                          on_fail=lambda: procs.log_hint(p.error_log))
         log.info("clickhouse.already_running", pid=pid)
         _ensure_database(settings)
+        lower_merge_priority(pid, settings.clickhouse.merge_nice)
         return False
     binary = ensure_installed(settings)
     native, http = local_ports(settings)
@@ -266,9 +267,49 @@ def start(settings: Settings) -> bool:
         on_fail=lambda: procs.log_hint(p.error_log) + procs.log_hint(p.stdout_log, 5),
     )
     _ensure_database(settings)
+    lower_merge_priority(pid, settings.clickhouse.merge_nice)
     log.info("clickhouse.ready", pid=pid, native_port=native, http_port=http,
              version=_local_query(settings, "SELECT version()"), took_s=round(waited, 1))
     return True
+
+
+#: the names ClickHouse 18.16 gives the threads of its background pool (merges, part
+#: removal); the query threads (TCPHandler, HTTPHandler) keep the server's priority
+MERGE_THREADS = frozenset({"BackgrProcPool"})
+
+
+def lower_merge_priority(pid: int, nice: int) -> int:
+    """Raise the nice level of the server's merge threads to ``nice``; returns how many
+    threads were changed.
+
+    Why: on a machine the server shares with the gateway and the workers (this local
+    stack), a burst of merges of 16 pool threads took the cores from the inserts and the
+    detection that alarms and pages wait for. Merges are throughput work: at a lower
+    priority they run in the time the latency-bound work leaves, and catch up. A server
+    on its own machine needs none of this (``HJ212_CLICKHOUSE__LOCAL=false``)."""
+    if nice <= 0:
+        return 0
+    changed = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if (task / "comm").read_text().strip() not in MERGE_THREADS:
+                continue
+            tid = int(task.name)
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+                changed += 1
+        except (OSError, ValueError):
+            continue  # the thread ended meanwhile, or this system has no /proc
+    return changed
+
+
+def lower_local_merge_priority(settings: Settings) -> int:
+    """``lower_merge_priority`` for the local server, if it runs (``hj212 db migrate``
+    calls it too, for a server an older release started)."""
+    if not settings.clickhouse.local:
+        return 0
+    pid = running_pid(settings)
+    return 0 if pid is None else lower_merge_priority(pid, settings.clickhouse.merge_nice)
 
 
 def _ensure_database(settings: Settings) -> None:

@@ -26,6 +26,11 @@ from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
               show_default=True,
               help="Frames detected but not yet in ClickHouse beyond which detection "
                    "waits for the store (ClickHouse slow or down).")
+@click.option("--gil-switch-ms", type=click.FloatRange(min=0.05, max=100.0), default=1.0,
+              show_default=True,
+              help="Milliseconds the detection thread may hold the GIL while the store "
+                   "thread waits for it (Python's own default is 5, which made inserts "
+                   "5x slower beside busy detection).")
 @click.option("--detectors", default="auto", show_default=True,
               help="auto (pipeline.detect's DetectorBundle: value rules, episodes, missing "
                    "data and back-fill, with the registry's limits and cadences), none "
@@ -61,7 +66,7 @@ from pipeline.stream.app import DEFAULT_APP_ID, StreamOptions
                    "(2051) and days (2061) that got records.")
 @pass_cli
 def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float,
-           store_seconds: float, store_backlog: int, detectors: str,
+           store_seconds: float, store_backlog: int, gil_switch_ms: float, detectors: str,
            rules_file: Path | None, values_impl: str, clock: str, tick_seconds: float,
            commit_seconds: float, completeness_seconds: float) -> None:
     """Run a stream worker: hj212.frames and hj212.rejects into ClickHouse, readings
@@ -97,6 +102,7 @@ def worker(cli: CliContext, app_id: str, batch_frames: int, batch_seconds: float
         raise click.ClickException(f"--detectors {detectors!r}: {exc}") from None
     opts = StreamOptions(app_id=app_id, batch_frames=batch_frames, batch_seconds=batch_seconds,
                          store_seconds=store_seconds, store_backlog_frames=store_backlog,
+                         gil_switch_ms=gil_switch_ms,
                          clock=clock, tick_seconds=tick_seconds,
                          commit_seconds=commit_seconds,
                          completeness_seconds=completeness_seconds)

@@ -172,3 +172,21 @@ def test_a_port_taken_by_another_process_is_named_with_the_fix(
     assert f"127.0.0.1:{taken}" in message
     assert "HJ212_CLICKHOUSE__HTTP_PORT" in message
     assert f"pid {os.getpid()}" in message  # this test process holds the port
+
+
+def test_the_local_servers_merge_threads_run_at_a_lower_priority(stack: LiveStack) -> None:
+    """Merges yield the cores to inserts and detection on a shared machine; the query
+    threads keep the server's priority."""
+    from pipeline.stack.clickhouse import MERGE_THREADS, running_pid
+
+    stack.clickhouse_http("SELECT 1")
+    pid = running_pid(stack.settings)
+    assert pid is not None
+    nice = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        nice.setdefault((task / "comm").read_text().strip(), set()).add(
+            os.getpriority(os.PRIO_PROCESS, int(task.name)))
+    assert MERGE_THREADS & set(nice), sorted(nice)
+    for name in MERGE_THREADS & set(nice):
+        assert nice[name] == {stack.settings.clickhouse.merge_nice}, (name, nice[name])
+    assert nice.get("TCPHandler", {0}) | nice.get("clickhouse-serv", {0}) == {0}

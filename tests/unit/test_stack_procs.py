@@ -106,3 +106,39 @@ def test_run_logged_keeps_output_and_reports_failure(tmp_path: Path) -> None:
 def test_missing_tool_error_says_what_to_do() -> None:
     with pytest.raises(StackError, match="fix: install it"):
         require_tool("no-such-tool-hj212", "install it")
+
+
+_NAMED_THREAD = """
+import threading, time, sys
+ready = threading.Event()
+def pool():
+    tid = threading.get_native_id()
+    with open(f"/proc/self/task/{tid}/comm", "w") as f:
+        f.write("BackgrProcPool")
+    print(tid, flush=True)
+    ready.set()
+    time.sleep(60)
+threading.Thread(target=pool, daemon=True).start()
+ready.wait()
+time.sleep(60)
+"""
+
+
+def test_merge_threads_get_the_nice_level_and_the_others_keep_theirs() -> None:
+    import subprocess
+
+    from pipeline.stack.clickhouse import lower_merge_priority
+
+    proc = subprocess.Popen([sys.executable, "-c", _NAMED_THREAD], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        pool_tid = int(proc.stdout.readline())
+        assert lower_merge_priority(proc.pid, 10) == 1
+        assert os.getpriority(os.PRIO_PROCESS, pool_tid) == 10
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == 0  # the main thread
+        assert lower_merge_priority(proc.pid, 10) == 0  # already there: nothing to do
+        assert lower_merge_priority(proc.pid, 0) == 0  # 0: leave the server alone
+    finally:
+        proc.kill()
+        proc.wait()
