@@ -385,14 +385,19 @@ impl Template {
     }
 }
 
-/// Sets of the template cache (two templates a set).
+/// Sets of the template cache (two templates a set), at most and at first: the cache starts
+/// small (a batch of a few frames, a fuzz input, need no big table) and grows fourfold each
+/// time it has taken in new templates for half its slots.
 const TPL_SETS: usize = 4096;
+const TPL_SETS_FIRST: usize = 16;
 
 /// The last accepted data area's shape for each station and CN seen (a two-way cache by
 /// `station_key`), and the template being recorded while the fast path reads a data area.
 #[derive(Debug, Clone)]
 struct Templates {
     slots: Vec<Template>,
+    /// new templates taken in since the table last grew
+    taken: usize,
     /// the fields of the data area being read; `ok` false once one is not recordable
     scratch: Template,
     ok: bool,
@@ -401,7 +406,8 @@ struct Templates {
 impl Default for Templates {
     fn default() -> Self {
         Templates {
-            slots: vec![Template::default(); 2 * TPL_SETS],
+            slots: vec![Template::default(); 2 * TPL_SETS_FIRST],
+            taken: 0,
             scratch: Template::default(),
             ok: true,
         }
@@ -411,14 +417,15 @@ impl Default for Templates {
 impl Templates {
     /// The first slot of `key`'s set.
     #[inline(always)]
-    fn set_of(key: u64) -> usize {
-        2 * ((key >> 40) as usize % TPL_SETS)
+    fn set_of(&self, key: u64) -> usize {
+        // the table's sets are a power of two
+        2 * ((key >> 40) as usize & (self.slots.len() / 2).saturating_sub(1))
     }
 
     /// The template of `key`, if any.
     #[inline(always)]
     fn find(&self, key: u64) -> Option<&Template> {
-        let set = Self::set_of(key);
+        let set = self.set_of(key);
         let s = self.slots.get(set..set + 2)?;
         if s[0].key == key {
             Some(&s[0])
@@ -476,7 +483,7 @@ impl Templates {
             return;
         }
         self.scratch.key = key;
-        let set = Self::set_of(key);
+        let set = self.set_of(key);
         let Some(s) = self.slots.get_mut(set..set + 2) else {
             return;
         };
@@ -485,8 +492,22 @@ impl Templates {
         } else {
             if s[0].key != key {
                 s.swap(0, 1);
+                self.taken += 1;
             }
             std::mem::swap(&mut s[0], &mut self.scratch);
+        }
+        if 2 * self.taken > self.slots.len() && self.slots.len() < 2 * TPL_SETS {
+            // a bigger table, the templates moved over
+            let n = (self.slots.len() * 4).min(2 * TPL_SETS);
+            let old = std::mem::replace(&mut self.slots, vec![Template::default(); n]);
+            for t in old.into_iter().filter(|t| t.key != 0) {
+                let set = self.set_of(t.key);
+                if let Some(s) = self.slots.get_mut(set..set + 2) {
+                    let free = if s[0].key == 0 { &mut s[0] } else { &mut s[1] };
+                    *free = t;
+                }
+            }
+            self.taken = 0;
         }
     }
 }
@@ -1390,6 +1411,28 @@ mod tests {
         assert!(plain_cp(&d, end, &mut Columns::default(), 0, &mut known).is_ok());
         known.templates.keep(5);
         assert_eq!(known.templates.find(5).map(|t| t.entries.len()), Some(1));
+    }
+
+    /// The template table grows as stations come, and keeps their templates as it grows.
+    #[test]
+    fn templates_grow_and_keep() {
+        let mut t = Templates::default();
+        let key = |i: u64| (i << 40) | 1;
+        for i in 0..40 {
+            t.start();
+            t.field(le(b"B01-Rtd="), 0, 8, 0, 0);
+            t.scratch.codes.push(i);
+            t.keep(key(i));
+        }
+        assert!(t.slots.len() > 2 * TPL_SETS_FIRST);
+        for i in 0..40 {
+            assert_eq!(
+                t.find(key(i)).map(|t| t.codes.clone()),
+                Some(vec![i]),
+                "{i}"
+            );
+        }
+        assert!(t.find(key(40)).is_none());
     }
 
     /// `LastStamp::seconds` (the last stamp by two words) against `read_stamp`, on a stamp
