@@ -337,12 +337,12 @@ impl KnownCodes {
 }
 
 /// One field of a template: its name with the '=' (at most 16 bytes, as two little-endian
-/// words and the masks of their bytes), its name length, suffix id (`TPL_DATA_TIME` for
-/// `DataTime`), group and the byte after its value (';', ',' or 0 for the data area's end).
+/// words, the bytes past the name 0), its name length (which gives the masks of its bytes),
+/// suffix id (`TPL_DATA_TIME` for `DataTime`), group and the byte after its value (';', ','
+/// or 0 for the data area's end). 24 bytes: a template's entries are read for every frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Entry {
     name: [u64; 2],
-    mask: [u64; 2],
     len: u8,
     suffix: u8,
     group: u8,
@@ -369,35 +369,55 @@ const TPL_NAME_MAX: usize = 16;
 /// only on its names and separators and on each value read alone, so a data area with the
 /// same names and separators, each value accepted by `read_value` for its suffix, is accepted
 /// with the same rows; its values are all that is left to read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Template {
-    /// `station_key` of the frame it was taken from (0: none)
-    key: u64,
     entries: Vec<Entry>,
     codes: Vec<u64>,
 }
 
 impl Template {
-    fn clear(&mut self) {
-        self.key = 0;
-        self.entries.clear();
-        self.codes.clear();
+    /// A hash of the whole shape (to find an equal one kept before).
+    fn shape_hash(&self) -> u64 {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut h = self.codes.len() as u64;
+        let mut mix = |x: u64| h = (h ^ x).wrapping_mul(K).rotate_left(29);
+        for e in &self.entries {
+            mix(e.name[0]);
+            mix(e.name[1]);
+            mix(u64::from_le_bytes([
+                e.len, e.suffix, e.group, e.sep, 0, 0, 0, 0,
+            ]));
+        }
+        for &c in &self.codes {
+            mix(c);
+        }
+        h
     }
 }
 
-/// Sets of the template cache (two templates a set), at most and at first: the cache starts
+/// Sets of the station table (two stations a set), at most and at first: the table starts
 /// small (a batch of a few frames, a fuzz input, need no big table) and grows fourfold each
-/// time it has taken in new templates for half its slots.
+/// time it has taken in new stations for half its slots.
 const TPL_SETS: usize = 4096;
 const TPL_SETS_FIRST: usize = 16;
+/// Distinct shapes kept at most (a shape past them is not kept).
+const TPL_SHAPES: usize = 4096;
 
 /// The last accepted data area's shape for each station and CN seen (a two-way cache by
 /// `station_key`), and the template being recorded while the fast path reads a data area.
+/// Stations of one kind send data areas of one shape: each shape is kept once (`shapes`),
+/// and a station's slot holds its index, so the shapes in use stay few and in cache (a
+/// template per station, 500 stations of four CNs, was a megabyte or two read at random:
+/// slower per frame than the instructions it saved).
 #[derive(Debug, Clone)]
 struct Templates {
-    slots: Vec<Template>,
-    /// new templates taken in since the table last grew
+    /// (station key, shape index); key 0: none
+    slots: Vec<(u64, u32)>,
+    /// new stations taken in since the table last grew
     taken: usize,
+    shapes: Vec<Template>,
+    /// shape hash to index in `shapes`
+    by_hash: std::collections::HashMap<u64, u32>,
     /// the fields of the data area being read; `ok` false once one is not recordable
     scratch: Template,
     ok: bool,
@@ -406,8 +426,10 @@ struct Templates {
 impl Default for Templates {
     fn default() -> Self {
         Templates {
-            slots: vec![Template::default(); 2 * TPL_SETS_FIRST],
+            slots: vec![(0, 0); 2 * TPL_SETS_FIRST],
             taken: 0,
+            shapes: Vec::new(),
+            by_hash: std::collections::HashMap::new(),
             scratch: Template::default(),
             ok: true,
         }
@@ -427,24 +449,21 @@ impl Templates {
     fn find(&self, key: u64) -> Option<&Template> {
         let set = self.set_of(key);
         let s = self.slots.get(set..set + 2)?;
-        if s[0].key == key {
-            Some(&s[0])
-        } else if s[1].key == key {
-            Some(&s[1])
+        let i = if s[0].0 == key {
+            s[0].1
+        } else if s[1].0 == key {
+            s[1].1
         } else {
-            None
-        }
+            return None;
+        };
+        self.shapes.get(i as usize)
     }
 
     /// Start recording a data area.
     #[inline(always)]
     fn start(&mut self) {
-        self.scratch.clear();
-        // room for a big data area: the vectors go round the slots and keep it
-        if self.scratch.entries.capacity() < 64 {
-            self.scratch.entries.reserve(64);
-            self.scratch.codes.reserve(32);
-        }
+        self.scratch.entries.clear();
+        self.scratch.codes.clear();
         self.ok = true;
     }
 
@@ -458,7 +477,6 @@ impl Templates {
         let mask = masks_of(len);
         self.scratch.entries.push(Entry {
             name: [w0 & mask[0], w1 & mask[1]],
-            mask,
             len: len as u8,
             suffix,
             group: group as u8,
@@ -474,37 +492,49 @@ impl Templates {
         }
     }
 
-    /// Keep the recorded data area as `key`'s template: in its slot if it has one, else in
-    /// front of its set (the older moved behind, the oldest dropped). The vectors are swapped,
-    /// not copied, and reused.
+    /// Keep the recorded data area as `key`'s template: its shape found among those kept
+    /// (or added), and the station's slot pointed at it: in its slot if it has one, else in
+    /// front of its set (the older moved behind, the oldest dropped).
     #[inline]
     fn keep(&mut self, key: u64) {
         if !self.ok {
             return;
         }
-        self.scratch.key = key;
+        let hash = self.scratch.shape_hash();
+        let shape = match self.by_hash.get(&hash) {
+            Some(&i) if self.shapes.get(i as usize) == Some(&self.scratch) => i,
+            // another shape with this hash (rare): not kept
+            Some(_) => return,
+            None if self.shapes.len() < TPL_SHAPES => {
+                let i = self.shapes.len() as u32;
+                self.shapes.push(self.scratch.clone());
+                self.by_hash.insert(hash, i);
+                i
+            }
+            None => return,
+        };
         let set = self.set_of(key);
         let Some(s) = self.slots.get_mut(set..set + 2) else {
             return;
         };
-        if s[1].key == key {
-            std::mem::swap(&mut s[1], &mut self.scratch);
+        if s[1].0 == key {
+            s[1].1 = shape;
         } else {
-            if s[0].key != key {
+            if s[0].0 != key {
                 s.swap(0, 1);
                 self.taken += 1;
             }
-            std::mem::swap(&mut s[0], &mut self.scratch);
+            s[0] = (key, shape);
         }
         if 2 * self.taken > self.slots.len() && self.slots.len() < 2 * TPL_SETS {
-            // a bigger table, the templates moved over
+            // a bigger table, the stations moved over
             let n = (self.slots.len() * 4).min(2 * TPL_SETS);
-            let old = std::mem::replace(&mut self.slots, vec![Template::default(); n]);
-            for t in old.into_iter().filter(|t| t.key != 0) {
-                let set = self.set_of(t.key);
+            let old = std::mem::replace(&mut self.slots, vec![(0, 0); n]);
+            for (k, i) in old.into_iter().filter(|t| t.0 != 0) {
+                let set = self.set_of(k);
                 if let Some(s) = self.slots.get_mut(set..set + 2) {
-                    let free = if s[0].key == 0 { &mut s[0] } else { &mut s[1] };
-                    *free = t;
+                    let free = if s[0].0 == 0 { &mut s[0] } else { &mut s[1] };
+                    *free = (k, i);
                 }
             }
             self.taken = 0;
@@ -527,7 +557,8 @@ pub fn station_key(buf: &[u8], mn: Option<Span>, cn: u16) -> u64 {
 /// Whether the name of `e` (with its '=') starts at `at` of `d`: two masked word compares.
 #[inline(always)]
 fn name_at(d: &[u8], at: usize, e: &Entry) -> bool {
-    ((load(d, at) & e.mask[0]) ^ e.name[0]) | ((load(d, at + 8) & e.mask[1]) ^ e.name[1]) == 0
+    let mask = masks_of(usize::from(e.len));
+    ((load(d, at) & mask[0]) ^ e.name[0]) | ((load(d, at + 8) & mask[1]) ^ e.name[1]) == 0
 }
 
 /// Read the data area `d[..end]` (as `fast_cp` lays it out) by the template `t`: each field's
@@ -1433,6 +1464,14 @@ mod tests {
             );
         }
         assert!(t.find(key(40)).is_none());
+        // a shape kept again for another station is kept once
+        let shapes = t.shapes.len();
+        t.start();
+        t.field(le(b"B01-Rtd="), 0, 8, 0, 0);
+        t.scratch.codes.push(3);
+        t.keep(key(41));
+        assert_eq!(t.shapes.len(), shapes);
+        assert_eq!(t.find(key(41)), t.find(key(3)));
     }
 
     /// `LastStamp::seconds` (the last stamp by two words) against `read_stamp`, on a stamp
