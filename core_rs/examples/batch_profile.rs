@@ -10,7 +10,7 @@
 //! per frame, as the README gives them:
 //!
 //!     valgrind --tool=callgrind target/release/examples/batch_profile corpus.bin 1 fast
-//!     callgrind_annotate --inclusive=yes callgrind.out.<pid> | grep -E 'batch::decode_batch |fast_cp |frame::locate |fast_header '
+//!     callgrind_annotate --inclusive=yes callgrind.out.<pid> | grep -E 'batch::decode_batch |fast_cp |frame::locate |fast_header_with '
 //!
 //! (divide by the frame count).
 
