@@ -56,7 +56,6 @@ from fleet_frames import fleet, record  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.gateway import envelope  # noqa: E402
-from pipeline.stack.clickhouse import lower_local_merge_priority  # noqa: E402
 from pipeline.store.client import ClickHouse  # noqa: E402
 from pipeline.store.migrate import Migrator  # noqa: E402
 from pipeline.timebase import local_from_unix, stamp, unix_from_local  # noqa: E402
@@ -119,7 +118,6 @@ class Bench:
     def fresh_db(self) -> None:
         self.drop_db()
         Migrator(self.dsn).migrate()
-        lower_local_merge_priority(self.settings)  # as `hj212 db migrate` does
         # the registry: limits and cadences for the detectors
         subprocess.run([str(HJ212), "stations", "sample"], env=self.env(), check=True,
                        stdout=subprocess.DEVNULL)

@@ -24,6 +24,14 @@ pub const N_NUMERIC: usize = NUMERIC_SUFFIXES.len();
 /// The numeric cells of 32 new rows (all absent).
 static NAN_ROWS: [f64; 32 * N_NUMERIC] = [f64::NAN; 32 * N_NUMERIC];
 
+/// A code cell holding the code's bytes as one little-endian word (zero-padded).
+#[inline(always)]
+fn word_cell(code: u64) -> [u8; CODE_WIDTH] {
+    let mut cell = [0u8; CODE_WIDTH];
+    cell[..8].copy_from_slice(&code.to_le_bytes());
+    cell
+}
+
 /// The decoded columns.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Columns {
@@ -153,9 +161,7 @@ impl Columns {
     /// bytes past the code zero).
     #[inline]
     pub(crate) fn open_row_word(&mut self, frame: i32, code: u64) {
-        let mut cell = [0u8; CODE_WIDTH];
-        cell[..8].copy_from_slice(&code.to_le_bytes());
-        self.push_row(frame, &cell);
+        self.push_row(frame, &word_cell(code));
     }
 
     /// `open_row_word` for each of `codes` in turn, each column grown once for all of them.
@@ -165,9 +171,7 @@ impl Columns {
         self.row_frame.resize(self.row_frame.len() + n, frame);
         self.code.reserve(n * CODE_WIDTH);
         for &k in codes {
-            let mut cell = [0u8; CODE_WIDTH];
-            cell[..8].copy_from_slice(&k.to_le_bytes());
-            self.code.extend_from_slice(&cell);
+            self.code.extend_from_slice(&word_cell(k));
         }
         // copied from a row of NaN per group (one memcpy), not filled value by value
         let mut left = n * N_NUMERIC;

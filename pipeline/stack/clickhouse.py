@@ -303,15 +303,6 @@ def lower_merge_priority(pid: int, nice: int) -> int:
     return changed
 
 
-def lower_local_merge_priority(settings: Settings) -> int:
-    """``lower_merge_priority`` for the local server, if it runs (``hj212 db migrate``
-    calls it too, for a server an older release started)."""
-    if not settings.clickhouse.local:
-        return 0
-    pid = running_pid(settings)
-    return 0 if pid is None else lower_merge_priority(pid, settings.clickhouse.merge_nice)
-
-
 def _ensure_database(settings: Settings) -> None:
     # the DSN names a database; the schema's migrations expect it to exist
     db = target(settings).database

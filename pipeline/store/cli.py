@@ -32,9 +32,6 @@ def migrate(cli: CliContext) -> None:
         click.echo(f"applied {len(done)} migration(s): {', '.join(done)}")
     else:
         click.echo("schema is up to date (nothing to apply)")
-    from pipeline.stack.clickhouse import lower_local_merge_priority
-
-    lower_local_merge_priority(cli.settings)
 
 
 @db.command(context_settings=CONTEXT)
