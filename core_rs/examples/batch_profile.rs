@@ -70,7 +70,7 @@ fn main() {
                 let mut bails = 0;
                 for (i, f) in slices.iter().enumerate() {
                     if parse_frame(f, &opts, &mut WarnCount::default()).is_ok() {
-                        let fast = hj212::batch::fast_frame(f, &opts, &mut c, i, &mut known);
+                        let fast = hj212::batch::fast_frame(f, &opts, &mut c, i, &mut known, None);
                         bails += usize::from(fast.is_none());
                     }
                 }

@@ -3,9 +3,10 @@
 
 use crate::cp::{Accepted, CpSummary};
 use crate::cp::{NUMERIC_SUFFIXES, SUFFIX_EFLAG, SUFFIX_FLAG};
+use crate::crc::{crc16_lanes, LANES};
 use crate::error::FrameError;
 use crate::fastpath::{fast_cp, fast_header_known, station_key, KnownCodes};
-use crate::frame::{locate, Located, Options, Span};
+use crate::frame::{locate_known, plain_segment_end, Located, Options, Span};
 use crate::segment::{parse_frame_with, Parsed};
 use crate::WarnCount;
 
@@ -348,12 +349,20 @@ pub fn decode_batch(frames: &[&[u8]], opts: &Options) -> Columns {
 
 /// `decode_batch` with the fast path's knowledge `known` (from earlier batches, or
 /// `KnownCodes::default()` for none); the columns are the same whatever it holds.
+///
+/// The CRCs are computed `LANES` frames at a time (`crc16_lanes`): one frame's CRC is a
+/// chain of dependent table reads that leaves most of the core idle.
 pub fn decode_batch_with(frames: &[&[u8]], opts: &Options, known: &mut KnownCodes) -> Columns {
     let bytes = frames.iter().map(|f| f.len()).sum();
     let mut c = Columns::with_capacity(frames.len(), bytes);
+    let mut crcs = [None; LANES];
     for (i, &buf) in frames.iter().enumerate() {
+        let lane = i % LANES;
+        if lane == 0 {
+            crcs = lane_crcs(&frames[i..frames.len().min(i + LANES)], opts);
+        }
         let first_row = c.n_rows();
-        if let Some((parsed, warnings)) = fast_frame(buf, opts, &mut c, i, known) {
+        if let Some((parsed, warnings)) = fast_frame(buf, opts, &mut c, i, known, crcs[lane]) {
             c.finish_plain(buf, first_row, &parsed, warnings);
             continue;
         }
@@ -379,19 +388,34 @@ pub fn decode_batch_with(frames: &[&[u8]], opts: &Options, known: &mut KnownCode
 /// are the validating path's first ones: `parse_frame_with` passes them on as they are and
 /// reads the header and the data area the same way whatever they were. The fast header and
 /// data area accept only what gives no warning, so the frame's count is `locate`'s.
+/// The CRC of each frame's data segment where `locate` will want it (`plain_segment_end`),
+/// computed side by side: `(segment end, CRC)` for each of up to `LANES` frames.
+fn lane_crcs(frames: &[&[u8]], opts: &Options) -> [Option<(usize, u16)>; LANES] {
+    let ends: [Option<usize>; LANES] =
+        std::array::from_fn(|k| frames.get(k).and_then(|f| plain_segment_end(f, opts)));
+    let segments: [&[u8]; LANES] = std::array::from_fn(|k| match ends[k] {
+        Some(end) => &frames[k][6..end],
+        None => &[],
+    });
+    let crcs = crc16_lanes(segments);
+    std::array::from_fn(|k| ends[k].map(|end| (end, crcs[k])))
+}
+
+/// `known_crc`: the CRC of the data segment if computed already (see `locate_known`).
 pub fn fast_frame(
     buf: &[u8],
     opts: &Options,
     c: &mut Columns,
     i: usize,
     known: &mut KnownCodes,
+    known_crc: Option<(usize, u16)>,
 ) -> Option<(Parsed, u32)> {
     if !buf.starts_with(b"##") {
         return None;
     }
     // no allocation unless there is a warning
     let mut early = Vec::new();
-    let (segment, crc) = match locate(buf, true, opts, &mut early) {
+    let (segment, crc) = match locate_known(buf, true, opts, &mut early, known_crc) {
         Located::Frame {
             segment,
             crc,

@@ -281,6 +281,32 @@ fn broken_at_newline(buf: &[u8], nl: usize, declared: usize, opts: &Options) -> 
 /// control byte, so a frame that runs past one is no frame at its declared length, and
 /// waiting for that length would hold the good frames behind it.
 pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warning>) -> Located {
+    locate_known(buf, at_end, opts, warnings, None)
+}
+
+/// Where the data segment of `buf` ends if its declared length is right and a whole tail
+/// can follow it (`buf[6..end]`, the bytes `locate` computes the CRC over in the common
+/// case); None when `locate` takes another road.
+#[inline]
+pub fn plain_segment_end(buf: &[u8], opts: &Options) -> Option<usize> {
+    if buf.len() < 6 || !buf.starts_with(b"##") {
+        return None;
+    }
+    let declared = crate::text::read_uint(&buf[2..6])? as usize;
+    let end = 6 + declared;
+    (declared <= opts.max_segment && buf.len() > end + 4).then_some(end)
+}
+
+/// `locate` given the CRC of `buf[6..end]` when it is known already (`known = Some((end,
+/// crc))`, e.g. from `crc16_lanes` over `plain_segment_end`): used only if the declared
+/// length puts the segment's end there, so the result is `locate`'s whatever is passed.
+pub fn locate_known(
+    buf: &[u8],
+    at_end: bool,
+    opts: &Options,
+    warnings: &mut Vec<Warning>,
+    known: Option<(usize, u16)>,
+) -> Located {
     debug_assert!(buf.starts_with(b"##"));
     if buf.len() < 6 {
         return if at_end {
@@ -354,7 +380,10 @@ pub fn locate(buf: &[u8], at_end: bool, opts: &Options, warnings: &mut Vec<Warni
         if crlf || bare {
             let consumed = if crlf { tail_at + 2 } else { tail_at + 1 };
             let segment = &buf[6..crc_at];
-            let actual = crc16(segment);
+            let actual = match known {
+                Some((end, crc)) if end == crc_at => crc,
+                _ => crc16(segment),
+            };
             let carried = read_crc(crc_digits);
             let accepted = carried.and_then(|(c, _)| accepted_crc(segment, c, actual, opts));
             if accepted.is_none() {
