@@ -2,9 +2,10 @@
 
 ``--processes N`` runs N gateway processes on one port (SO_REUSEPORT: the kernel spreads
 new connections over them), for when one process's core is not enough. Each is a gateway
-of its own: id ``<id>-p<i>``, spool ``<spool>/p<i>``, metrics port ``<metrics_port> + i``;
-the downlink (commands to loggers) runs in process 0 only and reaches the loggers
-connected to it.
+of its own: id ``<id>-p<i>``, spool ``<spool>/p<i>``, metrics port ``<metrics_port> + i``.
+Each runs the downlink (commands to loggers): the process holding a logger's connection
+sends its commands, and process 0 records those for loggers no process holds as offline
+(the processes publish the MNs they hold in ``<spool>/live``: ``siblings.py``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import click
 
 from pipeline.cli_context import CliContext, pass_cli
 from pipeline.config import Settings
+from pipeline.gateway.siblings import Siblings
 
 
 def run_gateway(settings: Settings, *, use_uvloop: bool = True, reuse_port: bool = False,
-                downlink: bool = True) -> None:
+                siblings: Siblings | None = None) -> None:
     from pipeline.gateway.server import Gateway
 
     async def main() -> None:
@@ -29,7 +31,7 @@ def run_gateway(settings: Settings, *, use_uvloop: bool = True, reuse_port: bool
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Gateway(settings, reuse_port=reuse_port, downlink=downlink).serve_forever(stop)
+        await Gateway(settings, reuse_port=reuse_port, siblings=siblings).serve_forever(stop)
 
     if use_uvloop:
         try:
@@ -64,9 +66,10 @@ def run_gateways(settings: Settings, processes: int, *, use_uvloop: bool = True)
     # fork: the settings are not picklable, and nothing runs yet here (no event loop, no
     # threads), so a fork copies only a configured interpreter
     mp = multiprocessing.get_context("fork")
+    board = Path(settings.spool_dir) / "live"
     children = [mp.Process(target=run_gateway, args=(process_settings(settings, i),),
                            kwargs={"use_uvloop": use_uvloop, "reuse_port": True,
-                                   "downlink": i == 0},
+                                   "siblings": Siblings(board, i, processes)},
                            name=f"gateway-p{i}") for i in range(processes)]
     stopping = False
 

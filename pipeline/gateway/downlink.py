@@ -18,8 +18,11 @@ that MN on this gateway); ``failed`` (unknown MN, bad message); ``accepted`` / `
 Offsets are committed after the outcome of sending is recorded; a command read twice
 (after a crash) is sent twice with the same QN, which a logger answers twice: harmless.
 Each gateway reads every command (a consumer group of its own). With one gateway a
-missing connection means the logger is offline; with several, the gateways not holding
-the MN would also record ``offline`` -- not solved yet (see ``_other_gateways_possible``).
+missing connection means the logger is offline. Processes sharing a port (``hj212 gateway
+--processes N``) each run a downlink: the one holding the MN's connection sends, and
+when none holds it, process 0 alone records ``offline`` (``siblings.LiveBoard``).
+Separate gateway hosts on other ports do not know each other: each records ``offline``
+for the MNs it does not hold.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import hj212
 
 from pipeline.config import Settings
 from pipeline.gateway.context import Connection, DownlinkHost
+from pipeline.gateway.siblings import LiveBoard
 from pipeline.logs import get_logger
 from pipeline.timebase import CST, parse_stamp
 
@@ -154,9 +158,12 @@ class Downlink:
     """Commands to loggers. ``host`` is the gateway's shared context (or the gateway):
     its id, settings, station directory, live connections by MN and counters."""
 
-    def __init__(self, host: DownlinkHost, recorder: CommandRecorder) -> None:
+    def __init__(self, host: DownlinkHost, recorder: CommandRecorder,
+                 board: LiveBoard | None = None) -> None:
         self.host = host
         self.recorder = recorder
+        #: the sibling processes on the same port, if any
+        self.board = board
         self.pending: dict[tuple[str, str], CommandRecord] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._log = get_logger("gateway.downlink", gateway=host.id)
@@ -208,7 +215,9 @@ class Downlink:
         rec.request = frame.decode("utf-8", "replace")
         if session is None or not session.send(frame):
             rec.state, rec.finished_at = "offline", now
-            rec.detail = "no live connection from this MN on this gateway"
+            rec.detail = ("no live connection from this MN on this gateway" if self.board is None
+                          else "no live connection from this MN on any of this gateway's "
+                               f"{self.board.siblings.count} processes")
             return self._record(rec)
         rec.state, rec.sent_at, rec.peer = "sent", now, session.peer
         rec.deadline = now + timeout
@@ -273,7 +282,7 @@ class Downlink:
                 await consumer.start()
                 self._log.info("downlink.consuming", topic=s.topics.commands)
                 async for msg in consumer:
-                    self._handle_message(msg.value)
+                    self.receive(msg.value)
                     await self.recorder.flush()
                     await consumer.commit()
             except asyncio.CancelledError:
@@ -286,7 +295,10 @@ class Downlink:
                     await consumer.stop()
                 await asyncio.sleep(2.0)
 
-    def _handle_message(self, value: bytes | None) -> None:
+    def receive(self, value: bytes | None) -> CommandRecord | None:
+        """One message of ``hj212.commands``: submitted here, or None when it is not this
+        process's to send or record (a sibling holds the MN, or none does and process 0
+        records it), or when it is no command at all (logged)."""
         try:
             message = json.loads(value or b"")
             if not isinstance(message, dict):
@@ -295,15 +307,14 @@ class Downlink:
             self._log.warning("command.bad_message", error=str(exc),
                               value=(value or b"")[:200].decode("utf-8", "replace"),
                               fix='send {"mn": ..., "cn": ..., "fields": {...}}')
-            return
+            return None
         mn = str(message.get("mn", ""))
-        if mn not in self.host.live and self._other_gateways_possible():
-            return
-        self.submit(message)
-
-    def _other_gateways_possible(self) -> bool:
-        # one gateway: a missing connection means the logger is offline, say so
-        return False
+        board = self.board
+        if mn not in self.host.live and board is not None:
+            holder = board.holder(mn)
+            if holder is not None or not board.speaks_for_absent:
+                return None
+        return self.submit(message)
 
 
 def _int(text: str | None) -> int | None:

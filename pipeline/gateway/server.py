@@ -29,14 +29,18 @@ from pipeline.gateway.downlink import Downlink, recorder_for
 from pipeline.gateway.metrics import Metrics, serve_metrics
 from pipeline.gateway.publisher import KafkaPublisher
 from pipeline.gateway.session import Session
+from pipeline.gateway.siblings import LiveBoard, Siblings
 from pipeline.gateway.spool import Spool
 from pipeline.logs import get_logger
+
+#: seconds between checks of the MNs a process holds, for its siblings (``siblings.py``)
+LIVE_BOARD_INTERVAL_S = 0.25
 
 
 class Gateway:
     def __init__(self, settings: Settings, *, directory: StationDirectory | None = None,
                  publish: bool = True, downlink: bool = True, spool_dir: Path | None = None,
-                 reuse_port: bool = False) -> None:
+                 reuse_port: bool = False, siblings: Siblings | None = None) -> None:
         g = settings.gateway
         self.id = g.id or socket.gethostname()
         self.log = get_logger("gateway", gateway=self.id)
@@ -66,6 +70,9 @@ class Gateway:
         #: SO_REUSEPORT: several gateway processes share the port (the kernel spreads the
         #: connections over them; ``hj212 gateway --processes N``)
         self.reuse_port = reuse_port
+        #: with siblings on the port: the MNs each holds, for the downlink
+        self.board = LiveBoard(siblings) if siblings is not None else None
+        self._board_task: asyncio.Task[None] | None = None
 
     @staticmethod
     def _make_directory(settings: Settings) -> CachedDirectory:
@@ -116,8 +123,13 @@ class Gateway:
             self.directory.start()
         if self.publisher is not None:
             self.publisher.start()
+        if self.board is not None:
+            self.board.publish(())  # replaces what an earlier run left
+            self._board_task = asyncio.create_task(self._publish_live(self.board),
+                                                   name="live-board")
         if self._want_downlink and self.publisher is not None:
-            self.downlink = downlink = Downlink(self.context, recorder_for(self.settings))
+            self.downlink = downlink = Downlink(self.context, recorder_for(self.settings),
+                                                board=self.board)
             downlink.start()
         loop = asyncio.get_running_loop()
         ctx = self.context
@@ -155,6 +167,12 @@ class Gateway:
             s.close()
         if self.downlink is not None:
             await self.downlink.stop()
+        if self._board_task is not None:
+            self._board_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._board_task
+        if self.board is not None:
+            self.board.withdraw()
         drained = True
         if self.publisher is not None:
             drained = await self.publisher.drain(self.settings.gateway.drain_timeout)
@@ -190,6 +208,17 @@ class Gateway:
                 s.log.info("connection.idle_timeout", idle_s=timeout)
                 s.close()
             ctx.housekeeping()
+
+    async def _publish_live(self, board: LiveBoard) -> None:
+        """The MNs this process holds, for its siblings' downlinks, when they change."""
+        while True:
+            await asyncio.sleep(LIVE_BOARD_INTERVAL_S)
+            try:
+                board.publish(self.context.live.keys())
+            except OSError as exc:
+                # commands to this process's loggers may be recorded offline meanwhile
+                self.log.warning("live_board.write_failed", error=str(exc),
+                                 path=str(board.siblings.path(board.siblings.index)))
 
     def stats(self) -> dict[str, Any]:
         return {"connections": len(self.sessions), "spool_records": self.spool.depth_records,

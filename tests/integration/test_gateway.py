@@ -437,3 +437,132 @@ async def test_a_crc_variant_is_accepted_only_for_a_station_allowed_it(r: _Run) 
     assert env.reason in frame.warnings
     [(_, rej)] = await _consume(r.bootstrap, r.settings.topics.rejects, 1)
     assert rej.raw == refused and "crc_variants=modbus" in rej.reason
+
+
+def test_gateway_processes_on_one_port_each_send_their_loggers_commands(
+        stack: LiveStack, tmp_path: Path) -> None:
+    """`hj212 gateway --processes 2`: the kernel spreads the loggers over the two
+    processes, and a command from hj212.commands reaches its logger whichever holds it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from pipeline.registry import csv_io
+    from pipeline.store.client import ClickHouse
+    from tests.integration.service_env import database_dsn, drop_database, fresh_database
+    from tests.integration.worker_env import log_tail, worker_env
+
+    mns = [f"0200000000000000000000{k:02d}" for k in range(24)]
+
+    async def main(proc_log: Path) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        tag = uuid.uuid4().hex[:8]
+        s = _settings(stack, tmp_path, tag)
+        await _create_topics(stack.kafka_bootstrap, s)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        registry = tmp_path / "stations.csv"
+        registry.write_text(",".join(csv_io.STATION_COLUMNS) + "\n" + "".join(
+            f"{mn},{PW},某化工有限公司,DW001,32,2017,江苏,,60,10,1\n" for mn in mns),
+            encoding="utf-8")
+        dsn = database_dsn(stack.clickhouse_dsn, f"hj212_it_gw_{tag}")
+        fresh_database(dsn)  # the downlinks record each command's states in `commands`
+        env = worker_env(stack.kafka_bootstrap, dsn,
+                         {"frames": s.topics.frames, "rejects": s.topics.rejects,
+                          "commands": s.topics.commands}, tmp_path / "run")
+        env.update({"HJ212_GATEWAY__HOST": "127.0.0.1", "HJ212_GATEWAY__PORT": str(port),
+                    "HJ212_GATEWAY__METRICS_PORT": "0", "HJ212_GATEWAY__ID": f"gw-{tag}",
+                    "HJ212_GATEWAY__REGISTRY_CSV": str(registry),
+                    "HJ212_SPOOL__DIR": str(tmp_path / "spool")})
+        with proc_log.open("ab") as fh:
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "hj212"), "gateway", "--processes", "2"],
+                env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            loggers = []
+            for mn in mns:
+                for _ in range(300):
+                    try:
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                        break
+                    except OSError:
+                        assert proc.poll() is None, log_tail(proc_log, 30)
+                        await asyncio.sleep(0.1)
+                writer.write(upload(1, mn=mn))
+                await read_answers(reader, 1, timeout=30)
+                loggers.append((reader, writer))
+            # each process publishes the MNs it holds; the kernel gave both some
+            held: list[set[str]] = [set(), set()]
+            for _ in range(100):
+                held = [set((tmp_path / "spool" / "live" / f"p{i}.live").read_text().split())
+                        if (tmp_path / "spool" / "live" / f"p{i}.live").exists() else set()
+                        for i in range(2)]
+                if held[0] | held[1] == set(mns):
+                    break
+                await asyncio.sleep(0.1)
+            assert held[0] | held[1] == set(mns) and held[0] and held[1], held
+
+            # the downlinks join their consumer groups at "latest": a command sent before
+            # one has joined is not read, so each logger still waiting is sent another
+            producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+            await producer.start()
+            got: dict[str, list[hj212.Frame]] = {mn: [] for mn in mns}
+            sent: dict[str, set[str]] = {mn: set() for mn in mns}
+            try:
+                for attempt in range(12):
+                    waiting = [k for k, mn in enumerate(mns) if not got[mn]]
+                    if not waiting:
+                        break
+                    for k in waiting:
+                        qn = f"2024010203{attempt:02d}{k:05d}"
+                        sent[mns[k]].add(qn)
+                        await producer.send_and_wait(s.topics.commands, json.dumps({
+                            "mn": mns[k], "cn": 2051, "qn": qn, "purpose": "backfill",
+                            "fields": {"BeginTime": "20240101000000",
+                                       "EndTime": "20240101010000"}}).encode(),
+                            key=mns[k].encode())
+                    lines = await asyncio.gather(*(_line(loggers[k][0], 2.5) for k in waiting))
+                    for k, line in zip(waiting, lines, strict=True):
+                        if line is not None:
+                            got[mns[k]].append(hj212.parse(line))
+            finally:
+                await producer.stop()
+            for mn in mns:
+                assert got[mn], f"no command reached {mn}: {log_tail(proc_log, 30)}"
+                [request] = got[mn]
+                assert (request.mn, request.cn) == (mn, "2051") and request.qn in sent[mn]
+            # recorded as sent by the process holding the logger; offline by none
+            want = {(mn, f"gw-{tag}-p{0 if mn in held[0] else 1}", "sent") for mn in mns}
+            rows: set[tuple[str, str, str]] = set()
+            for _ in range(100):
+                with ClickHouse(dsn) as ch:
+                    rows = {(str(mn), str(gw), str(st)) for mn, gw, st in ch.execute(
+                        "SELECT mn, gateway, state FROM commands")}
+                if want <= rows:
+                    break
+                await asyncio.sleep(0.1)
+            assert want <= rows and not {r for r in rows if r[2] == "offline"}, rows
+            for _r, w in loggers:
+                w.close()
+        finally:
+            drop_database(dsn)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    asyncio.run(main(tmp_path / "gateway.log"))
+
+
+async def _line(reader: asyncio.StreamReader, wait_s: float) -> bytes | None:
+    try:
+        return await asyncio.wait_for(reader.readuntil(b"\r\n"), wait_s)
+    except TimeoutError:
+        return None

@@ -1,0 +1,101 @@
+"""Which MNs the other gateway processes on the same port hold (``hj212 gateway --processes
+N``), so that a downlink command reaches its logger whichever process the kernel gave the
+connection to.
+
+Every process reads every command. The one holding the MN's connection sends it; when no
+process holds it, process 0 alone records it ``offline``. For that, each process publishes
+the MNs it holds as a small file (``<folder>/p<i>.live``, one MN a line, replaced whole
+with a rename, so a reader sees the old list or the new one, never half of one) a few times
+a second when the set changed, and reads its siblings' files when a command names an MN it
+does not hold.
+
+A logger that moved to another process less than a publishing interval ago can be
+recorded ``offline`` by process 0 while its new process sends it the command: the command
+still reaches it, and its later states (accepted, executed) are newer rows of the same QN.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Siblings:
+    """Process ``index`` of ``count`` gateway processes sharing one port, and the folder
+    where they publish the MNs they hold."""
+
+    folder: Path
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"gateway process index {self.index} is not in 0..{self.count - 1}")
+
+    def path(self, index: int) -> Path:
+        return self.folder / f"p{index}.live"
+
+
+class LiveBoard:
+    """This process's MNs out, the siblings' MNs in (each sibling's list read again once
+    it is older than ``max_age_s``)."""
+
+    def __init__(self, siblings: Siblings, *, max_age_s: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.siblings = siblings
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._published: frozenset[str] | None = None
+        #: sibling index -> (when its file was read, its MNs); commands are few, so a
+        #: file is read again whenever the last reading is older than max_age_s
+        self._seen: dict[int, tuple[float, frozenset[str]]] = {}
+
+    @property
+    def speaks_for_absent(self) -> bool:
+        """Whether this process records commands for MNs no process holds (``offline``)."""
+        return self.siblings.index == 0
+
+    def publish(self, mns: Collection[str]) -> bool:
+        """Publish the MNs this process holds, if they changed; whether the file was
+        written. The first call always writes (a file an earlier run left is replaced)."""
+        if self._published is not None and len(mns) == len(self._published) \
+                and all(mn in self._published for mn in mns):
+            return False
+        held = frozenset(mns)
+        path = self.siblings.path(self.siblings.index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(f"{mn}\n" for mn in sorted(held)), encoding="ascii",
+                       errors="replace")
+        os.replace(tmp, path)
+        self._published = held
+        return True
+
+    def withdraw(self) -> None:
+        """This process holds nothing any more (it stops)."""
+        self.siblings.path(self.siblings.index).unlink(missing_ok=True)
+        self._published = None
+
+    def holder(self, mn: str) -> int | None:
+        """The index of a sibling process holding ``mn``'s connection, or None."""
+        for i in range(self.siblings.count):
+            if i != self.siblings.index and mn in self._mns_of(i):
+                return i
+        return None
+
+    def _mns_of(self, index: int) -> frozenset[str]:
+        now = self._clock()
+        seen = self._seen.get(index)
+        if seen is not None and now - seen[0] < self.max_age_s:
+            return seen[1]
+        try:
+            text = self.siblings.path(index).read_text(encoding="ascii", errors="replace")
+        except FileNotFoundError:
+            text = ""  # not started yet, or stopped: holds nothing
+        mns = frozenset(text.split())
+        self._seen[index] = (now, mns)
+        return mns

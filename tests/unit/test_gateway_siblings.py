@@ -1,0 +1,167 @@
+"""Gateway processes sharing a port: the MNs each holds (``siblings.LiveBoard``), and the
+downlink of each sending a command only where its logger is connected, with ``offline``
+recorded once, by process 0."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import socket
+from pathlib import Path
+
+import hj212
+import pytest
+
+from pipeline.gateway.auth import StaticDirectory, StationEntry
+from pipeline.gateway.downlink import Downlink, MemoryRecorder
+from pipeline.gateway.server import LIVE_BOARD_INTERVAL_S, Gateway
+from pipeline.gateway.siblings import LiveBoard, Siblings
+from tests.unit.gateway_helpers import PW, read_answers, settings, upload
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_board_sees_what_its_siblings_hold_and_not_itself(tmp_path: Path) -> None:
+    clock = _Clock()
+    boards = [LiveBoard(Siblings(tmp_path / "live", i, 3), max_age_s=0.5, clock=clock)
+              for i in range(3)]
+    assert boards[0].holder("A") is None  # nothing published yet: no file, nobody holds it
+    assert boards[0].publish(["A"]) and boards[1].publish(["B", "C"])
+    clock.now += 1
+    assert [b.holder("B") for b in boards] == [1, None, 1]
+    assert [b.holder("A") for b in boards] == [None, 0, 0]  # its own MNs are not a sibling's
+    assert boards[2].holder("D") is None
+    assert boards[0].speaks_for_absent and not boards[1].speaks_for_absent
+
+
+def test_a_board_writes_only_changes_and_rereads_after_max_age(tmp_path: Path) -> None:
+    clock = _Clock()
+    p0 = LiveBoard(Siblings(tmp_path, 0, 2), max_age_s=0.5, clock=clock)
+    p1 = LiveBoard(Siblings(tmp_path, 1, 2), max_age_s=0.5, clock=clock)
+    assert p1.publish({"B"})
+    assert not p1.publish(["B"])  # the same set: no write
+    assert p0.holder("B") == 1
+    assert p1.publish(["C"])
+    clock.now += 0.4
+    assert p0.holder("B") == 1 and p0.holder("C") is None  # read 0.4 s ago: kept
+    clock.now += 0.2
+    assert p0.holder("B") is None and p0.holder("C") == 1
+    p1.withdraw()
+    clock.now += 1
+    assert p0.holder("C") is None
+    assert sorted(tmp_path.iterdir()) == []  # no temporary file left behind
+
+
+def test_the_first_publish_replaces_a_list_an_earlier_run_left(tmp_path: Path) -> None:
+    (tmp_path / "p1.live").write_text("OLD\n")
+    p0 = LiveBoard(Siblings(tmp_path, 0, 2))
+    assert p0.holder("OLD") == 1
+    assert LiveBoard(Siblings(tmp_path, 1, 2)).publish([])
+    assert LiveBoard(Siblings(tmp_path, 0, 2)).holder("OLD") is None
+
+
+def test_an_index_outside_the_processes_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"index 2 is not in 0\.\.1"):
+        Siblings(tmp_path, 2, 2)
+
+
+async def _next_line(reader: asyncio.StreamReader, wait_s: float) -> bytes | None:
+    try:
+        return await asyncio.wait_for(reader.readuntil(b"\r\n"), wait_s)
+    except TimeoutError:
+        return None
+
+
+_MNS = [f"0100000000000000000000{k:02d}" for k in range(40)]
+_ABSENT = "010000000000000000000099"
+
+
+def test_each_command_is_sent_once_by_the_process_holding_its_logger(tmp_path: Path) -> None:
+    async def main() -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        stations = StaticDirectory([StationEntry(mn, PW) for mn in [*_MNS, _ABSENT]])
+        gws: list[Gateway] = []
+        recorders: list[MemoryRecorder] = []
+        for i in range(2):
+            s = settings(tmp_path / f"g{i}")
+            s = dataclasses.replace(s, gateway=dataclasses.replace(
+                s.gateway, port=port, host="127.0.0.1", id=f"gw-p{i}"))
+            gw = Gateway(s, directory=stations, publish=False, downlink=False,
+                         reuse_port=True, siblings=Siblings(tmp_path / "live", i, 2))
+            await gw.start()
+            recorders.append(MemoryRecorder())
+            gw.downlink = Downlink(gw, recorders[i], board=gw.board)
+            gws.append(gw)
+        try:
+            loggers = [await asyncio.open_connection("127.0.0.1", port) for _ in _MNS]
+            for k, (_r, w) in enumerate(loggers):
+                w.write(upload(k, mn=_MNS[k]))
+            for r, _w in loggers:
+                await read_answers(r, 1)
+            held = [set(gw.live) for gw in gws]
+            assert held[0] | held[1] == set(_MNS) and held[0] and held[1]
+            await asyncio.sleep(3 * LIVE_BOARD_INTERVAL_S)  # each publishes what it holds
+
+            def command(mn: str, qn: str) -> bytes:
+                return json.dumps({"mn": mn, "cn": 2051, "qn": qn, "purpose": "backfill",
+                                   "fields": {"BeginTime": "20240101000000",
+                                              "EndTime": "20240101010000"}}).encode()
+
+            for k, mn in enumerate(_MNS):
+                # every process reads every command, as each consumes hj212.commands
+                got = [gw.downlink.receive(command(mn, f"2024010203040{k:04d}"))
+                       for gw in gws if gw.downlink is not None]
+                sent = [(i, rec) for i, rec in enumerate(got) if rec is not None]
+                assert len(sent) == 1, (mn, got)
+                [(i, rec)] = sent
+                assert mn in held[i] and rec.state == "sent"
+            for k, (r, _w) in enumerate(loggers):
+                request = hj212.parse(await asyncio.wait_for(r.readuntil(b"\r\n"), 5))
+                assert (request.mn, request.cn, request.qn) == (
+                    _MNS[k], "2051", f"2024010203040{k:04d}")
+            # and no second copy from the other process
+            assert await asyncio.gather(*(_next_line(r, 0.3) for r, _w in loggers)) == [
+                None] * len(loggers)
+
+            # no process holds this one: recorded offline once, by process 0
+            got = [gw.downlink.receive(command(_ABSENT, "20240102030409999"))
+                   for gw in gws if gw.downlink is not None]
+            first, second = got
+            assert second is None and first is not None and first.state == "offline"
+            assert "any of this gateway's 2 processes" in first.detail
+
+            # the answers come back on the logger's connection, to the process that sent
+            r, w = loggers[0]
+            holder = 0 if _MNS[0] in held[0] else 1
+            request = hj212.parse(hj212.request(2051, _MNS[0], PW, qn="20240102030400000",
+                                                BeginTime="20240101000000",
+                                                EndTime="20240101010000"))
+            w.write(hj212.answer(request, qn_rtn=1) or b"")
+            w.write(hj212.answer(request, exe_rtn=1) or b"")
+            for _ in range(100):
+                last = recorders[holder].last.get("20240102030400000")
+                if last is not None and last.state == "executed":
+                    break
+                await asyncio.sleep(0.02)
+            states = [(q, st) for q, _m, st in recorders[holder].rows
+                      if q == "20240102030400000"]
+            assert states == [("20240102030400000", s) for s in ("sent", "accepted",
+                                                                  "executed")]
+            for _r, w in loggers:
+                w.close()
+        finally:
+            for gw in gws:
+                await gw.stop()
+        # a stopped process holds nothing
+        assert not (tmp_path / "live" / "p0.live").exists()
+
+    asyncio.run(main())
