@@ -104,6 +104,21 @@ class AuthGuard:
             del self._blocked[ip]
         return ended
 
+    def blocks(self) -> dict[str, float]:
+        """The sources refused now, each with the seconds its block has left."""
+        now = self.clock()
+        return {ip: until - now for ip, until in self._blocked.items() if until > now}
+
+    def adopt(self, ip: str, seconds: float) -> bool:
+        """Refuse ``ip`` for ``seconds`` because another gateway process blocked it;
+        whether that is new here (False when it is blocked here already, or ends now)."""
+        now = self.clock()
+        if seconds <= 0 or self._blocked.get(ip, now) > now:
+            return False
+        self._failures.pop(ip, None)
+        self._blocked[ip] = now + seconds
+        return True
+
     @property
     def blocked_count(self) -> int:
         return len(self._blocked)

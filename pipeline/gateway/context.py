@@ -180,6 +180,22 @@ class GatewayContext:
         for conn in conns:
             conn.close()
 
+    def adopt_blocks(self, blocks: Mapping[str, float], now_wall: float) -> list[str]:
+        """Blocks another gateway process on this port made (IP -> end, Unix time): each
+        new one is refused here too, its connections closed; the IPs newly refused."""
+        adopted = [ip for ip, until in blocks.items()
+                   if self.guard.adopt(ip, until - now_wall)]
+        for ip in adopted:
+            conns = [c for c in self.sessions if c.ip == ip]
+            self.log.warning("source.blocked", ip=ip, by="another gateway process",
+                             block_s=round(blocks[ip] - now_wall, 1),
+                             connections_closed=len(conns))
+            for conn in conns:
+                conn.close()
+        if adopted:
+            self.metrics.auth_blocked_sources = self.guard.blocked_count
+        return adopted
+
     def housekeeping(self) -> None:
         """Bound the per-MN and per-IP state and report ended blocks (every few seconds)."""
         self.rates.trim()

@@ -33,7 +33,8 @@ from pipeline.gateway.siblings import LiveBoard, Siblings
 from pipeline.gateway.spool import Spool
 from pipeline.logs import get_logger
 
-#: seconds between checks of the MNs a process holds, for its siblings (``siblings.py``)
+#: seconds between checks of the MNs a process holds and the sources it blocks, for its
+#: siblings, and of theirs (``siblings.py``)
 LIVE_BOARD_INTERVAL_S = 0.25
 
 
@@ -210,15 +211,21 @@ class Gateway:
             ctx.housekeeping()
 
     async def _publish_live(self, board: LiveBoard) -> None:
-        """The MNs this process holds, for its siblings' downlinks, when they change."""
+        """What this process holds and blocks, for its siblings, when it changes; and the
+        siblings' blocks, adopted here."""
+        ctx = self.context
         while True:
             await asyncio.sleep(LIVE_BOARD_INTERVAL_S)
+            now = time.time()
             try:
-                board.publish(self.context.live.keys())
+                board.publish(ctx.live.keys())
+                board.publish_blocks({ip: now + left for ip, left in ctx.guard.blocks().items()})
+                ctx.adopt_blocks(board.sibling_blocks(), now)
             except OSError as exc:
-                # commands to this process's loggers may be recorded offline meanwhile
-                self.log.warning("live_board.write_failed", error=str(exc),
-                                 path=str(board.siblings.path(board.siblings.index)))
+                # meanwhile commands to this process's loggers may be recorded offline, and
+                # blocks may hold on one process only
+                self.log.warning("live_board.failed", error=str(exc),
+                                 folder=str(board.siblings.folder))
 
     def stats(self) -> dict[str, Any]:
         return {"connections": len(self.sessions), "spool_records": self.spool.depth_records,

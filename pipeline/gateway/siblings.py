@@ -1,6 +1,7 @@
-"""Which MNs the other gateway processes on the same port hold (``hj212 gateway --processes
-N``), so that a downlink command reaches its logger whichever process the kernel gave the
-connection to.
+"""What the gateway processes on one port (``hj212 gateway --processes N``) tell each other:
+the MNs each holds, so that a downlink command reaches its logger whichever process the
+kernel gave the connection to, and the source addresses each has blocked for wrong
+passwords, so that a block holds on the whole port.
 
 Every process reads every command. The one holding the MN's connection sends it; when no
 process holds it, process 0 alone records it ``offline``. For that, each process publishes
@@ -12,13 +13,19 @@ does not hold.
 A logger that moved to another process less than a publishing interval ago can be
 recorded ``offline`` by process 0 while its new process sends it the command: the command
 still reaches it, and its later states (accepted, executed) are newer rows of the same QN.
+
+Blocks go the same way (``<folder>/p<i>.blocked``, ``ip until`` a line, the end as Unix
+time): each process adopts its siblings' blocks within a publishing interval, closing its
+connections from that address and refusing new ones. The wrong passwords themselves are
+counted per process, so a source whose connections the kernel spreads over N processes
+reaches the block after up to N times ``auth_fail_block_after`` of them.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +46,24 @@ class Siblings:
     def path(self, index: int) -> Path:
         return self.folder / f"p{index}.live"
 
+    def blocks_path(self, index: int) -> Path:
+        return self.folder / f"p{index}.blocked"
+
+
+def _replace_lines(path: Path, lines: list[str]) -> None:
+    """``path`` holds ``lines`` whole, or still its old text: never half of either."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{line}\n" for line in lines), encoding="ascii", errors="replace")
+    os.replace(tmp, path)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return ""  # not started yet, or stopped: holds nothing, blocks nothing
+
 
 class LiveBoard:
     """This process's MNs out, the siblings' MNs in (each sibling's list read again once
@@ -50,6 +75,7 @@ class LiveBoard:
         self.max_age_s = max_age_s
         self._clock = clock
         self._published: frozenset[str] | None = None
+        self._blocks_published: frozenset[str] | None = None
         #: sibling index -> (when its file was read, its MNs); commands are few, so a
         #: file is read again whenever the last reading is older than max_age_s
         self._seen: dict[int, tuple[float, frozenset[str]]] = {}
@@ -66,19 +92,42 @@ class LiveBoard:
                 and all(mn in self._published for mn in mns):
             return False
         held = frozenset(mns)
-        path = self.siblings.path(self.siblings.index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(f"{mn}\n" for mn in sorted(held)), encoding="ascii",
-                       errors="replace")
-        os.replace(tmp, path)
+        _replace_lines(self.siblings.path(self.siblings.index), sorted(held))
         self._published = held
         return True
 
+    def publish_blocks(self, blocks: Mapping[str, float]) -> bool:
+        """Publish the source IPs this process refuses and until when (Unix time), if the
+        set of IPs changed; whether the file was written."""
+        ips = frozenset(blocks)
+        if ips == self._blocks_published:
+            return False
+        _replace_lines(self.siblings.blocks_path(self.siblings.index),
+                       [f"{ip} {blocks[ip]:.3f}" for ip in sorted(ips)])
+        self._blocks_published = ips
+        return True
+
+    def sibling_blocks(self) -> dict[str, float]:
+        """The source IPs the siblings refuse, each with the latest end (Unix time) any of
+        them gives it. Read afresh each call (the files are empty but for blocks)."""
+        out: dict[str, float] = {}
+        for i in range(self.siblings.count):
+            if i == self.siblings.index:
+                continue
+            for line in _read_text(self.siblings.blocks_path(i)).splitlines():
+                ip, _, until = line.partition(" ")
+                try:
+                    end = float(until)
+                except ValueError:
+                    continue  # not a line this module wrote
+                out[ip] = max(end, out.get(ip, end))
+        return out
+
     def withdraw(self) -> None:
-        """This process holds nothing any more (it stops)."""
+        """This process holds and blocks nothing any more (it stops)."""
         self.siblings.path(self.siblings.index).unlink(missing_ok=True)
-        self._published = None
+        self.siblings.blocks_path(self.siblings.index).unlink(missing_ok=True)
+        self._published = self._blocks_published = None
 
     def holder(self, mn: str) -> int | None:
         """The index of a sibling process holding ``mn``'s connection, or None."""
@@ -92,10 +141,6 @@ class LiveBoard:
         seen = self._seen.get(index)
         if seen is not None and now - seen[0] < self.max_age_s:
             return seen[1]
-        try:
-            text = self.siblings.path(index).read_text(encoding="ascii", errors="replace")
-        except FileNotFoundError:
-            text = ""  # not started yet, or stopped: holds nothing
-        mns = frozenset(text.split())
+        mns = frozenset(_read_text(self.siblings.path(index)).split())
         self._seen[index] = (now, mns)
         return mns

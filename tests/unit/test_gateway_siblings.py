@@ -165,3 +165,99 @@ def test_each_command_is_sent_once_by_the_process_holding_its_logger(tmp_path: P
         assert not (tmp_path / "live" / "p0.live").exists()
 
     asyncio.run(main())
+
+
+def test_blocks_go_round_the_board_with_their_latest_end(tmp_path: Path) -> None:
+    boards = [LiveBoard(Siblings(tmp_path, i, 3)) for i in range(3)]
+    assert boards[1].publish_blocks({"10.0.0.1": 2000.0})
+    assert not boards[1].publish_blocks({"10.0.0.1": 2000.5})  # same IPs: no write
+    assert boards[2].publish_blocks({"10.0.0.1": 2100.0, "10.0.0.2": 1900.0})
+    (tmp_path / "p2.blocked").write_text(
+        (tmp_path / "p2.blocked").read_text() + "10.0.0.3 not-a-time\n")
+    assert boards[0].sibling_blocks() == {"10.0.0.1": 2100.0, "10.0.0.2": 1900.0}
+    assert boards[2].sibling_blocks() == {"10.0.0.1": 2000.0}  # not its own
+    boards[2].withdraw()
+    assert boards[0].sibling_blocks() == {"10.0.0.1": 2000.0}
+    assert boards[1].publish_blocks({})  # the block ended
+    assert boards[0].sibling_blocks() == {}
+
+
+def test_a_guard_adopts_a_block_once_and_forgets_its_counts(tmp_path: Path) -> None:
+    from pipeline.gateway.auth_guard import AuthGuard, AuthLimits, SourceLevel
+
+    clock = _Clock()
+    guard = AuthGuard(AuthLimits(slow_after=0, block_after=3, window_s=60, block_s=300,
+                                 delay_s=0), clock)
+    assert guard.failure("10.0.0.9") is SourceLevel.OK
+    assert guard.failures("10.0.0.9") == 1
+    assert guard.adopt("10.0.0.9", 30) and guard.is_blocked("10.0.0.9")
+    assert guard.failures("10.0.0.9") == 0
+    assert not guard.adopt("10.0.0.9", 500)  # blocked already: the first end holds
+    assert guard.blocks() == {"10.0.0.9": 30}
+    assert not guard.adopt("10.0.0.8", 0) and not guard.is_blocked("10.0.0.8")
+    clock.now += 31
+    assert not guard.is_blocked("10.0.0.9") and guard.blocks() == {}
+
+
+def test_a_source_blocked_by_one_process_is_refused_by_the_other(tmp_path: Path) -> None:
+    async def main() -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        stations = StaticDirectory([StationEntry(mn, PW) for mn in _MNS])
+        gws: list[Gateway] = []
+        for i in range(2):
+            s = settings(tmp_path / f"g{i}", auth_fail_block_after=3, auth_fail_slow_after=0)
+            s = dataclasses.replace(s, gateway=dataclasses.replace(
+                s.gateway, port=port, host="127.0.0.1", id=f"gw-p{i}"))
+            gw = Gateway(s, directory=stations, publish=False, downlink=False,
+                         reuse_port=True, siblings=Siblings(tmp_path / "live", i, 2))
+            await gw.start()
+            gws.append(gw)
+        try:
+            loggers = [await asyncio.open_connection("127.0.0.1", port) for _ in _MNS]
+            for k, (_r, w) in enumerate(loggers):
+                w.write(upload(k, mn=_MNS[k]))
+            for r, _w in loggers:
+                await read_answers(r, 1)
+            on = [[k for k, mn in enumerate(_MNS) if mn in gw.live] for gw in gws]
+            assert on[0] and on[1] and len(on[0]) + len(on[1]) == len(_MNS)
+            # three wrong passwords through process 0: it blocks 127.0.0.1
+            _r, w = loggers[on[0][0]]
+            for i in range(3):
+                w.write(upload(100 + i, mn=_MNS[on[0][0]], pw="999999"))
+            for _ in range(100):
+                if gws[0].context.guard.is_blocked("127.0.0.1"):
+                    break
+                await asyncio.sleep(0.02)
+            assert gws[0].context.guard.is_blocked("127.0.0.1")
+            # process 1 closes its connections from there within a few board intervals
+            closed = await asyncio.gather(*(
+                _closed(loggers[k][0], 8 * LIVE_BOARD_INTERVAL_S) for k in on[1]))
+            assert all(closed), closed
+            # and a new connection is refused whichever process takes it
+            for _ in range(16):  # each lands on p1 with odds 1/2
+                r, w = await asyncio.open_connection("127.0.0.1", port)
+                w.write(upload(7, mn=_MNS[0]))
+                assert await _closed(r, 2.0)
+                w.close()
+            assert gws[1].metrics.connections_refused["auth_blocked"] > 0
+        finally:
+            for gw in gws:
+                await gw.stop()
+
+    asyncio.run(main())
+
+
+async def _closed(reader: asyncio.StreamReader, wait_s: float) -> bool:
+    """Whether the gateway closed the connection within ``wait_s`` (answers before that
+    are read past)."""
+    try:
+        async with asyncio.timeout(wait_s):
+            while await reader.read(4096):
+                pass
+        return True
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        return True
