@@ -1,6 +1,7 @@
-"""Gateway processes sharing a port: the MNs each holds (``siblings.LiveBoard``), and the
-downlink of each sending a command only where its logger is connected, with ``offline``
-recorded once, by process 0."""
+"""Gateway processes sharing a port: the MNs each holds and the sources each blocks
+(``siblings.LiveBoard``); the downlink of each sending a command only where its logger is
+connected, with ``offline`` recorded once, by process 0; a block made by one process
+holding on the other."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import hj212
 import pytest
@@ -72,6 +74,31 @@ def test_an_index_outside_the_processes_is_refused(tmp_path: Path) -> None:
         Siblings(tmp_path, 2, 2)
 
 
+async def _two_gateways_and_loggers(
+        tmp_path: Path, stations: StaticDirectory, **gateway: Any,
+) -> tuple[list[Gateway], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]:
+    """Two gateway processes' worth on one port (SO_REUSEPORT, a board in ``tmp_path``),
+    and a logger for each of ``_MNS``, each answered once (so each gateway knows its MNs)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gws: list[Gateway] = []
+    for i in range(2):
+        s = settings(tmp_path / f"g{i}", **gateway)
+        s = dataclasses.replace(s, gateway=dataclasses.replace(
+            s.gateway, port=port, host="127.0.0.1", id=f"gw-p{i}"))
+        gw = Gateway(s, directory=stations, publish=False, downlink=False, reuse_port=True,
+                     siblings=Siblings(tmp_path / "live", i, 2))
+        await gw.start()
+        gws.append(gw)
+    loggers = [await asyncio.open_connection("127.0.0.1", port) for _ in _MNS]
+    for k, (_r, w) in enumerate(loggers):
+        w.write(upload(k, mn=_MNS[k]))
+    for r, _w in loggers:
+        await read_answers(r, 1)
+    return gws, loggers
+
+
 async def _next_line(reader: asyncio.StreamReader, wait_s: float) -> bytes | None:
     try:
         return await asyncio.wait_for(reader.readuntil(b"\r\n"), wait_s)
@@ -85,28 +112,12 @@ _ABSENT = "010000000000000000000099"
 
 def test_each_command_is_sent_once_by_the_process_holding_its_logger(tmp_path: Path) -> None:
     async def main() -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
         stations = StaticDirectory([StationEntry(mn, PW) for mn in [*_MNS, _ABSENT]])
-        gws: list[Gateway] = []
-        recorders: list[MemoryRecorder] = []
-        for i in range(2):
-            s = settings(tmp_path / f"g{i}")
-            s = dataclasses.replace(s, gateway=dataclasses.replace(
-                s.gateway, port=port, host="127.0.0.1", id=f"gw-p{i}"))
-            gw = Gateway(s, directory=stations, publish=False, downlink=False,
-                         reuse_port=True, siblings=Siblings(tmp_path / "live", i, 2))
-            await gw.start()
-            recorders.append(MemoryRecorder())
-            gw.downlink = Downlink(gw, recorders[i], board=gw.board)
-            gws.append(gw)
+        gws, loggers = await _two_gateways_and_loggers(tmp_path, stations)
+        recorders = [MemoryRecorder(), MemoryRecorder()]
+        for gw, recorder in zip(gws, recorders, strict=True):
+            gw.downlink = Downlink(gw, recorder, board=gw.board)
         try:
-            loggers = [await asyncio.open_connection("127.0.0.1", port) for _ in _MNS]
-            for k, (_r, w) in enumerate(loggers):
-                w.write(upload(k, mn=_MNS[k]))
-            for r, _w in loggers:
-                await read_answers(r, 1)
             held = [set(gw.live) for gw in gws]
             assert held[0] | held[1] == set(_MNS) and held[0] and held[1]
             await asyncio.sleep(3 * LIVE_BOARD_INTERVAL_S)  # each publishes what it holds
@@ -201,25 +212,11 @@ def test_a_guard_adopts_a_block_once_and_forgets_its_counts(tmp_path: Path) -> N
 
 def test_a_source_blocked_by_one_process_is_refused_by_the_other(tmp_path: Path) -> None:
     async def main() -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
         stations = StaticDirectory([StationEntry(mn, PW) for mn in _MNS])
-        gws: list[Gateway] = []
-        for i in range(2):
-            s = settings(tmp_path / f"g{i}", auth_fail_block_after=3, auth_fail_slow_after=0)
-            s = dataclasses.replace(s, gateway=dataclasses.replace(
-                s.gateway, port=port, host="127.0.0.1", id=f"gw-p{i}"))
-            gw = Gateway(s, directory=stations, publish=False, downlink=False,
-                         reuse_port=True, siblings=Siblings(tmp_path / "live", i, 2))
-            await gw.start()
-            gws.append(gw)
+        gws, loggers = await _two_gateways_and_loggers(
+            tmp_path, stations, auth_fail_block_after=3, auth_fail_slow_after=0)
+        port = gws[0].port
         try:
-            loggers = [await asyncio.open_connection("127.0.0.1", port) for _ in _MNS]
-            for k, (_r, w) in enumerate(loggers):
-                w.write(upload(k, mn=_MNS[k]))
-            for r, _w in loggers:
-                await read_answers(r, 1)
             on = [[k for k, mn in enumerate(_MNS) if mn in gw.live] for gw in gws]
             assert on[0] and on[1] and len(on[0]) + len(on[1]) == len(_MNS)
             # three wrong passwords through process 0: it blocks 127.0.0.1
