@@ -377,17 +377,6 @@ pub fn decode_batch_with(frames: &[&[u8]], opts: &Options, known: &mut KnownCode
     c
 }
 
-/// One frame of the plain shape, its rows written into `c` as frame `i`, and the number of
-/// warnings the validating path gives it: a frame that `locate` finds whole, a header
-/// `fast_header` reads and a data area `fast_cp` reads. None for anything else (the rows
-/// written so far are the caller's to drop), and the validating path decides.
-/// `fast_header` leaves the data area's bytes unchecked; `fast_cp` accepts only printable
-/// ASCII there, so an accepted frame has a printable segment, as `parse_header_at` demands.
-///
-/// `locate`'s warnings (a lenient reading of the framing: a bare `\n`, a lower-case CRC)
-/// are the validating path's first ones: `parse_frame_with` passes them on as they are and
-/// reads the header and the data area the same way whatever they were. The fast header and
-/// data area accept only what gives no warning, so the frame's count is `locate`'s.
 /// The CRC of each frame's data segment where `locate` will want it (`plain_segment_end`),
 /// computed side by side: `(segment end, CRC)` for each of up to `LANES` frames.
 fn lane_crcs(frames: &[&[u8]], opts: &Options) -> [Option<(usize, u16)>; LANES] {
@@ -401,6 +390,18 @@ fn lane_crcs(frames: &[&[u8]], opts: &Options) -> [Option<(usize, u16)>; LANES] 
     std::array::from_fn(|k| ends[k].map(|end| (end, crcs[k])))
 }
 
+/// One frame of the plain shape, its rows written into `c` as frame `i`, and the number of
+/// warnings the validating path gives it: a frame that `locate` finds whole, a header
+/// `fast_header` reads and a data area `fast_cp` reads. None for anything else (the rows
+/// written so far are the caller's to drop), and the validating path decides.
+/// `fast_header` leaves the data area's bytes unchecked; `fast_cp` accepts only printable
+/// ASCII there, so an accepted frame has a printable segment, as `parse_header_at` demands.
+///
+/// `locate`'s warnings (a lenient reading of the framing: a bare `\n`, a lower-case CRC)
+/// are the validating path's first ones: `parse_frame_with` passes them on as they are and
+/// reads the header and the data area the same way whatever they were. The fast header and
+/// data area accept only what gives no warning, so the frame's count is `locate`'s.
+///
 /// `known_crc`: the CRC of the data segment if computed already (see `locate_known`).
 pub fn fast_frame(
     buf: &[u8],

@@ -130,12 +130,8 @@ pub fn crc16_lanes(data: [&[u8]; LANES]) -> [u16; LANES] {
         }
         at += 8;
     }
-    for k in 0..LANES {
-        for &b in &data[k][full[k]..] {
-            crc[k] = TABLE[usize::from((crc[k] >> 8) as u8 ^ b)];
-        }
-    }
-    crc
+    // fewer than eight bytes left in each lane
+    std::array::from_fn(|k| crc16_update(crc[k], &data[k][full[k]..]))
 }
 
 /// CRC-16/MODBUS: the same table as appendix A's, but the byte is xored into the low half of

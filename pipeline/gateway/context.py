@@ -168,17 +168,13 @@ class GatewayContext:
     def block_source(self, ip: str) -> None:
         """``ip`` was just blocked (``AuthGuard.failure`` said BLOCK): close its
         connections; new ones are refused by ``admit`` until the block ends."""
-        conns = [c for c in self.sessions if c.ip == ip]
         lim = self.guard.limits
         self.metrics.auth_blocked_total += 1
-        self.metrics.auth_blocked_sources = self.guard.blocked_count
         self.log.warning("source.blocked", ip=ip, block_s=lim.block_s,
                          wrong_passwords=lim.block_after, window_s=lim.window_s,
-                         connections_closed=len(conns),
+                         connections_closed=self._close_source(ip),
                          fix="set the logger's PW (or the registry's); loggers behind the "
                              "same address are refused too until the block ends")
-        for conn in conns:
-            conn.close()
 
     def adopt_blocks(self, blocks: Mapping[str, float], now_wall: float) -> list[str]:
         """Blocks another gateway process on this port made (IP -> end, Unix time): each
@@ -186,15 +182,18 @@ class GatewayContext:
         adopted = [ip for ip, until in blocks.items()
                    if self.guard.adopt(ip, until - now_wall)]
         for ip in adopted:
-            conns = [c for c in self.sessions if c.ip == ip]
             self.log.warning("source.blocked", ip=ip, by="another gateway process",
                              block_s=round(blocks[ip] - now_wall, 1),
-                             connections_closed=len(conns))
-            for conn in conns:
-                conn.close()
-        if adopted:
-            self.metrics.auth_blocked_sources = self.guard.blocked_count
+                             connections_closed=self._close_source(ip))
         return adopted
+
+    def _close_source(self, ip: str) -> int:
+        """Close every connection from the blocked ``ip``; how many there were."""
+        self.metrics.auth_blocked_sources = self.guard.blocked_count
+        conns = [c for c in self.sessions if c.ip == ip]
+        for conn in conns:
+            conn.close()
+        return len(conns)
 
     def housekeeping(self) -> None:
         """Bound the per-MN and per-IP state and report ended blocks (every few seconds)."""

@@ -71,7 +71,8 @@ class Gateway:
         #: SO_REUSEPORT: several gateway processes share the port (the kernel spreads the
         #: connections over them; ``hj212 gateway --processes N``)
         self.reuse_port = reuse_port
-        #: with siblings on the port: the MNs each holds, for the downlink
+        #: with siblings on the port: the MNs each holds (for the downlink) and the
+        #: sources each blocks
         self.board = LiveBoard(siblings) if siblings is not None else None
         self._board_task: asyncio.Task[None] | None = None
 

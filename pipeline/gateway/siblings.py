@@ -33,7 +33,7 @@ from pathlib import Path
 @dataclass(frozen=True, slots=True)
 class Siblings:
     """Process ``index`` of ``count`` gateway processes sharing one port, and the folder
-    where they publish the MNs they hold."""
+    where they publish the MNs they hold and the sources they block."""
 
     folder: Path
     index: int
@@ -43,11 +43,15 @@ class Siblings:
         if not 0 <= self.index < self.count:
             raise ValueError(f"gateway process index {self.index} is not in 0..{self.count - 1}")
 
-    def path(self, index: int) -> Path:
+    def live_path(self, index: int) -> Path:
         return self.folder / f"p{index}.live"
 
     def blocks_path(self, index: int) -> Path:
         return self.folder / f"p{index}.blocked"
+
+    def others(self) -> list[int]:
+        """The indexes of the other processes."""
+        return [i for i in range(self.count) if i != self.index]
 
 
 def _replace_lines(path: Path, lines: list[str]) -> None:
@@ -66,8 +70,8 @@ def _read_text(path: Path) -> str:
 
 
 class LiveBoard:
-    """This process's MNs out, the siblings' MNs in (each sibling's list read again once
-    it is older than ``max_age_s``)."""
+    """This process's MNs and blocks out, the siblings' in (each sibling's MNs read again
+    once the last reading is older than ``max_age_s``, its blocks at each call)."""
 
     def __init__(self, siblings: Siblings, *, max_age_s: float = 0.5,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -88,11 +92,10 @@ class LiveBoard:
     def publish(self, mns: Collection[str]) -> bool:
         """Publish the MNs this process holds, if they changed; whether the file was
         written. The first call always writes (a file an earlier run left is replaced)."""
-        if self._published is not None and len(mns) == len(self._published) \
-                and all(mn in self._published for mn in mns):
-            return False
         held = frozenset(mns)
-        _replace_lines(self.siblings.path(self.siblings.index), sorted(held))
+        if held == self._published:
+            return False
+        _replace_lines(self.siblings.live_path(self.siblings.index), sorted(held))
         self._published = held
         return True
 
@@ -111,9 +114,7 @@ class LiveBoard:
         """The source IPs the siblings refuse, each with the latest end (Unix time) any of
         them gives it. Read afresh each call (the files are empty but for blocks)."""
         out: dict[str, float] = {}
-        for i in range(self.siblings.count):
-            if i == self.siblings.index:
-                continue
+        for i in self.siblings.others():
             for line in _read_text(self.siblings.blocks_path(i)).splitlines():
                 ip, _, until = line.partition(" ")
                 try:
@@ -125,22 +126,19 @@ class LiveBoard:
 
     def withdraw(self) -> None:
         """This process holds and blocks nothing any more (it stops)."""
-        self.siblings.path(self.siblings.index).unlink(missing_ok=True)
+        self.siblings.live_path(self.siblings.index).unlink(missing_ok=True)
         self.siblings.blocks_path(self.siblings.index).unlink(missing_ok=True)
         self._published = self._blocks_published = None
 
     def holder(self, mn: str) -> int | None:
         """The index of a sibling process holding ``mn``'s connection, or None."""
-        for i in range(self.siblings.count):
-            if i != self.siblings.index and mn in self._mns_of(i):
-                return i
-        return None
+        return next((i for i in self.siblings.others() if mn in self._mns_of(i)), None)
 
     def _mns_of(self, index: int) -> frozenset[str]:
         now = self._clock()
         seen = self._seen.get(index)
         if seen is not None and now - seen[0] < self.max_age_s:
             return seen[1]
-        mns = frozenset(_read_text(self.siblings.path(index)).split())
+        mns = frozenset(_read_text(self.siblings.live_path(index)).split())
         self._seen[index] = (now, mns)
         return mns
