@@ -6,6 +6,9 @@ per source IP over a sliding window: from ``slow_after`` of them the connection 
 them is slowed (its reading paused and its answers delayed), from ``block_after`` the IP is
 blocked for ``block_s`` (its connections closed, new ones refused). The count is per IP,
 not per MN, because a guesser varies the MN; loggers behind one NAT address share it.
+Gateway processes sharing a port add the wrong passwords their siblings saw
+(``set_elsewhere``), so a source spreading its connections over them is blocked at the
+same count as one process would block it.
 
 No I/O and no clock of its own: the clock is injected, so tests step time by hand.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import enum
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.config import GatewaySettings
@@ -56,6 +59,8 @@ class AuthGuard:
         self.clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._blocked: dict[str, float] = {}  # ip -> monotonic time the block ends
+        #: ip -> times (this clock's) of the wrong passwords sibling processes counted
+        self._elsewhere: dict[str, list[float]] = {}
 
     def is_blocked(self, ip: str) -> bool:
         """True while ``ip`` is refused. Called for every read: with no block in force it
@@ -84,14 +89,36 @@ class AuthGuard:
         cutoff = now - lim.window_s
         while times and times[0] <= cutoff:
             times.popleft()
-        n = len(times)
+        n = len(times) + self._counted_elsewhere(ip, cutoff)
         if lim.block_after and n >= lim.block_after:
             del self._failures[ip]
+            self._elsewhere.pop(ip, None)
             self._blocked[ip] = now + lim.block_s
             return SourceLevel.BLOCK
         if lim.slow_after and n >= lim.slow_after:
             return SourceLevel.SLOW
         return SourceLevel.OK
+
+    def _counted_elsewhere(self, ip: str, cutoff: float) -> int:
+        times = self._elsewhere.get(ip)
+        return 0 if not times else sum(1 for t in times if t > cutoff)
+
+    def recent_failures(self, limit: int) -> dict[str, list[float]]:
+        """This process's own wrong-password times (its clock) within the window, for its
+        siblings: at most ``limit`` sources, those with the most (the nearest a block)."""
+        cutoff = self.clock() - self.limits.window_s
+        recent = {ip: [t for t in times if t > cutoff] for ip, times in self._failures.items()}
+        recent = {ip: times for ip, times in recent.items() if times}
+        if len(recent) > limit:
+            keep = sorted(recent, key=lambda ip: len(recent[ip]), reverse=True)[:limit]
+            recent = {ip: recent[ip] for ip in keep}
+        return recent
+
+    def set_elsewhere(self, failures: Mapping[str, Sequence[float]]) -> None:
+        """The wrong-password times (this guard's clock) the sibling processes counted,
+        replacing the last set: added to this process's own when it counts one."""
+        self._elsewhere = {ip: list(times) for ip, times in failures.items()
+                           if ip not in self._blocked}
 
     def sweep(self) -> list[str]:
         """Forget counts older than the window and ended blocks; the IPs unblocked."""
@@ -116,6 +143,7 @@ class AuthGuard:
         if seconds <= 0 or self._blocked.get(ip, now) > now:
             return False
         self._failures.pop(ip, None)
+        self._elsewhere.pop(ip, None)
         self._blocked[ip] = now + seconds
         return True
 
@@ -124,9 +152,8 @@ class AuthGuard:
         return len(self._blocked)
 
     def failures(self, ip: str) -> int:
-        """Wrong-password frames counted for ``ip`` in the current window."""
-        times = self._failures.get(ip)
-        if not times:
-            return 0
+        """Wrong-password frames counted for ``ip`` in the current window, by this
+        process and (as last heard) its siblings."""
         cutoff = self.clock() - self.limits.window_s
-        return sum(1 for t in times if t > cutoff)
+        times = self._failures.get(ip) or ()
+        return sum(1 for t in times if t > cutoff) + self._counted_elsewhere(ip, cutoff)

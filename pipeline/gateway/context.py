@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import hj212
@@ -29,6 +29,10 @@ from pipeline.gateway.metrics import Metrics
 from pipeline.gateway.rate import TokenBuckets
 from pipeline.gateway.spool import Spool
 from pipeline.gateway.verdict import Policy
+
+#: sources whose wrong passwords a process shares with its siblings at most (those with the
+#: most): a guesser spread over many addresses must not make the files huge
+SHARED_FAILURES_MAX = 1_000
 
 
 class Connection(Protocol):
@@ -186,6 +190,21 @@ class GatewayContext:
                              block_s=round(blocks[ip] - now_wall, 1),
                              connections_closed=self._close_source(ip))
         return adopted
+
+    def failures_out(self, now_wall: float, limit: int = SHARED_FAILURES_MAX
+                     ) -> dict[str, list[float]]:
+        """This process's recent wrong passwords per source IP, as Unix times, for the
+        sibling processes."""
+        to_wall = now_wall - self.guard.clock()
+        return {ip: [to_wall + t for t in times]
+                for ip, times in self.guard.recent_failures(limit).items()}
+
+    def adopt_failures(self, failures: Mapping[str, Sequence[float]], now_wall: float) -> None:
+        """The wrong passwords the sibling processes counted (IP -> Unix times), counted
+        here with this process's own."""
+        to_clock = self.guard.clock() - now_wall
+        self.guard.set_elsewhere({ip: [to_clock + t for t in times]
+                                  for ip, times in failures.items()})
 
     def _close_source(self, ip: str) -> int:
         """Close every connection from the blocked ``ip``; how many there were."""

@@ -212,8 +212,8 @@ class Gateway:
             ctx.housekeeping()
 
     async def _publish_live(self, board: LiveBoard) -> None:
-        """What this process holds and blocks, for its siblings, when it changes; and the
-        siblings' blocks, adopted here."""
+        """What this process holds, blocks and counts against sources, for its siblings,
+        when it changes; and the siblings' blocks and wrong passwords, taken in here."""
         ctx = self.context
         while True:
             await asyncio.sleep(LIVE_BOARD_INTERVAL_S)
@@ -222,6 +222,8 @@ class Gateway:
                 board.publish(ctx.live.keys())
                 board.publish_blocks({ip: now + left for ip, left in ctx.guard.blocks().items()})
                 ctx.adopt_blocks(board.sibling_blocks(), now)
+                board.publish_failures(ctx.failures_out(now))
+                ctx.adopt_failures(board.sibling_failures(), now)
             except OSError as exc:
                 # meanwhile commands to this process's loggers may be recorded offline, and
                 # blocks may hold on one process only

@@ -16,16 +16,18 @@ still reaches it, and its later states (accepted, executed) are newer rows of th
 
 Blocks go the same way (``<folder>/p<i>.blocked``, ``ip until`` a line, the end as Unix
 time): each process adopts its siblings' blocks within a publishing interval, closing its
-connections from that address and refusing new ones. The wrong passwords themselves are
-counted per process, so a source whose connections the kernel spreads over N processes
-reaches the block after up to N times ``auth_fail_block_after`` of them.
+connections from that address and refusing new ones. So do the wrong passwords behind them
+(``<folder>/p<i>.failures``, ``ip time time ...`` a line, Unix times within the window):
+each process counts its siblings' with its own, so a source whose connections the kernel
+spreads over N processes is blocked at ``auth_fail_block_after`` wrong passwords in all, as
+one process would block it (give or take those sent within the last publishing interval).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,9 @@ class Siblings:
 
     def blocks_path(self, index: int) -> Path:
         return self.folder / f"p{index}.blocked"
+
+    def failures_path(self, index: int) -> Path:
+        return self.folder / f"p{index}.failures"
 
     def others(self) -> list[int]:
         """The indexes of the other processes."""
@@ -80,6 +85,7 @@ class LiveBoard:
         self._clock = clock
         self._published: frozenset[str] | None = None
         self._blocks_published: frozenset[str] | None = None
+        self._failures_published: dict[str, int] | None = None
         #: sibling index -> (when its file was read, its MNs); commands are few, so a
         #: file is read again whenever the last reading is older than max_age_s
         self._seen: dict[int, tuple[float, frozenset[str]]] = {}
@@ -124,11 +130,38 @@ class LiveBoard:
                 out[ip] = max(end, out.get(ip, end))
         return out
 
+    def publish_failures(self, failures: Mapping[str, Sequence[float]]) -> bool:
+        """Publish the wrong passwords this process counted (IP -> their Unix times), if
+        any source's count changed; whether the file was written."""
+        counts = {ip: len(times) for ip, times in failures.items()}
+        if counts == self._failures_published:
+            return False
+        _replace_lines(self.siblings.failures_path(self.siblings.index),
+                       [" ".join([ip, *(f"{t:.3f}" for t in failures[ip])])
+                        for ip in sorted(failures)])
+        self._failures_published = counts
+        return True
+
+    def sibling_failures(self) -> dict[str, list[float]]:
+        """The wrong passwords the siblings counted: IP -> their Unix times, all siblings'
+        together. Read afresh each call (the files are empty but for such sources)."""
+        out: dict[str, list[float]] = {}
+        for i in self.siblings.others():
+            for line in _read_text(self.siblings.failures_path(i)).splitlines():
+                ip, *times = line.split()
+                try:
+                    parsed = [float(t) for t in times]
+                except ValueError:
+                    continue  # not a line this module wrote
+                out.setdefault(ip, []).extend(parsed)
+        return out
+
     def withdraw(self) -> None:
         """This process holds and blocks nothing any more (it stops)."""
-        self.siblings.live_path(self.siblings.index).unlink(missing_ok=True)
-        self.siblings.blocks_path(self.siblings.index).unlink(missing_ok=True)
-        self._published = self._blocks_published = None
+        for path in (self.siblings.live_path, self.siblings.blocks_path,
+                     self.siblings.failures_path):
+            path(self.siblings.index).unlink(missing_ok=True)
+        self._published = self._blocks_published = self._failures_published = None
 
     def holder(self, mn: str) -> int | None:
         """The index of a sibling process holding ``mn``'s connection, or None."""

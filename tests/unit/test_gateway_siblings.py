@@ -258,3 +258,81 @@ async def _closed(reader: asyncio.StreamReader, wait_s: float) -> bool:
         return False
     except ConnectionError:
         return True
+
+
+def test_a_guard_counts_its_siblings_wrong_passwords_with_its_own() -> None:
+    from pipeline.gateway.auth_guard import AuthGuard, AuthLimits, SourceLevel
+
+    clock = _Clock()
+    guard = AuthGuard(AuthLimits(slow_after=0, block_after=4, window_s=60, block_s=300,
+                                 delay_s=0), clock)
+    # two by a sibling within the window, one outside it
+    guard.set_elsewhere({"10.0.0.5": [clock.now - 70, clock.now - 5, clock.now - 1]})
+    assert guard.failure("10.0.0.5") is SourceLevel.OK
+    assert guard.failures("10.0.0.5") == 3
+    assert guard.recent_failures(10) == {"10.0.0.5": [clock.now]}  # only its own go out
+    assert guard.failure("10.0.0.5") is SourceLevel.BLOCK
+    assert guard.is_blocked("10.0.0.5") and guard.failures("10.0.0.5") == 0
+    # a sibling's count for a source blocked here already is not kept
+    guard.set_elsewhere({"10.0.0.5": [clock.now]})
+    assert guard.failures("10.0.0.5") == 0
+    # another source: the siblings' set is replaced at each hearing, not added up
+    guard.set_elsewhere({"10.0.0.6": [clock.now] * 3})
+    guard.set_elsewhere({"10.0.0.6": [clock.now]})
+    assert guard.failure("10.0.0.6") is SourceLevel.OK and guard.failures("10.0.0.6") == 2
+
+
+def test_a_guard_shares_the_sources_nearest_a_block_first() -> None:
+    from pipeline.gateway.auth_guard import AuthGuard, AuthLimits
+
+    clock = _Clock()
+    guard = AuthGuard(AuthLimits(slow_after=0, block_after=10, window_s=60, block_s=300,
+                                 delay_s=0), clock)
+    for k in range(5):
+        for _ in range(k + 1):
+            guard.failure(f"10.0.1.{k}")
+    assert sorted(guard.recent_failures(2)) == ["10.0.1.3", "10.0.1.4"]
+    clock.now += 61
+    assert guard.recent_failures(10) == {}  # out of the window: nothing to share
+
+
+def test_wrong_passwords_go_round_the_board(tmp_path: Path) -> None:
+    boards = [LiveBoard(Siblings(tmp_path, i, 3)) for i in range(3)]
+    assert boards[1].publish_failures({"10.0.0.1": [1000.0, 1001.5]})
+    assert not boards[1].publish_failures({"10.0.0.1": [1000.0, 1001.5]})  # no change
+    assert boards[2].publish_failures({"10.0.0.1": [1002.25], "10.0.0.2": [999.0]})
+    (tmp_path / "p2.failures").write_text(
+        (tmp_path / "p2.failures").read_text() + "10.0.0.3 soon\n")
+    assert boards[0].sibling_failures() == {"10.0.0.1": [1000.0, 1001.5, 1002.25],
+                                            "10.0.0.2": [999.0]}
+    assert boards[1].sibling_failures() == {"10.0.0.1": [1002.25], "10.0.0.2": [999.0]}
+    assert boards[1].publish_failures({})
+    boards[2].withdraw()
+    assert boards[0].sibling_failures() == {}
+
+
+def test_wrong_passwords_spread_over_the_processes_block_at_the_port_s_count(
+        tmp_path: Path) -> None:
+    async def main() -> None:
+        stations = StaticDirectory([StationEntry(mn, PW) for mn in _MNS])
+        gws, loggers = await _two_gateways_and_loggers(
+            tmp_path, stations, auth_fail_block_after=4, auth_fail_slow_after=0)
+        try:
+            on = [[k for k, mn in enumerate(_MNS) if mn in gw.live] for gw in gws]
+            # two wrong passwords through each process: neither reaches 4 alone
+            for n in range(4):
+                k = on[n % 2][0]
+                loggers[k][1].write(upload(200 + n, mn=_MNS[k], pw="999999"))
+                if n < 3:
+                    await read_answers(loggers[k][0], 1)  # QnRtn=3, not yet blocked
+                    await asyncio.sleep(3 * LIVE_BOARD_INTERVAL_S)  # the siblings hear of it
+            # the fourth, through process 1, blocks the source there and then on process 0
+            assert await _closed(loggers[on[1][0]][0], 2.0)
+            assert gws[1].context.guard.is_blocked("127.0.0.1")
+            assert await _closed(loggers[on[0][0]][0], 8 * LIVE_BOARD_INTERVAL_S)
+            assert gws[0].context.guard.is_blocked("127.0.0.1")
+        finally:
+            for gw in gws:
+                await gw.stop()
+
+    asyncio.run(main())
