@@ -359,6 +359,14 @@ pub fn decode_batch_with(frames: &[&[u8]], opts: &Options, known: &mut KnownCode
     for (i, &buf) in frames.iter().enumerate() {
         let lane = i % LANES;
         if lane == 0 {
+            for ahead in frames
+                .get(i + PREFETCH_AHEAD..)
+                .unwrap_or_default()
+                .iter()
+                .take(LANES)
+            {
+                prefetch(ahead);
+            }
             crcs = lane_crcs(&frames[i..frames.len().min(i + LANES)], opts);
         }
         let first_row = c.n_rows();
@@ -375,6 +383,30 @@ pub fn decode_batch_with(frames: &[&[u8]], opts: &Options, known: &mut KnownCode
         c.finish_frame(buf, i, first_row, result, warnings);
     }
     c
+}
+
+/// How many frames ahead of the one being decoded `decode_batch_with` asks for the bytes.
+const PREFETCH_AHEAD: usize = 2 * LANES;
+
+/// Ask the core to bring `data`'s cache lines in ahead of their use. The CRC is the first to
+/// read a frame; without this, its first read of each frame waited on memory (perf: the
+/// `##` check in `plain_segment_end` held 15 % of `decode_batch_with`'s samples).
+#[inline(always)]
+fn prefetch(data: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in data.chunks(64) {
+        // SAFETY: `_mm_prefetch` is `unsafe` only because it is a `target_feature(enable =
+        // "sse")` function, and SSE is part of the x86_64 baseline: the instruction exists on
+        // every CPU this code is built for. A prefetch is a hint: it reads nothing into the
+        // program and never faults, whatever the address (here, inside a live slice).
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
 
 /// The CRC of each frame's data segment where `locate` will want it (`plain_segment_end`),
