@@ -85,7 +85,7 @@ class LiveBoard:
         self._clock = clock
         self._published: frozenset[str] | None = None
         self._blocks_published: frozenset[str] | None = None
-        self._failures_published: dict[str, int] | None = None
+        self._failures_published: dict[str, tuple[float, ...]] | None = None
         #: sibling index -> (when its file was read, its MNs); commands are few, so a
         #: file is read again whenever the last reading is older than max_age_s
         self._seen: dict[int, tuple[float, frozenset[str]]] = {}
@@ -132,8 +132,10 @@ class LiveBoard:
 
     def publish_failures(self, failures: Mapping[str, Sequence[float]]) -> bool:
         """Publish the wrong passwords this process counted (IP -> their Unix times), if
-        any source's count changed; whether the file was written."""
-        counts = {ip: len(times) for ip, times in failures.items()}
+        they changed; whether the file was written. (Times, not counts, are compared: at a
+        steady rate the count stays while its times move on, and a sibling drops the
+        times that leave the window.)"""
+        counts = {ip: tuple(times) for ip, times in failures.items()}
         if counts == self._failures_published:
             return False
         _replace_lines(self.siblings.failures_path(self.siblings.index),

@@ -300,6 +300,10 @@ def test_wrong_passwords_go_round_the_board(tmp_path: Path) -> None:
     boards = [LiveBoard(Siblings(tmp_path, i, 3)) for i in range(3)]
     assert boards[1].publish_failures({"10.0.0.1": [1000.0, 1001.5]})
     assert not boards[1].publish_failures({"10.0.0.1": [1000.0, 1001.5]})  # no change
+    # the same count with other times (one left the window, one came): written
+    assert boards[1].publish_failures({"10.0.0.1": [1001.5, 1003.0]})
+    assert boards[0].sibling_failures() == {"10.0.0.1": [1001.5, 1003.0]}
+    assert boards[1].publish_failures({"10.0.0.1": [1000.0, 1001.5]})
     assert boards[2].publish_failures({"10.0.0.1": [1002.25], "10.0.0.2": [999.0]})
     (tmp_path / "p2.failures").write_text(
         (tmp_path / "p2.failures").read_text() + "10.0.0.3 soon\n")
