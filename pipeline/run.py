@@ -9,8 +9,9 @@ the duty desk's actions), the notifier (``hj212 notify --print``: what it would 
 and the service records' clock (``hj212 service-watch``) as child processes, each
 logging to ``<run_dir>/logs/<name>.log``. Every second it reads the gateway's metrics
 endpoint and prints what flows, and one line for each alarm episode as it opens (read
-from ``hj212.alarms``). Ctrl-C (or ``--seconds``) stops the children gracefully, fleet
-first so that the gateway can drain.
+from ``hj212.alarms``). Ctrl-C, a SIGTERM (a service manager's stop, ``docker stop``) or
+``--seconds`` stops the children gracefully, fleet first so that the gateway can drain,
+the web app last.
 
 The children are separate processes on purpose: it is how they run in production, a
 crash of one shows in the summary instead of taking the others down, and their logs stay
@@ -27,7 +28,8 @@ import sys
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -359,9 +361,32 @@ def _alarm_feed(settings: Settings) -> AlarmFeed:
     return feed
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A SIGTERM inside the block is taken as Ctrl-C. The children run in sessions of their
+    own (so that a Ctrl-C reaches only this process, which stops them in order); Python's
+    default SIGTERM would end this process at once and leave them running."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
         seconds: float | None, setup: bool = True, history: bool = True,
         web: bool = True) -> int:
+    with sigterm_as_interrupt():
+        return _run(settings, stations=stations, speed=speed, faults=faults,
+                    seconds=seconds, setup=setup, history=history, web=web)
+
+
+def _run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
+         seconds: float | None, setup: bool, history: bool, web: bool) -> int:
     env = dict(os.environ)
     if setup:
         prepare(settings, env)
@@ -369,15 +394,20 @@ def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
     # its pages fill as the seed goes
     ui = ui_child(settings) if web else None
     web_lines: list[str] = []
-    if ui is not None:
-        print(f"[run] starting ui: hj212 {' '.join(ui.argv[3:])}", flush=True)
-        ui.start(env)
-        web_lines = ui_lines(settings, ui, wait_for_ui(ui_url(settings), ui))
-        for line in web_lines:
-            print(f"[run] {line}", flush=True)
-    end = history_end(settings) if history else None
-    if end is not None:
-        seed_history(settings, env, stations, end)
+    try:
+        if ui is not None:
+            print(f"[run] starting ui: hj212 {' '.join(ui.argv[3:])}", flush=True)
+            ui.start(env)
+            web_lines = ui_lines(settings, ui, wait_for_ui(ui_url(settings), ui))
+            for line in web_lines:
+                print(f"[run] {line}", flush=True)
+        end = history_end(settings) if history else None
+        if end is not None:
+            seed_history(settings, env, stations, end)
+    except KeyboardInterrupt:
+        if ui is not None:
+            ui.stop(timeout=10)
+        return 130
     start = continue_from(settings)
     if start is not None:
         print(f"[run] the stored data reach into the simulated future: the fleet goes on "
@@ -388,17 +418,18 @@ def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
         procs.insert(0, ui)  # stopped last
     tty = sys.stdout.isatty()
     started = time.monotonic()
-    for c in procs:
-        if c.proc is not None:
-            continue  # the web app, already up
-        print(f"[run] starting {c.name}: hj212 {' '.join(c.argv[3:])}", flush=True)
-        c.start(env)
-        if c.name == "gateway":
-            time.sleep(1.0)  # let it listen before loggers connect
     before: Snapshot | None = None
-    feed = _alarm_feed(settings) if any(c.name == "worker" for c in procs) else None
+    feed: AlarmFeed | None = None
     recent: deque[str] = deque(maxlen=12)
     try:
+        for c in procs:
+            if c.proc is not None:
+                continue  # the web app, already up
+            print(f"[run] starting {c.name}: hj212 {' '.join(c.argv[3:])}", flush=True)
+            c.start(env)
+            if c.name == "gateway":
+                time.sleep(1.0)  # let it listen before loggers connect
+        feed = _alarm_feed(settings) if any(c.name == "worker" for c in procs) else None
         while seconds is None or time.monotonic() - started < seconds:
             time.sleep(1.0)
             now = scrape(settings.gateway.metrics_port)

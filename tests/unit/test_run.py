@@ -76,3 +76,59 @@ def test_the_clue_sweep_starts_at_the_first_whole_hour_of_the_fleet(tmp_path):
                                          clues_from=datetime(2026, 12, 3, 11))}
     assert procs["clues"].argv[3:] == ["clues", "--clock", "data",
                                        "--not-before", "2026-12-03T11:00"]
+
+
+_RUNNER = """
+import sys
+from pathlib import Path
+
+import pipeline.run as R
+from pipeline.config import load_settings
+
+pid_file, log = sys.argv[1], Path(sys.argv[2])
+sleeper = [sys.executable, "-c",
+           "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); "
+           "time.sleep(120)", pid_file]
+# no servers: the children are one sleeper, nothing is stored, no gateway to scrape
+R.children = lambda *a, **k: [R.Child("sleeper", sleeper, log)]
+R.continue_from = lambda *a, **k: None
+R.scrape = lambda *a, **k: None
+sys.exit(R.run(load_settings(env={}), stations=1, speed=1.0, faults=None, seconds=None,
+               setup=False, history=False, web=False))
+"""
+
+
+def test_a_sigterm_stops_the_children_as_ctrl_c_does(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    pid_file = tmp_path / "sleeper.pid"
+    root = Path(__file__).resolve().parents[2]
+    runner = subprocess.Popen([sys.executable, "-c", _RUNNER, str(pid_file),
+                               str(tmp_path / "sleeper.log")], cwd=root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if pid_file.exists() and pid_file.read_text():
+                break
+            time.sleep(0.05)
+        sleeper = int(pid_file.read_text())
+        runner.send_signal(signal.SIGTERM)  # a service manager stopping `hj212 run`
+        assert runner.wait(timeout=20) in (0, 130)
+        # the sleeper got its Ctrl-C and was reaped by the runner: gone, not orphaned
+        for _ in range(100):
+            try:
+                os.kill(sleeper, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(sleeper, signal.SIGKILL)
+            raise AssertionError("the child outlived `hj212 run`")
+    finally:
+        if runner.poll() is None:
+            runner.kill()
