@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import fcntl
 import json
 import os
 import struct
@@ -100,8 +101,33 @@ def _seg_name(index: int) -> str:
     return f"{index:010d}{_SEG_SUFFIX}"
 
 
+def _take_lock(directory: Path) -> int:
+    """Hold ``directory`` for this spool alone (``LOCK``, flock'd, with the holder's pid):
+    two gateways appending to one spool would interleave their segments, and one
+    recovering what the other is still writing would cut its tail as torn. The kernel
+    drops the lock when the process ends, however it ends."""
+    path = directory / "LOCK"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise SpoolError(f"spool lock {str(path)!r} cannot be opened: {exc}; fix: set "
+                         "HJ212_SPOOL__DIR to a writable folder") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise SpoolError(
+            f"the spool in {str(directory)!r} is in use by another gateway process (pid "
+            f"{holder}); fix: stop that gateway first, or give this one a spool of its own "
+            "(HJ212_SPOOL__DIR)") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 class Spool:
-    """Append-only spool; one per gateway process (it owns ``dir``)."""
+    """Append-only spool; one per gateway process (it owns ``dir``, and locks it)."""
 
     def __init__(self, directory: Path, *, max_bytes: int, warn_ratio: float = 0.8,
                  fsync_interval: float = 0.0, segment_bytes: int = DEFAULT_SEGMENT_BYTES,
@@ -145,6 +171,7 @@ class Spool:
         self._last_ckpt = 0.0
         self._last_warn = 0.0
         self._closed = False
+        self._lock_fd: int | None = None
 
     # --- life cycle -----------------------------------------------------------------
 
@@ -156,6 +183,7 @@ class Spool:
         except OSError as exc:
             raise SpoolError(f"spool folder {str(self.dir)!r} cannot be made: {exc}; fix: "
                              "set HJ212_SPOOL__DIR to a writable folder") from exc
+        self._lock_fd = _take_lock(self.dir)
         await asyncio.get_running_loop().run_in_executor(None, self._recover)
         self._flusher = asyncio.create_task(self._flush_loop(), name="spool-flusher")
 
@@ -247,6 +275,9 @@ class Spool:
         self._write_fd = self._read_fd = None
         with contextlib.suppress(OSError):
             self._write_checkpoint(sync=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
 
     # --- appending ------------------------------------------------------------------
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from pipeline.gateway import envelope
-from pipeline.gateway.spool import Spool
+from pipeline.gateway.spool import Spool, SpoolError
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -86,3 +88,23 @@ def test_envelope_round_trip_keeps_raw_bytes() -> None:
     env = envelope.decode(value)
     assert (env.kind, env.receive_ns, env.seq, env.gateway, env.peer, env.reason, env.raw) == (
         envelope.REJECTED, 123, 7, "gw", "1.2.3.4:5", "原因", raw)
+
+
+def test_a_spool_in_use_is_refused_with_its_holder_named(tmp_path: Path) -> None:
+    import os
+
+    async def main() -> None:
+        first = Spool(tmp_path, max_bytes=1 << 30)
+        await first.open()
+        await first.append(0, b"k", b"kept")
+        second = Spool(tmp_path, max_bytes=1 << 30)
+        holder = rf"in use by another gateway process \(pid {os.getpid()}\)"
+        with pytest.raises(SpoolError, match=holder):
+            await second.open()
+        assert not list(tmp_path.glob("*.tmp"))
+        await first.close()
+        await second.open()  # free again once the first is closed
+        batch = second.read_nowait(10, 1 << 30)
+        assert batch is not None and [v for _, _, v in batch.records] == [b"kept"]
+        await second.close()
+    run(main())
