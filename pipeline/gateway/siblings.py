@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,13 +120,9 @@ class LiveBoard:
         """The source IPs the siblings refuse, each with the latest end (Unix time) any of
         them gives it. Read afresh each call (the files are empty but for blocks)."""
         out: dict[str, float] = {}
-        for i in self.siblings.others():
-            for line in _read_text(self.siblings.blocks_path(i)).splitlines():
-                ip, _, until = line.partition(" ")
-                try:
-                    end = float(until)
-                except ValueError:
-                    continue  # not a line this module wrote
+        for ip, numbers in self._sibling_rows(self.siblings.blocks_path):
+            if len(numbers) == 1:
+                end = numbers[0]
                 out[ip] = max(end, out.get(ip, end))
         return out
 
@@ -135,28 +131,35 @@ class LiveBoard:
         they changed; whether the file was written. (Times, not counts, are compared: at a
         steady rate the count stays while its times move on, and a sibling drops the
         times that leave the window.)"""
-        counts = {ip: tuple(times) for ip, times in failures.items()}
-        if counts == self._failures_published:
+        snapshot = {ip: tuple(times) for ip, times in failures.items()}
+        if snapshot == self._failures_published:
             return False
         _replace_lines(self.siblings.failures_path(self.siblings.index),
                        [" ".join([ip, *(f"{t:.3f}" for t in failures[ip])])
                         for ip in sorted(failures)])
-        self._failures_published = counts
+        self._failures_published = snapshot
         return True
 
     def sibling_failures(self) -> dict[str, list[float]]:
         """The wrong passwords the siblings counted: IP -> their Unix times, all siblings'
         together. Read afresh each call (the files are empty but for such sources)."""
         out: dict[str, list[float]] = {}
-        for i in self.siblings.others():
-            for line in _read_text(self.siblings.failures_path(i)).splitlines():
-                ip, *times = line.split()
-                try:
-                    parsed = [float(t) for t in times]
-                except ValueError:
-                    continue  # not a line this module wrote
-                out.setdefault(ip, []).extend(parsed)
+        for ip, times in self._sibling_rows(self.siblings.failures_path):
+            out.setdefault(ip, []).extend(times)
         return out
+
+    def _sibling_rows(self, path_of: Callable[[int], Path]) -> Iterator[tuple[str, list[float]]]:
+        """Each line of the siblings' files ``path_of(i)``: an IP and the numbers after it
+        (lines this module did not write are skipped)."""
+        for i in self.siblings.others():
+            for line in _read_text(path_of(i)).splitlines():
+                ip, *fields = line.split() or [""]
+                try:
+                    numbers = [float(x) for x in fields]
+                except ValueError:
+                    continue
+                if ip:
+                    yield ip, numbers
 
     def withdraw(self) -> None:
         """This process holds and blocks nothing any more (it stops)."""
