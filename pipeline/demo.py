@@ -8,17 +8,16 @@ junk between frames, and damaged frames. The summary shows what the codec made o
 from __future__ import annotations
 
 import random
-import signal
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import FrameType
 from typing import TextIO
 
 import hj212
 
+from pipeline.interrupts import sigterm_as_interrupt
 from pipeline.simulator.corpus import Corpus
 
 TICK_S = 0.1  # how often frames are produced; small ticks keep the rate smooth
@@ -154,49 +153,44 @@ def run_demo(
     next_refresh = stats.started + REFRESH_S
     window_start, window_frames = stats.started, 0
 
-    # SIGTERM (make, systemd, a CI timeout) ends the demo the same clean way as Ctrl-C
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _stop)
     if live:
         out.write("\x1b[2J")
-    try:
-        while True:
-            now = time.monotonic()
-            if seconds is not None and now - stats.started >= seconds:
-                break
-            due = int(rate * (now - stats.started)) - stats.sent_frames
-            # when the machine cannot keep up, stay responsive (refresh, Ctrl-C) and let
-            # the summary show the rate actually reached
-            due = min(due, max(1, int(rate * TICK_S * 5)))
-            for _ in range(max(due, 0)):
-                if noise and corpus.rng.random() < noise:
-                    pending += corpus.junk()
-                sample = corpus.sample()
-                pending += sample.raw
-                stats.sent_frames += 1
-                stats.sent_defective += sample.defect is not None
-            stats.sent_bytes += len(pending)
-            while pending:
-                cut = chunker.randint(1, chunk_size)
-                for item in framer.feed(bytes(pending[:cut])):
-                    stats.take(item)
-                    window_frames += 1
-                del pending[:cut]
-            stats.buffered = framer.buffered
-            stats.garbage_bytes = framer.stats.get("garbage_bytes", 0)
-            now = time.monotonic()
-            if now >= next_refresh:
-                rate_now = window_frames / max(now - window_start, 1e-9)
-                _render(out, stats, rate_now, live)
-                window_start, window_frames = now, 0
-                next_refresh = now + REFRESH_S
-            time.sleep(max(0.0, TICK_S - (time.monotonic() - now)))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # SIGTERM (make, systemd, a CI timeout) ends the demo the same clean way as Ctrl-C
+    with sigterm_as_interrupt():
+        try:
+            while True:
+                now = time.monotonic()
+                if seconds is not None and now - stats.started >= seconds:
+                    break
+                due = int(rate * (now - stats.started)) - stats.sent_frames
+                # when the machine cannot keep up, stay responsive (refresh, Ctrl-C) and let
+                # the summary show the rate actually reached
+                due = min(due, max(1, int(rate * TICK_S * 5)))
+                for _ in range(max(due, 0)):
+                    if noise and corpus.rng.random() < noise:
+                        pending += corpus.junk()
+                    sample = corpus.sample()
+                    pending += sample.raw
+                    stats.sent_frames += 1
+                    stats.sent_defective += sample.defect is not None
+                stats.sent_bytes += len(pending)
+                while pending:
+                    cut = chunker.randint(1, chunk_size)
+                    for item in framer.feed(bytes(pending[:cut])):
+                        stats.take(item)
+                        window_frames += 1
+                    del pending[:cut]
+                stats.buffered = framer.buffered
+                stats.garbage_bytes = framer.stats.get("garbage_bytes", 0)
+                now = time.monotonic()
+                if now >= next_refresh:
+                    rate_now = window_frames / max(now - window_start, 1e-9)
+                    _render(out, stats, rate_now, live)
+                    window_start, window_frames = now, 0
+                    next_refresh = now + REFRESH_S
+                time.sleep(max(0.0, TICK_S - (time.monotonic() - now)))
+        except KeyboardInterrupt:
+            pass
     return stats
 
 

@@ -28,8 +28,7 @@ import sys
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import TextIO
 
 from pipeline.alarm_feed import AlarmFeed
 from pipeline.config import Settings
+from pipeline.interrupts import sigterm_as_interrupt
 
 #: the fleet's default fault script: trouble from the first simulated minutes, so alarms
 #: open within a minute or two of wall time at 60x, then the sample script's day
@@ -361,25 +361,11 @@ def _alarm_feed(settings: Settings) -> AlarmFeed:
     return feed
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """A SIGTERM inside the block is taken as Ctrl-C. The children run in sessions of their
-    own (so that a Ctrl-C reaches only this process, which stops them in order); Python's
-    default SIGTERM would end this process at once and leave them running."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(settings: Settings, *, stations: int, speed: float, faults: Path | None,
         seconds: float | None, setup: bool = True, history: bool = True,
         web: bool = True) -> int:
+    # the children run in sessions of their own (so that a Ctrl-C reaches only this process,
+    # which stops them in order): a SIGTERM must take the same way out
     with sigterm_as_interrupt():
         return _run(settings, stations=stations, speed=speed, faults=faults,
                     seconds=seconds, setup=setup, history=history, web=web)
