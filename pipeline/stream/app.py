@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener  # type: ignore[import-untyped,unused-ignore]
-from aiokafka.errors import CommitFailedError, IllegalStateError  # type: ignore[import-untyped,unused-ignore]
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError  # type: ignore[import-untyped,unused-ignore]
 from aiokafka.structs import OffsetAndMetadata, TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
 from pipeline.config import Settings
@@ -149,9 +149,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.worker.generation += 1
         try:
             n = await self.worker.table.load(parts)
-        except StateVersionError as exc:
+        except (StateVersionError, KafkaError, OSError) as exc:
             # aiokafka logs and swallows a listener's exception: the worker must stop
-            # itself, before any frame is detected against a state it could not read
+            # itself, before any frame is detected against a state it could not read.
+            # (Kafka's errors reach here only after the load's retries: left alone, the
+            # partitions would stay held and never detected, the worker silent.)
             self.worker.fail(exc, parts)
             return
         # records fetched while the state loaded were read against none: read them again
@@ -482,6 +484,8 @@ class Worker:
             _merge_offsets(self._pending, offsets)
             log.warning("commit.state_not_delivered", error=repr(exc),
                         stations=len(sent))
+            # the changelog topic may be gone (then no send can ever succeed)
+            await self.table.heal()
             return
         if storing is not None:
             try:

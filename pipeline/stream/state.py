@@ -7,24 +7,36 @@ so a worker rebuilds exactly the state of the partitions it is given. Key: the M
 value: the station's state as ``pipeline.detect.state.dump_station_state`` writes it
 (versioned JSON; an older layout is migrated as it is read, a newer one stops the load
 with an error naming the MN). Compaction keeps the latest value per MN.
+
+The changelog topic can vanish under a running worker (deleted by hand, or Kafka's data
+replaced by an empty cluster on the same address). A load or a send that finds it gone
+makes it again: a load then starts those partitions with no state (what the changelog
+held is gone), and a send marks every station held in memory to be written again, so the
+new changelog holds them all. A load that keeps failing for another reason is retried for
+about two minutes, then raises (the worker stops with the error, instead of holding
+partitions it can never detect).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped,unused-ignore]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped,unused-ignore]
-from aiokafka.errors import TopicAlreadyExistsError  # type: ignore[import-untyped,unused-ignore]
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError  # type: ignore[import-untyped,unused-ignore]
 from aiokafka.structs import TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
 from pipeline.detect.state import StationState, dump_station_state, load_station_state
 from pipeline.logs import get_logger
 
 log = get_logger("stream.state")
+
+#: waits before each retry of a failed state load (seconds): about two minutes in all
+LOAD_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0)
 
 
 class StationTable:
@@ -52,18 +64,42 @@ class StationTable:
         self.stats: dict[str, float] = {"state_sent": 0, "state_mb": 0.0,
                                         "state_send_max_ms": 0}
 
-    async def ensure_topic(self) -> None:
+    async def ensure_topic(self) -> bool:
+        """Create the changelog topic if it is missing; True if it was created."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
+            if self.topic in await admin.list_topics():
+                return False
             await admin.create_topics([NewTopic(
                 self.topic, self.partitions, self.replication,
                 topic_configs={"cleanup.policy": "compact"})])
             log.info("state.topic_created", topic=self.topic, partitions=self.partitions)
-        except TopicAlreadyExistsError:
-            pass
+            return True
+        except TopicAlreadyExistsError:  # another worker of the app made it just now
+            return False
         finally:
             await admin.close()
+
+    async def heal(self) -> bool:
+        """After a send Kafka did not take: if the changelog topic is gone, make it again
+        and mark every station held (of the loaded partitions) to be written, since the
+        new topic holds none of them. True if it was made again. Kafka out of reach is
+        left to the next commit, which sends (and heals) again."""
+        try:
+            created = await self.ensure_topic()
+        except (KafkaError, OSError) as exc:
+            log.warning("state.topic_check_failed", topic=self.topic, error=repr(exc))
+            return False
+        if created:
+            for p in self._ready:
+                for mn, state in self._data.get(p, {}).items():
+                    self._dirty.setdefault((p, mn), state)
+            log.error("state.changelog_recreated", topic=self.topic,
+                      stations=sum(len(self._data.get(p, {})) for p in self._ready),
+                      why="the changelog topic was gone; every station held in memory is "
+                          "written to the new one")
+        return created
 
     def get(self, partition: int, mn: str) -> StationState:
         """The station's state itself, not a copy: detectors change it in place, and a
@@ -166,13 +202,37 @@ class StationTable:
         self._loading += 1
         self._no_load.clear()
         try:
-            n = await self._read(parts)
+            n = await self._read_retrying(parts)
         finally:
             self._loading -= 1
             if not self._loading:
                 self._no_load.set()
         self._ready.update(numbers)
         return n
+
+    async def _read_retrying(self, parts: list[TopicPartition]) -> int:
+        """``_read``, with the changelog made again first if it is gone, and retried on
+        Kafka's errors (a broker restarting as the group rebalances) with growing waits;
+        the last error is raised once ``LOAD_RETRY_WAITS`` are spent."""
+        numbers = [tp.partition for tp in parts]
+        for attempt in itertools.count(1):
+            try:
+                if await self.ensure_topic():
+                    log.error("state.changelog_recreated", topic=self.topic,
+                              frames_partitions=numbers,
+                              why="the changelog topic was gone; these partitions' "
+                                  "stations start with no state")
+                return await self._read(parts)
+            except (KafkaError, OSError) as exc:
+                if attempt > len(LOAD_RETRY_WAITS):
+                    raise
+                wait = LOAD_RETRY_WAITS[attempt - 1]
+                log.warning("state.load_retry", topic=self.topic, frames_partitions=numbers,
+                            attempt=attempt, error=repr(exc), retry_in_s=wait)
+                for p in numbers:  # what the failed read put there
+                    self._data.pop(p, None)
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # itertools.count never ends
 
     async def _read(self, parts: list[TopicPartition]) -> int:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)

@@ -710,3 +710,81 @@ def test_a_crc_variant_the_gateway_vetted_is_stored_with_its_readings(r: Run) ->
     # warnings counts the codec's deviations: the accepted one carries crc_variant
     assert rows == [("accepted", "", 2, 1), ("rejected", "crc", 0, 0)]
     assert values == [(CODES[1], 3.0), (CODES[0], 12.5)]
+
+
+# --- the changelog topic gone under a running worker ----------------------------------
+
+
+async def _state_keys(bootstrap: str, topic: str) -> int:
+    """The distinct stations in changelog ``topic`` (0 while it does not exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            return 0
+    finally:
+        await admin.close()
+    return len({key for key, _ in await _consume_all(bootstrap, topic, settle=1.0)})
+
+
+async def _join_and_leave(bootstrap: str, group: str, topics: list[str]) -> None:
+    """A consumer joins ``group`` until it is given partitions, then leaves: two
+    rebalances of the group's workers."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.subscribe(topics)
+        deadline = time.monotonic() + 60
+        while not consumer.assignment() and time.monotonic() < deadline:
+            await consumer.getmany(timeout_ms=500)
+        assert consumer.assignment(), f"no partitions for a second member of {group}"
+    finally:
+        await consumer.stop()
+
+
+def test_a_changelog_gone_before_a_rebalance_is_made_again_and_the_stream_goes_on(
+        r: Run) -> None:
+    """The changelog topic is deleted, then the group rebalances: the worker's state
+    load finds no topic. It makes the topic again and goes on detecting (before, the
+    load's error left the partitions held and never ready: the worker dropped every
+    batch, silently, for good)."""
+    w = r.worker("wk-gone", "gone").start()
+    group, changelog = w.app_id, f"{w.app_id}-station-state"
+    first = clean_frames(r.run, stations=10, per_station=5)
+    r.produce([(mn, enveloped(raw, i)) for i, (mn, raw) in enumerate(first)])
+    wait_for("the first frames committed", lambda: caught_up(r, group), 1, 120, r.workers)
+    asyncio.run(_delete_topics(r.bootstrap, [changelog]))
+    asyncio.run(_join_and_leave(r.bootstrap, group, [r.topics["frames"],
+                                                     r.topics["rejects"]]))
+    second = clean_frames(r.run, stations=10, per_station=5, start=5)
+    r.produce([(mn, enveloped(raw, 100 + i)) for i, (mn, raw) in enumerate(second)])
+    wait_for("every reading", lambda: readings_final(r), 2 * (len(first) + len(second)),
+             90, r.workers)
+    wait_for("everything committed", lambda: caught_up(r, group), 1, 60, r.workers)
+    assert w.alive(), w.tail()
+    assert "state.changelog_recreated" in w.log.read_text(), w.tail()
+    assert asyncio.run(_state_keys(r.bootstrap, changelog)) == 10
+
+
+def test_a_changelog_gone_under_a_running_worker_is_made_again_with_every_station(
+        r: Run) -> None:
+    """The changelog topic is deleted while the worker runs on: its next state send
+    fails (after the producer's 40 s), the worker makes the topic again and writes every
+    station it holds there, not only those changed since, so a restart loses none."""
+    w = r.worker("wk-gone2", "gone2").start()
+    group, changelog = w.app_id, f"{w.app_id}-station-state"
+    first = clean_frames(r.run, stations=10, per_station=3)
+    r.produce([(mn, enveloped(raw, i)) for i, (mn, raw) in enumerate(first)])
+    wait_for("the first frames committed", lambda: caught_up(r, group), 1, 120, r.workers)
+    asyncio.run(_delete_topics(r.bootstrap, [changelog]))
+    # other stations: the first ten reach the new changelog only by being written again
+    later = [(mn_of(r.run, 100 + s), when) for s in range(5)
+             for when in (T0 + timedelta(minutes=k) for k in range(3))]
+    r.produce([(mn, enveloped(frame(mn, when, {CODES[0]: 5.0}, i), 1000 + i))
+               for i, (mn, when) in enumerate(later)])
+    wait_for("every station in the new changelog",
+             lambda: asyncio.run(_state_keys(r.bootstrap, changelog)), 15, 150, r.workers)
+    wait_for("everything committed", lambda: caught_up(r, group), 1, 60, r.workers)
+    assert w.alive(), w.tail()
+    assert "state.changelog_recreated" in w.log.read_text(), w.tail()
