@@ -7,6 +7,13 @@ tools too.
 
 Logs go to stderr so that commands whose stdout is data (``hj212 parse --json``) stay
 pipeable.
+
+The libraries' own ``logging`` records (aiokafka, clickhouse-driver, asyncio) come out the
+same way, as lines with a time, a level and the library's logger name, at warning and
+above. A library repeats itself when a server is gone (aiokafka says a topic is missing
+ten times a second, 80 kB/s of log for as long as it lasts): the same message from the
+same logger is shown once per ``repeat_window_s``, and the next line shown says how
+many were held back (``repeated``).
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import contextlib
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import structlog
@@ -35,9 +44,59 @@ def resolve_format(fmt: str, stream: TextIO) -> str:
         return "json"
 
 
+#: a library's message is shown once in this many seconds; the rest are counted
+REPEAT_WINDOW_S = 60.0
+#: distinct library messages remembered for that (the oldest forgotten first)
+_REPEATS_REMEMBERED = 1000
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a record through unless the same message (logger, level, text) was let
+    through less than ``window_s`` ago; the next one let through carries how many were
+    held back since (``record.repeated``)."""
+
+    def __init__(self, window_s: float = REPEAT_WINDOW_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.clock = clock
+        #: (logger, level, text) -> [when last shown, held back since]
+        self._seen: dict[tuple[str, int, str], list[float]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.getMessage())
+        now = self.clock()
+        seen = self._seen.pop(key, None)
+        if seen is not None and now - seen[0] < self.window_s:
+            seen[1] += 1
+            self._seen[key] = seen
+            return False
+        if seen is not None and seen[1]:
+            record.repeated = int(seen[1])
+        self._seen[key] = [now, 0]
+        if len(self._seen) > _REPEATS_REMEMBERED:
+            del self._seen[next(iter(self._seen))]
+        return True
+
+
+def _repeats(_logger: Any, _method: str, event_dict: Any) -> Any:
+    held = getattr(event_dict.get("_record"), "repeated", 0)
+    if held:
+        event_dict["repeated"] = held
+    return event_dict
+
+
+def _library_level(level: str) -> int:
+    return max(logging.WARNING, _LEVELS.get(level, logging.INFO))
+
+
 def configure_logging(fmt: str = "auto", level: str = "info",
-                      stream: TextIO | None = None) -> str:
-    """Configure structlog globally; returns the format chosen (``json`` or ``console``)."""
+                      stream: TextIO | None = None, *,
+                      repeat_window_s: float = REPEAT_WINDOW_S,
+                      clock: Callable[[], float] = time.monotonic) -> str:
+    """Configure structlog globally, and the root ``logging`` handler for the libraries
+    (warnings and errors, repeats held back: see the module docstring); returns the
+    format chosen (``json`` or ``console``)."""
     out = stream if stream is not None else sys.stderr
     chosen = resolve_format(fmt, out)
     shared: list[Any] = [
@@ -63,6 +122,17 @@ def configure_logging(fmt: str = "auto", level: str = "info",
         # already handed out, so they are not cached
         cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(out)
+    handler.set_name("hj212")
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _repeats],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer]))
+    handler.addFilter(RepeatFilter(repeat_window_s, clock))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "hj212"]:
+        root.removeHandler(old)  # configured again (the CLI's --log-format, tests)
+    root.addHandler(handler)
+    root.setLevel(_library_level(level))
     return chosen
 
 
