@@ -97,8 +97,10 @@ def configure_logging(fmt: str = "auto", level: str = "info",
     """Configure structlog globally, and the root ``logging`` handler for the libraries
     (warnings and errors, repeats held back: see the module docstring); returns the
     format chosen (``json`` or ``console``)."""
+    global _configured
     out = stream if stream is not None else sys.stderr
     chosen = resolve_format(fmt, out)
+    _configured += 1
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -136,9 +138,71 @@ def configure_logging(fmt: str = "auto", level: str = "info",
     return chosen
 
 
+#: counts ``configure_logging`` calls: a logger made under an earlier one is made again
+_configured = 0
+
+
+class _LazyLogger:
+    """A structlog logger holding its context, made again (once) whenever logging has
+    been configured since it was last used (structlog's own lazy proxy cannot carry a
+    ``logger`` key: it names a parameter of ``wrap_logger``)."""
+
+    __slots__ = ("_bound", "_context", "_made_under")
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self._context = context
+        self._made_under = -1
+        self._bound: Any = None
+
+    def bind(self, **more: Any) -> _LazyLogger:
+        return _LazyLogger({**self._context, **more})
+
+    def unbind(self, *keys: str) -> _LazyLogger:
+        missing = [k for k in keys if k not in self._context]
+        if missing:
+            raise KeyError(missing[0])
+        return self.try_unbind(*keys)
+
+    def try_unbind(self, *keys: str) -> _LazyLogger:
+        return _LazyLogger({k: v for k, v in self._context.items() if k not in keys})
+
+    def new(self, **context: Any) -> _LazyLogger:
+        return _LazyLogger(context)
+
+    def _logger(self) -> Any:
+        if self._made_under != _configured:
+            self._bound = structlog.get_logger().bind(**self._context)
+            self._made_under = _configured
+        return self._bound
+
+    # the levels spelled out: a lookup that falls through to __getattr__ costs ~2 us
+    def debug(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().debug(event, *args, **kw)
+
+    def info(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().info(event, *args, **kw)
+
+    def warning(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().warning(event, *args, **kw)
+
+    def error(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().error(event, *args, **kw)
+
+    def exception(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().exception(event, *args, **kw)
+
+    def critical(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().critical(event, *args, **kw)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of structlog's logger
+        return getattr(self._logger(), name)
+
+
 def get_logger(name: str | None = None, **context: Any) -> Any:
-    """A bound structlog logger; ``name`` becomes the ``logger`` key."""
-    log = structlog.get_logger()
+    """A structlog logger with ``context`` (``name`` becomes the ``logger`` key), made
+    with the configuration of the moment it logs, not of the moment it was got: most
+    modules get theirs at import, before the command configures logging (a logger bound
+    then kept structlog's default, readable lines on stdout, in a service's JSON log)."""
     if name:
-        log = log.bind(logger=name)
-    return log.bind(**context) if context else log
+        context = {"logger": name, **context}
+    return _LazyLogger(context)

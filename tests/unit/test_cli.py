@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,7 +168,8 @@ def test_demo_runs_and_counts_frames(runner: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     # not a terminal: plain lines, no screen redraws
     assert "\x1b[" not in result.output
-    assert "t=1s" in result.output
+    # a progress line each second (on a slow machine the first may say t=2s)
+    assert re.search(r"^t=\d+s rate=", result.output, re.MULTILINE), result.output
     assert "stopped after" in result.output
     assert "accepted" in result.output
 

@@ -103,3 +103,15 @@ def test_the_filter_forgets_the_oldest_message_past_its_memory() -> None:
     for k in range(1000):
         assert shown(f"other {k}")
     assert shown("first")  # forgotten: shown again, without a count it no longer has
+
+
+def test_a_logger_got_before_logging_is_configured_follows_the_configuration() -> None:
+    early = get_logger("stream.app", app_id="x")  # as a module gets it, at import
+    out = io.StringIO()
+    configure_logging("json", "info", stream=out)
+    early.info("worker.ready")
+    record = json.loads(out.getvalue().splitlines()[0])
+    assert record["event"] == "worker.ready"
+    assert record["logger"] == "stream.app" and record["app_id"] == "x"
+    early.bind(batch=3).warning("commit.skipped")
+    assert json.loads(out.getvalue().splitlines()[1])["batch"] == 3
