@@ -49,6 +49,12 @@ _METRIC = re.compile(
 )
 
 
+#: waits before restarting a child that exited on its own: doubling from the first to the
+#: last, back to the first once it has run RESTART_HEALTHY_S
+RESTART_WAIT_S = (1.0, 60.0)
+RESTART_HEALTHY_S = 60.0
+
+
 @dataclass
 class Child:
     name: str
@@ -56,8 +62,46 @@ class Child:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     _fh: TextIO | None = None
+    #: times restarted after exiting on its own
+    restarts: int = 0
+    _env: dict[str, str] | None = None
+    _started_at: float = 0.0
+    _wait_s: float = RESTART_WAIT_S[0]
+    _restart_at: float | None = None
+
+    def supervise(self, now: float) -> str | None:
+        """Restart the child if it exited on its own with an error (a service that stops
+        itself on what it cannot get past, the worker on a changelog it cannot load,
+        counts on its supervisor), after a wait that doubles while it keeps failing;
+        returns a line saying so when it exits or restarts, else None. An exit 0 is
+        left alone: the child meant to finish."""
+        if self.proc is None or self._env is None:
+            return None
+        code = self.proc.poll()
+        if code is None:
+            if now - self._started_at >= RESTART_HEALTHY_S:
+                self._wait_s = RESTART_WAIT_S[0]
+            return None
+        if code == 0:
+            return None
+        if self._restart_at is None:
+            self._restart_at = now + self._wait_s
+            return (f"[run] {self.name} exited {code}; restarting it in {self._wait_s:.0f} s "
+                    f"(log: {self.log})")
+        if now < self._restart_at:
+            return None
+        self._restart_at = None
+        self._wait_s = min(self._wait_s * 2, RESTART_WAIT_S[1])
+        self.restarts += 1
+        if self._fh is not None:
+            self._fh.close()
+        self.start(self._env)
+        self._started_at = now  # on the caller's clock
+        return f"[run] {self.name} restarted (restart {self.restarts})"
 
     def start(self, env: dict[str, str]) -> None:
+        self._env = env
+        self._started_at = time.monotonic()
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._fh = self.log.open("a", encoding="utf-8")
         self._fh.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(self.argv)}\n")
@@ -70,7 +114,8 @@ class Child:
         if self.proc is None:
             return "not started"
         code = self.proc.poll()
-        return "running" if code is None else f"exited {code}"
+        state = "running" if code is None else f"exited {code}"
+        return f"{state}, restarted {self.restarts}x" if self.restarts else state
 
     def stop(self, timeout: float) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -418,6 +463,11 @@ def _run(settings: Settings, *, stations: int, speed: float, faults: Path | None
         feed = _alarm_feed(settings) if any(c.name == "worker" for c in procs) else None
         while seconds is None or time.monotonic() - started < seconds:
             time.sleep(1.0)
+            for c in procs:
+                said = c.supervise(time.monotonic())
+                if said is not None:
+                    print(said, flush=True)
+                    recent.append(said)
             now = scrape(settings.gateway.metrics_port)
             screen = summary(now, before, procs, started)
             opened = feed.drain() if feed is not None else []
@@ -439,7 +489,7 @@ def _run(settings: Settings, *, stations: int, speed: float, faults: Path | None
                     print(line, flush=True)
             sys.stdout.flush()
             before = now or before
-            if all(c.state().startswith("exited") for c in procs):
+            if all(c.proc is not None and c.proc.poll() == 0 for c in procs):
                 break
     except KeyboardInterrupt:
         pass

@@ -132,3 +132,42 @@ def test_a_sigterm_stops_the_children_as_ctrl_c_does(tmp_path):
     finally:
         if runner.poll() is None:
             runner.kill()
+
+
+def test_a_child_that_fails_is_restarted_with_growing_waits_and_one_that_finishes_is_not(
+        tmp_path):
+    import sys
+
+    from pipeline import run as run_module
+
+    flaky = Child("worker", [sys.executable, "-c", "import sys; sys.exit(3)"],
+                  tmp_path / "worker.log")
+    done = Child("once", [sys.executable, "-c", "pass"], tmp_path / "once.log")
+    flaky.start({})
+    done.start({})
+    flaky.proc.wait(20)
+    done.proc.wait(20)
+    now = 100.0
+    said = flaky.supervise(now)
+    assert said is not None and "worker exited 3; restarting it in 1 s" in said
+    assert flaky.supervise(now + 0.5) is None  # still waiting
+    assert "restarted (restart 1)" in flaky.supervise(now + 1.0)
+    flaky.proc.wait(20)
+    assert "restarting it in 2 s" in flaky.supervise(now + 2.0)  # the wait doubles
+    assert flaky.supervise(now + 3.5) is None
+    assert "restart 2" in flaky.supervise(now + 4.0)
+    flaky.proc.wait(20)
+    assert flaky.state() == "exited 3, restarted 2x"
+    assert flaky.log.read_text().count("\n--- ") == 3  # three starts in its log
+    assert done.supervise(now) is None and done.supervise(now + 100) is None
+    assert done.restarts == 0
+    # a child that stays up the healthy time starts from the first wait again
+    flaky._wait_s = run_module.RESTART_WAIT_S[1]
+    flaky.argv = [sys.executable, "-c", "import time; time.sleep(30)"]
+    flaky.supervise(now + 10)
+    flaky.supervise(now + 10 + run_module.RESTART_WAIT_S[1])
+    assert flaky.proc.poll() is None
+    flaky.supervise(now + 10 + run_module.RESTART_WAIT_S[1] + run_module.RESTART_HEALTHY_S)
+    assert flaky._wait_s == run_module.RESTART_WAIT_S[0]
+    flaky.stop(timeout=5)
+    done.stop(timeout=5)
