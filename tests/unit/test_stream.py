@@ -174,3 +174,31 @@ def test_a_saved_state_it_cannot_read_stops_the_worker_before_it_detects() -> No
     assert worker.generation > before  # a batch in hand is dropped, not stored
     assert worker.table.stations() == []  # and nothing of that partition is used
     worker.agents.close()
+
+
+def test_a_state_load_retries_kafkas_errors_then_raises_the_last(monkeypatch) -> None:
+    """No broker at the address: the load tries once and after each wait, then raises
+    (the worker then stops with it) with the partitions not ready."""
+    import io
+    import socket
+
+    from aiokafka.errors import KafkaError
+
+    from pipeline.logs import configure_logging
+    from pipeline.stream import state as state_module
+    from pipeline.stream.state import StationTable
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(state_module, "LOAD_RETRY_WAITS", (0.01, 0.02))
+    out = io.StringIO()
+    configure_logging("json", "info", stream=out)
+    table = StationTable(f"127.0.0.1:{port}", "t-station-state", 2, 1)
+    with pytest.raises(KafkaError):
+        asyncio.run(table.load([0, 1]))
+    retries = [r for r in map(json.loads, out.getvalue().splitlines())
+               if r.get("event") == "state.load_retry"]
+    assert [(r["event"], r["attempt"]) for r in retries] == [
+        ("state.load_retry", 1), ("state.load_retry", 2)]
+    assert not table.ready([0]) and not table.ready([1])
