@@ -743,23 +743,31 @@ async def _join_and_leave(bootstrap: str, group: str, topics: list[str]) -> None
         await consumer.stop()
 
 
+def committed_then_changelog_deleted(r: Run, app_id: str, per_station: int
+                                     ) -> tuple[Worker, str, str, int]:
+    """A worker that has committed frames of 10 stations, whose changelog topic is then
+    deleted: (worker, group, changelog topic, frames sent)."""
+    w = r.worker(app_id, app_id).start()
+    group, changelog = w.app_id, f"{w.app_id}-station-state"
+    first = clean_frames(r.run, stations=10, per_station=per_station)
+    r.produce([(mn, enveloped(raw, i)) for i, (mn, raw) in enumerate(first)])
+    wait_for("the first frames committed", lambda: caught_up(r, group), 1, 120, r.workers)
+    asyncio.run(_delete_topics(r.bootstrap, [changelog]))
+    return w, group, changelog, len(first)
+
+
 def test_a_changelog_gone_before_a_rebalance_is_made_again_and_the_stream_goes_on(
         r: Run) -> None:
     """The changelog topic is deleted, then the group rebalances: the worker's state
     load finds no topic. It makes the topic again and goes on detecting (before, the
     load's error left the partitions held and never ready: the worker dropped every
     batch, silently, for good)."""
-    w = r.worker("wk-gone", "gone").start()
-    group, changelog = w.app_id, f"{w.app_id}-station-state"
-    first = clean_frames(r.run, stations=10, per_station=5)
-    r.produce([(mn, enveloped(raw, i)) for i, (mn, raw) in enumerate(first)])
-    wait_for("the first frames committed", lambda: caught_up(r, group), 1, 120, r.workers)
-    asyncio.run(_delete_topics(r.bootstrap, [changelog]))
+    w, group, changelog, sent = committed_then_changelog_deleted(r, "wk-gone", 5)
     asyncio.run(_join_and_leave(r.bootstrap, group, [r.topics["frames"],
                                                      r.topics["rejects"]]))
     second = clean_frames(r.run, stations=10, per_station=5, start=5)
     r.produce([(mn, enveloped(raw, 100 + i)) for i, (mn, raw) in enumerate(second)])
-    wait_for("every reading", lambda: readings_final(r), 2 * (len(first) + len(second)),
+    wait_for("every reading", lambda: readings_final(r), 2 * (sent + len(second)),
              90, r.workers)
     wait_for("everything committed", lambda: caught_up(r, group), 1, 60, r.workers)
     assert w.alive(), w.tail()
@@ -772,12 +780,7 @@ def test_a_changelog_gone_under_a_running_worker_is_made_again_with_every_statio
     """The changelog topic is deleted while the worker runs on: its next state send
     fails (after the producer's 40 s), the worker makes the topic again and writes every
     station it holds there, not only those changed since, so a restart loses none."""
-    w = r.worker("wk-gone2", "gone2").start()
-    group, changelog = w.app_id, f"{w.app_id}-station-state"
-    first = clean_frames(r.run, stations=10, per_station=3)
-    r.produce([(mn, enveloped(raw, i)) for i, (mn, raw) in enumerate(first)])
-    wait_for("the first frames committed", lambda: caught_up(r, group), 1, 120, r.workers)
-    asyncio.run(_delete_topics(r.bootstrap, [changelog]))
+    w, group, changelog, _ = committed_then_changelog_deleted(r, "wk-gone2", 3)
     # other stations: the first ten reach the new changelog only by being written again
     later = [(mn_of(r.run, 100 + s), when) for s in range(5)
              for when in (T0 + timedelta(minutes=k) for k in range(3))]
