@@ -142,6 +142,13 @@ def configure_logging(fmt: str = "auto", level: str = "info",
 _configured = 0
 
 
+def _level(name: str) -> Any:
+    def log(self: _LazyLogger, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return getattr(self._logger(), name)(event, *args, **kw)
+    log.__name__ = name
+    return log
+
+
 class _LazyLogger:
     """A structlog logger holding its context, made again (once) whenever logging has
     been configured since it was last used (structlog's own lazy proxy cannot carry a
@@ -157,44 +164,22 @@ class _LazyLogger:
     def bind(self, **more: Any) -> _LazyLogger:
         return _LazyLogger({**self._context, **more})
 
-    def unbind(self, *keys: str) -> _LazyLogger:
-        missing = [k for k in keys if k not in self._context]
-        if missing:
-            raise KeyError(missing[0])
-        return self.try_unbind(*keys)
-
-    def try_unbind(self, *keys: str) -> _LazyLogger:
-        return _LazyLogger({k: v for k, v in self._context.items() if k not in keys})
-
-    def new(self, **context: Any) -> _LazyLogger:
-        return _LazyLogger(context)
-
     def _logger(self) -> Any:
         if self._made_under != _configured:
             self._bound = structlog.get_logger().bind(**self._context)
             self._made_under = _configured
         return self._bound
 
-    # the levels spelled out: a lookup that falls through to __getattr__ costs ~2 us
-    def debug(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
-        return self._logger().debug(event, *args, **kw)
+    # the levels as methods of the class: a lookup that falls through to __getattr__
+    # costs ~2 us
+    debug = _level("debug")
+    info = _level("info")
+    warning = _level("warning")
+    error = _level("error")
+    exception = _level("exception")
+    critical = _level("critical")
 
-    def info(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
-        return self._logger().info(event, *args, **kw)
-
-    def warning(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
-        return self._logger().warning(event, *args, **kw)
-
-    def error(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
-        return self._logger().error(event, *args, **kw)
-
-    def exception(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
-        return self._logger().exception(event, *args, **kw)
-
-    def critical(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
-        return self._logger().critical(event, *args, **kw)
-
-    def __getattr__(self, name: str) -> Any:  # the rest of structlog's logger
+    def __getattr__(self, name: str) -> Any:  # the rest of structlog's logger (unbind...)
         return getattr(self._logger(), name)
 
 
