@@ -92,8 +92,10 @@ def frame_for(i: int, n: int) -> bytes:
           "w21003-Rtd=1.25,w21003-Flag=N;w21011-Rtd=0.31,w21011-Flag=N;"
           "w21001-Rtd=12.4,w21001-Flag=N;w01001-Rtd=7.12,w01001-Flag=N;"
           "w00000-Rtd=35.2,w00000-Flag=N")
-    return hj212.encode(cn=2011, st=32, mn=mn_of(i), pw=PW, qn=f"2024{i:04d}{n:09d}"[-17:],
-                        flag=5, cp=cp)
+    # a real time as QN (the logger's send time), as loggers send: a QN that is no time is
+    # a deviation, and a frame with a warning leaves the codec's fast path
+    qn = f"2024010112{n // 60 % 60:02d}{n % 60:02d}{i % 1000:03d}"
+    return hj212.encode(cn=2011, st=32, mn=mn_of(i), pw=PW, qn=qn, flag=5, cp=cp)
 
 
 async def create_topics(bootstrap: str, frames: str, rejects: str) -> None:

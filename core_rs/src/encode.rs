@@ -5,6 +5,7 @@
 //! mode for `request`), so a frame that a receiver would reject never leaves this module.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::codes;
@@ -549,9 +550,86 @@ fn auto_answer(cn: u16) -> Option<u16> {
     }
 }
 
+/// `auto_answer` of every CN of four digits, worked out once (0: none): the gateway answers
+/// every frame it keeps, and the code table's lookup by text cost more than the answer.
+fn auto_answer_cached(cn: u16) -> Option<u16> {
+    static TABLE: OnceLock<Vec<u16>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| (0..=9999).map(|c| auto_answer(c).unwrap_or(0)).collect());
+    match table.get(usize::from(cn)) {
+        Some(0) => None,
+        Some(&answer) => Some(answer),
+        None => auto_answer(cn),
+    }
+}
+
 /// The platform's answer to a frame it received, in the sender's edition, or None when none
 /// is due (`Auto` on a frame without Flag's A bit, on a request or on an answer).
+///
+/// A frame parsed without a warning gets an answer without a data area written straight
+/// into bytes (`plain_answer`); `answer_by_encoder` is the general way, and the tests demand
+/// the same bytes from both.
 pub fn answer(frame: &Frame, reply: Reply) -> Option<Vec<u8>> {
+    let cn = match reply {
+        Reply::Auto if frame.needs_ack() => auto_answer_cached(frame.cn_num()),
+        Reply::Auto => return None,
+        Reply::Notify => Some(9013),
+        Reply::Data => Some(9014),
+        Reply::QnRtn(_) | Reply::ExeRtn(_) => None,
+    };
+    if let Some(cn) = cn {
+        if frame.warnings.is_empty() {
+            if let Some(bytes) = plain_answer(frame, cn) {
+                return Some(bytes);
+            }
+        }
+    }
+    answer_by_encoder(frame, reply)
+}
+
+/// The answer with CN `cn` and an empty data area to a frame parsed without a warning: its
+/// QN, PW and MN as they came (each already a valid header value, so the encoder's checks
+/// and its parse of the result would pass), ST=91, Flag without the A and D bits. None
+/// where the encoder might see it otherwise (a header value it would refuse, a Flag over
+/// 255): `answer_by_encoder` then decides.
+fn plain_answer(frame: &Frame, cn: u16) -> Option<Vec<u8>> {
+    let h = &frame.parsed.header;
+    let raw = &frame.raw;
+    let pw = h.pw?.of(raw);
+    let mn = h.mn?.of(raw);
+    let qn = h.qn.map(|q| q.of(raw));
+    let plain = |v: &[u8]| {
+        !v.is_empty()
+            && v.len() <= 32
+            && v.iter()
+                .all(|b| b.is_ascii_graphic() && !b"=;,&".contains(b))
+    };
+    if !plain(pw) || !plain(mn) || !qn.map_or(true, plain) || cn > 9999 {
+        return None;
+    }
+    let flag = h.flag.map(|f| f & !(FLAG_A | FLAG_D));
+    if flag.is_some_and(|f| f > 255) {
+        return None;
+    }
+    let mut seg = Vec::with_capacity(96);
+    if let Some(q) = qn {
+        seg.extend_from_slice(b"QN=");
+        seg.extend_from_slice(q);
+        seg.push(b';');
+    }
+    seg.extend_from_slice(format!("ST=91;CN={cn:04};PW=").as_bytes());
+    seg.extend_from_slice(pw);
+    seg.extend_from_slice(b";MN=");
+    seg.extend_from_slice(mn);
+    seg.push(b';');
+    if let Some(f) = flag {
+        seg.extend_from_slice(format!("Flag={f};").as_bytes());
+    }
+    seg.extend_from_slice(b"CP=&&&&");
+    Some(wrap(&seg))
+}
+
+/// `answer` by the general encoder (which checks every field and parses what it built).
+pub fn answer_by_encoder(frame: &Frame, reply: Reply) -> Option<Vec<u8>> {
     let (cn, cp) = match reply {
         Reply::Auto => {
             if !frame.needs_ack() {

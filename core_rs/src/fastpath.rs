@@ -15,9 +15,9 @@
 
 use crate::batch::{Columns, EFLAG_WIDTH, FLAG_WIDTH, N_NUMERIC};
 use crate::codes;
-use crate::cp::{suffix_id, SUFFIX_EFLAG, SUFFIX_FLAG};
-use crate::frame::Span;
-use crate::segment::{edition_of, is_upload_cn, Header, FLAG_D};
+use crate::cp::{suffix_id, CpSummary, SUFFIX_EFLAG, SUFFIX_FLAG};
+use crate::frame::{locate, Located, Options, Span};
+use crate::segment::{edition_of, is_upload_cn, Header, Parsed, FLAG_D};
 use crate::text::{non_digits, read_stamp, read_uint, time_of_known_date_ok};
 
 /// The frame is not of the plain shape: let the validating path decide.
@@ -1239,6 +1239,91 @@ fn fast_header_with(buf: &[u8], seg: Span, memo: &mut HeaderMemo) -> Result<Head
     let cp_start = base + at + 3;
     h.cp = Span::new(cp_start + 2, base + s.len() - 2);
     Ok(h)
+}
+
+/// What `plain_segment` keeps between calls: the codes and templates of the data areas read
+/// so far (a gateway's connections send the same few shapes), and rows to write into and
+/// throw away. One per thread, shared by every Framer and parse on it.
+#[derive(Default)]
+struct PlainScratch {
+    known: KnownCodes,
+    rows: Columns,
+}
+
+thread_local! {
+    static PLAIN: std::cell::RefCell<PlainScratch> = std::cell::RefCell::new(PlainScratch::default());
+}
+
+/// The header and data-area summary of the segment `seg` of `buf` when it has the plain shape
+/// (the batch decoder's fast path: `fast_header` and `fast_cp` read it), exactly as
+/// `parse_segment_at` gives them; None for anything else (the validating path decides).
+///
+/// Only for a frame whose framing gave no warning: the fast path accepts only what the
+/// validating path accepts without one, in either mode, so the result holds for strict and
+/// lenient options alike. `Framer` and `Frame::parse` try it first: the gateway reads every
+/// frame through them, and a plain frame costs a third of the validating path's time.
+pub fn plain_segment(buf: &[u8], seg: Span) -> Option<(Header, CpSummary)> {
+    PLAIN
+        .try_with(|scratch| {
+            let mut guard = scratch.try_borrow_mut().ok()?;
+            let PlainScratch { known, rows } = &mut *guard;
+            let header = fast_header_known(buf, seg, known).ok()?;
+            let station = station_key(buf, header.mn, header.cn_num);
+            let read = fast_cp(buf, header.cp, rows, 0, known, station);
+            rows.drop_rows_from(0);
+            let data_time_secs = read.ok()?;
+            let cp = header.cp.of(buf);
+            let data_time = match data_time_secs {
+                Some(_) => Some(data_time_value(cp, header.cp.start as usize)?),
+                None => None,
+            };
+            // a plain data area has no '=' in its values: one per field
+            let fields = cp.iter().filter(|&&b| b == b'=').count();
+            let summary = CpSummary {
+                data_time,
+                data_time_secs,
+                fields: u32::try_from(fields).ok()?,
+            };
+            Some((header, summary))
+        })
+        .ok()
+        .flatten()
+}
+
+/// A whole frame of the plain shape, parsed as `segment::parse_frame` parses it with no
+/// warning; None for anything else (a framing warning included).
+pub fn plain_frame(buf: &[u8], opts: &Options) -> Option<Parsed> {
+    if !buf.starts_with(b"##") {
+        return None;
+    }
+    let mut early = Vec::new();
+    match locate(buf, true, opts, &mut early) {
+        Located::Frame {
+            segment,
+            crc,
+            consumed,
+        } if consumed == buf.len() && early.is_empty() => {
+            let (header, cp) = plain_segment(buf, segment)?;
+            Some(Parsed {
+                segment,
+                crc,
+                header,
+                cp,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The span of the `DataTime` field's value in the data area `cp` (at `start` of its buffer):
+/// the 14 bytes after the first `DataTime=` that begins a field.
+fn data_time_value(cp: &[u8], start: usize) -> Option<Span> {
+    const NAME: &[u8] = b"DataTime=";
+    let at = (0..cp.len())
+        .find(|&i| cp[i..].starts_with(NAME) && (i == 0 || matches!(cp[i - 1], b';' | b',')))?;
+    let v = at + NAME.len();
+    cp.get(v..v + 14)?;
+    Some(Span::new(start + v, start + v + 14))
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@
 
 use crate::crc::CrcVariants;
 use crate::error::{shown, ErrorKind, FrameError, Rejected, Warning};
+use crate::fastpath::plain_segment;
 use crate::frame::{locate, Located, Options, MAX_FRAME};
 use crate::model::Frame;
 use crate::segment::{parse_segment_at, Parsed};
@@ -169,6 +170,9 @@ pub struct Framer {
     warnings: Vec<Warning>,
     /// set while `buf` holds an incomplete frame
     waiting: Option<Waiting>,
+    /// try the plain shape's fast path first (`fastpath::plain_segment`); off only in
+    /// `Framer::validating`, the reference it is tested against
+    plain: bool,
 }
 
 impl Framer {
@@ -180,6 +184,16 @@ impl Framer {
             stats: FramerStats::default(),
             warnings: Vec::new(),
             waiting: None,
+            plain: true,
+        }
+    }
+
+    /// A framer that reads every frame by the validating path alone: the reference for
+    /// tests of the fast path, which must give the same frames.
+    pub fn validating(opts: Options) -> Self {
+        Framer {
+            plain: false,
+            ..Framer::new(opts)
         }
     }
 
@@ -308,7 +322,17 @@ impl Framer {
             } => {
                 let consumed = consumed.clamp(1, data.len());
                 let raw = &data[..consumed];
-                match parse_segment_at(raw, segment, &self.opts, &mut self.warnings) {
+                // the plain shape by the fast path, when the framing gave no warning
+                let plain = if self.warnings.is_empty() && self.plain {
+                    plain_segment(raw, segment)
+                } else {
+                    None
+                };
+                let parsed = match plain {
+                    Some(parsed) => Ok(parsed),
+                    None => parse_segment_at(raw, segment, &self.opts, &mut self.warnings),
+                };
+                match parsed {
                     Ok((header, cp)) => {
                         self.stats.frames += 1;
                         out.push(Ok(Frame {

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use crate::cp::{numeric_column, CpFields};
 use crate::error::{FrameError, Warning};
+use crate::fastpath::plain_frame;
 use crate::frame::{Options, Span};
 use crate::segment::{parse_frame, Parsed};
 use crate::text::read_number;
@@ -26,6 +27,19 @@ pub struct Frame {
 impl Frame {
     /// Parse a whole frame.
     pub fn parse(raw: &[u8], opts: &Options) -> Result<Frame, FrameError> {
+        if let Some(parsed) = plain_frame(raw, opts) {
+            return Ok(Frame {
+                raw: raw.to_vec(),
+                parsed,
+                warnings: Vec::new(),
+            });
+        }
+        Frame::parse_validating(raw, opts)
+    }
+
+    /// `parse` by the validating path alone: the reference the plain shape's fast path
+    /// (`fastpath::plain_frame`) is tested against.
+    pub fn parse_validating(raw: &[u8], opts: &Options) -> Result<Frame, FrameError> {
         let mut warnings = Vec::new();
         let parsed = parse_frame(raw, opts, &mut warnings)?;
         Ok(Frame {

@@ -1,15 +1,19 @@
 //! The batch decoder's fast path (`decode_batch`) against its validating path
 //! (`decode_batch_validating`): the same columns, rows, statuses, warning counts and errors,
 //! in lenient and strict mode, on generated frames (well formed, and with every deviation the
-//! fast path must hand over) and on the fuzz corpus.
+//! fast path must hand over) and on the fuzz corpus. The same for single frames: `Frame::parse`
+//! and the `Framer` against the validating path alone, and the answers to the frames against
+//! the general encoder's.
 
 use std::path::Path;
 
 use hj212::batch::{decode_batch, decode_batch_validating, decode_batch_with, Columns};
+use hj212::encode::{answer, answer_by_encoder, Reply};
 use hj212::fastpath::{fast_header, KnownCodes};
 use hj212::frame::wrap;
+use hj212::framer::Framer;
 use hj212::segment::parse_header_at;
-use hj212::{Options, Span};
+use hj212::{Frame, Options, Span};
 use proptest::prelude::*;
 
 fn assert_same(frames: &[Vec<u8>]) -> (Columns, Columns) {
@@ -40,8 +44,54 @@ fn assert_same(frames: &[Vec<u8>]) -> (Columns, Columns) {
                 .collect::<Vec<_>>()
         );
         last = Some((fast, slow));
+        assert_same_frames(frames, &opts);
     }
     last.expect("two modes ran")
+}
+
+const REPLIES: [Reply; 5] = [
+    Reply::Auto,
+    Reply::Data,
+    Reply::Notify,
+    Reply::QnRtn(1),
+    Reply::ExeRtn(3),
+];
+
+/// `Frame::parse` and the stream `Framer`, which read the plain shape by the fast path
+/// (`fastpath::plain_frame`, `plain_segment`), give exactly the frames (header, data-area
+/// summary, warnings) and rejections of the validating path alone.
+fn assert_same_frames(frames: &[Vec<u8>], opts: &Options) {
+    for f in frames {
+        let parsed = Frame::parse(f, opts);
+        assert_eq!(
+            parsed,
+            Frame::parse_validating(f, opts),
+            "strict={}: {}",
+            opts.strict,
+            String::from_utf8_lossy(f)
+        );
+        // the answer written straight into bytes is the general encoder's
+        if let Ok(frame) = &parsed {
+            for reply in REPLIES {
+                assert_eq!(
+                    answer(frame, reply),
+                    answer_by_encoder(frame, reply),
+                    "{reply:?} to {}",
+                    String::from_utf8_lossy(f)
+                );
+            }
+        }
+    }
+    let mut fast = Framer::new(*opts);
+    let mut slow = Framer::validating(*opts);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for f in frames {
+        fast.feed(f, &mut a);
+        slow.feed(f, &mut b);
+    }
+    fast.finish(&mut a);
+    slow.finish(&mut b);
+    assert_eq!(a, b, "strict={}: the framer's frames", opts.strict);
 }
 
 const HEADERS: [&str; 4] = [

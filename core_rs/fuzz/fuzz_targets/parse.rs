@@ -1,10 +1,13 @@
 //! Whole-frame parsing, both modes, a bare segment, the batch decoder and the header scan:
 //! none may panic on any input, and what lenient mode accepts must re-encode and parse again.
 //! Allowing CRC variants never changes a frame that was accepted without them. The batch
-//! decoder's fast path and its validating path give the same columns.
+//! decoder's fast path and its validating path give the same columns, and a single frame is
+//! parsed the same with the fast path for plain frames as by the validating path alone; its
+//! answers are the general encoder's.
 #![no_main]
 
 use hj212::crc::known_variants;
+use hj212::encode::{answer, answer_by_encoder, Reply};
 use hj212::fastpath::KnownCodes;
 use hj212::{batch, hint, ErrorKind, Frame, Options};
 use libfuzzer_sys::fuzz_target;
@@ -12,11 +15,18 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let strict = Frame::parse(data, &Options::strict());
     let lenient = Frame::parse(data, &Options::lenient());
+    // the plain shape's fast path gives the validating path's frame or error, in both modes
+    assert_eq!(strict, Frame::parse_validating(data, &Options::strict()));
+    assert_eq!(lenient, Frame::parse_validating(data, &Options::lenient()));
     if strict.is_ok() {
         // whatever the letter of the standard accepts, lenient mode accepts too
         assert!(lenient.is_ok(), "strict accepted, lenient rejected: {:?}", lenient.err());
     }
     if let Ok(f) = &lenient {
+        // an answer written straight into bytes is the general encoder's
+        for reply in [Reply::Auto, Reply::Data, Reply::Notify, Reply::QnRtn(1)] {
+            assert_eq!(answer(f, reply), answer_by_encoder(f, reply), "{reply:?}");
+        }
         let _ = f.pollutants();
         let _ = f.cp_fields().count();
         // the segment alone, framed again with a correct length and CRC, parses the same way
