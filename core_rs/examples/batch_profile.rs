@@ -4,9 +4,10 @@
 //!     cargo run --release --example batch_profile -- corpus.bin [repeats]
 //!
 //! Each stage adds work to the one before, so the differences are the cost of each step.
-//! A third argument runs one stage alone: `fast` or `validating` (`decode_batch` or
-//! `decode_batch_validating`, for a profiler), `bails` (how many accepted frames leave the
-//! fast path) or `same` (the two paths give the same columns on this corpus). Instructions
+//! A third argument runs one stage alone: `fast`, `validating` or `parse` (`decode_batch`,
+//! `decode_batch_validating` or `Frame::parse` frame by frame, for a profiler), `bails`
+//! (how many accepted frames leave the fast path) or `same` (the two paths give the same
+//! columns on this corpus). Instructions
 //! per frame, as the README gives them:
 //!
 //!     valgrind --tool=callgrind target/release/examples/batch_profile corpus.bin 1 fast
@@ -87,6 +88,12 @@ fn main() {
                 println!("the fast path and the validating path give the same columns");
                 return;
             }
+            "parse" => best(repeats, || {
+                slices
+                    .iter()
+                    .filter(|f| hj212::Frame::parse(f, &opts).is_ok())
+                    .count()
+            }),
             "fast" => best(repeats, || {
                 slices
                     .chunks(10_000)
@@ -135,6 +142,15 @@ fn main() {
             slices
                 .iter()
                 .filter(|f| parse_frame(f, &opts, &mut WarnCount::default()).is_ok())
+                .count()
+        }),
+    );
+    report(
+        "Frame::parse (plain frames by the fast path)",
+        best(repeats, || {
+            slices
+                .iter()
+                .filter(|f| hj212::Frame::parse(f, &opts).is_ok())
                 .count()
         }),
     );
