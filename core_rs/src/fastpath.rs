@@ -1243,7 +1243,9 @@ fn fast_header_with(buf: &[u8], seg: Span, memo: &mut HeaderMemo) -> Result<Head
 
 /// What `plain_segment` keeps between calls: the codes and templates of the data areas read
 /// so far (a gateway's connections send the same few shapes), and rows to write into and
-/// throw away. One per thread, shared by every Framer and parse on it.
+/// throw away. One per thread, shared by every Framer and parse on it, for the thread's
+/// life: at most `TPL_SHAPES` shapes (about 11 MB at worst; a shape past them is read
+/// without a template, never wrongly), as the batch decoder's own `KnownCodes` is kept.
 #[derive(Default)]
 struct PlainScratch {
     known: KnownCodes,
