@@ -597,13 +597,12 @@ fn plain_answer(frame: &Frame, cn: u16) -> Option<Vec<u8>> {
     let pw = h.pw?.of(raw);
     let mn = h.mn?.of(raw);
     let qn = h.qn.map(|q| q.of(raw));
-    let plain = |v: &[u8]| {
-        !v.is_empty()
-            && v.len() <= 32
-            && v.iter()
-                .all(|b| b.is_ascii_graphic() && !b"=;,&".contains(b))
+    // the encoder's own rule for header values (`check_header_value`): a warning-free frame's
+    // values pass it, so its error (built only for a refused value) is never made here
+    let valid = |name: &str, v: &[u8]| {
+        std::str::from_utf8(v).is_ok_and(|s| check_header_value(name, s, 0).is_ok())
     };
-    if !plain(pw) || !plain(mn) || !qn.map_or(true, plain) || cn > 9999 {
+    if !valid("PW", pw) || !valid("MN", mn) || !qn.map_or(true, |q| valid("QN", q)) {
         return None;
     }
     let flag = h.flag.map(|f| f & !(FLAG_A | FLAG_D));
