@@ -1,8 +1,9 @@
-//! The gateway's envelope around each frame on `hj212.frames` and `hj212.rejects`, read
-//! for the stream worker, which takes thousands a batch.
+//! The gateway's envelope around each frame on `hj212.frames` and `hj212.rejects`: read
+//! for the stream worker, which takes thousands a batch, and written for the gateway's
+//! accepted frames, one per frame a logger sends.
 //!
-//! The format is stated (and written) by `pipeline/gateway/envelope.py`; its `decode` is
-//! the reference this reader is tested against. All integers big-endian:
+//! The format is stated (and written) by `pipeline/gateway/envelope.py`; its `decode` and
+//! `encode_accepted` are the references this reader and writer are tested against. All integers big-endian:
 //! magic `HJGW`, version 1, kind (u8), receive time in ns (u64), gateway sequence (u64),
 //! gateway id (u8 length + UTF-8), peer (u8 length + ASCII), reason (u16 length + UTF-8),
 //! the frame (u32 length + its bytes exactly as received). Bytes after the frame are
@@ -12,6 +13,61 @@
 pub const MAGIC: &[u8; 4] = b"HJGW";
 /// The one version this release reads.
 pub const VERSION: u8 = 1;
+
+/// The envelope's kind for an accepted frame.
+pub const ACCEPTED: u8 = 1;
+
+/// Why an envelope cannot be written: a field longer than its length prefix can say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooLong {
+    pub field: &'static str,
+    pub len: usize,
+    pub max: usize,
+}
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the envelope's {} has {} bytes, more than the {} its length prefix can say",
+            self.field, self.len, self.max
+        )
+    }
+}
+
+/// Append the envelope of an accepted frame to `out`. `sender` is the envelope's gateway
+/// and peer fields already written (each a u8 length and its bytes: what
+/// `envelope.sender_part` gives once per connection), so only the frame's own fields are
+/// written per frame. The reason is empty.
+pub fn write_accepted(
+    out: &mut Vec<u8>,
+    receive_ns: u64,
+    seq: u64,
+    sender: &[u8],
+    raw: &[u8],
+) -> Result<(), TooLong> {
+    let raw_len = u32::try_from(raw.len()).map_err(|_| TooLong {
+        field: "frame",
+        len: raw.len(),
+        max: u32::MAX as usize,
+    })?;
+    out.reserve(accepted_len(sender, raw));
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.push(ACCEPTED);
+    out.extend_from_slice(&receive_ns.to_be_bytes());
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(sender);
+    out.extend_from_slice(&[0, 0]); // no reason
+    out.extend_from_slice(&raw_len.to_be_bytes());
+    out.extend_from_slice(raw);
+    Ok(())
+}
+
+/// The length `write_accepted` adds.
+pub fn accepted_len(sender: &[u8], raw: &[u8]) -> usize {
+    4 + 1 + 1 + 8 + 8 + sender.len() + 2 + 4 + raw.len()
+}
 
 /// One envelope, borrowing its fields from the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +193,27 @@ mod tests {
         let mut trailing = v.clone();
         trailing.push(0);
         assert_eq!(read(&trailing), read(&v));
+    }
+
+    #[test]
+    fn an_accepted_envelope_reads_back() {
+        let mut v = vec![0xAA];
+        write_accepted(&mut v, 7, 9, b"\x02gw\x09127.0.0.1", b"##0001abcd\r\n").unwrap();
+        assert_eq!(
+            v.len(),
+            1 + accepted_len(b"\x02gw\x09127.0.0.1", b"##0001abcd\r\n")
+        );
+        let e = read(&v[1..]).expect("whole");
+        assert_eq!((e.kind, e.receive_ns, e.seq), (ACCEPTED, 7, 9));
+        assert_eq!((e.gateway, e.peer), (&b"gw"[..], &b"127.0.0.1"[..]));
+        assert_eq!((e.reason, e.raw), (&b""[..], &b"##0001abcd\r\n"[..]));
+        assert_eq!(v[1..], envelope_of(1, b"", b"##0001abcd\r\n")[..]);
+    }
+
+    fn envelope_of(kind: u8, reason: &[u8], raw: &[u8]) -> Vec<u8> {
+        let mut v = envelope(reason, raw);
+        v[5] = kind;
+        v
     }
 
     #[test]

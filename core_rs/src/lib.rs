@@ -18,6 +18,7 @@ pub mod model;
 pub mod native;
 pub mod reassemble;
 pub mod segment;
+pub mod spool;
 pub mod text;
 pub mod values;
 

@@ -752,6 +752,39 @@ fn answer<'py>(
     Ok(enc::answer(&frame.get().inner, reply).map(|b| PyBytes::new(py, &b)))
 }
 
+/// What the gateway keeps and sends for a frame it accepts, in one call: the envelope
+/// (`envelope.encode_accepted`), the spool record that holds it under `topic` and `key`
+/// (`spool.record`), and the frame's answer (`answer(frame)`).
+#[pyfunction]
+#[pyo3(signature = (frame, topic, key, receive_ns, seq, sender, /))]
+#[allow(clippy::type_complexity)]
+fn accept_frame<'py>(
+    py: Python<'py>,
+    frame: &Bound<'py, Frame>,
+    topic: u8,
+    key: &[u8],
+    receive_ns: u64,
+    seq: u64,
+    sender: &[u8],
+) -> PyResult<(
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Option<Bound<'py, PyBytes>>,
+)> {
+    let inner = &frame.get().inner;
+    let mut value = Vec::new();
+    crate::envelope::write_accepted(&mut value, receive_ns, seq, sender, &inner.raw)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mut record = Vec::new();
+    crate::spool::write_record(&mut record, topic, key, &value)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((
+        PyBytes::new(py, &value),
+        PyBytes::new(py, &record),
+        enc::answer(inner, Reply::Auto).map(|b| PyBytes::new(py, &b)),
+    ))
+}
+
 #[pyfunction]
 fn answer_error<'py>(
     py: Python<'py>,
@@ -859,6 +892,7 @@ fn _hj212(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_envelopes, m)?)?;
     m.add_function(wrap_pyfunction!(encode, m)?)?;
     m.add_function(wrap_pyfunction!(answer, m)?)?;
+    m.add_function(wrap_pyfunction!(accept_frame, m)?)?;
     m.add_function(wrap_pyfunction!(answer_error, m)?)?;
     m.add_function(wrap_pyfunction!(request, m)?)?;
     m.add_function(wrap_pyfunction!(now_qn, m)?)?;

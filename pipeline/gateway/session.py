@@ -44,6 +44,7 @@ _ACCEPT = Action.ACCEPT
 #: answer CN bytes -> the label (a handful of CNs: decoded once)
 _ANSWER_CNS: dict[bytes, str] = {}
 _FRAME = hj212.Frame
+_accept_frame = hj212.accept_frame
 
 
 class Session(asyncio.Protocol):
@@ -165,9 +166,12 @@ class Session(asyncio.Protocol):
         spool = ctx.spool
         if mn != self._key_mn:
             self._key_mn, self._key = mn, mn.encode("ascii", "replace")
+        # the envelope, its spool record and the answer in one call into Rust: the
+        # Python references are envelope.encode_accepted, spool.record and hj212.answer
+        value, rec, reply = _accept_frame(item, FRAMES, self._key, time.time_ns(),
+                                          spool.next_seq, self._sender)
         try:
-            fut = spool.append(FRAMES, self._key, envelope.encode_accepted(
-                time.time_ns(), spool.next_seq, self._sender, item.raw))
+            fut = spool.append_record(FRAMES, self._key, value, rec)
         except SpoolError as exc:
             self.log.error("spool.refused", error=str(exc),
                            why="closing the connection unanswered so the logger resends")
@@ -175,7 +179,6 @@ class Session(asyncio.Protocol):
             return True
         ctx.metrics.frames[(cn, "accepted")] += 1
         ctx.live[mn] = self
-        reply = hj212.answer(item)
         if reply is not None:
             ctx.when_kept(fut, self._answer, [reply])
         if not spool.has_room():

@@ -301,7 +301,8 @@ class Spool:
         return self.next_seq - self.acked_seq
 
     def has_room(self) -> bool:
-        return self.depth_bytes < self.max_bytes
+        # asked after every frame the gateway keeps: not through the property
+        return self.appended_bytes - self.acked_bytes < self.max_bytes
 
     def wait_room(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the spool is below its cap again."""
@@ -310,13 +311,19 @@ class Spool:
     def append(self, topic: int, key: bytes, value: bytes) -> asyncio.Future[None]:
         """Append one record; the future completes when it is fsynced. Records appended
         in one go share one future, so callers await the last one only."""
+        return self.append_record(topic, key, value, record(topic, key, value))
+
+    def append_record(self, topic: int, key: bytes, value: bytes, rec: bytes
+                      ) -> asyncio.Future[None]:
+        """``append`` with the record already made: ``rec`` must be ``record(topic, key,
+        value)`` (the gateway's accepted frames get it from ``hj212.accept_frame``, made
+        in Rust with the frame's envelope and answer)."""
         if self._failed is not None:
             raise SpoolError(f"the spool in {str(self.dir)!r} stopped after a write error: "
                              f"{self._failed}; fix the disk and restart the gateway")
         if self._closed:
             raise SpoolError("the spool is closed (the gateway is shutting down)")
-        body_len = 3 + len(key) + len(value)
-        size = _HEAD.size + body_len
+        size = len(rec)
         if self._write_size and self._write_size + size > self.segment_bytes:
             self._write_seg += 1
             self._write_size = 0
@@ -330,11 +337,8 @@ class Spool:
         chunks = pending.chunks
         if not chunks or chunks[-1][0] != self._write_seg:
             chunks.append((self._write_seg, bytearray()))
-        buf = chunks[-1][1]
-        body = b"".join((_BODY_HEAD.pack(topic, len(key)), key, value))
-        buf += _HEAD.pack(body_len, zlib.crc32(body))
-        buf += body
-        self._pending.records += 1
+        chunks[-1][1].extend(rec)
+        pending.records += 1
         self._write_size += size
         self.appended_bytes += size
         self.next_seq += 1
@@ -559,6 +563,13 @@ def _scan(data: bytes, pos: int) -> tuple[int, int]:
         pos = end
         count += 1
     return pos, count
+
+
+def record(topic: int, key: bytes, value: bytes) -> bytes:
+    """One record's bytes (the format in this module's docstring); the reference for
+    ``hj212.accept_frame``'s record."""
+    body = b"".join((_BODY_HEAD.pack(topic, len(key)), key, value))
+    return _HEAD.pack(len(body), zlib.crc32(body)) + body
 
 
 def _parse(data: bytes, out: list[tuple[int, bytes, bytes]], max_records: int) -> int:

@@ -1,6 +1,7 @@
 """The gateway's one-frame-per-read path: the accepted envelope built from a per-connection
-prefix, answers of one fsync group written by one callback, and several gateway processes
-on one port (SO_REUSEPORT)."""
+prefix, the envelope, spool record and answer made in one call into Rust against their
+Python references, answers of one fsync group written by one callback, and several
+gateway processes on one port (SO_REUSEPORT)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from pipeline.gateway import envelope
+import hj212
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.gateway import envelope, spool
 from pipeline.gateway.cli import process_settings
 from pipeline.gateway.context import GatewayContext
 from pipeline.gateway.metrics import Metrics
 from pipeline.gateway.server import Gateway
-from pipeline.gateway.spool import Spool
+from pipeline.gateway.spool import Spool, _parse
 from pipeline.logs import get_logger
-from tests.unit.gateway_helpers import MN, directory, read_answers, settings, upload
+from tests.unit.gateway_helpers import MN, MN_2005, PW, directory, read_answers, settings, upload
 
 
 def test_accepted_envelope_from_the_connection_prefix_is_the_full_encoding() -> None:
@@ -32,6 +38,46 @@ def test_accepted_envelope_from_the_connection_prefix_is_the_full_encoding() -> 
     env = envelope.decode(fast)
     assert (env.kind, env.seq, env.gateway, env.peer, env.reason, env.raw) == (
         envelope.ACCEPTED, 42, "gw-1", "10.0.0.9:40000", "", raw)
+
+
+#: frames the fast path sees: uploads that want a 9014 and that want none, the logger's
+#: restart time (9014, table C.24), a notification (1013: 9013), a 2005-edition frame and
+#: one the lenient framing warned of (lower-case CRC)
+_ACCEPTABLE = [
+    upload(1), upload(2, flag=4), upload(3, cn=2051),
+    hj212.encode(cn=2081, st=32, mn=MN, pw=PW, qn="20240101000000001", flag=5,
+                 cp="RestartTime=20240101000000"),
+    hj212.encode(cn=1013, st=32, mn=MN, pw=PW, qn="20240101000000002", flag=5, cp=""),
+    hj212.encode(cn=2011, st=32, mn=MN_2005, pw=PW, flag=1,
+                 cp="DataTime=20240101000000;w01018-Rtd=1.5"),
+]
+_ACCEPTABLE.append(_ACCEPTABLE[0][:-6] + _ACCEPTABLE[0][-6:-2].lower() + b"\r\n")
+
+
+@given(raw=st.sampled_from(_ACCEPTABLE), topic=st.integers(0, 255),
+       key=st.binary(max_size=40), receive_ns=st.integers(0, 2**64 - 1),
+       seq=st.integers(0, 2**64 - 1), gateway=st.binary(max_size=255),
+       peer=st.binary(max_size=255))
+def test_accept_frame_makes_the_envelope_record_and_answer_of_the_python_references(
+        raw: bytes, topic: int, key: bytes, receive_ns: int, seq: int, gateway: bytes,
+        peer: bytes) -> None:
+    frame = hj212.parse(raw, strict=False)
+    sender = envelope.sender_part(gateway, peer)
+    value, rec, reply = hj212.accept_frame(frame, topic, key, receive_ns, seq, sender)
+    assert value == envelope.encode_accepted(receive_ns, seq, sender, raw)
+    assert rec == spool.record(topic, key, value)
+    assert reply == hj212.answer(frame)
+    records: list[tuple[int, bytes, bytes]] = []
+    assert _parse(rec, records, 10) == len(rec)
+    assert records == [(topic, key, value)]
+
+
+def test_accept_frame_names_what_its_prefixes_cannot_hold() -> None:
+    frame = hj212.parse(upload(1))
+    with pytest.raises(ValueError, match="key has 70000 bytes"):
+        hj212.accept_frame(frame, 0, b"k" * 70_000, 0, 0, b"\x00\x00")
+    with pytest.raises(OverflowError):
+        hj212.accept_frame(frame, 256, b"k", 0, 0, b"\x00\x00")
 
 
 def _context(tmp: Path) -> GatewayContext:

@@ -36,6 +36,7 @@ __all__ = [
     "Reassembler",
     "ValueKernel",
     "__version__",
+    "accept_frame",
     "answer",
     "answer_error",
     "code_table",
@@ -266,8 +267,18 @@ def answer(frame: Frame, *, qn_rtn: int | None = None, exe_rtn: int | None = Non
            cn: int | None = None) -> bytes | None:
     """The platform's answer to an upload or notification, or None when none is due.
 
-    Data uploads with Flag A=1 get 9014; notifications (1013, 2081) get 9013; pass qn_rtn for a
-    9011 answer or exe_rtn for 9012. The answer is in the sender's edition.
+    Uploads with Flag A=1 get 9014 (the logger's restart time 2081 too, table C.24); the
+    notification 1013 gets 9013; pass qn_rtn for a 9011 answer or exe_rtn for 9012. The
+    answer is in the sender's edition.
+    """
+
+def accept_frame(frame: Frame, topic: int, key: bytes, receive_ns: int, seq: int,
+                 sender: bytes, /) -> tuple[bytes, bytes, bytes | None]:
+    """What the gateway keeps and sends for a frame it accepts, in one call.
+
+    Gives the accepted frame's envelope (as ``envelope.encode_accepted(receive_ns, seq,
+    sender, frame.raw)``), the spool record holding it under ``topic`` and ``key`` (as
+    ``spool.record(topic, key, envelope)``), and ``answer(frame)``.
     """
 
 def answer_error(error: FrameError) -> bytes | None:

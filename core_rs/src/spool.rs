@@ -1,0 +1,69 @@
+//! The gateway spool's record: what `pipeline/gateway/spool.py` appends to a segment for
+//! each message it keeps until Kafka has it. That module states the format and writes it
+//! (its `record` is the reference this writer is tested against); this writer serves the
+//! gateway's hot path, where a record, its envelope and the frame's answer are made in one
+//! call.
+//!
+//! Big-endian: body length (u32), CRC-32 of the body (zlib's, u32), then the body: the
+//! topic tag (u8), the key's length (u16), the key, the value.
+
+use crate::envelope::TooLong;
+
+/// Bytes before the body.
+pub const HEAD: usize = 8;
+/// Bytes of the body before the key.
+pub const BODY_HEAD: usize = 3;
+
+/// Append one record to `out`.
+pub fn write_record(out: &mut Vec<u8>, topic: u8, key: &[u8], value: &[u8]) -> Result<(), TooLong> {
+    let key_len = u16::try_from(key.len()).map_err(|_| TooLong {
+        field: "key",
+        len: key.len(),
+        max: u16::MAX as usize,
+    })?;
+    let body_len = BODY_HEAD + key.len() + value.len();
+    let body_len_u32 = u32::try_from(body_len).map_err(|_| TooLong {
+        field: "record body",
+        len: body_len,
+        max: u32::MAX as usize,
+    })?;
+    let start = out.len();
+    out.reserve(HEAD + body_len);
+    out.extend_from_slice(&body_len_u32.to_be_bytes());
+    out.extend_from_slice(&[0; 4]); // the CRC, once the body is there
+    out.push(topic);
+    out.extend_from_slice(&key_len.to_be_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    let body = start + HEAD;
+    let crc = crc32fast::hash(&out[body..]);
+    out[start + 4..body].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_has_its_length_crc_topic_and_key() {
+        let mut out = vec![];
+        write_record(&mut out, 1, b"MN1", b"abc").unwrap();
+        let body = b"\x01\x00\x03MN1abc";
+        let mut want = (body.len() as u32).to_be_bytes().to_vec();
+        want.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
+        want.extend_from_slice(body);
+        assert_eq!(out, want);
+        // zlib's CRC-32 of the check string
+        assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn a_key_too_long_for_its_prefix_is_refused() {
+        let mut out = vec![];
+        let key = vec![b'k'; 70_000];
+        let e = write_record(&mut out, 0, &key, b"").unwrap_err();
+        assert_eq!((e.field, e.len), ("key", 70_000));
+        assert!(out.is_empty());
+    }
+}
