@@ -389,6 +389,51 @@ impl Framer {
         self.inner.feed(chunk, &mut out);
         items_to_list(py, out)
     }
+    /// `feed` for a connection whose frames come from `mn` with password `pw`: when the
+    /// chunk completes exactly one frame, from that MN with that PW, and not a command's
+    /// answer (9011, 9012), it gives `(cn, envelope, spool record, answer)` for it
+    /// (`accept_frame`'s values) instead of the list, so the gateway's usual read costs one
+    /// call and no `Frame` object. Anything else: the list `feed` gives.
+    #[pyo3(signature = (chunk, mn, pw, topic, key, receive_ns, seq, sender, /))]
+    #[allow(clippy::too_many_arguments)]
+    fn feed_accepting<'py>(
+        &mut self,
+        py: Python<'py>,
+        chunk: &[u8],
+        mn: &str,
+        pw: &str,
+        topic: u8,
+        key: &[u8],
+        receive_ns: u64,
+        seq: u64,
+        sender: &[u8],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut out = Vec::new();
+        self.inner.feed(chunk, &mut out);
+        if let [Ok(f)] = out.as_slice() {
+            let cn = f.cn();
+            if f.mn().as_deref() == Some(mn)
+                && f.pw().as_deref() == Some(pw)
+                && cn != "9011"
+                && cn != "9012"
+            {
+                let (value, record, reply) =
+                    accepted_parts(py, f, topic, key, receive_ns, seq, sender)?;
+                let cn = PyString::new(py, &cn);
+                return Ok(PyTuple::new(
+                    py,
+                    [
+                        cn.into_any(),
+                        value.into_any(),
+                        record.into_any(),
+                        reply.map_or_else(|| py.None().into_bound(py), Bound::into_any),
+                    ],
+                )?
+                .into_any());
+            }
+        }
+        Ok(items_to_list(py, out)?.into_any())
+    }
     fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let mut out = Vec::new();
         self.inner.finish(&mut out);
@@ -752,12 +797,40 @@ fn answer<'py>(
     Ok(enc::answer(&frame.get().inner, reply).map(|b| PyBytes::new(py, &b)))
 }
 
+/// The accepted frame's envelope, its spool record and its answer (see `accept_frame`).
+type Accepted<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Option<Bound<'py, PyBytes>>,
+);
+
+fn accepted_parts<'py>(
+    py: Python<'py>,
+    frame: &RsFrame,
+    topic: u8,
+    key: &[u8],
+    receive_ns: u64,
+    seq: u64,
+    sender: &[u8],
+) -> PyResult<Accepted<'py>> {
+    let mut value = Vec::new();
+    crate::envelope::write_accepted(&mut value, receive_ns, seq, sender, &frame.raw)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mut record = Vec::new();
+    crate::spool::write_record(&mut record, topic, key, &value)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((
+        PyBytes::new(py, &value),
+        PyBytes::new(py, &record),
+        enc::answer(frame, Reply::Auto).map(|b| PyBytes::new(py, &b)),
+    ))
+}
+
 /// What the gateway keeps and sends for a frame it accepts, in one call: the envelope
 /// (`envelope.encode_accepted`), the spool record that holds it under `topic` and `key`
 /// (`spool.record`), and the frame's answer (`answer(frame)`).
 #[pyfunction]
 #[pyo3(signature = (frame, topic, key, receive_ns, seq, sender, /))]
-#[allow(clippy::type_complexity)]
 fn accept_frame<'py>(
     py: Python<'py>,
     frame: &Bound<'py, Frame>,
@@ -766,23 +839,8 @@ fn accept_frame<'py>(
     receive_ns: u64,
     seq: u64,
     sender: &[u8],
-) -> PyResult<(
-    Bound<'py, PyBytes>,
-    Bound<'py, PyBytes>,
-    Option<Bound<'py, PyBytes>>,
-)> {
-    let inner = &frame.get().inner;
-    let mut value = Vec::new();
-    crate::envelope::write_accepted(&mut value, receive_ns, seq, sender, &inner.raw)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let mut record = Vec::new();
-    crate::spool::write_record(&mut record, topic, key, &value)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok((
-        PyBytes::new(py, &value),
-        PyBytes::new(py, &record),
-        enc::answer(inner, Reply::Auto).map(|b| PyBytes::new(py, &b)),
-    ))
+) -> PyResult<Accepted<'py>> {
+    accepted_parts(py, &frame.get().inner, topic, key, receive_ns, seq, sender)
 }
 
 #[pyfunction]

@@ -139,7 +139,20 @@ class Session(asyncio.Protocol):
         self.last_active = time.monotonic()
         ctx = self.ctx
         ctx.metrics.bytes_in += len(data)
-        items = self.framer.feed(data)
+        mn = self._key_mn
+        station = ctx.directory.lookup(mn) if mn else None
+        if station is None or ctx.guard.is_blocked(self.ip):
+            items = self.framer.feed(data)
+        else:
+            # the read loggers make most: one frame from the MN this connection sent last,
+            # with its PW, kept and answered with no Frame made (see _accept_one)
+            spool = ctx.spool
+            out = self.framer.feed_accepting(data, mn, station.pw, FRAMES, self._key,
+                                             time.time_ns(), spool.next_seq, self._sender)
+            if type(out) is tuple:
+                self._keep_accepted(mn, *out)
+                return
+            items = out
         if not items:
             return
         if len(items) == 1 and self._accept_one(items[0]):
@@ -150,7 +163,9 @@ class Session(asyncio.Protocol):
         """The case loggers make most: one well-formed frame in a read, from a known MN
         with its PW, already seen on this connection, not a command answer. Kept, counted
         and answered as ``_handle`` does for an ACCEPT verdict, without its loop and
-        bookkeeping; False (nothing done) for anything else, which ``_handle`` takes."""
+        bookkeeping; False (nothing done) for anything else, which ``_handle`` takes.
+        Its MN becomes the one ``data_received`` gives ``Framer.feed_accepting``, which
+        makes the same checks in Rust from the next read on."""
         if type(item) is not _FRAME:
             return False
         ctx = self.ctx
@@ -163,20 +178,27 @@ class Session(asyncio.Protocol):
         cn = item.cn
         if cn == "9011" or cn == "9012":
             return False  # the downlink's answers
-        spool = ctx.spool
         if mn != self._key_mn:
             self._key_mn, self._key = mn, mn.encode("ascii", "replace")
         # the envelope, its spool record and the answer in one call into Rust: the
         # Python references are envelope.encode_accepted, spool.record and hj212.answer
-        value, rec, reply = _accept_frame(item, FRAMES, self._key, time.time_ns(),
-                                          spool.next_seq, self._sender)
+        self._keep_accepted(mn, cn, *_accept_frame(item, FRAMES, self._key, time.time_ns(),
+                                                   ctx.spool.next_seq, self._sender))
+        return True
+
+    def _keep_accepted(self, mn: str, cn: str, value: bytes, rec: bytes, reply: bytes | None
+                       ) -> None:
+        """Keep, count and answer (once kept) an accepted frame of ``mn`` whose envelope
+        and spool record are made (with ``self._key`` as the key)."""
+        ctx = self.ctx
+        spool = ctx.spool
         try:
             fut = spool.append_record(FRAMES, self._key, value, rec)
         except SpoolError as exc:
             self.log.error("spool.refused", error=str(exc),
                            why="closing the connection unanswered so the logger resends")
             self.close()
-            return True
+            return
         ctx.metrics.frames[(cn, "accepted")] += 1
         ctx.live[mn] = self
         if reply is not None:
@@ -187,7 +209,6 @@ class Session(asyncio.Protocol):
         delay = ctx.rates.take(mn, 1)
         if delay > 0:
             self._throttle(delay)
-        return True
 
     def eof_received(self) -> bool | None:
         return None  # close our side too; connection_lost handles the Framer's leftovers

@@ -1,6 +1,7 @@
 """The gateway's one-frame-per-read path: the accepted envelope built from a per-connection
 prefix, the envelope, spool record and answer made in one call into Rust against their
-Python references, answers of one fsync group written by one callback, and several
+Python references, sessions with the short paths against sessions that take every read
+through the verdict loop, answers of one fsync group written by one callback, and several
 gateway processes on one port (SO_REUSEPORT)."""
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 import hj212
 import pytest
-from hypothesis import given
+import tempfile
+from hypothesis import given, settings as hsettings
 from hypothesis import strategies as st
 
 from pipeline.gateway import envelope, spool
@@ -21,6 +23,7 @@ from pipeline.gateway.cli import process_settings
 from pipeline.gateway.context import GatewayContext
 from pipeline.gateway.metrics import Metrics
 from pipeline.gateway.server import Gateway
+from pipeline.gateway.session import Session
 from pipeline.gateway.spool import Spool, _parse
 from pipeline.logs import get_logger
 from tests.unit.gateway_helpers import MN, MN_2005, PW, directory, read_answers, settings, upload
@@ -78,6 +81,114 @@ def test_accept_frame_names_what_its_prefixes_cannot_hold() -> None:
         hj212.accept_frame(frame, 0, b"k" * 70_000, 0, 0, b"\x00\x00")
     with pytest.raises(OverflowError):
         hj212.accept_frame(frame, 256, b"k", 0, 0, b"\x00\x00")
+
+
+class _Transport:
+    """What a session writes, and nothing else of a socket."""
+
+    def __init__(self) -> None:
+        self.out: list[bytes] = []
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def write(self, data: bytes) -> None:
+        self.out.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class _VerdictOnly(Session):
+    """Every read through the verdict loop (``_handle``): the reference for the short
+    paths (``_accept_one``, ``Framer.feed_accepting``)."""
+
+    def data_received(self, data: bytes) -> None:
+        items = self.framer.feed(data)
+        if items:
+            self._handle(items, answer=True)
+
+
+_OTHER_MN = "010000A8900016F000169DC1"
+#: what a logger's reads may hold: its usual frame, another registered MN, a wrong PW, an
+#: unknown MN, a command's answer, a frame that wants no answer, two frames in one read, a
+#: frame cut over two reads, a broken CRC, garbage
+_READS = {
+    "usual": [upload(1)], "usual2": [upload(2, cn=2051)], "2005": [
+        hj212.encode(cn=2011, st=32, mn=MN_2005, pw=PW, flag=1,
+                     cp="DataTime=20240101000000;w01018-Rtd=1.5")],
+    "wrong_pw": [upload(3, pw="999999")], "unknown": [upload(4, mn=_OTHER_MN)],
+    "answer_9011": [hj212.encode(cn=9011, st=91, mn=MN, pw=PW, qn="20240101000000001",
+                                 flag=4, cp="QnRtn=1")],
+    "no_answer": [upload(5, flag=4)], "two": [upload(6) + upload(7)],
+    "cut": [upload(8)[:40], upload(8)[40:]],
+    "bad_crc": [upload(9)[:-6] + b"0000\r\n"], "garbage": [b"xx\r\n"],
+}
+
+
+async def _run_reads(cls: type[Session], tmp: Path, reads: list[bytes]
+                     ) -> tuple[list[bytes], list[tuple[Any, ...]], dict[Any, int], set[str]]:
+    s = settings(tmp)
+    gw = Gateway(s, directory=directory(), publish=False, downlink=False)
+    await gw.spool.open()
+    t = _Transport()
+    sess = cls(gw.context)
+    sess.connection_made(t)  # type: ignore[arg-type]
+    for data in reads:
+        sess.data_received(data)
+        await gw.spool.flushed()
+        await asyncio.sleep(0)
+    kept = []
+    while (batch := gw.spool.read_nowait(100_000, 1 << 30)) is not None:
+        for topic, key, value in batch.records:
+            e = envelope.decode(value)
+            kept.append((topic, key, e.kind, e.seq, e.gateway, e.peer, e.reason, e.raw))
+    await gw.spool.close()
+    return t.out, kept, dict(gw.metrics.frames), set(gw.context.live)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(sorted(_READS)), min_size=1, max_size=14))
+def test_the_short_paths_keep_answer_and_count_as_the_verdict_loop(names: list[str]
+                                                                    ) -> None:
+    reads = [part for name in names for part in _READS[name]]
+    with tempfile.TemporaryDirectory() as tmp:
+        fast = asyncio.run(_run_reads(Session, Path(tmp) / "fast", reads))
+        ref = asyncio.run(_run_reads(_VerdictOnly, Path(tmp) / "ref", reads))
+    assert fast == ref
+
+
+class _Counting(Session):
+    """A session that counts which path took each read (and takes it)."""
+
+    paths: dict[str, int] = {}
+
+    def _handle(self, items: list[Any], *, answer: bool) -> None:
+        self.paths["verdict loop"] = self.paths.get("verdict loop", 0) + 1
+        super()._handle(items, answer=answer)
+
+    def _accept_one(self, item: Any) -> bool:
+        taken = super()._accept_one(item)
+        if taken:
+            self.paths["_accept_one"] = self.paths.get("_accept_one", 0) + 1
+        return taken
+
+
+def test_the_usual_read_takes_the_rust_path_from_the_third_frame() -> None:
+    """The differential test above says nothing if the short paths never run: count them.
+    The first frame binds the connection (verdict loop), the second goes by _accept_one
+    (which names the MN for the Rust path) and the rest by Framer.feed_accepting."""
+    _Counting.paths = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out, kept, counts, _ = asyncio.run(
+            _run_reads(_Counting, Path(tmp), [upload(i) for i in range(1, 6)]))
+    assert len(out) == len(kept) == 5 and counts == {("2011", "accepted"): 5}
+    assert _Counting.paths == {"verdict loop": 1, "_accept_one": 1}
 
 
 def _context(tmp: Path) -> GatewayContext:

@@ -171,6 +171,16 @@ class Framer:
 
     def __new__(cls, *, strict: bool = False, crc_variants: Sequence[str] = ()) -> Self: ...
     def feed(self, chunk: bytes) -> list[Frame | FrameError]: ...
+    def feed_accepting(self, chunk: bytes, mn: str, pw: str, topic: int, key: bytes,
+                       receive_ns: int, seq: int, sender: bytes, /
+                       ) -> tuple[str, bytes, bytes, bytes | None] | list[Frame | FrameError]:
+        """`feed` for a connection whose frames come from `mn` with password `pw`.
+
+        When the chunk completes exactly one frame from that MN with that PW that is not a
+        command's answer (9011, 9012): `(cn, envelope, spool record, answer)`, the values
+        `accept_frame(frame, topic, key, receive_ns, seq, sender)` gives after the frame's
+        CN, with no `Frame` made. Anything else: the list `feed` gives.
+        """
     def finish(self) -> list[Frame | FrameError]:
         """The connection closed: whatever is held becomes a FrameError (nothing is dropped)."""
     #: bytes held waiting for the rest of a frame
