@@ -58,16 +58,18 @@ class AuthGuard:
         self.limits = limits
         self.clock = clock
         self._failures: dict[str, deque[float]] = {}
-        self._blocked: dict[str, float] = {}  # ip -> monotonic time the block ends
+        #: ip -> monotonic time the block ends; read (never changed) by the sessions, which
+        #: call ``is_blocked`` only while it is not empty: one call less on every read
+        self.blocked: dict[str, float] = {}
         #: ip -> times (this clock's) of the wrong passwords sibling processes counted
         self._elsewhere: dict[str, list[float]] = {}
 
     def is_blocked(self, ip: str) -> bool:
         """True while ``ip`` is refused. Called for every read: with no block in force it
         is one dict truthiness test."""
-        if not self._blocked:
+        if not self.blocked:
             return False
-        until = self._blocked.get(ip)
+        until = self.blocked.get(ip)
         # an ended block is dropped by sweep(), which reports it
         return until is not None and self.clock() < until
 
@@ -75,7 +77,7 @@ class AuthGuard:
         """Count one wrong-password frame from ``ip``; what that earns it."""
         lim = self.limits
         now = self.clock()
-        if ip in self._blocked and now < self._blocked[ip]:
+        if ip in self.blocked and now < self.blocked[ip]:
             return SourceLevel.OK  # already blocked: nothing more to earn
         times = self._failures.get(ip)
         if times is None:
@@ -93,7 +95,7 @@ class AuthGuard:
         if lim.block_after and n >= lim.block_after:
             del self._failures[ip]
             self._elsewhere.pop(ip, None)
-            self._blocked[ip] = now + lim.block_s
+            self.blocked[ip] = now + lim.block_s
             return SourceLevel.BLOCK
         if lim.slow_after and n >= lim.slow_after:
             return SourceLevel.SLOW
@@ -118,7 +120,7 @@ class AuthGuard:
         """The wrong-password times (this guard's clock) the sibling processes counted,
         replacing the last set: added to this process's own when it counts one."""
         self._elsewhere = {ip: list(times) for ip, times in failures.items()
-                           if ip not in self._blocked}
+                           if ip not in self.blocked}
 
     def sweep(self) -> list[str]:
         """Forget counts older than the window and ended blocks; the IPs unblocked."""
@@ -126,30 +128,30 @@ class AuthGuard:
         cutoff = now - self.limits.window_s
         for ip in [ip for ip, t in self._failures.items() if not t or t[-1] <= cutoff]:
             del self._failures[ip]
-        ended = [ip for ip, until in self._blocked.items() if now >= until]
+        ended = [ip for ip, until in self.blocked.items() if now >= until]
         for ip in ended:
-            del self._blocked[ip]
+            del self.blocked[ip]
         return ended
 
     def blocks(self) -> dict[str, float]:
         """The sources refused now, each with the seconds its block has left."""
         now = self.clock()
-        return {ip: until - now for ip, until in self._blocked.items() if until > now}
+        return {ip: until - now for ip, until in self.blocked.items() if until > now}
 
     def adopt(self, ip: str, seconds: float) -> bool:
         """Refuse ``ip`` for ``seconds`` because another gateway process blocked it;
         whether that is new here (False when it is blocked here already, or ends now)."""
         now = self.clock()
-        if seconds <= 0 or self._blocked.get(ip, now) > now:
+        if seconds <= 0 or self.blocked.get(ip, now) > now:
             return False
         self._failures.pop(ip, None)
         self._elsewhere.pop(ip, None)
-        self._blocked[ip] = now + seconds
+        self.blocked[ip] = now + seconds
         return True
 
     @property
     def blocked_count(self) -> int:
-        return len(self._blocked)
+        return len(self.blocked)
 
     def failures(self, ip: str) -> int:
         """Wrong-password frames counted for ``ip`` in the current window, by this

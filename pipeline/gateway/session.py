@@ -141,7 +141,8 @@ class Session(asyncio.Protocol):
         ctx.metrics.bytes_in += len(data)
         mn = self._key_mn
         station = ctx.directory.lookup(mn) if mn else None
-        if station is None or ctx.guard.is_blocked(self.ip):
+        guard = ctx.guard
+        if station is None or (guard.blocked and guard.is_blocked(self.ip)):
             items = self.framer.feed(data)
         else:
             # the read loggers make most: one frame from the MN this connection sent last,
@@ -149,7 +150,7 @@ class Session(asyncio.Protocol):
             spool = ctx.spool
             out = self.framer.feed_accepting(data, mn, station.pw, FRAMES, self._key,
                                              time.time_ns(), spool.next_seq, self._sender)
-            if type(out) is tuple:
+            if isinstance(out, tuple):
                 self._keep_accepted(mn, *out)
                 return
             items = out

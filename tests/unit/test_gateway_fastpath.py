@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import struct
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import hj212
 import pytest
-import tempfile
-from hypothesis import given, settings as hsettings
+from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from pipeline.gateway import envelope, spool
@@ -166,7 +167,7 @@ def test_the_short_paths_keep_answer_and_count_as_the_verdict_loop(names: list[s
 class _Counting(Session):
     """A session that counts which path took each read (and takes it)."""
 
-    paths: dict[str, int] = {}
+    paths: ClassVar[dict[str, int]] = {}
 
     def _handle(self, items: list[Any], *, answer: bool) -> None:
         self.paths["verdict loop"] = self.paths.get("verdict loop", 0) + 1
