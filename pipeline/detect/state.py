@@ -206,6 +206,10 @@ class StationState(TypedDict, total=False):
     #: Kafka offset of the last frame folded in: a replay after a kill skips what the
     #: state already holds (``pipeline.stream.detection.fold_frames``)
     offset: int
+    #: gateway id -> sequence number of the last frame folded from it: tells a frame of a
+    #: log made again (Kafka's data lost) from a replay (``folded_offset``); absent in
+    #: states written before it was kept
+    seqs: dict[str, int]
     values: ValuesState
     episodes: dict[str, EpisodeRecord]
     missing: MissingState

@@ -152,7 +152,7 @@ class Agents:
                                      count=len(kept)) if self.clock.per_partition else None
             seen = self.clock.receive_epochs(batch.columns["frame_data_time"], received,
                                              partitions)
-            out = self._detect(batch, seen, kept)
+            out = self._detect(batch, seen, kept, (envs.gateway, envs.seq.tolist()))
             alarms = self._alarm_records(out)
             await self._publish(alarms, out)
 
@@ -183,7 +183,8 @@ class Agents:
         return touched
 
     def _detect(self, batch: hj212.Batch, received: npt.NDArray[np.int64],
-                records: Sequence[Any]) -> Outputs:
+                records: Sequence[Any], origins: tuple[Sequence[str], Sequence[int]]
+                ) -> Outputs:
         assert self.detector is not None
         offsets = [rec.offset for rec in records]
         # the frames partition of each MN (the gateway keys by MN, so there is one)
@@ -194,12 +195,13 @@ class Agents:
         if isinstance(detector, DetectorBundle) and detector.kernel is not None:
             # the value rules of the whole batch in one kernel call over its columns
             changed = fold_batch(detector, batch, received, offsets,
-                                 lambda mn: self.table.get(partition_of[mn], mn), out)
+                                 lambda mn: self.table.get(partition_of[mn], mn), out,
+                                 origins)
             for mn in changed:
                 part = partition_of[mn]
                 self.table.put(part, mn, self.table.get(part, mn))
             return out
-        for mn, frames in frames_by_station(batch, received, offsets).items():
+        for mn, frames in frames_by_station(batch, received, offsets, origins).items():
             part = partition_of[mn]
             state = fold_frames(detector, self.table.get(part, mn), frames, out)
             self.table.put(part, mn, state)

@@ -87,13 +87,58 @@ class FrameFacts:
     cn: int
     data_time: datetime | None
     receive_time: datetime
+    #: the gateway that received it and its sequence number there (the envelope's); -1:
+    #: not known (frames not read from the gateway's topic)
+    gateway: str = ""
+    seq: int = -1
+
+
+#: the gateways a station's state remembers the last sequence number of, at most
+MAX_GATEWAYS = 32
+
+
+def folded_offset(state: StationState, done: int, offset: int, gateway: str, seq: int
+                  ) -> int | None:
+    """The state's new offset when the frame at ``offset`` (``seq`` at ``gateway``) is to
+    be folded into ``state``, whose last folded frame is at ``done``; None for a
+    redelivery, which must not count twice in a streak.
+
+    A frame at or below ``done`` is a redelivery only if it comes from the log the state
+    was folded from. When Kafka's data is lost and the topic made again (or a partition
+    is truncated), the new log numbers its frames from 0 again: skipped by offset alone,
+    every station would be skipped until the new log passed its old offset, and detection
+    would stop without a word. The gateway's sequence numbers go on across that (they
+    live in its spool), so such a frame is newer than the last one the state folded from
+    its gateway: it is folded, and its offset becomes the state's. A state written before
+    it kept sequence numbers (no ``seqs``), or a frame with none (-1), falls back to the
+    offset alone."""
+    if offset > done:
+        return offset
+    seqs = state.get("seqs")
+    if seq < 0 or seqs is None:
+        return None
+    last = seqs.get(gateway)
+    return offset if last is None or seq > last else None
+
+
+def note_origin(state: StationState, gateway: str, seq: int) -> None:
+    """Remember ``seq`` as the last frame folded from ``gateway`` (see ``folded_offset``)."""
+    if seq < 0:
+        return
+    seqs = state.setdefault("seqs", {})
+    if seq > seqs.get(gateway, -1):
+        if gateway not in seqs and len(seqs) >= MAX_GATEWAYS:
+            del seqs[next(iter(seqs))]  # the longest-known gateway id: one long gone
+        seqs[gateway] = seq
 
 
 def frames_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
-                      offsets: Sequence[int]
+                      offsets: Sequence[int],
+                      origins: tuple[Sequence[str], Sequence[int]] | None = None
                       ) -> dict[str, list[tuple[int, FrameFacts, list[Reading]]]]:
     """(offset, header, readings) per accepted frame, grouped by MN in arrival order;
-    frames without readings are included (they still say the station is alive)."""
+    frames without readings are included (they still say the station is alive).
+    ``origins``: each frame's gateway and sequence number (the envelopes')."""
     c = batch.columns
     # one datetime per frame, for its header and its rows alike
     received = _receive_times(receive_epoch)
@@ -105,12 +150,13 @@ def frames_by_station(batch: hj212.Batch, receive_epoch: npt.NDArray[np.int64],
     sts = [s.decode("ascii", "replace") for s in c["frame_st"].tolist()]
     cns = c["frame_cn"].tolist()
     times = c["frame_data_time"].astype("datetime64[us]").tolist()
+    gateways, seqs = _origins(origins, len(mns))
     out: dict[str, list[tuple[int, FrameFacts, list[Reading]]]] = {}
     for i, mn in enumerate(mns):
         if status[i] != 0:
             continue
         facts = FrameFacts(mn=mn, st=sts[i], cn=int(cns[i]), data_time=times[i],
-                           receive_time=received[i])
+                           receive_time=received[i], gateway=gateways[i], seq=seqs[i])
         out.setdefault(mn, []).append((offsets[i], facts, readings[bounds[i]:bounds[i + 1]]))
     return out
 
@@ -133,21 +179,30 @@ class Outputs:
 def fold_frames(detector: Detector, state: StationState,
                 frames: Sequence[tuple[int, FrameFacts, list[Reading]]], out: Outputs
                 ) -> StationState:
-    """Feed one station's frames to ``detector``, skipping frames at or below the offset
-    its state has already folded in.
+    """Feed one station's frames to ``detector``, skipping frames its state has already
+    folded in (``folded_offset``).
 
     After a kill the state's changelog can be ahead of the committed Kafka offsets, and a
     redelivered frame must not count twice in a streak. Skipping by offset, not by data
     time, keeps a logger's genuine resends visible to the detectors. (An MN stays on one
     partition while the partition count stays; changing it needs a new app id.)"""
-    done = int(state.get("offset", -1))
     for offset, f, readings in frames:
-        if offset <= done:
+        taken = folded_offset(state, int(state.get("offset", -1)), offset, f.gateway, f.seq)
+        if taken is None:
             continue
-        state["offset"] = max(int(state.get("offset", -1)), offset)
+        state["offset"] = taken
+        note_origin(state, f.gateway, f.seq)
         out.add(detector.on_frame(state, readings, mn=f.mn, st=f.st, cn=f.cn,
                                   data_time=f.data_time, receive_time=f.receive_time))
     return state
+
+
+def _origins(origins: tuple[Sequence[str], Sequence[int]] | None, n: int
+             ) -> tuple[list[str], list[int]]:
+    if origins is None:
+        return [""] * n, [-1] * n
+    gateways, seqs = origins
+    return list(gateways), [int(q) for q in seqs]
 
 
 # --- the columnar path: the value rules over the batch's columns in the kernel --------------
@@ -191,12 +246,13 @@ def _frame_plans(kernel: KernelValueRules, bundle: DetectorBundle, mns: list[str
 
 def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
                receive_epoch: npt.NDArray[np.int64], offsets: Sequence[int],
-               state_of: Callable[[str], StationState], out: Outputs) -> list[str]:
+               state_of: Callable[[str], StationState], out: Outputs,
+               origins: tuple[Sequence[str], Sequence[int]] | None = None) -> list[str]:
     """``frames_by_station`` + ``fold_frames`` for a ``DetectorBundle`` on the Rust kernel:
     the value rules of every frame of the batch in one kernel call over its columns (no
     ``Reading`` object, no per-reading Python), then per station and frame, in arrival
     order, the observations folded into episodes and the frame into the missing-data
-    tracker. Same skips (by offset), same results; returns the MNs whose state it
+    tracker. Same skips (``folded_offset``), same results; returns the MNs whose state it
     changed (``state_of(mn)`` gives each station's state, made if new)."""
     kernel = bundle.kernel
     assert kernel is not None, "fold_batch needs DetectorBundle(values='rust')"
@@ -215,14 +271,17 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
     for i, mn in enumerate(mns):
         if status[i] == 0:
             by_mn.setdefault(mn, []).append(i)
+    gateways, seqs = _origins(origins, n_frames)
     taken: list[int] = []
     states: dict[str, StationState] = {}
     for mn, frames in by_mn.items():
         state = states[mn] = state_of(mn)
         done = int(state.get("offset", -1))
         for i in frames:
-            if offsets[i] > done:
-                done = offsets[i]
+            now_done = folded_offset(state, done, offsets[i], gateways[i], seqs[i])
+            if now_done is not None:
+                done = now_done
+                note_origin(state, gateways[i], seqs[i])
                 taken.append(i)
         state["offset"] = done
     if not taken:

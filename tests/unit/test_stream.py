@@ -1,5 +1,6 @@
 """The stream worker's pure parts: rows to readings and frames, replay skipping by
-offset, alarm episode rows and messages, back-off retry. No Kafka, no ClickHouse."""
+offset and the gateway's sequence numbers, alarm episode rows and messages, back-off
+retry. No Kafka, no ClickHouse."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from pipeline.detect.station import DetectorBundle
 from pipeline.store.client import StoreError
 from pipeline.stream.builtin import NegativeValue, wiring_detector
 from pipeline.stream.detection import (
+    MAX_GATEWAYS,
     Outputs,
     fold_frames,
     frames_by_station,
     load_detector,
+    note_origin,
 )
 from pipeline.stream.sinks import alarm_record, local_epoch, retry_store
 
@@ -71,6 +74,55 @@ def test_a_replayed_batch_does_not_count_twice_in_a_streak():
     state = fold_frames(detector, json.loads(json.dumps(state)), frames, again)  # the replay
     assert again.alarms == []
     assert state["offset"] == 1
+
+
+def test_after_kafka_lost_its_data_the_new_log_is_detected_and_its_replays_skipped():
+    """The topic made again numbers its frames from 0; the gateway's sequence numbers go
+    on. Skipped by offset alone, the station would never be detected again (until the new
+    log passed 57): the open episode would never update or clear."""
+    detector = wiring_detector()
+    batch, received = batch_of(frame("20240301080000", w01018=-1.0),
+                               frame("20240301080100", w01018=-2.0))
+    out = Outputs()
+    state = fold_frames(detector, {}, frames_by_station(
+        batch, received, [56, 57], (["gw-1", "gw-1"], [900, 901]))[MN], out)
+    assert [a.event.transition for a in out.alarms] == ["open", "update"]
+    assert (state["offset"], state["seqs"]) == (57, {"gw-1": 901})
+    batch, received = batch_of(frame("20240301080200", w01018=-3.0),
+                               frame("20240301080300", w01018=4.0))
+    new_log = frames_by_station(batch, received, [0, 1], (["gw-1", "gw-1"], [902, 903]))[MN]
+    after = Outputs()
+    state = fold_frames(detector, json.loads(json.dumps(state)), new_log, after)
+    assert [a.event.transition for a in after.alarms] == ["update", "clear"]
+    assert (state["offset"], state["seqs"]) == (1, {"gw-1": 903})
+    replay = Outputs()
+    fold_frames(detector, json.loads(json.dumps(state)), new_log, replay)
+    assert replay.alarms == []
+
+
+def test_a_frame_from_another_gateway_below_the_offset_is_new_and_old_states_skip():
+    detector = wiring_detector()
+    batch, received = batch_of(frame("20240301080000", w01018=-1.0))
+    frames = frames_by_station(batch, received, [3], (["gw-2"], [5]))[MN]
+    # a state that has folded frames of gw-1 only: gw-2's frame has not been seen
+    out = Outputs()
+    state = fold_frames(detector, {"offset": 9, "seqs": {"gw-1": 70}}, frames, out)
+    assert [a.event.transition for a in out.alarms] == ["open"]
+    assert state["seqs"] == {"gw-1": 70, "gw-2": 5}
+    # a state written before sequence numbers were kept: the offset alone decides
+    skipped = Outputs()
+    fold_frames(detector, {"offset": 9}, frames, skipped)
+    assert skipped.alarms == []
+
+
+def test_a_state_remembers_a_bounded_number_of_gateways():
+    state: dict = {}
+    for g in range(MAX_GATEWAYS + 8):
+        note_origin(state, f"gw-{g}", 10 + g)
+    note_origin(state, f"gw-{MAX_GATEWAYS + 7}", 3)  # an older number changes nothing
+    assert len(state["seqs"]) == MAX_GATEWAYS
+    assert "gw-0" not in state["seqs"] and state["seqs"][f"gw-{MAX_GATEWAYS + 7}"] == (
+        MAX_GATEWAYS + 17)
 
 
 def test_bundle_frames_are_skipped_on_replay_too():
