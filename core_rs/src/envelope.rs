@@ -17,7 +17,8 @@ pub const VERSION: u8 = 1;
 /// The envelope's kind for an accepted frame.
 pub const ACCEPTED: u8 = 1;
 
-/// Why an envelope cannot be written: a field longer than its length prefix can say.
+/// Why an envelope (or the spool record holding one) cannot be written: a field longer
+/// than its length prefix can say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooLong {
     pub field: &'static str,
@@ -29,7 +30,7 @@ impl std::fmt::Display for TooLong {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the envelope's {} has {} bytes, more than the {} its length prefix can say",
+            "the {} has {} bytes, more than the {} its length prefix can say",
             self.field, self.len, self.max
         )
     }
@@ -47,7 +48,7 @@ pub fn write_accepted(
     raw: &[u8],
 ) -> Result<(), TooLong> {
     let raw_len = u32::try_from(raw.len()).map_err(|_| TooLong {
-        field: "frame",
+        field: "envelope's frame",
         len: raw.len(),
         max: u32::MAX as usize,
     })?;

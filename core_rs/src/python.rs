@@ -813,14 +813,14 @@ fn accepted_parts<'py>(
     seq: u64,
     sender: &[u8],
 ) -> PyResult<Accepted<'py>> {
-    let mut value = Vec::new();
-    crate::envelope::write_accepted(&mut value, receive_ns, seq, sender, &frame.raw)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    // the envelope is written once, inside its record; the value is that slice of it
     let mut record = Vec::new();
-    crate::spool::write_record(&mut record, topic, key, &value)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let value_at = crate::spool::write_record_with(&mut record, topic, key, |out| {
+        crate::envelope::write_accepted(out, receive_ns, seq, sender, &frame.raw)
+    })
+    .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((
-        PyBytes::new(py, &value),
+        PyBytes::new(py, record.get(value_at..).unwrap_or_default()),
         PyBytes::new(py, &record),
         enc::answer(frame, Reply::Auto).map(|b| PyBytes::new(py, &b)),
     ))

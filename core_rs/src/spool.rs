@@ -11,34 +11,55 @@ use crate::envelope::TooLong;
 
 /// Bytes before the body.
 pub const HEAD: usize = 8;
-/// Bytes of the body before the key.
-pub const BODY_HEAD: usize = 3;
-
 /// Append one record to `out`.
 pub fn write_record(out: &mut Vec<u8>, topic: u8, key: &[u8], value: &[u8]) -> Result<(), TooLong> {
+    write_record_with(out, topic, key, |out| {
+        out.extend_from_slice(value);
+        Ok(())
+    })
+    .map(|_| ())
+}
+
+/// Append one record to `out` whose value `value_into` writes in place (the gateway's
+/// envelope: made once, not made and then copied); returns where the value starts in
+/// `out`. On an error nothing is appended.
+pub fn write_record_with(
+    out: &mut Vec<u8>,
+    topic: u8,
+    key: &[u8],
+    value_into: impl FnOnce(&mut Vec<u8>) -> Result<(), TooLong>,
+) -> Result<usize, TooLong> {
     let key_len = u16::try_from(key.len()).map_err(|_| TooLong {
         field: "key",
         len: key.len(),
         max: u16::MAX as usize,
     })?;
-    let body_len = BODY_HEAD + key.len() + value.len();
-    let body_len_u32 = u32::try_from(body_len).map_err(|_| TooLong {
-        field: "record body",
-        len: body_len,
-        max: u32::MAX as usize,
-    })?;
     let start = out.len();
-    out.reserve(HEAD + body_len);
-    out.extend_from_slice(&body_len_u32.to_be_bytes());
-    out.extend_from_slice(&[0; 4]); // the CRC, once the body is there
+    out.extend_from_slice(&[0; HEAD]); // length and CRC, once the body is there
     out.push(topic);
     out.extend_from_slice(&key_len.to_be_bytes());
     out.extend_from_slice(key);
-    out.extend_from_slice(value);
+    let value_at = out.len();
     let body = start + HEAD;
+    let written = value_into(out).and_then(|()| {
+        let body_len = out.len() - body;
+        u32::try_from(body_len).map_err(|_| TooLong {
+            field: "record body",
+            len: body_len,
+            max: u32::MAX as usize,
+        })
+    });
+    let body_len = match written {
+        Ok(n) => n,
+        Err(e) => {
+            out.truncate(start);
+            return Err(e);
+        }
+    };
     let crc = crc32fast::hash(&out[body..]);
+    out[start..start + 4].copy_from_slice(&body_len.to_be_bytes());
     out[start + 4..body].copy_from_slice(&crc.to_be_bytes());
-    Ok(())
+    Ok(value_at)
 }
 
 #[cfg(test)]
@@ -65,5 +86,28 @@ mod tests {
         let e = write_record(&mut out, 0, &key, b"").unwrap_err();
         assert_eq!((e.field, e.len), ("key", 70_000));
         assert!(out.is_empty());
+        let refused = write_record_with(&mut out, 0, b"k", |_| {
+            Err(TooLong {
+                field: "frame",
+                len: 1,
+                max: 0,
+            })
+        });
+        assert_eq!(refused.unwrap_err().field, "frame");
+        assert!(out.is_empty(), "a refused value leaves nothing behind");
+    }
+
+    #[test]
+    fn a_value_written_in_place_is_the_same_record() {
+        let mut direct = vec![];
+        write_record(&mut direct, 2, b"MN1", b"value").unwrap();
+        let mut in_place = vec![7];
+        let at = write_record_with(&mut in_place, 2, b"MN1", |o| {
+            o.extend_from_slice(b"value");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(in_place[1..], direct[..]);
+        assert_eq!(&in_place[at..], b"value");
     }
 }

@@ -198,11 +198,10 @@ def fold_frames(detector: Detector, state: StationState,
 
 
 def _origins(origins: tuple[Sequence[str], Sequence[int]] | None, n: int
-             ) -> tuple[list[str], list[int]]:
-    if origins is None:
-        return [""] * n, [-1] * n
-    gateways, seqs = origins
-    return list(gateways), [int(q) for q in seqs]
+             ) -> tuple[Sequence[str], Sequence[int]]:
+    """Each frame's gateway and sequence number (Python ints: they go into the state's
+    JSON); unknown ones when not given."""
+    return origins if origins is not None else ([""] * n, [-1] * n)
 
 
 # --- the columnar path: the value rules over the batch's columns in the kernel --------------
