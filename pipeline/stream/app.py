@@ -138,9 +138,19 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # committed offsets, by this worker or the next owner, against restored state
         self.worker.generation += 1
         # what was processed of them is committed now, or the next owner replays it
+        table = self.worker.table
+        recreated = table.recreations
         await self.worker.commit(wait=True)
-        self.worker.table.drop([tp.partition for tp in revoked
-                                if tp.topic == self.worker.topics.frames])
+        parts = [tp.partition for tp in revoked if tp.topic == self.worker.topics.frames]
+        if not parts:
+            return
+        # a changelog gone while nothing was sent is found here; gone or found gone by
+        # that commit, it is made again and every station written there before the
+        # partitions are let go: their next owner (or this worker) loads from it
+        await table.heal()
+        if table.recreations != recreated:
+            await self.worker.commit(wait=True)
+        table.release(parts)
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         parts = sorted(tp.partition for tp in assigned if tp.topic == self.worker.topics.frames)

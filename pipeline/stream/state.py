@@ -10,9 +10,13 @@ with an error naming the MN). Compaction keeps the latest value per MN.
 
 The changelog topic can vanish under a running worker (deleted by hand, or Kafka's data
 replaced by an empty cluster on the same address). A load or a send that finds it gone
-makes it again: a load then starts those partitions with no state (what the changelog
-held is gone), and a send marks every station held in memory to be written again, so the
-new changelog holds them all. A load that keeps failing for another reason is retried for
+makes it again, and a send marks every station held in memory to be written again, so the
+new changelog holds them all. A load starts the partitions from what the changelog holds,
+and takes a station it lacks from the states this worker held when the same partitions
+were revoked just before (``release``): a changelog gone while the group rebalanced
+(Kafka's data replaced as a worker restarts beside this one) would otherwise restart
+every station with no state, where the worker that is given its partitions back still
+holds them all. A load that keeps failing for another reason is retried for
 about two minutes, then raises (the worker stops with the error, instead of holding
 partitions it can never detect).
 """
@@ -52,6 +56,9 @@ class StationTable:
         #: frames may be detected (a frame read against a state still loading would build
         #: a state the load then throws away, with the frame's offset already committed)
         self._ready: set[int] = set()
+        #: partition -> its stations' states when it was last revoked (``release``), until
+        #: the next load: a station the changelog lacks is taken from here
+        self._released: dict[int, dict[str, StationState]] = {}
         self._loading = 0
         self._no_load = asyncio.Event()
         self._no_load.set()
@@ -63,6 +70,8 @@ class StationTable:
         #: a commit took to hand its states to the producer
         self.stats: dict[str, float] = {"state_sent": 0, "state_mb": 0.0,
                                         "state_send_max_ms": 0}
+        #: times a send found the changelog gone and made it again (``heal``)
+        self.recreations = 0
 
     async def ensure_topic(self) -> bool:
         """Create the changelog topic if it is missing; True if it was created."""
@@ -92,6 +101,7 @@ class StationTable:
             log.warning("state.topic_check_failed", topic=self.topic, error=repr(exc))
             return False
         if created:
+            self.recreations += 1
             for p in self._ready:
                 for mn, state in self._data.get(p, {}).items():
                     self._dirty.setdefault((p, mn), state)
@@ -178,6 +188,18 @@ class StationTable:
             if key[0] in self._data:  # not since revoked
                 self._dirty.setdefault(key, state)
 
+    def release(self, partitions: Iterable[int]) -> None:
+        """``drop`` on a revoke, keeping the states of the loaded partitions aside for the
+        next ``load``: the stations its changelog lacks are taken from them. A partition
+        given to another worker loses them at that load (its changelog is the new
+        owner's to write)."""
+        numbers = list(partitions)
+        for p in numbers:
+            held = self._data.get(p)
+            if held and p in self._ready:
+                self._released[p] = held
+        self.drop(numbers)
+
     def drop(self, partitions: Iterable[int]) -> None:
         for p in partitions:
             self._ready.discard(p)
@@ -196,21 +218,45 @@ class StationTable:
         detecting never detects against a state that is about to be replaced."""
         numbers = list(partitions)
         self.drop(numbers)
+        released = {p: self._released.pop(p) for p in numbers if p in self._released}
+        self._released.clear()
         parts = [TopicPartition(self.topic, p) for p in numbers]
         if not parts:
             return 0
         self._loading += 1
         self._no_load.clear()
+        gone: set[tuple[int, str]] = set()
         try:
-            n = await self._read_retrying(parts)
+            n = await self._read_retrying(parts, gone)
         finally:
             self._loading -= 1
             if not self._loading:
                 self._no_load.set()
+        self._adopt(released, gone)
         self._ready.update(numbers)
         return n
 
-    async def _read_retrying(self, parts: list[TopicPartition]) -> int:
+    def _adopt(self, released: dict[int, dict[str, StationState]],
+               gone: set[tuple[int, str]]) -> None:
+        """Take into the loaded partitions the released states of the stations their
+        changelog lacks (not those it deleted), marked to be written."""
+        adopted = 0
+        for p, held in released.items():
+            loaded = self._data.setdefault(p, {})
+            for mn, state in held.items():
+                if state and mn not in loaded and (p, mn) not in gone:
+                    loaded[mn] = state
+                    self._dirty[(p, mn)] = state
+                    adopted += 1
+        if adopted:
+            log.warning("state.kept_over_rebalance", topic=self.topic, stations=adopted,
+                        partitions=sorted(released),
+                        why="the changelog lacked these stations (made again, or Kafka "
+                            "lost its data); the states this worker held are kept and "
+                            "written")
+
+    async def _read_retrying(self, parts: list[TopicPartition],
+                             gone: set[tuple[int, str]]) -> int:
         """``_read``, with the changelog made again first if it is gone, and retried on
         Kafka's errors (a broker restarting as the group rebalances) with growing waits;
         the last error is raised once ``LOAD_RETRY_WAITS`` are spent."""
@@ -221,8 +267,9 @@ class StationTable:
                     log.error("state.changelog_recreated", topic=self.topic,
                               frames_partitions=numbers,
                               why="the changelog topic was gone; these partitions' "
-                                  "stations start with no state")
-                return await self._read(parts)
+                                  "stations start with no state, save those this "
+                                  "worker held before the rebalance")
+                return await self._read(parts, gone)
             except (KafkaError, OSError) as exc:
                 if attempt > len(LOAD_RETRY_WAITS):
                     raise
@@ -232,7 +279,9 @@ class StationTable:
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # itertools.count never ends
 
-    async def _read(self, parts: list[TopicPartition]) -> int:
+    async def _read(self, parts: list[TopicPartition], gone: set[tuple[int, str]]) -> int:
+        """Fill the partitions' tables from the changelog's newest values; ``gone`` gets
+        the (partition, MN) the changelog deleted (a null value)."""
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await consumer.start()
         n = 0
@@ -245,17 +294,14 @@ class StationTable:
             # not yet compacted holds many values per MN (28,944 for ~220 stations after
             # 20 minutes of `make run`); reading each took 28-30 s, the newest only 4.7 s.
             # The table is filled only then, so a failed read leaves nothing behind.
-            newest: dict[int, dict[str, bytes]] = {tp.partition: {} for tp in parts}
+            newest: dict[int, dict[str, bytes | None]] = {tp.partition: {} for tp in parts}
             while todo:
                 got: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=1000)
                 for tp, records in got.items():
                     raw = newest[tp.partition]
                     for rec in records:
                         mn = rec.key.decode()
-                        if rec.value is None:
-                            raw.pop(mn, None)
-                        else:
-                            raw[mn] = rec.value
+                        raw[mn] = rec.value  # None: deleted
                         n += 1
                 for tp in list(todo):
                     if await consumer.position(tp) >= ends[tp]:
@@ -263,5 +309,7 @@ class StationTable:
         finally:
             await consumer.stop()
         for p, raw in newest.items():
-            self._data[p] = {mn: load_station_state(mn, value) for mn, value in raw.items()}
+            self._data[p] = {mn: load_station_state(mn, value)
+                             for mn, value in raw.items() if value is not None}
+            gone.update((p, mn) for mn, value in raw.items() if value is None)
         return n

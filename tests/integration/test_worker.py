@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from pipeline.config import load_settings
+from pipeline.detect.state import load_station_state
 from pipeline.gateway import envelope
 from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
@@ -72,16 +73,17 @@ def enveloped(raw: bytes, seq: int, kind: int = envelope.ACCEPTED, reason: str =
                            reason.encode(), raw)
 
 
-def clean_frames(run: int, stations: int, per_station: int, start: int = 0
-                 ) -> list[tuple[str, bytes]]:
-    """(MN, frame) for minute data of ``stations`` stations, interleaved by time."""
+def clean_frames(run: int, stations: int, per_station: int, start: int = 0,
+                 sign: float = 1.0) -> list[tuple[str, bytes]]:
+    """(MN, frame) for minute data of ``stations`` stations, interleaved by time
+    (``sign`` -1: the first pollutant's values negative, a wiring-detector alarm)."""
     out = []
     for k in range(start, start + per_station):
         for s in range(stations):
             mn = mn_of(run, s)
             when = T0 + timedelta(minutes=k)
-            out.append((mn, frame(mn, when, {CODES[0]: 10.0 + k % 7, CODES[1]: 100.0 + s},
-                                  k)))
+            out.append((mn, frame(mn, when, {CODES[0]: sign * (10.0 + k % 7),
+                                             CODES[1]: 100.0 + s}, k)))
     return out
 
 
@@ -727,6 +729,13 @@ async def _state_keys(bootstrap: str, topic: str) -> int:
     return len({key for key, _ in await _consume_all(bootstrap, topic, settle=1.0)})
 
 
+async def _newest_states(bootstrap: str, topic: str) -> dict[str, Any]:
+    """MN -> the newest state changelog ``topic`` holds for it."""
+    newest = dict(await _consume_all(bootstrap, topic, settle=1.0))
+    return {key.decode(): load_station_state(key.decode(), value)
+            for key, value in newest.items()}
+
+
 async def _join_and_leave(bootstrap: str, group: str, topics: list[str]) -> None:
     """A consumer joins ``group`` until it is given partitions, then leaves: two
     rebalances of the group's workers."""
@@ -743,13 +752,13 @@ async def _join_and_leave(bootstrap: str, group: str, topics: list[str]) -> None
         await consumer.stop()
 
 
-def committed_then_changelog_deleted(r: Run, app_id: str, per_station: int
-                                     ) -> tuple[Worker, str, str, int]:
+def committed_then_changelog_deleted(r: Run, app_id: str, per_station: int,
+                                     sign: float = 1.0) -> tuple[Worker, str, str, int]:
     """A worker that has committed frames of 10 stations, whose changelog topic is then
     deleted: (worker, group, changelog topic, frames sent)."""
     w = r.worker(app_id, app_id).start()
     group, changelog = w.app_id, f"{w.app_id}-station-state"
-    first = clean_frames(r.run, stations=10, per_station=per_station)
+    first = clean_frames(r.run, stations=10, per_station=per_station, sign=sign)
     r.produce([(mn, enveloped(raw, i)) for i, (mn, raw) in enumerate(first)])
     wait_for("the first frames committed", lambda: caught_up(r, group), 1, 120, r.workers)
     asyncio.run(_delete_topics(r.bootstrap, [changelog]))
@@ -761,18 +770,29 @@ def test_a_changelog_gone_before_a_rebalance_is_made_again_and_the_stream_goes_o
     """The changelog topic is deleted, then the group rebalances: the worker's state
     load finds no topic. It makes the topic again and goes on detecting (before, the
     load's error left the partitions held and never ready: the worker dropped every
-    batch, silently, for good)."""
-    w, group, changelog, sent = committed_then_changelog_deleted(r, "wk-gone", 5)
+    batch, silently, for good), and its stations keep their state: before it lets its
+    partitions go it writes every station to the new changelog (before, every station
+    started again from nothing: its open alarms were opened a second time)."""
+    w, group, changelog, sent = committed_then_changelog_deleted(r, "wk-gone", 5, sign=-1)
     asyncio.run(_join_and_leave(r.bootstrap, group, [r.topics["frames"],
                                                      r.topics["rejects"]]))
-    second = clean_frames(r.run, stations=10, per_station=5, start=5)
+    second = clean_frames(r.run, stations=10, per_station=5, start=5, sign=-1)
     r.produce([(mn, enveloped(raw, 100 + i)) for i, (mn, raw) in enumerate(second)])
     wait_for("every reading", lambda: readings_final(r), 2 * (sent + len(second)),
              90, r.workers)
     wait_for("everything committed", lambda: caught_up(r, group), 1, 60, r.workers)
     assert w.alive(), w.tail()
     assert "state.changelog_recreated" in w.log.read_text(), w.tail()
-    assert asyncio.run(_state_keys(r.bootstrap, changelog)) == 10
+    states = asyncio.run(_newest_states(r.bootstrap, changelog))
+    assert len(states) == 10
+    # the data times each station's resend memory holds: the first frames' and the later
+    # each station's negative-value episode: open since its first frame, ten hits
+    hits = {mn: st["episodes"][f"{CODES[0]}|negative"]["hits"] for mn, st in states.items()}
+    assert hits == {mn: 10 for mn in states}, hits
+    # one alarm per station, open since the first frames (not a second one opened after)
+    wait_for("ten hits on each alarm", lambda: r.count(
+        "SELECT count() FROM alarms FINAL WHERE occurrences = 10"), 10, 60, r.workers)
+    assert r.count("SELECT count() FROM alarms FINAL") == 10
 
 
 def test_a_changelog_gone_under_a_running_worker_is_made_again_with_every_station(
