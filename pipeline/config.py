@@ -287,6 +287,12 @@ class NotifySettings:
     smtp_password: str = _opt("", "SMTP password", secret=True)
     smtp_starttls: bool = _opt(False, "upgrade the SMTP connection with STARTTLS")
     mail_from: str = _opt("hj212-duty@localhost", "sender address of notification mails")
+    catch_up_min: float = _opt(
+        30.0, "minutes of alarms a consumer group new to the alarms topic reads first "
+        "(hj212 notify --from recent, the default): a notifier whose group Kafka no longer "
+        "knows (Kafka's data lost, the group id changed) still notifies the alarms raised "
+        "just before it joined; those it had delivered are in its log and not sent again",
+        min=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -23,10 +24,11 @@ from pipeline.notify.routing import SAMPLE, RoutingError, load_routing
 @click.option("--routes", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="routing file (default: the setting [notify] routes, else the sample "
                    f"{SAMPLE.name})")
-@click.option("--from", "start_from", type=click.Choice(["latest", "earliest"]),
-              default="latest", show_default=True,
-              help="where a consumer group new to the alarms topic starts (a known group "
-                   "always resumes where it committed)")
+@click.option("--from", "start_from", type=click.Choice(["recent", "latest", "earliest"]),
+              default="recent", show_default=True,
+              help="where a consumer group new to the alarms topic starts: the alarms of "
+                   "the last [notify] catch_up_min minutes, the end, or the beginning (a "
+                   "known group always resumes where it committed)")
 @click.option("--check", is_flag=True,
               help="check the routing file and the secrets, print the receivers and exit")
 @pass_cli
@@ -58,11 +60,10 @@ def notify(cli: CliContext, print_only: bool, routes: Path | None, start_from: s
         click.echo(f"routing {routing.version or '(no version)'}: {len(routing.routes)} "
                    f"routes, {len(routing.receivers)} receivers; secrets ok")
         return
-    from pipeline.notify.service import NotifyService
+    from pipeline.notify.service import NotifyService, StartFrom
 
     sender = Sender(routing, secrets, ns, print_all=print_only, print_to=sys.stdout)
-    service = NotifyService(settings, routing, sender,
-                            start_from="earliest" if start_from == "earliest" else "latest")
+    service = NotifyService(settings, routing, sender, start_from=cast(StartFrom, start_from))
 
     async def main() -> None:
         stop = asyncio.Event()

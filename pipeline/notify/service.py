@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped,unused-ignore]
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
 from pipeline import service365
 from pipeline.config import Settings
@@ -153,9 +153,48 @@ class LogWriter:
                     fut.set_result(None)
 
 
+#: where a consumer group new to the alarms topic starts (``hj212 notify --from``)
+StartFrom = Literal["recent", "latest", "earliest"]
+
+
+class _StartPositions(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Places a partition the group has no committed offset for (a group new to the
+    topic, or one Kafka lost with its data) at ``start_from``: ``recent`` is the first
+    alarm published within ``catch_up_ms`` of now. A committed offset Kafka no longer has
+    (the topic made again, or emptied by retention) resumes at the earliest it has: the
+    consumer's reset policy. A replay is safe: an alarm step already in the delivery log
+    is never sent again (``grouping.Engine.covered``)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, start_from: StartFrom, catch_up_ms: int,
+                 clock: Callable[[], int]) -> None:
+        self.consumer = consumer
+        self.start_from = start_from
+        self.catch_up_ms = catch_up_ms
+        self.clock = clock
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        new = [tp for tp in assigned if await self.consumer.committed(tp) is None]
+        if not new or self.start_from == "earliest":
+            return
+        since = self.clock() - self.catch_up_ms
+        found = ({} if self.start_from == "latest" else
+                 await self.consumer.offsets_for_times({tp: since for tp in new}))
+        ends = await self.consumer.end_offsets(new)
+        for tp in new:
+            at = found.get(tp)
+            self.consumer.seek(tp, ends[tp] if at is None else at.offset)
+        log.info("notify.group_new_to_partitions", start_from=self.start_from,
+                 since_ms=since if self.start_from == "recent" else None,
+                 partitions={tp.partition: (ends[tp] if found.get(tp) is None
+                                            else found[tp].offset) for tp in new})
+
+
 class NotifyService:
     def __init__(self, settings: Settings, routing: Routing, sender: Sender, *,
-                 start_from: Literal["latest", "earliest"] = "latest",
+                 start_from: StartFrom = "recent",
                  clock: Callable[[], int] = now_ms) -> None:
         self.settings = settings
         self.routing = routing
@@ -186,11 +225,14 @@ class NotifyService:
         log.info("notify.restored", covered=len(self.engine.covered), resumed=resumed,
                  open_groups=len(self.engine.groups), routing=self.routing.version)
         consumer = AIOKafkaConsumer(
-            self.settings.topics.alarms, bootstrap_servers=self.settings.kafka.servers,
+            bootstrap_servers=self.settings.kafka.servers,
             group_id=self.settings.notify.group_id, enable_auto_commit=False,
-            auto_offset_reset=self.start_from,
+            auto_offset_reset="earliest",
             client_id=f"{self.settings.kafka.client_id}-notify")
         await consumer.start()
+        consumer.subscribe([self.settings.topics.alarms], listener=_StartPositions(
+            consumer, self.start_from, round(self.settings.notify.catch_up_min * 60_000),
+            self.clock))
         workers = [asyncio.create_task(self.log.run(), name="notify-log")]
         workers += [asyncio.create_task(self._sender(name), name=f"notify-{name}")
                     for name in self.routing.receivers]

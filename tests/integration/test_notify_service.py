@@ -128,9 +128,10 @@ class NotifyRun:
         with self.ch() as ch:
             ch.insert_columns("stations", cols)
 
-    def start(self) -> None:
+    def start(self, start_from: str | None = "earliest") -> None:
         fh = self.log.open("ab")
-        self.proc = subprocess.Popen([str(HJ212), "notify", "--from", "earliest"],
+        where = ["--from", start_from] if start_from else []
+        self.proc = subprocess.Popen([str(HJ212), "notify", *where],
                                      env=self.env, stdout=fh, stderr=subprocess.STDOUT,
                                      cwd=self.tmp)
 
@@ -151,14 +152,17 @@ class NotifyRun:
                 raise AssertionError("hj212 notify did not stop within 20 s of SIGTERM; "
                                      f"see {self.log}") from None
 
-    def publish(self, messages: list[tuple[str, bytes]], per_s: float = 0) -> None:
+    def publish(self, messages: list[tuple[str, bytes]], per_s: float = 0,
+                timestamp_ms: int | None = None) -> None:
+        """Publish ``messages`` (at ``per_s`` a second if given; with the time
+        ``timestamp_ms``, as if published then, if given)."""
         async def go() -> None:
             p = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
             await p.start()
             try:
                 start = time.monotonic()
                 for k, (mn, value) in enumerate(messages):
-                    await p.send(self.topic, value, key=mn.encode())
+                    await p.send(self.topic, value, key=mn.encode(), timestamp_ms=timestamp_ms)
                     if per_s and k % 10 == 9:
                         await p.flush()
                         wait = start + (k + 1) / per_s - time.monotonic()
@@ -431,6 +435,41 @@ def test_kill_9_mid_storm_every_alarm_delivered_in_exactly_one_message(stack, tm
         # written at the kill) is at most the one in flight per receiver
         assert sum(c - 1 for c in raw.values()) <= 3
         assert srv.violations == []
+    finally:
+        run.cleanup()
+        srv.stop()
+
+
+def test_a_group_new_to_the_topic_notifies_the_recent_alarms_not_the_old(stack, tmp_path):
+    """A notifier whose consumer group Kafka does not know (a new group id, or Kafka's data
+    lost with its offsets) starts at the alarms of the last half hour: those published
+    before it joined are notified, those of two hours ago are not (before, it started at
+    the end of the topic and notified neither)."""
+    srv = LocalReceiver(webhooks={"r0": "", "r1": "", "r2": ""}).start()
+    run = NotifyRun(stack, tmp_path, STORM_ROUTES.format(url=srv.url), receiver=srv,
+                    secrets="", smtp_port=25)
+    try:
+        run.stations([("NEWGRP01", "晋豫陕", "企业1"), ("NEWGRP02", "晋豫陕", "企业2")])
+        now_ms = int(time.time() * 1000)
+        run.publish([("NEWGRP01", message("NEWGRP01", "over_limit"))],
+                    timestamp_ms=now_ms - 2 * 3600 * 1000)
+        run.publish([("NEWGRP02", message("NEWGRP02", "over_limit"))],
+                    timestamp_ms=now_ms - 60 * 1000)
+        run.start(start_from=None)  # the default: --from recent
+
+        def delivered() -> set[str]:
+            return {i["alarm"]["alarm_id"] for m in srv.messages() for i in m.body["items"]}
+
+        run.wait("the recent alarm delivered",
+                 lambda: alarm_id("NEWGRP02", "over_limit") in delivered(), 40)
+        # an alarm published after it joined is delivered too, and nothing of the old one
+        run.publish([("NEWGRP01", message("NEWGRP01", "zero_streak"))])
+        run.wait("the new alarm delivered",
+                 lambda: alarm_id("NEWGRP01", "zero_streak") in delivered(), 40)
+        time.sleep(1.5)
+        assert delivered() == {alarm_id("NEWGRP02", "over_limit"),
+                               alarm_id("NEWGRP01", "zero_streak")}
+        assert "notify.group_new_to_partitions" in run.log.read_text()
     finally:
         run.cleanup()
         srv.stop()
