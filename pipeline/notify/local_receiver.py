@@ -83,6 +83,11 @@ class LocalReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if len(raw) < length:
+                    # the sender went away mid-body (a kill -9): no request came, and a
+                    # robot would not see one either; not a malformed message
+                    self.close_connection = True
+                    return
                 status, answer = owner._handle(self.path, dict(self.headers.items()), raw)
                 data = json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(status)

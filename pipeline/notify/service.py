@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition  # type: ignore[import-untyped,unused-ignore]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped,unused-ignore]
 
 from pipeline import service365
 from pipeline.config import Settings
@@ -60,6 +61,8 @@ STATIONS_EVERY_S = 60.0
 SILENCES_EVERY_S = 5.0
 ESCALATION_EVERY_S = 2.0
 COMMIT_EVERY_S = 1.0
+#: seconds between tries to place partitions Kafka did not answer for (kept paused)
+PLACE_RETRY_S = 2.0
 
 
 def now_ms() -> int:
@@ -72,10 +75,13 @@ class Offsets:
 
     def __init__(self) -> None:
         self.waits: dict[Any, OrderedDict[int, int]] = {}
+        #: per partition, the offset after the last record read
+        self.next: dict[Any, int] = {}
 
     def add(self, origin: Origin, waits: int) -> None:
         tp, off = origin
         self.waits.setdefault(tp, OrderedDict())[off] = waits
+        self.next[tp] = off + 1
 
     def done(self, origins: Sequence[Any]) -> None:
         for tp, off in origins:
@@ -100,6 +106,15 @@ class Offsets:
     def forget(self, tps: Sequence[Any]) -> None:
         for tp in tps:
             self.waits.pop(tp, None)
+            self.next.pop(tp, None)
+
+    def resume_at(self, tp: Any) -> int | None:
+        """Where reading ``tp`` again loses and repeats nothing: its first record still
+        waiting, else past the last read; None if this process has not read it."""
+        part = self.waits.get(tp)
+        if part:
+            return next(iter(part))
+        return self.next.get(tp)
 
 
 @dataclass
@@ -158,38 +173,81 @@ StartFrom = Literal["recent", "latest", "earliest"]
 
 
 class _StartPositions(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Places a partition the group has no committed offset for (a group new to the
-    topic, or one Kafka lost with its data) at ``start_from``: ``recent`` is the first
-    alarm published within ``catch_up_ms`` of now. A committed offset Kafka no longer has
-    (the topic made again, or emptied by retention) resumes at the earliest it has: the
-    consumer's reset policy. A replay is safe: an alarm step already in the delivery log
-    is never sent again (``grouping.Engine.covered``)."""
+    """Places a partition the group has no committed offset for. One this process has
+    read resumes where it was (its first record still waiting, else past the last it
+    read): nothing committed yet is no reason to skip or repeat. Any other (a group new
+    to the topic, or one Kafka lost with its data) starts at ``start_from``: ``recent``
+    is the first alarm published within ``catch_up_ms`` of now. A committed offset Kafka
+    no longer has (the topic made again, or emptied by retention) resumes at the
+    earliest it has: the consumer's reset policy. A replay is safe: an alarm step already
+    in the delivery log is never sent again (``grouping.Engine.covered``).
 
-    def __init__(self, consumer: AIOKafkaConsumer, start_from: StartFrom, catch_up_ms: int,
-                 clock: Callable[[], int]) -> None:
+    aiokafka starts fetching a partition as soon as it is assigned, before this listener
+    has placed it: the partitions stay paused until they are placed. If Kafka does not
+    answer, the unplaced ones stay paused and ``retry`` places them later; they never
+    fall back to the reset policy (the whole retained history)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, offsets: Offsets, start_from: StartFrom,
+                 catch_up_ms: int, clock: Callable[[], int]) -> None:
         self.consumer = consumer
+        self.offsets = offsets
         self.start_from = start_from
         self.catch_up_ms = catch_up_ms
         self.clock = clock
+        #: assigned partitions not placed yet (Kafka did not answer): paused
+        self.unplaced: list[TopicPartition] = []
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         return None
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        new = [tp for tp in assigned if await self.consumer.committed(tp) is None]
-        if not new or self.start_from == "earliest":
+        self.consumer.pause(*assigned)  # before any await: no fetch for them until placed
+        # what was read of partitions now another process's is not ours to commit
+        self.offsets.forget([tp for tp in list(self.offsets.waits) if tp not in assigned])
+        self.unplaced = list(assigned)
+        await self.retry()
+
+    async def retry(self) -> None:
+        """Place the unplaced partitions and resume them; on Kafka's error they stay
+        paused for the next call."""
+        try:
+            await self._place(self.unplaced)
+        except (KafkaError, OSError) as exc:
+            log.error("notify.start_position_unknown", error=repr(exc),
+                      partitions=sorted(tp.partition for tp in self.unplaced),
+                      why="Kafka did not answer; these partitions wait, paused, and are "
+                          "placed again in a few seconds")
+            return
+        self.consumer.resume(*self.unplaced)
+        self.unplaced = []
+
+    async def _place(self, parts: Sequence[TopicPartition]) -> None:
+        new = []
+        for tp in parts:
+            if await self.consumer.committed(tp) is not None:
+                continue
+            at = self.offsets.resume_at(tp)
+            if at is not None:
+                self.consumer.seek(tp, at)
+            else:
+                new.append(tp)
+        if not new:
             return
         since = self.clock() - self.catch_up_ms
-        found = ({} if self.start_from == "latest" else
-                 await self.consumer.offsets_for_times({tp: since for tp in new}))
-        ends = await self.consumer.end_offsets(new)
-        for tp in new:
-            at = found.get(tp)
-            self.consumer.seek(tp, ends[tp] if at is None else at.offset)
+        if self.start_from == "earliest":
+            await self.consumer.seek_to_beginning(*new)
+            placed = {tp.partition: "beginning" for tp in new}
+        else:
+            found = ({} if self.start_from == "latest" else
+                     await self.consumer.offsets_for_times({tp: since for tp in new}))
+            ends = await self.consumer.end_offsets(new)
+            placed = {}
+            for tp in new:
+                at_time = found.get(tp)
+                placed[tp.partition] = ends[tp] if at_time is None else at_time.offset
+                self.consumer.seek(tp, placed[tp.partition])
         log.info("notify.group_new_to_partitions", start_from=self.start_from,
-                 since_ms=since if self.start_from == "recent" else None,
-                 partitions={tp.partition: (ends[tp] if found.get(tp) is None
-                                            else found[tp].offset) for tp in new})
+                 since_ms=since if self.start_from == "recent" else None, partitions=placed)
 
 
 class NotifyService:
@@ -211,6 +269,7 @@ class NotifyService:
         self.stats = {"alarms": 0, "sent": 0, "dead": 0, "suppressed": 0, "retries": 0,
                       "bad": 0, "operator": 0, "skipped": 0}
         self.cursor: op.Cursor | None = None
+        self.positions: _StartPositions | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -230,9 +289,10 @@ class NotifyService:
             auto_offset_reset="earliest",
             client_id=f"{self.settings.kafka.client_id}-notify")
         await consumer.start()
-        consumer.subscribe([self.settings.topics.alarms], listener=_StartPositions(
-            consumer, self.start_from, round(self.settings.notify.catch_up_min * 60_000),
-            self.clock))
+        self.positions = _StartPositions(
+            consumer, self.offsets, self.start_from,
+            round(self.settings.notify.catch_up_min * 60_000), self.clock)
+        consumer.subscribe([self.settings.topics.alarms], listener=self.positions)
         workers = [asyncio.create_task(self.log.run(), name="notify-log")]
         workers += [asyncio.create_task(self._sender(name), name=f"notify-{name}")
                     for name in self.routing.receivers]
@@ -274,10 +334,14 @@ class NotifyService:
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         last = {"stations": time.monotonic(), "silences": 0.0, "escalation": 0.0,
-                "commit": 0.0}
+                "commit": 0.0, "placing": 0.0}
         while not stop.is_set():
             got = await consumer.getmany(timeout_ms=100, max_records=5000)
             mono = time.monotonic()
+            if self.positions is not None and self.positions.unplaced and \
+                    mono - last["placing"] >= PLACE_RETRY_S:
+                last["placing"] = mono
+                await self.positions.retry()
             if mono - last["stations"] >= STATIONS_EVERY_S:
                 last["stations"] = mono
                 await self._refresh_stations()

@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from pipeline.stream.store_queue import Store
 
 DEFAULT_APP_ID = "hj212-stream"
+#: how long the group waits for this worker to rejoin a rebalance (its revoke included)
+REBALANCE_TIMEOUT_MS = 120_000
 
 log = get_logger("stream.app")
 
@@ -139,18 +141,24 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.worker.generation += 1
         # what was processed of them is committed now, or the next owner replays it
         table = self.worker.table
-        recreated = table.recreations
-        await self.worker.commit(wait=True)
         parts = [tp.partition for tp in revoked if tp.topic == self.worker.topics.frames]
-        if not parts:
-            return
-        # a changelog gone while nothing was sent is found here; gone or found gone by
-        # that commit, it is made again and every station written there before the
-        # partitions are let go: their next owner (or this worker) loads from it
-        await table.heal()
-        if table.recreations != recreated:
+        try:
+            recreated = table.recreations
             await self.worker.commit(wait=True)
-        table.release(parts)
+            if parts:
+                # a changelog gone while nothing was sent is found here; gone or found
+                # gone by that commit, it is made again and every station written there
+                # before the partitions are let go: their next owner (or this worker)
+                # loads from it
+                await table.heal()
+                if table.recreations != recreated:
+                    await self.worker.commit(wait=True)
+        finally:
+            # offsets not committed now are of states Kafka did not take: the partitions'
+            # next owner replays them (committed later, they would skip that detection)
+            self.worker.forget_offsets(revoked)
+            # whatever failed above, the partitions are no longer this worker's to detect
+            table.release(parts)
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         parts = sorted(tp.partition for tp in assigned if tp.topic == self.worker.topics.frames)
@@ -229,6 +237,11 @@ class Worker:
         self.table.drop(partitions)
         self.stop()
 
+    def forget_offsets(self, partitions: Sequence[TopicPartition]) -> None:
+        """Drop the offsets waiting to be committed for ``partitions`` (revoked)."""
+        for tp in partitions:
+            self._pending.pop(tp, None)
+
     async def run(self) -> None:
         await self.table.ensure_topic()
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
@@ -241,6 +254,11 @@ class Worker:
             # a new group starts from the oldest frame, not from what arrives next
             auto_offset_reset="earliest",
             max_poll_records=self.options.batch_frames,
+            # a revoke commits the partitions' state first: a state send Kafka refuses
+            # takes up to 40 s (twice if the changelog is found gone); with the default
+            # (the 10 s session timeout) the group would go on without this worker and
+            # hand its partitions over before their state is written
+            rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
         )
         # The changelog has its own producer: a commit hands it the changed stations
         # (tens of kB each, 20 MB for 308 busy stations), and on a shared producer the
