@@ -207,7 +207,7 @@ class StationState(TypedDict, total=False):
     #: state already holds (``pipeline.stream.detection.fold_frames``)
     offset: int
     #: gateway id -> sequence number of the last frame folded from it: tells a frame of a
-    #: log made again (Kafka's data lost) from a replay (``folded_offset``); absent in
+    #: log made again (Kafka's data lost) from a replay (``take_frame``); absent in
     #: states written before it was kept
     seqs: dict[str, int]
     values: ValuesState

@@ -97,32 +97,34 @@ class FrameFacts:
 MAX_GATEWAYS = 32
 
 
-def folded_offset(state: StationState, done: int, offset: int, gateway: str, seq: int
-                  ) -> int | None:
-    """The state's new offset when the frame at ``offset`` (``seq`` at ``gateway``) is to
-    be folded into ``state``, whose last folded frame is at ``done``; None for a
+def take_frame(state: StationState, offset: int, gateway: str, seq: int) -> bool:
+    """Whether the frame at ``offset`` (``seq`` at ``gateway``) is to be folded into
+    ``state``; if so, the state now holds it as its last (offset and origin). False for a
     redelivery, which must not count twice in a streak.
 
-    A frame at or below ``done`` is a redelivery only if it comes from the log the state
-    was folded from. When Kafka's data is lost and the topic made again (or a partition
-    is truncated), the new log numbers its frames from 0 again: skipped by offset alone,
-    every station would be skipped until the new log passed its old offset, and detection
-    would stop without a word. The gateway's sequence numbers go on across that (they
-    live in its spool), so such a frame is newer than the last one the state folded from
-    its gateway: it is folded, and its offset becomes the state's. A state written before
-    it kept sequence numbers (no ``seqs``), or a frame with none (-1), falls back to the
-    offset alone."""
-    if offset > done:
-        return offset
-    seqs = state.get("seqs")
-    if seq < 0 or seqs is None:
-        return None
-    last = seqs.get(gateway)
-    return offset if last is None or seq > last else None
+    A frame at or below the state's offset is a redelivery only if it comes from the log
+    the state was folded from. When Kafka's data is lost and the topic made again (or a
+    partition is truncated), the new log numbers its frames from 0 again: skipped by
+    offset alone, every station would be skipped until the new log passed its old offset,
+    and detection would stop without a word. The gateway's sequence numbers go on across
+    that (they live in its spool), so such a frame is newer than the last one the state
+    folded from its gateway: it is folded, and its offset becomes the state's. A state
+    written before it kept sequence numbers (no ``seqs``), or a frame with none (-1),
+    falls back to the offset alone."""
+    if offset <= int(state.get("offset", -1)):
+        seqs = state.get("seqs")
+        if seq < 0 or seqs is None:
+            return False
+        last = seqs.get(gateway)
+        if last is not None and seq <= last:
+            return False
+    state["offset"] = offset
+    note_origin(state, gateway, seq)
+    return True
 
 
 def note_origin(state: StationState, gateway: str, seq: int) -> None:
-    """Remember ``seq`` as the last frame folded from ``gateway`` (see ``folded_offset``)."""
+    """Remember ``seq`` as the last frame folded from ``gateway`` (see ``take_frame``)."""
     if seq < 0:
         return
     seqs = state.setdefault("seqs", {})
@@ -180,18 +182,15 @@ def fold_frames(detector: Detector, state: StationState,
                 frames: Sequence[tuple[int, FrameFacts, list[Reading]]], out: Outputs
                 ) -> StationState:
     """Feed one station's frames to ``detector``, skipping frames its state has already
-    folded in (``folded_offset``).
+    folded in (``take_frame``).
 
     After a kill the state's changelog can be ahead of the committed Kafka offsets, and a
     redelivered frame must not count twice in a streak. Skipping by offset, not by data
     time, keeps a logger's genuine resends visible to the detectors. (An MN stays on one
     partition while the partition count stays; changing it needs a new app id.)"""
     for offset, f, readings in frames:
-        taken = folded_offset(state, int(state.get("offset", -1)), offset, f.gateway, f.seq)
-        if taken is None:
+        if not take_frame(state, offset, f.gateway, f.seq):
             continue
-        state["offset"] = taken
-        note_origin(state, f.gateway, f.seq)
         out.add(detector.on_frame(state, readings, mn=f.mn, st=f.st, cn=f.cn,
                                   data_time=f.data_time, receive_time=f.receive_time))
     return state
@@ -251,7 +250,7 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
     the value rules of every frame of the batch in one kernel call over its columns (no
     ``Reading`` object, no per-reading Python), then per station and frame, in arrival
     order, the observations folded into episodes and the frame into the missing-data
-    tracker. Same skips (``folded_offset``), same results; returns the MNs whose state it
+    tracker. Same skips (``take_frame``), same results; returns the MNs whose state it
     changed (``state_of(mn)`` gives each station's state, made if new)."""
     kernel = bundle.kernel
     assert kernel is not None, "fold_batch needs DetectorBundle(values='rust')"
@@ -275,14 +274,7 @@ def fold_batch(bundle: DetectorBundle, batch: hj212.Batch,
     states: dict[str, StationState] = {}
     for mn, frames in by_mn.items():
         state = states[mn] = state_of(mn)
-        done = int(state.get("offset", -1))
-        for i in frames:
-            now_done = folded_offset(state, done, offsets[i], gateways[i], seqs[i])
-            if now_done is not None:
-                done = now_done
-                note_origin(state, gateways[i], seqs[i])
-                taken.append(i)
-        state["offset"] = done
+        taken += [i for i in frames if take_frame(state, offsets[i], gateways[i], seqs[i])]
     if not taken:
         return list(states)
     # the rows of the taken frames that have readings, for the kernel
