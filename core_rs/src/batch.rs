@@ -393,20 +393,24 @@ const PREFETCH_AHEAD: usize = 2 * LANES;
 /// `##` check in `plain_segment_end` held 15 % of `decode_batch_with`'s samples).
 #[inline(always)]
 fn prefetch(data: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
     for line in data.chunks(64) {
-        // SAFETY: `_mm_prefetch` is `unsafe` only because it is a `target_feature(enable =
-        // "sse")` function, and SSE is part of the x86_64 baseline: the instruction exists on
-        // every CPU this code is built for. A prefetch is a hint: it reads nothing into the
-        // program and never faults, whatever the address (here, inside a live slice).
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            )
-        }
+        prefetch_line(line.as_ptr());
+    }
+}
+
+/// Ask the core to bring the cache line at `at` in: a hint, for any address.
+#[inline(always)]
+pub fn prefetch_line(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` is `unsafe` only because it is a `target_feature(enable =
+    // "sse")` function, and SSE is part of the x86_64 baseline: the instruction exists on
+    // every CPU this code is built for. A prefetch is a hint: it reads nothing into the
+    // program and never faults, whatever the address (valid, dangling or null).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast())
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
+    let _ = at;
 }
 
 /// The CRC of each frame's data segment where `locate` will want it (`plain_segment_end`),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from datetime import datetime
 
 import hj212
@@ -166,6 +167,23 @@ def test_accepts_list_tuple_generator_and_empty():
 def test_type_error_on_non_bytes(bad):
     with pytest.raises(TypeError):
         hj212.decode_batch(bad)
+
+
+def test_long_lists_are_read_whole_and_let_go():
+    """A list longer than the read-ahead of its items: every frame decoded in order, a
+    non-bytes item anywhere refused, and no reference to a frame kept afterwards."""
+    frames = [bytes(bytearray(f)) for f in [HOURLY, OLD] * 40]  # distinct objects
+    before = [sys.getrefcount(f) for f in frames]
+    b = hj212.decode_batch(frames)
+    assert b.n_frames == 80 and b.status.tolist() == [0] * 80
+    assert b.frame_mn.tolist() == [hj212.parse(f).mn.encode() for f in frames]
+    for at in (0, 17, 63, 79):
+        bad: list[object] = list(frames)
+        bad[at] = "text"
+        with pytest.raises(TypeError):
+            hj212.decode_batch(bad)
+        del bad
+    assert [sys.getrefcount(f) for f in frames] == before
 
 
 def check_against_parse(frames: list[bytes], *, strict: bool = False) -> int:
