@@ -631,10 +631,11 @@ fn held_bytes<'py>(frames: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyByte
             let ahead = i + OBJECTS_AHEAD;
             if ahead < n {
                 // SAFETY: `ahead < n`, the list's length when the loop began, and the list
-                // cannot change meanwhile: this thread holds the GIL and runs no Python code
-                // (the casts and `Vec::push` run none), so `PyList_GET_ITEM` reads an item
-                // slot inside the list's array. The pointer read is only given to a
-                // prefetch, never dereferenced.
+                // cannot change meanwhile: this thread holds the GIL (the module does not
+                // declare `gil_used = false`, so a free-threaded Python enables the GIL for
+                // it) and runs no Python code (the casts and `Vec::push` run none), so
+                // `PyList_GET_ITEM` reads an item slot inside the list's array. The pointer
+                // read is only given to a prefetch, never dereferenced.
                 let item = unsafe {
                     pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), ahead as pyo3::ffi::Py_ssize_t)
                 };
