@@ -182,6 +182,25 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                  state_keys_restored=n, restore_s=round(time.monotonic() - started, 3))
 
 
+async def read_again(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]
+                     ) -> list[TopicPartition]:
+    """Seek each partition of ``batch`` that is still this consumer's back to its committed
+    offset (the batch's first record where none is committed); the partitions sought.
+    Asking Kafka for the committed offset lets a rebalance run: a partition it gave to
+    another worker is left alone (that worker reads it from the committed offset; a seek
+    would raise ``IllegalStateError`` and stop this worker)."""
+    sought: list[TopicPartition] = []
+    for tp, records in batch.items():
+        if not records or tp not in consumer.assignment():
+            continue
+        committed = await consumer.committed(tp)
+        if tp not in consumer.assignment():
+            continue  # revoked while Kafka answered
+        consumer.seek(tp, committed if committed is not None else records[0].offset)
+        sought.append(tp)
+    return sought
+
+
 class Worker:
     """Runs the consume -> store -> detect -> publish -> commit loop until stopped."""
 
@@ -405,12 +424,7 @@ class Worker:
         ours again from their committed offsets (from the batch's first record where
         none is committed): the consumer's position is past it, and skipping it would
         lose it. What is read twice is absorbed (keyed rows, offset-skipping state)."""
-        owned = consumer.assignment()
-        for tp, records in batch.items():
-            if tp not in owned or not records:
-                continue
-            committed = await consumer.committed(tp)
-            consumer.seek(tp, committed if committed is not None else records[0].offset)
+        await read_again(consumer, batch)
         log.info("batch.dropped_after_rebalance",
                  messages=sum(len(rs) for rs in batch.values()))
 
