@@ -209,40 +209,55 @@ class _StartPositions(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def retry(self) -> None:
         """Place the unplaced partitions and resume them; on Kafka's error they stay
-        paused for the next call."""
+        paused for the next call.
+
+        Each question to Kafka lets a rebalance run, which may give partitions away and
+        assign others (placed by the rebalance's own call): only what this call took is
+        resumed, and only what is still assigned (aiokafka refuses to seek or resume a
+        partition that is not)."""
+        parts = list(self.unplaced)
         try:
-            await self._place(self.unplaced)
+            await self._place(parts)
         except (KafkaError, OSError) as exc:
             log.error("notify.start_position_unknown", error=repr(exc),
-                      partitions=sorted(tp.partition for tp in self.unplaced),
+                      partitions=sorted(tp.partition for tp in parts),
                       why="Kafka did not answer; these partitions wait, paused, and are "
                           "placed again in a few seconds")
             return
-        self.consumer.resume(*self.unplaced)
-        self.unplaced = []
+        owned = self.consumer.assignment()
+        self.consumer.resume(*[tp for tp in parts if tp in owned])
+        self.unplaced = [tp for tp in self.unplaced if tp not in parts]
 
     async def _place(self, parts: Sequence[TopicPartition]) -> None:
         new = []
         for tp in parts:
-            if await self.consumer.committed(tp) is not None:
-                continue
+            committed = await self.consumer.committed(tp)
+            if committed is not None or tp not in self.consumer.assignment():
+                continue  # Kafka places it, or it was given away while Kafka answered
             at = self.offsets.resume_at(tp)
             if at is not None:
                 self.consumer.seek(tp, at)
             else:
                 new.append(tp)
-        if not new:
-            return
         since = self.clock() - self.catch_up_ms
         if self.start_from == "earliest":
+            # no await between this check and seek_to_beginning's own
+            new = [tp for tp in new if tp in self.consumer.assignment()]
+            if not new:
+                return  # seek_to_beginning() of no partition seeks every assigned one
             await self.consumer.seek_to_beginning(*new)
-            placed = {tp.partition: "beginning" for tp in new}
+            placed: dict[int, int | str] = {tp.partition: "beginning" for tp in new}
         else:
+            if not new:
+                return
             found = ({} if self.start_from == "latest" else
                      await self.consumer.offsets_for_times({tp: since for tp in new}))
             ends = await self.consumer.end_offsets(new)
             placed = {}
+            owned = self.consumer.assignment()
             for tp in new:
+                if tp not in owned:
+                    continue
                 at_time = found.get(tp)
                 placed[tp.partition] = ends[tp] if at_time is None else at_time.offset
                 self.consumer.seek(tp, placed[tp.partition])
