@@ -178,8 +178,13 @@ def render_config(settings: Settings) -> Paths:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 chars)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 chars),
+    never starting with ``-`` (one in 64 would: Kafka's own ids avoid it, since a command
+    line takes such a value for an option)."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not found.startswith("-"):
+            return found
 
 
 def java_argv(settings: Settings, java: str, main: str, *args: str) -> list[str]:
@@ -201,8 +206,10 @@ def ensure_formatted(settings: Settings, java: str) -> None:
         cluster_id = new_cluster_id()
         p.cluster_id.write_text(cluster_id + "\n")
     get_logger("stack").info("kafka.format", cluster_id=cluster_id, data=str(p.data))
-    run_logged(java_argv(settings, java, STORAGE_TOOL, "format", "-t", cluster_id, "-c",
-                         str(p.config)),
+    # `--cluster-id=ID` in one word: an id kept from before that starts with `-` (as
+    # new_cluster_id made one in 64 until 2026-12-05) is not read as an option
+    run_logged(java_argv(settings, java, STORAGE_TOOL, "format", f"--cluster-id={cluster_id}",
+                         "-c", str(p.config)),
                what="kafka-storage format", log_file=p.stdout_log)
 
 

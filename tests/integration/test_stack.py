@@ -190,3 +190,19 @@ def test_the_local_servers_merge_threads_run_at_a_lower_priority(stack: LiveStac
     for name in MERGE_THREADS & set(nice):
         assert nice[name] == {stack.settings.clickhouse.merge_nice}, (name, nice[name])
     assert nice.get("TCPHandler", {0}) | nice.get("clickhouse-serv", {0}) == {0}
+
+
+def test_a_kept_cluster_id_starting_with_a_dash_formats(stack: LiveStack, tmp_path: Path
+                                                         ) -> None:
+    """kafka-storage reads a value starting with `-` as an option: a cluster id kept from
+    before (one in 64 random ids started so until 2026-12-05) made every `stack up` of
+    that machine fail. The real storage tool formats a fresh log dir with one."""
+    settings = load_settings(env={"HJ212_RUN_DIR": str(tmp_path)})
+    p = kafka.render_config(settings)
+    p.libs.parent.mkdir(parents=True, exist_ok=True)
+    p.libs.symlink_to(kafka.paths(stack.settings).libs)
+    kept = "-ykAHdXUSiCefRWd_56pNw"
+    p.cluster_id.write_text(kept + "\n")
+    kafka.ensure_formatted(settings, kafka.require_java())
+    meta = (p.data / "meta.properties").read_text()
+    assert f"cluster.id={kept}" in meta.splitlines()
