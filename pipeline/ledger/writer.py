@@ -48,6 +48,7 @@ from pipeline.ledger.codec import (
 from pipeline.ledger.log import LazyLog
 from pipeline.ledger.model import Change, Check, Event
 from pipeline.ledger.rules import load_errors, streams
+from pipeline.rebalance import read_again, resume_assigned
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.timebase import now_local
 
@@ -218,11 +219,7 @@ class Writer:
                       got: Mapping[TopicPartition, Sequence[Any]]) -> None:
         """Forget a batch fetched before a rebalance; read the partitions still ours again
         from their committed offsets (skipping it would lose it)."""
-        owned = consumer.assignment()
-        for tp, records in got.items():
-            if tp in owned and records:
-                committed = await consumer.committed(tp)
-                consumer.seek(tp, committed if committed is not None else records[0].offset)
+        await read_again(consumer, got)
         self.stats["batches_reread"] += 1
 
     async def _handle(self, consumer: AIOKafkaConsumer,
@@ -328,7 +325,7 @@ async def _idle(consumer: AIOKafkaConsumer, seconds: float) -> None:
         while (left := deadline - time.monotonic()) > 0:
             await consumer.getmany(timeout_ms=int(min(left, 1.0) * 1000))
     finally:
-        consumer.resume(*[tp for tp in parts if tp in consumer.assignment()])
+        resume_assigned(consumer, parts)
 
 
 async def ensure_topic(settings: Settings) -> bool:

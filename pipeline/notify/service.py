@@ -50,6 +50,7 @@ from pipeline.notify.model import (
 from pipeline.notify.receivers import Sender
 from pipeline.notify.retry import backoff_s
 from pipeline.notify.routing import Routing
+from pipeline.rebalance import resume_assigned, seek_if_assigned
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.timebase import local_from_unix
 
@@ -224,21 +225,19 @@ class _StartPositions(ConsumerRebalanceListener):  # type: ignore[misc]
                       why="Kafka did not answer; these partitions wait, paused, and are "
                           "placed again in a few seconds")
             return
-        owned = self.consumer.assignment()
-        self.consumer.resume(*[tp for tp in parts if tp in owned])
+        resume_assigned(self.consumer, parts)
         self.unplaced = [tp for tp in self.unplaced if tp not in parts]
 
     async def _place(self, parts: Sequence[TopicPartition]) -> None:
         new = []
         for tp in parts:
-            committed = await self.consumer.committed(tp)
-            if committed is not None or tp not in self.consumer.assignment():
-                continue  # Kafka places it, or it was given away while Kafka answered
+            if await self.consumer.committed(tp) is not None:
+                continue  # Kafka places it
             at = self.offsets.resume_at(tp)
-            if at is not None:
-                self.consumer.seek(tp, at)
-            else:
+            if at is None:
                 new.append(tp)
+            else:
+                seek_if_assigned(self.consumer, tp, at)
         since = self.clock() - self.catch_up_ms
         if self.start_from == "earliest":
             # no await between this check and seek_to_beginning's own
@@ -254,13 +253,11 @@ class _StartPositions(ConsumerRebalanceListener):  # type: ignore[misc]
                      await self.consumer.offsets_for_times({tp: since for tp in new}))
             ends = await self.consumer.end_offsets(new)
             placed = {}
-            owned = self.consumer.assignment()
             for tp in new:
-                if tp not in owned:
-                    continue
                 at_time = found.get(tp)
-                placed[tp.partition] = ends[tp] if at_time is None else at_time.offset
-                self.consumer.seek(tp, placed[tp.partition])
+                offset = ends[tp] if at_time is None else at_time.offset
+                if seek_if_assigned(self.consumer, tp, offset):
+                    placed[tp.partition] = offset
         log.info("notify.group_new_to_partitions", start_from=self.start_from,
                  since_ms=since if self.start_from == "recent" else None, partitions=placed)
 

@@ -49,6 +49,7 @@ from pipeline.config import Settings
 from pipeline.detect.state import StateVersionError
 from pipeline.detect.station import Detector
 from pipeline.logs import get_logger
+from pipeline.rebalance import read_again
 from pipeline.store.client import ClickHouse, StoreError
 from pipeline.store.completeness import refresh
 from pipeline.stream.clock import make_clock
@@ -180,25 +181,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                  rejects=sorted(tp.partition for tp in assigned
                                 if tp.topic == self.worker.topics.rejects),
                  state_keys_restored=n, restore_s=round(time.monotonic() - started, 3))
-
-
-async def read_again(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]
-                     ) -> list[TopicPartition]:
-    """Seek each partition of ``batch`` that is still this consumer's back to its committed
-    offset (the batch's first record where none is committed); the partitions sought.
-    Asking Kafka for the committed offset lets a rebalance run: a partition it gave to
-    another worker is left alone (that worker reads it from the committed offset; a seek
-    would raise ``IllegalStateError`` and stop this worker)."""
-    sought: list[TopicPartition] = []
-    for tp, records in batch.items():
-        if not records or tp not in consumer.assignment():
-            continue
-        committed = await consumer.committed(tp)
-        if tp not in consumer.assignment():
-            continue  # revoked while Kafka answered
-        consumer.seek(tp, committed if committed is not None else records[0].offset)
-        sought.append(tp)
-    return sought
 
 
 class Worker:

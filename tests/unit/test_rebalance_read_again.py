@@ -1,7 +1,8 @@
-"""A batch fetched before a rebalance is read again from the committed offsets of the
-partitions still the worker's. Asking Kafka for a committed offset lets the rebalance
-finish: a partition given away meanwhile must be left alone, not sought (aiokafka raises
-``IllegalStateError`` for it, which stopped a worker in CI on 2026-12-05)."""
+"""A batch fetched before a rebalance (by the stream worker or the ledger writer) is read
+again from the committed offsets of the partitions still the consumer's. Asking Kafka for
+a committed offset lets the rebalance finish: a partition given away meanwhile must be
+left alone, not sought (aiokafka raises ``IllegalStateError`` for it, which stopped a
+worker in CI on 2026-12-05)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from aiokafka.errors import IllegalStateError  # type: ignore[import-untyped,unused-ignore]
 from aiokafka.structs import TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
-from pipeline.stream.app import read_again
+from pipeline.rebalance import read_again
 
 FRAMES = "frames"
 
