@@ -591,7 +591,7 @@ fn decode_batch_raw<'py>(
         .enumerate()
         .map(|(i, b)| {
             if let Some(ahead) = held.get(i + OBJECTS_AHEAD) {
-                batch::prefetch_line(ahead.as_ptr().cast());
+                prefetch_object(ahead.as_ptr());
             }
             b.as_bytes()
         })
@@ -613,6 +613,15 @@ fn decode_batch_raw<'py>(
 
 /// How many items ahead `held_bytes` and `release` ask for an object's header.
 const OBJECTS_AHEAD: usize = 16;
+
+/// Ask for the header of the object at `object` (its reference count, type and size: 32
+/// bytes, which may straddle two cache lines); only a hint, for any address.
+#[inline(always)]
+fn prefetch_object(object: *mut pyo3::ffi::PyObject) {
+    let at = object.cast::<u8>().cast_const();
+    batch::prefetch_line(at);
+    batch::prefetch_line(at.wrapping_add(31));
+}
 
 /// The frames of a list (or any iterable) of bytes, each held (a reference taken) while
 /// the GIL is released.
@@ -639,9 +648,7 @@ fn held_bytes<'py>(frames: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyByte
                 let item = unsafe {
                     pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), ahead as pyo3::ffi::Py_ssize_t)
                 };
-                // the header's 32 bytes may straddle two lines
-                batch::prefetch_line(item.cast());
-                batch::prefetch_line(item.cast::<u8>().wrapping_add(31));
+                prefetch_object(item);
             }
             held.push(
                 list.get_item(i)?
@@ -662,7 +669,7 @@ fn held_bytes<'py>(frames: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyByte
 fn release(mut held: Vec<Bound<'_, PyBytes>>) {
     while let Some(b) = held.pop() {
         if let Some(ahead) = held.len().checked_sub(OBJECTS_AHEAD) {
-            batch::prefetch_line(held[ahead].as_ptr().cast());
+            prefetch_object(held[ahead].as_ptr());
         }
         drop(b);
     }
