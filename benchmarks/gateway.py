@@ -6,7 +6,10 @@ real-time uploads (Flag=5, six pollutants) with one frame in flight per connecti
 loggers do, timing every answer (send -> 9014). Runs, each `--seconds` after a 2 s warm-up:
 
 0. ceiling: the same load against a server that only answers (uvloop, no framing, spool or
-   Kafka): what one Python process's sockets allow on this machine right now;
+   Kafka): what one Python process's sockets allow on this machine right now; and the
+   floor: the same load against `gateway-floor` (benchmarks/loadgen/src/bin), the gateway's
+   per-frame work (framing, checks, envelope, spool record, group fdatasync, answer after
+   it) all in Rust with as many threads as gateway processes, no Kafka, no Python;
 1. as fast as possible: the sustainable rate (answers only follow the spool's fsync);
 2. set rates (`--rates`, default 10 k, 25 k, 50 k frames/s offered): ack p50/p90/p99/max;
 3. twice the sustainable rate: the longest time without any answer (`stall_max_ms`), and
@@ -19,6 +22,7 @@ the whole machine's busy cores (the 2 cores are shared with Kafka and anything e
 
 `--in-process ROUNDS` measures only the gateway's own per-frame cost (sessions over fake
 transports, a real spool, no sockets, no Kafka; `--cprofile FILE` adds a profile).
+`--floor THREADS` runs only the floor (no stack needed).
 `--processes N` runs N gateway processes on the port (SO_REUSEPORT). `--py-spy FILE`
 records the gateway during run 1 (py-spy must be installed). Results go to
 benchmarks/results/gateway.json.
@@ -143,6 +147,8 @@ async def run_idle(port: int, n: int) -> list[Any]:
 LOADGEN_DIR = ROOT / "benchmarks" / "loadgen"
 LOADGEN_TARGET = ROOT / "target" / "loadgen"
 LOADGEN = LOADGEN_TARGET / "release" / "hj212-loadgen"
+#: the gateway's per-frame work in Rust alone (see floor_run)
+FLOOR = LOADGEN_TARGET / "release" / "gateway-floor"
 
 
 def build_loadgen() -> Path:
@@ -264,7 +270,8 @@ def show(label: str, r: dict[str, Any]) -> None:
     keys = ("rate_offered_per_s", "answered_per_s", "ack_ms_p50", "ack_ms_p99", "ack_ms_max",
             "stall_max_ms", "published_per_s", "spool_growth_per_s", "publish_stall_max_s",
             "gateway_cpu_cores", "loadgen_cpu_cores", "machine_busy_cores",
-            "gateway_cpu_us_per_frame", "server_cpu_cores", "errors")
+            "gateway_cpu_us_per_frame", "server_cpu_cores", "server_cpu_us_per_frame",
+            "errors")
     print(f"[bench] {label}: " + json.dumps({k: r.get(k) for k in keys}), flush=True)
 
 
@@ -291,7 +298,33 @@ def ceiling_run(frames_file: Path, *, connections: int, seconds: float, threads:
     """The same load against a server that only answers: the machine's ceiling for one
     Python (uvloop) process with this many connections and one frame in flight each."""
     port = free_port()
-    srv = subprocess.Popen([sys.executable, "-c", _CEILING_SERVER, str(port)])
+    return server_run([sys.executable, "-c", _CEILING_SERVER, str(port)], port, frames_file,
+                      connections=connections, seconds=seconds, threads=threads,
+                      label="ceiling")
+
+
+def floor_run(frames_file: Path, spool: Path, *, connections: int, seconds: float,
+              threads: int, server_threads: int) -> dict[str, Any]:
+    """The same load against ``gateway-floor`` (benchmarks/loadgen/src/bin): the gateway's
+    per-frame work (framing, checks, envelope, spool record, group fdatasync, answer after
+    it) all in Rust, no Kafka and no Python: what that work costs on this machine."""
+    port = free_port()
+    res = server_run([str(FLOOR), "--port", str(port), "--spool", str(spool),
+                      "--threads", str(server_threads)], port, frames_file,
+                     connections=connections, seconds=seconds, threads=threads,
+                     label="floor")
+    res["server_threads"] = server_threads
+    answered = float(res.get("answered_per_s") or 0.0)
+    if answered:
+        res["server_cpu_us_per_frame"] = round(1e6 * res["server_cpu_cores"] / answered, 1)
+    return res
+
+
+def server_run(argv: list[str], port: int, frames_file: Path, *, connections: int,
+               seconds: float, threads: int, label: str) -> dict[str, Any]:
+    """The load generator as fast as the answers come back against the server ``argv``
+    starts on ``port``, with that server's CPU, the load generator's and the machine's."""
+    srv = subprocess.Popen(argv)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -300,7 +333,7 @@ def ceiling_run(frames_file: Path, *, connections: int, seconds: float, threads:
                 break
             except OSError:
                 if srv.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the ceiling server did not start") from None
+                    raise SystemExit(f"the {label} server did not start") from None
                 time.sleep(0.1)
         ps = psutil.Process(srv.pid)
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -468,6 +501,9 @@ def main() -> None:
     ap.add_argument("--kafka-warm-s", type=float, default=KAFKA_WARM_S,
                     help="a Kafka that started less than this many seconds ago gets a "
                          f"discarded {KAFKA_WARMUP_RUN_S:.0f} s run first (0: never)")
+    ap.add_argument("--floor", type=int, default=None, metavar="THREADS",
+                    help="only the floor: gateway-floor with this many threads (the "
+                         "gateway's per-frame work in Rust, no Kafka; prints JSON)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     if args.in_process:
@@ -479,6 +515,15 @@ def main() -> None:
 
     build_loadgen()
     nofile = raise_nofile(max(args.idle, args.connections) + 1000)
+    if args.floor is not None:
+        with tempfile.TemporaryDirectory(prefix="hj212-floor-") as tmp:
+            frames_file = Path(tmp) / "frames.bin"
+            frames_file.write_bytes(b"".join(frame_for(i, i) for i in range(args.connections)))
+            alone = floor_run(frames_file, Path(tmp) / "spool", connections=args.connections,
+                              seconds=args.seconds, threads=args.threads,
+                              server_threads=args.floor)
+        print(json.dumps(alone))
+        return
     from pipeline.config import load_settings
     from pipeline.stack import up
 
@@ -504,10 +549,15 @@ def main() -> None:
     frames_file = work / "frames.bin"
     frames_file.write_bytes(b"".join(frame_for(i, i) for i in range(args.connections)))
     ceiling: dict[str, Any] = {}
+    floor: dict[str, Any] = {}
     if not args.only_max and args.only_rate is None:
         ceiling = ceiling_run(frames_file, connections=args.connections, seconds=args.seconds,
                               threads=args.threads)
         show("ceiling (a server that only answers)", ceiling)
+        floor = floor_run(frames_file, work / "floor-spool", connections=args.connections,
+                          seconds=args.seconds, threads=args.threads,
+                          server_threads=args.processes)
+        show("floor (the gateway's per-frame work in Rust, no Kafka)", floor)
     port = free_port()
     mports = free_run(args.processes)  # process i serves its metrics on mports[0] + i
     env = {k: v for k, v in os.environ.items() if not k.startswith("HJ212_")}
@@ -638,7 +688,7 @@ def main() -> None:
                      "kafka_uptime_s": None if kafka_age is None else round(kafka_age),
                      "kafka_warmup_run_s": kafka_warmup},
         "gateway_rss_mb_start": round(rss_start / 2**20, 1),
-        "ceiling": ceiling, "runs": runs, "idle": idle,
+        "ceiling": ceiling, "floor": floor, "runs": runs, "idle": idle,
         "targets": {"answered_per_s_window1": 100_000, "ack_ms_p99_at_50k": 50,
                     "stall_max_ms_at_2x": 1000, "idle_10k_rss_mb": 1024},
     }
