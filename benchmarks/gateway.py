@@ -484,6 +484,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="load generator threads")
     ap.add_argument("--processes", type=int, default=1,
                     help="gateway processes on one port (SO_REUSEPORT)")
+    ap.add_argument("--io", choices=("asyncio", "rust"), default="asyncio",
+                    help="the gateway's gateway.io: asyncio transports or the Rust front end")
     ap.add_argument("--idle", type=int, default=10_000)
     ap.add_argument("--fsync-interval", type=float, default=0.0)
     ap.add_argument("--only-max", action="store_true",
@@ -568,6 +570,7 @@ def main() -> None:
         "HJ212_GATEWAY__MAX_CONNECTIONS": str(n_mn + 100),
         "HJ212_GATEWAY__MAX_PER_IP": str(n_mn + 100),
         "HJ212_GATEWAY__FRAMES_PER_S_PER_MN": "100000",
+        "HJ212_GATEWAY__IO": args.io,
         "HJ212_SPOOL__DIR": str(work / "spool"),
         "HJ212_SPOOL__FSYNC_INTERVAL": str(args.fsync_interval),
         "HJ212_TOPICS__FRAMES": frames_topic, "HJ212_TOPICS__REJECTS": rejects_topic,
@@ -682,7 +685,8 @@ def main() -> None:
                     "python": platform.python_version(),
                     "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
         "settings": {"fsync_interval": args.fsync_interval, "processes": args.processes,
-                     "event_loop": "uvloop", "kafka": "local single node, same machine",
+                     "event_loop": "uvloop", "io": args.io,
+                     "kafka": "local single node, same machine",
                      "client": "benchmarks/loadgen (Rust, epoll)",
                      "loadgen_threads": args.threads,
                      "kafka_uptime_s": None if kafka_age is None else round(kafka_age),

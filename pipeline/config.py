@@ -56,6 +56,7 @@ SEP = "__"
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 UnknownMnPolicy = Literal["reject", "quarantine"]
+GatewayIo = Literal["asyncio", "rust"]
 
 
 class ConfigError(ValueError):
@@ -159,6 +160,11 @@ class GatewaySettings:
     )
     unknown_mn: UnknownMnPolicy = _opt(
         "reject", "what to do with an MN not in the station registry: reject or quarantine"
+    )
+    io: GatewayIo = _opt(
+        "asyncio", "who serves the connections: asyncio (a Python transport per connection) "
+        "or rust (the codec's front end keeps each usual read with no Python run for it; "
+        "pipeline/gateway/front.py)"
     )
     metrics_port: int = _opt(9213, "Prometheus text endpoint port (0: off)", min=0, max=65535)
     registry_csv: str = _opt(

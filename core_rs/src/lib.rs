@@ -13,6 +13,7 @@ pub mod error;
 pub mod fastpath;
 pub mod frame;
 pub mod framer;
+pub mod front;
 pub mod hint;
 pub mod model;
 pub mod native;

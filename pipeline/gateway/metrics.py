@@ -25,6 +25,9 @@ class Metrics:
     answers: Counter[str] = field(default_factory=Counter)  # answer CN
     garbage_bytes: int = 0
     throttled_total: int = 0
+    #: frames kept by the Rust front end's fast path (gateway.io = "rust"), with no Python
+    #: run for their reads; also in frames_total
+    front_frames_total: int = 0
     spool_depth_bytes: int = 0
     spool_depth_records: int = 0
     published: Counter[str] = field(default_factory=Counter)  # topic
@@ -67,6 +70,9 @@ class Metrics:
                 for (cn, o), n in sorted(self.frames.items())])
         metric("hj212_gateway_answers_total", "counter", "answers sent by answer command",
                [(f'{{cn="{cn}"}}', n) for cn, n in sorted(self.answers.items())])
+        metric("hj212_gateway_front_frames_total", "counter",
+               "accepted frames the Rust front end kept with no Python run for their reads",
+               [("", self.front_frames_total)])
         metric("hj212_gateway_garbage_bytes_total", "counter",
                "bytes outside any frame (skipped by the framer)", [("", self.garbage_bytes)])
         metric("hj212_gateway_throttled_total", "counter",

@@ -26,6 +26,7 @@ from pipeline.config import Settings
 from pipeline.gateway.auth import CachedDirectory, StationDirectory, clickhouse_loader, csv_loader
 from pipeline.gateway.context import Connection, GatewayContext
 from pipeline.gateway.downlink import Downlink, recorder_for
+from pipeline.gateway.front import FrontServer
 from pipeline.gateway.metrics import Metrics, serve_metrics
 from pipeline.gateway.publisher import KafkaPublisher
 from pipeline.gateway.session import Session
@@ -64,7 +65,7 @@ class Gateway:
                 gateway_id=self.id)
         self._downlink: Downlink | None = None
         self._want_downlink = downlink
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.Server | FrontServer | None = None
         self._metrics_server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.port = g.port
@@ -136,20 +137,26 @@ class Gateway:
         loop = asyncio.get_running_loop()
         ctx = self.context
         try:
-            self._server = await loop.create_server(
-                lambda: Session(ctx), g.host, g.port, backlog=4096, reuse_address=True,
-                reuse_port=self.reuse_port or None)
+            if g.io == "rust":
+                self._server = front = FrontServer(ctx, g.host, g.port,
+                                                   reuse_port=self.reuse_port)
+                self.port = front.port
+            else:
+                server = await loop.create_server(
+                    lambda: Session(ctx), g.host, g.port, backlog=4096, reuse_address=True,
+                    reuse_port=self.reuse_port or None)
+                self._server = server
+                self.port = server.sockets[0].getsockname()[1]
         except OSError as exc:
             raise OSError(f"the gateway cannot listen on {g.host}:{g.port}: {exc}; fix: stop "
                           "what holds the port or set HJ212_GATEWAY__PORT") from exc
-        self.port = self._server.sockets[0].getsockname()[1]
         if g.metrics_port:
             self._metrics_server = await serve_metrics(self.metrics, g.host, g.metrics_port)
         self._sweeper = asyncio.create_task(self._sweep_idle(), name="idle-sweeper")
         self.log.info("gateway.listening", host=g.host, port=self.port,
                       spool=str(self.spool.dir), spool_backlog=self.spool.depth_records,
                       stations=len(self.directory) if isinstance(self.directory, Sized)
-                      else None, unknown_mn=g.unknown_mn)
+                      else None, unknown_mn=g.unknown_mn, io=g.io)
 
     async def stop(self) -> None:
         sessions = self.context.sessions

@@ -318,30 +318,48 @@ class Spool:
         """``append`` with the record already made: ``rec`` must be ``record(topic, key,
         value)`` (the gateway's accepted frames get it from ``hj212.accept_frame``, made
         in Rust with the frame's envelope and answer)."""
+        self._check_open()
+        self._pending.kept.append((topic, key, value))
+        return self._add(rec, 1)
+
+    def append_records(self, records: bytes, kept: list[tuple[int, bytes, bytes]]
+                       ) -> asyncio.Future[None]:
+        """Append ``len(kept)`` records made elsewhere, back to back in ``records``
+        (``record(topic, key, value)`` of each of ``kept`` in order, numbered from
+        ``next_seq``): the gateway's Rust front end hands its groups so. A group lands in
+        one segment (a segment may pass its size by one group)."""
+        self._check_open()
+        self._pending.kept.extend(kept)
+        return self._add(records, len(kept))
+
+    def _check_open(self) -> None:
         if self._failed is not None:
             raise SpoolError(f"the spool in {str(self.dir)!r} stopped after a write error: "
                              f"{self._failed}; fix the disk and restart the gateway")
         if self._closed:
             raise SpoolError("the spool is closed (the gateway is shutting down)")
+
+    def _add(self, rec: bytes, n: int) -> asyncio.Future[None]:
+        """Add ``n`` records, ``rec`` back to back, whose (topic, key, value) the caller
+        has put in the pending group's ``kept``."""
         size = len(rec)
         if self._write_size and self._write_size + size > self.segment_bytes:
             self._write_seg += 1
             self._write_size = 0
             self._sizes[self._write_seg] = 0
         pending = self._pending
-        if not pending.records:
+        if pending.records == 0:
             pending.start = Position(self._write_seg, self._write_size)
             pending.first_seq = self.next_seq
-        pending.kept.append((topic, key, value))
         pending.nbytes += size
         chunks = pending.chunks
         if not chunks or chunks[-1][0] != self._write_seg:
             chunks.append((self._write_seg, bytearray()))
         chunks[-1][1].extend(rec)
-        pending.records += 1
+        pending.records += n
         self._write_size += size
         self.appended_bytes += size
-        self.next_seq += 1
+        self.next_seq += n
         if self._epoch is None:
             self._epoch = asyncio.get_running_loop().create_future()
             self._wake.set()

@@ -28,13 +28,23 @@ from tests.unit.gateway_helpers import MN, PW, directory, read_answers, upload
 pytestmark = pytest.mark.integration
 
 
-def _settings(stack: LiveStack, tmp: Path, tag: str) -> Any:
+#: every test runs with the connections served by asyncio's transports and by the Rust
+#: front end (gateway.io, pipeline/gateway/front.py)
+IO_MODES = ("asyncio", "rust")
+
+
+@pytest.fixture(params=IO_MODES)
+def io(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _settings(stack: LiveStack, tmp: Path, tag: str, io: str = "asyncio") -> Any:
     s = stack.settings
     topics = dataclasses.replace(s.topics, frames=f"test.gw.{tag}.frames",
                                  rejects=f"test.gw.{tag}.rejects",
                                  commands=f"test.gw.{tag}.commands")
     g = dataclasses.replace(s.gateway, port=0, metrics_port=0, id=f"gw-{tag}",
-                            frames_per_s_per_mn=1000.0, drain_timeout=5.0)
+                            frames_per_s_per_mn=1000.0, drain_timeout=5.0, io=io)
     sp = dataclasses.replace(s.spool, dir=str(tmp / "spool"), fsync_interval=0.0)
     return dataclasses.replace(s, topics=topics, gateway=g, spool=sp)
 
@@ -92,9 +102,10 @@ async def _partitions(consumer: Any, topic: str) -> set[int]:
 
 
 class _Run:
-    def __init__(self, stack: LiveStack, tmp: Path) -> None:
+    def __init__(self, stack: LiveStack, tmp: Path, io: str) -> None:
         self.tag = uuid.uuid4().hex[:8]
-        self.settings = _settings(stack, tmp, self.tag)
+        self.io = io
+        self.settings = _settings(stack, tmp, self.tag, io)
         self.bootstrap = stack.kafka_bootstrap
 
     def gateway(self) -> Gateway:
@@ -103,9 +114,9 @@ class _Run:
 
 def aio(fn: Any) -> Any:
     """Run an async test body in its own loop (no pytest-asyncio here)."""
-    def wrapper(stack: LiveStack, tmp_path: Path) -> None:
+    def wrapper(stack: LiveStack, tmp_path: Path, io: str) -> None:
         async def main() -> None:
-            r = _Run(stack, tmp_path)
+            r = _Run(stack, tmp_path, io)
             await _create_topics(r.bootstrap, r.settings)
             await fn(r)
         asyncio.run(main())
@@ -440,7 +451,7 @@ async def test_a_crc_variant_is_accepted_only_for_a_station_allowed_it(r: _Run) 
 
 
 def test_gateway_processes_on_one_port_each_send_their_loggers_commands(
-        stack: LiveStack, tmp_path: Path) -> None:
+        stack: LiveStack, tmp_path: Path, io: str) -> None:
     """`hj212 gateway --processes 2`: the kernel spreads the loggers over the two
     processes, and a command from hj212.commands reaches its logger whichever holds it."""
     import os
@@ -477,6 +488,7 @@ def test_gateway_processes_on_one_port_each_send_their_loggers_commands(
         env.update({"HJ212_GATEWAY__HOST": "127.0.0.1", "HJ212_GATEWAY__PORT": str(port),
                     "HJ212_GATEWAY__METRICS_PORT": "0", "HJ212_GATEWAY__ID": f"gw-{tag}",
                     "HJ212_GATEWAY__REGISTRY_CSV": str(registry),
+                    "HJ212_GATEWAY__IO": io,
                     "HJ212_SPOOL__DIR": str(tmp_path / "spool")})
         with proc_log.open("ab") as fh:
             proc = subprocess.Popen(

@@ -1,4 +1,6 @@
-"""Sessions over real loopback sockets, with the spool as the sink (no Kafka)."""
+"""Sessions over real loopback sockets, with the spool as the sink (no Kafka); each test
+with the connections served by asyncio's transports and by the Rust front end
+(``gateway.io``)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import hj212
+import pytest
 
 from pipeline.gateway import envelope
 from tests.unit.gateway_helpers import (
@@ -27,9 +30,14 @@ def run(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
 
 
-def test_upload_gets_9014_after_it_is_spooled(tmp_path: Path) -> None:
+@pytest.fixture(params=["asyncio", "rust"])
+def io(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_upload_gets_9014_after_it_is_spooled(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path)
+        gw = await start(tmp_path, io=io)
         r, w = await _connect(gw)
         frame = upload(1)
         w.write(frame)
@@ -46,9 +54,9 @@ def test_upload_gets_9014_after_it_is_spooled(tmp_path: Path) -> None:
     run(main())
 
 
-def test_byte_by_byte_and_ten_in_one_write(tmp_path: Path) -> None:
+def test_byte_by_byte_and_ten_in_one_write(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path)
+        gw = await start(tmp_path, io=io)
         r, w = await _connect(gw)
         one = upload(0)
         for b in one:
@@ -66,9 +74,9 @@ def test_byte_by_byte_and_ten_in_one_write(tmp_path: Path) -> None:
     run(main())
 
 
-def test_auth_failures_are_answered_and_kept_as_rejects(tmp_path: Path) -> None:
+def test_auth_failures_are_answered_and_kept_as_rejects(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path)
+        gw = await start(tmp_path, io=io)
         r, w = await _connect(gw)
         w.write(upload(1, mn="FFFF00000000000000000001"))
         w.write(upload(2, pw="999999"))
@@ -84,9 +92,9 @@ def test_auth_failures_are_answered_and_kept_as_rejects(tmp_path: Path) -> None:
     run(main())
 
 
-def test_quarantine_policy_answers_normally_but_keeps_aside(tmp_path: Path) -> None:
+def test_quarantine_policy_answers_normally_but_keeps_aside(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path, unknown_mn="quarantine")
+        gw = await start(tmp_path, io=io, unknown_mn="quarantine")
         r, w = await _connect(gw)
         w.write(upload(1, mn="FFFF00000000000000000001"))
         [a] = await read_answers(r, 1)
@@ -98,9 +106,9 @@ def test_quarantine_policy_answers_normally_but_keeps_aside(tmp_path: Path) -> N
     run(main())
 
 
-def test_crc_error_gets_qnrtn_9_and_notification_9013(tmp_path: Path) -> None:
+def test_crc_error_gets_qnrtn_9_and_notification_9013(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path)
+        gw = await start(tmp_path, io=io)
         r, w = await _connect(gw)
         good = upload(1)
         bad = good[:-6] + b"0000\r\n"
@@ -122,9 +130,9 @@ def test_crc_error_gets_qnrtn_9_and_notification_9013(tmp_path: Path) -> None:
     run(main())
 
 
-def test_2005_sender_is_not_answered_but_kept(tmp_path: Path) -> None:
+def test_2005_sender_is_not_answered_but_kept(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path)
+        gw = await start(tmp_path, io=io)
         r, w = await _connect(gw)
         old = hj212.encode(cn=2011, st=32, mn=MN_2005, pw=PW,
                            cp="DataTime=20240101000000;011-Rtd=1.0")
@@ -137,9 +145,9 @@ def test_2005_sender_is_not_answered_but_kept(tmp_path: Path) -> None:
     run(main())
 
 
-def test_garbage_flood_stays_bounded_and_frames_still_pass(tmp_path: Path) -> None:
+def test_garbage_flood_stays_bounded_and_frames_still_pass(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path)
+        gw = await start(tmp_path, io=io)
         r, w = await _connect(gw)
         junk = bytes(range(256)).replace(b"#", b"x") * 64
         for _ in range(200):  # 3.2 MB of noise
@@ -155,9 +163,9 @@ def test_garbage_flood_stays_bounded_and_frames_still_pass(tmp_path: Path) -> No
     run(main())
 
 
-def test_limits_per_ip_and_idle_timeout(tmp_path: Path) -> None:
+def test_limits_per_ip_and_idle_timeout(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path, max_per_ip=2, idle_timeout=1.0)
+        gw = await start(tmp_path, io=io, max_per_ip=2, idle_timeout=1.0)
         conns = [await _connect(gw) for _ in range(3)]
         # the third is refused: closed without a byte
         assert await asyncio.wait_for(conns[2][0].read(), 5) == b""
@@ -169,9 +177,9 @@ def test_limits_per_ip_and_idle_timeout(tmp_path: Path) -> None:
     run(main())
 
 
-def test_rate_limit_slows_but_answers_everything(tmp_path: Path) -> None:
+def test_rate_limit_slows_but_answers_everything(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path, frames_per_s_per_mn=20.0)
+        gw = await start(tmp_path, io=io, frames_per_s_per_mn=20.0)
         r, w = await _connect(gw)
         loop = asyncio.get_running_loop()
         # timed from the first write: the bucket's lower bound holds however slowly a
@@ -194,9 +202,9 @@ def test_rate_limit_slows_but_answers_everything(tmp_path: Path) -> None:
     run(main())
 
 
-def test_unfinished_frame_at_close_is_kept_as_reject(tmp_path: Path) -> None:
+def test_unfinished_frame_at_close_is_kept_as_reject(tmp_path: Path, io: str) -> None:
     async def main() -> None:
-        gw = await start(tmp_path)
+        gw = await start(tmp_path, io=io)
         _, w = await _connect(gw)
         w.write(upload(1)[:40])
         await w.drain()

@@ -33,6 +33,7 @@ __all__ = [
     "Frame",
     "FrameError",
     "Framer",
+    "Front",
     "Reassembler",
     "ValueKernel",
     "__version__",
@@ -195,6 +196,51 @@ class Framer:
     def crc_variants(self) -> tuple[str, ...]: ...
     @crc_variants.setter
     def crc_variants(self, names: Sequence[str]) -> None: ...
+
+@final
+class Front:
+    """The gateway's front end: a listener and its connections served by one epoll loop on
+    a thread of its own (`core_rs/src/front.rs`; `pipeline/gateway/front.py` drives it).
+
+    A bound connection's usual read (one frame from its MN with its PW, not 9011/9012) is
+    kept there; every other read comes back as a data event.
+    """
+
+    def __new__(cls, host: str, port: int, *, reuse_port: bool = False,
+                strict: bool = False) -> Self: ...
+    #: the port listened on (the one the OS chose for port 0)
+    @property
+    def port(self) -> int: ...
+    #: a descriptor that becomes readable when `take` has something
+    @property
+    def fd(self) -> int: ...
+    @property
+    def alive(self) -> bool: ...
+    def take(self, first_seq: int, topic: int) -> tuple[
+            list[tuple[Any, ...]],
+            tuple[int, bytes, list[tuple[int, bytes, bytes]], dict[str, int],
+                  list[tuple[int, str, int]], int, dict[str, int], int] | None]:
+        """`(events, group)`: events `("open", conn, peer)`, `("data", conn, bytes, seq)`,
+        `("closed", conn, error | None)`, `("write_paused", conn)`, `("write_resumed",
+        conn)` in order; the group of frames kept since the last take, `(token, records,
+        kept, cns, conns, bytes_in, answers, answer_bytes)`, its spool records numbered
+        from `first_seq`, or None."""
+    def write(self, conn: int, data: bytes) -> None: ...
+    def pause(self, conn: int) -> None: ...
+    def resume(self, conn: int) -> None: ...
+    def close(self, conn: int) -> None:
+        """Send what is queued, then close."""
+    def abort(self, conn: int) -> None: ...
+    def bind(self, conn: int, seq: int, mn: str, pw: str, key: bytes, sender: bytes
+             ) -> None:
+        """Keep `conn`'s usual reads from now on, if its last data event was the `seq`th."""
+    def unbind(self, conn: int) -> None: ...
+    def unbind_all(self) -> None: ...
+    def release(self, token: int) -> None:
+        """The spool kept the group of `token` and those before it: send their answers."""
+    def stop_listening(self) -> None: ...
+    def shutdown(self) -> None:
+        """End the loop and its thread; open connections are dropped."""
 
 @final
 class Reassembler:
