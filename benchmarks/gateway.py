@@ -22,10 +22,12 @@ the whole machine's busy cores (the 2 cores are shared with Kafka and anything e
 
 `--in-process ROUNDS` measures only the gateway's own per-frame cost (sessions over fake
 transports, a real spool, no sockets, no Kafka; `--cprofile FILE` adds a profile).
-`--floor THREADS` runs only the floor (no stack needed).
+`--floor THREADS` runs only the floor (no stack needed). `--io asyncio` measures the gateway
+with asyncio's transports instead of the Rust front end (`gateway.io`).
 `--processes N` runs N gateway processes on the port (SO_REUSEPORT). `--py-spy FILE`
 records the gateway during run 1 (py-spy must be installed). Results go to
-benchmarks/results/gateway.json.
+benchmarks/results/gateway.json (`--out`; the README's tables: gateway-rust*.json for the
+Rust front end, gateway.json and gateway-2proc.json for asyncio).
 
     python benchmarks/gateway.py [--connections 2000] [--seconds 10] [--rates 10000,...]
                                  [--window 4] [--processes 1] [--idle 10000]
@@ -484,8 +486,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="load generator threads")
     ap.add_argument("--processes", type=int, default=1,
                     help="gateway processes on one port (SO_REUSEPORT)")
-    ap.add_argument("--io", choices=("asyncio", "rust"), default="asyncio",
-                    help="the gateway's gateway.io: asyncio transports or the Rust front end")
+    ap.add_argument("--io", choices=("rust", "asyncio"), default="rust",
+                    help="the gateway's gateway.io: the Rust front end (the default) or "
+                         "asyncio's transports")
     ap.add_argument("--idle", type=int, default=10_000)
     ap.add_argument("--fsync-interval", type=float, default=0.0)
     ap.add_argument("--only-max", action="store_true",

@@ -162,9 +162,9 @@ class GatewaySettings:
         "reject", "what to do with an MN not in the station registry: reject or quarantine"
     )
     io: GatewayIo = _opt(
-        "asyncio", "who serves the connections: asyncio (a Python transport per connection) "
-        "or rust (the codec's front end keeps each usual read with no Python run for it; "
-        "pipeline/gateway/front.py)"
+        "rust", "who serves the connections: rust (the codec's front end keeps each usual "
+        "read with no Python run for it; pipeline/gateway/front.py) or asyncio (a Python "
+        "transport per connection)"
     )
     metrics_port: int = _opt(9213, "Prometheus text endpoint port (0: off)", min=0, max=65535)
     registry_csv: str = _opt(

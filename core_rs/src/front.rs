@@ -560,10 +560,12 @@ impl Loop {
                     match fast(c, chunk, &mut self.items, self.opts) {
                         Outcome::Kept(mut k) => {
                             k.conn = id;
-                            *bytes_in += n as u64;
+                            // the frame's bytes, over however many reads it came; bytes
+                            // that go to the session are its to count
+                            *bytes_in += k.raw.len() as u64;
                             kept.push(k);
                         }
-                        Outcome::Waiting => *bytes_in += n as u64,
+                        Outcome::Waiting => {}
                         Outcome::ToPython(data) => {
                             c.data_sent += 1;
                             out.push(Event::Data {
@@ -772,7 +774,9 @@ fn fast(
     if items.len() == 1 && c.framer.buffered() == 0 {
         if let Some(Ok(f)) = items.pop() {
             let cn = f.cn();
-            let ok = cn != "9011"
+            // nothing but the frame (garbage before it is the session's to count)
+            let ok = c.carry.len() == f.raw.len()
+                && cn != "9011"
                 && cn != "9012"
                 && f.mn().as_deref() == Some(b.mn.as_str())
                 && f.pw().as_deref() == Some(b.pw.as_str());

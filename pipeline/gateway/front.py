@@ -123,35 +123,46 @@ class FrontServer:
         # the group first: a connection's frames kept there came before its events
         if group is not None:
             self._keep(*group)
-        conns = self._conns
         for ev in events:
-            kind = ev[0]
-            if kind == "data":
-                entry = conns.get(ev[1])
+            try:
+                self._event(ev)
+            except Exception as exc:  # one connection's fault, not the loop's
+                # as asyncio does when a protocol callback raises: log it, drop the connection
+                ctx.log.exception("front.event_failed", event=ev[0], conn=ev[1],
+                                  error=str(exc))
+                entry = self._conns.get(ev[1])
                 if entry is not None:
-                    session, transport = entry
-                    transport.bound = False
-                    transport.data_seq = ev[3]
-                    session.data_received(ev[2])
-                    self._bind(session, transport)
-            elif kind == "open":
-                transport = FrontTransport(self.front, ev[1], ev[2])
-                session = Session(ctx)
-                conns[ev[1]] = (session, transport)
-                session.connection_made(transport)  # type: ignore[arg-type]
-            elif kind == "closed":
-                entry = conns.pop(ev[1], None)
-                if entry is not None:
-                    error = ev[2]
-                    entry[0].connection_lost(ConnectionError(error) if error else None)
-            elif kind == "write_paused":
-                entry = conns.get(ev[1])
-                if entry is not None:
-                    entry[0].pause_writing()
-            elif kind == "write_resumed":
-                entry = conns.get(ev[1])
-                if entry is not None:
-                    entry[0].resume_writing()
+                    entry[1].abort()
+
+    def _event(self, ev: tuple[Any, ...]) -> None:
+        kind, conn = ev[0], ev[1]
+        conns = self._conns
+        if kind == "data":
+            entry = conns.get(conn)
+            if entry is not None:
+                session, transport = entry
+                transport.bound = False
+                transport.data_seq = ev[3]
+                session.data_received(ev[2])
+                self._bind(session, transport)
+        elif kind == "open":
+            transport = FrontTransport(self.front, conn, ev[2])
+            session = Session(self.ctx)
+            conns[conn] = (session, transport)
+            session.connection_made(transport)  # type: ignore[arg-type]
+        elif kind == "closed":
+            entry = conns.pop(conn, None)
+            if entry is not None:
+                error = ev[2]
+                entry[0].connection_lost(ConnectionError(error) if error else None)
+        elif kind == "write_paused":
+            entry = conns.get(conn)
+            if entry is not None:
+                entry[0].pause_writing()
+        elif kind == "write_resumed":
+            entry = conns.get(conn)
+            if entry is not None:
+                entry[0].resume_writing()
 
     def _bind(self, session: Session, transport: FrontTransport) -> None:
         """Let the front end keep this connection's usual reads, once its session has an MN
