@@ -60,7 +60,14 @@ async def _run_front(tmp: Path, reads: list[bytes]
         await asyncio.sleep(_SETTLE_S)
         await gw.spool.flushed()
         answers += await _drain(reader)
-    answers += await _drain(reader)
+    # the end: until the gateway has kept what it read and the answers stop coming (a
+    # loaded machine may take longer than the settling time above)
+    kept_before = -1
+    while gw.spool.next_seq != kept_before:
+        kept_before = gw.spool.next_seq
+        await asyncio.sleep(0.2)
+        await gw.spool.flushed()
+        answers += await _drain(reader)
     live = set(gw.context.live)
     kept = _rows(gw)
     writer.close()
