@@ -401,6 +401,18 @@ struct Conn {
     closing: bool,
 }
 
+impl Conn {
+    /// Bytes for the connection's session, numbered so that a bind can name the last one.
+    fn data_event(&mut self, id: u64, data: Vec<u8>, out: &mut Vec<Event>) {
+        self.data_sent += 1;
+        out.push(Event::Data {
+            conn: id,
+            seq: self.data_sent,
+            data,
+        });
+    }
+}
+
 struct Loop {
     poll: Poll,
     listener: Option<TcpListener>,
@@ -566,14 +578,7 @@ impl Loop {
                             kept.push(k);
                         }
                         Outcome::Waiting => {}
-                        Outcome::ToPython(data) => {
-                            c.data_sent += 1;
-                            out.push(Event::Data {
-                                conn: id,
-                                seq: c.data_sent,
-                                data,
-                            });
-                        }
+                        Outcome::ToPython(data) => c.data_event(id, data, out),
                     }
                     if n < self.rbuf.len() && !to_end {
                         break; // drained: a later arrival raises a new edge
@@ -590,14 +595,7 @@ impl Loop {
         if let Some(error) = closed {
             // bytes a bound framer held go to the session, whose framer makes them rejects
             if let Some(c) = self.conns.get_mut(&id) {
-                if !c.carry.is_empty() {
-                    c.data_sent += 1;
-                    out.push(Event::Data {
-                        conn: id,
-                        seq: c.data_sent,
-                        data: std::mem::take(&mut c.carry),
-                    });
-                }
+                unbind(c, self.opts, out, id);
             }
             self.drop_conn(id, error, out);
         }
@@ -745,12 +743,8 @@ fn unbind(c: &mut Conn, opts: Options, out: &mut Vec<Event>, id: u64) {
     if c.binding.take().is_some() {
         c.framer = Framer::new(opts);
         if !c.carry.is_empty() {
-            c.data_sent += 1;
-            out.push(Event::Data {
-                conn: id,
-                seq: c.data_sent,
-                data: std::mem::take(&mut c.carry),
-            });
+            let data = std::mem::take(&mut c.carry);
+            c.data_event(id, data, out);
         }
     }
 }
