@@ -255,11 +255,6 @@ impl Front {
         let _ = self.waker.wake();
     }
 
-    pub fn send_all(&self, cmds: impl IntoIterator<Item = Cmd>) {
-        lock(&self.shared.cmds).extend(cmds);
-        let _ = self.waker.wake();
-    }
-
     pub fn alive(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
@@ -304,7 +299,6 @@ impl Front {
         let mut seen: HashMap<u64, usize> = HashMap::new();
         for (i, k) in kept.into_iter().enumerate() {
             let b = &k.binding;
-            let start = g.records.len();
             let value_at = crate::spool::write_record_with(&mut g.records, topic, &b.key, |out| {
                 crate::envelope::write_accepted(
                     out,
@@ -317,7 +311,6 @@ impl Front {
             // the key sits just before the value
             let key_at = value_at - b.key.len();
             g.parts.push((key_at..value_at, value_at..g.records.len()));
-            debug_assert!(key_at > start);
             *cns.entry(k.cn).or_default() += 1;
             match seen.get(&k.conn) {
                 Some(&at) => {
@@ -569,9 +562,8 @@ impl Loop {
                 }
                 Ok(n) => {
                     let chunk = &self.rbuf[..n];
-                    match fast(c, chunk, &mut self.items, self.opts) {
-                        Outcome::Kept(mut k) => {
-                            k.conn = id;
+                    match fast(c, id, chunk, &mut self.items, self.opts) {
+                        Outcome::Kept(k) => {
                             // the frame's bytes, over however many reads it came; bytes
                             // that go to the session are its to count
                             *bytes_in += k.raw.len() as u64;
@@ -752,6 +744,7 @@ fn unbind(c: &mut Conn, opts: Options, out: &mut Vec<Event>, id: u64) {
 /// The fast path over one read of a connection.
 fn fast(
     c: &mut Conn,
+    id: u64,
     chunk: &[u8],
     items: &mut Vec<Result<Frame, Rejected>>,
     opts: Options,
@@ -779,7 +772,7 @@ fn fast(
                 let reply = answer(&f, Reply::Auto);
                 c.carry.clear();
                 return Outcome::Kept(Kept {
-                    conn: 0,
+                    conn: id,
                     binding: b,
                     receive_ns: now_ns(),
                     raw: f.raw,
