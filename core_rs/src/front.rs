@@ -255,6 +255,17 @@ impl Front {
         let _ = self.waker.wake();
     }
 
+    /// A function that releases the answers held under a token, for another thread (the
+    /// spool's writer, once it has synced the token's group).
+    pub fn releaser(&self) -> impl Fn(u64) + Send + 'static {
+        let shared = Arc::clone(&self.shared);
+        let waker = Arc::clone(&self.waker);
+        move |token| {
+            lock(&shared.cmds).push(Cmd::Release(token));
+            let _ = waker.wake();
+        }
+    }
+
     pub fn alive(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }

@@ -20,6 +20,7 @@ pub mod native;
 pub mod reassemble;
 pub mod segment;
 pub mod spool;
+pub mod spool_writer;
 pub mod text;
 pub mod values;
 

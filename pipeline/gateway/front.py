@@ -4,9 +4,10 @@ instead of asyncio's transports: ``gateway.io = "rust"``.
 The front end's thread reads every socket. A connection's usual read (one frame from the
 MN and PW it is bound to, within its rate) is kept there with no Python run for it; its
 spool record is written when the gateway takes the group (`Front.take`, numbered from the
-spool's next sequence number), appended as one blob (`Spool.append_records`), and the
-group's answers are sent by the front end once the spool has fsynced it
-(`Front.release`). Everything else reaches an ordinary ``Session`` through a
+spool's next sequence number), appended as one blob (`Spool.append_records`, with the
+group's token), and the group's answers are sent by the front end as soon as the spool's
+writer thread has fsynced it (it calls the front end's release itself: no event-loop
+turn between the fsync and the answers). Everything else reaches an ordinary ``Session`` through a
 ``FrontTransport``: a connection's first frames, rejects, command answers, closes, and any
 read that is not the usual one (the front end then unbinds the connection and hands over
 the read whole, with any frame begun before it). The session binds its connection again
@@ -94,6 +95,8 @@ class FrontServer:
         self._conns: dict[int, tuple[Session, FrontTransport]] = {}
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.front.fd, self._on_wake)
+        # the spool's writer sends a group's answers once it has synced the group
+        ctx.spool.release_to(self.front)
         self._watch = asyncio.create_task(self._watch_directory(), name="front-directory")
         self._closed = asyncio.Event()
 
@@ -189,7 +192,7 @@ class FrontServer:
                 if (entry := self._conns.get(c)) is not None]
         sessions = [s for _, _, s in held]
         try:
-            fut = spool.append_records(records, kept)
+            fut = spool.append_records(records, kept, release=token)
         except SpoolError as exc:
             ctx.log.error("spool.refused", error=str(exc), frames=len(kept),
                           why="closing the connections unanswered so the loggers resend")
@@ -211,21 +214,20 @@ class FrontServer:
             delay = rates.take(mn, n)
             if delay > 0:
                 s._throttle(delay)
-        front = self.front
 
-        def answer(kept_fut: asyncio.Future[None], _: list[bytes]) -> None:
+        def answered(kept_fut: asyncio.Future[None], _: list[bytes]) -> None:
+            # the spool's writer sent the answers as soon as the group was synced
             if kept_fut.exception() is not None:
                 ctx.log.error("spool.write_failed_unanswered", frames=len(kept),
                               error=str(kept_fut.exception()))
                 for s in sessions:
                     s.close()
                 return
-            front.release(token)
             metrics.bytes_out += answer_bytes
             for cn, n in answers.items():
                 metrics.answers[cn] += n
 
-        ctx.when_kept(fut, answer, [])
+        ctx.when_kept(fut, answered, [])
         if not spool.has_room():
             for s in sessions:
                 s.pause("spool")

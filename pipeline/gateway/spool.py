@@ -39,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hj212
+
 from pipeline.logs import get_logger
 
 _HEAD = struct.Struct(">II")
@@ -84,6 +86,9 @@ class _Pending:
     #: where the first record lands, and its sequence number
     start: Position = Position(0, 0)
     first_seq: int = 0
+    #: the front end's answers to send once this group is synced (its latest token; 0:
+    #: none)
+    release: int = 0
 
 
 @dataclass(slots=True)
@@ -164,8 +169,10 @@ class Spool:
         self._room_waiters: list[Callable[[], None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
-        self._write_fd: int | None = None
-        self._write_fd_seg = -1
+        #: appends and syncs the groups on a thread of its own (started by ``open``)
+        self._writer: hj212.SpoolWriter | None = None
+        #: a future per group handed to the writer, oldest first
+        self._writes: collections.deque[asyncio.Future[None]] = collections.deque()
         self._read_fd: int | None = None
         self._read_fd_seg = -1
         self._last_ckpt = 0.0
@@ -184,7 +191,10 @@ class Spool:
             raise SpoolError(f"spool folder {str(self.dir)!r} cannot be made: {exc}; fix: "
                              "set HJ212_SPOOL__DIR to a writable folder") from exc
         self._lock_fd = _take_lock(self.dir)
-        await asyncio.get_running_loop().run_in_executor(None, self._recover)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._recover)
+        self._writer = writer = hj212.SpoolWriter(self.dir)
+        loop.add_reader(writer.fd, self._on_written)
         self._flusher = asyncio.create_task(self._flush_loop(), name="spool-flusher")
 
     def _recover(self) -> None:
@@ -265,14 +275,18 @@ class Spool:
         if self._flusher is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
-        await asyncio.get_running_loop().run_in_executor(None, self._close_files)
+        loop = asyncio.get_running_loop()
+        if self._writer is not None:
+            loop.remove_reader(self._writer.fd)
+        await loop.run_in_executor(None, self._close_files)
 
     def _close_files(self) -> None:
-        for fd in (self._write_fd, self._read_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._write_fd = self._read_fd = None
+        if self._writer is not None:
+            self._writer.close()
+        if self._read_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._read_fd)
+        self._read_fd = None
         with contextlib.suppress(OSError):
             self._write_checkpoint(sync=True)
         if self._lock_fd is not None:
@@ -322,15 +336,26 @@ class Spool:
         self._pending.kept.append((topic, key, value))
         return self._add(rec, 1)
 
-    def append_records(self, records: bytes, kept: list[tuple[int, bytes, bytes]]
-                       ) -> asyncio.Future[None]:
+    def append_records(self, records: bytes, kept: list[tuple[int, bytes, bytes]],
+                       release: int = 0) -> asyncio.Future[None]:
         """Append ``len(kept)`` records made elsewhere, back to back in ``records``
         (``record(topic, key, value)`` of each of ``kept`` in order, numbered from
         ``next_seq``): the gateway's Rust front end hands its groups so. A group lands in
         one segment (a segment may pass its size by one group)."""
         self._check_open()
-        self._pending.kept.extend(kept)
+        pending = self._pending
+        pending.kept.extend(kept)
+        if release:
+            pending.release = release
         return self._add(records, len(kept))
+
+    def release_to(self, front: hj212.Front) -> None:
+        """Have the writer send the answers ``front`` holds under a group's token
+        (``append_records(..., release=token)``) once that group is synced, with no
+        event-loop turn between the fsync and the answers."""
+        if self._writer is None:
+            raise SpoolError("the spool is not open")
+        self._writer.release_to(front)
 
     def _check_open(self) -> None:
         if self._failed is not None:
@@ -387,7 +412,6 @@ class Spool:
                     " at the cap the gateway stops reading from loggers")
 
     async def _flush_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             if self.fsync_interval and not self._closed:
@@ -400,7 +424,7 @@ class Spool:
             self._inflight = epoch
             if pending.records:
                 try:
-                    end = await loop.run_in_executor(None, self._write_and_sync, pending.chunks)
+                    end = await self._write(pending.chunks, pending.release)
                 except OSError as exc:
                     self._failed = exc
                     self._log.error("spool.write_failed", error=str(exc),
@@ -421,37 +445,32 @@ class Spool:
             if self._closed and self._epoch is None:
                 return
 
-    def _write_and_sync(self, chunks: list[tuple[int, bytearray]]) -> Position:
+    async def _write(self, chunks: list[tuple[int, bytearray]], release: int) -> Position:
+        """Have the writer append ``chunks`` and sync them; where the spool's durable part
+        then ends. OSError if the writer failed."""
+        assert self._writer is not None  # open() started it before the flusher
+        fut = asyncio.get_running_loop().create_future()
+        self._writes.append(fut)
+        self._writer.submit(chunks, release)
+        await fut
         end = self._durable
         for seg, data in chunks:
-            if seg != self._write_fd_seg:
-                if self._write_fd is not None:
-                    os.fsync(self._write_fd)
-                    os.close(self._write_fd)
-                self._write_fd = os.open(self.dir / _seg_name(seg),
-                                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-                self._write_fd_seg = seg
-                self._sync_dir()  # the new file's name must survive a crash too
-            view = memoryview(data)
-            fd = self._write_fd
-            assert fd is not None  # opened just above
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
             end = Position(seg, (end.offset if end.segment == seg else 0) + len(data))
-            # the reader looks at a size only below the durable position, which the loop
-            # publishes after this returns
+            # the reader looks at a size only below the durable position, which the caller
+            # publishes next
             self._sizes[seg] = end.offset
-        if self._write_fd is not None:
-            os.fsync(self._write_fd)
         return end
 
-    def _sync_dir(self) -> None:
-        fd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    def _on_written(self) -> None:
+        assert self._writer is not None  # the reader is removed before the writer closes
+        for error in self._writer.done():
+            fut = self._writes.popleft()
+            if fut.done():
+                continue  # its flusher was cancelled
+            if error is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(OSError(error))
 
     # --- reading and acknowledging (the drainer) ------------------------------------------
 

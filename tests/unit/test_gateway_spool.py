@@ -108,3 +108,19 @@ def test_a_spool_in_use_is_refused_with_its_holder_named(tmp_path: Path) -> None
         assert batch is not None and [v for _, _, v in batch.records] == [b"kept"]
         await second.close()
     run(main())
+
+
+def test_a_failed_write_fails_its_group_and_every_later_append(tmp_path: Path) -> None:
+    async def main() -> None:
+        sp = Spool(tmp_path, max_bytes=1 << 30, segment_bytes=64 * 1024)
+        await sp.open()
+        await sp.append(0, b"k", b"x" * 70_000)  # fills segment 2: the next rolls
+        # the next segment cannot be opened: a folder holds its name
+        (tmp_path / "0000000003.seg").mkdir()
+        with pytest.raises(SpoolError, match=r"open .*0000000003\.seg: .*directory"):
+            await sp.append(0, b"k", b"second")
+        with pytest.raises(SpoolError, match="stopped after a write error"):
+            sp.append(0, b"k", b"third")
+        assert sp.durable_seq == 1  # the failed group never became durable
+        await sp.close()
+    run(main())

@@ -19,6 +19,7 @@ instead of `1C80` for the standard's example). They are rejected by default. The
    the same warning. `decode_batch(..., crc_variants=...)` reads them downstream.
 """
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal, Self, final
 
@@ -35,6 +36,7 @@ __all__ = [
     "Framer",
     "Front",
     "Reassembler",
+    "SpoolWriter",
     "ValueKernel",
     "__version__",
     "accept_frame",
@@ -241,6 +243,26 @@ class Front:
     def stop_listening(self) -> None: ...
     def shutdown(self) -> None:
         """End the loop and its thread; open connections are dropped."""
+
+@final
+class SpoolWriter:
+    """The gateway spool's write-and-sync thread (`core_rs/src/spool_writer.rs`;
+    `pipeline/gateway/spool.py` drives it): jobs are appended to their segments and
+    fdatasynced in order, with no Python on that thread."""
+
+    def __new__(cls, directory: str | os.PathLike[str]) -> Self: ...
+    #: a descriptor that becomes readable when `done` has something
+    @property
+    def fd(self) -> int: ...
+    def release_to(self, front: Front) -> None:
+        """Once a job is synced, send the answers `front` holds under its release token."""
+    def submit(self, chunks: Sequence[tuple[int, bytes | bytearray]], release: int = 0
+               ) -> None:
+        """Append `chunks` ((segment, bytes) in order) and sync; then release `release`."""
+    def done(self) -> list[str | None]:
+        """The jobs finished since the last call, in order: None, or why one failed."""
+    def close(self) -> None:
+        """Finish the jobs handed over, close the segment and end the thread."""
 
 @final
 class Reassembler:

@@ -9,7 +9,10 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
+use pyo3::pybacked::PyBackedBytes;
+
 use crate::front::{Binding, Cmd, Event, Front as RsFront};
+use crate::spool_writer::{Job, SpoolWriter as RsSpoolWriter};
 
 #[pyclass(module = "hj212", name = "Front")]
 pub struct Front {
@@ -201,6 +204,72 @@ impl Front {
     }
 }
 
+/// `hj212.SpoolWriter`: the spool's write-and-sync thread (`crate::spool_writer`) for
+/// `pipeline/gateway/spool.py`.
+#[pyclass(module = "hj212", name = "SpoolWriter")]
+pub struct SpoolWriter {
+    inner: Option<RsSpoolWriter>,
+}
+
+impl SpoolWriter {
+    fn writer(&self) -> PyResult<&RsSpoolWriter> {
+        self.inner
+            .as_ref()
+            .ok_or_else(|| PyRuntimeError::new_err("the spool writer is closed"))
+    }
+}
+
+#[pymethods]
+impl SpoolWriter {
+    #[new]
+    fn new(directory: std::path::PathBuf) -> PyResult<Self> {
+        let inner = RsSpoolWriter::start(directory.clone()).map_err(|e| {
+            PyOSError::new_err(format!(
+                "cannot start the spool writer for {}: {e}",
+                directory.display()
+            ))
+        })?;
+        Ok(SpoolWriter { inner: Some(inner) })
+    }
+
+    /// A descriptor that becomes readable when `done` has something.
+    #[getter]
+    fn fd(&self) -> PyResult<i32> {
+        Ok(self.writer()?.notify_reader().as_raw_fd())
+    }
+
+    /// Once a job is synced, send the answers `front` holds under its `release` token.
+    fn release_to(&self, front: &Front) -> PyResult<()> {
+        let release = front.front()?.releaser();
+        self.writer()?.set_release(Box::new(release));
+        Ok(())
+    }
+
+    /// Append `chunks` ((segment, bytes) in order) and sync; then release `release`.
+    #[pyo3(signature = (chunks, release = 0))]
+    fn submit(&self, chunks: Vec<(u64, PyBackedBytes)>, release: u64) -> PyResult<()> {
+        let job = Job {
+            chunks: chunks.into_iter().map(|(s, b)| (s, b.to_vec())).collect(),
+            release,
+        };
+        self.writer()?.submit(job);
+        Ok(())
+    }
+
+    /// The jobs finished since the last call, in order: None, or why one failed.
+    fn done(&self) -> PyResult<Vec<Option<String>>> {
+        Ok(self.writer()?.done())
+    }
+
+    /// Finish the jobs handed over, close the segment and end the thread.
+    fn close(&mut self, py: Python<'_>) {
+        if let Some(mut w) = self.inner.take() {
+            py.detach(move || w.close());
+        }
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Front>()
+    m.add_class::<Front>()?;
+    m.add_class::<SpoolWriter>()
 }
