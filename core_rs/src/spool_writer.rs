@@ -10,8 +10,11 @@
 //! answered from here, once its fsync has returned, with no Python on the way
 //! (`set_release`).
 //!
-//! Jobs are done in the order they came. After a failed job every later one fails too and
-//! releases nothing: a record after a hole must never be answered.
+//! Jobs are done in the order they came; the jobs that queued up while the thread wrote and
+//! synced the last ones are written together and synced once (the gateway hands over a job
+//! per event-loop turn and never waits for one before the next: the group commit happens
+//! here, not in Python). If a write or sync fails, every job of that sync fails, and every
+//! later job too, releasing nothing: a record after a hole must never be answered.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -154,11 +157,11 @@ struct Files {
 impl Files {
     fn run(&mut self, shared: &Shared) {
         loop {
-            let job = {
+            let jobs: Vec<Job> = {
                 let mut st = lock(&shared.state);
                 loop {
-                    if let Some(job) = st.jobs.pop_front() {
-                        break job;
+                    if !st.jobs.is_empty() {
+                        break st.jobs.drain(..).collect();
                     }
                     if st.closing {
                         return;
@@ -168,7 +171,7 @@ impl Files {
             };
             let outcome = match &self.failed {
                 Some(first) => Some(format!("an earlier write failed: {first}")),
-                None => match self.write(&job) {
+                None => match self.write(&jobs) {
                     Ok(()) => None,
                     Err(e) => {
                         self.failed = Some(e.clone());
@@ -177,14 +180,15 @@ impl Files {
                     }
                 },
             };
-            if outcome.is_none() && job.release != 0 {
-                if let Some(release) = lock(&shared.release).as_ref() {
-                    release(job.release);
+            let release = jobs.iter().map(|j| j.release).max().unwrap_or(0);
+            if outcome.is_none() && release != 0 {
+                if let Some(release_fn) = lock(&shared.release).as_ref() {
+                    release_fn(release);
                 }
             }
             let wake = {
                 let mut st = lock(&shared.state);
-                st.done.push(outcome);
+                st.done.extend(jobs.iter().map(|_| outcome.clone()));
                 !std::mem::replace(&mut st.notified, true)
             };
             if wake {
@@ -194,8 +198,9 @@ impl Files {
         }
     }
 
-    fn write(&mut self, job: &Job) -> Result<(), String> {
-        for (segment, data) in &job.chunks {
+    /// Write the jobs' chunks in order and sync once.
+    fn write(&mut self, jobs: &[Job]) -> Result<(), String> {
+        for (segment, data) in jobs.iter().flat_map(|j| &j.chunks) {
             if self.file.is_none() || *segment != self.segment {
                 if let Some(old) = self.file.take() {
                     let path = self.path(self.segment);

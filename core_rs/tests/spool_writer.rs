@@ -1,6 +1,6 @@
 //! The spool's writer thread (`hj212::spool_writer`) on a real folder: jobs land in their
-//! segments in order across a roll, a job's release token is passed on only after its
-//! sync, and after a failed job (a segment that cannot be opened) every later job fails
+//! segments in order across a roll, release tokens are passed on after the sync, and after
+//! a failed job (a segment that cannot be opened) every later job fails
 //! and releases nothing.
 
 use std::path::PathBuf;
@@ -54,7 +54,10 @@ fn jobs_land_in_order_and_release_after_their_sync() {
         release: 9,
     });
     assert_eq!(outcomes(&w, 3), vec![None, None, None]);
-    assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![7, 9]);
+    // jobs queued together are synced once and released by their latest token (a release
+    // covers every token before it)
+    let released: Vec<u64> = rx.try_iter().collect();
+    assert!(released == [7, 9] || released == [9], "{released:?}");
     let read = |i| std::fs::read(dir.join(segment_name(i))).expect("segment");
     assert_eq!(read(1), b"aaabb");
     assert_eq!(read(2), b"cdd");
@@ -70,19 +73,15 @@ fn a_failed_job_fails_every_later_one_and_releases_nothing() {
     w.set_release(Box::new(move |token| {
         let _ = tx.send(token);
     }));
-    w.submit(Job {
-        chunks: vec![(1, b"ok".to_vec())],
-        release: 1,
-    });
-    w.submit(Job {
-        chunks: vec![(2, b"lost".to_vec())],
-        release: 2,
-    });
-    w.submit(Job {
-        chunks: vec![(3, b"after".to_vec())],
-        release: 3,
-    });
-    let got = outcomes(&w, 3);
+    // one at a time: jobs queued together are synced (and fail) together
+    let mut got = Vec::new();
+    for (i, data) in [&b"ok"[..], b"lost", b"after"].into_iter().enumerate() {
+        w.submit(Job {
+            chunks: vec![(i as u64 + 1, data.to_vec())],
+            release: i as u64 + 1,
+        });
+        got.extend(outcomes(&w, 1));
+    }
     assert_eq!(got[0], None);
     let first = got[1].as_deref().expect("the second job fails");
     assert!(

@@ -7,6 +7,13 @@ of appends costs ~1-5 ms on this disk, so writing everything first keeps one pat
 per-MN order for free (one sequence), and survives a crash of the gateway as well as an
 outage of Kafka. While Kafka keeps up the spool holds only the last few milliseconds.
 
+The appending and syncing happen on a Rust thread of the spool's own (``hj212.SpoolWriter``,
+``core_rs/src/spool_writer.rs``): each event-loop turn's appends are handed over as one
+group without waiting for the groups before it, and the writer writes together and
+fsyncs once whatever queued up while it synced the last (group commit with no GIL and no
+event-loop turn in it). It sends the answers of the gateway's Rust front end itself, right
+after the sync (``release_to``); everything else learns of the sync from the group's future.
+
 Layout of ``dir``::
 
     0000000001.seg, 0000000002.seg, ...   append-only segments, rolled at segment_bytes
@@ -162,8 +169,9 @@ class Spool:
         self._kept_bytes = 0
         #: completes when the records appended since the last hand-off are fsynced
         self._epoch: asyncio.Future[None] | None = None
-        #: the epoch being written and fsynced now
-        self._inflight: asyncio.Future[None] | None = None
+        #: the groups handed to the writer and not yet synced, oldest first
+        self._inflight: collections.deque[tuple[_Pending, asyncio.Future[None]]] = (
+            collections.deque())
         self._wake = asyncio.Event()
         self._durable_event = asyncio.Event()
         self._room_waiters: list[Callable[[], None]] = []
@@ -171,8 +179,6 @@ class Spool:
         self._failed: BaseException | None = None
         #: appends and syncs the groups on a thread of its own (started by ``open``)
         self._writer: hj212.SpoolWriter | None = None
-        #: a future per group handed to the writer, oldest first
-        self._writes: collections.deque[asyncio.Future[None]] = collections.deque()
         self._read_fd: int | None = None
         self._read_fd_seg = -1
         self._last_ckpt = 0.0
@@ -302,7 +308,8 @@ class Spool:
     async def flushed(self) -> None:
         """Return once every record appended before the call is fsynced, or its write
         failed (the appenders' futures carry that error; it is not raised here)."""
-        for fut in [f for f in (self._inflight, self._epoch) if f is not None]:
+        futs = [f for _, f in self._inflight]
+        for fut in [*futs, *([self._epoch] if self._epoch is not None else [])]:
             with contextlib.suppress(Exception):
                 await asyncio.shield(fut)
 
@@ -412,6 +419,11 @@ class Spool:
                     " at the cap the gateway stops reading from loggers")
 
     async def _flush_loop(self) -> None:
+        """Hand what each event-loop turn appended to the writer as one group, without
+        waiting for the groups before it: the writer syncs together whatever queued up
+        while it synced the last (the group commit is its, on its thread)."""
+        writer = self._writer
+        assert writer is not None  # open() started it before the flusher
         while True:
             await self._wake.wait()
             if self.fsync_interval and not self._closed:
@@ -419,58 +431,44 @@ class Spool:
             self._wake.clear()
             pending, self._pending = self._pending, _Pending()
             epoch, self._epoch = self._epoch, None
-            if pending.records:
+            if pending.records and epoch is not None:
                 self._check_depth()
-            self._inflight = epoch
-            if pending.records:
-                try:
-                    end = await self._write(pending.chunks, pending.release)
-                except OSError as exc:
-                    self._failed = exc
-                    self._log.error("spool.write_failed", error=str(exc),
-                                    fix="free disk space or fix HJ212_SPOOL__DIR; then restart")
-                    if epoch is not None and not epoch.done():
-                        epoch.set_exception(SpoolError(f"spool write failed: {exc}"))
-                    return
-                self._durable = end
-                self.durable_seq += pending.records
-                if self._kept_bytes + pending.nbytes <= MEMORY_BYTES:
-                    self._kept.append(_KeptGroup(pending.start, pending.first_seq,
-                                                 pending.kept, end, pending.nbytes))
-                    self._kept_bytes += pending.nbytes
-                self._durable_event.set()
-            self._inflight = None
-            if epoch is not None and not epoch.done():
-                epoch.set_result(None)
+                self._inflight.append((pending, epoch))
+                writer.submit(pending.chunks, pending.release)
             if self._closed and self._epoch is None:
+                for _, fut in list(self._inflight):
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(fut)
                 return
 
-    async def _write(self, chunks: list[tuple[int, bytearray]], release: int) -> Position:
-        """Have the writer append ``chunks`` and sync them; where the spool's durable part
-        then ends. OSError if the writer failed."""
-        assert self._writer is not None  # open() started it before the flusher
-        fut = asyncio.get_running_loop().create_future()
-        self._writes.append(fut)
-        self._writer.submit(chunks, release)
-        await fut
-        end = self._durable
-        for seg, data in chunks:
-            end = Position(seg, (end.offset if end.segment == seg else 0) + len(data))
-            # the reader looks at a size only below the durable position, which the caller
-            # publishes next
-            self._sizes[seg] = end.offset
-        return end
-
     def _on_written(self) -> None:
+        """The writer finished groups (in the order they were handed over): make them
+        durable, or fail them."""
         assert self._writer is not None  # the reader is removed before the writer closes
         for error in self._writer.done():
-            fut = self._writes.popleft()
-            if fut.done():
-                continue  # its flusher was cancelled
-            if error is None:
-                fut.set_result(None)
-            else:
-                fut.set_exception(OSError(error))
+            pending, epoch = self._inflight.popleft()
+            if error is not None:
+                if self._failed is None:
+                    self._failed = OSError(error)
+                    self._log.error("spool.write_failed", error=error,
+                                    fix="free disk space or fix HJ212_SPOOL__DIR; then restart")
+                if not epoch.done():
+                    epoch.set_exception(SpoolError(f"spool write failed: {error}"))
+                continue
+            end = self._durable
+            for seg, data in pending.chunks:
+                end = Position(seg, (end.offset if end.segment == seg else 0) + len(data))
+                # the reader looks at a size only below the durable position, set next
+                self._sizes[seg] = end.offset
+            self._durable = end
+            self.durable_seq += pending.records
+            if self._kept_bytes + pending.nbytes <= MEMORY_BYTES:
+                self._kept.append(_KeptGroup(pending.start, pending.first_seq,
+                                             pending.kept, end, pending.nbytes))
+                self._kept_bytes += pending.nbytes
+            self._durable_event.set()
+            if not epoch.done():
+                epoch.set_result(None)
 
     # --- reading and acknowledging (the drainer) ------------------------------------------
 
