@@ -142,7 +142,9 @@ class FrontServer:
         conns = self._conns
         if kind == "data":
             entry = conns.get(conn)
-            if entry is not None:
+            if entry is not None and not entry[1].is_closing():
+                # (as asyncio's: a transport told to close delivers nothing more; the front
+                # end may have read these bytes before the close reached it)
                 session, transport = entry
                 transport.bound = False
                 transport.data_seq = ev[3]

@@ -183,6 +183,36 @@ def test_limits_per_ip_and_idle_timeout(tmp_path: Path, io: str) -> None:
     run(main())
 
 
+def test_a_refused_connection_is_closed_unread(tmp_path: Path, io: str) -> None:
+    """A frame sent at once on a connection the gateway refuses is neither kept nor
+    answered, even when the front end read it before the gateway saw the connection."""
+    import socket
+    import time
+
+    async def main() -> None:
+        gw = await start(tmp_path, io=io, max_per_ip=1)
+        r1, w1 = await _connect(gw)
+        late = socket.create_connection(("127.0.0.1", gw.port))
+        late.sendall(upload(2))
+        time.sleep(0.3)  # the event loop is held: the front end reads the frame meanwhile
+        late.setblocking(False)
+        loop = asyncio.get_running_loop()
+        try:  # closed: with the frame unread the kernel resets rather than ends it
+            got = await asyncio.wait_for(loop.sock_recv(late, 100), 5)
+        except ConnectionResetError:
+            got = b""
+        assert got == b""
+        assert gw.metrics.connections_refused["max_per_ip"] == 1
+        w1.write(upload(1))
+        [ok] = await read_answers(r1, 1)
+        assert ok.qn == "20240101000000001"
+        assert [env.raw for _, _, env in spooled(gw)] == [upload(1)]
+        late.close()
+        w1.close()
+        await gw.stop()
+    run(main())
+
+
 def test_rate_limit_slows_but_answers_everything(tmp_path: Path, io: str) -> None:
     async def main() -> None:
         gw = await start(tmp_path, io=io, frames_per_s_per_mn=20.0)
