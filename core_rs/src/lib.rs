@@ -15,6 +15,7 @@ pub mod frame;
 pub mod framer;
 pub mod front;
 pub mod hint;
+pub mod kafka;
 pub mod model;
 pub mod native;
 pub mod reassemble;

@@ -21,7 +21,7 @@ use crate::hint;
 use crate::model::{Frame as RsFrame, Value};
 use crate::reassemble::Reassembler as RsReassembler;
 
-mod front;
+mod gateway;
 mod values;
 
 create_exception!(
@@ -1017,6 +1017,6 @@ fn _hj212(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lookup, m)?)?;
     m.add_function(wrap_pyfunction!(pollutant_2017, m)?)?;
     values::register(m)?;
-    front::register(m)?;
+    gateway::register(m)?;
     Ok(())
 }

@@ -183,8 +183,8 @@ class FrontServer:
         self.front.bind(transport.conn, transport.data_seq, mn, station.pw, session._key,
                         session._sender)
 
-    def _keep(self, token: int, records: bytes, kept: list[tuple[int, bytes, bytes]],
-              cns: dict[str, int], conns: list[tuple[int, str, int]], bytes_in: int,
+    def _keep(self, token: int, records: bytes, count: int, cns: dict[str, int],
+              conns: list[tuple[int, str, int]], bytes_in: int,
               answers: dict[str, int], answer_bytes: int) -> None:
         """A group of frames the front end kept: into the spool, counted, and answered
         once the spool has fsynced it."""
@@ -194,16 +194,16 @@ class FrontServer:
                 if (entry := self._conns.get(c)) is not None]
         sessions = [s for _, _, s in held]
         try:
-            fut = spool.append_records(records, kept, release=token)
+            fut = spool.append_records(records, count, release=token)
         except SpoolError as exc:
-            ctx.log.error("spool.refused", error=str(exc), frames=len(kept),
+            ctx.log.error("spool.refused", error=str(exc), frames=count,
                           why="closing the connections unanswered so the loggers resend")
             for s in sessions:
                 s.close()
             return
         metrics = ctx.metrics
         metrics.bytes_in += bytes_in
-        metrics.front_frames_total += len(kept)
+        metrics.front_frames_total += count
         counter = metrics.frames
         for cn, n in cns.items():
             counter[(cn, "accepted")] += n
@@ -220,7 +220,7 @@ class FrontServer:
         def answered(kept_fut: asyncio.Future[None], _: list[bytes]) -> None:
             # the spool's writer sent the answers as soon as the group was synced
             if kept_fut.exception() is not None:
-                ctx.log.error("spool.write_failed_unanswered", frames=len(kept),
+                ctx.log.error("spool.write_failed_unanswered", frames=count,
                               error=str(kept_fut.exception()))
                 for s in sessions:
                     s.close()

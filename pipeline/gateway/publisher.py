@@ -3,9 +3,12 @@
 One aiokafka producer with ``enable_idempotence=True`` and ``acks="all"``. With
 idempotence aiokafka retries a sent batch with the same sequence numbers until the broker
 takes it, so an outage of Kafka (the broker stopped, restarted) delays records but neither
-repeats nor reorders them. Records are appended to one ``BatchBuilder`` per partition
-(partition from the key, as Kafka's default partitioner does), which costs far less per
-record than ``send()``; up to ``max_windows`` reads of the spool are in flight at once.
+repeats nor reorders them. A read of the spool is split by partition in Rust
+(``hj212.kafka_split``: the partition from the key, as Kafka's default partitioner does)
+into sections of Kafka's record format, each handed to aiokafka as a batch
+(``PrebuiltBatch``, whose bytes ``hj212.kafka_batch`` makes once aiokafka has set the
+producer's id, epoch and sequence): no Python runs per record. Up to ``max_windows`` reads
+of the spool are in flight at once.
 
 A new producer (a gateway restart, or a reconnect after an error) cannot know which of
 the spool's unacknowledged records Kafka already wrote (an ack lost when the broker went
@@ -14,9 +17,9 @@ highest gateway sequence number of its own gateway id there, and skips spool rec
 or below it: no repeats across restarts.
 
 What can still repeat or reorder a record (each is logged): a batch that aiokafka gives up
-on (no partition leader past ``request_timeout_ms``) is sent again after the windows in
-flight, possibly behind later records of its partition. Consumers can drop repeats by the
-envelope's (gateway, seq).
+on (no partition leader past ``request_timeout_ms``) is sent again (the same records) after
+the windows in flight, possibly behind later records of its partition. Consumers can drop
+repeats by the envelope's (gateway, seq).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import hj212
+
 from pipeline.gateway.metrics import Metrics
 from pipeline.gateway.spool import ReadBatch, Spool, SpoolError
 from pipeline.logs import get_logger
@@ -36,12 +41,56 @@ FRAMES = 0
 REJECTS = 1
 
 _MAX_BATCH_BYTES = 512 * 1024
+#: a section's records at most: a batch adds its header (61 bytes)
+_MAX_SECTION_BYTES = _MAX_BATCH_BYTES - 1024
 #: after a read of fewer records than this, wait ``_GATHER_S`` before the next read: the
 #: spool fsyncs a group every millisecond or two under load, and a Kafka request per
 #: small group costs the gateway's one core more than the frames in it (a few ms of
 #: publishing delay; a full read goes on at once)
 _GATHER_BELOW = 2000
 _GATHER_S = 0.005
+
+
+#: one Kafka batch as sent: (topic tag, partition, records, count)
+Section = tuple[int, int, bytes, int]
+
+
+class PrebuiltBatch:
+    """A section of ``hj212.kafka_split`` for ``AIOKafkaProducer.send_batch``: what aiokafka
+    uses of its ``BatchBuilder`` (the count, the size, the producer state it sets for
+    idempotence, the bytes). Closed: nothing can be appended."""
+
+    def __init__(self, records: bytes, count: int) -> None:
+        self._records = records
+        self._count = count
+        self._state = (-1, -1, -1)
+        self._buffer: bytes | None = None
+
+    def append(self, *, timestamp: float | None, key: bytes | None, value: bytes | None,
+               headers: Sequence[Any] = ()) -> None:
+        return None  # closed, as a full BatchBuilder says
+
+    def close(self) -> None:
+        pass
+
+    def closed(self) -> bool:
+        return True
+
+    def record_count(self) -> int:
+        return self._count
+
+    def size(self) -> int:
+        return len(self._records) + 61
+
+    def _set_producer_state(self, producer_id: int, producer_epoch: int,
+                            base_sequence: int) -> None:
+        self._state = (producer_id, producer_epoch, base_sequence)
+
+    def _build(self) -> bytes:
+        if self._buffer is None:
+            self._buffer = hj212.kafka_batch(self._records, self._count,
+                                             int(time.time() * 1000), *self._state)
+        return self._buffer
 
 
 class KafkaPublisher:
@@ -60,7 +109,6 @@ class KafkaPublisher:
         self.connected = False
         self._task: asyncio.Task[None] | None = None
         self._log = get_logger("gateway.publisher", bootstrap=bootstrap)
-        self._part_cache: dict[tuple[int, bytes], int] = {}
         self._partitions: list[list[int]] = []
         self._rr = 0
         self.spool_gateway = gateway_id
@@ -104,7 +152,6 @@ class KafkaPublisher:
                 await producer.start()
                 self._partitions = [sorted(await producer.partitions_for(t))
                                     for t in self.topics]
-                self._part_cache.clear()
                 self._written = await self._written_seqs()
             except (KafkaError, OSError) as exc:
                 self.connected = False
@@ -193,8 +240,8 @@ class KafkaPublisher:
             await asyncio.wait_for(producer.stop(), 10.0)
 
     async def _pump(self, producer: Any) -> None:
-        windows: asyncio.Queue[tuple[ReadBatch, list[tuple[Any, list[int]]]] | None] = (
-            asyncio.Queue(maxsize=self.max_windows))
+        windows: asyncio.Queue[tuple[ReadBatch, list[tuple[Any, Section]], list[int]]
+                               | None] = asyncio.Queue(maxsize=self.max_windows)
         acker = asyncio.create_task(self._ack_loop(producer, windows), name="kafka-acker")
         try:
             while True:
@@ -202,10 +249,11 @@ class KafkaPublisher:
                     acker.result()  # raises what failed it
                     return
                 batch = await self.spool.read()
-                sent = await self._send(producer, batch.records, range(len(batch.records)),
-                                        batch.first_seq)
-                await windows.put((batch, sent))
-                if len(batch.records) < _GATHER_BELOW:
+                sections, per_topic, self._rr = hj212.kafka_split(
+                    batch.blob, self._partitions, self._rr, batch.first_seq, self._written,
+                    _MAX_SECTION_BYTES)
+                await windows.put((batch, await self._send(producer, sections), per_topic))
+                if batch.count < _GATHER_BELOW:
                     await asyncio.sleep(_GATHER_S)
         finally:
             if not acker.done():
@@ -213,45 +261,11 @@ class KafkaPublisher:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await acker
 
-    def _partition(self, topic: int, key: bytes) -> int:
-        cached = self._part_cache.get((topic, key))
-        if cached is not None:
-            return cached
-        parts = self._partitions[topic]
-        if key:
-            from aiokafka.partitioner import murmur2  # type: ignore[import-untyped,unused-ignore]
-
-            # Kafka's default partitioner, so other clients keyed by MN agree with us
-            p: int = parts[int(murmur2(key) & 0x7FFFFFFF) % len(parts)]
-            if len(self._part_cache) > 1_000_000:
-                self._part_cache.clear()
-            self._part_cache[(topic, key)] = p
-            return p
-        self._rr += 1
-        return parts[self._rr % len(parts)]
-
-    async def _send(self, producer: Any, records: list[tuple[int, bytes, bytes]],
-                    which: Sequence[int], first_seq: int) -> list[tuple[Any, list[int]]]:
-        """Send ``records[i] for i in which`` in order; (delivery future, record indexes)
-        per Kafka batch."""
-        builders: dict[tuple[int, int], tuple[Any, list[int]]] = {}
-        out: list[tuple[Any, list[int]]] = []
-        for i in which:
-            topic, key, value = records[i]
-            tp = (topic, self._partition(topic, key))
-            if self._written and first_seq + i <= self._written.get(tp, -1):
-                continue  # Kafka has it already (its ack was lost)
-            entry = builders.get(tp)
-            if entry is None:
-                entry = builders[tp] = (producer.create_batch(), [])
-            if entry[0].append(key=key or None, value=value, timestamp=None) is None:
-                out.append((await self._submit(producer, entry[0], tp), entry[1]))
-                entry = builders[tp] = (producer.create_batch(), [])
-                entry[0].append(key=key or None, value=value, timestamp=None)
-            entry[1].append(i)
-        for tp, (builder, idx) in builders.items():
-            out.append((await self._submit(producer, builder, tp), idx))
-        return out
+    async def _send(self, producer: Any, sections: Sequence[Section]
+                    ) -> list[tuple[Any, Section]]:
+        """Send each section as one batch, in order; (delivery future, section) each."""
+        return [(await self._submit(producer, PrebuiltBatch(sec[2], sec[3]), (sec[0], sec[1])),
+                 sec) for sec in sections]
 
     async def _submit(self, producer: Any, builder: Any, tp: tuple[int, int]) -> Any:
         from aiokafka.errors import KafkaTimeoutError  # type: ignore[import-untyped,unused-ignore]
@@ -266,42 +280,39 @@ class KafkaPublisher:
                                   spool_records=self.spool.depth_records)
 
     async def _ack_loop(self, producer: Any,
-                        windows: asyncio.Queue[tuple[ReadBatch, list[tuple[Any, list[int]]]]
-                                               | None]) -> None:
+                        windows: asyncio.Queue[tuple[ReadBatch, list[tuple[Any, Section]],
+                                                     list[int]] | None]) -> None:
         while True:
             item = await windows.get()
             if item is None:
                 return
-            batch, sent = item
+            batch, sent, per_topic = item
             failed = await self._settle(sent)
             attempt = 0
             while failed:
                 attempt += 1
                 self.metrics.publish_errors += 1
-                self._log.warning("kafka.batch_failed", records=len(failed), attempt=attempt,
+                self._log.warning("kafka.batch_failed", records=sum(f[3] for f in failed),
+                                  batches=len(failed), attempt=attempt,
                                   first_seq=batch.first_seq,
                                   why="sending these records again; they may land behind "
                                       "later records of their partition")
                 await asyncio.sleep(min(0.5 * attempt, 5.0))
-                failed = await self._settle(
-                    await self._send(producer, batch.records, failed, batch.first_seq))
-            frames = sum(1 for rec in batch.records if rec[0] == FRAMES)
+                failed = await self._settle(await self._send(producer, failed))
             published = self.metrics.published
-            if frames:
-                published[self.topics[FRAMES]] += frames
-            if len(batch.records) > frames:
-                published[self.topics[REJECTS]] += len(batch.records) - frames
+            for tag, n in enumerate(per_topic):
+                if n:
+                    published[self.topics[tag]] += n
             self.spool.ack(batch)
 
-    async def _settle(self, sent: list[tuple[Any, list[int]]]) -> list[int]:
-        failed: list[int] = []
-        for fut, idx in sent:
+    async def _settle(self, sent: list[tuple[Any, Section]]) -> list[Section]:
+        failed: list[Section] = []
+        for fut, section in sent:
             try:
                 await fut
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._log.debug("kafka.delivery_error", error=repr(exc))
-                failed.extend(idx)
-        failed.sort()
+                failed.append(section)
         return failed

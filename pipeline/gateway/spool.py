@@ -74,21 +74,27 @@ class Position:
 
 @dataclass(slots=True)
 class ReadBatch:
-    """Records read for publishing: (topic, key, value) in spool order."""
+    """Records read for publishing: ``count`` spool records back to back in ``blob``, in
+    spool order (the publisher splits them by partition in Rust: ``hj212.kafka_split``)."""
 
-    records: list[tuple[int, bytes, bytes]]
+    blob: bytes
+    count: int
     first_seq: int
     end: Position
     nbytes: int
+
+    @property
+    def records(self) -> list[tuple[int, bytes, bytes]]:
+        """(topic, key, value) of each record (made on each call: for tests and tools)."""
+        out: list[tuple[int, bytes, bytes]] = []
+        _parse(self.blob, out, self.count)
+        return out
 
 
 @dataclass(slots=True)
 class _Pending:
     chunks: list[tuple[int, bytearray]] = field(default_factory=list)
     records: int = 0
-    #: the records themselves, so the publisher takes them once fsynced without reading
-    #: them back from the disk
-    kept: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     nbytes: int = 0
     #: where the first record lands, and its sequence number
     start: Position = Position(0, 0)
@@ -100,11 +106,14 @@ class _Pending:
 
 @dataclass(slots=True)
 class _KeptGroup:
-    """An fsynced group of records still in memory: seqs first_seq.., bytes [start, end)."""
+    """An fsynced group of records still in memory (so the publisher takes them without
+    reading them back from the disk): ``count`` records from seq ``first_seq``, bytes
+    [start, end) of the segments, ``blob`` their bytes."""
 
     start: Position
     first_seq: int
-    records: list[tuple[int, bytes, bytes]]
+    blob: bytes
+    count: int
     end: Position
     nbytes: int
 
@@ -340,21 +349,18 @@ class Spool:
         value)`` (the gateway's accepted frames get it from ``hj212.accept_frame``, made
         in Rust with the frame's envelope and answer)."""
         self._check_open()
-        self._pending.kept.append((topic, key, value))
         return self._add(rec, 1)
 
-    def append_records(self, records: bytes, kept: list[tuple[int, bytes, bytes]],
-                       release: int = 0) -> asyncio.Future[None]:
-        """Append ``len(kept)`` records made elsewhere, back to back in ``records``
-        (``record(topic, key, value)`` of each of ``kept`` in order, numbered from
-        ``next_seq``): the gateway's Rust front end hands its groups so. A group lands in
-        one segment (a segment may pass its size by one group)."""
+    def append_records(self, records: bytes, count: int, release: int = 0
+                       ) -> asyncio.Future[None]:
+        """Append ``count`` records made elsewhere, back to back in ``records`` (each as
+        ``record`` makes it, numbered from ``next_seq``): the gateway's Rust front end
+        hands its groups so. A group lands in one segment (a segment may pass its size by
+        one group)."""
         self._check_open()
-        pending = self._pending
-        pending.kept.extend(kept)
         if release:
-            pending.release = release
-        return self._add(records, len(kept))
+            self._pending.release = release
+        return self._add(records, count)
 
     def release_to(self, front: hj212.Front) -> None:
         """Have the writer send the answers ``front`` holds under a group's token
@@ -372,8 +378,7 @@ class Spool:
             raise SpoolError("the spool is closed (the gateway is shutting down)")
 
     def _add(self, rec: bytes, n: int) -> asyncio.Future[None]:
-        """Add ``n`` records, ``rec`` back to back, whose (topic, key, value) the caller
-        has put in the pending group's ``kept``."""
+        """Add ``n`` records, ``rec`` back to back."""
         size = len(rec)
         if self._write_size and self._write_size + size > self.segment_bytes:
             self._write_seg += 1
@@ -463,8 +468,9 @@ class Spool:
             self._durable = end
             self.durable_seq += pending.records
             if self._kept_bytes + pending.nbytes <= MEMORY_BYTES:
-                self._kept.append(_KeptGroup(pending.start, pending.first_seq,
-                                             pending.kept, end, pending.nbytes))
+                blob = b"".join(chunk for _, chunk in pending.chunks)
+                self._kept.append(_KeptGroup(pending.start, pending.first_seq, blob,
+                                             pending.records, end, pending.nbytes))
                 self._kept_bytes += pending.nbytes
             self._durable_event.set()
             if not epoch.done():
@@ -488,11 +494,12 @@ class Spool:
         kept = self._take_kept(max_records, max_bytes)
         if kept is not None:
             return kept
-        records: list[tuple[int, bytes, bytes]] = []
+        pieces: list[bytes] = []
+        count = 0
         nbytes = 0
         first_seq = self._read_seq
         pos = self._reader
-        while len(records) < max_records and nbytes < max_bytes and pos < self._durable:
+        while count < max_records and nbytes < max_bytes and pos < self._durable:
             seg_end = (self._durable.offset if pos.segment == self._durable.segment
                        else self._sizes.get(pos.segment, 0))
             if pos.offset >= seg_end:
@@ -501,22 +508,24 @@ class Spool:
             fd = self._read_fd_for(pos.segment)
             want = min(seg_end - pos.offset, max(max_bytes - nbytes, 2048))
             data = os.pread(fd, want, pos.offset)
-            used = _parse(data, records, max_records)
+            used, n = _whole(data, max_records - count)
             if used == 0:
                 # a record larger than what we asked for: read exactly it
                 body_len = _HEAD.unpack_from(data, 0)[0]
                 data = os.pread(fd, _HEAD.size + body_len, pos.offset)
-                used = _parse(data, records, max_records)
+                used, n = _whole(data, max_records - count)
                 if used == 0:
                     raise SpoolError(f"spool segment {_seg_name(pos.segment)} is corrupt at "
                                      f"offset {pos.offset}")
+            pieces.append(data[:used])
+            count += n
             nbytes += used
             pos = Position(pos.segment, pos.offset + used)
-        if not records:
+        if not count:
             return None
         self._reader = pos
-        self._read_seq += len(records)
-        return ReadBatch(records, first_seq, pos, nbytes)
+        self._read_seq += count
+        return ReadBatch(b"".join(pieces), count, first_seq, pos, nbytes)
 
     def _take_kept(self, max_records: int, max_bytes: int) -> ReadBatch | None:
         """The next records from memory when they are the reader's next (the publisher
@@ -530,23 +539,26 @@ class Spool:
             self._kept_bytes -= kept.popleft().nbytes  # read from the segments already
         if not kept or kept[0].first_seq != seq:
             return None
-        records: list[tuple[int, bytes, bytes]] = []
+        blobs: list[bytes] = []
+        count = 0
         nbytes = 0
         pos = self._reader
-        while (kept and kept[0].first_seq == seq + len(records)
-               and len(records) + len(kept[0].records) <= max_records
+        while (kept and kept[0].first_seq == seq + count
+               and count + kept[0].count <= max_records
                and nbytes + kept[0].nbytes <= max_bytes):
             group = kept.popleft()
             self._kept_bytes -= group.nbytes
-            records.extend(group.records)
+            blobs.append(group.blob)
+            count += group.count
             nbytes += group.nbytes
             pos = group.end
-        if not records:
+        if not count:
             return None  # a group larger than one read: the segments give part of it
         first_seq = self._read_seq
         self._reader = pos
-        self._read_seq += len(records)
-        return ReadBatch(records, first_seq, pos, nbytes)
+        self._read_seq += count
+        return ReadBatch(blobs[0] if len(blobs) == 1 else b"".join(blobs), count, first_seq,
+                         pos, nbytes)
 
     def _read_fd_for(self, segment: int) -> int:
         if segment != self._read_fd_seg:
@@ -561,7 +573,7 @@ class Spool:
         """Kafka has every record of ``batch`` (batches are acknowledged in read order)."""
         old = self._acked.segment
         self._acked = batch.end
-        self.acked_seq = batch.first_seq + len(batch.records)
+        self.acked_seq = batch.first_seq + batch.count
         self.acked_bytes += batch.nbytes
         for seg in range(old, batch.end.segment):
             if seg in self._sizes and seg != self._write_seg:
@@ -605,6 +617,26 @@ def record(topic: int, key: bytes, value: bytes) -> bytes:
     ``hj212.accept_frame``'s record."""
     body = b"".join((_BODY_HEAD.pack(topic, len(key)), key, value))
     return _HEAD.pack(len(body), zlib.crc32(body)) + body
+
+
+def _whole(data: bytes, max_records: int) -> tuple[int, int]:
+    """(bytes, records) of the whole records at the start of ``data``, at most
+    ``max_records``, each CRC-checked."""
+    pos = 0
+    count = 0
+    n = len(data)
+    mv = memoryview(data)
+    while count < max_records and pos + _HEAD.size <= n:
+        body_len, crc = _HEAD.unpack_from(data, pos)
+        end = pos + _HEAD.size + body_len
+        if end > n:
+            break
+        if zlib.crc32(mv[pos + _HEAD.size:end]) != crc:
+            raise SpoolError(f"spool record at byte {pos} of a read fails its CRC: the disk "
+                             "returned other bytes than were fsynced")
+        pos = end
+        count += 1
+    return pos, count
 
 
 def _parse(data: bytes, out: list[tuple[int, bytes, bytes]], max_records: int) -> int:

@@ -47,6 +47,8 @@ __all__ = [
     "decode_batch_raw",
     "decode_envelopes",
     "encode",
+    "kafka_batch",
+    "kafka_split",
     "lookup",
     "native_strings",
     "now_qn",
@@ -220,13 +222,13 @@ class Front:
     def alive(self) -> bool: ...
     def take(self, first_seq: int, topic: int) -> tuple[
             list[tuple[Any, ...]],
-            tuple[int, bytes, list[tuple[int, bytes, bytes]], dict[str, int],
-                  list[tuple[int, str, int]], int, dict[str, int], int] | None]:
+            tuple[int, bytes, int, dict[str, int], list[tuple[int, str, int]], int,
+                  dict[str, int], int] | None]:
         """`(events, group)`: events `("open", conn, peer)`, `("data", conn, bytes, seq)`,
         `("closed", conn, error | None)`, `("write_paused", conn)`, `("write_resumed",
         conn)` in order; the group of frames kept since the last take, `(token, records,
-        kept, cns, conns, bytes_in, answers, answer_bytes)`, its spool records numbered
-        from `first_seq`, or None."""
+        count, cns, conns, bytes_in, answers, answer_bytes)`, its `count` spool records
+        numbered from `first_seq`, or None."""
     def write(self, conn: int, data: bytes) -> None: ...
     def pause(self, conn: int) -> None: ...
     def resume(self, conn: int) -> None: ...
@@ -243,6 +245,22 @@ class Front:
     def stop_listening(self) -> None: ...
     def shutdown(self) -> None:
         """End the loop and its thread; open connections are dropped."""
+
+def kafka_split(data: bytes, partitions: Sequence[Sequence[int]], rr: int, first_seq: int,
+                written: Mapping[tuple[int, int], int], max_section: int
+                ) -> tuple[list[tuple[int, int, bytes, int]], list[int], int]:
+    """The gateway spool's records in `data` (a read, each CRC-checked) split by Kafka
+    partition: `(sections, per_topic, rr)`. `partitions[tag]` lists a topic's partitions;
+    a record goes to murmur2(key) as Kafka's default partitioner does, or round-robin
+    (`rr`, returned advanced) without a key; one whose sequence number (`first_seq` + its
+    index) is at or below `written[(tag, partition)]` is left out. Each section `(topic,
+    partition, records, count)` holds at most `max_section` bytes of v2 records for
+    `kafka_batch`; `per_topic` counts the records per tag. ValueError names the byte of a
+    corrupt record."""
+def kafka_batch(records: bytes, count: int, timestamp_ms: int, producer_id: int,
+                producer_epoch: int, base_sequence: int) -> bytes:
+    """A Kafka v2 record batch (CreateTime, no compression) around a section of
+    `kafka_split`, with its CRC-32C."""
 
 @final
 class SpoolWriter:

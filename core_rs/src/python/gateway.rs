@@ -1,5 +1,7 @@
-//! `hj212.Front`: the gateway's Rust front end (`crate::front`) for
-//! `pipeline/gateway/front.py`. Events come back as plain tuples; the group of frames kept
+//! The gateway's Rust parts: `hj212.Front`, its front end (`crate::front`) for
+//! `pipeline/gateway/front.py`; `hj212.SpoolWriter` (`crate::spool_writer`) for
+//! `pipeline/gateway/spool.py`; `kafka_split` and `kafka_batch` (`crate::kafka`) for
+//! `pipeline/gateway/publisher.py`. Events come back as plain tuples; the group of frames kept
 //! by the fast path as its spool records in one `bytes` and the (topic, key, value) the
 //! spool keeps for its publisher.
 
@@ -7,11 +9,12 @@ use std::os::fd::AsRawFd;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 use pyo3::pybacked::PyBackedBytes;
 
 use crate::front::{Binding, Cmd, Event, Front as RsFront};
+use crate::kafka;
 use crate::spool_writer::{Job, SpoolWriter as RsSpoolWriter};
 
 #[pyclass(module = "hj212", name = "Front")]
@@ -62,9 +65,9 @@ impl Front {
     /// `(events, group)`: the events in order, each a tuple (`("open", conn, peer)`,
     /// `("data", conn, bytes, seq)`, `("closed", conn, error or None)`, `("write_paused",
     /// conn)`, `("write_resumed", conn)`), and None or the frames the fast path kept since
-    /// the last take: `(token, records, kept, cns, conns, bytes_in, answers,
-    /// answer_bytes)`, the records numbered from `first_seq` under `topic`, `kept` the
-    /// spool's (topic, key, value) per record, `cns` frames per CN, `conns` (conn, MN,
+    /// the last take: `(token, records, count, cns, conns, bytes_in, answers,
+    /// answer_bytes)`, the `count` records numbered from `first_seq` under `topic`, `cns`
+    /// frames per CN, `conns` (conn, MN,
     /// frames) each once, `answers` answers held per CN.
     fn take<'py>(
         &self,
@@ -93,19 +96,7 @@ impl Front {
             return Ok((events, py.None().into_bound(py)));
         };
         let records = PyBytes::new(py, &g.records);
-        let kept = PyList::empty(py);
-        for (k, v) in &g.parts {
-            let key = PyBytes::new(py, g.records.get(k.clone()).unwrap_or_default());
-            let value = PyBytes::new(py, g.records.get(v.clone()).unwrap_or_default());
-            kept.append(PyTuple::new(
-                py,
-                [
-                    topic.into_pyobject(py)?.into_any(),
-                    key.into_any(),
-                    value.into_any(),
-                ],
-            )?)?;
-        }
+        let count = g.parts.len();
         let cns = PyDict::new(py);
         for (cn, n) in g.cns {
             cns.set_item(cn, n)?;
@@ -121,7 +112,7 @@ impl Front {
         let group = (
             g.token,
             records,
-            kept,
+            count,
             cns,
             conns,
             g.bytes_in,
@@ -269,7 +260,67 @@ impl SpoolWriter {
     }
 }
 
+/// `kafka_split`'s result: the sections `(topic, partition, records, count)`, the records
+/// per topic tag, the round-robin counter
+type SplitOut<'py> = (Vec<(u8, i32, Bound<'py, PyBytes>, u32)>, Vec<u64>, u64);
+
+/// A spool read's records (`data`) split by Kafka partition: `(sections, per_topic, rr)`,
+/// each section `(topic, partition, records, count)` (see `crate::kafka::split`).
+#[pyfunction]
+#[pyo3(signature = (data, partitions, rr, first_seq, written, max_section))]
+fn kafka_split<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    partitions: Vec<Vec<i32>>,
+    rr: u64,
+    first_seq: u64,
+    written: std::collections::HashMap<(u8, i32), u64>,
+    max_section: usize,
+) -> PyResult<SplitOut<'py>> {
+    let mut rr = rr;
+    let split = kafka::split(
+        data,
+        &partitions,
+        &mut rr,
+        first_seq,
+        |t, p| written.get(&(t, p)).copied(),
+        max_section,
+    )
+    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let sections = split
+        .sections
+        .into_iter()
+        .map(|s| (s.topic, s.partition, PyBytes::new(py, &s.records), s.count))
+        .collect();
+    Ok((sections, split.per_topic, rr))
+}
+
+/// A Kafka v2 record batch of `count` records made by `kafka_split`.
+#[pyfunction]
+fn kafka_batch<'py>(
+    py: Python<'py>,
+    records: &[u8],
+    count: u32,
+    timestamp_ms: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let b = kafka::batch(
+        records,
+        count,
+        timestamp_ms,
+        producer_id,
+        producer_epoch,
+        base_sequence,
+    )
+    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(PyBytes::new(py, &b))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Front>()?;
-    m.add_class::<SpoolWriter>()
+    m.add_class::<SpoolWriter>()?;
+    m.add_function(wrap_pyfunction!(kafka_split, m)?)?;
+    m.add_function(wrap_pyfunction!(kafka_batch, m)?)
 }

@@ -1,0 +1,343 @@
+//! Kafka record batches (message format v2) made from the gateway spool's records, for its
+//! publisher (`pipeline/gateway/publisher.py`): what aiokafka's batch builder does record by
+//! record in Python, done here for a whole spool read at once.
+//!
+//! `split` walks the spool records of a read (`crate::spool`'s format, each CRC-checked),
+//! picks each one's partition as Kafka's default partitioner does (murmur2 of the key; a
+//! record without a key goes round-robin), and appends it to its partition's records
+//! section. `batch` wraps a records section in the batch header once the producer's id,
+//! epoch and base sequence are known (aiokafka sets them when it sends the batch, for
+//! idempotence), with the CRC-32C Kafka checks.
+
+use crate::envelope::TooLong;
+
+/// One partition's records from one spool read (a section, not yet a batch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub topic: u8,
+    pub partition: i32,
+    /// the records, back to back, with offset deltas from 0
+    pub records: Vec<u8>,
+    pub count: u32,
+}
+
+/// What `split` found wrong in the spool bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitError {
+    /// a record is cut short or fails its CRC-32 at this byte offset
+    Corrupt(usize),
+    /// a record's topic tag has no partitions given
+    Topic(u8),
+}
+
+impl std::fmt::Display for SplitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SplitError::Corrupt(at) => write!(
+                f,
+                "spool record at byte {at} of a read is cut short or fails its CRC: the \
+                 disk returned other bytes than were fsynced"
+            ),
+            SplitError::Topic(t) => write!(
+                f,
+                "spool record with topic tag {t}, which has no partitions"
+            ),
+        }
+    }
+}
+
+/// The result of `split`: sections in the order their partitions first appear, and the
+/// records per topic tag (skipped ones included).
+#[derive(Debug, Default)]
+pub struct Split {
+    pub sections: Vec<Section>,
+    pub per_topic: Vec<u64>,
+}
+
+/// Kafka's murmur2 (the Java client's `Utils.murmur2`), as a signed 32-bit value.
+pub fn murmur2(data: &[u8]) -> i32 {
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        if let Some(&b) = tail.get(2) {
+            h ^= u32::from(b) << 16;
+        }
+        if let Some(&b) = tail.get(1) {
+            h ^= u32::from(b) << 8;
+        }
+        h ^= u32::from(tail[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// Split the spool records in `data` (`count_limit` at most) by partition.
+///
+/// `partitions[tag]` lists the topic's partitions; `rr` is the round-robin counter for
+/// records without a key (advanced here). A record whose sequence number (`first_seq` +
+/// its index) is at or below `written(tag, partition)` is skipped: Kafka has it already.
+/// A partition's records go into sections of at most `max_section` bytes.
+pub fn split(
+    data: &[u8],
+    partitions: &[Vec<i32>],
+    rr: &mut u64,
+    first_seq: u64,
+    written: impl Fn(u8, i32) -> Option<u64>,
+    max_section: usize,
+) -> Result<Split, SplitError> {
+    let mut out = Split {
+        per_topic: vec![0; partitions.len()],
+        ..Split::default()
+    };
+    // (topic, partition) -> index of its open section
+    let mut open: Vec<((u8, i32), usize)> = Vec::new();
+    let mut pos = 0usize;
+    let mut index = 0u64;
+    while pos < data.len() {
+        let (topic, key, value, end) = record_at(data, pos).ok_or(SplitError::Corrupt(pos))?;
+        let parts = partitions
+            .get(usize::from(topic))
+            .filter(|p| !p.is_empty())
+            .ok_or(SplitError::Topic(topic))?;
+        if let Some(n) = out.per_topic.get_mut(usize::from(topic)) {
+            *n += 1;
+        }
+        let partition = if key.is_empty() {
+            *rr += 1;
+            parts[(*rr % parts.len() as u64) as usize]
+        } else {
+            parts[((murmur2(key) & 0x7fff_ffff) as usize) % parts.len()]
+        };
+        let seq = first_seq + index;
+        index += 1;
+        pos = end;
+        if written(topic, partition).is_some_and(|w| seq <= w) {
+            continue;
+        }
+        let need = key.len() + value.len() + 32;
+        let slot = open.iter().position(|(tp, _)| *tp == (topic, partition));
+        let fits = slot
+            .and_then(|i| open.get(i))
+            .and_then(|&(_, at)| out.sections.get(at))
+            .is_some_and(|s| s.records.len() + need <= max_section);
+        let at = match slot {
+            Some(i) if fits => open[i].1,
+            _ => {
+                out.sections.push(Section {
+                    topic,
+                    partition,
+                    records: Vec::with_capacity(64 * 1024),
+                    count: 0,
+                });
+                let at = out.sections.len() - 1;
+                match slot {
+                    Some(i) => open[i].1 = at,
+                    None => open.push(((topic, partition), at)),
+                }
+                at
+            }
+        };
+        let s = &mut out.sections[at];
+        write_record(&mut s.records, s.count, key, value);
+        s.count += 1;
+    }
+    Ok(out)
+}
+
+/// The spool record at `pos`: (topic, key, value, end), if whole and intact.
+fn record_at(data: &[u8], pos: usize) -> Option<(u8, &[u8], &[u8], usize)> {
+    let head = data.get(pos..pos + crate::spool::HEAD)?;
+    let body_len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let crc = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+    let end = pos + crate::spool::HEAD + body_len;
+    let body = data.get(pos + crate::spool::HEAD..end)?;
+    if crc32fast::hash(body) != crc {
+        return None;
+    }
+    let (&topic, rest) = body.split_first()?;
+    let klen = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+    let key = rest.get(2..2 + klen)?;
+    let value = rest.get(2 + klen..)?;
+    Some((topic, key, value, end))
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn varint(out: &mut Vec<u8>, v: i64) {
+    let mut u = zigzag(v);
+    while u >= 0x80 {
+        out.push((u as u8) | 0x80);
+        u >>= 7;
+    }
+    out.push(u as u8);
+}
+
+fn varint_len(v: i64) -> usize {
+    let mut u = zigzag(v);
+    let mut n = 1;
+    while u >= 0x80 {
+        u >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// One v2 record: no attributes, timestamp delta 0, no headers.
+fn write_record(out: &mut Vec<u8>, offset_delta: u32, key: &[u8], value: &[u8]) {
+    let key_len: i64 = if key.is_empty() { -1 } else { key.len() as i64 };
+    let body = 1 // attributes
+        + varint_len(0) // timestamp delta
+        + varint_len(i64::from(offset_delta))
+        + varint_len(key_len)
+        + key.len()
+        + varint_len(value.len() as i64)
+        + value.len()
+        + varint_len(0); // headers
+    varint(out, body as i64);
+    out.push(0);
+    varint(out, 0);
+    varint(out, i64::from(offset_delta));
+    varint(out, key_len);
+    out.extend_from_slice(key);
+    varint(out, value.len() as i64);
+    out.extend_from_slice(value);
+    varint(out, 0);
+}
+
+/// Bytes of a batch header (base offset through the record count).
+pub const BATCH_HEAD: usize = 61;
+/// Where the CRC-32C's span starts (the attributes).
+const CRC_FROM: usize = 21;
+
+/// A v2 record batch of `count` records (`records`, as `split` makes them): CreateTime
+/// `timestamp_ms` for all, no compression, not transactional.
+pub fn batch(
+    records: &[u8],
+    count: u32,
+    timestamp_ms: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Result<Vec<u8>, TooLong> {
+    let total = BATCH_HEAD + records.len();
+    let too_long = |field, len| TooLong {
+        field,
+        len,
+        max: i32::MAX as usize,
+    };
+    let batch_len = i32::try_from(total - 12).map_err(|_| too_long("batch", total))?;
+    let n = i32::try_from(count).map_err(|_| too_long("records", count as usize))?;
+    let last_delta = n.saturating_sub(1).max(0);
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&0i64.to_be_bytes()); // base offset (the broker assigns)
+    out.extend_from_slice(&batch_len.to_be_bytes());
+    out.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
+    out.push(2); // magic
+    out.extend_from_slice(&[0; 4]); // CRC, below
+    out.extend_from_slice(&0i16.to_be_bytes()); // attributes
+    out.extend_from_slice(&last_delta.to_be_bytes());
+    out.extend_from_slice(&timestamp_ms.to_be_bytes()); // base timestamp
+    out.extend_from_slice(&timestamp_ms.to_be_bytes()); // max timestamp
+    out.extend_from_slice(&producer_id.to_be_bytes());
+    out.extend_from_slice(&producer_epoch.to_be_bytes());
+    out.extend_from_slice(&base_sequence.to_be_bytes());
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(records);
+    let crc = crc32c(out.get(CRC_FROM..).unwrap_or_default());
+    out[CRC_FROM - 4..CRC_FROM].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
+/// CRC-32C (Castagnoli), slice-by-8.
+pub fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let lo = crc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let hi = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
+        crc = CRC32C[7][(lo & 0xff) as usize]
+            ^ CRC32C[6][((lo >> 8) & 0xff) as usize]
+            ^ CRC32C[5][((lo >> 16) & 0xff) as usize]
+            ^ CRC32C[4][(lo >> 24) as usize]
+            ^ CRC32C[3][(hi & 0xff) as usize]
+            ^ CRC32C[2][((hi >> 8) & 0xff) as usize]
+            ^ CRC32C[1][((hi >> 16) & 0xff) as usize]
+            ^ CRC32C[0][(hi >> 24) as usize];
+    }
+    for &b in chunks.remainder() {
+        crc = CRC32C[0][((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+static CRC32C: [[u32; 256]; 8] = crc32c_tables();
+
+const fn crc32c_tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82f6_3b78
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut s = 1;
+        while s < 8 {
+            let prev = t[s - 1][i];
+            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            s += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32c_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
+    fn murmur2_of_the_java_clients_examples() {
+        // values from Kafka's UtilsTest.testMurmur2
+        assert_eq!(murmur2(b"21"), -973_932_308);
+        assert_eq!(murmur2(b"foobar"), -790_332_482);
+        assert_eq!(murmur2(b"a-little-bit-long-string"), -985_981_536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string"), -1_486_304_829);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58_897_971
+        );
+        assert_eq!(murmur2(b"abc"), 479_470_107);
+    }
+}
