@@ -257,6 +257,60 @@ pub fn crc16_bytewise(data: &[u8]) -> u16 {
     crc
 }
 
+// --- 32-bit CRCs (reflected), slicing-by-8 -------------------------------------------------
+
+/// Tables for a reflected 32-bit CRC of polynomial `poly` (zlib's CRC-32: 0xEDB8_8320;
+/// CRC-32C: 0x82F6_3B78), eight bytes a step: `[k][b]` is the register after byte `b`
+/// followed by `k` zero bytes.
+pub const fn crc32_slices(poly: u32) -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { poly ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut c = t[0][i];
+        let mut k = 1;
+        while k < 8 {
+            c = t[0][(c & 0xff) as usize] ^ (c >> 8);
+            t[k][i] = c;
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// The CRC of `data` by tables `t` (`crc32_slices`), continuing from `crc` (0 to start).
+pub fn crc32_with(t: &[[u32; 256]; 8], crc: u32, data: &[u8]) -> u32 {
+    let mut c = !crc;
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let lo = c ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
+        c = t[7][(lo & 0xff) as usize]
+            ^ t[6][((lo >> 8) & 0xff) as usize]
+            ^ t[5][((lo >> 16) & 0xff) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][(hi & 0xff) as usize]
+            ^ t[2][((hi >> 8) & 0xff) as usize]
+            ^ t[1][((hi >> 16) & 0xff) as usize]
+            ^ t[0][(hi >> 24) as usize];
+    }
+    for &b in words.remainder() {
+        c = t[0][((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -264,59 +264,12 @@ pub fn batch(
     Ok(out)
 }
 
-/// CRC-32C (Castagnoli), slice-by-8.
+/// CRC-32C (Castagnoli), as Kafka's record batches carry it.
 pub fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let lo = crc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        let hi = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
-        crc = CRC32C[7][(lo & 0xff) as usize]
-            ^ CRC32C[6][((lo >> 8) & 0xff) as usize]
-            ^ CRC32C[5][((lo >> 16) & 0xff) as usize]
-            ^ CRC32C[4][(lo >> 24) as usize]
-            ^ CRC32C[3][(hi & 0xff) as usize]
-            ^ CRC32C[2][((hi >> 8) & 0xff) as usize]
-            ^ CRC32C[1][((hi >> 16) & 0xff) as usize]
-            ^ CRC32C[0][(hi >> 24) as usize];
-    }
-    for &b in chunks.remainder() {
-        crc = CRC32C[0][((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
+    crate::crc::crc32_with(&CRC32C, 0, data)
 }
 
-static CRC32C: [[u32; 256]; 8] = crc32c_tables();
-
-const fn crc32c_tables() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82f6_3b78
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 256 {
-        let mut s = 1;
-        while s < 8 {
-            let prev = t[s - 1][i];
-            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            s += 1;
-        }
-        i += 1;
-    }
-    t
-}
+static CRC32C: [[u32; 256]; 8] = crate::crc::crc32_slices(0x82F6_3B78);
 
 #[cfg(test)]
 mod tests {

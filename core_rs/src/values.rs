@@ -461,66 +461,12 @@ impl Out<'_> {
 
 // --- resends --------------------------------------------------------------------------------
 
-const CRC32_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
-
-/// `CRC32_TABLE` extended for eight bytes a step (slicing-by-8): `[k][b]` is the CRC
-/// register after byte `b` followed by `k` zero bytes.
-const CRC32_SLICES: [[u32; 256]; 8] = {
-    let mut t = [[0u32; 256]; 8];
-    t[0] = CRC32_TABLE;
-    let mut i = 0;
-    while i < 256 {
-        let mut c = CRC32_TABLE[i];
-        let mut k = 1;
-        while k < 8 {
-            c = CRC32_TABLE[(c & 0xff) as usize] ^ (c >> 8);
-            t[k][i] = c;
-            k += 1;
-        }
-        i += 1;
-    }
-    t
-};
+/// zlib's CRC-32, slicing-by-8
+static CRC32_SLICES: [[u32; 256]; 8] = crate::crc::crc32_slices(0xEDB8_8320);
 
 /// zlib's CRC-32 of `data`, continuing from `crc` (0 to start).
 pub fn crc32_update(crc: u32, data: &[u8]) -> u32 {
-    let t = &CRC32_SLICES;
-    let mut c = !crc;
-    let mut words = data.chunks_exact(8);
-    for w in &mut words {
-        let lo = c ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
-        c = t[7][(lo & 0xff) as usize]
-            ^ t[6][((lo >> 8) & 0xff) as usize]
-            ^ t[5][((lo >> 16) & 0xff) as usize]
-            ^ t[4][(lo >> 24) as usize]
-            ^ t[3][(hi & 0xff) as usize]
-            ^ t[2][((hi >> 8) & 0xff) as usize]
-            ^ t[1][((hi >> 16) & 0xff) as usize]
-            ^ t[0][(hi >> 24) as usize];
-    }
-    for &b in words.remainder() {
-        c = t[0][((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
-    }
-    !c
+    crate::crc::crc32_with(&CRC32_SLICES, crc, data)
 }
 
 /// A CRC-32 fed in small pieces through a buffer on the stack, so that a digest of many
