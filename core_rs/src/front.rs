@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -48,6 +48,8 @@ const READ_BUF: usize = 64 * 1024;
 /// a connection's unsent bytes past which the gateway is told to stop writing to it
 /// (asyncio's default high-water mark), and below which it is told it may again
 const WRITE_HIGH: usize = 64 * 1024;
+/// accept failures are reported at most this often
+const ACCEPT_REPORT_EVERY: Duration = Duration::from_secs(1);
 const WRITE_LOW: usize = 16 * 1024;
 
 /// What the gateway learns from the loop, in the order it happened.
@@ -73,6 +75,11 @@ pub enum Event {
     },
     WriteResumed {
         conn: u64,
+    },
+    /// `accept` failed (descriptors exhausted and the like): the connections wait in the
+    /// listen queue until a later arrival tries again. Reported once a second at most.
+    AcceptFailed {
+        error: String,
     },
 }
 
@@ -227,6 +234,7 @@ impl Front {
             opts,
             rbuf: vec![0; READ_BUF],
             items: Vec::new(),
+            accept_reported: None,
         };
         let thread = std::thread::Builder::new()
             .name("hj212-front".into())
@@ -426,6 +434,8 @@ struct Loop {
     opts: Options,
     rbuf: Vec<u8>,
     items: Vec<Result<Frame, Rejected>>,
+    /// when an accept failure was last reported
+    accept_reported: Option<Instant>,
 }
 
 /// What one read did.
@@ -545,7 +555,18 @@ impl Loop {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // out of descriptors and the like: the next readiness tries again
-                Err(_) => return,
+                Err(e) => {
+                    if self
+                        .accept_reported
+                        .map_or(true, |t| t.elapsed() >= ACCEPT_REPORT_EVERY)
+                    {
+                        self.accept_reported = Some(Instant::now());
+                        out.push(Event::AcceptFailed {
+                            error: e.to_string(),
+                        });
+                    }
+                    return;
+                }
             }
         }
     }

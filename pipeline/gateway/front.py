@@ -168,6 +168,14 @@ class FrontServer:
             entry = conns.get(conn)
             if entry is not None:
                 entry[0].resume_writing()
+        elif kind == "accept_failed":
+            # (the front end reports it once a second at most; connections wait in the
+            # listen queue meanwhile)
+            self.ctx.metrics.accept_errors_total += 1
+            self.ctx.log.error("gateway.accept_failed", error=ev[2],
+                               why="new connections wait in the listen queue",
+                               fix="raise the open-files limit (ulimit -n) or lower "
+                                   "HJ212_GATEWAY__MAX_CONNECTIONS")
 
     def _bind(self, session: Session, transport: FrontTransport) -> None:
         """Let the front end keep this connection's usual reads, once its session has an MN

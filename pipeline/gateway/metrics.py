@@ -28,6 +28,8 @@ class Metrics:
     #: frames kept by the Rust front end's fast path (gateway.io = "rust"), with no Python
     #: run for their reads; also in frames_total
     front_frames_total: int = 0
+    #: reports of failed accepts by the Rust front end (at most one a second)
+    accept_errors_total: int = 0
     spool_depth_bytes: int = 0
     spool_depth_records: int = 0
     published: Counter[str] = field(default_factory=Counter)  # topic
@@ -73,6 +75,9 @@ class Metrics:
         metric("hj212_gateway_front_frames_total", "counter",
                "accepted frames the Rust front end kept with no Python run for their reads",
                [("", self.front_frames_total)])
+        metric("hj212_gateway_accept_errors_total", "counter",
+               "seconds in which the Rust front end failed to accept a connection "
+               "(descriptors exhausted and the like)", [("", self.accept_errors_total)])
         metric("hj212_gateway_garbage_bytes_total", "counter",
                "bytes outside any frame (skipped by the framer)", [("", self.garbage_bytes)])
         metric("hj212_gateway_throttled_total", "counter",

@@ -146,3 +146,48 @@ def test_a_logger_slow_to_read_its_answers_gets_every_one(tmp_path: Path) -> Non
 
     answered, kept = asyncio.run(main())
     assert answered == kept == 3000
+
+
+def test_an_accept_that_fails_is_reported(tmp_path: Path) -> None:
+    """Out of open files, the front end's accept fails: it says so (once a second at most)
+    instead of leaving new connections waiting unexplained. The front end runs in a child
+    process whose open-files limit is lowered."""
+    import socket
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _ACCEPT_CHILD], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        out, _ = child.communicate(timeout=10)
+        for c in clients:
+            c.close()
+    finally:
+        child.kill()
+    assert child.returncode == 0, out
+    reports = [line for line in out.splitlines() if line.startswith("accept_failed")]
+    assert 1 <= len(reports) <= 3 and "Too many open files" in reports[0], out
+
+
+_ACCEPT_CHILD = """
+import os, resource, sys, time
+import hj212
+front = hj212.Front("127.0.0.1", 0)
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 2, hard))
+print(front.port, flush=True)
+opened, end = 0, time.monotonic() + 3
+while time.monotonic() < end:
+    events, _ = front.take(0, 0)
+    for ev in events:
+        if ev[0] == "open":
+            opened += 1
+        elif ev[0] == "accept_failed":
+            print("accept_failed", ev[2], flush=True)
+    time.sleep(0.05)
+print("opened", opened, flush=True)
+front.shutdown()
+"""

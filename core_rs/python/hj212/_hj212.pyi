@@ -226,9 +226,9 @@ class Front:
                   dict[str, int], int] | None]:
         """`(events, group)`: events `("open", conn, peer)`, `("data", conn, bytes, seq)`,
         `("closed", conn, error | None)`, `("write_paused", conn)`, `("write_resumed",
-        conn)` in order; the group of frames kept since the last take, `(token, records,
-        count, cns, conns, bytes_in, answers, answer_bytes)`, its `count` spool records
-        numbered from `first_seq`, or None."""
+        conn)`, `("accept_failed", 0, error)` in order; the group of frames kept since the
+        last take, `(token, records, count, cns, conns, bytes_in, answers, answer_bytes)`,
+        its `count` spool records numbered from `first_seq`, or None."""
     def write(self, conn: int, data: bytes) -> None: ...
     def pause(self, conn: int) -> None: ...
     def resume(self, conn: int) -> None: ...

@@ -64,8 +64,8 @@ impl Front {
 
     /// `(events, group)`: the events in order, each a tuple (`("open", conn, peer)`,
     /// `("data", conn, bytes, seq)`, `("closed", conn, error or None)`, `("write_paused",
-    /// conn)`, `("write_resumed", conn)`), and None or the frames the fast path kept since
-    /// the last take: `(token, records, count, cns, conns, bytes_in, answers,
+    /// conn)`, `("write_resumed", conn)`, `("accept_failed", 0, error)`), and None or the
+    /// frames the fast path kept since the last take: `(token, records, count, cns, conns, bytes_in, answers,
     /// answer_bytes)`, the `count` records numbered from `first_seq` under `topic`, `cns`
     /// frames per CN, `conns` (conn, MN,
     /// frames) each once, `answers` answers held per CN.
@@ -89,6 +89,9 @@ impl Front {
                 Event::Closed { conn, error } => ("closed", conn, error).into_pyobject(py)?,
                 Event::WritePaused { conn } => ("write_paused", conn).into_pyobject(py)?,
                 Event::WriteResumed { conn } => ("write_resumed", conn).into_pyobject(py)?,
+                Event::AcceptFailed { error } => {
+                    ("accept_failed", 0u64, error).into_pyobject(py)?
+                }
             };
             events.append(t)?;
         }
