@@ -48,9 +48,9 @@ const READ_BUF: usize = 64 * 1024;
 /// a connection's unsent bytes past which the gateway is told to stop writing to it
 /// (asyncio's default high-water mark), and below which it is told it may again
 const WRITE_HIGH: usize = 64 * 1024;
+const WRITE_LOW: usize = 16 * 1024;
 /// accept failures are reported at most this often
 const ACCEPT_REPORT_EVERY: Duration = Duration::from_secs(1);
-const WRITE_LOW: usize = 16 * 1024;
 
 /// What the gateway learns from the loop, in the order it happened.
 #[derive(Debug, PartialEq, Eq)]
@@ -258,9 +258,7 @@ impl Front {
     }
 
     pub fn send(&self, cmd: Cmd) {
-        lock(&self.shared.cmds).push(cmd);
-        // a waker that fails means the loop is gone; the gateway learns it from `alive`
-        let _ = self.waker.wake();
+        push_cmd(&self.shared, &self.waker, cmd);
     }
 
     /// A function that releases the answers held under a token, for another thread (the
@@ -268,10 +266,7 @@ impl Front {
     pub fn releaser(&self) -> impl Fn(u64) + Send + 'static {
         let shared = Arc::clone(&self.shared);
         let waker = Arc::clone(&self.waker);
-        move |token| {
-            lock(&shared.cmds).push(Cmd::Release(token));
-            let _ = waker.wake();
-        }
+        move |token| push_cmd(&shared, &waker, Cmd::Release(token))
     }
 
     pub fn alive(&self) -> bool {
@@ -371,6 +366,12 @@ impl Drop for Front {
             let _ = t.join();
         }
     }
+}
+
+fn push_cmd(shared: &Shared, waker: &Waker, cmd: Cmd) {
+    lock(&shared.cmds).push(cmd);
+    // a waker that fails means the loop is gone; the gateway learns it from `alive`
+    let _ = waker.wake();
 }
 
 fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {

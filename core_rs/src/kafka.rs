@@ -225,16 +225,17 @@ pub const BATCH_HEAD: usize = 61;
 /// Where the CRC-32C's span starts (the attributes).
 const CRC_FROM: usize = 21;
 
-/// A v2 record batch of `count` records (`records`, as `split` makes them): CreateTime
-/// `timestamp_ms` for all, no compression, not transactional.
-pub fn batch(
+/// The header of a v2 record batch of `count` records (`records`, as `split` makes them):
+/// CreateTime `timestamp_ms` for all, no compression, not transactional, with the CRC-32C
+/// over the header's tail and `records`. The batch is this header, then `records`.
+pub fn batch_header(
     records: &[u8],
     count: u32,
     timestamp_ms: i64,
     producer_id: i64,
     producer_epoch: i16,
     base_sequence: i32,
-) -> Result<Vec<u8>, TooLong> {
+) -> Result<[u8; BATCH_HEAD], TooLong> {
     let total = BATCH_HEAD + records.len();
     let too_long = |field, len| TooLong {
         field,
@@ -244,23 +245,48 @@ pub fn batch(
     let batch_len = i32::try_from(total - 12).map_err(|_| too_long("batch", total))?;
     let n = i32::try_from(count).map_err(|_| too_long("records", count as usize))?;
     let last_delta = n.saturating_sub(1).max(0);
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&0i64.to_be_bytes()); // base offset (the broker assigns)
-    out.extend_from_slice(&batch_len.to_be_bytes());
-    out.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
-    out.push(2); // magic
-    out.extend_from_slice(&[0; 4]); // CRC, below
-    out.extend_from_slice(&0i16.to_be_bytes()); // attributes
-    out.extend_from_slice(&last_delta.to_be_bytes());
-    out.extend_from_slice(&timestamp_ms.to_be_bytes()); // base timestamp
-    out.extend_from_slice(&timestamp_ms.to_be_bytes()); // max timestamp
-    out.extend_from_slice(&producer_id.to_be_bytes());
-    out.extend_from_slice(&producer_epoch.to_be_bytes());
-    out.extend_from_slice(&base_sequence.to_be_bytes());
-    out.extend_from_slice(&n.to_be_bytes());
-    out.extend_from_slice(records);
-    let crc = crc32c(out.get(CRC_FROM..).unwrap_or_default());
+    let mut h = Vec::with_capacity(BATCH_HEAD);
+    h.extend_from_slice(&0i64.to_be_bytes()); // base offset (the broker assigns)
+    h.extend_from_slice(&batch_len.to_be_bytes());
+    h.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
+    h.push(2); // magic
+    h.extend_from_slice(&[0; 4]); // CRC, below
+    h.extend_from_slice(&0i16.to_be_bytes()); // attributes
+    h.extend_from_slice(&last_delta.to_be_bytes());
+    h.extend_from_slice(&timestamp_ms.to_be_bytes()); // base timestamp
+    h.extend_from_slice(&timestamp_ms.to_be_bytes()); // max timestamp
+    h.extend_from_slice(&producer_id.to_be_bytes());
+    h.extend_from_slice(&producer_epoch.to_be_bytes());
+    h.extend_from_slice(&base_sequence.to_be_bytes());
+    h.extend_from_slice(&n.to_be_bytes());
+    let mut out = [0u8; BATCH_HEAD];
+    out.copy_from_slice(&h);
+    let crc = crate::crc::crc32_with(&CRC32C, 0, &out[CRC_FROM..]);
+    let crc = crate::crc::crc32_with(&CRC32C, crc, records);
     out[CRC_FROM - 4..CRC_FROM].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
+/// A whole v2 record batch: `batch_header`, then `records`.
+pub fn batch(
+    records: &[u8],
+    count: u32,
+    timestamp_ms: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Result<Vec<u8>, TooLong> {
+    let head = batch_header(
+        records,
+        count,
+        timestamp_ms,
+        producer_id,
+        producer_epoch,
+        base_sequence,
+    )?;
+    let mut out = Vec::with_capacity(BATCH_HEAD + records.len());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(records);
     Ok(out)
 }
 

@@ -41,7 +41,9 @@ FRAMES = 0
 REJECTS = 1
 
 _MAX_BATCH_BYTES = 512 * 1024
-#: a section's records at most: a batch adds its header (61 bytes)
+#: bytes of a v2 batch's header (``hj212::kafka::BATCH_HEAD``)
+_BATCH_HEAD = 61
+#: a section's records at most: a batch adds its header
 _MAX_SECTION_BYTES = _MAX_BATCH_BYTES - 1024
 #: after a read of fewer records than this, wait ``_GATHER_S`` before the next read: the
 #: spool fsyncs a group every millisecond or two under load, and a Kafka request per
@@ -80,7 +82,7 @@ class PrebuiltBatch:
         return self._count
 
     def size(self) -> int:
-        return len(self._records) + 61
+        return len(self._records) + _BATCH_HEAD
 
     def _set_producer_state(self, producer_id: int, producer_epoch: int,
                             base_sequence: int) -> None:

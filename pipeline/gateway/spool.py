@@ -598,18 +598,29 @@ class Spool:
         self._read_seq = self.acked_seq
 
 
-def _scan(data: bytes, pos: int) -> tuple[int, int]:
-    """(end of the last whole, intact record, number of records) from ``pos``."""
+def _walk(data: bytes, pos: int, max_records: int) -> tuple[int, int, bool]:
+    """(end, count, bad) of the whole, intact records from ``pos``, at most
+    ``max_records``: the walk stops at a cut record, or at one that fails its CRC
+    (``bad``)."""
     count = 0
     n = len(data)
-    while pos + _HEAD.size <= n:
+    mv = memoryview(data)
+    while count < max_records and pos + _HEAD.size <= n:
         body_len, crc = _HEAD.unpack_from(data, pos)
         end = pos + _HEAD.size + body_len
-        if end > n or zlib.crc32(data[pos + _HEAD.size:end]) != crc:
+        if end > n:
             break
+        if zlib.crc32(mv[pos + _HEAD.size:end]) != crc:
+            return pos, count, True
         pos = end
         count += 1
-    return pos, count
+    return pos, count, False
+
+
+def _scan(data: bytes, pos: int) -> tuple[int, int]:
+    """(end of the last whole, intact record, number of records) from ``pos``."""
+    end, count, _ = _walk(data, pos, len(data))
+    return end, count
 
 
 def record(topic: int, key: bytes, value: bytes) -> bytes:
@@ -622,21 +633,11 @@ def record(topic: int, key: bytes, value: bytes) -> bytes:
 def _whole(data: bytes, max_records: int) -> tuple[int, int]:
     """(bytes, records) of the whole records at the start of ``data``, at most
     ``max_records``, each CRC-checked."""
-    pos = 0
-    count = 0
-    n = len(data)
-    mv = memoryview(data)
-    while count < max_records and pos + _HEAD.size <= n:
-        body_len, crc = _HEAD.unpack_from(data, pos)
-        end = pos + _HEAD.size + body_len
-        if end > n:
-            break
-        if zlib.crc32(mv[pos + _HEAD.size:end]) != crc:
-            raise SpoolError(f"spool record at byte {pos} of a read fails its CRC: the disk "
-                             "returned other bytes than were fsynced")
-        pos = end
-        count += 1
-    return pos, count
+    end, count, bad = _walk(data, 0, max_records)
+    if bad:
+        raise SpoolError(f"spool record at byte {end} of a read fails its CRC: the disk "
+                         "returned other bytes than were fsynced")
+    return end, count
 
 
 def _parse(data: bytes, out: list[tuple[int, bytes, bytes]], max_records: int) -> int:

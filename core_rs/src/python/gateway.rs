@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use pyo3::pybacked::PyBackedBytes;
+use pyo3::buffer::PyBuffer;
 
 use crate::front::{Binding, Cmd, Event, Front as RsFront};
 use crate::kafka;
@@ -241,11 +241,18 @@ impl SpoolWriter {
 
     /// Append `chunks` ((segment, bytes) in order) and sync; then release `release`.
     #[pyo3(signature = (chunks, release = 0))]
-    fn submit(&self, chunks: Vec<(u64, PyBackedBytes)>, release: u64) -> PyResult<()> {
-        let job = Job {
-            chunks: chunks.into_iter().map(|(s, b)| (s, b.to_vec())).collect(),
-            release,
-        };
+    fn submit(
+        &self,
+        py: Python<'_>,
+        chunks: Vec<(u64, PyBuffer<u8>)>,
+        release: u64,
+    ) -> PyResult<()> {
+        // one copy of each chunk (bytes or bytearray), into the job
+        let chunks = chunks
+            .into_iter()
+            .map(|(s, b)| Ok((s, b.to_vec(py)?)))
+            .collect::<PyResult<_>>()?;
+        let job = Job { chunks, release };
         self.writer()?.submit(job);
         Ok(())
     }
@@ -309,7 +316,7 @@ fn kafka_batch<'py>(
     producer_epoch: i16,
     base_sequence: i32,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let b = kafka::batch(
+    let head = kafka::batch_header(
         records,
         count,
         timestamp_ms,
@@ -318,7 +325,12 @@ fn kafka_batch<'py>(
         base_sequence,
     )
     .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok(PyBytes::new(py, &b))
+    // made in place: the section is copied once, into the batch
+    PyBytes::new_with(py, head.len() + records.len(), |out| {
+        out[..head.len()].copy_from_slice(&head);
+        out[head.len()..].copy_from_slice(records);
+        Ok(())
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
