@@ -7,6 +7,7 @@ use crate::crc::{crc16_lanes, LANES};
 use crate::error::FrameError;
 use crate::fastpath::{fast_cp, fast_header_known, station_key, KnownCodes};
 use crate::frame::{locate_known, plain_segment_end, Located, Options, Span};
+use crate::pool;
 use crate::segment::{parse_frame_with, Parsed};
 use crate::WarnCount;
 
@@ -104,30 +105,32 @@ fn cell<const W: usize>(buf: &[u8], s: Option<Span>) -> [u8; W] {
 }
 
 impl Columns {
+    /// Columns with room for `frames` frames of `bytes` bytes, their buffers from the pools
+    /// (`pool`: a batch's columns given back by the binding are taken again here).
     fn with_capacity(frames: usize, bytes: usize) -> Self {
         // a pollutant takes ~30 bytes of a real-time frame and more elsewhere; reserving for
         // the dense case costs only address space, while growing copies whole columns
         let rows = bytes / 28 + frames;
         Columns {
-            row_frame: Vec::with_capacity(rows),
-            mn: Vec::with_capacity(rows * MN_WIDTH),
-            st: Vec::with_capacity(rows * ST_WIDTH),
-            cn: Vec::with_capacity(rows),
-            data_time: Vec::with_capacity(rows),
-            code: Vec::with_capacity(rows * CODE_WIDTH),
-            numeric: Vec::with_capacity(rows * N_NUMERIC),
-            flag: Vec::with_capacity(rows * FLAG_WIDTH),
-            eflag: Vec::with_capacity(rows * EFLAG_WIDTH),
-            status: Vec::with_capacity(frames),
-            frame_mn: Vec::with_capacity(frames * MN_WIDTH),
-            frame_st: Vec::with_capacity(frames * ST_WIDTH),
-            frame_cn: Vec::with_capacity(frames),
-            frame_qn: Vec::with_capacity(frames * QN_WIDTH),
-            frame_flag: Vec::with_capacity(frames),
-            frame_edition: Vec::with_capacity(frames),
-            frame_data_time: Vec::with_capacity(frames),
-            frame_rows: Vec::with_capacity(frames),
-            frame_warnings: Vec::with_capacity(frames),
+            row_frame: pool::take(rows),
+            mn: pool::take(rows * MN_WIDTH),
+            st: pool::take(rows * ST_WIDTH),
+            cn: pool::take(rows),
+            data_time: pool::take(rows),
+            code: pool::take(rows * CODE_WIDTH),
+            numeric: pool::take(rows * N_NUMERIC),
+            flag: pool::take(rows * FLAG_WIDTH),
+            eflag: pool::take(rows * EFLAG_WIDTH),
+            status: pool::take(frames),
+            frame_mn: pool::take(frames * MN_WIDTH),
+            frame_st: pool::take(frames * ST_WIDTH),
+            frame_cn: pool::take(frames),
+            frame_qn: pool::take(frames * QN_WIDTH),
+            frame_flag: pool::take(frames),
+            frame_edition: pool::take(frames),
+            frame_data_time: pool::take(frames),
+            frame_rows: pool::take(frames),
+            frame_warnings: pool::take(frames),
             errors: Vec::new(),
         }
     }

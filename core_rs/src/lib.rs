@@ -18,6 +18,7 @@ pub mod hint;
 pub mod kafka;
 pub mod model;
 pub mod native;
+pub mod pool;
 pub mod reassemble;
 pub mod segment;
 pub mod spool;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use numpy::ndarray::Array1;
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -19,6 +20,7 @@ use crate::frame::Options;
 use crate::framer::Framer as RsFramer;
 use crate::hint;
 use crate::model::{Frame as RsFrame, Value};
+use crate::pool;
 use crate::reassemble::Reassembler as RsReassembler;
 
 mod gateway;
@@ -520,37 +522,123 @@ impl Reassembler {
 }
 
 fn fixed_text<'py>(py: Python<'py>, data: Vec<u8>, width: usize) -> PyResult<Bound<'py, PyAny>> {
-    PyArray1::from_vec(py, data).call_method1("view", (format!("S{width}"),))
+    pooled_array(py, data)?.call_method1("view", (format!("S{width}"),))
+}
+
+/// A batch column's buffer, the base object of the NumPy arrays over it: given back to its
+/// pool (`crate::pool`) when the last of them is gone, for a later batch's columns.
+#[pyclass(module = "hj212", name = "ColumnBuffer", frozen)]
+struct ColumnBuffer {
+    cells: Cells,
+}
+
+enum Cells {
+    U8(Array1<u8>),
+    U16(Array1<u16>),
+    U32(Array1<u32>),
+    I16(Array1<i16>),
+    I32(Array1<i32>),
+    I64(Array1<i64>),
+    F64(Array1<f64>),
+    Gone,
+}
+
+impl Drop for ColumnBuffer {
+    fn drop(&mut self) {
+        fn back<T: pool::Pooled>(a: Array1<T>) {
+            pool::give(a.into_raw_vec_and_offset().0);
+        }
+        match std::mem::replace(&mut self.cells, Cells::Gone) {
+            Cells::U8(a) => back(a),
+            Cells::U16(a) => back(a),
+            Cells::U32(a) => back(a),
+            Cells::I16(a) => back(a),
+            Cells::I32(a) => back(a),
+            Cells::I64(a) => back(a),
+            Cells::F64(a) => back(a),
+            Cells::Gone => {}
+        }
+    }
+}
+
+/// The element types of the batch columns, each with its `Cells` case.
+trait Cell: numpy::Element + pool::Pooled {
+    fn wrap(a: Array1<Self>) -> Cells;
+    fn cells(c: &Cells) -> Option<&Array1<Self>>;
+}
+
+macro_rules! cell {
+    ($($t:ty => $case:ident),* $(,)?) => {
+        $(
+            impl Cell for $t {
+                fn wrap(a: Array1<$t>) -> Cells {
+                    Cells::$case(a)
+                }
+                fn cells(c: &Cells) -> Option<&Array1<$t>> {
+                    match c {
+                        Cells::$case(a) => Some(a),
+                        _ => None,
+                    }
+                }
+            }
+        )*
+    };
+}
+
+cell!(u8 => U8, u16 => U16, u32 => U32, i16 => I16, i32 => I32, i64 => I64, f64 => F64);
+
+/// A column as a NumPy array over its own buffer (no copy), the buffer going back to its
+/// pool once the array and every view of it are gone.
+fn pooled_array<'py, T: Cell>(py: Python<'py>, v: Vec<T>) -> PyResult<Bound<'py, PyArray1<T>>> {
+    let owner = Bound::new(
+        py,
+        ColumnBuffer {
+            cells: T::wrap(Array1::from_vec(v)),
+        },
+    )?;
+    let Some(cells) = T::cells(&owner.get().cells) else {
+        return Err(PyTypeError::new_err("a column buffer of another type"));
+    };
+    // SAFETY: `borrow_from_array` asks that the array's base object (`owner`) not be
+    // dropped before the array, and that `cells` not be reallocated until `owner` is
+    // dropped. (1) NumPy keeps a reference to its base object for as long as the array
+    // lives, and every view's base chain leads to it, so `owner` outlives them all.
+    // (2) `ColumnBuffer` is frozen: after `Bound::new` Rust reaches `cells` only through
+    // `&` (no push, no resize, no reallocation), and the one `&mut` is its `Drop`, which
+    // runs when the last reference is gone, hence after the last array. So the buffer is
+    // given back to the pool, and can be taken by another batch, only once no array over it
+    // exists.
+    Ok(unsafe { PyArray1::borrow_from_array(cells, owner.clone().into_any()) })
 }
 
 fn columns_dict<'py>(py: Python<'py>, c: Columns) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("row_frame", PyArray1::from_vec(py, c.row_frame))?;
+    d.set_item("row_frame", pooled_array(py, c.row_frame)?)?;
     d.set_item("mn", fixed_text(py, c.mn, batch::MN_WIDTH)?)?;
     d.set_item("st", fixed_text(py, c.st, batch::ST_WIDTH)?)?;
-    d.set_item("cn", PyArray1::from_vec(py, c.cn))?;
+    d.set_item("cn", pooled_array(py, c.cn)?)?;
     d.set_item(
         "data_time",
-        PyArray1::from_vec(py, c.data_time).call_method1("view", ("datetime64[s]",))?,
+        pooled_array(py, c.data_time)?.call_method1("view", ("datetime64[s]",))?,
     )?;
     d.set_item("code", fixed_text(py, c.code, batch::CODE_WIDTH)?)?;
     // row-major (rows x suffixes); hj212.decode_batch makes the per-suffix column views
-    d.set_item("numeric", PyArray1::from_vec(py, c.numeric))?;
+    d.set_item("numeric", pooled_array(py, c.numeric)?)?;
     d.set_item("flag", fixed_text(py, c.flag, batch::FLAG_WIDTH)?)?;
     d.set_item("eflag", fixed_text(py, c.eflag, batch::EFLAG_WIDTH)?)?;
-    d.set_item("status", PyArray1::from_vec(py, c.status))?;
+    d.set_item("status", pooled_array(py, c.status)?)?;
     d.set_item("frame_mn", fixed_text(py, c.frame_mn, batch::MN_WIDTH)?)?;
     d.set_item("frame_st", fixed_text(py, c.frame_st, batch::ST_WIDTH)?)?;
-    d.set_item("frame_cn", PyArray1::from_vec(py, c.frame_cn))?;
+    d.set_item("frame_cn", pooled_array(py, c.frame_cn)?)?;
     d.set_item("frame_qn", fixed_text(py, c.frame_qn, batch::QN_WIDTH)?)?;
-    d.set_item("frame_flag", PyArray1::from_vec(py, c.frame_flag))?;
-    d.set_item("frame_edition", PyArray1::from_vec(py, c.frame_edition))?;
+    d.set_item("frame_flag", pooled_array(py, c.frame_flag)?)?;
+    d.set_item("frame_edition", pooled_array(py, c.frame_edition)?)?;
     d.set_item(
         "frame_data_time",
-        PyArray1::from_vec(py, c.frame_data_time).call_method1("view", ("datetime64[s]",))?,
+        pooled_array(py, c.frame_data_time)?.call_method1("view", ("datetime64[s]",))?,
     )?;
-    d.set_item("frame_rows", PyArray1::from_vec(py, c.frame_rows))?;
-    d.set_item("frame_warnings", PyArray1::from_vec(py, c.frame_warnings))?;
+    d.set_item("frame_rows", pooled_array(py, c.frame_rows)?)?;
+    d.set_item("frame_warnings", pooled_array(py, c.frame_warnings)?)?;
     let errors = PyList::empty(py);
     for (i, e) in &c.errors {
         errors.append((i, e.kind.as_str(), e.field.as_deref(), e.to_string()))?;

@@ -268,3 +268,57 @@ def test_generated_frames_agree_with_parse(fields):
     frame = hj212.encode(cn=2061, st=32, mn=MN, pw="123456", qn="20240301080000001", flag=4,
                          cp=sorted(cp.items(), key=lambda kv: kv[0].split("-")[0]))
     check_against_parse([frame, frame])
+
+
+def _pooled_columns(batch: hj212.Batch) -> dict[str, np.ndarray]:
+    """Each column of a batch once (the numeric suffixes are views of ``numeric``)."""
+    return {k: v for k, v in batch.columns.items() if k not in COLUMN.values()}
+
+
+def _corpus_frames(n: int, seed: int) -> list[bytes]:
+    c = Corpus(seed=seed)
+    return [c.sample().raw for _ in range(n)]
+
+
+def test_a_batch_never_shares_memory_with_one_still_held():
+    frames = _corpus_frames(3000, 7)
+    held = hj212.decode_batch(frames)
+    before = {k: v.copy() for k, v in _pooled_columns(held).items()}
+    for seed in (8, 9, 10):
+        other = hj212.decode_batch(_corpus_frames(3000, seed))
+        for name, col in _pooled_columns(other).items():
+            for mine in _pooled_columns(held).values():
+                assert not np.shares_memory(col, mine), name
+        del other  # its buffers go back to the pools, for the next round
+    # nothing written over the held batch's columns
+    for name, col in _pooled_columns(held).items():
+        np.testing.assert_array_equal(col, before[name], err_msg=name)
+
+
+def test_a_view_kept_alone_keeps_its_column_from_the_next_batch():
+    frames = _corpus_frames(2000, 11)
+    batch = hj212.decode_batch(frames)
+    rtd = batch.rtd  # a strided view of the numbers' matrix
+    mn = batch.mn
+    rtd_copy, mn_copy = rtd.copy(), mn.copy()
+    del batch
+    for seed in (12, 13):
+        hj212.decode_batch(_corpus_frames(2000, seed))
+    np.testing.assert_array_equal(rtd, rtd_copy)
+    np.testing.assert_array_equal(mn, mn_copy)
+
+
+def test_a_batch_let_go_lends_its_buffers_to_the_next():
+    # the pools' point: the next batch's columns are written where the last one's were,
+    # pages already in place (the buffer comes back once no array over it is left)
+    frames = _corpus_frames(2000, 14)
+    first = hj212.decode_batch(frames)
+    at = first.numeric.__array_interface__["data"][0]
+    size = first.numeric.nbytes
+    del first
+    # the allocator would hand memory just freed to the next request: this one takes it
+    # if the buffer went back there instead of to the pool
+    squatters = [np.ones(size // 8) for _ in range(4)]
+    second = hj212.decode_batch(frames)
+    assert second.numeric.__array_interface__["data"][0] == at
+    assert all(s.__array_interface__["data"][0] != at for s in squatters)
