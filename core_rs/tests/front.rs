@@ -2,7 +2,9 @@
 //! connection's reads come back as data events; once bound, the usual read is kept, made
 //! into a spool record at `take` and answered only when its token is released; a bind
 //! that names a stale data event is refused; a read that is not the usual one unbinds the
-//! connection and carries the frame an earlier read began.
+//! connection and carries the frame an earlier read began; a peer that reads nothing makes
+//! the front end keep the bytes and tell the gateway to pause, and gets them all, in
+//! order, once it reads (a close waits for them).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -178,4 +180,88 @@ fn a_closed_connection_is_an_event_after_its_last_bytes() {
     assert!(matches!(t.events[0], Event::Opened { .. }));
     assert!(matches!(&t.events[1], Event::Data { data, .. } if data.as_slice() == &frame(1)[..30]));
     assert!(matches!(t.events[2], Event::Closed { error: None, .. }));
+}
+
+/// The connection's id, from its `Opened` event.
+fn opened(front: &Front, seq: &mut u64) -> u64 {
+    let t = take_until(front, seq, |ev, _| {
+        ev.iter().any(|e| matches!(e, Event::Opened { .. }))
+    });
+    t.events
+        .iter()
+        .find_map(|e| match e {
+            Event::Opened { conn, .. } => Some(*conn),
+            _ => None,
+        })
+        .expect("opened")
+}
+
+/// Chunk `i` of the writes below: its bytes say which it is, so order can be checked.
+fn chunk(i: usize) -> Vec<u8> {
+    vec![(i % 251) as u8; 16 * 1024]
+}
+
+#[test]
+fn a_peer_that_does_not_read_pauses_the_gateway_and_gets_every_byte_in_order_after() {
+    let front = Front::start("127.0.0.1", 0, false, false).expect("listens");
+    // a small receive buffer (set before connecting) so the kernel's buffers fill soon
+    let sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.set_recv_buffer_size(4096).expect("rcvbuf");
+    sock.connect(&front.local_addr().into()).expect("connects");
+    let mut client: TcpStream = sock.into();
+    let mut seq = 0;
+    let conn = opened(&front, &mut seq);
+
+    // the gateway writes and the logger reads nothing: past the kernel's buffers the
+    // front end keeps the bytes and tells the gateway to stop (asyncio's pause_writing)
+    let mut sent = 0usize;
+    let mut paused = false;
+    while !paused {
+        assert!(sent < 64 << 20, "no pause after {sent} bytes unread");
+        for _ in 0..16 {
+            front.send(Cmd::Write(conn, chunk(sent / (16 * 1024))));
+            sent += 16 * 1024;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let t = front.take(seq, 0).expect("takes");
+        assert!(
+            !t.events.iter().any(|e| matches!(e, Event::Closed { .. })),
+            "{:?}",
+            t.events
+        );
+        paused = t.events.iter().any(|e| *e == Event::WritePaused { conn });
+    }
+
+    // the logger reads: everything comes, in order, and the gateway may write again
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut got = vec![0u8; sent];
+    client.read_exact(&mut got).expect("every byte written");
+    for (i, c) in got.chunks(16 * 1024).enumerate() {
+        assert!(
+            c.iter().all(|&b| b == (i % 251) as u8),
+            "chunk {i} out of order"
+        );
+    }
+    take_until(&front, &mut seq, |ev, _| {
+        ev.iter().any(|e| *e == Event::WriteResumed { conn })
+    });
+
+    // queued bytes go before a close: a close asked for with bytes pending waits for them
+    for i in 0..64 {
+        front.send(Cmd::Write(conn, chunk(1000 + i)));
+    }
+    front.send(Cmd::Close(conn));
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("read to the end");
+    assert_eq!(rest.len(), 64 * 16 * 1024);
+    assert!(rest
+        .chunks(16 * 1024)
+        .enumerate()
+        .all(|(i, c)| c.iter().all(|&b| b == ((1000 + i) % 251) as u8)));
+    take_until(&front, &mut seq, |ev, _| {
+        ev.iter().any(|e| *e == Event::Closed { conn, error: None })
+    });
 }
