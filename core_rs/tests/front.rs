@@ -230,7 +230,7 @@ fn a_peer_that_does_not_read_pauses_the_gateway_and_gets_every_byte_in_order_aft
             "{:?}",
             t.events
         );
-        paused = t.events.iter().any(|e| *e == Event::WritePaused { conn });
+        paused = t.events.contains(&Event::WritePaused { conn });
     }
 
     // the logger reads: everything comes, in order, and the gateway may write again
@@ -246,7 +246,7 @@ fn a_peer_that_does_not_read_pauses_the_gateway_and_gets_every_byte_in_order_aft
         );
     }
     take_until(&front, &mut seq, |ev, _| {
-        ev.iter().any(|e| *e == Event::WriteResumed { conn })
+        ev.contains(&Event::WriteResumed { conn })
     });
 
     // queued bytes go before a close: a close asked for with bytes pending waits for them
@@ -262,6 +262,6 @@ fn a_peer_that_does_not_read_pauses_the_gateway_and_gets_every_byte_in_order_aft
         .enumerate()
         .all(|(i, c)| c.iter().all(|&b| b == ((1000 + i) % 251) as u8)));
     take_until(&front, &mut seq, |ev, _| {
-        ev.iter().any(|e| *e == Event::Closed { conn, error: None })
+        ev.contains(&Event::Closed { conn, error: None })
     });
 }
