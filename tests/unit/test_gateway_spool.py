@@ -4,6 +4,8 @@ or a torn write, acknowledgement, and the size cap."""
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -123,4 +125,34 @@ def test_a_failed_write_fails_its_group_and_every_later_append(tmp_path: Path) -
             sp.append(0, b"k", b"third")
         assert sp.durable_seq == 1  # the failed group never became durable
         await sp.close()
+    run(main())
+
+
+def test_acknowledged_segments_are_deleted_off_the_event_loop(tmp_path, monkeypatch):
+    # unlinking a big cached segment takes milliseconds: on the event loop it would hold
+    # every connection's answers
+    removed: list[tuple[str, int]] = []
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        removed.append((os.path.basename(path), threading.get_ident()))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+
+    async def main() -> None:
+        loop_thread = threading.get_ident()
+        sp = Spool(tmp_path, max_bytes=1 << 30, segment_bytes=64 * 1024)
+        await sp.open()
+        futs = [sp.append(0, b"k", b"v" * 200 + b"%06d" % i) for i in range(2000)]
+        await futs[-1]
+        while (b := sp.read_nowait(300, 1 << 30)) is not None:
+            sp.ack(b)
+        await sp.close()
+        segs = [name for name, _ in removed if name.endswith(".seg")]
+        assert len(segs) >= 3, removed
+        assert all(t != loop_thread for name, t in removed if name.endswith(".seg"))
+        # all but the segment being written are gone by the time close returns
+        assert len(list(tmp_path.glob("*.seg"))) == 1
+
     run(main())
