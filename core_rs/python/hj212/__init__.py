@@ -109,6 +109,11 @@ class Batch:
     ``ERROR_KINDS``), ``frame_mn``, ``frame_st``, ``frame_cn``, ``frame_qn``, ``frame_flag``
     (-1 when absent), ``frame_edition``, ``frame_data_time``, ``frame_rows``,
     ``frame_warnings`` (count).
+
+    Each column is an array over a buffer the codec made (its base is an
+    ``hj212.ColumnBuffer``); once no array or view over a buffer is left, the buffer goes
+    back to a pool and a later ``decode_batch`` writes its columns there, on pages already
+    in place. Keeping any view keeps that column's whole buffer.
     """
 
     columns: dict[str, npt.NDArray[Any]]
