@@ -259,9 +259,9 @@ pub fn crc16_bytewise(data: &[u8]) -> u16 {
 
 // --- 32-bit CRCs (reflected), slicing-by-8 -------------------------------------------------
 
-/// Tables for a reflected 32-bit CRC of polynomial `poly` (zlib's CRC-32: 0xEDB8_8320;
-/// CRC-32C: 0x82F6_3B78), eight bytes a step: `[k][b]` is the register after byte `b`
-/// followed by `k` zero bytes.
+/// Tables for a reflected 32-bit CRC of polynomial `poly` (CRC-32C, Kafka's: 0x82F6_3B78;
+/// zlib's CRC-32, 0xEDB8_8320, comes from `crc32fast`), eight bytes a step: `[k][b]` is the
+/// register after byte `b` followed by `k` zero bytes.
 pub const fn crc32_slices(poly: u32) -> [[u32; 256]; 8] {
     let mut t = [[0u32; 256]; 8];
     let mut i = 0;

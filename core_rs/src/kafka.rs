@@ -108,7 +108,12 @@ pub fn split(
     let mut pos = 0usize;
     let mut index = 0u64;
     while pos < data.len() {
-        let (topic, key, value, end) = record_at(data, pos).ok_or(SplitError::Corrupt(pos))?;
+        let crate::spool::Record {
+            topic,
+            key,
+            value,
+            end,
+        } = crate::spool::read_record(data, pos).ok_or(SplitError::Corrupt(pos))?;
         let parts = partitions
             .get(usize::from(topic))
             .filter(|p| !p.is_empty())
@@ -156,23 +161,6 @@ pub fn split(
         s.count += 1;
     }
     Ok(out)
-}
-
-/// The spool record at `pos`: (topic, key, value, end), if whole and intact.
-fn record_at(data: &[u8], pos: usize) -> Option<(u8, &[u8], &[u8], usize)> {
-    let head = data.get(pos..pos + crate::spool::HEAD)?;
-    let body_len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-    let crc = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
-    let end = pos + crate::spool::HEAD + body_len;
-    let body = data.get(pos + crate::spool::HEAD..end)?;
-    if crc32fast::hash(body) != crc {
-        return None;
-    }
-    let (&topic, rest) = body.split_first()?;
-    let klen = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
-    let key = rest.get(2..2 + klen)?;
-    let value = rest.get(2 + klen..)?;
-    Some((topic, key, value, end))
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -225,17 +213,22 @@ pub const BATCH_HEAD: usize = 61;
 /// Where the CRC-32C's span starts (the attributes).
 const CRC_FROM: usize = 21;
 
-/// The header of a v2 record batch of `count` records (`records`, as `split` makes them):
-/// CreateTime `timestamp_ms` for all, no compression, not transactional, with the CRC-32C
-/// over the header's tail and `records`. The batch is this header, then `records`.
-pub fn batch_header(
-    records: &[u8],
-    count: u32,
-    timestamp_ms: i64,
-    producer_id: i64,
-    producer_epoch: i16,
-    base_sequence: i32,
-) -> Result<[u8; BATCH_HEAD], TooLong> {
+/// What a batch's header says besides its records: how many, their time, and the
+/// producer's state that aiokafka sets when it sends the batch (for idempotence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchMeta {
+    pub count: u32,
+    /// CreateTime of every record
+    pub timestamp_ms: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+}
+
+/// The header of a v2 record batch of `records` (as `split` makes them): no compression,
+/// not transactional, with the CRC-32C over the header's tail and `records`. The batch is
+/// this header, then `records`.
+pub fn batch_header(records: &[u8], meta: &BatchMeta) -> Result<[u8; BATCH_HEAD], TooLong> {
     let total = BATCH_HEAD + records.len();
     let too_long = |field, len| TooLong {
         field,
@@ -243,24 +236,30 @@ pub fn batch_header(
         max: i32::MAX as usize,
     };
     let batch_len = i32::try_from(total - 12).map_err(|_| too_long("batch", total))?;
-    let n = i32::try_from(count).map_err(|_| too_long("records", count as usize))?;
+    let n = i32::try_from(meta.count).map_err(|_| too_long("records", meta.count as usize))?;
     let last_delta = n.saturating_sub(1).max(0);
-    let mut h = Vec::with_capacity(BATCH_HEAD);
-    h.extend_from_slice(&0i64.to_be_bytes()); // base offset (the broker assigns)
-    h.extend_from_slice(&batch_len.to_be_bytes());
-    h.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
-    h.push(2); // magic
-    h.extend_from_slice(&[0; 4]); // CRC, below
-    h.extend_from_slice(&0i16.to_be_bytes()); // attributes
-    h.extend_from_slice(&last_delta.to_be_bytes());
-    h.extend_from_slice(&timestamp_ms.to_be_bytes()); // base timestamp
-    h.extend_from_slice(&timestamp_ms.to_be_bytes()); // max timestamp
-    h.extend_from_slice(&producer_id.to_be_bytes());
-    h.extend_from_slice(&producer_epoch.to_be_bytes());
-    h.extend_from_slice(&base_sequence.to_be_bytes());
-    h.extend_from_slice(&n.to_be_bytes());
     let mut out = [0u8; BATCH_HEAD];
-    out.copy_from_slice(&h);
+    let fields: [&[u8]; 14] = [
+        &0i64.to_be_bytes(), // base offset (the broker assigns)
+        &batch_len.to_be_bytes(),
+        &(-1i32).to_be_bytes(), // partition leader epoch
+        &[2],                   // magic
+        &[0; 4],                // CRC, below
+        &0i16.to_be_bytes(),    // attributes
+        &last_delta.to_be_bytes(),
+        &meta.timestamp_ms.to_be_bytes(), // base timestamp
+        &meta.timestamp_ms.to_be_bytes(), // max timestamp
+        &meta.producer_id.to_be_bytes(),
+        &meta.producer_epoch.to_be_bytes(),
+        &meta.base_sequence.to_be_bytes(),
+        &n.to_be_bytes(),
+        &[],
+    ];
+    let mut at = 0;
+    for f in fields {
+        out[at..at + f.len()].copy_from_slice(f);
+        at += f.len();
+    }
     let crc = crate::crc::crc32_with(&CRC32C, 0, &out[CRC_FROM..]);
     let crc = crate::crc::crc32_with(&CRC32C, crc, records);
     out[CRC_FROM - 4..CRC_FROM].copy_from_slice(&crc.to_be_bytes());
@@ -268,22 +267,8 @@ pub fn batch_header(
 }
 
 /// A whole v2 record batch: `batch_header`, then `records`.
-pub fn batch(
-    records: &[u8],
-    count: u32,
-    timestamp_ms: i64,
-    producer_id: i64,
-    producer_epoch: i16,
-    base_sequence: i32,
-) -> Result<Vec<u8>, TooLong> {
-    let head = batch_header(
-        records,
-        count,
-        timestamp_ms,
-        producer_id,
-        producer_epoch,
-        base_sequence,
-    )?;
+pub fn batch(records: &[u8], meta: &BatchMeta) -> Result<Vec<u8>, TooLong> {
+    let head = batch_header(records, meta)?;
     let mut out = Vec::with_capacity(BATCH_HEAD + records.len());
     out.extend_from_slice(&head);
     out.extend_from_slice(records);

@@ -62,6 +62,35 @@ pub fn write_record_with(
     Ok(value_at)
 }
 
+/// One record read back: its topic tag, key and value, and where the next one starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub topic: u8,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub end: usize,
+}
+
+/// The record at `pos` of `data`, if it is whole and its CRC holds.
+pub fn read_record(data: &[u8], pos: usize) -> Option<Record<'_>> {
+    let head = data.get(pos..pos.checked_add(HEAD)?)?;
+    let body_len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let crc = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+    let end = (pos + HEAD).checked_add(body_len)?;
+    let body = data.get(pos + HEAD..end)?;
+    if crc32fast::hash(body) != crc {
+        return None;
+    }
+    let (&topic, rest) = body.split_first()?;
+    let klen = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+    Some(Record {
+        topic,
+        key: rest.get(2..2 + klen)?,
+        value: rest.get(2 + klen..)?,
+        end,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +106,31 @@ mod tests {
         assert_eq!(out, want);
         // zlib's CRC-32 of the check string
         assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn a_record_is_read_back_and_a_changed_byte_is_refused() {
+        let mut out = vec![];
+        write_record(&mut out, 1, b"MN1", b"abc").unwrap();
+        write_record(&mut out, 0, b"", b"xy").unwrap();
+        let first = read_record(&out, 0).expect("whole");
+        assert_eq!(
+            (first.topic, first.key, first.value),
+            (1, &b"MN1"[..], &b"abc"[..])
+        );
+        let second = read_record(&out, first.end).expect("whole");
+        assert_eq!(
+            (second.topic, second.key, second.value),
+            (0, &b""[..], &b"xy"[..])
+        );
+        assert_eq!(second.end, out.len());
+        assert_eq!(
+            read_record(&out[..out.len() - 1], first.end),
+            None,
+            "cut short"
+        );
+        out[HEAD + 4] ^= 1;
+        assert_eq!(read_record(&out, 0), None, "CRC");
     }
 
     #[test]

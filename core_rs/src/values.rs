@@ -461,12 +461,12 @@ impl Out<'_> {
 
 // --- resends --------------------------------------------------------------------------------
 
-/// zlib's CRC-32, slicing-by-8
-static CRC32_SLICES: [[u32; 256]; 8] = crate::crc::crc32_slices(0xEDB8_8320);
-
-/// zlib's CRC-32 of `data`, continuing from `crc` (0 to start).
+/// zlib's CRC-32 of `data`, continuing from `crc` (0 to start): `crc32fast`, as the
+/// spool's records use.
 pub fn crc32_update(crc: u32, data: &[u8]) -> u32 {
-    crate::crc::crc32_with(&CRC32_SLICES, crc, data)
+    let mut h = crc32fast::Hasher::new_with_initial(crc);
+    h.update(data);
+    h.finalize()
 }
 
 /// A CRC-32 fed in small pieces through a buffer on the stack, so that a digest of many

@@ -41,8 +41,6 @@ FRAMES = 0
 REJECTS = 1
 
 _MAX_BATCH_BYTES = 512 * 1024
-#: bytes of a v2 batch's header (``hj212::kafka::BATCH_HEAD``)
-_BATCH_HEAD = 61
 #: a section's records at most: a batch adds its header
 _MAX_SECTION_BYTES = _MAX_BATCH_BYTES - 1024
 #: after a read of fewer records than this, wait ``_GATHER_S`` before the next read: the
@@ -82,7 +80,7 @@ class PrebuiltBatch:
         return self._count
 
     def size(self) -> int:
-        return len(self._records) + _BATCH_HEAD
+        return len(self._records) + hj212.KAFKA_BATCH_HEAD
 
     def _set_producer_state(self, producer_id: int, producer_epoch: int,
                             base_sequence: int) -> None:

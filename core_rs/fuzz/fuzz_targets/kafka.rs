@@ -3,7 +3,7 @@
 //! each section carries its count.
 #![no_main]
 
-use hj212::kafka::{batch, split, BATCH_HEAD};
+use hj212::kafka::{batch, split, BatchMeta, BATCH_HEAD};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +14,14 @@ fuzz_target!(|data: &[u8]| {
         for sec in &s.sections {
             assert!(sec.count > 0);
             assert!(sec.records.len() <= 256 || sec.count == 1, "{sec:?}");
-            let b = batch(&sec.records, sec.count, 0, 1, 0, 0).expect("a section fits a batch");
+            let meta = BatchMeta {
+                count: sec.count,
+                timestamp_ms: 0,
+                producer_id: 1,
+                producer_epoch: 0,
+                base_sequence: 0,
+            };
+            let b = batch(&sec.records, &meta).expect("a section fits a batch");
             assert_eq!(b.len(), BATCH_HEAD + sec.records.len());
             assert_eq!(b[57..61], (sec.count as i32).to_be_bytes());
         }

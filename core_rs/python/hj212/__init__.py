@@ -16,6 +16,7 @@ import numpy.typing as npt
 from hj212._hj212 import (
     CRC_VARIANTS,
     ERROR_KINDS,
+    KAFKA_BATCH_HEAD,
     NUMERIC_SUFFIXES,
     VALUE_RULES,
     Frame,
@@ -48,6 +49,7 @@ from hj212._hj212 import (
 __all__ = [
     "CRC_VARIANTS",
     "ERROR_KINDS",
+    "KAFKA_BATCH_HEAD",
     "NUMERIC_SUFFIXES",
     "VALUE_RULES",
     "Batch",

@@ -29,6 +29,7 @@ import numpy.typing as npt
 __all__ = [
     "CRC_VARIANTS",
     "ERROR_KINDS",
+    "KAFKA_BATCH_HEAD",
     "NUMERIC_SUFFIXES",
     "VALUE_RULES",
     "Frame",
@@ -66,6 +67,8 @@ ErrorKind = Literal["header", "length", "crc", "tail", "encoding", "field", "cp"
 ERROR_KINDS: Final[tuple[str, ...]]
 #: numeric suffix columns of `decode_batch`, in order
 NUMERIC_SUFFIXES: Final[tuple[str, ...]]
+#: bytes of a Kafka v2 record batch's header (``kafka_batch`` puts it before the records)
+KAFKA_BATCH_HEAD: Final[int]
 #: the rules `ValueKernel` runs, in the order it reports them for one reading, then a frame's
 VALUE_RULES: Final[tuple[str, ...]]
 #: the CRC algorithms `crc16` computes and `crc_variants` may name: "hj212" (the standard's,

@@ -316,15 +316,15 @@ fn kafka_batch<'py>(
     producer_epoch: i16,
     base_sequence: i32,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let head = kafka::batch_header(
-        records,
+    let meta = kafka::BatchMeta {
         count,
         timestamp_ms,
         producer_id,
         producer_epoch,
         base_sequence,
-    )
-    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    };
+    let head =
+        kafka::batch_header(records, &meta).map_err(|e| PyValueError::new_err(e.to_string()))?;
     // made in place: the section is copied once, into the batch
     PyBytes::new_with(py, head.len() + records.len(), |out| {
         out[..head.len()].copy_from_slice(&head);
@@ -336,6 +336,7 @@ fn kafka_batch<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Front>()?;
     m.add_class::<SpoolWriter>()?;
+    m.add("KAFKA_BATCH_HEAD", kafka::BATCH_HEAD)?;
     m.add_function(wrap_pyfunction!(kafka_split, m)?)?;
     m.add_function(wrap_pyfunction!(kafka_batch, m)?)
 }
