@@ -88,7 +88,7 @@ def accounts(ch, dsn, clock) -> Accounts:
 
 def audit_rows(ch: ClickHouse, target: str) -> list[dict]:
     return ch.query_dicts("SELECT actor, action, target, source, detail FROM audit_log "
-                          "WHERE target = %(t)s ORDER BY time_ms", {"t": target})
+                          "WHERE target = %(t)s ORDER BY time_us", {"t": target})
 
 
 def test_add_then_log_in_and_out(accounts, ch):

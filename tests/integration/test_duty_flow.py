@@ -141,7 +141,7 @@ def test_the_alarm_from_ack_to_close(env, monkeypatch):
         history = lq.history(ch, lc.STREAM, SU)
         audit = ch.query_dicts(
             "SELECT actor, action, target, source, detail FROM audit_log "
-            "WHERE action LIKE 'alarm_%%' AND target = %(t)s ORDER BY time_ms", {"t": SU})
+            "WHERE action LIKE 'alarm_%%' AND target = %(t)s ORDER BY time_us", {"t": SU})
     assert [(e.seq, e.kind, e.actor, e.source) for e in history] == [
         (1, "ack", "zhang.wei", "cli"), (2, "notify", "zhang.wei", "cli"),
         (3, "dispatch", "zhang.wei", "cli"), (4, "resolve", "zhao.gang", "cli"),

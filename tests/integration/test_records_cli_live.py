@@ -165,7 +165,7 @@ def test_a_work_order_from_new_to_close(env, monkeypatch):
         assert [e.kind for e in lq.history(ch, "work_order", rid)] == [
             h["kind"] for h in shown["history"]]
         rows = ch.query_dicts("SELECT actor, action, source FROM audit_log "
-                              "WHERE target = %(rid)s ORDER BY time_ms", {"rid": rid})
+                              "WHERE target = %(rid)s ORDER BY time_us", {"rid": rid})
     assert [r["action"] for r in rows] == [f"work_order_{h['kind']}"
                                            for h in shown["history"]]
     assert all(r["source"] == "cli" for r in rows)

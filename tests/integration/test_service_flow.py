@@ -390,7 +390,7 @@ def test_fault_to_closed_work_order_and_visit(env: Env, alarm: dict[str, Any]) -
         region_rows = month_figures(records, f"{opened_at:%Y-%m}", q.BY_REGION, now)
         audit = ch.query_dicts(
             "SELECT actor, action, detail FROM audit_log WHERE target = %(t)s "
-            "ORDER BY time_ms", {"t": wid})
+            "ORDER BY time_us", {"t": wid})
 
     # --- every history complete, in order, with its actors -----------------------------
     assert [(e.kind, e.actor) for e in order] == [
@@ -525,7 +525,7 @@ def test_two_people_edit_one_order_at_once(env: Env) -> None:
         events = _history(ch, wo.STREAM, wid)
         audit = ch.query_dicts(
             "SELECT actor, action, detail FROM audit_log WHERE target = %(t)s "
-            "AND action IN ('work_order_contact', 'work_order_note') ORDER BY time_ms",
+            "AND action IN ('work_order_contact', 'work_order_note') ORDER BY time_us",
             {"t": wid})
     got = [(e.seq, e.kind, e.actor, dict(e.payload)) for e in events[n:]]
     assert got == [(n + 1, people[winner][0], winner, people[winner][1]),

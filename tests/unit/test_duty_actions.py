@@ -91,7 +91,7 @@ def ch() -> Iterator[ChdbClickHouse]:
 
 def audit_rows(ch, action: str | None = None) -> list[dict]:
     rows = ch.query_dicts("SELECT actor, action, target, source, detail FROM audit_log "
-                          "ORDER BY time_ms")
+                          "ORDER BY time_us")
     for r in rows:
         r["detail"] = json.loads(r["detail"])
     return [r for r in rows if action is None or r["action"] == action]

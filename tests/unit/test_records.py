@@ -90,7 +90,7 @@ PHONE = {"source": "phone", "class": "technical_service", "caller": "王工",
 
 def audit_rows(ch: ChdbClickHouse, target: str) -> list[dict]:
     return ch.query_dicts("SELECT actor, action, detail FROM audit_log "
-                          "WHERE target = %(t)s ORDER BY time_ms", {"t": target})
+                          "WHERE target = %(t)s ORDER BY time_us", {"t": target})
 
 
 def test_a_phone_intake_takes_the_stations_region_and_goes_to_the_roster(env):

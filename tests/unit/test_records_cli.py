@@ -138,7 +138,7 @@ def new_order(cli: Cli, *extra: str, who: str = "zhang.wei") -> str:
 
 def audit(ch) -> list[dict]:
     rows = ch.query_dicts("SELECT actor, action, target, source, detail FROM audit_log "
-                          "ORDER BY time_ms")
+                          "ORDER BY time_us")
     for r in rows:
         r["detail"] = json.loads(r["detail"])
     return rows

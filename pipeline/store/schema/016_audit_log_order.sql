@@ -1,0 +1,12 @@
+-- The order of events within a millisecond. A login and the logout after it, or two
+-- steps of one page's write, can fall in the same millisecond; ORDER BY time_ms then
+-- returned them either way round (seen in CI: a logout listed before its login).
+--
+--   time_us  the event's instant in microseconds since the Unix epoch, made strictly
+--            increasing by each writing process (admin/audit.py: a tie or a step back
+--            of the clock under a second takes the previous stamp + 1 us). Readers
+--            order by it. Rows written before this migration read time_ms * 1000.
+--
+-- ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: should this file fail, drop the
+-- column by hand (ALTER TABLE audit_log DROP COLUMN time_us) before it is run again.
+ALTER TABLE audit_log ADD COLUMN time_us UInt64 DEFAULT time_ms * 1000;
