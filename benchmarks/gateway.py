@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -111,6 +112,20 @@ async def create_topics(bootstrap: str, frames: str, rejects: str) -> None:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(frames, 6, 1), NewTopic(rejects, 2, 1)])
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, names: list[str]) -> None:
+    """A run's topics go with it: one run at full speed writes 0.5 to 1 GB, and over a
+    hundred runs filled this machine's disk (Kafka then stopped with its log dir failed)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        await admin.delete_topics([n for n in names if n in existing])
     finally:
         await admin.close()
 
@@ -451,7 +466,10 @@ def in_process(connections: int, rounds: int, profile: Path | None) -> dict[str,
 
     import uvloop
 
-    return uvloop.run(run())
+    try:
+        return uvloop.run(run())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 #: a Kafka younger than this is warmed by a discarded run first: a minute after its start,
@@ -682,6 +700,10 @@ def main() -> None:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        asyncio.run(delete_topics(settings.kafka.bootstrap, [frames_topic, rejects_topic]))
+        # the spools (the floor's alone is 0.5 GB a run); the log and inputs stay for a look
+        for spool in ("spool", "floor-spool"):
+            shutil.rmtree(work / spool, ignore_errors=True)
     result = {
         "benchmark": "gateway", "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),

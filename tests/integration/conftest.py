@@ -8,6 +8,7 @@ external servers are used and nothing is started.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -33,6 +34,45 @@ def stack() -> Iterator[LiveStack]:
         pytest.fail(f"the local stack did not come up: {exc}", pytrace=False)
     print(f"\n[stack] up in {time.monotonic() - start:.1f} s; started here: "
           f"{', '.join(report.started) or 'nothing (already running or external)'}")
+    topics_before = _topics(settings.kafka.bootstrap)
     yield LiveStack(settings=settings, started=list(report.started))
+    # the suites' own topics (test.<suite>.<tag>...) go with the session: over hundreds of
+    # runs on a developer's broker they held gigabytes (a gateway suite's frames)
+    _delete_new_test_topics(settings.kafka.bootstrap, topics_before)
     if report.started:
         down(settings, report.started)
+
+
+async def _list_topics(bootstrap: str) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+def _topics(bootstrap: str) -> set[str]:
+    return asyncio.run(asyncio.wait_for(_list_topics(bootstrap), 30))
+
+
+def _delete_new_test_topics(bootstrap: str, before: set[str]) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            doomed = sorted(t for t in await admin.list_topics()
+                            if t.startswith("test.") and t not in before)
+            for i in range(0, len(doomed), 50):
+                await admin.delete_topics(doomed[i:i + 50], timeout_ms=30_000)
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(run(), 120))
+    except Exception as exc:  # leftovers must not fail a green session
+        print(f"\n[stack] could not delete this session's test topics: {exc!r}")
