@@ -32,6 +32,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -175,6 +176,8 @@ class Bench:
 
     async def cleanup(self) -> None:
         self.drop_db()
+        # the gateway's spool (50 MB a spine run); the logs stay for a look
+        shutil.rmtree(self.tmp / "spool", ignore_errors=True)
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
