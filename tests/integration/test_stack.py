@@ -206,3 +206,28 @@ def test_a_kept_cluster_id_starting_with_a_dash_formats(stack: LiveStack, tmp_pa
     kafka.ensure_formatted(settings, kafka.require_java())
     meta = (p.data / "meta.properties").read_text()
     assert f"cluster.id={kept}" in meta.splitlines()
+
+
+async def _topic_config(bootstrap: str, topic: str) -> dict[str, str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    entries = responses[0].resources[0][4]
+    return {entry[0]: entry[1] for entry in entries}
+
+
+def test_the_development_broker_caps_what_a_partition_keeps(stack: LiveStack) -> None:
+    """A week, and at most 1 GiB a partition: a `make run` left running, or many benchmark
+    runs, must not fill a developer's disk (it once held 61 GB)."""
+    if not stack.settings.kafka.local:
+        pytest.skip("an external Kafka keeps its own retention")
+    config = asyncio.run(_topic_config(stack.kafka_bootstrap, stack.settings.topics.frames))
+    assert config["retention.bytes"] == str(2**30)
+    assert config["retention.ms"] == str(168 * 3600 * 1000)
