@@ -116,20 +116,6 @@ async def create_topics(bootstrap: str, frames: str, rejects: str) -> None:
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    """A run's topics go with it: one run at full speed writes 0.5 to 1 GB, and over a
-    hundred runs filled this machine's disk (Kafka then stopped with its log dir failed)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        await admin.delete_topics([n for n in names if n in existing])
-    finally:
-        await admin.close()
-
-
 def metrics(port: int) -> dict[str, float]:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
@@ -548,7 +534,7 @@ def main() -> None:
         print(json.dumps(alone))
         return
     from pipeline.config import load_settings
-    from pipeline.stack import up
+    from pipeline.stack import kafka, up
 
     settings = load_settings()
     print("[bench] local stack up ...", flush=True)
@@ -700,7 +686,8 @@ def main() -> None:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        asyncio.run(delete_topics(settings.kafka.bootstrap, [frames_topic, rejects_topic]))
+        # one run at full speed writes 0.5 to 1 GB to its topics
+        kafka.delete_topics(settings.kafka.bootstrap, [frames_topic, rejects_topic])
         # the spools (the floor's alone is 0.5 GB a run); the log and inputs stay for a look
         for spool in ("spool", "floor-spool"):
             shutil.rmtree(work / spool, ignore_errors=True)

@@ -6,11 +6,13 @@ suite (tests/browser/conftest.py), so both drive the same writer the same way.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
 from pipeline.config import Settings
 from pipeline.ledger.writer import Writer
+from pipeline.stack import kafka
 
 
 class WriterThread:
@@ -51,19 +53,7 @@ class WriterThread:
         self.thread.join(timeout=30)
 
 
-async def drop_topic_async(bootstrap: str, topic: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped,unused-ignore]
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    except Exception:  # best effort: a leftover test topic harms nobody
-        pass
-    finally:
-        await admin.close()
-
-
 def drop_topic(bootstrap: str, topic: str) -> None:
-    """Delete a suite's topic (best effort)."""
-    asyncio.run(drop_topic_async(bootstrap, topic))
+    """Delete a suite's topic (best effort: a leftover test topic harms nobody)."""
+    with contextlib.suppress(Exception):
+        kafka.delete_topics(bootstrap, [topic])

@@ -20,7 +20,7 @@ import shutil
 import string
 import subprocess
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -290,11 +290,12 @@ def _quiet_client_logs() -> Iterator[None]:
         logger.setLevel(before)
 
 
-def _admin(bootstrap: str, client_id: str = "hj212-stack") -> Any:
+def _admin(bootstrap: str, client_id: str = "hj212-stack", request_timeout_ms: int = 5000
+           ) -> Any:
     from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped,unused-ignore]
 
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id,
-                               request_timeout_ms=5000)
+                               request_timeout_ms=request_timeout_ms)
 
 
 async def _topic_partitions(bootstrap: str) -> dict[str, int]:
@@ -320,6 +321,27 @@ async def _topic_partitions(bootstrap: str) -> dict[str, int]:
 def topic_partitions(bootstrap: str) -> dict[str, int]:
     with _quiet_client_logs():
         return asyncio.run(asyncio.wait_for(_topic_partitions(bootstrap), 15))
+
+
+async def _delete(bootstrap: str, names: set[str]) -> list[str]:
+    # deleting many topics at once takes the broker seconds: a longer request timeout
+    admin = _admin(bootstrap, request_timeout_ms=40_000)
+    await admin.start()
+    try:
+        doomed = sorted(names & set(await admin.list_topics()))
+        for i in range(0, len(doomed), 50):
+            await admin.delete_topics(doomed[i:i + 50], timeout_ms=30_000)
+        return doomed
+    finally:
+        await admin.close()
+
+
+def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 120.0) -> list[str]:
+    """Delete those of ``names`` that exist (a test's, a session's or a benchmark run's own
+    topics: left behind, a hundred gateway benchmark runs once filled this machine's
+    disk); returns the names deleted."""
+    with _quiet_client_logs():
+        return asyncio.run(asyncio.wait_for(_delete(bootstrap, set(names)), timeout))
 
 
 def metadata_ok(bootstrap: str) -> bool:

@@ -8,7 +8,6 @@ external servers are used and nothing is started.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 
@@ -16,7 +15,7 @@ import pytest
 
 from pipeline.config import load_settings
 from pipeline.logs import configure_logging
-from pipeline.stack import SERVERS, StackError, down, status, up
+from pipeline.stack import SERVERS, StackError, down, kafka, status, up
 from pipeline.stack.live import LiveStack
 
 
@@ -34,45 +33,16 @@ def stack() -> Iterator[LiveStack]:
         pytest.fail(f"the local stack did not come up: {exc}", pytrace=False)
     print(f"\n[stack] up in {time.monotonic() - start:.1f} s; started here: "
           f"{', '.join(report.started) or 'nothing (already running or external)'}")
-    topics_before = _topics(settings.kafka.bootstrap)
+    bootstrap = settings.kafka.bootstrap
+    topics_before = set(kafka.topic_partitions(bootstrap))
     yield LiveStack(settings=settings, started=list(report.started))
     # the suites' own topics (test.<suite>.<tag>...) go with the session: over hundreds of
     # runs on a developer's broker they held gigabytes (a gateway suite's frames)
-    _delete_new_test_topics(settings.kafka.bootstrap, topics_before)
+    try:
+        kafka.delete_topics(bootstrap, (t for t in kafka.topic_partitions(bootstrap)
+                                        if t.startswith("test.") and t not in topics_before))
+    except Exception as exc:  # leftovers must not fail a green session
+        print(f"\n[stack] could not delete this session's test topics: {exc!r}")
     if report.started:
         down(settings, report.started)
 
-
-async def _list_topics(bootstrap: str) -> set[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return set(await admin.list_topics())
-    finally:
-        await admin.close()
-
-
-def _topics(bootstrap: str) -> set[str]:
-    return asyncio.run(asyncio.wait_for(_list_topics(bootstrap), 30))
-
-
-def _delete_new_test_topics(bootstrap: str, before: set[str]) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def run() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            doomed = sorted(t for t in await admin.list_topics()
-                            if t.startswith("test.") and t not in before)
-            for i in range(0, len(doomed), 50):
-                await admin.delete_topics(doomed[i:i + 50], timeout_ms=30_000)
-        finally:
-            await admin.close()
-
-    try:
-        asyncio.run(asyncio.wait_for(run(), 120))
-    except Exception as exc:  # leftovers must not fail a green session
-        print(f"\n[stack] could not delete this session's test topics: {exc!r}")

@@ -53,10 +53,11 @@ from pipeline.simulator.datalogger import make_loggers
 from pipeline.simulator.faults import GroundTruth, assign, load_script
 from pipeline.simulator.fleet import Fleet, FleetOptions
 from pipeline.simulator.stations import REGISTRY_DIR, load_fleet
+from pipeline.stack import kafka
 from pipeline.stack.live import LiveStack
 from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
-from tests.integration.test_worker import _delete_topics, _lag
+from tests.integration.test_worker import _lag
 from tests.integration.worker_env import log_tail, worker_env
 
 pytestmark = pytest.mark.integration
@@ -305,8 +306,7 @@ def outcome(stack: LiveStack, tmp_path_factory: pytest.TempPathFactory) -> Itera
         run.stop_worker()
         with ClickHouse(run.dsn, database="default") as ch:
             ch.execute(f"DROP DATABASE IF EXISTS `{ch.dsn.database}`")
-        asyncio.run(_delete_topics(run.bootstrap, sorted(
-            [*run.topics.values(), f"{run.app_id}-station-state"])))
+        kafka.delete_topics(run.bootstrap, [*run.topics.values(), f"{run.app_id}-station-state"])
 
 
 def _scenario(e2e: E2E, tmp_path: Path) -> Outcome:

@@ -82,17 +82,6 @@ async def _scratch_topic(bootstrap: str, name: str, partitions: int) -> None:
         await admin.close()
 
 
-async def _drop_topic(bootstrap: str, name: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
-
-
 @pytest.mark.parametrize("role", ["frames", "rejects", "commands", "alarms"])
 def test_produce_and_consume_a_keyed_message(stack: LiveStack, role: str) -> None:
     """On a scratch topic shaped like the platform's (same partitions): a test message on
@@ -106,7 +95,7 @@ def test_produce_and_consume_a_keyed_message(stack: LiveStack, role: str) -> Non
         asyncio.run(asyncio.wait_for(_round_trip(stack.kafka_bootstrap, topic, key, value),
                                      60))
     finally:
-        asyncio.run(_drop_topic(stack.kafka_bootstrap, topic))
+        kafka.delete_topics(stack.kafka_bootstrap, [topic])
 
 
 def test_up_twice_is_a_no_op(stack: LiveStack) -> None:

@@ -37,6 +37,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pipeline.config import load_settings
 from pipeline.detect.state import load_station_state
 from pipeline.gateway import envelope
+from pipeline.stack import kafka
 from pipeline.store.client import ClickHouse
 from pipeline.store.migrate import Migrator
 from pipeline.stream.app import StreamOptions
@@ -189,18 +190,6 @@ async def _create_topics(bootstrap: str, topics: dict[str, str]) -> None:
         await admin.close()
 
 
-async def _delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        doomed = [n for n in names if n in existing]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
-
-
 async def _partition_ids(bootstrap: str, topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -290,7 +279,7 @@ def r(stack, tmp_path) -> Iterator[Run]:
         ch.execute(f"DROP DATABASE IF EXISTS `{ch.dsn.database}`")
     # this run's topics and the state changelogs of its workers
     names = {*run.topics.values(), *(f"{w.app_id}-station-state" for w in run.workers)}
-    asyncio.run(_delete_topics(run.bootstrap, sorted(names)))
+    kafka.delete_topics(run.bootstrap, names)
 
 
 def readings_final(r: Run) -> int:
@@ -761,7 +750,7 @@ def committed_then_changelog_deleted(r: Run, app_id: str, per_station: int,
     first = clean_frames(r.run, stations=10, per_station=per_station, sign=sign)
     r.produce([(mn, enveloped(raw, i)) for i, (mn, raw) in enumerate(first)])
     wait_for("the first frames committed", lambda: caught_up(r, group), 1, 120, r.workers)
-    asyncio.run(_delete_topics(r.bootstrap, [changelog]))
+    kafka.delete_topics(r.bootstrap, [changelog])
     return w, group, changelog, len(first)
 
 
