@@ -220,3 +220,17 @@ def test_the_development_broker_caps_what_a_partition_keeps(stack: LiveStack) ->
     config = asyncio.run(_topic_config(stack.kafka_bootstrap, stack.settings.topics.frames))
     assert config["retention.bytes"] == str(2**30)
     assert config["retention.ms"] == str(168 * 3600 * 1000)
+
+
+def test_delete_topics_deletes_the_named_ones_that_exist(stack: LiveStack) -> None:
+    tag = uuid.uuid4().hex[:8]
+    doomed, kept = f"selftest-doomed-{tag}", f"selftest-kept-{tag}"
+    for name in (doomed, kept):
+        asyncio.run(_scratch_topic(stack.kafka_bootstrap, name, 1))
+    try:
+        deleted = kafka.delete_topics(stack.kafka_bootstrap, [doomed, f"selftest-none-{tag}"])
+        assert deleted == [doomed]
+        have = kafka.topic_partitions(stack.kafka_bootstrap)
+        assert doomed not in have and kept in have
+    finally:
+        kafka.delete_topics(stack.kafka_bootstrap, [doomed, kept])
